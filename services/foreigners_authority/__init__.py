@@ -1,0 +1,31 @@
+"""Foreigners authority (Ausländerbehörde) interface: residence files and their events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.runtime.service import ServiceSpec
+from services.runtime.vault import PersonalDataVault
+
+
+def _build(env: dict[str, str], vault: PersonalDataVault) -> Any:
+    from services.foreigners_authority.application import ForeignersAuthority
+
+    return ForeignersAuthority(env, vault=vault)
+
+
+def _routes(server: Any, app: Any) -> None:
+    from services.foreigners_authority.api import register_routes
+
+    register_routes(server, app)
+
+
+def _to_contract(event: Any) -> Any:
+    from services.foreigners_authority.integration import to_contract
+
+    return to_contract(event)
+
+
+SPEC = ServiceSpec(
+    name="foreigners_authority", build=_build, register_routes=_routes, to_contract=_to_contract
+)

@@ -1,0 +1,121 @@
+"""The gateway process: FastAPI + strawberry GraphQL over the read models."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client
+from opentelemetry import trace
+from strawberry.fastapi import GraphQLRouter
+
+from gateway import audit
+from gateway.auth import AuthError, Principal, bearer_token, verify_token
+from gateway.schema import HubContext, Settings, schema
+from projections.timeline.projector import create_tables as create_timeline_tables
+from services.runtime import telemetry
+from services.runtime.commands import CommandClient
+from services.runtime.consumer import ensure_positions_table
+from services.runtime.messaging import close, connect
+from services.runtime.service import database_url, nats_url
+from services.runtime.settings import HubSettings
+
+
+@dataclass
+class GatewayResources:
+    pool: asyncpg.Pool
+    nc: Client
+
+
+class Unauthenticated(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
+    """Build the gateway; with ``resources`` given (tests), it uses those connections."""
+    secret = settings.resolved_jwt_secret()
+    schema_settings = Settings(consistency_wait_seconds=settings.consistency_wait_seconds)
+    state: dict[str, object] = {}
+    tracer = telemetry.tracer("hub.gateway")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        telemetry.setup_tracing("hub-gateway")
+        owned = resources is None
+        if resources is None:
+            pool = await asyncpg.create_pool(database_url(settings), min_size=2, max_size=16)
+            nc = await connect(nats_url(settings), "gateway")
+        else:
+            pool, nc = resources.pool, resources.nc
+        await audit.create_tables(pool)
+        await create_timeline_tables(pool)
+        await ensure_positions_table(pool, "projections")
+        state["pool"] = pool
+        state["commands"] = CommandClient(nc, timeout=settings.command_timeout_seconds)
+        try:
+            yield
+        finally:
+            if owned:
+                await close(nc)
+                await pool.close()
+
+    async def context_getter(request: Request) -> HubContext:
+        principal: Principal | None = None
+        wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+        if not (wants_ide and "authorization" not in request.headers):
+            try:
+                token = bearer_token(request.headers.get("authorization"))
+                principal = verify_token(secret, token, issuer=settings.jwt_issuer)
+            except AuthError as error:
+                raise Unauthenticated(str(error)) from None
+        pool = state["pool"]
+        commands = state["commands"]
+        assert isinstance(pool, asyncpg.Pool) and isinstance(commands, CommandClient)
+        return HubContext(
+            principal=principal, pool=pool, commands=commands, settings=schema_settings
+        )
+
+    app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
+    graphql = GraphQLRouter(
+        schema,
+        context_getter=context_getter,
+        graphql_ide="graphiql" if settings.env == "dev" else None,
+    )
+    app.include_router(graphql, prefix="/graphql")
+
+    @app.exception_handler(Unauthenticated)
+    async def unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:
+        return JSONResponse(
+            {"errors": [{"message": error.message, "extensions": {"code": "unauthenticated"}}]},
+            status_code=401,
+            headers={"WWW-Authenticate": 'Bearer realm="integration-hub"'},
+        )
+
+    @app.middleware("http")
+    async def traced(request: Request, call_next):  # type: ignore[no-untyped-def]
+        parent = telemetry.extract(dict(request.headers))
+        with tracer.start_as_current_span(
+            f"{request.method} {request.url.path}",
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": request.method, "url.path": request.url.path},
+        ) as span:
+            response = await call_next(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            return response
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        pool = state.get("pool")
+        if isinstance(pool, asyncpg.Pool):
+            await pool.fetchval("SELECT 1")
+        return {"status": "ok"}
+
+    return app

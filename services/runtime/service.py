@@ -1,0 +1,100 @@
+"""Running a service: its command server, and its outbox relay, as separate processes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from eventsourcing.application import Application
+
+from services.runtime.commands import CommandServer
+from services.runtime.database import ensure_schema, eventsourcing_env, with_database
+from services.runtime.messaging import close, connect, ensure_service_stream
+from services.runtime.outbox import IntegrationMapper
+from services.runtime.relay import OutboxRelay
+from services.runtime.settings import HubSettings
+from services.runtime.telemetry import setup_tracing
+from services.runtime.vault import PersonalDataVault
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """How to build one bounded context: its application, routes and integration mapping."""
+
+    name: str
+    build: Callable[[dict[str, str], PersonalDataVault], Application[Any]]
+    register_routes: Callable[[CommandServer, Any], None]
+    to_contract: IntegrationMapper
+
+
+def database_url(settings: HubSettings) -> str:
+    if not settings.postgres_url:
+        raise RuntimeError("HUB_POSTGRES_URL is not set (hub up sets it for its processes)")
+    return with_database(settings.postgres_url, settings.database)
+
+
+def nats_url(settings: HubSettings) -> str:
+    if not settings.nats_url:
+        raise RuntimeError("HUB_NATS_URL is not set (hub up sets it for its processes)")
+    return settings.nats_url
+
+
+def build_application(
+    spec: ServiceSpec, settings: HubSettings, *, pool_size: int = 5
+) -> Application[Any]:
+    url = database_url(settings)
+    ensure_schema(url, spec.name)
+    vault = PersonalDataVault(url, spec.name, settings.resolved_vault_master_key())
+    vault.setup()
+    return spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
+
+
+def stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
+    setup_tracing(f"hub-{spec.name}")
+    app = await asyncio.to_thread(build_application, spec, settings)
+    nc = await connect(nats_url(settings), f"{spec.name}-commands")
+    server = CommandServer(nc, spec.name)
+    spec.register_routes(server, app)
+    await server.start()
+    log.info("%s: serving commands", spec.name)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+        await close(nc)
+        app.close()
+        vault = getattr(app, "vault", None)
+        if isinstance(vault, PersonalDataVault):
+            vault.close()
+
+
+async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
+    setup_tracing(f"hub-{spec.name}-relay")
+    app = await asyncio.to_thread(build_application, spec, settings, pool_size=2)
+    nc = await connect(nats_url(settings), f"{spec.name}-relay")
+    js = nc.jetstream()
+    await ensure_service_stream(js, spec.name)
+    pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
+    relay = OutboxRelay(service=spec.name, app=app, mapper=spec.to_contract, js=js, pool=pool)
+    log.info("%s relay: running", spec.name)
+    try:
+        await relay.run(stop)
+    finally:
+        await pool.close()
+        await close(nc)
+        app.close()

@@ -1,0 +1,78 @@
+"""Process settings, read from the environment with the ``HUB_`` prefix."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class HubSettings(BaseSettings):
+    """Settings shared by every hub process.
+
+    ``postgres_url`` / ``nats_url`` point at real servers; when they are unset, ``hub up``
+    starts embedded ones under ``home`` and hands their addresses to its child processes.
+    Secrets may be given directly; in ``dev`` they are created once under ``home/secrets``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="HUB_", extra="ignore")
+
+    env: Literal["dev", "prod"] = "dev"
+    home: Path = Path(".hub")
+    postgres_url: str | None = None
+    nats_url: str | None = None
+    database: str = "hub"
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "integration-hub"
+    vault_master_key: SecretStr | None = Field(
+        default=None, description="base64url-encoded 32-byte key wrapping the per-person keys"
+    )
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    log_level: str = "INFO"
+    demo: bool = True
+    consistency_wait_seconds: float = 5.0
+    command_timeout_seconds: float = 10.0
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def resolved_jwt_secret(self) -> str:
+        """The JWT signing secret; in dev created once under ``home/secrets``."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        return self._dev_secret("jwt.key")
+
+    def resolved_vault_master_key(self) -> str:
+        """The vault's key-wrapping key (base64url); in dev created once under ``home``."""
+        if self.vault_master_key is not None:
+            return self.vault_master_key.get_secret_value()
+        return self._dev_secret("vault.key")
+
+    def _dev_secret(self, name: str) -> str:
+        if self.env != "dev":
+            raise RuntimeError(
+                f"HUB_{name.split('.')[0].upper()} must be set outside dev "
+                f"(HUB_ENV={self.env}); refusing to generate secrets in production"
+            )
+        path = self.secrets_dir / name
+        if path.exists():
+            return path.read_text().strip()
+        self.secrets_dir.mkdir(parents=True, exist_ok=True)
+        self.secrets_dir.chmod(0o700)
+        value = secrets.token_urlsafe(32) if name == "jwt.key" else _random_key_b64()
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(value)
+        tmp.chmod(0o600)
+        tmp.replace(path)
+        return value
+
+
+def _random_key_b64() -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()

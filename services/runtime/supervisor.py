@@ -1,0 +1,235 @@
+"""``hub up``: embedded servers, every hub process, demo data, clean stop on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.runtime.database import ensure_database, with_database
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from services.runtime.settings import HubSettings
+
+log = logging.getLogger("hub.up")
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    restarts: list[float] = field(default_factory=list)
+
+
+def _pump(name: str, stream: object) -> None:
+    width = 22
+    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+        line = raw.decode(errors="replace").rstrip()
+        if line:
+            print(f"{name[:width]:<{width}} | {line}", flush=True)
+
+
+class Supervisor:
+    """Starts servers and processes, restarts a process that dies, stops all in order."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        *,
+        children: list[Child],
+        on_ready: Callable[[str, dict[str, str]], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.children = children
+        self.on_ready = on_ready
+        self.postgres: EmbeddedPostgres | None = None
+        self.nats: EmbeddedNats | None = None
+        self._stop = threading.Event()
+        self.env: dict[str, str] = {}
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.settings.gateway_host}:{self.settings.gateway_port}"
+
+    def start_servers(self) -> tuple[str, str]:
+        home = self.settings.home.resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        pg_url = self.settings.postgres_url
+        if not pg_url:
+            self.postgres = EmbeddedPostgres(home / "postgres" / "data")
+            self.postgres.start()
+            pg_url = self.postgres.url()
+        nats_url = self.settings.nats_url
+        if not nats_url:
+            self.nats = EmbeddedNats(home / "nats" / "jetstream")
+            self.nats.start()
+            nats_url = self.nats.url
+        ensure_database(pg_url, self.settings.database)
+        return pg_url, nats_url
+
+    def stop_servers(self) -> None:
+        if self.nats is not None:
+            self.nats.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+    def spawn(self, child: Child) -> None:
+        child.proc = subprocess.Popen(
+            child.argv,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        threading.Thread(target=_pump, args=(child.name, child.proc.stdout), daemon=True).start()
+
+    def wait_healthy(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self._stop.is_set():
+            self._restart_dead()
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        if not self._stop.is_set():
+            raise RuntimeError(f"the gateway did not answer on {self.base_url} in {timeout:.0f}s")
+
+    def request_stop(self, *_: object) -> None:
+        self._stop.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGINT, self.request_stop)
+        signal.signal(signal.SIGTERM, self.request_stop)
+        started = time.monotonic()
+        try:
+            pg_url, nats_url = self.start_servers()
+            self.env = {
+                **os.environ,
+                "HUB_POSTGRES_URL": pg_url,
+                "HUB_NATS_URL": nats_url,
+                "HUB_HOME": str(self.settings.home.resolve()),
+                "PYTHONUNBUFFERED": "1",
+            }
+            asyncio.run(_provision(with_database(pg_url, self.settings.database), nats_url))
+            _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
+            for child in self.children:
+                self.spawn(child)
+            self.wait_healthy()
+            log.info("gateway answers after %.1fs", time.monotonic() - started)
+            if self.on_ready is not None and not self._stop.is_set():
+                self.on_ready(self.base_url, self.env)
+            while not self._stop.wait(0.5):
+                self._restart_dead()
+            return 0
+        except Exception as error:
+            log.error("hub up failed: %s", error)
+            return 1
+        finally:
+            self.shutdown()
+
+    def _restart_dead(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is None or child.proc.poll() is None:
+                continue
+            child.restarts = [t for t in child.restarts if now - t < 60]
+            if len(child.restarts) >= 5:
+                log.error("%s keeps failing (5 times in a minute); stopping the hub", child.name)
+                self._stop.set()
+                return
+            log.warning("%s exited with %s; restarting", child.name, child.proc.returncode)
+            child.restarts.append(now)
+            self.spawn(child)
+
+    def shutdown(self) -> None:
+        for child in reversed(self.children):
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                log.warning("%s did not stop in 15s; killing it", child.name)
+                child.proc.kill()
+                child.proc.wait(5)
+        self.stop_servers()
+        log.info("stopped")
+
+
+async def _provision(pg_url: str, nats_url: str) -> None:
+    """Create streams and read-model tables before any process starts."""
+    import asyncpg
+
+    from contracts import REGISTRY
+    from gateway import audit
+    from projections.timeline.projector import create_tables
+    from services.runtime.consumer import ensure_positions_table
+    from services.runtime.messaging import (
+        close,
+        connect,
+        ensure_dead_letter_stream,
+        ensure_service_stream,
+    )
+
+    nc = await connect(nats_url, "provision")
+    js = nc.jetstream()
+    for service in REGISTRY.services():
+        await ensure_service_stream(js, service)
+    await ensure_dead_letter_stream(js)
+    await close(nc)
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await create_tables(conn)
+        await ensure_positions_table(conn, "projections")
+        await conn.execute(audit.DDL)
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS public.hub_installation"
+            " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
+    finally:
+        await conn.close()
+
+
+def _provision_event_stores(settings: HubSettings) -> None:
+    """Create each service's schema, event tables and vault before its processes start."""
+    from services.catalog import SERVICES
+    from services.runtime.service import build_application
+
+    for spec in SERVICES.values():
+        app = build_application(spec, settings, pool_size=1)
+        app.close()
+        vault = getattr(app, "vault", None)
+        if vault is not None:
+            vault.close()
+
+
+def child_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "services.cli", "run", *args]
+
+
+def default_children(services: list[str]) -> list[Child]:
+    children = []
+    for name in services:
+        children.append(Child(name, child_argv("service", name)))
+        children.append(Child(f"{name}-relay", child_argv("relay", name)))
+    children.append(Child("projector", child_argv("projector")))
+    children.append(Child("gateway", child_argv("gateway")))
+    return children
+
+
+def marker_path(home: Path) -> Path:
+    return home / "demo-loaded"

@@ -1,0 +1,175 @@
+"""Personal-data vault: per-person AES-GCM keys, for crypto-shredding.
+
+Personal data (names, birth date, file numbers) is stored and published only as ciphertext
+tokens under a key that belongs to the person. Each key is kept in the owning service's schema,
+wrapped (AES-GCM) by the service's master key. Erasing a person destroys the key: every copy of
+their data, in the event store, on the stream and in any projection, becomes unreadable.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections import OrderedDict
+from uuid import UUID
+
+import psycopg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from psycopg import sql
+
+from services.runtime.database import check_identifier
+
+TOKEN_PREFIX = "hubenc:v1:"
+_NONCE = 12
+_CACHE_SIZE = 10_000
+
+
+class PersonalDataUnavailable(LookupError):
+    """The person's key is missing or was erased: the data cannot be read any more."""
+
+
+class TamperedCiphertext(ValueError):
+    """A token does not decrypt under the person's key (altered, or another person's)."""
+
+
+def _b64d(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _b64e(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class KeyWrapper:
+    """Wraps and unwraps per-person keys with the master key (AES-256-GCM)."""
+
+    def __init__(self, master_key_b64: str) -> None:
+        key = _b64d(master_key_b64)
+        if len(key) != 32:
+            raise ValueError("the vault master key must be 32 bytes, base64url-encoded")
+        self._aead = AESGCM(key)
+
+    def wrap(self, person_id: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, key, person_id.bytes)
+
+    def unwrap(self, person_id: UUID, wrapped: bytes) -> bytes:
+        try:
+            return self._aead.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], person_id.bytes)
+        except InvalidTag as error:
+            raise TamperedCiphertext("person key does not unwrap with this master key") from error
+
+
+def encrypt_field(key: bytes, person_id: UUID, field: str, value: str) -> str:
+    """Encrypt one field value; the person and field name are bound as associated data."""
+    nonce = os.urandom(_NONCE)
+    aad = f"{person_id}:{field}".encode()
+    return TOKEN_PREFIX + _b64e(nonce + AESGCM(key).encrypt(nonce, value.encode(), aad))
+
+
+def decrypt_field(key: bytes, person_id: UUID, field: str, token: str) -> str:
+    if not token.startswith(TOKEN_PREFIX):
+        raise TamperedCiphertext(f"not a vault token for field {field!r}")
+    raw = _b64d(token[len(TOKEN_PREFIX) :])
+    aad = f"{person_id}:{field}".encode()
+    try:
+        return AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], aad).decode()
+    except InvalidTag as error:
+        raise TamperedCiphertext(f"field {field!r} does not decrypt for this person") from error
+
+
+def is_token(value: str) -> bool:
+    return value.startswith(TOKEN_PREFIX)
+
+
+class PersonalDataVault:
+    """Per-person keys in ``<schema>.person_keys``; synchronous (used from applications)."""
+
+    def __init__(self, url: str, schema: str, master_key_b64: str) -> None:
+        self._url = url
+        self._table = sql.Identifier(check_identifier(schema), "person_keys")
+        self._wrapper = KeyWrapper(master_key_b64)
+        self._cache: OrderedDict[UUID, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+
+    def _connection(self) -> psycopg.Connection[tuple[object, ...]]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self._url, autocommit=True)
+        return self._conn
+
+    def setup(self) -> None:
+        with self._lock:
+            self._connection().execute(
+                sql.SQL(
+                    "CREATE TABLE IF NOT EXISTS {} ("
+                    " person_id uuid PRIMARY KEY,"
+                    " wrapped_key bytea,"
+                    " created_at timestamptz NOT NULL DEFAULT now(),"
+                    " erased_at timestamptz)"
+                ).format(self._table)
+            )
+
+    def create_key(self, person_id: UUID) -> None:
+        """Create the person's key (idempotent: an existing key is kept)."""
+        key = AESGCM.generate_key(bit_length=256)
+        with self._lock:
+            self._connection().execute(
+                sql.SQL(
+                    "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
+                    "ON CONFLICT (person_id) DO NOTHING"
+                ).format(self._table),
+                (person_id, self._wrapper.wrap(person_id, key)),
+            )
+            self._cache.pop(person_id, None)
+
+    def _key(self, person_id: UUID) -> bytes:
+        with self._lock:
+            key = self._cache.get(person_id)
+            if key is not None:
+                self._cache.move_to_end(person_id)
+                return key
+            row = (
+                self._connection()
+                .execute(
+                    sql.SQL("SELECT wrapped_key FROM {} WHERE person_id = %s").format(self._table),
+                    (person_id,),
+                )
+                .fetchone()
+            )
+            if row is None or row[0] is None:
+                raise PersonalDataUnavailable(f"no key for person {person_id} (erased or unknown)")
+            wrapped = row[0]
+            assert isinstance(wrapped, bytes)
+            key = self._wrapper.unwrap(person_id, wrapped)
+            self._cache[person_id] = key
+            if len(self._cache) > _CACHE_SIZE:
+                self._cache.popitem(last=False)
+            return key
+
+    def encrypt(self, person_id: UUID, field: str, value: str) -> str:
+        return encrypt_field(self._key(person_id), person_id, field, value)
+
+    def decrypt(self, person_id: UUID, field: str, token: str) -> str:
+        return decrypt_field(self._key(person_id), person_id, field, token)
+
+    def erase(self, person_id: UUID) -> bool:
+        """Destroy the person's key. Returns False when there was no live key."""
+        with self._lock:
+            self._cache.pop(person_id, None)
+            cursor = self._connection().execute(
+                sql.SQL(
+                    "UPDATE {} SET wrapped_key = NULL, erased_at = now() "
+                    "WHERE person_id = %s AND wrapped_key IS NOT NULL"
+                ).format(self._table),
+                (person_id,),
+            )
+            return cursor.rowcount == 1
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
