@@ -1,0 +1,98 @@
+"""Shared fixtures: real PostgreSQL and NATS, started once per test session.
+
+The embedded servers from PyPI wheels are used unless ``HUB_POSTGRES_URL`` / ``HUB_NATS_URL``
+point at real ones. Each test gets a fresh database and empty streams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from services.runtime.database import drop_database, ensure_database, with_database
+from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres
+from services.runtime.settings import HubSettings
+
+TEST_VAULT_KEY = "q7Yl2cC3b2zXo5m1h3mFzq0T3Q1y1lq2m9k3nB8Zr6A="
+TEST_JWT_SECRET = "test-secret-for-the-hub-test-suite-only"
+
+
+@dataclass(frozen=True)
+class Servers:
+    postgres_url: str
+    nats_url: str
+
+
+@pytest.fixture(scope="session")
+def servers() -> Iterator[Servers]:
+    pg_url = os.environ.get("HUB_POSTGRES_URL")
+    nats_url = os.environ.get("HUB_NATS_URL")
+    root = Path(tempfile.mkdtemp(prefix="hubtest-"))
+    postgres = nats = None
+    try:
+        if not pg_url:
+            postgres = EmbeddedPostgres(
+                root / "pg" / "data",
+                settings={"fsync": "off", "synchronous_commit": "off",
+                          "full_page_writes": "off"},
+            )
+            postgres.start()
+            pg_url = postgres.url()
+        if not nats_url:
+            nats = EmbeddedNats(root / "nats" / "js")
+            nats.start()
+            nats_url = nats.url
+        yield Servers(pg_url, nats_url)
+    finally:
+        if nats is not None:
+            nats.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+@pytest.fixture
+def database(servers: Servers) -> Iterator[str]:
+    """The name of a fresh, empty database for this test."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    ensure_database(servers.postgres_url, name)
+    yield name
+    with contextlib.suppress(Exception):
+        drop_database(servers.postgres_url, name)
+
+
+@pytest.fixture
+def database_url(servers: Servers, database: str) -> str:
+    return with_database(servers.postgres_url, database)
+
+
+@pytest.fixture
+def settings(servers: Servers, database: str, tmp_path: Path) -> HubSettings:
+    return HubSettings(
+        home=tmp_path / "hub",
+        postgres_url=servers.postgres_url,
+        nats_url=servers.nats_url,
+        database=database,
+        vault_master_key=TEST_VAULT_KEY,  # type: ignore[arg-type]
+        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        demo=False,
+    )
+
+
+@pytest.fixture
+async def nats_client(servers: Servers) -> AsyncIterator[object]:
+    """A NATS connection on a JetStream with no streams left by earlier tests."""
+    from services.runtime.messaging import close, connect
+
+    nc = await connect(servers.nats_url, "test")
+    js = nc.jetstream()
+    for info in await js.streams_info():
+        await js.delete_stream(info.config.name)
+    yield nc
+    await close(nc)

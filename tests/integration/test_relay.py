@@ -1,0 +1,204 @@
+"""The outbox relay: every event on the stream exactly once, in log order, whatever crashes."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import pytest
+
+from contracts import REGISTRY, stream_name
+from services.foreigners_authority import SPEC
+from services.runtime.relay import MSG_ID, OutboxRelay
+from services.runtime.settings import HubSettings
+from tests.helpers import arrival, close_app, foreigners_authority
+
+STREAM = stream_name("foreigners_authority")
+
+
+class SimulatedCrash(BaseException):
+    """Ends the relay the way a killed process would: nothing after it runs."""
+
+
+class CrashAfterPubAck(OutboxRelay):
+    """Dies once, after the PubAcks of a batch and before recording the position."""
+
+    crashed = False
+
+    async def after_publish(self, notification_id: int) -> None:
+        if not CrashAfterPubAck.crashed:
+            CrashAfterPubAck.crashed = True
+            raise SimulatedCrash
+        await super().after_publish(notification_id)
+
+
+@pytest.fixture
+async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+async def stream_msg_ids(js: Any) -> list[str]:
+    info = await js.stream_info(STREAM)
+    ids = []
+    for seq in range(info.state.first_seq or 1, info.state.last_seq + 1):
+        msg = await js.get_msg(STREAM, seq=seq)
+        ids.append(msg.headers[MSG_ID])
+    return ids
+
+
+def expected_ids(count: int) -> list[str]:
+    return [f"foreigners_authority:{n}" for n in range(1, count + 1)]
+
+
+async def run_until(relay: OutboxRelay, position: int, timeout: float = 30) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    deadline = time.monotonic() + timeout
+    try:
+        while relay.stats.position < position:
+            if task.done():
+                task.result()
+            assert time.monotonic() < deadline, f"relay stuck at {relay.stats.position}"
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+
+def register(app: Any, count: int) -> int:
+    for _ in range(count):
+        position = app.register_arrival(arrival()).position
+    return int(position)
+
+
+async def test_the_relay_publishes_each_event_once_in_log_order(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    try:
+        last = await asyncio.to_thread(register, app, 20)
+        js = nats_client.jetstream()
+        relay = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
+                            js=js, pool=pool)
+
+        await run_until(relay, last)
+
+        assert await stream_msg_ids(js) == expected_ids(60)
+        assert await relay.recorded_position() == 60
+        msg = await js.get_msg(STREAM, seq=1)
+        event, payload = REGISTRY.decode(msg.data)
+        assert event.type == "hub.foreigners_authority.person_registered.v1"
+        assert event.sourceposition == 1
+        assert b"Haddad" not in msg.data and b"Amir" not in msg.data
+    finally:
+        close_app(app)
+
+
+async def test_a_crash_between_puback_and_position_record_loses_and_duplicates_nothing(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    try:
+        await asyncio.to_thread(register, app, 10)
+        js = nats_client.jetstream()
+        crashing = CrashAfterPubAck(service="foreigners_authority", app=app,
+                                    mapper=SPEC.to_contract, js=js, pool=pool)
+        CrashAfterPubAck.crashed = False
+        with pytest.raises(SimulatedCrash):
+            await crashing.run(asyncio.Event())
+        published = await stream_msg_ids(js)
+        assert published == expected_ids(len(published))  # on the stream ...
+        assert len(published) >= 1
+        assert await crashing.recorded_position() == 0  # ... but the position was never recorded
+
+        last = await asyncio.to_thread(register, app, 5)
+        restarted = OutboxRelay(service="foreigners_authority", app=app,
+                                mapper=SPEC.to_contract, js=js, pool=pool)
+        await run_until(restarted, last)
+
+        assert await stream_msg_ids(js) == expected_ids(45)
+        assert await restarted.recorded_position() == 45
+    finally:
+        close_app(app)
+
+
+async def test_a_lost_position_does_not_republish_beyond_the_dedupe_window(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    try:
+        last = await asyncio.to_thread(register, app, 4)
+        js = nats_client.jetstream()
+        relay = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
+                            js=js, pool=pool)
+        await run_until(relay, last)
+        await pool.execute("UPDATE foreigners_authority.relay_position SET notification_id = 0")
+        await js.purge_stream(STREAM, keep=1)  # the dedupe state no longer helps ...
+
+        again = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
+                            js=js, pool=pool)
+        assert await again.resume_position() == last  # ... the stream's last message does
+
+        info = await js.stream_info(STREAM)
+        assert info.state.messages == 1
+    finally:
+        close_app(app)
+
+
+async def test_killing_the_relay_process_mid_burst_loses_and_duplicates_nothing(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool, servers: Any
+) -> None:
+    app = foreigners_authority(settings)
+    count = 150
+    env = {
+        **os.environ,
+        "HUB_POSTGRES_URL": servers.postgres_url,
+        "HUB_NATS_URL": servers.nats_url,
+        "HUB_DATABASE": settings.database,
+        "HUB_HOME": str(settings.home),
+        "HUB_VAULT_MASTER_KEY": settings.resolved_vault_master_key(),
+        "HUB_LOG_LEVEL": "WARNING",
+    }
+    argv = [sys.executable, "-m", "services.cli", "run", "relay", "foreigners_authority"]
+    rng = random.Random(7)
+    js = nats_client.jetstream()
+    writer = asyncio.create_task(asyncio.to_thread(register, app, count))
+    try:
+        for _ in range(3):
+            proc = subprocess.Popen(argv, env=env)
+            await asyncio.sleep(rng.uniform(1.0, 2.0))
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+        await writer
+        proc = subprocess.Popen(argv, env=env)
+        try:
+            last = await asyncio.to_thread(register, app, 10)  # proves the last one runs
+            deadline = time.monotonic() + 60
+            while True:
+                with contextlib.suppress(Exception):
+                    info = await js.stream_info(STREAM)
+                    if info.state.last_seq >= last:
+                        break
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == 0
+
+        assert await stream_msg_ids(js) == expected_ids(3 * (count + 10))
+    finally:
+        if not writer.done():
+            await writer
+        close_app(app)
