@@ -20,7 +20,6 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     task = asyncio.create_task(server.serve())
     await stop.wait()
     server.should_exit = True

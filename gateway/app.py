@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client
 from opentelemetry import trace
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.fastapi import GraphQLRouter
 
 from gateway import audit
@@ -35,6 +36,34 @@ class Unauthenticated(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class TracingMiddleware:
+    """A server span per HTTP request, continuing the caller's W3C trace context (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
+        self.app = app
+        self.tracer = tracer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        method, path = scope["method"], scope["path"]
+        with self.tracer.start_as_current_span(
+            f"{method} {path}",
+            context=telemetry.extract(headers),
+            kind=trace.SpanKind.SERVER,
+            attributes={"http.request.method": method, "url.path": path},
+        ) as span:
+
+            async def send_traced(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    span.set_attribute("http.response.status_code", message["status"])
+                await send(message)
+
+            await self.app(scope, receive, send_traced)
 
 
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
@@ -76,13 +105,14 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
                 raise Unauthenticated(str(error)) from None
         pool = state["pool"]
         commands = state["commands"]
-        assert isinstance(pool, asyncpg.Pool) and isinstance(commands, CommandClient)
+        assert isinstance(pool, asyncpg.Pool)
+        assert isinstance(commands, CommandClient)
         return HubContext(
             principal=principal, pool=pool, commands=commands, settings=schema_settings
         )
 
-    app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+    app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app.state.schema_settings = schema_settings
     graphql = GraphQLRouter(
         schema,
         context_getter=context_getter,
@@ -98,18 +128,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             headers={"WWW-Authenticate": 'Bearer realm="integration-hub"'},
         )
 
-    @app.middleware("http")
-    async def traced(request: Request, call_next):  # type: ignore[no-untyped-def]
-        parent = telemetry.extract(dict(request.headers))
-        with tracer.start_as_current_span(
-            f"{request.method} {request.url.path}",
-            context=parent,
-            kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": request.method, "url.path": request.url.path},
-        ) as span:
-            response = await call_next(request)
-            span.set_attribute("http.response.status_code", response.status_code)
-            return response
+    app.add_middleware(TracingMiddleware, tracer=tracer)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

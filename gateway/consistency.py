@@ -65,8 +65,7 @@ async def wait_for(
     delay = 0.005
     while True:
         reached = await pool.fetchval(
-            f"SELECT position FROM {schema}.consumer_positions"
-            " WHERE consumer = $1 AND source = $2",
+            f"SELECT position FROM {schema}.consumer_positions WHERE consumer = $1 AND source = $2",
             consumer,
             position.service,
         )

@@ -6,13 +6,14 @@ import datetime as dt
 import enum
 import logging
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors
+from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
@@ -63,9 +64,7 @@ class HubContext(BaseContext):
         if self.principal is None:
             raise HubError("authentication required", "unauthenticated")
         if self.principal.role not in roles:
-            raise HubError(
-                f"role '{self.principal.role}' may not {what}", "forbidden"
-            )
+            raise HubError(f"role '{self.principal.role}' may not {what}", "forbidden")
         return self.principal
 
 
@@ -110,8 +109,9 @@ class Person:
             try:
                 position = Position.parse(at_least)
             except BadToken:
-                raise HubError("atLeast is not a position token", "invalid_input",
-                               "atLeast") from None
+                raise HubError(
+                    "atLeast is not a position token", "invalid_input", "atLeast"
+                ) from None
             try:
                 await wait_for(
                     ctx.pool,
@@ -129,8 +129,12 @@ class Person:
             limit,
         )
         await audit.record_read(
-            ctx.pool, principal, action="timeline", person_id=person_id,
-            purpose="case_processing", detail=f"{len(rows)} entries",
+            ctx.pool,
+            principal,
+            action="timeline",
+            person_id=person_id,
+            purpose="case_processing",
+            detail=f"{len(rows)} entries",
         )
         return [
             TimelineEntry(
@@ -246,7 +250,7 @@ def _body(value: Any) -> dict[str, Any]:
 @strawberry.type
 class Query:
     @strawberry.field(description="A person by pseudonymous id")
-    def person(self, info: Info[HubContext, None], id: strawberry.ID) -> Person:  # noqa: A002
+    def person(self, info: Info[HubContext, None], id: strawberry.ID) -> Person:
         _context(info).require(TIMELINE_READERS, "read person data")
         try:
             UUID(str(id))
@@ -259,7 +263,7 @@ class Query:
 class Mutation:
     @strawberry.mutation(description="Register a person's arrival (Ausländerbehörde)")
     async def register_arrival(
-        self, info: Info[HubContext, None], input: RegisterArrivalInput  # noqa: A002
+        self, info: Info[HubContext, None], input: RegisterArrivalInput
     ) -> CommandPayload:
         ctx = _context(info)
         principal = ctx.require(RESIDENCE_WRITERS, "register arrivals")
@@ -268,7 +272,7 @@ class Mutation:
 
     @strawberry.mutation(description="Grant a residence title (Aufenthaltstitel)")
     async def grant_residence_title(
-        self, info: Info[HubContext, None], input: GrantResidenceTitleInput  # noqa: A002
+        self, info: Info[HubContext, None], input: GrantResidenceTitleInput
     ) -> CommandPayload:
         ctx = _context(info)
         principal = ctx.require(RESIDENCE_WRITERS, "grant residence titles")
@@ -288,5 +292,9 @@ def _should_mask(error: GraphQLError) -> bool:
 schema = strawberry.Schema(
     query=Query,
     mutation=Mutation,
-    extensions=[MaskErrors(should_mask_error=_should_mask, error_message="internal error")],
+    extensions=[
+        ParserCache,
+        ValidationCache,
+        partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
+    ],
 )

@@ -59,6 +59,7 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
             js=js,
             pool=pool,
             stream=stream_name(service),
+            source=service,
             durable=durable,
             position_name=SHADOW_POSITIONS,
             handler=TimelineProjection(SHADOW, lock=False),
@@ -84,8 +85,7 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
                         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", NAME
                     )
                     await conn.execute(
-                        f"UPDATE {SCHEMA}.consumer_positions SET consumer = $1"
-                        " WHERE consumer = $2",
+                        f"UPDATE {SCHEMA}.consumer_positions SET consumer = $1 WHERE consumer = $2",
                         NAME,
                         SHADOW_POSITIONS,
                     )

@@ -31,6 +31,7 @@ async def timeline_consumers(
             js=js,
             pool=pool,
             stream=stream_name(service),
+            source=service,
             durable=f"{NAME}_{service}",
             position_name=NAME,
             handler=TimelineProjection(),

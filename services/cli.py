@@ -46,8 +46,9 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
     settings.resolved_vault_master_key()
 
     def on_ready(base_url: str, env: dict[str, str]) -> None:
-        token = _token(settings, subject="demo-officer", agency="abh-05315", role="abh_officer",
-                       ttl=12 * 3600)
+        token = _token(
+            settings, subject="demo-officer", agency="abh-05315", role="abh_officer", ttl=12 * 3600
+        )
         if settings.demo:
             _load_demo_once(env["HUB_POSTGRES_URL"], settings.database, base_url, token)
         print(
@@ -60,8 +61,7 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             flush=True,
         )
 
-    supervisor = Supervisor(settings, children=default_children(list(SERVICES)),
-                            on_ready=on_ready)
+    supervisor = Supervisor(settings, children=default_children(list(SERVICES)), on_ready=on_ready)
     return supervisor.run()
 
 
@@ -89,8 +89,9 @@ def _load_demo_once(postgres_url: str, database: str, base_url: str, token: str)
 
 def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:
     try:
-        print(_token(settings, subject=args.subject, agency=args.agency, role=args.role,
-                     ttl=args.ttl))
+        print(
+            _token(settings, subject=args.subject, agency=args.agency, role=args.role, ttl=args.ttl)
+        )
     except ValueError as error:
         print(f"hub token: {error}", file=sys.stderr)
         return 2
@@ -153,9 +154,9 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
-    from tests.bench.pipeline import main as bench_main
+    from services.bench import run_benchmark
 
-    return bench_main(["--arrivals", str(args.arrivals)])
+    return run_benchmark(arrivals=args.arrivals, keep=args.keep)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -187,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)
+    bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run one process (used by hub up)")

@@ -40,8 +40,7 @@ def servers() -> Iterator[Servers]:
         if not pg_url:
             postgres = EmbeddedPostgres(
                 root / "pg" / "data",
-                settings={"fsync": "off", "synchronous_commit": "off",
-                          "full_page_writes": "off"},
+                settings={"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"},
             )
             postgres.start()
             pg_url = postgres.url()

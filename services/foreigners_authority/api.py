@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -18,7 +17,7 @@ from services.foreigners_authority.application import (
 )
 from services.foreigners_authority.domain import EntryMode, TitleKind
 from services.runtime.commands import CommandServer
-from services.runtime.context import CommandContext, use_context
+from services.runtime.context import CommandContext
 
 WRITE_ROLES = frozenset({"abh_officer", "admin"})
 
@@ -61,13 +60,13 @@ def _require_writer(context: CommandContext) -> None:
     from services.runtime.commands import CommandRejected
 
     if context.role not in WRITE_ROLES:
-        raise CommandRejected(
-            "forbidden", f"role {context.role!r} may not change residence files"
-        )
+        raise CommandRejected("forbidden", f"role {context.role!r} may not change residence files")
 
 
 def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
-    async def register_arrival(body: RegisterArrivalBody, context: CommandContext) -> dict[str, Any]:
+    async def register_arrival(
+        body: RegisterArrivalBody, context: CommandContext
+    ) -> dict[str, Any]:
         _require_writer(context)
         command = RegisterArrival(
             given_names=body.given_names,
@@ -82,11 +81,7 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
             abh_id=body.abh_id,
         )
 
-        def run() -> CommandResult:
-            with use_context(context):
-                return app.register_arrival(command)
-
-        return _result(await asyncio.to_thread(run))
+        return _result(await server.execute(lambda: app.register_arrival(command), context))
 
     async def grant_residence_title(
         body: GrantResidenceTitleBody, context: CommandContext
@@ -102,11 +97,7 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
             conditions=body.conditions,
         )
 
-        def run() -> CommandResult:
-            with use_context(context):
-                return app.grant_residence_title(command)
+        return _result(await server.execute(lambda: app.grant_residence_title(command), context))
 
-        return _result(await asyncio.to_thread(run))
-
-    server.route("register_arrival", RegisterArrivalBody, register_arrival)  # type: ignore[arg-type]
-    server.route("grant_residence_title", GrantResidenceTitleBody, grant_residence_title)  # type: ignore[arg-type]
+    server.route("register_arrival", RegisterArrivalBody, register_arrival)
+    server.route("grant_residence_title", GrantResidenceTitleBody, grant_residence_title)

@@ -158,7 +158,7 @@ class ForeignersAuthority(HubApplication):
 
     def _file(self, person_id: UUID) -> ResidenceFile:
         try:
-            file = self.repository.get(person_id)
+            file: object = self.repository.get(person_id)
         except AggregateNotFoundError:
             raise UnknownPerson(f"no residence file for person {person_id}", "personId") from None
         assert isinstance(file, ResidenceFile)

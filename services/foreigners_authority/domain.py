@@ -17,7 +17,10 @@ from eventsourcing.domain import Aggregate, event
 
 _NATIONALITY = re.compile(r"^[A-Z]{3}$")
 _MUNICIPALITY_KEY = re.compile(r"^(0[1-9]|1[0-6])\d{6}$")
-_PARAGRAPH = re.compile(r"^§ \d+[a-z]?( Abs\. \d+)?( (Satz|S\.) \d+)?( Nr\. \d+)? (AufenthG|AsylG|FreizügG/EU|BeschV|StAG)$")
+_PARAGRAPH = re.compile(
+    r"^§ \d+[a-z]?( Abs\. \d+)?( (Satz|S\.) \d+)?( Nr\. \d+)?"
+    r" (AufenthG|AsylG|FreizügG/EU|BeschV|StAG)$"
+)
 
 
 class DomainError(Exception):
@@ -77,8 +80,9 @@ class ArrivalFacts:
 def check_arrival(facts: ArrivalFacts, today: date) -> None:
     """Guard an arrival before anything is recorded (birth date checked in clear text)."""
     if not facts.nationalities:
-        raise InvalidValue("at least one nationality is needed (use XXA for stateless)",
-                           "nationalities")
+        raise InvalidValue(
+            "at least one nationality is needed (use XXA for stateless)", "nationalities"
+        )
     for code in facts.nationalities:
         if not _NATIONALITY.match(code):
             raise InvalidValue(
@@ -141,7 +145,7 @@ class ResidenceFile(Aggregate):
     def __init__(
         self,
         *,
-        id: UUID,  # noqa: A002 - the eventsourcing convention for a given aggregate id
+        id: UUID,
         names_enc: str,
         birth_date_enc: str,
         azr_number_enc: str,
@@ -227,7 +231,8 @@ class ResidenceFile(Aggregate):
             raise InvalidValue("a permanent title has no end date", "validUntil")
         if not permanent and valid_until is None:
             raise InvalidValue("a temporary title needs an end date", "validUntil")
-        if title is not TitleKind.NATIONAL_VISA and self.entry_date and granted_on < self.entry_date:
+        before_entry = self.entry_date is not None and granted_on < self.entry_date
+        if title is not TitleKind.NATIONAL_VISA and before_entry:
             raise InvalidValue("the decision lies before the person's entry", "grantedOn")
         if any(not c.strip() for c in conditions):
             raise InvalidValue("a condition (Nebenbestimmung) is empty", "conditions")

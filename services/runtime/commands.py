@@ -14,22 +14,28 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+from eventsourcing.persistence import RecordConflictError
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from opentelemetry import trace
+from opentelemetry.context import attach as otel_attach
+from opentelemetry.context import detach as otel_detach
+from opentelemetry.context import get_current as otel_get_current
 from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
 from services.runtime import telemetry
-from services.runtime.context import CommandContext
+from services.runtime.context import CommandContext, use_context
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _CONTEXT_HEADERS = {
     "agency": "Hub-Agency",
@@ -87,14 +93,44 @@ class Route:
 
 
 class CommandServer:
-    """Serves one service's commands on ``hub.cmd.<service>.<command>`` (queue group)."""
+    """Serves one service's commands on ``hub.cmd.<service>.<command>`` (queue group).
 
-    def __init__(self, nc: Client, service: str) -> None:
+    Handlers run the (synchronous) application through :meth:`execute`: one writer thread
+    per service, because concurrent inserts into one event store only contend for its lock;
+    a command that loses an optimistic-concurrency race is retried on the fresh aggregate.
+    """
+
+    def __init__(self, nc: Client, service: str, *, conflict_retries: int = 3) -> None:
         self.nc = nc
         self.service = service
         self.routes: dict[str, Route] = {}
+        self.conflict_retries = conflict_retries
         self._subscription: Subscription | None = None
         self._tracer = telemetry.tracer(f"hub.{service}")
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-writer")
+
+    async def execute(self, fn: Callable[[], T], context: CommandContext) -> T:
+        """Run ``fn`` on the writer thread in ``context``; retry lost concurrency races."""
+        loop = asyncio.get_running_loop()
+        otel_context = otel_get_current()
+
+        def call() -> T:
+            token = otel_attach(otel_context)
+            try:
+                for attempt in range(self.conflict_retries + 1):
+                    try:
+                        with use_context(context):
+                            return fn()
+                    except RecordConflictError:
+                        if attempt == self.conflict_retries:
+                            raise CommandRejected(
+                                "conflict", "the record changed meanwhile; please retry"
+                            ) from None
+                raise AssertionError("unreachable")
+            finally:
+                otel_detach(token)
+
+        return await loop.run_in_executor(self._writer, call)
 
     def route(self, command: str, model: type[BaseModel], handler: Handler) -> None:
         self.routes[command] = Route(model, handler)
@@ -106,7 +142,8 @@ class CommandServer:
 
     async def stop(self) -> None:
         if self._subscription is not None:
-            await self._subscription.drain()
+            await self._subscription.drain()  # type: ignore[no-untyped-call]
+        self._writer.shutdown(wait=True)
 
     async def _on_msg(self, msg: Msg) -> None:
         reply = await self.dispatch(msg.subject.rsplit(".", 1)[-1], msg.data, msg.headers or {})
@@ -139,11 +176,11 @@ class CommandServer:
                 span.set_attribute("hub.rejected", error.code)
                 return _error(error.code, error.message, error.field)
             except Exception as error:
-                code = getattr(error, "code", None)
-                message = getattr(error, "message", None)
-                if isinstance(code, str) and isinstance(message, str):  # a domain error
+                code: object = getattr(error, "code", None)
+                text: object = getattr(error, "message", None)
+                if isinstance(code, str) and isinstance(text, str):  # a domain error
                     span.set_attribute("hub.rejected", code)
-                    return _error(code, message, getattr(error, "field", None))
+                    return _error(code, text, getattr(error, "field", None))
                 reference = str(uuid.uuid4())
                 log.exception("command %s failed (reference %s)", command, reference)
                 span.record_exception(error)
@@ -176,7 +213,7 @@ class CommandClient:
                     timeout=self.timeout,
                     headers=headers,
                 )
-            except (NoRespondersError, NatsTimeoutError, asyncio.TimeoutError):
+            except (TimeoutError, NoRespondersError, NatsTimeoutError):
                 raise ServiceUnavailable(
                     f"the {service.replace('_', ' ')} service did not answer; try again shortly"
                 ) from None

@@ -78,6 +78,10 @@ class EmbeddedPostgres:
         self._log_handle: IO[bytes] | None = None
         self._user: str | None = None
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     def url(self, database: str = "postgres") -> str:
         if self.socket_dir is None:
             raise RuntimeError("embedded PostgreSQL is not running")
@@ -245,6 +249,10 @@ class EmbeddedNats:
         self._log_handle: IO[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    @property
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("embedded NATS is not running")
@@ -276,15 +284,18 @@ class EmbeddedNats:
                 raise ServerStartError(
                     f"nats-server exited with code {self._proc.returncode}:\n{_tail(self.log_file)}"
                 )
-            with contextlib.suppress(OSError), socket.create_connection(
-                ("127.0.0.1", self.port), timeout=0.5
-            ) as conn:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as conn,
+            ):
                 if conn.recv(4).startswith(b"INFO"):
                     log.info("NATS ready on %s (pid %s)", self.url, self._proc.pid)
                     return
             time.sleep(0.05)
         self.stop()
-        raise ServerStartError(f"nats-server not ready after {timeout:.0f}s:\n{_tail(self.log_file)}")
+        raise ServerStartError(
+            f"nats-server not ready after {timeout:.0f}s:\n{_tail(self.log_file)}"
+        )
 
     def stop(self) -> None:
         if self._proc is not None:

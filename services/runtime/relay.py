@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,10 +54,88 @@ def notification_id_of(msg_id: str | None, service: str) -> int:
 
 
 @dataclass
+class InFlight:
+    futures: list[asyncio.Future[Any]]
+    last_notification_id: int
+
+
+class Handoff:
+    """Hands events from the subscription's thread to the event loop, in batches.
+
+    The thread blocks while ``maxsize`` events wait; the loop takes all that are waiting at
+    once, so a backlog is published in large pipelined batches.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
+        self._loop = loop
+        self._maxsize = maxsize
+        self._items: deque[tuple[Any, int]] = deque()
+        self._cond = threading.Condition()
+        self._ready = asyncio.Event()
+        self._closed = False
+        self._ended = False
+
+    def fill_from(self, subscription: ApplicationSubscription[Any]) -> None:
+        """Thread body: move every (event, notification id) into the hand-off."""
+        try:
+            for domain_event, tracking in subscription:
+                with self._cond:
+                    while len(self._items) >= self._maxsize and not self._closed:
+                        self._cond.wait(0.5)
+                    if self._closed:
+                        return
+                    was_empty = not self._items
+                    self._items.append((domain_event, tracking.notification_id))
+                if was_empty:
+                    self._wake()
+        except Exception:
+            log.exception("relay reader stopped")
+        finally:
+            self._ended = True
+            self._wake()
+
+    def _wake(self) -> None:
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self._loop.call_soon_threadsafe(self._ready.set)
+
+    async def take(
+        self, limit: int, stop: asyncio.Event, timeout: float | None = None
+    ) -> list[tuple[Any, int]] | None:
+        """Up to ``limit`` waiting events ([] after ``timeout``); None once stopped.
+
+        Raises if the reader thread ended."""
+        if not self._ready.is_set():
+            ready = asyncio.create_task(self._ready.wait())
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({ready, stopped}, timeout=timeout, return_when="FIRST_COMPLETED")
+            ready.cancel()
+            stopped.cancel()
+        if stop.is_set():
+            return None
+        with self._cond:
+            batch = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
+            if not self._items:
+                self._ready.clear()
+            self._cond.notify_all()
+        if not batch and self._ended:
+            raise RuntimeError("event subscription ended")
+        return batch
+
+    def empty(self) -> bool:
+        return not self._items
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+@dataclass
 class RelayStats:
     published: int = 0
     skipped: int = 0
     position: int = 0
+    resubscribed: int = 0
 
 
 class OutboxRelay:
@@ -72,6 +151,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         batch_size: int = 500,
         ack_timeout: float = 10.0,
+        idle_check: float = 1.0,
     ) -> None:
         self.service = service
         self.app = app
@@ -82,7 +162,9 @@ class OutboxRelay:
         self.stream = stream_name(service)
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
+        self.idle_check = idle_check
         self.stats = RelayStats()
+        self._seen = 0
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
 
@@ -159,58 +241,60 @@ class OutboxRelay:
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         start = await self.resume_position()
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[Any, int] | None] = asyncio.Queue(maxsize=self.batch_size * 4)
-        subscription = ApplicationSubscription(self.app, gt=start)
+        self._seen = start
+        handoff = Handoff(asyncio.get_running_loop(), maxsize=self.batch_size * 4)
+        subscription = self.subscribe(start)
         reader = threading.Thread(
-            target=self._read, args=(subscription, queue, loop), daemon=True, name="relay-reader"
+            target=handoff.fill_from, args=(subscription,), daemon=True, name="relay-reader"
         )
         reader.start()
-        stop_waiter = asyncio.create_task(stop.wait())
+        in_flight: InFlight | None = None
         try:
             while not stop.is_set():
-                getter = asyncio.create_task(queue.get())
-                done, _ = await asyncio.wait({getter, stop_waiter}, return_when="FIRST_COMPLETED")
-                if getter not in done:
-                    getter.cancel()
+                batch = await handoff.take(self.batch_size, stop, timeout=self.idle_check)
+                if batch is None:
                     break
-                first = getter.result()
-                if first is None:
-                    raise RuntimeError("event subscription ended")
-                batch = [first]
-                while len(batch) < self.batch_size and not queue.empty():
-                    item = queue.get_nowait()
-                    if item is None:
-                        break
-                    batch.append(item)
-                await self.publish_batch(batch)
+                if not batch:
+                    if await self.missed_notification():
+                        break  # resubscribe from the resume position
+                    continue
+                self._seen = batch[-1][1]
+                # Publish this batch while the previous one's PubAcks arrive.
+                published = await self.publish(batch)
+                if in_flight is not None:
+                    await self.settle(in_flight)
+                in_flight = published
+                if handoff.empty():
+                    await self.settle(in_flight)
+                    in_flight = None
+            if in_flight is not None:
+                await self.settle(in_flight)
         finally:
-            stop_waiter.cancel()
             subscription.stop()
-            with contextlib.suppress(asyncio.QueueFull):
-                while not queue.empty():
-                    queue.get_nowait()
+            handoff.close()
             await asyncio.to_thread(reader.join, 5)
 
-    @staticmethod
-    def _read(
-        subscription: ApplicationSubscription[Any],
-        queue: asyncio.Queue[tuple[Any, int] | None],
-        loop: asyncio.AbstractEventLoop,
-    ) -> None:
-        try:
-            for domain_event, tracking in subscription:
-                asyncio.run_coroutine_threadsafe(
-                    queue.put((domain_event, tracking.notification_id)), loop
-                ).result()
-        except Exception:
-            log.exception("relay reader stopped")
-        finally:
-            with contextlib.suppress(RuntimeError):
-                asyncio.run_coroutine_threadsafe(queue.put(None), loop)
+    def subscribe(self, after: int) -> ApplicationSubscription[Any]:
+        return ApplicationSubscription(self.app, gt=after)
 
-    async def publish_batch(self, batch: list[tuple[Any, int]]) -> None:
-        """Publish a batch pipelined, wait for every PubAck, then record the position."""
+    async def missed_notification(self) -> bool:
+        """Idle with events in the log we have not seen? (A LISTEN/NOTIFY subscription
+        misses an insert that commits between its first select and its LISTEN, and any
+        notification sent while its connection is down.)"""
+        newest = await asyncio.to_thread(self.app.recorder.max_notification_id)
+        if newest is not None and newest > self._seen:
+            log.info(
+                "%s relay: log is at %s but only %s arrived; resubscribing",
+                self.service,
+                newest,
+                self._seen,
+            )
+            self.stats.resubscribed += 1
+            return True
+        return False
+
+    async def publish(self, batch: list[tuple[Any, int]]) -> InFlight:
+        """Publish a batch pipelined; returns the PubAck futures to settle."""
         futures = []
         for domain_event, notification_id in batch:
             outgoing = self.mapper(domain_event)
@@ -239,10 +323,17 @@ class OutboxRelay:
                 await self.js.publish_async(cloud_event.type, encode(cloud_event), headers=headers)
             )
             self._last_msg_id = msg_id
-        if futures:
-            acks = await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout)
+        return InFlight(futures, batch[-1][1])
+
+    async def settle(self, in_flight: InFlight) -> None:
+        """Wait for every PubAck of a batch, then record the position."""
+        if in_flight.futures:
+            acks = await asyncio.wait_for(asyncio.gather(*in_flight.futures), self.ack_timeout)
             self.stats.published += sum(1 for ack in acks if not ack.duplicate)
-        await self.after_publish(batch[-1][1])
+        await self.after_publish(in_flight.last_notification_id)
+
+    async def publish_batch(self, batch: list[tuple[Any, int]]) -> None:
+        await self.settle(await self.publish(batch))
 
     async def after_publish(self, notification_id: int) -> None:
         """Called once every PubAck of a batch is in: records the position."""

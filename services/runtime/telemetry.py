@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import (
 )
 
 _provider: TracerProvider | None = None
+_exporters: list[SpanExporter] = []
 
 
 def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> TracerProvider:
@@ -33,7 +34,8 @@ def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> Tr
 
             _provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
         trace.set_tracer_provider(_provider)
-    if exporter is not None:
+    if exporter is not None and all(exporter is not known for known in _exporters):
+        _exporters.append(exporter)
         _provider.add_span_processor(SimpleSpanProcessor(exporter))
     return _provider
 

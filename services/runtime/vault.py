@@ -21,7 +21,7 @@ from psycopg import sql
 
 from services.runtime.database import check_identifier
 
-TOKEN_PREFIX = "hubenc:v1:"
+TOKEN_PREFIX = "hubenc:v1:"  # noqa: S105 - a format marker, not a secret
 _NONCE = 12
 _CACHE_SIZE = 10_000
 
@@ -116,14 +116,20 @@ class PersonalDataVault:
         """Create the person's key (idempotent: an existing key is kept)."""
         key = AESGCM.generate_key(bit_length=256)
         with self._lock:
-            self._connection().execute(
-                sql.SQL(
-                    "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
-                    "ON CONFLICT (person_id) DO NOTHING"
-                ).format(self._table),
-                (person_id, self._wrapper.wrap(person_id, key)),
+            created = (
+                self._connection()
+                .execute(
+                    sql.SQL(
+                        "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
+                        "ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
+                    ).format(self._table),
+                    (person_id, self._wrapper.wrap(person_id, key)),
+                )
+                .fetchone()
             )
             self._cache.pop(person_id, None)
+            if created is not None:
+                self._remember(person_id, key)
 
     def _key(self, person_id: UUID) -> bytes:
         with self._lock:
@@ -144,10 +150,13 @@ class PersonalDataVault:
             wrapped = row[0]
             assert isinstance(wrapped, bytes)
             key = self._wrapper.unwrap(person_id, wrapped)
-            self._cache[person_id] = key
-            if len(self._cache) > _CACHE_SIZE:
-                self._cache.popitem(last=False)
+            self._remember(person_id, key)
             return key
+
+    def _remember(self, person_id: UUID, key: bytes) -> None:
+        self._cache[person_id] = key
+        if len(self._cache) > _CACHE_SIZE:
+            self._cache.popitem(last=False)
 
     def encrypt(self, person_id: UUID, field: str, value: str) -> str:
         return encrypt_field(self._key(person_id), person_id, field, value)

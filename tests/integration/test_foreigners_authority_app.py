@@ -21,8 +21,11 @@ from services.runtime.vault import PersonalDataUnavailable
 from tests.helpers import arrival, close_app, foreigners_authority
 
 CONTEXT = CommandContext(
-    agency="abh-05111", role="abh_officer", legal_basis="§ 86 AufenthG",
-    purpose="residence_administration", traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
+    agency="abh-05111",
+    role="abh_officer",
+    legal_basis="§ 86 AufenthG",
+    purpose="residence_administration",
+    traceparent="00-" + "a" * 32 + "-" + "b" * 16 + "-01",
 )
 
 
@@ -69,10 +72,16 @@ def test_the_command_context_is_stored_beside_each_event(app: ForeignersAuthorit
 
 def test_a_title_for_an_unknown_person_is_refused(app: ForeignersAuthority) -> None:
     with pytest.raises(UnknownPerson) as refused:
-        app.grant_residence_title(GrantResidenceTitle(
-            person_id=uuid4(), title=TitleKind.RESIDENCE_PERMIT, paragraph="§ 25 Abs. 2 AufenthG",
-            valid_from=date(2024, 1, 1), valid_until=date(2026, 12, 31),
-            granted_on=date(2024, 1, 1)))
+        app.grant_residence_title(
+            GrantResidenceTitle(
+                person_id=uuid4(),
+                title=TitleKind.RESIDENCE_PERMIT,
+                paragraph="§ 25 Abs. 2 AufenthG",
+                valid_from=date(2024, 1, 1),
+                valid_until=date(2026, 12, 31),
+                granted_on=date(2024, 1, 1),
+            )
+        )
 
     assert refused.value.field == "personId"
 
@@ -81,10 +90,17 @@ def test_a_granted_title_is_on_the_file(app: ForeignersAuthority) -> None:
     person = app.register_arrival(arrival()).person_id
     assert person is not None
 
-    result = app.grant_residence_title(GrantResidenceTitle(
-        person_id=person, title=TitleKind.RESIDENCE_PERMIT, paragraph="§ 25 Abs. 2 AufenthG",
-        valid_from=date(2016, 8, 1), valid_until=date(2019, 7, 31), granted_on=date(2016, 8, 1),
-        conditions=["Wohnsitzauflage Köln"]))
+    result = app.grant_residence_title(
+        GrantResidenceTitle(
+            person_id=person,
+            title=TitleKind.RESIDENCE_PERMIT,
+            paragraph="§ 25 Abs. 2 AufenthG",
+            valid_from=date(2016, 8, 1),
+            valid_until=date(2019, 7, 31),
+            granted_on=date(2016, 8, 1),
+            conditions=["Wohnsitzauflage Köln"],
+        )
+    )
 
     assert result.position == 4
     assert app.residence_file(person)["titles"][0]["paragraph"] == "§ 25 Abs. 2 AufenthG"

@@ -89,18 +89,20 @@ async def test_the_relay_publishes_each_event_once_in_log_order(
     try:
         last = await asyncio.to_thread(register, app, 20)
         js = nats_client.jetstream()
-        relay = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
-                            js=js, pool=pool)
+        relay = OutboxRelay(
+            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+        )
 
         await run_until(relay, last)
 
         assert await stream_msg_ids(js) == expected_ids(60)
         assert await relay.recorded_position() == 60
         msg = await js.get_msg(STREAM, seq=1)
-        event, payload = REGISTRY.decode(msg.data)
+        event, _payload = REGISTRY.decode(msg.data)
         assert event.type == "hub.foreigners_authority.person_registered.v1"
         assert event.sourceposition == 1
-        assert b"Haddad" not in msg.data and b"Amir" not in msg.data
+        assert b"Haddad" not in msg.data
+        assert b"Amir" not in msg.data
     finally:
         close_app(app)
 
@@ -112,8 +114,9 @@ async def test_a_crash_between_puback_and_position_record_loses_and_duplicates_n
     try:
         await asyncio.to_thread(register, app, 10)
         js = nats_client.jetstream()
-        crashing = CrashAfterPubAck(service="foreigners_authority", app=app,
-                                    mapper=SPEC.to_contract, js=js, pool=pool)
+        crashing = CrashAfterPubAck(
+            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+        )
         CrashAfterPubAck.crashed = False
         with pytest.raises(SimulatedCrash):
             await crashing.run(asyncio.Event())
@@ -123,8 +126,9 @@ async def test_a_crash_between_puback_and_position_record_loses_and_duplicates_n
         assert await crashing.recorded_position() == 0  # ... but the position was never recorded
 
         last = await asyncio.to_thread(register, app, 5)
-        restarted = OutboxRelay(service="foreigners_authority", app=app,
-                                mapper=SPEC.to_contract, js=js, pool=pool)
+        restarted = OutboxRelay(
+            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+        )
         await run_until(restarted, last)
 
         assert await stream_msg_ids(js) == expected_ids(45)
@@ -140,14 +144,16 @@ async def test_a_lost_position_does_not_republish_beyond_the_dedupe_window(
     try:
         last = await asyncio.to_thread(register, app, 4)
         js = nats_client.jetstream()
-        relay = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
-                            js=js, pool=pool)
+        relay = OutboxRelay(
+            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+        )
         await run_until(relay, last)
         await pool.execute("UPDATE foreigners_authority.relay_position SET notification_id = 0")
         await js.purge_stream(STREAM, keep=1)  # the dedupe state no longer helps ...
 
-        again = OutboxRelay(service="foreigners_authority", app=app, mapper=SPEC.to_contract,
-                            js=js, pool=pool)
+        again = OutboxRelay(
+            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+        )
         assert await again.resume_position() == last  # ... the stream's last message does
 
         info = await js.stream_info(STREAM)
@@ -202,3 +208,73 @@ async def test_killing_the_relay_process_mid_burst_loses_and_duplicates_nothing(
         if not writer.done():
             await writer
         close_app(app)
+
+
+class DeafSubscription:
+    """Yields what is already in the log, then hears no notification (as when an insert
+    commits between the subscription's first select and its LISTEN)."""
+
+    def __init__(self, app: Any, gt: int) -> None:
+        self._events = [
+            (app.mapper.to_domain_event(n), type("T", (), {"notification_id": n.id})())
+            for n in app.recorder.select_notifications(start=gt + 1, limit=1000)
+        ]
+        self._stopped = asyncio.Event()
+        self._stop_flag = False
+
+    def __iter__(self) -> Any:
+        yield from self._events
+        while not self._stop_flag:
+            time.sleep(0.01)
+
+    def stop(self) -> None:
+        self._stop_flag = True
+
+
+class RelayWithDeafFirstSubscription(OutboxRelay):
+    subscriptions = 0
+
+    def subscribe(self, after: int) -> Any:
+        RelayWithDeafFirstSubscription.subscriptions += 1
+        if RelayWithDeafFirstSubscription.subscriptions == 1:
+            return DeafSubscription(self.app, after)
+        return super().subscribe(after)
+
+
+async def test_events_whose_notification_was_missed_are_still_published(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    try:
+        await asyncio.to_thread(register, app, 1)
+        js = nats_client.jetstream()
+        relay = RelayWithDeafFirstSubscription(
+            service="foreigners_authority",
+            app=app,
+            mapper=SPEC.to_contract,
+            js=js,
+            pool=pool,
+            idle_check=0.2,
+        )
+        RelayWithDeafFirstSubscription.subscriptions = 0
+        stop = asyncio.Event()
+        task = asyncio.create_task(relay.run(stop))
+        while relay.stats.position < 3:
+            await asyncio.sleep(0.02)
+
+        last = await asyncio.to_thread(register, app, 1)  # its notification is never heard
+        await run_until_position(relay, last)
+        stop.set()
+        await task
+
+        assert await stream_msg_ids(js) == expected_ids(6)
+        assert relay.stats.resubscribed == 1
+    finally:
+        close_app(app)
+
+
+async def run_until_position(relay: OutboxRelay, position: int, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while relay.stats.position < position:
+        assert time.monotonic() < deadline, f"relay stuck at {relay.stats.position}"
+        await asyncio.sleep(0.02)

@@ -154,8 +154,14 @@ def test_a_national_visa_may_be_granted_before_entry() -> None:
     file = register()
     file.collect_events()
 
-    grant(file, title=TitleKind.NATIONAL_VISA, paragraph="§ 6 Abs. 3 AufenthG",
-          granted_on=date(2023, 1, 10), valid_from=date(2023, 2, 1), valid_until=date(2023, 5, 1))
+    grant(
+        file,
+        title=TitleKind.NATIONAL_VISA,
+        paragraph="§ 6 Abs. 3 AufenthG",
+        granted_on=date(2023, 1, 10),
+        valid_from=date(2023, 2, 1),
+        valid_until=date(2023, 5, 1),
+    )
 
     assert len(file.titles) == 1
 

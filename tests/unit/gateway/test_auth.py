@@ -12,33 +12,79 @@ ISSUER = "integration-hub"
 
 
 def test_an_issued_token_names_agency_and_role() -> None:
-    token = issue_token(SECRET, subject="u1", agency="abh-05315", role="abh_officer",
-                        issuer=ISSUER)
+    token = issue_token(SECRET, subject="u1", agency="abh-05315", role="abh_officer", issuer=ISSUER)
 
     principal = verify_token(SECRET, token, issuer=ISSUER)
 
     assert (principal.subject, principal.agency, principal.role) == (
-        "u1", "abh-05315", "abh_officer")
+        "u1",
+        "abh-05315",
+        "abh_officer",
+    )
 
 
 @pytest.mark.parametrize(
     ("token", "reason"),
     [
         ("not-a-jwt", "not a valid signed JWT"),
-        (issue_token("another-secret-another-secret-xx", subject="u", agency="a",
-                     role="admin", issuer=ISSUER), "signature"),
-        (issue_token(SECRET, subject="u", agency="a", role="admin", issuer="elsewhere"),
-         "another system"),
-        (issue_token(SECRET, subject="u", agency="a", role="admin", issuer=ISSUER,
-                     ttl_seconds=-10), "expired"),
-        (jwt.encode({"sub": "u", "iss": ISSUER, "iat": 1, "exp": 4_000_000_000,
-                     "agency": "a", "role": "emperor"}, SECRET, algorithm="HS256"),
-         "unknown role"),
-        (jwt.encode({"sub": "u", "iss": ISSUER, "iat": 1, "exp": 4_000_000_000,
-                     "role": "admin"}, SECRET, algorithm="HS256"), "agency"),
-        (jwt.encode({"sub": "u", "iss": ISSUER, "iat": 1, "exp": 4_000_000_000,
-                     "agency": "a", "role": "admin"}, SECRET, algorithm="HS512"),
-         "not a valid signed JWT"),
+        (
+            issue_token(
+                "another-secret-another-secret-xx",
+                subject="u",
+                agency="a",
+                role="admin",
+                issuer=ISSUER,
+            ),
+            "signature",
+        ),
+        (
+            issue_token(SECRET, subject="u", agency="a", role="admin", issuer="elsewhere"),
+            "another system",
+        ),
+        (
+            issue_token(
+                SECRET, subject="u", agency="a", role="admin", issuer=ISSUER, ttl_seconds=-10
+            ),
+            "expired",
+        ),
+        (
+            jwt.encode(
+                {
+                    "sub": "u",
+                    "iss": ISSUER,
+                    "iat": 1,
+                    "exp": 4_000_000_000,
+                    "agency": "a",
+                    "role": "emperor",
+                },
+                SECRET,
+                algorithm="HS256",
+            ),
+            "unknown role",
+        ),
+        (
+            jwt.encode(
+                {"sub": "u", "iss": ISSUER, "iat": 1, "exp": 4_000_000_000, "role": "admin"},
+                SECRET,
+                algorithm="HS256",
+            ),
+            "agency",
+        ),
+        (
+            jwt.encode(
+                {
+                    "sub": "u",
+                    "iss": ISSUER,
+                    "iat": 1,
+                    "exp": 4_000_000_000,
+                    "agency": "a",
+                    "role": "admin",
+                },
+                SECRET,
+                algorithm="HS512",
+            ),
+            "not a valid signed JWT",
+        ),
     ],
 )
 def test_a_bad_token_is_refused_with_its_reason(token: str, reason: str) -> None:

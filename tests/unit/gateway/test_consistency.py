@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,10 +22,8 @@ def test_a_token_round_trips(service: str, position: int) -> None:
 
 @given(text=st.text(max_size=60))
 def test_anything_else_is_refused_not_crashed(text: str) -> None:
-    try:
+    with contextlib.suppress(BadToken):
         Position.parse(text)
-    except BadToken:
-        pass
 
 
 @pytest.mark.parametrize("token", ["", "p1.", "p1.!!!", "p1.Zm9v", "x1.Zm9vOjE"])
