@@ -1,0 +1,159 @@
+"""``hub up`` as users run it: separate processes, GraphQL over HTTP, a clean Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+
+from gateway.auth import issue_token
+from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY, Servers
+from tests.helpers import arrival_input
+
+pytestmark = pytest.mark.e2e
+
+REGISTER = """mutation($input: RegisterArrivalInput!) {
+  registerArrival(input: $input) { personId position traceId } }"""
+GRANT = """mutation($input: GrantResidenceTitleInput!) {
+  grantResidenceTitle(input: $input) { position } }"""
+TIMELINE = """query($id: ID!, $atLeast: String) {
+  person(id: $id) { timeline(atLeast: $atLeast) { eventType summary traceId position } } }"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RunningHub:
+    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+        self.proc = proc
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.log = log
+
+    def token(self, role: str = "abh_officer") -> str:
+        return issue_token(TEST_JWT_SECRET, subject="e2e", agency="abh-05315", role=role,
+                           issuer="integration-hub")
+
+    def graphql(self, query: str, variables: dict[str, Any], **headers: str) -> dict[str, Any]:
+        response = httpx.post(
+            f"{self.base_url}/graphql",
+            json={"query": query, "variables": variables},
+            headers={"Authorization": f"Bearer {self.token()}", **headers},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert "errors" not in body, body
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    def wait_until_up(self, timeout: float = 90) -> float:
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            assert self.proc.poll() is None, self.log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
+                    return time.monotonic() - started
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"hub did not come up:\n{self.log.read_text()[-3000:]}")
+
+    def wait_for_log(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log.read_text():
+            assert time.monotonic() < deadline, self.log.read_text()[-3000:]
+            time.sleep(0.2)
+
+    def interrupt(self) -> int:
+        descendants = psutil.Process(self.proc.pid).children(recursive=True)
+        self.proc.send_signal(signal.SIGINT)
+        code = self.proc.wait(60)
+        gone, alive = psutil.wait_procs(descendants, timeout=10)
+        assert not alive, f"left running: {alive}"
+        return code
+
+
+def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[RunningHub]:
+    port = free_port()
+    log = tmp_path / "hub.log"
+    full_env = {**os.environ, **env, "HUB_GATEWAY_PORT": str(port),
+                "HUB_HOME": str(tmp_path / "home"), "HUB_JWT_SECRET": TEST_JWT_SECRET,
+                "HUB_VAULT_MASTER_KEY": TEST_VAULT_KEY}
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", *args],
+                                env=full_env, stdout=out, stderr=subprocess.STDOUT)
+    hub = RunningHub(proc, port, log)
+    try:
+        yield hub
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+def hub_on_test_servers(tmp_path: Path, servers: Servers, database: str,
+                        nats_client: Any) -> Iterator[RunningHub]:
+    env = {"HUB_POSTGRES_URL": servers.postgres_url, "HUB_NATS_URL": servers.nats_url,
+           "HUB_DATABASE": database}
+    yield from start_hub(tmp_path, env, "--no-demo")
+
+
+def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
+    hub_on_test_servers: RunningHub,
+) -> None:
+    hub = hub_on_test_servers
+    hub.wait_until_up()
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+
+    created = hub.graphql(REGISTER, {"input": arrival_input()},
+                          traceparent=f"00-{trace_id}-b7ad6b7169203331-01")["registerArrival"]
+    granted = hub.graphql(GRANT, {"input": {
+        "personId": created["personId"], "title": "RESIDENCE_PERMIT",
+        "paragraph": "§ 24 AufenthG", "validFrom": "2022-03-20",
+        "validUntil": "2027-03-04"}})["grantResidenceTitle"]
+    timeline = hub.graphql(TIMELINE, {"id": created["personId"],
+                                      "atLeast": granted["position"]})["person"]["timeline"]
+
+    assert created["traceId"] == trace_id
+    assert len(timeline) == 4
+    assert [e["traceId"] for e in timeline if e["eventType"].endswith("person_registered.v1")] \
+        == [trace_id]
+    assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
+    assert hub.interrupt() == 0
+
+
+def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) -> None:
+    env = {"HUB_POSTGRES_URL": "", "HUB_NATS_URL": ""}
+    for hub in start_hub(tmp_path, env):
+        took = hub.wait_until_up()
+        hub.wait_for_log("Demo token")
+        print(f"hub up answered after {took:.1f}s")
+
+        response = httpx.post(f"{hub.base_url}/graphql", json={"query": "{ __typename }"})
+        assert response.status_code == 401
+        page = httpx.get(f"{hub.base_url}/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        assert "loaded demo data: 8 persons" in hub.log.read_text()
+
+        assert hub.interrupt() == 0
+        log = hub.log.read_text()
+        assert "stopped" in log
+        assert "Traceback" not in log
