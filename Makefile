@@ -18,6 +18,9 @@ up: $(STAMP)
 	$(BIN)/hub up
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy contracts services projections gateway
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -43,8 +43,9 @@ class RunningHub:
         self.log = log
 
     def token(self, role: str = "abh_officer") -> str:
-        return issue_token(TEST_JWT_SECRET, subject="e2e", agency="abh-05315", role=role,
-                           issuer="integration-hub")
+        return issue_token(
+            TEST_JWT_SECRET, subject="e2e", agency="abh-05315", role=role, issuer="integration-hub"
+        )
 
     def graphql(self, query: str, variables: dict[str, Any], **headers: str) -> dict[str, Any]:
         response = httpx.post(
@@ -82,7 +83,7 @@ class RunningHub:
         descendants = psutil.Process(self.proc.pid).children(recursive=True)
         self.proc.send_signal(signal.SIGINT)
         code = self.proc.wait(60)
-        gone, alive = psutil.wait_procs(descendants, timeout=10)
+        _gone, alive = psutil.wait_procs(descendants, timeout=10)
         assert not alive, f"left running: {alive}"
         return code
 
@@ -90,12 +91,21 @@ class RunningHub:
 def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[RunningHub]:
     port = free_port()
     log = tmp_path / "hub.log"
-    full_env = {**os.environ, **env, "HUB_GATEWAY_PORT": str(port),
-                "HUB_HOME": str(tmp_path / "home"), "HUB_JWT_SECRET": TEST_JWT_SECRET,
-                "HUB_VAULT_MASTER_KEY": TEST_VAULT_KEY}
+    full_env = {
+        **os.environ,
+        **env,
+        "HUB_GATEWAY_PORT": str(port),
+        "HUB_HOME": str(tmp_path / "home"),
+        "HUB_JWT_SECRET": TEST_JWT_SECRET,
+        "HUB_VAULT_MASTER_KEY": TEST_VAULT_KEY,
+    }
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "up", *args],
-                                env=full_env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "up", *args],
+            env=full_env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     hub = RunningHub(proc, port, log)
     try:
         yield hub
@@ -109,10 +119,14 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
 
 
 @pytest.fixture
-def hub_on_test_servers(tmp_path: Path, servers: Servers, database: str,
-                        nats_client: Any) -> Iterator[RunningHub]:
-    env = {"HUB_POSTGRES_URL": servers.postgres_url, "HUB_NATS_URL": servers.nats_url,
-           "HUB_DATABASE": database}
+def hub_on_test_servers(
+    tmp_path: Path, servers: Servers, database: str, nats_client: Any
+) -> Iterator[RunningHub]:
+    env = {
+        "HUB_POSTGRES_URL": servers.postgres_url,
+        "HUB_NATS_URL": servers.nats_url,
+        "HUB_DATABASE": database,
+    }
     yield from start_hub(tmp_path, env, "--no-demo")
 
 
@@ -123,19 +137,30 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     hub.wait_until_up()
     trace_id = "0af7651916cd43dd8448eb211c80319c"
 
-    created = hub.graphql(REGISTER, {"input": arrival_input()},
-                          traceparent=f"00-{trace_id}-b7ad6b7169203331-01")["registerArrival"]
-    granted = hub.graphql(GRANT, {"input": {
-        "personId": created["personId"], "title": "RESIDENCE_PERMIT",
-        "paragraph": "§ 24 AufenthG", "validFrom": "2022-03-20",
-        "validUntil": "2027-03-04"}})["grantResidenceTitle"]
-    timeline = hub.graphql(TIMELINE, {"id": created["personId"],
-                                      "atLeast": granted["position"]})["person"]["timeline"]
+    created = hub.graphql(
+        REGISTER, {"input": arrival_input()}, traceparent=f"00-{trace_id}-b7ad6b7169203331-01"
+    )["registerArrival"]
+    granted = hub.graphql(
+        GRANT,
+        {
+            "input": {
+                "personId": created["personId"],
+                "title": "RESIDENCE_PERMIT",
+                "paragraph": "§ 24 AufenthG",
+                "validFrom": "2022-03-20",
+                "validUntil": "2027-03-04",
+            }
+        },
+    )["grantResidenceTitle"]
+    timeline = hub.graphql(TIMELINE, {"id": created["personId"], "atLeast": granted["position"]})[
+        "person"
+    ]["timeline"]
 
     assert created["traceId"] == trace_id
     assert len(timeline) == 4
-    assert [e["traceId"] for e in timeline if e["eventType"].endswith("person_registered.v1")] \
-        == [trace_id]
+    assert [e["traceId"] for e in timeline if e["eventType"].endswith("person_registered.v1")] == [
+        trace_id
+    ]
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
     assert hub.interrupt() == 0
 
@@ -150,7 +175,8 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         response = httpx.post(f"{hub.base_url}/graphql", json={"query": "{ __typename }"})
         assert response.status_code == 401
         page = httpx.get(f"{hub.base_url}/graphql", headers={"Accept": "text/html"})
-        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        assert page.status_code == 200
+        assert "graphiql" in page.text.lower()
         assert "loaded demo data: 8 persons" in hub.log.read_text()
 
         assert hub.interrupt() == 0

@@ -7,7 +7,7 @@ import pytest
 
 from gateway.auth import AuthError, bearer_token, issue_token, verify_token
 
-SECRET = "unit-test-secret-unit-test-secret"
+SECRET = "unit-test-secret-" * 5
 ISSUER = "integration-hub"
 
 
@@ -29,7 +29,7 @@ def test_an_issued_token_names_agency_and_role() -> None:
         ("not-a-jwt", "not a valid signed JWT"),
         (
             issue_token(
-                "another-secret-another-secret-xx",
+                "another-secret-" * 5,
                 subject="u",
                 agency="a",
                 role="admin",
