@@ -57,6 +57,9 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
+            f"  Servers (for hub projections rebuild etc.):\n"
+            f"    export HUB_POSTGRES_URL='{env['HUB_POSTGRES_URL']}'\n"
+            f"    export HUB_NATS_URL='{env['HUB_NATS_URL']}'\n"
             "  Stop with Ctrl-C.\n",
             flush=True,
         )
