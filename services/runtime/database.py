@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import zlib
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
@@ -59,6 +62,18 @@ def ensure_schema(url: str, schema: str) -> None:
                 sql.Identifier(check_identifier(schema))
             )
         )
+
+
+@contextlib.contextmanager
+def schema_lock(url: str, schema: str) -> Iterator[None]:
+    """Hold a session advisory lock named after ``schema`` (serialises DDL across processes)."""
+    key = zlib.crc32(f"hub-ddl:{check_identifier(schema)}".encode())
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
 
 def eventsourcing_env(url: str, schema: str, *, pool_size: int = 5) -> dict[str, str]:

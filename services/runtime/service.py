@@ -14,7 +14,12 @@ import asyncpg
 from eventsourcing.application import Application
 
 from services.runtime.commands import CommandServer
-from services.runtime.database import ensure_schema, eventsourcing_env, with_database
+from services.runtime.database import (
+    ensure_schema,
+    eventsourcing_env,
+    schema_lock,
+    with_database,
+)
 from services.runtime.messaging import close, connect, ensure_service_stream
 from services.runtime.outbox import IntegrationMapper
 from services.runtime.relay import OutboxRelay
@@ -51,10 +56,13 @@ def build_application(
     spec: ServiceSpec, settings: HubSettings, *, pool_size: int = 5
 ) -> Application[Any]:
     url = database_url(settings)
-    ensure_schema(url, spec.name)
-    vault = PersonalDataVault(url, spec.name, settings.resolved_vault_master_key())
-    vault.setup()
-    return spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
+    # DDL (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe to run
+    # concurrently in PostgreSQL, and a service's processes all start at once.
+    with schema_lock(url, spec.name):
+        ensure_schema(url, spec.name)
+        vault = PersonalDataVault(url, spec.name, settings.resolved_vault_master_key())
+        vault.setup()
+        return spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:

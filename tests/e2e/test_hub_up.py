@@ -37,8 +37,11 @@ def free_port() -> int:
 
 
 class RunningHub:
-    def __init__(self, proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen[bytes], port: int, log: Path, env: dict[str, str]
+    ) -> None:
         self.proc = proc
+        self.env = env
         self.base_url = f"http://127.0.0.1:{port}"
         self.log = log
 
@@ -106,7 +109,7 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    hub = RunningHub(proc, port, log)
+    hub = RunningHub(proc, port, log, full_env)
     try:
         yield hub
     finally:
@@ -162,6 +165,19 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
         trace_id
     ]
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
+
+    rebuilt = subprocess.run(
+        [sys.executable, "-m", "services.cli", "projections", "rebuild"],
+        env=hub.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt timeline: 4 rows" in rebuilt.stdout
+    again = hub.graphql(TIMELINE, {"id": created["personId"]})["person"]["timeline"]
+    assert again == timeline
     assert hub.interrupt() == 0
 
 
