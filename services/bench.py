@@ -7,6 +7,7 @@ gateway (GraphQL over HTTP) -> NATS request -> service -> event store -> relay -
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import statistics
@@ -133,6 +134,9 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
         before = _cpu(supervisor)
         result = asyncio.run(_burst(supervisor.base_url, token, db_url, arrivals))
         after = _cpu(supervisor)
+        backlog = _backlog(
+            supervisor, settings.model_copy(update={"postgres_url": pg_url}), db_url, arrivals
+        )
     finally:
         supervisor.shutdown()
         if not keep:
@@ -150,8 +154,71 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
         "  CPU seconds during the burst: "
         + ", ".join(f"{name} {after[name] - before.get(name, 0.0):.1f}" for name in after)
         + "\n"
+        f"backlog: relay and projector stopped, {arrivals} arrivals written straight through"
+        " the application (one writer), then both restarted\n"
+        f"  event store writes {events / backlog['write_s']:8.0f} events/s"
+        f"  ({arrivals / backlog['write_s']:.0f} arrivals/s)\n"
+        f"  relay + projector  {events / backlog['drain_s']:8.0f} events/s"
+        f"  (backlog of {events} on the timeline {backlog['drain_s']:.2f} s after restart)\n"
     )
     return 0
+
+
+def _backlog(
+    supervisor: Supervisor, settings: HubSettings, db_url: str, arrivals: int
+) -> dict[str, float]:
+    from services.foreigners_authority import SPEC
+    from services.foreigners_authority.application import ForeignersAuthority, RegisterArrival
+    from services.foreigners_authority.domain import EntryMode
+    from services.runtime.service import build_application
+
+    followers = [
+        c for c in supervisor.children if c.name.endswith("-relay") or c.name == "projector"
+    ]
+    for child in followers:
+        assert child.proc is not None
+        child.proc.terminate()
+        child.proc.wait(30)
+    app = build_application(SPEC, settings)
+    assert isinstance(app, ForeignersAuthority)
+    commands = [
+        RegisterArrival(
+            given_names="Backlog",
+            family_name=f"Person {n}",
+            birth_date=dt.date(1990, 1, 1),
+            azr_number=f"{400000000000 + n:012d}",
+            nationalities=["AFG"],
+            entry_date=dt.date(2023, 1, 1),
+            entry_mode=EntryMode.ASYLUM,
+            municipality_key="05315000",
+            registered_on=dt.date(2023, 1, 2),
+            abh_id="abh-05315",
+        )
+        for n in range(arrivals)
+    ]
+    started = time.perf_counter()
+    for command in commands:
+        app.register_arrival(command)
+    write_s = time.perf_counter() - started
+    app.close()
+
+    async def wait_for_timeline(expected: int) -> float:
+        conn = await asyncpg.connect(db_url)
+        try:
+            start = time.perf_counter()
+            for child in followers:
+                supervisor.spawn(child)
+            count = "SELECT count(*) FROM projections.timeline_events"
+            while await conn.fetchval(count) < expected:
+                if time.perf_counter() - start > 600:
+                    raise RuntimeError("the backlog was not projected within 10 minutes")
+                await asyncio.sleep(0.02)
+            return time.perf_counter() - start
+        finally:
+            await conn.close()
+
+    expected = (50 + 2 * arrivals) * EVENTS_PER_ARRIVAL
+    return {"write_s": write_s, "drain_s": asyncio.run(wait_for_timeline(expected))}
 
 
 def _cpu(supervisor: Supervisor) -> dict[str, float]:

@@ -40,10 +40,17 @@ class TimelineProjection:
         self.table = table
         self.lock = lock
         self._insert = _INSERT.format(table=table)
+        self._rows: list[tuple[object, ...]] = []
 
     async def begin(self, conn: asyncpg.Connection) -> None:
+        self._rows.clear()  # a rolled-back attempt leaves nothing behind
         if self.lock:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        if self._rows:
+            await conn.executemany(self._insert, self._rows)
+            self._rows.clear()
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         if event.personid is None:
@@ -55,17 +62,18 @@ class TimelineProjection:
             person_id = UUID(event.personid)
         except ValueError:
             raise PoisonMessage(f"personid {event.personid!r} is not a UUID") from None
-        await conn.execute(
-            self._insert,
-            source_key(event),
-            event.sourceposition,
-            event.id,
-            person_id,
-            event.type,
-            event.time,
-            event.recordedtime,
-            summary,
-            trace_id_of(event.traceparent),
+        self._rows.append(
+            (
+                source_key(event),
+                event.sourceposition,
+                event.id,
+                person_id,
+                event.type,
+                event.time,
+                event.recordedtime,
+                summary,
+                trace_id_of(event.traceparent),
+            )
         )
 
     async def committed(self, events: list[CloudEvent]) -> None:

@@ -64,6 +64,9 @@ class Handler(Protocol):
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         """Apply one event. Runs inside the loop's transaction."""
 
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Write what ``apply`` buffered; called before the transaction commits."""
+
     async def committed(self, events: list[CloudEvent]) -> None:
         """Called after a transaction with these (new) events committed."""
 
@@ -363,6 +366,8 @@ class ConsumerLoop:
                 position, committed_seq = event.sourceposition, seq
                 applied.append(event)
                 handled += 1
+            if applied:
+                await self.handler.flush(conn)
             if handled:
                 await self._save(conn, position, committed_seq)
         self.stats.applied += len(applied)
