@@ -21,6 +21,7 @@ __all__ = [
     "PersonRegistered",
     "ResidenceRegistered",
     "ResidenceTitleGranted",
+    "ResidenceTitleKind",
 ]
 
 SERVICE = "foreigners_authority"
@@ -47,6 +48,17 @@ class EntryMode(StrEnum):
     EU_FREE_MOVEMENT = "eu_free_movement"
     FAMILY_REUNIFICATION = "family_reunification"
     OTHER = "other"
+
+
+class ResidenceTitleKind(StrEnum):
+    """Kinds of residence title (Aufenthaltstitel, § 4 (1) AufenthG); ``title`` values."""
+
+    NATIONAL_VISA = "national_visa"  # Visum (D), § 6 (3)
+    RESIDENCE_PERMIT = "residence_permit"  # Aufenthaltserlaubnis, § 7
+    EU_BLUE_CARD = "eu_blue_card"  # Blaue Karte EU, § 18g
+    ICT_CARD = "ict_card"  # ICT-Karte, § 19
+    SETTLEMENT_PERMIT = "settlement_permit"  # Niederlassungserlaubnis, § 9
+    EU_LONG_TERM_RESIDENCE = "eu_long_term_residence"  # Daueraufenthalt-EU, § 9a
 
 
 @contract(SERVICE, "person_registered")
@@ -98,10 +110,13 @@ class ResidenceTitleGranted(Payload):
     """A residence title was granted to the person (Erteilung eines Aufenthaltstitels)."""
 
     person_id: _PersonId
-    title: Annotated[str, Field(description="Kind of title, e.g. Aufenthaltserlaubnis.")]
+    title: Annotated[str, Field(description="Kind of title: one of the ResidenceTitleKind values.")]
     paragraph: Annotated[str, Field(description="Legal basis, e.g. § 16b AufenthG.")]
     valid_from: date
     valid_until: date | None = None
     conditions: Annotated[
         tuple[str, ...], Field(description="Nebenbestimmungen (conditions and restrictions).")
     ] = ()
+    granted_on: Annotated[
+        date | None, Field(description="Date of the decision (added in v1, optional).")
+    ] = None

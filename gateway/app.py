@@ -16,7 +16,7 @@ from strawberry.fastapi import GraphQLRouter
 
 from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, verify_token
-from gateway.schema import HubContext, Settings, schema
+from gateway.schema import GatewaySettings, HubContext, schema
 from projections.timeline.projector import create_tables as create_timeline_tables
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
@@ -69,7 +69,7 @@ class TracingMiddleware:
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     secret = settings.resolved_jwt_secret()
-    schema_settings = Settings(consistency_wait_seconds=settings.consistency_wait_seconds)
+    schema_settings = GatewaySettings(consistency_wait_seconds=settings.consistency_wait_seconds)
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
 

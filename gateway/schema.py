@@ -17,6 +17,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+from contracts import foreigners_authority as contract_types
 from gateway import audit
 from gateway.auth import Principal
 from gateway.consistency import BadToken, NotCaughtUp, Position, wait_for
@@ -41,7 +42,7 @@ class HubError(Exception):
 
 
 @dataclass
-class Settings:
+class GatewaySettings:
     consistency_wait_seconds: float = 5.0
 
 
@@ -52,7 +53,7 @@ class HubContext(BaseContext):
         principal: Principal | None,
         pool: asyncpg.Pool,
         commands: CommandClient,
-        settings: Settings,
+        settings: GatewaySettings,
     ) -> None:
         super().__init__()
         self.principal = principal
@@ -150,25 +151,11 @@ class Person:
         ]
 
 
-@strawberry.enum(description="How the person entered Germany")
-class EntryMode(enum.Enum):
-    VISA = "visa"
-    VISA_FREE = "visa_free"
-    ASYLUM = "asylum"
-    TEMPORARY_PROTECTION = "temporary_protection"
-    EU_FREE_MOVEMENT = "eu_free_movement"
-    FAMILY_REUNIFICATION = "family_reunification"
-    OTHER = "other"
-
-
-@strawberry.enum(description="Kind of residence title (§ 4 AufenthG)")
-class TitleKind(enum.Enum):
-    NATIONAL_VISA = "national_visa"
-    RESIDENCE_PERMIT = "residence_permit"
-    EU_BLUE_CARD = "eu_blue_card"
-    ICT_CARD = "ict_card"
-    SETTLEMENT_PERMIT = "settlement_permit"
-    EU_LONG_TERM_RESIDENCE = "eu_long_term_residence"
+# The GraphQL enums are the contract enums (strawberry.enum registers them in place).
+EntryMode = contract_types.EntryMode
+TitleKind = contract_types.ResidenceTitleKind
+strawberry.enum(EntryMode, description="How the person entered Germany")
+strawberry.enum(TitleKind, name="TitleKind", description="Kind of residence title (§ 4 AufenthG)")
 
 
 @strawberry.input(description="An arrival, as the foreigners authority registers it")

@@ -68,6 +68,7 @@ def to_contract(event: Any) -> OutgoingEvent | None:
                 valid_from=event.valid_from,
                 valid_until=event.valid_until,
                 conditions=tuple(event.conditions),
+                granted_on=event.granted_on,
             ),
             occurred_at=_day(event.granted_on),
             person_id=person_id,

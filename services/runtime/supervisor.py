@@ -113,6 +113,7 @@ class Supervisor:
         signal.signal(signal.SIGINT, self.request_stop)
         signal.signal(signal.SIGTERM, self.request_stop)
         started = time.monotonic()
+        log.info("hub up (pid %s), data in %s", os.getpid(), self.settings.home.resolve())
         try:
             pg_url, nats_url = self.start_servers()
             self.env = {
