@@ -20,12 +20,12 @@ def _routes(server: Any, app: Any) -> None:
     register_routes(server, app)
 
 
-def _to_contract(event: Any) -> Any:
+def _integration(app: Any) -> Any:
     from services.foreigners_authority.integration import to_contract
 
-    return to_contract(event)
+    return to_contract
 
 
 SPEC = ServiceSpec(
-    name="foreigners_authority", build=_build, register_routes=_routes, to_contract=_to_contract
+    name="foreigners_authority", build=_build, register_routes=_routes, integration=_integration
 )

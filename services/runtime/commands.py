@@ -51,11 +51,18 @@ _CONTEXT_HEADERS = {
 class CommandRejected(Exception):
     """The owning service refused the command (bad input or a broken rule)."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        field: str | None = None,
+        missing: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.field = field
+        self.missing = missing
 
 
 class ServiceUnavailable(Exception):
@@ -108,6 +115,22 @@ class CommandServer:
         self._subscription: Subscription | None = None
         self._tracer = telemetry.tracer(f"hub.{service}")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-writer")
+        self._jobs: list[tuple[float, Callable[[], object], CommandContext]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def schedule(self, interval: float, fn: Callable[[], object], context: CommandContext) -> None:
+        """Run ``fn`` on the writer thread now and every ``interval`` seconds."""
+        self._jobs.append((interval, fn, context))
+
+    async def _repeat(
+        self, interval: float, fn: Callable[[], object], context: CommandContext
+    ) -> None:
+        while True:
+            try:
+                await self.execute(fn, context)
+            except Exception:
+                log.exception("%s: scheduled job failed", self.service)
+            await asyncio.sleep(interval)
 
     async def execute(self, fn: Callable[[], T], context: CommandContext) -> T:
         """Run ``fn`` on the writer thread in ``context``; retry lost concurrency races."""
@@ -139,8 +162,11 @@ class CommandServer:
         self._subscription = await self.nc.subscribe(
             command_subject(self.service, "*"), queue=f"{self.service}-commands", cb=self._on_msg
         )
+        self._tasks = [asyncio.create_task(self._repeat(*job)) for job in self._jobs]
 
     async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
         if self._subscription is not None:
             await self._subscription.drain()  # type: ignore[no-untyped-call]
         self._writer.shutdown(wait=True)
@@ -180,7 +206,11 @@ class CommandServer:
                 text: object = getattr(error, "message", None)
                 if isinstance(code, str) and isinstance(text, str):  # a domain error
                     span.set_attribute("hub.rejected", code)
-                    return _error(code, text, getattr(error, "field", None))
+                    reply = _error(code, text, getattr(error, "field", None))
+                    missing = getattr(error, "missing", None)
+                    if isinstance(missing, list):
+                        reply["error"]["missing"] = [str(m) for m in missing]
+                    return reply
                 reference = str(uuid.uuid4())
                 log.exception("command %s failed (reference %s)", command, reference)
                 span.record_exception(error)
@@ -224,6 +254,7 @@ class CommandClient:
                 str(error.get("code", "rejected")),
                 str(error.get("message", "command rejected")),
                 error.get("field"),
+                error.get("missing"),
             )
         result = reply.get("result") or {}
         assert isinstance(result, dict)

@@ -37,7 +37,7 @@ class ServiceSpec:
     name: str
     build: Callable[[dict[str, str], PersonalDataVault], Application[Any]]
     register_routes: Callable[[CommandServer, Any], None]
-    to_contract: IntegrationMapper
+    integration: Callable[[Any], IntegrationMapper]  # application -> event mapper
 
 
 def database_url(settings: HubSettings) -> str:
@@ -98,7 +98,7 @@ async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.E
     js = nc.jetstream()
     await ensure_service_stream(js, spec.name)
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
-    relay = OutboxRelay(service=spec.name, app=app, mapper=spec.to_contract, js=js, pool=pool)
+    relay = OutboxRelay(service=spec.name, app=app, mapper=spec.integration(app), js=js, pool=pool)
     log.info("%s relay: running", spec.name)
     try:
         await relay.run(stop)

@@ -88,7 +88,9 @@ async def hub(
     SPEC.register_routes(server, service_app)
     await server.start()
     stop = asyncio.Event()
-    relay = OutboxRelay(service=SPEC.name, app=relay_app, mapper=SPEC.to_contract, js=js, pool=pool)
+    relay = OutboxRelay(
+        service=SPEC.name, app=relay_app, mapper=SPEC.integration(relay_app), js=js, pool=pool
+    )
     loops = await timeline_consumers(js, pool)
     tasks = [asyncio.create_task(relay.run(stop))]
     tasks += [asyncio.create_task(loop.run(stop)) for loop in loops]

@@ -90,7 +90,7 @@ async def test_the_relay_publishes_each_event_once_in_log_order(
         last = await asyncio.to_thread(register, app, 20)
         js = nats_client.jetstream()
         relay = OutboxRelay(
-            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+            service="foreigners_authority", app=app, mapper=SPEC.integration(app), js=js, pool=pool
         )
 
         await run_until(relay, last)
@@ -115,7 +115,7 @@ async def test_a_crash_between_puback_and_position_record_loses_and_duplicates_n
         await asyncio.to_thread(register, app, 10)
         js = nats_client.jetstream()
         crashing = CrashAfterPubAck(
-            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+            service="foreigners_authority", app=app, mapper=SPEC.integration(app), js=js, pool=pool
         )
         CrashAfterPubAck.crashed = False
         with pytest.raises(SimulatedCrash):
@@ -127,7 +127,7 @@ async def test_a_crash_between_puback_and_position_record_loses_and_duplicates_n
 
         last = await asyncio.to_thread(register, app, 5)
         restarted = OutboxRelay(
-            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+            service="foreigners_authority", app=app, mapper=SPEC.integration(app), js=js, pool=pool
         )
         await run_until(restarted, last)
 
@@ -145,14 +145,14 @@ async def test_a_lost_position_does_not_republish_beyond_the_dedupe_window(
         last = await asyncio.to_thread(register, app, 4)
         js = nats_client.jetstream()
         relay = OutboxRelay(
-            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+            service="foreigners_authority", app=app, mapper=SPEC.integration(app), js=js, pool=pool
         )
         await run_until(relay, last)
         await pool.execute("UPDATE foreigners_authority.relay_position SET notification_id = 0")
         await js.purge_stream(STREAM, keep=1)  # the dedupe state no longer helps ...
 
         again = OutboxRelay(
-            service="foreigners_authority", app=app, mapper=SPEC.to_contract, js=js, pool=pool
+            service="foreigners_authority", app=app, mapper=SPEC.integration(app), js=js, pool=pool
         )
         assert await again.resume_position() == last  # ... the stream's last message does
 
@@ -251,7 +251,7 @@ async def test_events_whose_notification_was_missed_are_still_published(
         relay = RelayWithDeafFirstSubscription(
             service="foreigners_authority",
             app=app,
-            mapper=SPEC.to_contract,
+            mapper=SPEC.integration(app),
             js=js,
             pool=pool,
             idle_check=0.2,

@@ -7,7 +7,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from contracts import CloudEvent, ContractSpec, Payload
+from contracts import REGISTRY, CloudEvent, ContractSpec, Payload
 from contracts.foreigners_authority import (
     EntryMode,
     EntryRecorded,
@@ -59,6 +59,46 @@ PAYLOADS: dict[type[Payload], st.SearchStrategy[Any]] = {
         conditions=st.lists(st.text(), max_size=3).map(tuple),
     ),
 }
+
+
+def _field_strategy(annotation: Any) -> st.SearchStrategy[Any]:
+    """A strategy for one payload field, from its annotation (the hub's payload shapes)."""
+    import types
+    import typing
+    from datetime import date
+
+    origin = typing.get_origin(annotation)
+    args = typing.get_args(annotation)
+    if origin is typing.Annotated:
+        return _field_strategy(args[0])
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in args if a is not type(None)]
+        strategy = _field_strategy(options[0])
+        return st.none() | strategy if type(None) in args else strategy
+    if origin is tuple:
+        return st.lists(_field_strategy(args[0]), max_size=3).map(tuple)
+    if origin is dict:
+        return st.dictionaries(non_empty, non_empty, max_size=3)
+    if annotation is bool:
+        return st.booleans()
+    if annotation is int:
+        return st.integers(min_value=1, max_value=100_000)
+    if annotation is datetime or getattr(annotation, "__name__", "") == "AwareDatetime":
+        return aware_datetimes
+    if annotation is date:
+        return st.dates()
+    return non_empty
+
+
+def auto_payload(cls: type[Payload]) -> st.SearchStrategy[Any]:
+    """Build ``cls`` with a value for every field (optional ones sometimes left out)."""
+    fields = {name: _field_strategy(info.annotation) for name, info in cls.model_fields.items()}
+    return st.fixed_dictionaries(fields).map(lambda values: cls(**values))
+
+
+for _spec in REGISTRY.all():
+    if _spec.payload not in PAYLOADS:
+        PAYLOADS[_spec.payload] = auto_payload(_spec.payload)
 
 
 def make_event(spec: ContractSpec, payload: Payload, **overrides: Any) -> CloudEvent:
