@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 SHADOW = f"{TABLE}_rebuild"
 SHADOW_POSITIONS = f"{NAME}@rebuild"
+SUFFIXES = ("", "_consents", "_refs")  # the timeline and the tables it keeps beside it
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class RebuildReport:
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
     await create_tables(pool)
     await ensure_positions_table(pool, SCHEMA)
-    await pool.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{SHADOW}")
+    for suffix in SUFFIXES:
+        await pool.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{SHADOW}{suffix}")
     await create_tables(pool, SHADOW)
     await pool.execute(
         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", SHADOW_POSITIONS
@@ -77,10 +79,12 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
                 shadow = await _positions(conn, SHADOW_POSITIONS)
                 behind = [s for s, p in live.items() if shadow.get(s, 0) < p]
                 if not behind:
-                    await conn.execute(f"TRUNCATE {SCHEMA}.{TABLE}")
-                    await conn.execute(
-                        f"INSERT INTO {SCHEMA}.{TABLE} SELECT * FROM {SCHEMA}.{SHADOW}"
-                    )
+                    for suffix in SUFFIXES:
+                        await conn.execute(f"TRUNCATE {SCHEMA}.{TABLE}{suffix}")
+                        await conn.execute(
+                            f"INSERT INTO {SCHEMA}.{TABLE}{suffix}"
+                            f" SELECT * FROM {SCHEMA}.{SHADOW}{suffix}"
+                        )
                     await conn.execute(
                         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", NAME
                     )
@@ -89,7 +93,8 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
                         NAME,
                         SHADOW_POSITIONS,
                     )
-                    await conn.execute(f"DROP TABLE {SCHEMA}.{SHADOW}")
+                    for suffix in SUFFIXES:
+                        await conn.execute(f"DROP TABLE {SCHEMA}.{SHADOW}{suffix}")
                     rows = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{TABLE}")
                     break
             log.info("rebuild: live projector is ahead on %s; catching up", behind)

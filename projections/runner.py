@@ -9,6 +9,9 @@ import asyncpg
 from nats.js import JetStreamContext
 
 from contracts import REGISTRY, stream_name
+from projections.case_views.projector import NAME as CASE_VIEWS
+from projections.case_views.projector import CaseViewsProjection
+from projections.case_views.projector import create_tables as create_case_view_tables
 from projections.timeline.projector import NAME, SCHEMA, TimelineProjection, create_tables
 from services.runtime.consumer import ConsumerLoop
 from services.runtime.messaging import ensure_service_stream
@@ -43,7 +46,31 @@ async def timeline_consumers(
     return loops
 
 
+async def case_view_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+) -> list[ConsumerLoop]:
+    await create_case_view_tables(pool)
+    await ensure_service_stream(js, "case_management")
+    loop = ConsumerLoop(
+        js=js,
+        pool=pool,
+        stream=stream_name("case_management"),
+        source="case_management",
+        durable=f"{CASE_VIEWS}_case_management",
+        position_name=CASE_VIEWS,
+        handler=CaseViewsProjection(),
+        schema=SCHEMA,
+        batch_size=batch_size,
+    )
+    await loop.setup()
+    return [loop]
+
+
+async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
+    return [*await timeline_consumers(js, pool), *await case_view_consumers(js, pool)]
+
+
 async def run_projectors(js: JetStreamContext, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-    loops = await timeline_consumers(js, pool)
-    log.info("projector: timeline following %s", ", ".join(source_services()))
+    loops = await all_consumers(js, pool)
+    log.info("projector: timeline following %s; case views", ", ".join(source_services()))
     await asyncio.gather(*(loop.run(stop) for loop in loops))

@@ -11,5 +11,32 @@ CREATE TABLE IF NOT EXISTS projections.{table} (
     trace_id      text,
     PRIMARY KEY (source, position)
 );
+-- Visibility (added with case management): what the row reveals, whose data it is, and the
+-- consent that governs it where one does (referrals).
+ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS categories text[] NOT NULL DEFAULT '{{}}';
+ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS owner_agency text;
+ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS consent_id uuid;
 CREATE INDEX IF NOT EXISTS {table}_person_idx
     ON projections.{table} (person_id, occurred_at, recorded_at);
+
+-- Consents as the timeline has read them, in stream order with the rows they govern.
+CREATE TABLE IF NOT EXISTS projections.{table}_consents (
+    consent_id    uuid        PRIMARY KEY,
+    person_id     uuid        NOT NULL,
+    owner_agency  text,
+    recipients    text[]      NOT NULL,
+    categories    text[]      NOT NULL,
+    purposes      text[]      NOT NULL,
+    special_explicit boolean  NOT NULL,
+    valid_until   date        NOT NULL,
+    status        text        NOT NULL  -- active | withdrawn | expired
+);
+CREATE INDEX IF NOT EXISTS {table}_consents_person_idx
+    ON projections.{table}_consents (person_id);
+
+-- Which agency owns a case, referral or request, and which consent governs it.
+CREATE TABLE IF NOT EXISTS projections.{table}_refs (
+    ref_id        uuid        PRIMARY KEY,
+    owner_agency  text,
+    consent_id    uuid
+);

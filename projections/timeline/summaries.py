@@ -1,22 +1,20 @@
-"""Person-free, one-line summaries of contract events for the timeline.
+"""Person-free, one-line summaries of contract events for the timeline, and what each reveals.
 
-A summary never contains names, birth dates, file numbers or any ciphertext: only what the
-event type and its non-personal fields say.
+A summary never contains names, birth dates, file numbers, free text or any ciphertext: only
+what the event type and its coded fields say. ``categories`` are the data categories a reader
+needs consent for (see ``projections.timeline.visibility``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from contracts import Payload
-from contracts.foreigners_authority import (
-    EntryRecorded,
-    PersonRegistered,
-    ResidenceRegistered,
-    ResidenceTitleGranted,
-)
+from contracts import case_management as cm
+from contracts import foreigners_authority as fa
 
 _ENTRY_MODES = {
     "visa": "with a visa",
@@ -37,39 +35,121 @@ _TITLES = {
     "eu_long_term_residence": "EU long-term residence permit",
 }
 
-
-def _d(value: date | None) -> str:
-    return value.isoformat() if value else "open-ended"
-
-
-def _person_registered(p: Any) -> str:
-    return f"Residence file opened at {p.abh_id}"
-
-
-def _entry(p: Any) -> str:
-    mode = _ENTRY_MODES.get(str(p.entry_mode), "")
-    return f"Entered Germany on {p.entry_date.isoformat()} {mode}".rstrip()
-
-
-def _registered(p: Any) -> str:
-    return f"Residence registered in municipality {p.municipality_key} on {p.registered_on}"
-
-
-def _title(p: Any) -> str:
-    name = _TITLES.get(p.title, p.title)
-    until = f"until {p.valid_until.isoformat()}" if p.valid_until else "unlimited"
-    return f"{name} granted ({p.paragraph}), valid from {p.valid_from.isoformat()}, {until}"
-
-
-SUMMARIES: dict[type[Payload], Callable[[Any], str]] = {
-    PersonRegistered: _person_registered,
-    EntryRecorded: _entry,
-    ResidenceRegistered: _registered,
-    ResidenceTitleGranted: _title,
+CONSENT = "consent"  # rows about a consent itself: visible to the agencies it names
+RESIDENCE = ("residence",)
+CASE_BASIC = ("case_basic",)
+_DOMAIN_CATEGORY = {
+    "residence": "residence",
+    "language": "language",
+    "education": "education",
+    "work": "work",
+    "housing": "housing",
+    "health": "health",
+    "family": "family",
 }
 
 
-def summarise(payload: Payload) -> str | None:
-    """The summary, or None when the event does not belong on a timeline."""
-    render = SUMMARIES.get(type(payload))
+@dataclass(frozen=True)
+class Description:
+    summary: str
+    categories: tuple[str, ...]
+
+
+def _w(text: str) -> str:
+    return text.replace("_", " ")
+
+
+def _list(values: Any) -> str:
+    return ", ".join(_w(str(v)) for v in values)
+
+
+def _d(value: date) -> str:
+    return value.isoformat()
+
+
+def _title(p: fa.ResidenceTitleGranted) -> str:
+    name = _TITLES.get(p.title, p.title)
+    until = f"until {_d(p.valid_until)}" if p.valid_until else "unlimited"
+    return f"{name} granted ({p.paragraph}), valid from {_d(p.valid_from)}, {until}"
+
+
+def _needs(p: cm.NeedsAssessed) -> Description:
+    return Description(
+        "Needs assessed: " + ", ".join(f"{_w(d)} {level}" for d, level in sorted(p.needs.items())),
+        tuple(sorted({_DOMAIN_CATEGORY.get(d, d) for d in p.needs})),
+    )
+
+
+DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
+    fa.PersonRegistered: lambda p: Description(f"Residence file opened at {p.abh_id}", RESIDENCE),
+    fa.EntryRecorded: lambda p: Description(
+        f"Entered Germany on {_d(p.entry_date)} {_ENTRY_MODES.get(str(p.entry_mode), '')}".rstrip(),
+        RESIDENCE,
+    ),
+    fa.ResidenceRegistered: lambda p: Description(
+        f"Residence registered in municipality {p.municipality_key} on {p.registered_on}", RESIDENCE
+    ),
+    fa.ResidenceTitleGranted: lambda p: Description(_title(p), RESIDENCE),
+    cm.ClientRegistered: lambda p: Description("Registered with KIM case management", CASE_BASIC),
+    cm.CaseOpened: lambda p: Description(
+        f"Case opened at {p.agency} ({_w(p.target_group)}; "
+        f"{_list(p.legal_spheres) or 'no legal sphere yet'}; intake: {_w(p.intake_source)}"
+        f"{'; interpreter needed' if p.interpreter_needed else ''})",
+        CASE_BASIC,
+    ),
+    cm.NeedsAssessed: _needs,
+    cm.GoalAgreed: lambda p: Description(
+        f"Goal agreed in {_w(p.domain)}, target date {_d(p.target_date)}",
+        (_DOMAIN_CATEGORY.get(p.domain, p.domain),),
+    ),
+    cm.CaseConferenceHeld: lambda p: Description(
+        f"Case conference held on {_d(p.held_on)} with {_list(p.participants)}", CASE_BASIC
+    ),
+    cm.LegalSphereChanged: lambda p: Description(
+        f"Legal sphere changed {_w(p.from_sphere or 'none')} -> {_w(p.to_sphere)} "
+        f"from {_d(p.effective)}",
+        ("social_benefits",),
+    ),
+    cm.CaseClosed: lambda p: Description(
+        f"Case closed on {_d(p.closed_on)} ({_w(p.reason)})", CASE_BASIC
+    ),
+    cm.ConsentGranted: lambda p: Description(
+        f"Consent granted to {_list(p.recipients)} for {_list(p.categories)} "
+        f"({_list(p.purposes)}), valid until {_d(p.valid_until)}",
+        (CONSENT,),
+    ),
+    cm.ConsentWithdrawn: lambda p: Description(
+        f"Consent withdrawn on {_d(p.withdrawn_on)}", (CONSENT,)
+    ),
+    cm.ConsentExpired: lambda p: Description(f"Consent expired on {_d(p.expired_on)}", (CONSENT,)),
+    cm.ReferralSent: lambda p: Description(
+        f"Referred to {p.to_agency} for {p.service} ({_w(p.purpose)}; shares "
+        f"{_list(p.shared_categories)})",
+        CASE_BASIC,
+    ),
+    cm.ReferralAccepted: lambda p: Description(f"Referral accepted by {p.by}", CASE_BASIC),
+    cm.ReferralDeclined: lambda p: Description(
+        f"Referral declined by {p.by} ({_w(p.reason)})", CASE_BASIC
+    ),
+    cm.ReferralCompleted: lambda p: Description(
+        f"Referral completed by {p.by} ({_w(p.outcome)})", CASE_BASIC
+    ),
+    cm.MediationRequested: lambda p: Description(
+        f"Language mediation ({p.language}) requested for {p.starts_at.isoformat()}", ("language",)
+    ),
+    cm.MediatorAssigned: lambda p: Description("Language mediator assigned", ("language",)),
+    cm.MediationUnserved: lambda p: Description(
+        "No language mediator available for the appointment", ("language",)
+    ),
+}
+
+
+def describe(payload: Payload) -> Description | None:
+    """The row's summary and categories, or None when the event is not on a timeline."""
+    render = DESCRIBE.get(type(payload))
     return render(payload) if render else None
+
+
+def summarise(payload: Payload) -> str | None:
+    described = describe(payload)
+    return described.summary if described else None

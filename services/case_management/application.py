@@ -186,16 +186,20 @@ class CaseManagement(HubApplication):
     ) -> Result:
         """A conference shares the case with other agencies: a consent must cover each."""
         case = self._own_case(case_id, actor)
+        # a named consent is recorded with the conference: it must be one of this case's
+        consent = self._consent_of(case, consent_id) if consent_id is not None else None
         others = sorted(set(participants) - {case.agency})
         if others:
-            if consent_id is None:
+            if consent is None:
                 raise SharingRefused(
                     "agencies other than your own take part: name the consent that covers them",
                     "consentId",
                     ["no consent named"],
                 )
-            consent = self._consent_of(case, consent_id)
             missing: list[str] = []
+            if held_on < consent.valid_from:
+                # a consent does not cover a sharing that happened before it was given
+                missing.append(f"the consent was given only on {consent.valid_from.isoformat()}")
             for agency in others:
                 check = consent.covers(
                     recipient=agency,
@@ -409,6 +413,9 @@ class CaseManagement(HubApplication):
         case = self._own_case(case_id, actor)
         if not case.is_open:
             raise NotAllowed("the case is closed", "caseId")
+        if starts_at.tzinfo is not None:
+            # availability windows are local (German) time, whatever offset the request uses
+            starts_at = starts_at.astimezone(BERLIN)
         request = MediationRequest.request(
             case_id=case.id,
             person_id=case.person_id,
@@ -437,7 +444,7 @@ class CaseManagement(HubApplication):
         pool.book(
             request_id=request.id,
             language=request.language,
-            starts_at=request.starts_at,
+            starts_at=request.starts_at.astimezone(BERLIN),
             minutes=request.minutes,
             mediator_id=mediator_id,
         )

@@ -74,6 +74,8 @@ def coverage(
         missing.append("the consent was withdrawn")
     elif status == "expired" or on > valid_until:
         missing.append(f"the consent expired on {valid_until.isoformat()}")
+    elif status != "active":
+        missing.append(f"the consent is {status}, not active")
     if recipient not in recipients:
         missing.append(f"recipient {recipient} is not named in the consent")
     uncovered = sorted(set(wanted_categories) - set(categories))
@@ -174,7 +176,11 @@ class Consent(Aggregate):
             )
         if valid_until < today:
             raise InvalidValue("the consent would already have lapsed", "validUntil")
-        if (valid_until - today).days > 3 * 366:
+        try:
+            latest = today.replace(year=today.year + 3)
+        except ValueError:  # 29 February: the period ends on the last day of February
+            latest = today.replace(year=today.year + 3, day=28)
+        if valid_until > latest:
             raise InvalidValue("a consent lasts at most three years", "validUntil")
         if language not in LANGUAGES:
             raise InvalidValue(f"language {language!r} is not a form language we have", "language")
@@ -212,7 +218,7 @@ class Consent(Aggregate):
         """The person withdraws the consent (Widerruf): effective at once."""
         if self.status == "withdrawn":
             raise NotAllowed("the consent was already withdrawn", "consentId")
-        if self.status == "expired":
+        if self.status == "expired" or today > self.valid_until:
             raise NotAllowed("the consent has already expired", "consentId")
         self._withdrawn(withdrawn_on=today, recorded_by=recorded_by)
 

@@ -12,7 +12,7 @@ from services.case_management.domain.vocabulary import GapCategory, LegalSphere
 # Things that point at a person and must not appear in a gap description.
 _PERSONAL_PATTERNS = {
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    "a phone number": re.compile(r"(?:\+|\b0)\d[\d /-]{6,}\d"),
+    "a phone number": re.compile(r"(?:\+|\b0)\d[\d /()-]{6,}\d"),
     "a date": re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"),
     "a file number": re.compile(r"\b\d{9,}\b"),
 }

@@ -110,6 +110,8 @@ class MediatorPool(Aggregate):
         pledge_signed_on: date | None,
         today: date,
     ) -> None:
+        if mediator_id in self.mediators:
+            raise NotAllowed("the mediator is already in the pool", "mediatorId")
         for window in availability:
             Window.parse(window)
         if pledge_signed_on is not None and pledge_signed_on > today:

@@ -1,0 +1,289 @@
+"""Case-management read models: case view, referral inbox, caseload, mediator calendar."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from contracts import CloudEvent, Payload
+from contracts import case_management as cm
+
+NAME = "case_views"
+SCHEMA = "projections"
+TABLES = (
+    "cv_cases",
+    "cv_goals",
+    "cv_consents",
+    "cv_referrals",
+    "cv_pools",
+    "cv_mediators",
+    "cv_mediation",
+    "cv_gaps",
+)
+
+
+async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
+    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+    await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
+
+
+def _u(value: str | None) -> UUID | None:
+    return UUID(value) if value else None
+
+
+Apply = Callable[[asyncpg.Connection, CloudEvent, Any], Awaitable[None]]
+
+
+async def _case_opened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseOpened) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_cases (case_id, person_id, agency, case_manager,"
+        " target_group, legal_spheres, intake_source, interpreter_needed, opened_on, status)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'open') ON CONFLICT DO NOTHING",
+        UUID(p.case_id),
+        UUID(p.person_id),
+        p.agency,
+        p.case_manager,
+        p.target_group,
+        list(p.legal_spheres),
+        p.intake_source,
+        p.interpreter_needed,
+        p.opened_on,
+    )
+
+
+async def _needs(conn: asyncpg.Connection, e: CloudEvent, p: cm.NeedsAssessed) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_cases SET needs = needs || $2::jsonb WHERE case_id = $1",
+        UUID(p.case_id),
+        json.dumps(p.needs),
+    )
+
+
+async def _goal(conn: asyncpg.Connection, e: CloudEvent, p: cm.GoalAgreed) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_goals (goal_id, case_id, domain, target_date, agreed_at)"
+        " VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+        UUID(p.goal_id),
+        UUID(p.case_id),
+        p.domain,
+        p.target_date,
+        e.time,
+    )
+
+
+async def _conference(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseConferenceHeld) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_cases SET conferences = conferences + 1,"
+        " last_conference = GREATEST(last_conference, $2) WHERE case_id = $1",
+        UUID(p.case_id),
+        p.held_on,
+    )
+
+
+async def _sphere(conn: asyncpg.Connection, e: CloudEvent, p: cm.LegalSphereChanged) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_cases SET legal_spheres ="
+        " (SELECT array_agg(DISTINCT s ORDER BY s) FROM unnest(array_remove(legal_spheres, $2)"
+        " || ARRAY[$3]) AS s) WHERE case_id = $1",
+        UUID(p.case_id),
+        p.from_sphere,
+        p.to_sphere,
+    )
+
+
+async def _closed(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseClosed) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_cases SET status = 'closed', closed_on = $2, close_reason = $3"
+        " WHERE case_id = $1",
+        UUID(p.case_id),
+        p.closed_on,
+        p.reason,
+    )
+
+
+async def _consent(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentGranted) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_consents (consent_id, case_id, person_id, recipients,"
+        " categories, purposes, special_explicit, valid_from, valid_until, language, mutual,"
+        " status) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,'active') ON CONFLICT DO NOTHING",
+        UUID(p.consent_id),
+        UUID(p.case_id),
+        UUID(p.person_id),
+        list(p.recipients),
+        list(p.categories),
+        list(p.purposes),
+        p.special_categories_explicit,
+        p.valid_from,
+        p.valid_until,
+        p.language,
+        p.mutual,
+    )
+
+
+async def _consent_ended(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> None:
+    withdrawn = isinstance(p, cm.ConsentWithdrawn)
+    await conn.execute(
+        "UPDATE projections.cv_consents SET status = $2, ended_on = $3 WHERE consent_id = $1",
+        UUID(p.consent_id),
+        "withdrawn" if withdrawn else "expired",
+        p.withdrawn_on if withdrawn else p.expired_on,
+    )
+
+
+async def _referral(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralSent) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
+        " to_agency, service, consent_id, shared_categories, purpose, status, sent_at)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'sent',$10) ON CONFLICT DO NOTHING",
+        UUID(p.referral_id),
+        UUID(p.case_id),
+        UUID(p.person_id),
+        p.from_agency,
+        p.to_agency,
+        p.service,
+        UUID(p.consent_id),
+        list(p.shared_categories),
+        p.purpose,
+        e.time,
+    )
+
+
+async def _answered(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> None:
+    status = (
+        "accepted"
+        if isinstance(p, cm.ReferralAccepted)
+        else "declined"
+        if isinstance(p, cm.ReferralDeclined)
+        else "completed"
+    )
+    await conn.execute(
+        "UPDATE projections.cv_referrals SET status = $2, answered_at = $3,"
+        " decline_reason = COALESCE($4, decline_reason), outcome = COALESCE($5, outcome)"
+        " WHERE referral_id = $1",
+        UUID(p.referral_id),
+        status,
+        e.time,
+        getattr(p, "reason", None),
+        getattr(p, "outcome", None),
+    )
+
+
+async def _pool(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPoolCreated) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_pools (pool_id, agency) VALUES ($1,$2) ON CONFLICT DO NOTHING",
+        UUID(p.pool_id),
+        p.municipality,
+    )
+
+
+async def _mediator(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorRegistered) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_mediators (mediator_id, pool_id, languages, availability,"
+        " pledge_signed_on) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+        UUID(p.mediator_id),
+        UUID(p.pool_id),
+        list(p.languages),
+        list(p.availability),
+        p.pledge_signed_on,
+    )
+
+
+async def _pledge(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPledgeSigned) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_mediators SET pledge_signed_on = $2 WHERE mediator_id = $1",
+        UUID(p.mediator_id),
+        p.signed_on,
+    )
+
+
+async def _requested(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationRequested) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_mediation (request_id, case_id, agency, language, starts_at,"
+        " minutes, status) VALUES ($1,$2,$3,$4,$5,$6,'requested') ON CONFLICT DO NOTHING",
+        UUID(p.request_id),
+        UUID(p.case_id),
+        p.agency,
+        p.language,
+        p.starts_at,
+        p.minutes,
+    )
+
+
+async def _assigned(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorAssigned) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_mediation SET status = 'assigned', mediator_id = $2, reason = NULL"
+        " WHERE request_id = $1",
+        UUID(p.request_id),
+        UUID(p.mediator_id),
+    )
+
+
+async def _unserved(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationUnserved) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_mediation SET status = 'unserved', reason = $2"
+        " WHERE request_id = $1",
+        UUID(p.request_id),
+        p.reason,
+    )
+
+
+async def _gap(conn: asyncpg.Connection, e: CloudEvent, p: cm.SystemicGapReported) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_gaps (gap_id, category, legal_sphere, description,"
+        " affected_count, agency, reported_on) VALUES ($1,$2,$3,$4,$5,$6,$7)"
+        " ON CONFLICT DO NOTHING",
+        UUID(p.gap_id),
+        p.category,
+        p.legal_sphere,
+        p.description,
+        p.affected_count,
+        p.agency,
+        p.reported_on,
+    )
+
+
+APPLY: dict[type[Payload], Apply] = {
+    cm.CaseOpened: _case_opened,
+    cm.NeedsAssessed: _needs,
+    cm.GoalAgreed: _goal,
+    cm.CaseConferenceHeld: _conference,
+    cm.LegalSphereChanged: _sphere,
+    cm.CaseClosed: _closed,
+    cm.ConsentGranted: _consent,
+    cm.ConsentWithdrawn: _consent_ended,
+    cm.ConsentExpired: _consent_ended,
+    cm.ReferralSent: _referral,
+    cm.ReferralAccepted: _answered,
+    cm.ReferralDeclined: _answered,
+    cm.ReferralCompleted: _answered,
+    cm.MediatorPoolCreated: _pool,
+    cm.MediatorRegistered: _mediator,
+    cm.MediatorPledgeSigned: _pledge,
+    cm.MediationRequested: _requested,
+    cm.MediatorAssigned: _assigned,
+    cm.MediationUnserved: _unserved,
+    cm.SystemicGapReported: _gap,
+}
+
+
+class CaseViewsProjection:
+    """Applies case-management events to the ``cv_*`` tables (idempotent by their keys)."""
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        return None
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        handler = APPLY.get(type(payload))
+        if handler is not None:
+            await handler(conn, event, payload)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        await conn.execute("SELECT pg_notify('hub_case_views', '')")
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        return None

@@ -1,0 +1,102 @@
+-- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
+CREATE TABLE IF NOT EXISTS projections.cv_cases (
+    case_id           uuid PRIMARY KEY,
+    person_id         uuid NOT NULL,
+    agency            text NOT NULL,
+    case_manager      text NOT NULL,
+    target_group      text NOT NULL,
+    legal_spheres     text[] NOT NULL,
+    intake_source     text NOT NULL,
+    interpreter_needed boolean NOT NULL,
+    opened_on         date NOT NULL,
+    status            text NOT NULL,          -- open | closed
+    closed_on         date,
+    close_reason      text,
+    needs             jsonb NOT NULL DEFAULT '{}',
+    conferences       integer NOT NULL DEFAULT 0,
+    last_conference   date
+);
+CREATE INDEX IF NOT EXISTS cv_cases_manager_idx ON projections.cv_cases (agency, case_manager);
+CREATE INDEX IF NOT EXISTS cv_cases_person_idx ON projections.cv_cases (person_id);
+
+CREATE TABLE IF NOT EXISTS projections.cv_goals (
+    goal_id      uuid PRIMARY KEY,
+    case_id      uuid NOT NULL,
+    domain       text NOT NULL,
+    target_date  date NOT NULL,
+    agreed_at    timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cv_goals_case_idx ON projections.cv_goals (case_id);
+
+CREATE TABLE IF NOT EXISTS projections.cv_consents (
+    consent_id   uuid PRIMARY KEY,
+    case_id      uuid NOT NULL,
+    person_id    uuid NOT NULL,
+    recipients   text[] NOT NULL,
+    categories   text[] NOT NULL,
+    purposes     text[] NOT NULL,
+    special_explicit boolean NOT NULL,
+    valid_from   date NOT NULL,
+    valid_until  date NOT NULL,
+    language     text NOT NULL,
+    mutual       boolean NOT NULL,
+    status       text NOT NULL,              -- active | withdrawn | expired
+    ended_on     date
+);
+CREATE INDEX IF NOT EXISTS cv_consents_case_idx ON projections.cv_consents (case_id);
+CREATE INDEX IF NOT EXISTS cv_consents_person_idx ON projections.cv_consents (person_id);
+
+CREATE TABLE IF NOT EXISTS projections.cv_referrals (
+    referral_id  uuid PRIMARY KEY,
+    case_id      uuid NOT NULL,
+    person_id    uuid NOT NULL,
+    from_agency  text NOT NULL,
+    to_agency    text NOT NULL,
+    service      text NOT NULL,
+    consent_id   uuid NOT NULL,
+    shared_categories text[] NOT NULL,
+    purpose      text NOT NULL,
+    status       text NOT NULL,              -- sent | accepted | declined | completed
+    sent_at      timestamptz NOT NULL,
+    answered_at  timestamptz,
+    decline_reason text,
+    outcome      text
+);
+CREATE INDEX IF NOT EXISTS cv_referrals_to_idx ON projections.cv_referrals (to_agency, sent_at);
+CREATE INDEX IF NOT EXISTS cv_referrals_case_idx ON projections.cv_referrals (case_id);
+
+CREATE TABLE IF NOT EXISTS projections.cv_pools (
+    pool_id      uuid PRIMARY KEY,
+    agency       text NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS projections.cv_mediators (
+    mediator_id  uuid PRIMARY KEY,
+    pool_id      uuid NOT NULL,
+    languages    text[] NOT NULL,
+    availability text[] NOT NULL,
+    pledge_signed_on date
+);
+
+CREATE TABLE IF NOT EXISTS projections.cv_mediation (
+    request_id   uuid PRIMARY KEY,
+    case_id      uuid NOT NULL,
+    agency       text NOT NULL,
+    language     text NOT NULL,
+    starts_at    timestamptz NOT NULL,
+    minutes      integer NOT NULL,
+    status       text NOT NULL,              -- requested | assigned | unserved
+    mediator_id  uuid,
+    reason       text
+);
+CREATE INDEX IF NOT EXISTS cv_mediation_agency_idx ON projections.cv_mediation (agency, starts_at);
+
+CREATE TABLE IF NOT EXISTS projections.cv_gaps (
+    gap_id       uuid PRIMARY KEY,
+    category     text NOT NULL,
+    legal_sphere text,
+    description  text NOT NULL,
+    affected_count integer,
+    agency       text NOT NULL,
+    reported_on  date NOT NULL
+);
