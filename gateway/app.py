@@ -7,16 +7,20 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, verify_token
 from gateway.schema import GatewaySettings, HubContext, schema
+from gateway.subscriptions import Notifier
+from projections.case_views.projector import create_tables as create_case_view_tables
 from projections.timeline.projector import create_tables as create_timeline_tables
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
@@ -30,6 +34,7 @@ from services.runtime.settings import HubSettings
 class GatewayResources:
     pool: asyncpg.Pool
     nc: Client
+    url: str
 
 
 class Unauthenticated(Exception):
@@ -66,6 +71,22 @@ class TracingMiddleware:
             await self.app(scope, receive, send_traced)
 
 
+class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
+    """Refuses a WebSocket whose ``connection_init`` carries no valid bearer token."""
+
+    async def on_ws_connect(self, context: HubContext) -> None:
+        if context.principal is not None:
+            return
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        if context.authenticate is None:
+            raise ConnectionRejectionError({"message": "authentication unavailable"})
+        try:
+            context.principal = context.authenticate(header)
+        except AuthError as error:
+            raise ConnectionRejectionError({"message": str(error)}) from None
+
+
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     secret = settings.resolved_jwt_secret()
@@ -84,39 +105,61 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             pool, nc = resources.pool, resources.nc
         await audit.create_tables(pool)
         await create_timeline_tables(pool)
+        await create_case_view_tables(pool)
         await ensure_positions_table(pool, "projections")
+        notifier = Notifier(database_url(settings) if resources is None else resources.url)
+        await notifier.start()
         state["pool"] = pool
         state["commands"] = CommandClient(nc, timeout=settings.command_timeout_seconds)
+        state["notifier"] = notifier
         try:
             yield
         finally:
+            await notifier.close()
             if owned:
                 await close(nc)
                 await pool.close()
 
-    async def context_getter(request: Request) -> HubContext:
+    def authenticate(authorization: str | None) -> Principal:
+        return verify_token(secret, bearer_token(authorization), issuer=settings.jwt_issuer)
+
+    async def context_getter(
+        request: Request = None,  # type: ignore[assignment]
+        ws: WebSocket = None,  # type: ignore[assignment]
+    ) -> HubContext:
         principal: Principal | None = None
-        wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-        if not (wants_ide and "authorization" not in request.headers):
-            try:
-                token = bearer_token(request.headers.get("authorization"))
-                principal = verify_token(secret, token, issuer=settings.jwt_issuer)
-            except AuthError as error:
-                raise Unauthenticated(str(error)) from None
+        if ws is not None:
+            # WebSockets authenticate in connection_init (or with the handshake header)
+            if "authorization" in ws.headers:
+                with contextlib.suppress(AuthError):
+                    principal = authenticate(ws.headers["authorization"])
+        else:
+            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
+            if not (wants_ide and "authorization" not in request.headers):
+                try:
+                    principal = authenticate(request.headers.get("authorization"))
+                except AuthError as error:
+                    raise Unauthenticated(str(error)) from None
         pool = state["pool"]
         commands = state["commands"]
         assert isinstance(pool, asyncpg.Pool)
         assert isinstance(commands, CommandClient)
         return HubContext(
-            principal=principal, pool=pool, commands=commands, settings=schema_settings
+            principal=principal,
+            pool=pool,
+            commands=commands,
+            settings=schema_settings,
+            authenticate=authenticate,
+            notifier=state.get("notifier"),
         )
 
     app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.schema_settings = schema_settings
-    graphql = GraphQLRouter(
+    graphql = AuthenticatingRouter(
         schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if settings.env == "dev" else None,
+        subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     app.include_router(graphql, prefix="/graphql")
 

@@ -133,13 +133,18 @@ async def _consent_ended(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> Non
         "withdrawn" if withdrawn else "expired",
         p.withdrawn_on if withdrawn else p.expired_on,
     )
+    await conn.execute(  # the receiving agencies see the consent end on their referrals
+        "UPDATE projections.cv_referrals SET version = $2 WHERE consent_id = $1",
+        UUID(p.consent_id),
+        e.sourceposition,
+    )
 
 
 async def _referral(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralSent) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
-        " to_agency, service, consent_id, shared_categories, purpose, status, sent_at)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'sent',$10) ON CONFLICT DO NOTHING",
+        " to_agency, service, consent_id, shared_categories, purpose, status, sent_at, version)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,'sent',$10,$11) ON CONFLICT DO NOTHING",
         UUID(p.referral_id),
         UUID(p.case_id),
         UUID(p.person_id),
@@ -150,6 +155,7 @@ async def _referral(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralSent)
         list(p.shared_categories),
         p.purpose,
         e.time,
+        e.sourceposition,
     )
 
 
@@ -163,13 +169,14 @@ async def _answered(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> None:
     )
     await conn.execute(
         "UPDATE projections.cv_referrals SET status = $2, answered_at = $3,"
-        " decline_reason = COALESCE($4, decline_reason), outcome = COALESCE($5, outcome)"
-        " WHERE referral_id = $1",
+        " decline_reason = COALESCE($4, decline_reason), outcome = COALESCE($5, outcome),"
+        " version = $6 WHERE referral_id = $1",
         UUID(p.referral_id),
         status,
         e.time,
         getattr(p, "reason", None),
         getattr(p, "outcome", None),
+        e.sourceposition,
     )
 
 

@@ -62,6 +62,8 @@ CREATE TABLE IF NOT EXISTS projections.cv_referrals (
     decline_reason text,
     outcome      text
 );
+-- Position of the last event that changed the referral or its consent (for subscriptions).
+ALTER TABLE projections.cv_referrals ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS cv_referrals_to_idx ON projections.cv_referrals (to_agency, sent_at);
 CREATE INDEX IF NOT EXISTS cv_referrals_case_idx ON projections.cv_referrals (case_id);
 

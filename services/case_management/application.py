@@ -136,7 +136,9 @@ class CaseManagement(HubApplication):
         )
         aggregates: list[Aggregate] = []
         try:
-            self.repository.get(person)
+            known: object = self.repository.get(person)
+            if not isinstance(known, Client):
+                raise InvalidValue("personId does not name a person", "personId")
         except AggregateNotFoundError:
             self.vault.create_key(person)
             names = json.dumps(
@@ -439,7 +441,11 @@ class CaseManagement(HubApplication):
 
     def assign_mediator(self, actor: Actor, *, request_id: UUID, mediator_id: UUID) -> Result:
         request = self._get(MediationRequest, request_id, "requestId", "mediation request")
-        self._own_case(request.case_id, actor)
+        case = self._own_case(request.case_id, actor)
+        if not case.is_open:
+            raise NotAllowed("the case is closed", "caseId")
+        if request.starts_at <= self.now():
+            raise NotAllowed("the appointment has already passed", "requestId")
         pool = self._pool(request.agency)
         pool.book(
             request_id=request.id,

@@ -15,13 +15,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.app import GatewayResources, create_app
 from gateway.auth import issue_token
-from projections.runner import timeline_consumers
-from services.foreigners_authority import SPEC
+from projections.runner import all_consumers
+from services.catalog import SERVICES
 from services.runtime.commands import CommandServer
 from services.runtime.relay import OutboxRelay
+from services.runtime.service import build_application
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import setup_tracing
-from tests.helpers import close_app, foreigners_authority
+from tests.helpers import close_app
 
 EXPORTER = InMemorySpanExporter()
 
@@ -81,33 +82,47 @@ async def hub(
     EXPORTER.clear()
     nc = nats_client
     js = nc.jetstream()
-    service_app = foreigners_authority(settings)
-    relay_app = foreigners_authority(settings, pool_size=2)
-    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=8)
-    server = CommandServer(nc, SPEC.name)
-    SPEC.register_routes(server, service_app)
-    await server.start()
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=12)
     stop = asyncio.Event()
-    relay = OutboxRelay(
-        service=SPEC.name, app=relay_app, mapper=SPEC.integration(relay_app), js=js, pool=pool
-    )
-    loops = await timeline_consumers(js, pool)
-    tasks = [asyncio.create_task(relay.run(stop))]
+    apps: list[Any] = []
+    servers: list[CommandServer] = []
+    tasks: list[asyncio.Task[None]] = []
+    relays: dict[str, OutboxRelay] = {}
+    for spec in SERVICES.values():
+        service_app = build_application(spec, settings, pool_size=3)
+        relay_app = build_application(spec, settings, pool_size=2)
+        apps += [service_app, relay_app]
+        server = CommandServer(nc, spec.name)
+        spec.register_routes(server, service_app)
+        await server.start()
+        servers.append(server)
+        relays[spec.name] = OutboxRelay(
+            service=spec.name,
+            app=relay_app,
+            mapper=spec.integration(relay_app),
+            js=js,
+            pool=pool,
+        )
+        tasks.append(asyncio.create_task(relays[spec.name].run(stop)))
+    loops = await all_consumers(js, pool)
     tasks += [asyncio.create_task(loop.run(stop)) for loop in loops]
-    app = create_app(settings, GatewayResources(pool=pool, nc=nc))
+    app = create_app(settings, GatewayResources(pool=pool, nc=nc, url=database_url))
     transport = httpx.ASGITransport(app=app)
     try:
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client,
         ):
-            yield InProcessHub(client, app, pool, settings, EXPORTER, js, relay, loops)
+            yield InProcessHub(
+                client, app, pool, settings, EXPORTER, js, relays["foreigners_authority"], loops
+            )
     finally:
         stop.set()
         for task in tasks:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(task, 10)
-        await server.stop()
+        for server in servers:
+            await server.stop()
         await pool.close()
-        close_app(service_app)
-        close_app(relay_app)
+        for application in apps:
+            close_app(application)

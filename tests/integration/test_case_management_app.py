@@ -922,3 +922,12 @@ def test_a_fresh_mapper_finds_each_events_person_from_the_store(
         owner = person_of.get(str(e.originator_id))
         if owner is not None:
             assert out.person_id == owner
+
+
+def test_a_person_id_that_names_no_person_is_refused(app: CaseManagement) -> None:
+    case_id = UUID(open_case(app).ids["case_id"])
+
+    with pytest.raises(InvalidValue) as refused:
+        open_case(app, person_id=case_id)
+
+    assert refused.value.field == "personId"

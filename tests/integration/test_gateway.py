@@ -201,8 +201,21 @@ async def test_roles_without_the_right_are_refused(hub: InProcessHub) -> None:
     assert body["errors"][0]["extensions"]["code"] == "forbidden"
 
     created = await register(hub)
-    body = await hub.graphql(TIMELINE, {"id": created["personId"]}, role="partner_agency")
+    body = await hub.graphql(TIMELINE, {"id": created["personId"]}, role="steering")
     assert body["errors"][0]["extensions"]["code"] == "forbidden"
+
+
+async def test_a_partner_without_consent_sees_no_event_and_a_case_manager_no_residence_data(
+    hub: InProcessHub,
+) -> None:
+    created = await register(hub)
+    await hub.graphql(TIMELINE, {"id": created["personId"], "atLeast": created["position"]})
+
+    partner = await hub.graphql(TIMELINE, {"id": created["personId"]}, role="partner_agency")
+    case_manager = await hub.graphql(TIMELINE, {"id": created["personId"]}, role="case_manager")
+
+    assert partner["data"]["person"]["timeline"] == []
+    assert case_manager["data"]["person"]["timeline"] == []
 
 
 async def test_every_timeline_read_is_audited(hub: InProcessHub) -> None:

@@ -1,0 +1,173 @@
+"""GraphQL subscriptions (graphql-transport-ws): agencies receive what concerns them, live.
+
+The projector sends ``NOTIFY hub_timeline`` / ``hub_case_views`` when it commits. One
+listening connection per gateway wakes every subscriber, which then reads what is new since
+its own cursor and filters it with the same visibility rule as queries, evaluated at delivery
+time: a withdrawal or expiry stops delivery from that moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator
+from uuid import UUID
+
+import asyncpg
+import strawberry
+from strawberry.types import Info
+
+from gateway import audit
+from gateway.cases import PARTNERS, Referral, _referrals
+from gateway.context import HubContext, HubError, ctx, today
+from gateway.timeline import COLUMNS, TIMELINE_READERS, TimelineEntry, entry
+from projections.timeline.visibility import visible
+
+log = logging.getLogger(__name__)
+CHANNELS = ("hub_timeline", "hub_case_views")
+RECHECK_SECONDS = 5.0  # also look without a notification (e.g. consents expiring by date)
+
+
+class Notifier:
+    """Wakes subscribers when a read model has committed something new."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: asyncpg.Connection | None = None
+        self._events: dict[str, asyncio.Event] = {c: asyncio.Event() for c in CHANNELS}
+        self._waiters: dict[str, set[asyncio.Event]] = {c: set() for c in CHANNELS}
+
+    async def start(self) -> None:
+        self._conn = await asyncpg.connect(self.url)
+        for channel in CHANNELS:
+            await self._conn.add_listener(channel, self._notified)
+
+    def _notified(self, _conn: object, _pid: int, channel: str, _payload: str) -> None:
+        for waiter in self._waiters.get(channel, ()):
+            waiter.set()
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, channel: str):  # type: ignore[no-untyped-def]
+        waiter = asyncio.Event()
+        self._waiters[channel].add(waiter)
+        try:
+            yield waiter
+        finally:
+            self._waiters[channel].discard(waiter)
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            await self._conn.close()
+            self._conn = None
+
+
+async def _wait(waiter: asyncio.Event) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(waiter.wait(), RECHECK_SECONDS)
+    waiter.clear()
+
+
+async def _positions(pool: asyncpg.Pool, consumer: str) -> dict[str, int]:
+    rows = await pool.fetch(
+        "SELECT source, position FROM projections.consumer_positions WHERE consumer = $1",
+        consumer,
+    )
+    return {r["source"]: int(r["position"]) for r in rows}
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        description="New events about persons, as far as your role, agency and the persons' "
+        "consents allow at the moment of delivery"
+    )
+    async def case_events(
+        self,
+        info: Info[HubContext, None],
+        person_id: strawberry.ID | None = None,
+    ) -> AsyncGenerator[TimelineEntry, None]:
+        context = ctx(info)
+        principal = context.require(TIMELINE_READERS, "subscribe to case events")
+        person = None
+        if person_id is not None:
+            try:
+                person = UUID(str(person_id))
+            except ValueError:
+                raise HubError("personId is not a person id", "invalid_input", "personId") from None
+        notifier: Notifier = context.notifier
+        async with notifier.subscribe("hub_timeline") as waiter:
+            cursor = await _positions(context.pool, "timeline")
+            while True:
+                await _wait(waiter)
+                now = await _positions(context.pool, "timeline")
+                sources = sorted(now)
+                rows = await context.pool.fetch(
+                    f"SELECT {COLUMNS} FROM projections.timeline_events t"
+                    " WHERE EXISTS (SELECT 1 FROM unnest($5::text[], $6::bigint[], $7::bigint[])"
+                    " AS w(s, lo, hi) WHERE t.source = w.s AND t.position > w.lo"
+                    " AND t.position <= w.hi)"
+                    f" AND ($1::uuid IS NULL OR t.person_id = $1) AND {visible()}"
+                    " ORDER BY t.source, t.position",
+                    person,
+                    principal.agency,
+                    principal.role,
+                    today(),
+                    sources,
+                    [cursor.get(s, 0) for s in sources],
+                    [now[s] for s in sources],
+                )
+                cursor = now
+                for row in rows:
+                    await audit.record_read(
+                        context.pool,
+                        principal,
+                        action="case_events",
+                        person_id=row["person_id"],
+                        purpose="case_processing",
+                    )
+                    yield entry(row)
+
+    @strawberry.subscription(
+        description="Referrals to your agency as they are sent, answered, or lose their "
+        "consent; shared case data only while the consent is valid"
+    )
+    async def referral_inbox(
+        self,
+        info: Info[HubContext, None],
+    ) -> AsyncGenerator[Referral, None]:
+        context = ctx(info)
+        principal = context.require(PARTNERS, "subscribe to a referral inbox")
+        notifier: Notifier = context.notifier
+        async with notifier.subscribe("hub_case_views") as waiter:
+            seen = await context.pool.fetchval(
+                "SELECT COALESCE(max(version), 0) FROM projections.cv_referrals"
+                " WHERE to_agency = $1",
+                principal.agency,
+            )
+            while True:
+                await _wait(waiter)
+                changed = await _referrals(
+                    context.pool,
+                    "r.to_agency = $1 AND r.version > $2",
+                    principal.agency,
+                    seen,
+                    for_partner=True,
+                )
+                if not changed:
+                    continue
+                seen = await context.pool.fetchval(
+                    "SELECT max(version) FROM projections.cv_referrals"
+                    " WHERE referral_id = ANY($1::uuid[])",
+                    [UUID(r.id) for r in changed],
+                )
+                for referral in reversed(changed):  # oldest first
+                    if referral.shared_case is not None:
+                        await audit.record_read(
+                            context.pool,
+                            principal,
+                            action="referral_inbox",
+                            person_id=UUID(referral.person_id),
+                            purpose="case_processing",
+                        )
+                    yield referral
