@@ -118,7 +118,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
 
     async def run() -> None:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
-        nc = await connect(nats_url(settings), "rebuild")
+        nc = await connect(nats_url(settings), "rebuild", user="projector")
         try:
             report = await rebuild_timeline(nc.jetstream(), pool)
             print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")

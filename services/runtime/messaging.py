@@ -17,8 +17,13 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_SECONDS = 2 * 60 * 60
 
 
-async def connect(url: str, name: str) -> Client:
-    """Connect with reconnects on; errors are logged, not raised into callbacks."""
+async def connect(url: str, name: str, *, user: str | None = None) -> Client:
+    """Connect with reconnects on; errors are logged, not raised into callbacks.
+
+    Replies come back under ``_INBOX_<user>`` (``user`` is the NATS user this process
+    connects as; by default its name), so the server's permissions can keep every process
+    from reading replies meant for another (deploy/nats/hub.conf)."""
+    inbox_user = (user or name).replace("-", "_").replace(".", "_")
 
     async def on_error(error: Exception) -> None:
         log.warning("NATS error (%s): %s", name, error)
@@ -30,6 +35,7 @@ async def connect(url: str, name: str) -> Client:
         reconnect_time_wait=0.5,
         error_cb=on_error,
         pending_size=64 * 1024 * 1024,
+        inbox_prefix=f"_INBOX_{inbox_user}",
     )
 
 

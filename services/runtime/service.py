@@ -75,7 +75,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}")
     app = await asyncio.to_thread(build_application, spec, settings)
-    nc = await connect(nats_url(settings), f"{spec.name}-commands")
+    nc = await connect(nats_url(settings), f"{spec.name}-commands", user=spec.name)
     server = CommandServer(nc, spec.name)
     spec.register_routes(server, app)
     await server.start()
@@ -94,7 +94,7 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
 async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}-relay")
     app = await asyncio.to_thread(build_application, spec, settings, pool_size=2)
-    nc = await connect(nats_url(settings), f"{spec.name}-relay")
+    nc = await connect(nats_url(settings), f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
     await ensure_service_stream(js, spec.name)
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)

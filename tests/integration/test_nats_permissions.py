@@ -162,6 +162,7 @@ async def connect(nats_url: str) -> AsyncIterator[Any]:
             error_cb=on_error,
             allow_reconnect=False,
             connect_timeout=2,
+            inbox_prefix=f"_INBOX_{user}",  # as services.runtime.messaging.connect does
         )
         conn = Conn(user, nc, errors)
         opened.append(conn)
@@ -178,7 +179,10 @@ async def streams(nats_url: str) -> None:
     """Each relay provisions its own stream, as `hub run relay` does; each holds one event."""
     for service, subject, data in ((FA, FA_EVENT, b"{}"), (CM, CM_EVENT, CM_SECRET)):
         nc = await nats.connect(
-            nats_url, user=f"{service}_relay", password=PASSWORDS[f"{service}_relay"]
+            nats_url,
+            user=f"{service}_relay",
+            password=PASSWORDS[f"{service}_relay"],
+            inbox_prefix=f"_INBOX_{service}_relay",
         )
         js = nc.jetstream(timeout=2)
         await ensure_service_stream(js, service)
@@ -340,12 +344,6 @@ async def test_foreigners_authority_relay_does_not_see_case_events_delivered_to_
     await projector.js().delete_consumer(CM_STREAM, "eavesdrop_check")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: every process uses nats-py's shared `_INBOX` prefix, so a user allowed "
-    "`_INBOX.>` can read other users' replies; needs per-user inbox prefixes "
-    "(nats.connect(inbox_prefix=...)) in services/runtime/messaging.connect",
-)
 @pytest.mark.usefixtures("streams")
 async def test_foreigners_authority_relay_cannot_read_replies_to_case_management_commands(
     connect,

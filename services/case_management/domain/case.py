@@ -129,8 +129,10 @@ class Case(Aggregate):
         _enum_values([target_group], TargetGroup, "targetGroup")
         _enum_values([intake_source], IntakeSource, "intakeSource")
         spheres = _enum_values(legal_spheres, LegalSphere, "legalSpheres")
-        if not case_manager.strip() or not agency.strip():
-            raise InvalidValue("a case needs its case manager and agency", "caseManager")
+        if not case_manager.strip():
+            raise InvalidValue("a case needs its case manager", "caseManager")
+        if not agency.strip():
+            raise InvalidValue("a case needs its agency", "agency")
         return cls(
             person_id=person_id,
             target_group=target_group,

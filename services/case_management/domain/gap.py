@@ -13,7 +13,12 @@ from services.case_management.domain.vocabulary import GapCategory, LegalSphere
 _PERSONAL_PATTERNS = {
     "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
     "a phone number": re.compile(r"(?:\+|\b0)\d[\d /()-]{6,}\d"),
-    "a date": re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"),
+    "a date": re.compile(
+        r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
+        r"|\b\d{1,2}\.? ?(Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober"
+        r"|November|Dezember|January|February|March|May|June|July|October|December)\b",
+        re.IGNORECASE,
+    ),
     "a file number": re.compile(r"\b\d{9,}\b"),
 }
 

@@ -286,6 +286,8 @@ class MediationRequest(Aggregate):
         self.mediator_id = mediator_id
 
     def mark_unserved(self, *, reason: str) -> None:
+        if self.status == "assigned":
+            raise NotAllowed("a mediator is already assigned", "requestId")
         self._unserved(reason=reason)
 
     @event(Unserved)

@@ -69,7 +69,7 @@ def test_opening_a_case_records_who_it_serves_and_who_runs_it() -> None:
         ({"legal_spheres": ["sgb_ii", "sgb_x"]}, "legalSpheres", "sgb_x"),
         ({"legal_spheres": ["SGB_II"]}, "legalSpheres", "SGB_II"),
         ({"case_manager": "  "}, "caseManager", None),
-        ({"agency": ""}, "caseManager", None),
+        ({"agency": ""}, "agency", None),
     ],
 )
 def test_opening_is_refused_naming_the_field_at_fault(

@@ -73,12 +73,9 @@ terms_strategy = st.builds(
 
 
 @st.composite
-def terms_and_sharing(
-    draw: st.DrawFn, statuses: st.SearchStrategy[str] = st.sampled_from(STATUSES)
-) -> tuple[Terms, Sharing]:
+def terms_and_sharing(draw: st.DrawFn) -> tuple[Terms, Sharing]:
     """A consent and a sharing that often, but not always, fits it part by part."""
     terms = draw(terms_strategy)
-    terms = replace(terms, status=draw(statuses))
 
     def one_of_named_or_any(named: frozenset[str], every: tuple[str, ...]) -> str:
         if named and draw(st.booleans()):

@@ -233,3 +233,15 @@ def test_worked_examples_of_personal_data_are_refused(description: str) -> None:
     error = refusal(description)
 
     assert error.field == "description"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Seit dem 15/01/2024 wartet die Familie auf einen Termin beim Amt.",
+        "Am 15. Januar 2024 wurde der Antrag ohne Begründung abgelehnt, kein Einzelfall.",
+    ],
+)
+def test_dates_in_other_common_formats_are_refused_as_personal(text: str) -> None:
+    with pytest.raises(InvalidValue, match="a date"):
+        report(description=text)

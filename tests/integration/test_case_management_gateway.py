@@ -1,0 +1,164 @@
+"""Case management through GraphQL: a case manager runs a case, a partner sees what consent
+allows, and not one event more once the consent is withdrawn."""
+
+from __future__ import annotations
+
+from tests.integration.case_flow import (
+    ACCEPT,
+    ASSESS,
+    AWO,
+    CASE,
+    GOAL,
+    INBOX,
+    PARTNER,
+    REFER,
+    TIMELINE,
+    WITHDRAW,
+    call,
+    consent_for_awo,
+    ok,
+    open_case,
+    refer_to_awo,
+)
+from tests.integration.conftest import InProcessHub
+
+
+async def test_intake_consent_referral_acceptance_and_withdrawal(hub: InProcessHub) -> None:
+    opened = await open_case(hub)
+    case_id, person_id = opened["caseId"], opened["personId"]
+    await ok(
+        hub,
+        ASSESS,
+        {
+            "input": {
+                "caseId": case_id,
+                "needs": [
+                    {"domain": "work", "level": "high"},
+                    {"domain": "health", "level": "medium"},
+                ],
+            }
+        },
+    )
+    consent = await consent_for_awo(hub, case_id)
+    sent = await refer_to_awo(hub, case_id, consent["consentId"])
+
+    inbox = (await ok(hub, INBOX, {"atLeast": sent["position"]}, PARTNER))["referralInbox"]
+    assert len(inbox) == 1
+    assert inbox[0]["status"] == "sent"
+    assert inbox[0]["consentStatus"] == "active"
+    assert inbox[0]["sharedCase"] == {
+        "targetGroup": "newly_arrived",
+        "legalSpheres": ["asylblg"],
+        "needs": [{"domain": "work", "level": "high"}],
+        "goals": [],
+    }  # no health: not shared
+
+    accepted = (await ok(hub, ACCEPT, {"input": {"referralId": sent["referralId"]}}, PARTNER))[
+        "acceptReferral"
+    ]
+    case = (await ok(hub, CASE, {"id": case_id, "atLeast": accepted["position"]}))["case"]
+    assert case["referrals"] == [
+        {"id": sent["referralId"], "status": "accepted", "toAgency": AWO, "consentStatus": "active"}
+    ]
+    partner_view = (
+        await ok(hub, TIMELINE, {"id": person_id, "atLeast": accepted["position"]}, PARTNER)
+    )["person"]["timeline"]
+    seen = [e["eventType"].split(".")[2] for e in partner_view]
+    assert {"case_opened", "referral_sent", "referral_accepted"} <= set(seen)
+    assert "needs_assessed" not in seen  # it reveals health, which the consent does not cover
+
+    withdrawn = await ok(hub, WITHDRAW, {"input": {"consentId": consent["consentId"]}})
+    goal = (
+        await ok(
+            hub,
+            GOAL,
+            {
+                "input": {
+                    "caseId": case_id,
+                    "domain": "work",
+                    "description": "B1 Deutsch und Bewerbung",
+                    "targetDate": "2031-01-31",
+                }
+            },
+        )
+    )["agreeGoal"]
+    inbox = (await ok(hub, INBOX, {"atLeast": goal["position"]}, PARTNER))["referralInbox"]
+    assert inbox[0]["consentStatus"] == "withdrawn"
+    assert inbox[0]["sharedCase"] is None
+    partner_view = (
+        await ok(hub, TIMELINE, {"id": person_id, "atLeast": goal["position"]}, PARTNER)
+    )["person"]["timeline"]
+    assert [e["eventType"].split(".")[2] for e in partner_view] == [
+        "consent_granted",
+        "consent_withdrawn",
+    ]
+    assert withdrawn["withdrawConsent"]["position"]
+    own_view = await ok(hub, TIMELINE, {"id": person_id, "atLeast": goal["position"]})
+    assert "goal_agreed" in {e["eventType"].split(".")[2] for e in own_view["person"]["timeline"]}
+
+
+async def test_a_referral_without_covering_consent_says_what_is_missing(
+    hub: InProcessHub,
+) -> None:
+    opened = await open_case(hub)
+    consent = await consent_for_awo(
+        hub, opened["caseId"], categories=["case_basic"], purposes=["counselling"]
+    )
+
+    result = await call(
+        hub,
+        REFER,
+        {
+            "input": {
+                "caseId": opened["caseId"],
+                "toAgency": "caritas-05315",
+                "service": "housing advice",
+                "consentId": consent["consentId"],
+                "sharedCategories": ["case_basic", "housing"],
+                "purpose": "housing_support",
+            }
+        },
+        {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"},
+    )
+
+    (error,) = result["errors"]
+    assert error["extensions"]["code"] == "consent_missing"
+    assert error["extensions"]["field"] == "consentId"
+    assert error["extensions"]["missing"] == [
+        "recipient caritas-05315 is not named in the consent",
+        "data categories not covered: housing",
+        "purpose housing_support is not named in the consent",
+    ]
+
+
+async def test_another_case_manager_cannot_read_the_case(hub: InProcessHub) -> None:
+    opened = await open_case(hub)
+
+    other = await call(
+        hub,
+        CASE,
+        {"id": opened["caseId"], "atLeast": opened["position"]},
+        {"role": "case_manager", "agency": "kim-05315", "subject": "cm-carl"},
+    )
+    partner = await call(hub, CASE, {"id": opened["caseId"]}, PARTNER)
+
+    assert other["data"]["case"] is None
+    assert partner["errors"][0]["extensions"]["code"] == "forbidden"
+
+
+async def test_the_foreigners_authority_never_sees_case_management_events(
+    hub: InProcessHub,
+) -> None:
+    opened = await open_case(hub)
+    consent = await consent_for_awo(
+        hub, opened["caseId"], recipients=["abh-05315"], categories=["case_basic", "work"]
+    )
+
+    timeline = await call(
+        hub,
+        TIMELINE,
+        {"id": opened["personId"], "atLeast": consent["position"]},
+        {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-1"},
+    )
+
+    assert timeline["data"]["person"]["timeline"] == []
