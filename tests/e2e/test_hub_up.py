@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +200,102 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         log = hub.log.read_text()
         assert "stopped" in log
         assert "Traceback" not in log
+
+
+def test_a_case_runs_from_intake_to_withdrawal_across_processes(
+    hub_on_test_servers: RunningHub,
+) -> None:
+    from tests.integration.case_flow import ACCEPT, GOAL, GRANT, INBOX, OPEN_CASE, REFER, WITHDRAW
+    from tests.integration.case_flow import TIMELINE as CASE_TIMELINE
+
+    hub = hub_on_test_servers
+    hub.wait_until_up()
+
+    def as_(role: str, agency: str, subject: str) -> dict[str, str]:
+        return {
+            "Authorization": "Bearer "
+            + issue_token(
+                TEST_JWT_SECRET, subject=subject, agency=agency, role=role, issuer="integration-hub"
+            )
+        }
+
+    manager = as_("case_manager", "kim-05315", "cm-anna")
+    partner = as_("partner_agency", "awo-05315", "awo-ben")
+
+    def run(query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        response = httpx.post(
+            f"{hub.base_url}/graphql",
+            headers=headers,
+            timeout=30,
+            json={"query": query, "variables": variables},
+        )
+        body = response.json()
+        assert "errors" not in body, body
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    opened = run(
+        OPEN_CASE,
+        {
+            "input": {
+                "givenNames": "Amir",
+                "familyName": "Haddad",
+                "targetGroup": "newly_arrived",
+                "legalSpheres": ["sgb_ii"],
+                "intakeSource": "jobcenter",
+            }
+        },
+        manager,
+    )["openCase"]
+    consent = run(
+        GRANT,
+        {
+            "input": {
+                "caseId": opened["caseId"],
+                "recipients": ["awo-05315"],
+                "categories": ["case_basic", "work"],
+                "purposes": ["referral"],
+                "validUntil": (date.today() + timedelta(days=365)).isoformat(),
+            }
+        },
+        manager,
+    )["grantConsent"]
+    sent = run(
+        REFER,
+        {
+            "input": {
+                "caseId": opened["caseId"],
+                "toAgency": "awo-05315",
+                "service": "job coaching",
+                "consentId": consent["consentId"],
+                "sharedCategories": ["case_basic", "work"],
+                "purpose": "referral",
+            }
+        },
+        manager,
+    )["sendReferral"]
+
+    inbox = run(INBOX, {"atLeast": sent["position"]}, partner)["referralInbox"]
+    assert [r["id"] for r in inbox] == [sent["referralId"]]
+    accepted = run(ACCEPT, {"input": {"referralId": sent["referralId"]}}, partner)
+    assert accepted["acceptReferral"]["position"]
+
+    run(WITHDRAW, {"input": {"consentId": consent["consentId"]}}, manager)
+    goal = run(
+        GOAL,
+        {
+            "input": {
+                "caseId": opened["caseId"],
+                "domain": "work",
+                "description": "Praktikum finden",
+                "targetDate": (date.today() + timedelta(days=400)).isoformat(),
+            }
+        },
+        manager,
+    )["agreeGoal"]
+    seen = run(CASE_TIMELINE, {"id": opened["personId"], "atLeast": goal["position"]}, partner)[
+        "person"
+    ]["timeline"]
+    assert [e["eventType"].split(".")[2] for e in seen] == ["consent_granted", "consent_withdrawn"]
+    assert hub.interrupt() == 0
