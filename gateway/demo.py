@@ -95,9 +95,11 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
 ]
 
 
-def load_demo(base_url: str, token: str) -> int:
-    """Register the demo persons and their titles; returns how many persons."""
+def load_demo(base_url: str, token: str, case_manager_token: str | None = None) -> int:
+    """Register the demo persons and their titles, and (with a case manager's token) a few
+    cases with consent, a referral and mediation; returns how many persons."""
     headers = {"Authorization": f"Bearer {token}"}
+    person_ids: list[str] = []
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for index, (given, family, birth, nat, entry, mode, ags, title) in enumerate(PEOPLE):
             registered = dt.date.fromisoformat(entry) + dt.timedelta(days=7)
@@ -117,6 +119,7 @@ def load_demo(base_url: str, token: str) -> int:
                     "abhId": f"abh-{ags}",
                 },
             )["registerArrival"]["personId"]
+            person_ids.append(person_id)
             if title is not None:
                 kind, paragraph, valid_from, valid_until = title
                 _call(
@@ -130,10 +133,145 @@ def load_demo(base_url: str, token: str) -> int:
                         "validUntil": valid_until,
                     },
                 )
+    if case_manager_token is not None:
+        _load_cases(base_url, case_manager_token, person_ids)
     return len(PEOPLE)
 
 
+OPEN_CASE = "mutation($input: OpenCaseInput!) { openCase(input: $input) { caseId } }"
+ASSESS = "mutation($input: AssessNeedsInput!) { assessNeeds(input: $input) { position } }"
+GOAL = "mutation($input: AgreeGoalInput!) { agreeGoal(input: $input) { position } }"
+CONSENT = "mutation($input: GrantConsentInput!) { grantConsent(input: $input) { consentId } }"
+REFER = "mutation($input: SendReferralInput!) { sendReferral(input: $input) { referralId } }"
+MEDIATOR = (
+    "mutation($input: RegisterMediatorInput!) { registerMediator(input: $input) { mediatorId } }"
+)
+MEDIATION = (
+    "mutation($input: RequestMediationInput!) { requestMediation(input: $input) { requestId } }"
+)
+GAP = "mutation($input: ReportSystemicGapInput!) { reportSystemicGap(input: $input) { gapId } }"
+
+
+def _load_cases(base_url: str, token: str, person_ids: list[str]) -> None:
+    """Cases for three of the demo persons (known to the foreigners authority) and one
+    person known only to case management."""
+    today = dt.date.today()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for name, languages, hours in (
+            ("Nadia Karimi", ["fa", "prs", "de"], ["mon 09:00-13:00", "wed 13:00-17:00"]),
+            ("Yusuf Demir", ["ar", "tr", "ku"], ["tue 08:00-12:00", "thu 08:00-16:00"]),
+            ("Iryna Bondar", ["uk", "ru"], ["fri 09:00-15:00"]),
+        ):
+            _call(
+                client,
+                MEDIATOR,
+                {
+                    "displayName": name,
+                    "languages": languages,
+                    "availability": hours,
+                    "pledgeSignedOn": (today - dt.timedelta(days=30)).isoformat(),
+                },
+            )
+        cases = [
+            (person_ids[0], "Olena", "Demchenko", "newly_arrived", ["sgb_ii"], "jobcenter", "uk"),
+            (
+                person_ids[1],
+                "Amir",
+                "Haddad",
+                "young_adults",
+                ["sgb_ii", "aufenthg"],
+                "foreigners_authority",
+                "ar",
+            ),
+            (person_ids[6], "Mariam", "Abdi", "tolerated", ["asylblg"], "self_referral", "so"),
+            (None, "Samir", "Ahmadi", "newly_arrived", ["asylblg"], "counselling_service", "fa"),
+        ]
+        for index, (person, given, family, group, spheres, source, language) in enumerate(cases):
+            case_id = _call(
+                client,
+                OPEN_CASE,
+                {
+                    "personId": person,
+                    "givenNames": given,
+                    "familyName": family,
+                    "targetGroup": group,
+                    "legalSpheres": spheres,
+                    "intakeSource": source,
+                    "interpreterNeeded": language not in ("de", "en"),
+                },
+            )["openCase"]["caseId"]
+            _call(
+                client,
+                ASSESS,
+                {
+                    "caseId": case_id,
+                    "needs": [
+                        {"domain": "work", "level": "high"},
+                        {"domain": "language", "level": "medium"},
+                        {"domain": "housing", "level": "low" if index % 2 else "high"},
+                    ],
+                },
+            )
+            _call(
+                client,
+                GOAL,
+                {
+                    "caseId": case_id,
+                    "domain": "language",
+                    "description": "Integrationskurs B1 abschließen",
+                    "targetDate": (today + dt.timedelta(days=240)).isoformat(),
+                },
+            )
+            consent_id = _call(
+                client,
+                CONSENT,
+                {
+                    "caseId": case_id,
+                    "recipients": ["awo-05315", "jobcenter-05315"],
+                    "categories": ["case_basic", "work", "language"],
+                    "purposes": ["referral", "employment_support"],
+                    "validUntil": (today + dt.timedelta(days=365)).isoformat(),
+                    "language": language if language in ("uk", "ar", "fa", "so") else "de",
+                },
+            )["grantConsent"]["consentId"]
+            _call(
+                client,
+                REFER,
+                {
+                    "caseId": case_id,
+                    "toAgency": "awo-05315" if index % 2 else "jobcenter-05315",
+                    "service": "Migrationsberatung" if index % 2 else "Arbeitsvermittlung",
+                    "consentId": consent_id,
+                    "sharedCategories": ["case_basic", "work"],
+                    "purpose": "referral" if index % 2 else "employment_support",
+                },
+            )
+            next_monday = today + dt.timedelta(days=7 - today.weekday())
+            _call(
+                client,
+                MEDIATION,
+                {
+                    "caseId": case_id,
+                    "language": language,
+                    "startsAt": f"{next_monday.isoformat()}T10:00:00+01:00",
+                    "minutes": 60,
+                },
+            )
+        _call(
+            client,
+            GAP,
+            {
+                "category": "waiting_times",
+                "description": "Termine für Sprachkurse auf B1-Niveau haben derzeit Wartezeiten "
+                "von mehreren Monaten; mehrere Klientinnen können deshalb keine Arbeit aufnehmen.",
+                "affectedCount": 12,
+            },
+        )
+
+
 def _call(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    variables = {k: v for k, v in variables.items() if v is not None}
     response = client.post("/graphql", json={"query": query, "variables": {"input": variables}})
     body = response.json()
     if response.status_code != 200 or body.get("errors"):

@@ -50,10 +50,29 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             settings, subject="demo-officer", agency="abh-05315", role="abh_officer", ttl=12 * 3600
         )
         if settings.demo:
-            _load_demo_once(env["HUB_POSTGRES_URL"], settings.database, base_url, token)
+            manager = _token(
+                settings,
+                subject="demo-case-manager",
+                agency="kim-05315",
+                role="case_manager",
+                ttl=3600,
+            )
+            _load_demo_once(env["HUB_POSTGRES_URL"], settings.database, base_url, token, manager)
+        case_manager = _token(
+            settings,
+            subject="demo-case-manager",
+            agency="kim-05315",
+            role="case_manager",
+            ttl=12 * 3600,
+        )
+        partner = _token(
+            settings, subject="demo-awo", agency="awo-05315", role="partner_agency", ttl=12 * 3600
+        )
         print(
             f"\n  The hub is up: {base_url}/graphql (GraphiQL in the browser)\n"
             f"  Demo token (foreigners authority officer, 12 h):\n\n  {token}\n\n"
+            f"  Case manager of the demo cases (kim-05315):\n\n  {case_manager}\n\n"
+            f"  Partner agency (awo-05315):\n\n  {partner}\n\n"
             f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
@@ -68,7 +87,9 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
     return supervisor.run()
 
 
-def _load_demo_once(postgres_url: str, database: str, base_url: str, token: str) -> None:
+def _load_demo_once(
+    postgres_url: str, database: str, base_url: str, token: str, manager_token: str
+) -> None:
     import psycopg
 
     from gateway.demo import load_demo
@@ -81,7 +102,7 @@ def _load_demo_once(postgres_url: str, database: str, base_url: str, token: str)
         if done:
             log.info("demo data already loaded")
             return
-        count = load_demo(base_url, token)
+        count = load_demo(base_url, token, manager_token)
         conn.execute(
             "INSERT INTO public.hub_installation (key, value) VALUES ('demo_loaded', %s)"
             " ON CONFLICT DO NOTHING",
