@@ -20,6 +20,7 @@ import httpx
 
 from gateway.auth import issue_token
 from services.runtime.database import with_database
+from services.runtime.embedded import free_port
 from services.runtime.settings import HubSettings
 from services.runtime.supervisor import Supervisor, default_children
 
@@ -97,7 +98,7 @@ async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[
 
 def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
     home = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    port = _free_port()
+    port = free_port()
     os.environ.pop("HUB_POSTGRES_URL", None)
     os.environ.pop("HUB_NATS_URL", None)
     settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
@@ -239,11 +240,3 @@ def _cpu(supervisor: Supervisor) -> dict[str, float]:
         except psutil.Error:
             continue
     return usage
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

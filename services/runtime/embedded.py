@@ -37,7 +37,7 @@ def _tail(path: Path, lines: int = 30) -> str:
         return "(no log)"
 
 
-def _free_port(host: str = "127.0.0.1") -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
@@ -241,9 +241,17 @@ def nats_server_binary() -> Path:
 class EmbeddedNats:
     """A NATS server with JetStream (file storage) on a free loopback port."""
 
-    def __init__(self, store_dir: Path, *, port: int | None = None, log_file: Path | None = None):
+    def __init__(
+        self,
+        store_dir: Path,
+        *,
+        port: int | None = None,
+        log_file: Path | None = None,
+        monitor_port: int | None = None,
+    ):
         self.store_dir = store_dir.resolve()
         self.port = port
+        self.monitor_port = monitor_port
         self.log_file = log_file or self.store_dir.parent / "nats.log"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
@@ -260,7 +268,7 @@ class EmbeddedNats:
 
     def start(self, timeout: float = 30.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
-        self.port = self.port or _free_port()
+        self.port = self.port or free_port()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_file.open("ab")
         self._proc = subprocess.Popen(
@@ -273,6 +281,7 @@ class EmbeddedNats:
                 "127.0.0.1",
                 "-p",
                 str(self.port),
+                *(["-m", str(self.monitor_port)] if self.monitor_port else []),
             ],
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
