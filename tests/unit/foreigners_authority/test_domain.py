@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from services.foreigners_authority.domain import (
     ArrivalFacts,
+    DomainError,
     EntryMode,
     InvalidValue,
     ResidenceFile,
@@ -134,7 +135,7 @@ def test_a_title_that_contradicts_the_file_is_refused(
     file = register()
     file.collect_events()
 
-    with pytest.raises(InvalidValue) as refused:
+    with pytest.raises(DomainError) as refused:
         grant(file, **changes)
 
     assert refused.value.field == field
@@ -143,6 +144,7 @@ def test_a_title_that_contradicts_the_file_is_refused(
 
 def test_a_settlement_permit_is_unlimited() -> None:
     file = register()
+    grant(file)
     file.collect_events()
 
     grant(file, title=TitleKind.SETTLEMENT_PERMIT, paragraph="§ 9 AufenthG", valid_until=None)

@@ -1,0 +1,617 @@
+"""The residence file (Aufenthaltsakte) kept by the foreigners authority (Ausländerbehörde).
+
+One aggregate per person, identified by the person's pseudonymous id. Personal data arrives
+already encrypted (``*_enc`` ciphertext tokens from the service's vault): the domain never
+sees names, birth dates or AZR numbers in clear text. The file holds the whole status history
+from entry to naturalisation; a change that contradicts it is refused with the reason.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from services.foreigners_authority.domain.arrival import ArrivalFacts, check_arrival
+from services.foreigners_authority.domain.errors import Contradiction, InvalidValue
+from services.foreigners_authority.domain.vocabulary import (
+    CEFR_LEVELS,
+    PARAGRAPH,
+    PROTECTION_OUTCOMES,
+    TEMPORARY_PROTECTION_LIMIT,
+    AsylumOutcome,
+    Channel,
+    CourseObligor,
+    DuldungGround,
+    EntryMode,
+    FiktionKind,
+    NaturalisationRequirement,
+    RequirementOutcome,
+    TitleKind,
+)
+
+PERMANENT = (TitleKind.SETTLEMENT_PERMIT, TitleKind.EU_LONG_TERM_RESIDENCE)
+
+
+def _not_future(value: date, today: date, field: str, what: str) -> None:
+    if value > today:
+        raise InvalidValue(f"{what} lies in the future", field)
+
+
+def _paragraph(paragraph: str) -> None:
+    if not PARAGRAPH.match(paragraph):
+        raise InvalidValue(
+            f"paragraph {paragraph!r} is not a legal reference such as '§ 18b AufenthG'",
+            "paragraph",
+        )
+
+
+class ResidenceFile(Aggregate):
+    """A person's residence file at the foreigners authority (Ausländerakte)."""
+
+    class PersonRegistered(Aggregate.Created):
+        """A person's file was opened (personal data as ciphertext tokens only)."""
+
+        names_enc: str
+        birth_date_enc: str
+        azr_number_enc: str
+        nationalities: list[str]
+        abh_id: str
+
+    class EntryRecorded(Aggregate.Event):
+        """The entry into Germany (Einreise) was recorded."""
+
+        entry_date: date
+        entry_mode: str
+
+    class ResidenceRegistered(Aggregate.Event):
+        """The residents' office registered the residence (Anmeldung, § 72 AufenthV)."""
+
+        municipality_key: str
+        registered_on: date
+
+    class ResidenceTitleGranted(Aggregate.Event):
+        """A residence title was granted (Aufenthaltstitel erteilt); settlement permits too."""
+
+        title: str
+        paragraph: str
+        granted_on: date
+        valid_from: date
+        valid_until: date | None
+        conditions: list[str]
+
+    class AsylumApplicationFiled(Aggregate.Event):
+        """Asylum applied for (Asylantrag): Aufenthaltsgestattung, § 55 AsylG."""
+
+        filed_on: date
+
+    class AsylumDecisionReceived(Aggregate.Event):
+        """The BAMF decided on the asylum application."""
+
+        outcome: str
+        decided_on: date
+
+    class DuldungIssued(Aggregate.Event):
+        """Deportation suspended (Duldung, § 60a ff. AufenthG)."""
+
+        ground: str
+        valid_from: date
+        valid_until: date
+
+    class ResidenceTitleApplied(Aggregate.Event):
+        """A residence title was applied for."""
+
+        paragraph: str
+        applied_on: date
+
+    class FiktionsbescheinigungIssued(Aggregate.Event):
+        """A Fiktionsbescheinigung (§ 81 AufenthG) bridges a pending application."""
+
+        kind: str
+        issued_on: date
+        valid_until: date
+
+    class TemporaryProtectionGranted(Aggregate.Event):
+        """Temporary protection (§ 24 AufenthG), e.g. for people from Ukraine."""
+
+        valid_from: date
+        valid_until: date
+
+    class TemporaryProtectionExtended(Aggregate.Event):
+        """§ 24 protection extended (by ordinance)."""
+
+        valid_until: date
+
+    class IntegrationCourseObligationImposed(Aggregate.Event):
+        """Obligation to attend an integration course (§ 44a AufenthG)."""
+
+        by: str
+        imposed_on: date
+
+    class IntegrationCourseCompleted(Aggregate.Event):
+        """Integration course completed (DTZ result)."""
+
+        level: str
+        completed_on: date
+
+    class LanguageCertificateRecorded(Aggregate.Event):
+        """A language certificate (CEFR level) was recorded."""
+
+        cefr_level: str
+        issued_on: date
+
+    class DepartureRecorded(Aggregate.Event):
+        """The person left Germany (Ausreise)."""
+
+        departed_on: date
+
+    class CaseFileTransferred(Aggregate.Event):
+        """The file went to another foreigners authority (Aktenabgabe)."""
+
+        to_abh: str
+        transferred_on: date
+
+    class NaturalisationApplied(Aggregate.Event):
+        """Naturalisation applied for (Einbürgerungsantrag)."""
+
+        channel: str
+        applied_on: date
+
+    class NaturalisationRequirementAssessed(Aggregate.Event):
+        """One requirement of § 10 StAG assessed, under the law version named."""
+
+        requirement: str
+        outcome: str
+        law_version: str
+        assessed_on: date
+
+    class NaturalisationTestPassed(Aggregate.Event):
+        """The naturalisation test (Einbürgerungstest) was passed."""
+
+        passed_on: date
+
+    class NaturalisationAssured(Aggregate.Event):
+        """Naturalisation assured (Einbürgerungszusicherung)."""
+
+        assured_on: date
+
+    class NaturalisationCompleted(Aggregate.Event):
+        """The naturalisation certificate was handed over (Einbürgerungsurkunde)."""
+
+        certificate_date: date
+
+    @event(PersonRegistered)
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        names_enc: str,
+        birth_date_enc: str,
+        azr_number_enc: str,
+        nationalities: list[str],
+        abh_id: str,
+    ) -> None:
+        self.names_enc = names_enc
+        self.birth_date_enc = birth_date_enc
+        self.azr_number_enc = azr_number_enc
+        self.nationalities = list(nationalities)
+        self.abh_id = abh_id
+        self.entry_date: date | None = None
+        self.entry_mode: EntryMode | None = None
+        self.municipality_key: str | None = None
+        self.registered_on: date | None = None
+        self.titles: list[dict[str, object]] = []
+        self.asylum_filed_on: date | None = None
+        self.asylum_outcome: str | None = None
+        self.protection_granted_on: date | None = None
+        self.duldung_until: date | None = None
+        self.title_applied_on: date | None = None
+        self.temporary_protection_until: date | None = None
+        self.language_level: str | None = None
+        self.course_completed_on: date | None = None
+        self.departed_on: date | None = None
+        self.transferred_to: str | None = None
+        self.naturalisation_applied_on: date | None = None
+        self.naturalisation_assured_on: date | None = None
+        self.naturalised_on: date | None = None
+        self.test_passed_on: date | None = None
+
+    # -- arrival --------------------------------------------------------------------------
+    @classmethod
+    def register_arrival(
+        cls,
+        *,
+        person_id: UUID,
+        names_enc: str,
+        birth_date_enc: str,
+        azr_number_enc: str,
+        abh_id: str,
+        facts: ArrivalFacts,
+        today: date,
+    ) -> ResidenceFile:
+        """Open the file: person registered, entry recorded, residence registered."""
+        check_arrival(facts, today)
+        if not abh_id.strip():
+            raise InvalidValue("the responsible foreigners authority is missing", "abhId")
+        file = cls(
+            id=person_id,
+            names_enc=names_enc,
+            birth_date_enc=birth_date_enc,
+            azr_number_enc=azr_number_enc,
+            nationalities=list(facts.nationalities),
+            abh_id=abh_id,
+        )
+        file.record_entry(entry_date=facts.entry_date, entry_mode=facts.entry_mode)
+        file.register_residence(
+            municipality_key=facts.municipality_key, registered_on=facts.registered_on
+        )
+        return file
+
+    @event(EntryRecorded)
+    def record_entry(self, entry_date: date, entry_mode: EntryMode) -> None:
+        self.entry_date = entry_date
+        self.entry_mode = EntryMode(entry_mode)
+
+    @event(ResidenceRegistered)
+    def register_residence(self, municipality_key: str, registered_on: date) -> None:
+        self.municipality_key = municipality_key
+        self.registered_on = registered_on
+
+    # -- guards ---------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        if self.naturalised_on is not None:
+            raise Contradiction(
+                f"the person was naturalised on {self.naturalised_on}: no residence status "
+                "applies any more"
+            )
+        if self.transferred_to is not None:
+            raise Contradiction(f"the file was transferred to {self.transferred_to}")
+        if self.departed_on is not None:
+            raise Contradiction(f"the person departed on {self.departed_on}")
+
+    def _not_before_entry(self, value: date, field: str) -> None:
+        if self.entry_date is not None and value < self.entry_date:
+            raise Contradiction(f"{field} lies before the entry on {self.entry_date}", field)
+
+    def valid_title_on(self, day: date) -> dict[str, object] | None:
+        """The residence title valid on ``day`` (the latest granted), if any."""
+        for title in reversed(self.titles):
+            valid_from = title["valid_from"]
+            valid_until = title["valid_until"]
+            assert isinstance(valid_from, date)
+            if valid_from <= day and (valid_until is None or day <= valid_until):  # type: ignore[operator]
+                return title
+        return None
+
+    @property
+    def asylum_pending(self) -> bool:
+        return self.asylum_filed_on is not None and self.asylum_outcome is None
+
+    # -- residence titles -----------------------------------------------------------------
+    def grant_residence_title(
+        self,
+        *,
+        title: TitleKind,
+        paragraph: str,
+        granted_on: date,
+        valid_from: date,
+        valid_until: date | None,
+        conditions: list[str],
+        today: date,
+    ) -> None:
+        """Record a residence title decision (Erteilung eines Aufenthaltstitels)."""
+        self._require_open()
+        _paragraph(paragraph)
+        _not_future(granted_on, today, "grantedOn", "the decision date")
+        if valid_until is not None and valid_until <= valid_from:
+            raise InvalidValue("the title ends before it starts", "validUntil")
+        if valid_until is not None and valid_until < granted_on:
+            raise InvalidValue("the title would already have expired when granted", "validUntil")
+        permanent = title in PERMANENT
+        if permanent and valid_until is not None:
+            raise InvalidValue("a permanent title has no end date", "validUntil")
+        if not permanent and valid_until is None:
+            raise InvalidValue("a temporary title needs an end date", "validUntil")
+        if title is not TitleKind.NATIONAL_VISA:
+            self._not_before_entry(granted_on, "grantedOn")
+        if permanent and not self.titles and self.protection_granted_on is None:
+            raise Contradiction(
+                "a settlement permit follows a residence title or protection; the file has neither",
+                "title",
+            )
+        if any(not c.strip() for c in conditions):
+            raise InvalidValue("a condition (Nebenbestimmung) is empty", "conditions")
+        self._title_granted(
+            title=title,
+            paragraph=paragraph,
+            granted_on=granted_on,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            conditions=list(conditions),
+        )
+
+    @event(ResidenceTitleGranted)
+    def _title_granted(
+        self,
+        title: TitleKind,
+        paragraph: str,
+        granted_on: date,
+        valid_from: date,
+        valid_until: date | None,
+        conditions: list[str],
+    ) -> None:
+        self.titles.append(
+            {
+                "title": TitleKind(title),
+                "paragraph": paragraph,
+                "granted_on": granted_on,
+                "valid_from": valid_from,
+                "valid_until": valid_until,
+                "conditions": list(conditions),
+            }
+        )
+        self.title_applied_on = None
+        self.duldung_until = None
+
+    def apply_for_title(self, *, paragraph: str, applied_on: date, today: date) -> None:
+        self._require_open()
+        _paragraph(paragraph)
+        _not_future(applied_on, today, "appliedOn", "the application")
+        self._not_before_entry(applied_on, "appliedOn")
+        self._title_applied(paragraph=paragraph, applied_on=applied_on)
+
+    @event(ResidenceTitleApplied)
+    def _title_applied(self, paragraph: str, applied_on: date) -> None:
+        self.title_applied_on = applied_on
+
+    def issue_fiktion(
+        self, *, kind: FiktionKind, issued_on: date, valid_until: date, today: date
+    ) -> None:
+        """A Fiktionsbescheinigung needs a pending title application."""
+        self._require_open()
+        if self.title_applied_on is None:
+            raise Contradiction(
+                "a Fiktionsbescheinigung needs a pending application for a title", "kind"
+            )
+        _not_future(issued_on, today, "issuedOn", "the issue date")
+        if issued_on < self.title_applied_on:
+            raise Contradiction("it is issued before the application was made", "issuedOn")
+        if valid_until <= issued_on:
+            raise InvalidValue("it ends before it is issued", "validUntil")
+        self._fiktion(kind=FiktionKind(kind), issued_on=issued_on, valid_until=valid_until)
+
+    @event(FiktionsbescheinigungIssued)
+    def _fiktion(self, kind: str, issued_on: date, valid_until: date) -> None:
+        pass
+
+    # -- asylum, protection, Duldung ------------------------------------------------------
+    def file_asylum_application(self, *, filed_on: date, today: date) -> None:
+        self._require_open()
+        _not_future(filed_on, today, "filedOn", "the application")
+        self._not_before_entry(filed_on, "filedOn")
+        if self.asylum_pending:
+            raise Contradiction(f"an asylum application is pending since {self.asylum_filed_on}")
+        if self.protection_granted_on is not None:
+            raise Contradiction(f"protection was already granted on {self.protection_granted_on}")
+        self._asylum_filed(filed_on=filed_on)
+
+    @event(AsylumApplicationFiled)
+    def _asylum_filed(self, filed_on: date) -> None:
+        self.asylum_filed_on = filed_on
+        self.asylum_outcome = None
+
+    def record_asylum_decision(
+        self, *, outcome: AsylumOutcome, decided_on: date, today: date
+    ) -> None:
+        self._require_open()
+        if not self.asylum_pending:
+            raise Contradiction("no asylum application is pending", "outcome")
+        assert self.asylum_filed_on is not None
+        _not_future(decided_on, today, "decidedOn", "the decision")
+        if decided_on < self.asylum_filed_on:
+            raise Contradiction("the decision lies before the application", "decidedOn")
+        self._asylum_decided(outcome=AsylumOutcome(outcome), decided_on=decided_on)
+
+    @event(AsylumDecisionReceived)
+    def _asylum_decided(self, outcome: str, decided_on: date) -> None:
+        self.asylum_outcome = outcome
+        if AsylumOutcome(outcome) in PROTECTION_OUTCOMES:
+            self.protection_granted_on = decided_on
+
+    def issue_duldung(
+        self, *, ground: DuldungGround, valid_from: date, valid_until: date, today: date
+    ) -> None:
+        """A Duldung contradicts a pending asylum application and a valid title."""
+        self._require_open()
+        _not_future(valid_from, today, "validFrom", "the start")
+        self._not_before_entry(valid_from, "validFrom")
+        if valid_until <= valid_from:
+            raise InvalidValue("the Duldung ends before it starts", "validUntil")
+        if self.asylum_pending:
+            raise Contradiction(
+                "an asylum application is pending: the person holds an Aufenthaltsgestattung, "
+                "not a Duldung",
+                "ground",
+            )
+        title = self.valid_title_on(valid_from)
+        if title is not None:
+            raise Contradiction(
+                f"the person holds a valid title ({title['paragraph']}) on {valid_from}", "ground"
+            )
+        self._duldung(ground=DuldungGround(ground), valid_from=valid_from, valid_until=valid_until)
+
+    @event(DuldungIssued)
+    def _duldung(self, ground: str, valid_from: date, valid_until: date) -> None:
+        self.duldung_until = valid_until
+
+    def grant_temporary_protection(
+        self, *, valid_from: date, valid_until: date, today: date
+    ) -> None:
+        self._require_open()
+        _not_future(valid_from, today, "validFrom", "the start")
+        if valid_until <= valid_from:
+            raise InvalidValue("the protection ends before it starts", "validUntil")
+        if valid_until > TEMPORARY_PROTECTION_LIMIT:
+            raise InvalidValue(
+                f"§ 24 protection runs at most until {TEMPORARY_PROTECTION_LIMIT}", "validUntil"
+            )
+        self._protection(valid_from=valid_from, valid_until=valid_until)
+
+    @event(TemporaryProtectionGranted)
+    def _protection(self, valid_from: date, valid_until: date) -> None:
+        self.temporary_protection_until = valid_until
+
+    def extend_temporary_protection(self, *, valid_until: date, today: date) -> None:
+        self._require_open()
+        if self.temporary_protection_until is None:
+            raise Contradiction("the person holds no temporary protection", "validUntil")
+        if valid_until <= self.temporary_protection_until:
+            raise InvalidValue("an extension ends later than the protection did", "validUntil")
+        if valid_until > TEMPORARY_PROTECTION_LIMIT:
+            raise InvalidValue(
+                f"§ 24 protection runs at most until {TEMPORARY_PROTECTION_LIMIT}", "validUntil"
+            )
+        self._protection_extended(valid_until=valid_until)
+
+    @event(TemporaryProtectionExtended)
+    def _protection_extended(self, valid_until: date) -> None:
+        self.temporary_protection_until = valid_until
+
+    # -- integration course and language --------------------------------------------------
+    def impose_course_obligation(self, *, by: CourseObligor, imposed_on: date, today: date) -> None:
+        self._require_open()
+        _not_future(imposed_on, today, "imposedOn", "the obligation")
+        self._course_imposed(by=CourseObligor(by), imposed_on=imposed_on)
+
+    @event(IntegrationCourseObligationImposed)
+    def _course_imposed(self, by: str, imposed_on: date) -> None:
+        pass
+
+    def complete_integration_course(self, *, level: str, completed_on: date, today: date) -> None:
+        self._require_open()
+        if level not in CEFR_LEVELS:
+            raise InvalidValue(f"level is one of {', '.join(CEFR_LEVELS)}", "level")
+        _not_future(completed_on, today, "completedOn", "the completion")
+        self._not_before_entry(completed_on, "completedOn")
+        self._course_completed(level=level, completed_on=completed_on)
+
+    @event(IntegrationCourseCompleted)
+    def _course_completed(self, level: str, completed_on: date) -> None:
+        self.course_completed_on = completed_on
+        self._raise_level(level)
+
+    def record_language_certificate(self, *, cefr_level: str, issued_on: date, today: date) -> None:
+        if self.naturalised_on is not None:
+            raise Contradiction(f"the person was naturalised on {self.naturalised_on}")
+        if cefr_level not in CEFR_LEVELS:
+            raise InvalidValue(f"the level is one of {', '.join(CEFR_LEVELS)}", "cefrLevel")
+        _not_future(issued_on, today, "issuedOn", "the certificate")
+        self._certificate(cefr_level=cefr_level, issued_on=issued_on)
+
+    @event(LanguageCertificateRecorded)
+    def _certificate(self, cefr_level: str, issued_on: date) -> None:
+        self._raise_level(cefr_level)
+
+    def _raise_level(self, level: str) -> None:
+        if self.language_level is None or CEFR_LEVELS.index(level) > CEFR_LEVELS.index(
+            self.language_level
+        ):
+            self.language_level = level
+
+    # -- leaving --------------------------------------------------------------------------
+    def record_departure(self, *, departed_on: date, today: date) -> None:
+        self._require_open()
+        _not_future(departed_on, today, "departedOn", "the departure")
+        self._not_before_entry(departed_on, "departedOn")
+        self._departed(departed_on=departed_on)
+
+    @event(DepartureRecorded)
+    def _departed(self, departed_on: date) -> None:
+        self.departed_on = departed_on
+
+    def transfer_file(self, *, to_abh: str, transferred_on: date, today: date) -> None:
+        self._require_open()
+        if not to_abh.strip() or to_abh == self.abh_id:
+            raise InvalidValue("name the other foreigners authority", "toAbh")
+        _not_future(transferred_on, today, "transferredOn", "the transfer")
+        self._transferred(to_abh=to_abh, transferred_on=transferred_on)
+
+    @event(CaseFileTransferred)
+    def _transferred(self, to_abh: str, transferred_on: date) -> None:
+        self.transferred_to = to_abh
+
+    # -- naturalisation (Einbürgerung) ----------------------------------------------------
+    def apply_for_naturalisation(self, *, channel: Channel, applied_on: date, today: date) -> None:
+        self._require_open()
+        _not_future(applied_on, today, "appliedOn", "the application")
+        self._not_before_entry(applied_on, "appliedOn")
+        if self.naturalisation_applied_on is not None:
+            raise Contradiction(
+                f"a naturalisation application is pending since {self.naturalisation_applied_on}"
+            )
+        self._naturalisation_applied(channel=Channel(channel), applied_on=applied_on)
+
+    @event(NaturalisationApplied)
+    def _naturalisation_applied(self, channel: str, applied_on: date) -> None:
+        self.naturalisation_applied_on = applied_on
+
+    def _require_application(self, on: date, field: str) -> None:
+        self._require_open()
+        if self.naturalisation_applied_on is None:
+            raise Contradiction("no naturalisation application is pending", field)
+        if on < self.naturalisation_applied_on:
+            raise Contradiction("this lies before the naturalisation application", field)
+
+    def assess_requirement(
+        self,
+        *,
+        requirement: NaturalisationRequirement,
+        outcome: RequirementOutcome,
+        law_version: str,
+        assessed_on: date,
+        today: date,
+    ) -> None:
+        _not_future(assessed_on, today, "assessedOn", "the assessment")
+        self._require_application(assessed_on, "assessedOn")
+        if not law_version.strip():
+            raise InvalidValue("name the law version the assessment applies", "lawVersion")
+        self._assessed(
+            requirement=NaturalisationRequirement(requirement),
+            outcome=RequirementOutcome(outcome),
+            law_version=law_version,
+            assessed_on=assessed_on,
+        )
+
+    @event(NaturalisationRequirementAssessed)
+    def _assessed(
+        self, requirement: str, outcome: str, law_version: str, assessed_on: date
+    ) -> None:
+        pass
+
+    def record_naturalisation_test(self, *, passed_on: date, today: date) -> None:
+        self._require_open()
+        _not_future(passed_on, today, "passedOn", "the test")
+        self._test_passed(passed_on=passed_on)
+
+    @event(NaturalisationTestPassed)
+    def _test_passed(self, passed_on: date) -> None:
+        self.test_passed_on = passed_on
+
+    def assure_naturalisation(self, *, assured_on: date, today: date) -> None:
+        _not_future(assured_on, today, "assuredOn", "the assurance")
+        self._require_application(assured_on, "assuredOn")
+        self._assured(assured_on=assured_on)
+
+    @event(NaturalisationAssured)
+    def _assured(self, assured_on: date) -> None:
+        self.naturalisation_assured_on = assured_on
+
+    def complete_naturalisation(self, *, certificate_date: date, today: date) -> None:
+        _not_future(certificate_date, today, "certificateDate", "the certificate")
+        self._require_application(certificate_date, "certificateDate")
+        self._naturalised(certificate_date=certificate_date)
+
+    @event(NaturalisationCompleted)
+    def _naturalised(self, certificate_date: date) -> None:
+        self.naturalised_on = certificate_date

@@ -1,0 +1,296 @@
+"""The residence file's status history and naturalisation procedure: given / when / then."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import uuid4
+
+import pytest
+from eventsourcing.utils import resolve_topic
+
+from services.foreigners_authority.domain import (
+    ArrivalFacts,
+    AsylumOutcome,
+    Channel,
+    Contradiction,
+    CourseObligor,
+    DomainError,
+    DuldungGround,
+    EntryMode,
+    FiktionKind,
+    InvalidValue,
+    NaturalisationRequirement,
+    RequirementOutcome,
+    ResidenceFile,
+    TitleKind,
+)
+
+TODAY = date(2026, 11, 21)
+
+
+def arrived(entry: date = date(2015, 10, 14), mode: EntryMode = EntryMode.ASYLUM) -> ResidenceFile:
+    file = ResidenceFile.register_arrival(
+        person_id=uuid4(),
+        names_enc="hubenc:v1:n",
+        birth_date_enc="hubenc:v1:b",
+        azr_number_enc="hubenc:v1:a",
+        abh_id="abh-05111",
+        facts=ArrivalFacts(date(1995, 11, 2), ["SYR"], entry, mode, "05111000", entry),
+        today=TODAY,
+    )
+    file.collect_events()
+    return file
+
+
+def names(file: ResidenceFile) -> list[str]:
+    return [type(e).__name__ for e in file.collect_events()]
+
+
+def test_a_recognised_refugee_goes_from_gestattung_to_a_title() -> None:
+    file = arrived()
+
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REFUGEE, decided_on=date(2016, 7, 1), today=TODAY
+    )
+    file.grant_residence_title(
+        title=TitleKind.RESIDENCE_PERMIT,
+        paragraph="§ 25 Abs. 2 AufenthG",
+        granted_on=date(2016, 8, 1),
+        valid_from=date(2016, 8, 1),
+        valid_until=date(2019, 7, 31),
+        conditions=[],
+        today=TODAY,
+    )
+
+    assert names(file) == [
+        "AsylumApplicationFiled",
+        "AsylumDecisionReceived",
+        "ResidenceTitleGranted",
+    ]
+    assert file.protection_granted_on == date(2016, 7, 1)
+
+
+def test_a_second_pending_asylum_application_is_refused() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+
+    with pytest.raises(Contradiction, match="pending"):
+        file.file_asylum_application(filed_on=date(2015, 11, 1), today=TODAY)
+
+
+def test_a_decision_without_an_application_or_before_it_is_refused() -> None:
+    file = arrived()
+
+    with pytest.raises(Contradiction, match="no asylum application"):
+        file.record_asylum_decision(
+            outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 1, 1), today=TODAY
+        )
+    file.file_asylum_application(filed_on=date(2016, 2, 1), today=TODAY)
+    with pytest.raises(Contradiction) as refused:
+        file.record_asylum_decision(
+            outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 1, 1), today=TODAY
+        )
+    assert refused.value.field == "decidedOn"
+
+
+def test_a_duldung_contradicts_a_pending_asylum_application_and_a_valid_title() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+
+    with pytest.raises(Contradiction, match="Aufenthaltsgestattung"):
+        file.issue_duldung(
+            ground=DuldungGround.GENERAL,
+            valid_from=date(2016, 1, 1),
+            valid_until=date(2016, 7, 1),
+            today=TODAY,
+        )
+
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.SUBSIDIARY, decided_on=date(2016, 7, 1), today=TODAY
+    )
+    file.grant_residence_title(
+        title=TitleKind.RESIDENCE_PERMIT,
+        paragraph="§ 25 Abs. 2 AufenthG",
+        granted_on=date(2016, 8, 1),
+        valid_from=date(2016, 8, 1),
+        valid_until=date(2017, 7, 31),
+        conditions=[],
+        today=TODAY,
+    )
+    with pytest.raises(Contradiction, match="valid title"):
+        file.issue_duldung(
+            ground=DuldungGround.GENERAL,
+            valid_from=date(2017, 1, 1),
+            valid_until=date(2017, 6, 1),
+            today=TODAY,
+        )
+
+
+def test_a_rejected_applicant_is_tolerated_then_gains_25b() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2017, 3, 1), today=TODAY
+    )
+
+    file.issue_duldung(
+        ground=DuldungGround.EMPLOYMENT,
+        valid_from=date(2017, 4, 1),
+        valid_until=date(2023, 3, 31),
+        today=TODAY,
+    )
+    file.apply_for_title(paragraph="§ 25b AufenthG", applied_on=date(2023, 1, 10), today=TODAY)
+    file.issue_fiktion(
+        kind=FiktionKind.ABS_3,
+        issued_on=date(2023, 1, 20),
+        valid_until=date(2023, 7, 20),
+        today=TODAY,
+    )
+    file.grant_residence_title(
+        title=TitleKind.RESIDENCE_PERMIT,
+        paragraph="§ 25b AufenthG",
+        granted_on=date(2023, 6, 1),
+        valid_from=date(2023, 6, 1),
+        valid_until=date(2025, 5, 31),
+        conditions=[],
+        today=TODAY,
+    )
+
+    assert file.protection_granted_on is None
+    assert file.duldung_until is None
+    assert names(file)[-3:] == [
+        "ResidenceTitleApplied",
+        "FiktionsbescheinigungIssued",
+        "ResidenceTitleGranted",
+    ]
+
+
+def test_a_fiktionsbescheinigung_needs_a_pending_application() -> None:
+    file = arrived()
+
+    with pytest.raises(Contradiction, match="pending application"):
+        file.issue_fiktion(
+            kind=FiktionKind.ABS_4,
+            issued_on=date(2020, 1, 1),
+            valid_until=date(2020, 6, 1),
+            today=TODAY,
+        )
+
+
+def test_temporary_protection_runs_at_most_until_the_ordinance_allows() -> None:
+    file = arrived(date(2022, 3, 9), EntryMode.TEMPORARY_PROTECTION)
+
+    file.grant_temporary_protection(
+        valid_from=date(2022, 3, 20), valid_until=date(2024, 3, 4), today=TODAY
+    )
+    file.extend_temporary_protection(valid_until=date(2027, 3, 4), today=TODAY)
+
+    with pytest.raises(InvalidValue, match="2027-03-04"):
+        file.extend_temporary_protection(valid_until=date(2028, 3, 4), today=TODAY)
+    assert names(file) == ["TemporaryProtectionGranted", "TemporaryProtectionExtended"]
+
+
+def test_an_extension_without_protection_is_refused() -> None:
+    file = arrived()
+
+    with pytest.raises(Contradiction):
+        file.extend_temporary_protection(valid_until=date(2026, 3, 4), today=TODAY)
+
+
+def test_course_and_certificates_raise_the_language_level_never_lower_it() -> None:
+    file = arrived()
+    file.impose_course_obligation(
+        by=CourseObligor.JOBCENTER, imposed_on=date(2017, 1, 10), today=TODAY
+    )
+
+    file.complete_integration_course(level="B1", completed_on=date(2018, 2, 1), today=TODAY)
+    file.record_language_certificate(cefr_level="A2", issued_on=date(2018, 5, 1), today=TODAY)
+
+    assert file.language_level == "B1"
+    with pytest.raises(InvalidValue):
+        file.record_language_certificate(cefr_level="B3", issued_on=date(2019, 1, 1), today=TODAY)
+
+
+def test_after_departure_or_transfer_no_status_changes() -> None:
+    departed = arrived()
+    departed.record_departure(departed_on=date(2019, 1, 1), today=TODAY)
+    transferred = arrived()
+    transferred.transfer_file(to_abh="abh-05315", transferred_on=date(2019, 1, 1), today=TODAY)
+
+    with pytest.raises(Contradiction, match="departed"):
+        departed.file_asylum_application(filed_on=date(2019, 2, 1), today=TODAY)
+    with pytest.raises(Contradiction, match="transferred to abh-05315"):
+        transferred.issue_duldung(
+            ground=DuldungGround.GENERAL,
+            valid_from=date(2019, 2, 1),
+            valid_until=date(2019, 8, 1),
+            today=TODAY,
+        )
+
+
+def test_the_naturalisation_procedure_runs_in_order_and_closes_the_file() -> None:
+    file = arrived()
+    file.grant_residence_title(
+        title=TitleKind.RESIDENCE_PERMIT,
+        paragraph="§ 25 Abs. 2 AufenthG",
+        granted_on=date(2016, 8, 1),
+        valid_from=date(2016, 8, 1),
+        valid_until=date(2027, 7, 31),
+        conditions=[],
+        today=TODAY,
+    )
+    with pytest.raises(Contradiction, match="no naturalisation application"):
+        file.assure_naturalisation(assured_on=date(2025, 1, 1), today=TODAY)
+
+    file.apply_for_naturalisation(channel=Channel.ONLINE, applied_on=date(2025, 11, 3), today=TODAY)
+    file.record_naturalisation_test(passed_on=date(2025, 9, 1), today=TODAY)
+    file.assess_requirement(
+        requirement=NaturalisationRequirement.RESIDENCE_PERIOD,
+        outcome=RequirementOutcome.MET,
+        law_version="stag-2025",
+        assessed_on=date(2026, 1, 15),
+        today=TODAY,
+    )
+    file.assure_naturalisation(assured_on=date(2026, 3, 1), today=TODAY)
+    file.complete_naturalisation(certificate_date=date(2026, 6, 1), today=TODAY)
+
+    assert names(file)[-5:] == [
+        "NaturalisationApplied",
+        "NaturalisationTestPassed",
+        "NaturalisationRequirementAssessed",
+        "NaturalisationAssured",
+        "NaturalisationCompleted",
+    ]
+    with pytest.raises(Contradiction, match="naturalised"):
+        file.issue_duldung(
+            ground=DuldungGround.GENERAL,
+            valid_from=date(2026, 7, 1),
+            valid_until=date(2026, 9, 1),
+            today=TODAY,
+        )
+
+
+def test_a_second_pending_naturalisation_application_is_refused() -> None:
+    file = arrived()
+    file.apply_for_naturalisation(channel=Channel.PAPER, applied_on=date(2025, 1, 1), today=TODAY)
+
+    with pytest.raises(Contradiction, match="pending"):
+        file.apply_for_naturalisation(
+            channel=Channel.ONLINE, applied_on=date(2025, 2, 1), today=TODAY
+        )
+
+
+@pytest.mark.parametrize("method", ["file_asylum_application", "record_departure"])
+def test_dates_in_the_future_are_refused(method: str) -> None:
+    file = arrived()
+    argument = {"file_asylum_application": "filed_on", "record_departure": "departed_on"}[method]
+
+    with pytest.raises(DomainError, match="future"):
+        getattr(file, method)(**{argument: date(2027, 1, 1)}, today=TODAY)
+
+
+def test_events_stored_before_the_domain_became_a_package_still_resolve() -> None:
+    old = "services.foreigners_authority.domain:ResidenceFile.PersonRegistered"
+
+    assert resolve_topic(old) is ResidenceFile.PersonRegistered
