@@ -120,3 +120,157 @@ class ResidenceTitleGranted(Payload):
     granted_on: Annotated[
         date | None, Field(description="Date of the decision (added in v1, optional).")
     ] = None
+
+
+# -- status history and naturalisation (added in v1; every field as the event names it) ----
+
+
+@contract(SERVICE, "asylum_application_filed")
+class AsylumApplicationFiled(Payload):
+    """Asylum applied for (Asylantrag); the person holds an Aufenthaltsgestattung (§ 55 AsylG)."""
+
+    person_id: _PersonId
+    filed_on: date
+
+
+@contract(SERVICE, "asylum_decision_received")
+class AsylumDecisionReceived(Payload):
+    """The BAMF decided: asylum, refugee, subsidiary, deportation_ban or rejected."""
+
+    person_id: _PersonId
+    outcome: str
+    decided_on: date
+
+
+@contract(SERVICE, "duldung_issued")
+class DuldungIssued(Payload):
+    """Deportation suspended (Duldung, § 60a ff. AufenthG), with its ground."""
+
+    person_id: _PersonId
+    ground: str
+    valid_from: date
+    valid_until: date
+
+
+@contract(SERVICE, "residence_title_applied")
+class ResidenceTitleApplied(Payload):
+    """A residence title was applied for."""
+
+    person_id: _PersonId
+    paragraph: str
+    applied_on: date
+
+
+@contract(SERVICE, "fiktionsbescheinigung_issued")
+class FiktionsbescheinigungIssued(Payload):
+    """A Fiktionsbescheinigung (§ 81 (3), (4) or (5) AufenthG) bridges a pending application."""
+
+    person_id: _PersonId
+    kind: str
+    issued_on: date
+    valid_until: date
+
+
+@contract(SERVICE, "temporary_protection_granted")
+class TemporaryProtectionGranted(Payload):
+    """Temporary protection (§ 24 AufenthG)."""
+
+    person_id: _PersonId
+    valid_from: date
+    valid_until: date
+
+
+@contract(SERVICE, "temporary_protection_extended")
+class TemporaryProtectionExtended(Payload):
+    """§ 24 protection extended."""
+
+    person_id: _PersonId
+    valid_until: date
+
+
+@contract(SERVICE, "integration_course_obligation_imposed")
+class IntegrationCourseObligationImposed(Payload):
+    """Obligation to attend an integration course (§ 44a AufenthG), by ABH or Jobcenter."""
+
+    person_id: _PersonId
+    by: str
+    imposed_on: date
+
+
+@contract(SERVICE, "integration_course_completed")
+class IntegrationCourseCompleted(Payload):
+    """Integration course completed (DTZ level reached)."""
+
+    person_id: _PersonId
+    level: str
+    completed_on: date
+
+
+@contract(SERVICE, "language_certificate_recorded")
+class LanguageCertificateRecorded(Payload):
+    """A language certificate at a CEFR level was recorded."""
+
+    person_id: _PersonId
+    cefr_level: str
+    issued_on: date
+
+
+@contract(SERVICE, "departure_recorded")
+class DepartureRecorded(Payload):
+    """The person left Germany (Ausreise)."""
+
+    person_id: _PersonId
+    departed_on: date
+
+
+@contract(SERVICE, "case_file_transferred")
+class CaseFileTransferred(Payload):
+    """The file went to another foreigners authority (Aktenabgabe)."""
+
+    person_id: _PersonId
+    to_abh: str
+    transferred_on: date
+
+
+@contract(SERVICE, "naturalisation_applied")
+class NaturalisationApplied(Payload):
+    """Naturalisation applied for (Einbürgerungsantrag), online or on paper."""
+
+    person_id: _PersonId
+    channel: str
+    applied_on: date
+
+
+@contract(SERVICE, "naturalisation_requirement_assessed")
+class NaturalisationRequirementAssessed(Payload):
+    """One requirement of § 10 StAG assessed, with the law version applied."""
+
+    person_id: _PersonId
+    requirement: str
+    outcome: str
+    law_version: str
+    assessed_on: date
+
+
+@contract(SERVICE, "naturalisation_test_passed")
+class NaturalisationTestPassed(Payload):
+    """The naturalisation test (Einbürgerungstest) was passed."""
+
+    person_id: _PersonId
+    passed_on: date
+
+
+@contract(SERVICE, "naturalisation_assured")
+class NaturalisationAssured(Payload):
+    """Naturalisation was assured (Einbürgerungszusicherung)."""
+
+    person_id: _PersonId
+    assured_on: date
+
+
+@contract(SERVICE, "naturalisation_completed")
+class NaturalisationCompleted(Payload):
+    """The naturalisation certificate was handed over (Einbürgerungsurkunde)."""
+
+    person_id: _PersonId
+    certificate_date: date

@@ -90,6 +90,59 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
         f"Residence registered in municipality {p.municipality_key} on {p.registered_on}", RESIDENCE
     ),
     fa.ResidenceTitleGranted: lambda p: Description(_title(p), RESIDENCE),
+    fa.AsylumApplicationFiled: lambda p: Description(
+        f"Asylum applied for on {_d(p.filed_on)} (Aufenthaltsgestattung)", RESIDENCE
+    ),
+    fa.AsylumDecisionReceived: lambda p: Description(
+        f"Asylum decision: {_w(p.outcome)} ({_d(p.decided_on)})", RESIDENCE
+    ),
+    fa.DuldungIssued: lambda p: Description(
+        f"Duldung ({_w(p.ground)}) from {_d(p.valid_from)} until {_d(p.valid_until)}", RESIDENCE
+    ),
+    fa.ResidenceTitleApplied: lambda p: Description(
+        f"Residence title applied for ({p.paragraph}) on {_d(p.applied_on)}", RESIDENCE
+    ),
+    fa.FiktionsbescheinigungIssued: lambda p: Description(
+        f"Fiktionsbescheinigung (§ {p.kind.replace('_', ' Abs. ')} AufenthG) until "
+        f"{_d(p.valid_until)}",
+        RESIDENCE,
+    ),
+    fa.TemporaryProtectionGranted: lambda p: Description(
+        f"Temporary protection (§ 24 AufenthG) from {_d(p.valid_from)} until {_d(p.valid_until)}",
+        RESIDENCE,
+    ),
+    fa.TemporaryProtectionExtended: lambda p: Description(
+        f"Temporary protection extended until {_d(p.valid_until)}", RESIDENCE
+    ),
+    fa.IntegrationCourseObligationImposed: lambda p: Description(
+        f"Integration course obligation imposed by {_w(p.by)}", ("language",)
+    ),
+    fa.IntegrationCourseCompleted: lambda p: Description(
+        f"Integration course completed at level {p.level}", ("language",)
+    ),
+    fa.LanguageCertificateRecorded: lambda p: Description(
+        f"Language certificate {p.cefr_level} recorded", ("language",)
+    ),
+    fa.DepartureRecorded: lambda p: Description(f"Departed on {_d(p.departed_on)}", RESIDENCE),
+    fa.CaseFileTransferred: lambda p: Description(
+        f"File transferred to {p.to_abh} on {_d(p.transferred_on)}", RESIDENCE
+    ),
+    fa.NaturalisationApplied: lambda p: Description(
+        f"Naturalisation applied for ({p.channel}) on {_d(p.applied_on)}", RESIDENCE
+    ),
+    fa.NaturalisationRequirementAssessed: lambda p: Description(
+        f"Naturalisation requirement {_w(p.requirement)}: {_w(p.outcome)} ({p.law_version})",
+        RESIDENCE,
+    ),
+    fa.NaturalisationTestPassed: lambda p: Description(
+        f"Naturalisation test passed on {_d(p.passed_on)}", RESIDENCE
+    ),
+    fa.NaturalisationAssured: lambda p: Description(
+        f"Naturalisation assured on {_d(p.assured_on)}", RESIDENCE
+    ),
+    fa.NaturalisationCompleted: lambda p: Description(
+        f"Naturalised: certificate handed over on {_d(p.certificate_date)}", RESIDENCE
+    ),
     cm.ClientRegistered: lambda p: Description("Registered with KIM case management", CASE_BASIC),
     cm.CaseOpened: lambda p: Description(
         f"Case opened at {p.agency} ({_w(p.target_group)}; "

@@ -6,6 +6,8 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from contracts import Payload
+from contracts import foreigners_authority as c
 from contracts.foreigners_authority import (
     EntryMode,
     EntryRecorded,
@@ -21,6 +23,8 @@ _BERLIN = ZoneInfo("Europe/Berlin")
 
 def _day(value: date) -> datetime:
     """Business dates are local (Europe/Berlin) days; events carry them as instants."""
+    if isinstance(value, datetime):
+        return value
     return datetime.combine(value, time.min, tzinfo=_BERLIN)
 
 
@@ -73,4 +77,43 @@ def to_contract(event: Any) -> OutgoingEvent | None:
             occurred_at=_day(event.granted_on),
             person_id=person_id,
         )
+    simple = SIMPLE.get(type(event))
+    if simple is not None:
+        contract_cls, date_field = simple
+        values = {
+            name: getattr(event, name) for name in contract_cls.model_fields if name != "person_id"
+        }
+        return OutgoingEvent(
+            payload=contract_cls(person_id=person_id, **values),
+            occurred_at=_day(getattr(event, date_field)),
+            person_id=person_id,
+        )
     return None
+
+
+#: Events whose contract has the event's own fields: contract class, business-date field.
+SIMPLE: dict[type, tuple[type[Payload], str]] = {
+    ResidenceFile.AsylumApplicationFiled: (c.AsylumApplicationFiled, "filed_on"),
+    ResidenceFile.AsylumDecisionReceived: (c.AsylumDecisionReceived, "decided_on"),
+    ResidenceFile.DuldungIssued: (c.DuldungIssued, "valid_from"),
+    ResidenceFile.ResidenceTitleApplied: (c.ResidenceTitleApplied, "applied_on"),
+    ResidenceFile.FiktionsbescheinigungIssued: (c.FiktionsbescheinigungIssued, "issued_on"),
+    ResidenceFile.TemporaryProtectionGranted: (c.TemporaryProtectionGranted, "valid_from"),
+    ResidenceFile.TemporaryProtectionExtended: (c.TemporaryProtectionExtended, "timestamp"),
+    ResidenceFile.IntegrationCourseObligationImposed: (
+        c.IntegrationCourseObligationImposed,
+        "imposed_on",
+    ),
+    ResidenceFile.IntegrationCourseCompleted: (c.IntegrationCourseCompleted, "completed_on"),
+    ResidenceFile.LanguageCertificateRecorded: (c.LanguageCertificateRecorded, "issued_on"),
+    ResidenceFile.DepartureRecorded: (c.DepartureRecorded, "departed_on"),
+    ResidenceFile.CaseFileTransferred: (c.CaseFileTransferred, "transferred_on"),
+    ResidenceFile.NaturalisationApplied: (c.NaturalisationApplied, "applied_on"),
+    ResidenceFile.NaturalisationRequirementAssessed: (
+        c.NaturalisationRequirementAssessed,
+        "assessed_on",
+    ),
+    ResidenceFile.NaturalisationTestPassed: (c.NaturalisationTestPassed, "passed_on"),
+    ResidenceFile.NaturalisationAssured: (c.NaturalisationAssured, "assured_on"),
+    ResidenceFile.NaturalisationCompleted: (c.NaturalisationCompleted, "certificate_date"),
+}

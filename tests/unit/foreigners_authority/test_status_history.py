@@ -294,3 +294,56 @@ def test_events_stored_before_the_domain_became_a_package_still_resolve() -> Non
     old = "services.foreigners_authority.domain:ResidenceFile.PersonRegistered"
 
     assert resolve_topic(old) is ResidenceFile.PersonRegistered
+
+
+def test_every_event_of_the_file_maps_to_a_contract() -> None:
+    from services.foreigners_authority.integration import to_contract
+
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2017, 3, 1), today=TODAY
+    )
+    file.issue_duldung(
+        ground=DuldungGround.TRAINING,
+        valid_from=date(2017, 4, 1),
+        valid_until=date(2020, 3, 31),
+        today=TODAY,
+    )
+    file.apply_for_title(paragraph="§ 25b AufenthG", applied_on=date(2020, 1, 10), today=TODAY)
+    file.issue_fiktion(
+        kind=FiktionKind.ABS_3,
+        issued_on=date(2020, 1, 20),
+        valid_until=date(2020, 7, 20),
+        today=TODAY,
+    )
+    file.grant_temporary_protection(
+        valid_from=date(2020, 2, 1), valid_until=date(2021, 2, 1), today=TODAY
+    )
+    file.extend_temporary_protection(valid_until=date(2022, 2, 1), today=TODAY)
+    file.impose_course_obligation(
+        by=CourseObligor.FOREIGNERS_AUTHORITY, imposed_on=date(2020, 3, 1), today=TODAY
+    )
+    file.complete_integration_course(level="B1", completed_on=date(2021, 3, 1), today=TODAY)
+    file.record_language_certificate(cefr_level="B2", issued_on=date(2022, 3, 1), today=TODAY)
+    file.apply_for_naturalisation(channel=Channel.ONLINE, applied_on=date(2025, 1, 2), today=TODAY)
+    file.record_naturalisation_test(passed_on=date(2025, 2, 1), today=TODAY)
+    file.assess_requirement(
+        requirement=NaturalisationRequirement.LANGUAGE,
+        outcome=RequirementOutcome.MET,
+        law_version="stag-2024",
+        assessed_on=date(2025, 3, 1),
+        today=TODAY,
+    )
+    file.assure_naturalisation(assured_on=date(2025, 4, 1), today=TODAY)
+    file.complete_naturalisation(certificate_date=date(2025, 5, 1), today=TODAY)
+    other = arrived()
+    other.record_departure(departed_on=date(2020, 1, 1), today=TODAY)
+    third = arrived()
+    third.transfer_file(to_abh="abh-05315", transferred_on=date(2020, 1, 1), today=TODAY)
+
+    events = [*file.collect_events(), *other.collect_events(), *third.collect_events()]
+
+    mapped = [to_contract(e) for e in events]
+    assert all(m is not None for m in mapped)
+    assert len({type(m.payload) for m in mapped if m is not None}) == 17
