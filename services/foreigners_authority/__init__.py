@@ -26,6 +26,18 @@ def _integration(app: Any) -> Any:
     return to_contract
 
 
+def _http(app: Any, server: Any, settings: Any) -> Any:
+    from services.foreigners_authority.inbound.endpoint import create_inbound_app
+
+    return create_inbound_app(
+        app, server.execute, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
+    )
+
+
 SPEC = ServiceSpec(
-    name="foreigners_authority", build=_build, register_routes=_routes, integration=_integration
+    name="foreigners_authority",
+    build=_build,
+    register_routes=_routes,
+    integration=_integration,
+    http=_http,
 )

@@ -13,16 +13,20 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import EnvType
 
 from services.foreigners_authority.domain import (
     ArrivalFacts,
+    DomainError,
     EntryMode,
+    InboundMessage,
     InvalidValue,
     ResidenceFile,
     TitleKind,
     UnknownPerson,
     check_arrival,
+    inbound_id,
 )
 from services.runtime.eventstore import HubApplication
 from services.runtime.vault import PersonalDataVault
@@ -64,6 +68,17 @@ class GrantResidenceTitle:
 
 
 @dataclass(frozen=True)
+class Receipt:
+    """The answer to an inbound message: accepted, duplicate, or rejected with reasons."""
+
+    message_id: str
+    status: str
+    person_id: UUID | None
+    position: int | None = None
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class CommandResult:
     """The position of the command's last event in the service's log, and the new id."""
 
@@ -88,6 +103,11 @@ class ForeignersAuthority(HubApplication):
         self.today = today
 
     def register_arrival(self, command: RegisterArrival) -> CommandResult:
+        file = self._new_file(command)
+        recordings = self.save(file)
+        return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
+
+    def _new_file(self, command: RegisterArrival) -> ResidenceFile:
         if not command.given_names.strip() and not command.family_name.strip():
             raise InvalidValue("a name is needed", "familyName")
         if not _AZR_NUMBER.match(command.azr_number):
@@ -119,8 +139,7 @@ class ForeignersAuthority(HubApplication):
             facts=facts,
             today=today,
         )
-        recordings = self.save(file)
-        return CommandResult(position=recordings[-1].notification.id, person_id=person_id)
+        return file
 
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
         file = self._file(command.person_id)
@@ -135,6 +154,70 @@ class ForeignersAuthority(HubApplication):
         )
         recordings = self.save(file)
         return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
+
+    def receive(self, form: Any) -> Receipt:
+        """Apply one inbound message exactly once: the change and the record of the message
+        are saved in one transaction; a repeat gets the first receipt's person back."""
+        from services.foreigners_authority.inbound.apply import change_for
+        from services.foreigners_authority.inbound.messages import NewPerson
+
+        message_key = inbound_id(form.message_id)
+        earlier = self._earlier(message_key)
+        if earlier is not None:
+            return Receipt(form.message_id, "duplicate", earlier)
+        try:
+            if isinstance(form.body, NewPerson):
+                body = form.body
+                file = self._new_file(
+                    RegisterArrival(
+                        given_names=body.given_names,
+                        family_name=body.family_name,
+                        birth_date=body.birth_date,
+                        azr_number=body.azr_number,
+                        nationalities=list(body.nationalities),
+                        entry_date=body.entry_date,
+                        entry_mode=body.entry_mode,
+                        municipality_key=body.municipality_key,
+                        registered_on=body.registered_on,
+                        abh_id=form.sender,
+                    )
+                )
+            else:
+                file = self._file(form.person_id)
+                change_for(form.body)(file, self.today())
+        except DomainError as error:
+            field = f"body.{error.field}" if error.field else "body"
+            return Receipt(
+                form.message_id,
+                "rejected",
+                None,
+                errors=[{"field": field, "message": error.message, "code": error.code}],
+            )
+        message = InboundMessage(
+            id=message_key,
+            message_id=form.message_id,
+            message_type=form.message_type,
+            person_id=file.id,
+            sender=form.sender,
+        )
+        try:
+            recordings = self.save(file, message)
+        except RecordConflictError:  # the same message, accepted meanwhile
+            return Receipt(form.message_id, "duplicate", self._earlier(message_key))
+        position = max(
+            r.notification.id
+            for r in recordings
+            if not isinstance(r.domain_event, InboundMessage.Accepted)
+        )
+        return Receipt(form.message_id, "accepted", file.id, position)
+
+    def _earlier(self, message_key: UUID) -> UUID | None:
+        try:
+            message: object = self.repository.get(message_key)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(message, InboundMessage)
+        return message.person_id
 
     def residence_file(self, person_id: UUID) -> dict[str, Any]:
         """The file in clear text, for the authority's own staff."""

@@ -38,6 +38,8 @@ class ServiceSpec:
     build: Callable[[dict[str, str], PersonalDataVault], Application[Any]]
     register_routes: Callable[[CommandServer, Any], None]
     integration: Callable[[Any], IntegrationMapper]  # application -> event mapper
+    #: an HTTP interface of the service itself (application, command server, settings -> ASGI)
+    http: Callable[[Any, CommandServer, HubSettings], Any] | None = None
 
 
 def database_url(settings: HubSettings) -> str:
@@ -80,9 +82,34 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
     spec.register_routes(server, app)
     await server.start()
     log.info("%s: serving commands", spec.name)
+    http_task: asyncio.Task[None] | None = None
+    http_server = None
+    if spec.http is not None:
+        import uvicorn
+
+        http_server = uvicorn.Server(
+            uvicorn.Config(
+                spec.http(app, server, settings),
+                host=settings.inbound_host,
+                port=settings.inbound_port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+            )
+        )
+        http_task = asyncio.create_task(http_server.serve())
+        log.info(
+            "%s: inbound interface on http://%s:%s/inbound/messages",
+            spec.name,
+            settings.inbound_host,
+            settings.inbound_port,
+        )
     try:
         await stop.wait()
     finally:
+        if http_server is not None and http_task is not None:
+            http_server.should_exit = True
+            await http_task
         await server.stop()
         await close(nc)
         app.close()

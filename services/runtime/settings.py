@@ -32,6 +32,8 @@ class HubSettings(BaseSettings):
     )
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    inbound_host: str = "127.0.0.1"
+    inbound_port: int = 8001  # the foreigners authority's inbound interface
     log_level: str = "INFO"
     demo: bool = True
     consistency_wait_seconds: float = 5.0

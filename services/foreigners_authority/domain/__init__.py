@@ -16,6 +16,7 @@ from services.foreigners_authority.domain.errors import (
     InvalidValue,
     UnknownPerson,
 )
+from services.foreigners_authority.domain.inbound import InboundMessage, inbound_id
 from services.foreigners_authority.domain.residence_file import ResidenceFile
 from services.foreigners_authority.domain.vocabulary import (
     AsylumOutcome,
@@ -44,6 +45,7 @@ __all__ = [
     "DuldungGround",
     "EntryMode",
     "FiktionKind",
+    "InboundMessage",
     "InvalidValue",
     "NaturalisationRequirement",
     "RequirementOutcome",
@@ -51,4 +53,5 @@ __all__ = [
     "TitleKind",
     "UnknownPerson",
     "check_arrival",
+    "inbound_id",
 ]

@@ -17,6 +17,7 @@ from services.foreigners_authority.domain.arrival import ArrivalFacts, check_arr
 from services.foreigners_authority.domain.errors import Contradiction, InvalidValue
 from services.foreigners_authority.domain.vocabulary import (
     CEFR_LEVELS,
+    MUNICIPALITY_KEY,
     PARAGRAPH,
     PROTECTION_OUTCOMES,
     TEMPORARY_PROTECTION_LIMIT,
@@ -257,6 +258,19 @@ class ResidenceFile(Aggregate):
     def register_residence(self, municipality_key: str, registered_on: date) -> None:
         self.municipality_key = municipality_key
         self.registered_on = registered_on
+
+    def change_residence(self, *, municipality_key: str, registered_on: date, today: date) -> None:
+        """A new registration (Ummeldung) within Germany."""
+        self._require_open()
+        if not MUNICIPALITY_KEY.match(municipality_key):
+            raise InvalidValue("the municipality key must be an 8-digit AGS", "municipalityKey")
+        _not_future(registered_on, today, "registeredOn", "the registration")
+        self._not_before_entry(registered_on, "registeredOn")
+        if self.registered_on is not None and registered_on < self.registered_on:
+            raise Contradiction(
+                f"the file has a later registration ({self.registered_on})", "registeredOn"
+            )
+        self.register_residence(municipality_key=municipality_key, registered_on=registered_on)
 
     # -- guards ---------------------------------------------------------------------------
     def _require_open(self) -> None:

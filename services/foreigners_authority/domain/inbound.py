@@ -1,0 +1,40 @@
+"""Inbound messages from the authority's specialist software (modelled on XAusländer)."""
+
+from __future__ import annotations
+
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+_NAMESPACE = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound")
+
+
+def inbound_id(message_id: str) -> UUID:
+    """The aggregate id of an inbound message: the same message id, the same aggregate."""
+    return uuid5(_NAMESPACE, message_id)
+
+
+class InboundMessage(Aggregate):
+    """One accepted inbound message. Saved with the changes it caused, in one transaction, so a
+    message is applied exactly once: a repeat finds it and gets the first receipt back."""
+
+    class Accepted(Aggregate.Created):
+        message_id: str
+        message_type: str
+        person_id: UUID | None
+        sender: str
+
+    @event(Accepted)
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        message_id: str,
+        message_type: str,
+        person_id: UUID | None,
+        sender: str,
+    ) -> None:
+        self.message_id = message_id
+        self.message_type = message_type
+        self.person_id = person_id
+        self.sender = sender

@@ -1,0 +1,93 @@
+"""What each inbound message does to the residence file."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+from services.foreigners_authority.domain import ResidenceFile
+from services.foreigners_authority.inbound import messages as m
+
+Change = Callable[[ResidenceFile, date], None]
+
+
+def change_for(body: Any) -> Change:
+    """The domain call a message body stands for (new persons are handled by the caller)."""
+    if isinstance(body, m.AddressChange):
+        return lambda f, t: f.change_residence(
+            municipality_key=body.municipality_key, registered_on=body.registered_on, today=t
+        )
+    if isinstance(body, m.TitleGranted):
+        return lambda f, t: f.grant_residence_title(
+            title=body.title,
+            paragraph=body.paragraph,
+            granted_on=body.granted_on,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+            conditions=list(body.conditions),
+            today=t,
+        )
+    if isinstance(body, m.TitleApplied):
+        return lambda f, t: f.apply_for_title(
+            paragraph=body.paragraph, applied_on=body.applied_on, today=t
+        )
+    if isinstance(body, m.FiktionIssued):
+        return lambda f, t: f.issue_fiktion(
+            kind=body.fiktion, issued_on=body.issued_on, valid_until=body.valid_until, today=t
+        )
+    if isinstance(body, m.DuldungIssued):
+        return lambda f, t: f.issue_duldung(
+            ground=body.ground, valid_from=body.valid_from, valid_until=body.valid_until, today=t
+        )
+    if isinstance(body, m.ProtectionGranted):
+        return lambda f, t: f.grant_temporary_protection(
+            valid_from=body.valid_from, valid_until=body.valid_until, today=t
+        )
+    if isinstance(body, m.ProtectionExtended):
+        return lambda f, t: f.extend_temporary_protection(valid_until=body.valid_until, today=t)
+    if isinstance(body, m.Departure):
+        return lambda f, t: f.record_departure(departed_on=body.departed_on, today=t)
+    if isinstance(body, m.AsylumFiled):
+        return lambda f, t: f.file_asylum_application(filed_on=body.filed_on, today=t)
+    if isinstance(body, m.AsylumDecided):
+        return lambda f, t: f.record_asylum_decision(
+            outcome=body.outcome, decided_on=body.decided_on, today=t
+        )
+    if isinstance(body, m.CourseObligation):
+        return lambda f, t: f.impose_course_obligation(
+            by=body.by, imposed_on=body.imposed_on, today=t
+        )
+    if isinstance(body, m.CourseCompleted):
+        return lambda f, t: f.complete_integration_course(
+            level=body.level, completed_on=body.completed_on, today=t
+        )
+    if isinstance(body, m.LanguageCertificate):
+        return lambda f, t: f.record_language_certificate(
+            cefr_level=body.cefr_level, issued_on=body.issued_on, today=t
+        )
+    if isinstance(body, m.Transfer):
+        return lambda f, t: f.transfer_file(
+            to_abh=body.to_abh, transferred_on=body.transferred_on, today=t
+        )
+    if isinstance(body, m.NaturalisationApplied):
+        return lambda f, t: f.apply_for_naturalisation(
+            channel=body.channel, applied_on=body.applied_on, today=t
+        )
+    if isinstance(body, m.RequirementAssessed):
+        return lambda f, t: f.assess_requirement(
+            requirement=body.requirement,
+            outcome=body.outcome,
+            law_version=body.law_version,
+            assessed_on=body.assessed_on,
+            today=t,
+        )
+    if isinstance(body, m.TestPassed):
+        return lambda f, t: f.record_naturalisation_test(passed_on=body.passed_on, today=t)
+    if isinstance(body, m.Assured):
+        return lambda f, t: f.assure_naturalisation(assured_on=body.assured_on, today=t)
+    if isinstance(body, m.Completed):
+        return lambda f, t: f.complete_naturalisation(
+            certificate_date=body.certificate_date, today=t
+        )
+    raise TypeError(f"no change for {type(body).__name__}")

@@ -1,0 +1,190 @@
+"""The authenticated HTTP endpoint for inbound messages, with a receipt for each.
+
+POST /inbound/messages   one message (JSON); answers a receipt:
+                         200 accepted or duplicate, 422 rejected with reasons per field,
+                         401 without a valid bearer token, 403 for another authority.
+GET  /inbound/schemas    the JSON Schema of every message form
+GET  /inbound/healthz
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import TypeAdapter, ValidationError
+
+from services.foreigners_authority.application import ForeignersAuthority, Receipt
+from services.foreigners_authority.inbound.messages import InboundMessageForm
+from services.runtime.context import CommandContext
+from services.runtime.tokens import AuthError, bearer_token, verify_token
+
+SENDER_ROLES = frozenset({"abh_officer", "admin"})
+MAX_BYTES = 256 * 1024
+FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
+
+Execute = Callable[[Callable[[], Receipt], CommandContext], Awaitable[Receipt]]
+
+
+def _receipt(receipt: Receipt) -> dict[str, Any]:
+    return {
+        "messageId": receipt.message_id,
+        "status": receipt.status,
+        "personId": str(receipt.person_id) if receipt.person_id else None,
+        "position": receipt.position,
+        "errors": receipt.errors,
+    }
+
+
+def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
+    return JSONResponse(
+        {
+            "messageId": message_id,
+            "status": "rejected",
+            "personId": None,
+            "position": None,
+            "errors": errors,
+        },
+        status_code=status,
+    )
+
+
+def _union_tags() -> frozenset[str]:
+    """Message types and body kinds: pydantic puts them into error locations."""
+    import typing
+
+    from services.foreigners_authority.inbound import messages
+
+    tags = set(messages.MESSAGE_TYPES)
+    for model in vars(messages).values():
+        fields = getattr(model, "model_fields", {}) if isinstance(model, type) else {}
+        if "kind" in fields:
+            tags.update(typing.get_args(fields["kind"].annotation))
+    return frozenset(tags)
+
+
+TAGS = _union_tags()
+
+
+def _field_errors(error: ValidationError) -> list[dict[str, str]]:
+    errors = []
+    for item in error.errors()[:20]:
+        location = [str(p) for p in item["loc"] if str(p) not in TAGS]
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            # the context names the tag as "'message_type' | 'messageType'": take the alias
+            names = str(item.get("ctx", {}).get("discriminator", "")).split("|")
+            location.append(names[-1].strip(" '"))
+        errors.append(
+            {
+                "field": ".".join(location) or "message",
+                "message": item["msg"],
+                "code": "invalid_input",
+            }
+        )
+    return errors
+
+
+def create_inbound_app(
+    app: ForeignersAuthority, execute: Execute, *, jwt_secret: str, issuer: str
+) -> FastAPI:
+    api = FastAPI(title="Foreigners authority inbound interface", docs_url=None, redoc_url=None)
+
+    @api.get("/inbound/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/inbound/schemas")
+    async def schemas() -> dict[str, Any]:
+        return FORMS.json_schema(by_alias=True)
+
+    @api.post("/inbound/messages")
+    async def receive(request: Request) -> JSONResponse:
+        try:
+            principal = verify_token(
+                jwt_secret, bearer_token(request.headers.get("authorization")), issuer=issuer
+            )
+        except AuthError as error:
+            return JSONResponse(
+                {
+                    "status": "rejected",
+                    "errors": [
+                        {"field": "authorization", "message": str(error), "code": "unauthenticated"}
+                    ],
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if principal.role not in SENDER_ROLES:
+            return _rejected(
+                None,
+                [
+                    {
+                        "field": "authorization",
+                        "code": "forbidden",
+                        "message": f"role {principal.role!r} may not send",
+                    }
+                ],
+                403,
+            )
+        raw = await request.body()
+        if len(raw) > MAX_BYTES:
+            return _rejected(
+                None,
+                [
+                    {
+                        "field": "message",
+                        "code": "too_large",
+                        "message": f"a message is at most {MAX_BYTES} bytes",
+                    }
+                ],
+                413,
+            )
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError):
+            return _rejected(
+                None,
+                [
+                    {
+                        "field": "message",
+                        "code": "invalid_json",
+                        "message": "the message is not valid JSON",
+                    }
+                ],
+                400,
+            )
+        message_id = data.get("messageId") if isinstance(data, dict) else None
+        message_id = message_id if isinstance(message_id, str) else None
+        try:
+            form = FORMS.validate_python(data)
+        except ValidationError as error:
+            return _rejected(message_id, _field_errors(error), 422)
+        if form.sender != principal.agency and principal.role != "admin":
+            return _rejected(
+                form.message_id,
+                [
+                    {
+                        "field": "sender",
+                        "code": "forbidden",
+                        "message": f"your token is for {principal.agency}, not {form.sender}",
+                    }
+                ],
+                403,
+            )
+        context = CommandContext(
+            agency=principal.agency,
+            role=principal.role,
+            legal_basis="§ 86 AufenthG",
+            purpose="residence_administration",
+            subject=principal.subject,
+            correlation_id=form.message_id,
+        )
+        receipt = await execute(lambda: app.receive(form), context)
+        return JSONResponse(
+            _receipt(receipt), status_code=422 if receipt.status == "rejected" else 200
+        )
+
+    return api

@@ -1,0 +1,380 @@
+"""The foreigners authority's inbound interface: receipts, idempotency, no half-applied change,
+and fuzzing that shows no input crashes it or corrupts a file."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from services.foreigners_authority.application import ForeignersAuthority
+from services.foreigners_authority.domain import ResidenceFile
+from services.foreigners_authority.inbound.endpoint import create_inbound_app
+from services.runtime.context import CommandContext, use_context
+from services.runtime.settings import HubSettings
+from services.runtime.tokens import issue_token
+from tests.helpers import close_app, foreigners_authority
+
+SENDER = "abh-05315"
+
+
+async def run_inline(fn: Any, context: CommandContext) -> Any:
+    with use_context(context):
+        return fn()
+
+
+@pytest.fixture
+def app(settings: HubSettings) -> Iterator[ForeignersAuthority]:
+    application = foreigners_authority(settings)
+    yield application
+    close_app(application)
+
+
+@pytest.fixture
+def client(app: ForeignersAuthority, settings: HubSettings) -> Any:
+    api = create_inbound_app(
+        app, run_inline, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
+    )
+    token = issue_token(
+        settings.resolved_jwt_secret(),
+        subject="advis",
+        agency=SENDER,
+        role="abh_officer",
+        issuer=settings.jwt_issuer,
+    )
+
+    def post(
+        message: Any, *, headers: dict[str, str] | None = None, raw: bytes | None = None
+    ) -> httpx.Response:
+        async def call() -> httpx.Response:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+            ) as http:
+                return await http.post(
+                    "/inbound/messages",
+                    content=raw if raw is not None else json.dumps(message).encode(),
+                    headers={
+                        "Authorization": f"Bearer {token}",
+                        "Content-Type": "application/json",
+                        **(headers or {}),
+                    },
+                )
+
+        return asyncio.run(call())
+
+    def get(path: str) -> httpx.Response:
+        async def call() -> httpx.Response:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+            ) as http:
+                return await http.get(path)
+
+        return asyncio.run(call())
+
+    post.get = get  # type: ignore[attr-defined]
+    return post
+
+
+_ids = iter(range(1, 10**9))
+
+
+def message(
+    message_type: str,
+    body: dict[str, Any],
+    person_id: str | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    envelope: dict[str, Any] = {
+        "messageId": message_id or f"msg-{next(_ids)}",
+        "messageType": message_type,
+        "sentAt": "2026-11-20T10:00:00+01:00",
+        "sender": SENDER,
+        "body": body,
+    }
+    if person_id is not None:
+        envelope["personId"] = person_id
+    return envelope
+
+
+def new_person(**changes: Any) -> dict[str, Any]:
+    body = {
+        "kind": "new_person",
+        "givenNames": "Ahmad",
+        "familyName": "Rahimi",
+        "birthDate": "1994-02-03",
+        "azrNumber": "123456789012",
+        "nationalities": ["AFG"],
+        "entryDate": "2015-11-02",
+        "entryMode": "asylum",
+        "municipalityKey": "05315000",
+        "registeredOn": "2015-11-10",
+    }
+    body.update(changes)
+    return message("registration_notice", body)
+
+
+def registered(client: Any) -> str:
+    response = client(new_person())
+    assert response.status_code == 200, response.text
+    person = response.json()["personId"]
+    assert isinstance(person, str)
+    return person
+
+
+def events(app: ForeignersAuthority) -> int:
+    return int(app.recorder.max_notification_id() or 0)
+
+
+def test_a_registration_notice_opens_a_file_and_answers_a_receipt(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    response = client(new_person())
+
+    receipt = response.json()
+    assert response.status_code == 200
+    assert receipt["status"] == "accepted"
+    assert receipt["errors"] == []
+    assert receipt["position"] == 3
+    assert app.residence_file(UUID(receipt["personId"]))["municipality_key"] == "05315000"
+
+
+def test_the_same_message_twice_is_applied_once(client: Any, app: ForeignersAuthority) -> None:
+    first = new_person()
+    accepted = client(first).json()
+    stored = events(app)
+
+    again = client(copy.deepcopy(first))
+
+    assert again.status_code == 200
+    assert again.json()["status"] == "duplicate"
+    assert again.json()["personId"] == accepted["personId"]
+    assert events(app) == stored
+
+
+def test_a_whole_path_arrives_as_messages(client: Any, app: ForeignersAuthority) -> None:
+    person = registered(client)
+    steps = [
+        ("asylum_decision", {"kind": "application_filed", "filedOn": "2015-11-20"}),
+        ("asylum_decision", {"kind": "decision", "outcome": "refugee", "decidedOn": "2016-09-01"}),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "residence_permit",
+                "paragraph": "§ 25 Abs. 2 AufenthG",
+                "grantedOn": "2016-10-01",
+                "validFrom": "2016-10-01",
+                "validUntil": "2019-09-30",
+            },
+        ),
+        (
+            "integration_course",
+            {"kind": "obligation", "by": "foreigners_authority", "imposedOn": "2016-10-01"},
+        ),
+        ("integration_course", {"kind": "completed", "level": "B1", "completedOn": "2017-12-01"}),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "settlement_permit",
+                "paragraph": "§ 26 Abs. 3 AufenthG",
+                "grantedOn": "2021-10-01",
+                "validFrom": "2021-10-01",
+            },
+        ),
+        ("naturalisation", {"kind": "applied", "channel": "online", "appliedOn": "2025-11-03"}),
+        ("naturalisation", {"kind": "test_passed", "passedOn": "2025-11-10"}),
+        ("naturalisation", {"kind": "completed", "certificateDate": "2026-06-01"}),
+    ]
+
+    receipts = [client(message(kind, body, person)).json() for kind, body in steps]
+
+    assert [r["status"] for r in receipts] == ["accepted"] * len(steps)
+    file = app.repository.get(UUID(person))
+    assert isinstance(file, ResidenceFile)
+    assert file.naturalised_on is not None
+
+
+def test_a_contradicting_message_is_rejected_with_the_reason_and_changes_nothing(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    person = registered(client)
+    client(
+        message("asylum_decision", {"kind": "application_filed", "filedOn": "2015-11-20"}, person)
+    )
+    stored = events(app)
+
+    response = client(
+        message(
+            "residence_decision",
+            {
+                "kind": "duldung_issued",
+                "ground": "general",
+                "validFrom": "2016-01-01",
+                "validUntil": "2016-06-30",
+            },
+            person,
+        )
+    )
+
+    receipt = response.json()
+    assert response.status_code == 422
+    assert receipt["status"] == "rejected"
+    assert receipt["errors"][0]["field"] == "body.ground"
+    assert "Aufenthaltsgestattung" in receipt["errors"][0]["message"]
+    assert events(app) == stored
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "field"),
+    [
+        (b"{not json", 400, "message"),
+        (json.dumps({"messageType": "nonsense"}).encode(), 422, "messageType"),
+        (json.dumps(new_person(azrNumber="12")).encode(), 422, "body.azrNumber"),
+        (json.dumps(new_person(birthDate="1994-13-01")).encode(), 422, "body.birthDate"),
+    ],
+)
+def test_malformed_messages_are_rejected_per_field_and_store_nothing(
+    client: Any, app: ForeignersAuthority, raw: bytes, status: int, field: str
+) -> None:
+    response = client(None, raw=raw)
+
+    assert response.status_code == status
+    assert response.json()["status"] == "rejected"
+    assert field in {e["field"] for e in response.json()["errors"]}
+    assert events(app) == 0
+
+
+def test_only_authenticated_senders_for_their_own_authority(
+    client: Any, settings: HubSettings
+) -> None:
+    other = issue_token(
+        settings.resolved_jwt_secret(),
+        subject="x",
+        agency="abh-05111",
+        role="abh_officer",
+        issuer=settings.jwt_issuer,
+    )
+    partner = issue_token(
+        settings.resolved_jwt_secret(),
+        subject="x",
+        agency=SENDER,
+        role="partner_agency",
+        issuer=settings.jwt_issuer,
+    )
+
+    assert client(new_person(), headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert client(new_person(), headers={"Authorization": f"Bearer {other}"}).status_code == 403
+    assert client(new_person(), headers={"Authorization": f"Bearer {partner}"}).status_code == 403
+
+
+def test_the_message_schemas_are_published(client: Any) -> None:
+    schema = client.get("/inbound/schemas").json()
+
+    mapping = schema["discriminator"]["mapping"]
+    assert set(mapping) == {
+        "registration_notice",
+        "residence_decision",
+        "asylum_decision",
+        "integration_course",
+        "file_transfer",
+        "naturalisation",
+    }
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(value=json_values)
+def test_no_arbitrary_json_crashes_the_endpoint(client: Any, value: Any) -> None:
+    response = client(value)
+
+    assert response.status_code in (400, 413, 422)
+    assert response.json()["status"] == "rejected"
+
+
+BODIES = [
+    (
+        "residence_decision",
+        {
+            "kind": "title_granted",
+            "title": "residence_permit",
+            "paragraph": "§ 25 Abs. 2 AufenthG",
+            "grantedOn": "2016-10-01",
+            "validFrom": "2016-10-01",
+            "validUntil": "2019-09-30",
+        },
+    ),
+    (
+        "residence_decision",
+        {
+            "kind": "duldung_issued",
+            "ground": "general",
+            "validFrom": "2016-01-01",
+            "validUntil": "2016-06-30",
+        },
+    ),
+    ("residence_decision", {"kind": "departure", "departedOn": "2020-01-01"}),
+    ("asylum_decision", {"kind": "decision", "outcome": "refugee", "decidedOn": "2016-09-01"}),
+    ("integration_course", {"kind": "completed", "level": "B1", "completedOn": "2017-12-01"}),
+    ("naturalisation", {"kind": "assured", "assuredOn": "2025-01-01"}),
+    ("file_transfer", {"kind": "transfer", "toAbh": "abh-05111", "transferredOn": "2022-01-01"}),
+]
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    template=st.sampled_from(BODIES),
+    field=st.sampled_from(
+        [
+            "kind",
+            "validUntil",
+            "validFrom",
+            "outcome",
+            "level",
+            "grantedOn",
+            "title",
+            "paragraph",
+            "departedOn",
+            "toAbh",
+            "extra",
+        ]
+    ),
+    value=json_values | st.dates().map(lambda d: d.isoformat()),
+)
+def test_mutated_messages_never_crash_or_corrupt_a_file(
+    client: Any,
+    app: ForeignersAuthority,
+    template: tuple[str, dict[str, Any]],
+    field: str,
+    value: Any,
+) -> None:
+    person = registered(client)
+    body = dict(template[1])
+    body[field] = value
+
+    response = client(message(template[0], body, person))
+
+    assert response.status_code in (200, 422), response.text
+    assert response.json()["status"] in ("accepted", "rejected")
+    replayed = app.repository.get(UUID(person))  # the file still loads
+    assert isinstance(replayed, ResidenceFile)
