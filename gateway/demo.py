@@ -70,7 +70,7 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
         "2019-04-04",
         "visa",
         "05334002",
-        ("settlement_permit", "§ 18c AufenthG", "2024-06-03", None),
+        ("eu_blue_card", "§ 18g AufenthG", "2019-04-15", "2027-04-14"),
     ),
     (
         "Mariam",

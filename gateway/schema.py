@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import partial
+from typing import Any
 from uuid import UUID
 
 import strawberry
@@ -14,6 +15,7 @@ from strawberry.types import Info
 
 from gateway.cases import CaseMutations, CaseQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
+from gateway.pathway import PathwayQueries
 from gateway.residence import ResidenceMutations
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
@@ -35,7 +37,7 @@ class PersonQueries:
         return Person(id=id)
 
 
-Query = merge_types("Query", (PersonQueries, CaseQueries))
+Query = merge_types("Query", (PersonQueries, CaseQueries, PathwayQueries))
 Mutation = merge_types("Mutation", (ResidenceMutations, CaseMutations))
 
 
@@ -47,7 +49,20 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
-schema = strawberry.Schema(
+class HubSchema(strawberry.Schema):
+    """Logs only unexpected errors: a refused command or bad input is the client's answer."""
+
+    def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
+        unexpected = [
+            e
+            for e in errors
+            if e.original_error is not None and not isinstance(e.original_error, HubError)
+        ]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
+
+
+schema = HubSchema(
     query=Query,
     mutation=Mutation,
     subscription=Subscription,

@@ -11,6 +11,7 @@ from strawberry.types import Info
 
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
+from gateway.pathway import Pathway, pathway_for
 from projections.timeline.visibility import visible
 
 TIMELINE_READERS = frozenset({"abh_officer", "case_manager", "partner_agency", "admin"})
@@ -89,3 +90,11 @@ class Person:
             detail=f"{len(rows)} entries",
         )
         return [entry(r) for r in rows]
+
+    @strawberry.field(
+        description="The path to naturalisation; absent unless the caller may see residence data"
+    )
+    async def pathway(
+        self, info: Info[HubContext, None], at_least: str | None = None
+    ) -> Pathway | None:
+        return await pathway_for(info, UUID(str(self.id)), at_least)

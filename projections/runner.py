@@ -12,6 +12,9 @@ from contracts import REGISTRY, stream_name
 from projections.case_views.projector import NAME as CASE_VIEWS
 from projections.case_views.projector import CaseViewsProjection
 from projections.case_views.projector import create_tables as create_case_view_tables
+from projections.pathway.projector import NAME as PATHWAY
+from projections.pathway.projector import PathwayProjection
+from projections.pathway.projector import create_tables as create_pathway_tables
 from projections.timeline.projector import NAME, SCHEMA, TimelineProjection, create_tables
 from services.runtime.consumer import ConsumerLoop
 from services.runtime.messaging import ensure_service_stream
@@ -66,8 +69,32 @@ async def case_view_consumers(
     return [loop]
 
 
+async def pathway_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+) -> list[ConsumerLoop]:
+    await create_pathway_tables(pool)
+    await ensure_service_stream(js, "foreigners_authority")
+    loop = ConsumerLoop(
+        js=js,
+        pool=pool,
+        stream=stream_name("foreigners_authority"),
+        source="foreigners_authority",
+        durable=f"{PATHWAY}_foreigners_authority",
+        position_name=PATHWAY,
+        handler=PathwayProjection(),
+        schema=SCHEMA,
+        batch_size=batch_size,
+    )
+    await loop.setup()
+    return [loop]
+
+
 async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
-    return [*await timeline_consumers(js, pool), *await case_view_consumers(js, pool)]
+    return [
+        *await timeline_consumers(js, pool),
+        *await case_view_consumers(js, pool),
+        *await pathway_consumers(js, pool),
+    ]
 
 
 async def run_projectors(js: JetStreamContext, pool: asyncpg.Pool, stop: asyncio.Event) -> None:

@@ -743,7 +743,10 @@ def _residence_requirement(
         period.end is None and period.kind in _counting_kinds(facts, version, as_of)
         for period in facts.periods
     )
-    why = "" if ongoing else " (no ongoing counted period)"
+    if facts.departed_on is not None:
+        why = f" (departure on {facts.departed_on})"
+    else:
+        why = "" if ongoing else " (no ongoing counted period)"
     return Requirement(key, False, f"{text}; not reachable with the periods known{why}{notes}")
 
 

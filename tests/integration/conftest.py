@@ -37,6 +37,7 @@ class InProcessHub:
     js: Any
     relay: Any = None
     loops: Any = None
+    services: dict[str, Any] | None = None  # name -> (application, command server)
 
     async def diagnose(self) -> str:
         info = await self.js.stream_info("HUB_FOREIGNERS_AUTHORITY")
@@ -88,6 +89,7 @@ async def hub(
     servers: list[CommandServer] = []
     tasks: list[asyncio.Task[None]] = []
     relays: dict[str, OutboxRelay] = {}
+    services: dict[str, Any] = {}
     for spec in SERVICES.values():
         service_app = build_application(spec, settings, pool_size=3)
         relay_app = build_application(spec, settings, pool_size=2)
@@ -96,6 +98,7 @@ async def hub(
         spec.register_routes(server, service_app)
         await server.start()
         servers.append(server)
+        services[spec.name] = (service_app, server)
         relays[spec.name] = OutboxRelay(
             service=spec.name,
             app=relay_app,
@@ -114,7 +117,15 @@ async def hub(
             httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client,
         ):
             yield InProcessHub(
-                client, app, pool, settings, EXPORTER, js, relays["foreigners_authority"], loops
+                client,
+                app,
+                pool,
+                settings,
+                EXPORTER,
+                js,
+                relays["foreigners_authority"],
+                loops,
+                services,
             )
     finally:
         stop.set()

@@ -1,0 +1,239 @@
+"""A person's path to naturalisation: inbound messages in, pathway and readiness out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+
+from gateway.consistency import Position
+from services.foreigners_authority.inbound.endpoint import create_inbound_app
+from services.runtime.tokens import issue_token
+from tests.integration.case_flow import GRANT, OPEN_CASE, call, ok
+from tests.integration.conftest import InProcessHub
+
+ABH = "abh-05315"
+PATHWAY = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
+  pathway(atLeast: $atLeast) { stage stageSince entryDate milestones { name reachedOn }
+    periods { kind start end paragraph }
+    readiness(asOf: $asOf) { lawVersion ready earliestResidenceDate countedResidenceDays
+      requirements { key met reason } } } } }"""
+AT_STAGE = """query($stage: String!, $first: Int!, $after: String, $atLeast: String) {
+  personsAtStage(stage: $stage, first: $first, after: $after, atLeast: $atLeast) {
+    items { personId stage } nextCursor } }"""
+_n = iter(range(1, 10**6))
+
+
+async def send(
+    hub: InProcessHub, message_type: str, body: dict[str, Any], person: str | None = None
+) -> dict[str, Any]:
+    assert hub.services is not None
+    app, server = hub.services["foreigners_authority"]
+    api = create_inbound_app(
+        app,
+        server.execute,
+        jwt_secret=hub.settings.resolved_jwt_secret(),
+        issuer=hub.settings.jwt_issuer,
+    )
+    token = issue_token(
+        hub.settings.resolved_jwt_secret(),
+        subject="advis",
+        agency=ABH,
+        role="abh_officer",
+        issuer=hub.settings.jwt_issuer,
+    )
+    message: dict[str, Any] = {
+        "messageId": f"p-{next(_n)}",
+        "messageType": message_type,
+        "sentAt": "2026-11-20T10:00:00+01:00",
+        "sender": ABH,
+        "body": body,
+    }
+    if person:
+        message["personId"] = person
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+    ) as http:
+        response = await http.post(
+            "/inbound/messages", json=message, headers={"Authorization": f"Bearer {token}"}
+        )
+    receipt = response.json()
+    assert receipt["status"] == "accepted", receipt
+    assert isinstance(receipt, dict)
+    return receipt
+
+
+async def refugee_path(hub: InProcessHub) -> tuple[str, str]:
+    first = await send(
+        hub,
+        "registration_notice",
+        {
+            "kind": "new_person",
+            "givenNames": "Amir",
+            "familyName": "Haddad",
+            "birthDate": "1995-11-02",
+            "azrNumber": "123456789012",
+            "nationalities": ["SYR"],
+            "entryDate": "2015-11-02",
+            "entryMode": "asylum",
+            "municipalityKey": "05315000",
+            "registeredOn": "2015-11-10",
+        },
+    )
+    person = first["personId"]
+    last = first
+    for message_type, body in [
+        ("asylum_decision", {"kind": "application_filed", "filedOn": "2015-11-20"}),
+        ("asylum_decision", {"kind": "decision", "outcome": "refugee", "decidedOn": "2016-09-01"}),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "residence_permit",
+                "paragraph": "§ 25 Abs. 2 AufenthG",
+                "grantedOn": "2016-10-01",
+                "validFrom": "2016-10-01",
+                "validUntil": "2019-09-30",
+            },
+        ),
+        ("integration_course", {"kind": "completed", "level": "B1", "completedOn": "2017-12-01"}),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "settlement_permit",
+                "paragraph": "§ 26 Abs. 3 AufenthG",
+                "grantedOn": "2019-09-15",
+                "validFrom": "2019-10-01",
+            },
+        ),
+    ]:
+        last = await send(hub, message_type, body, person)
+    token = Position("foreigners_authority", int(last["position"])).token()
+    return person, token
+
+
+async def test_a_refugee_path_shows_stage_milestones_and_readiness(hub: InProcessHub) -> None:
+    person, position = await refugee_path(hub)
+
+    data = await ok(
+        hub,
+        PATHWAY,
+        {"id": person, "atLeast": position, "asOf": "2026-11-21"},
+        {"role": "abh_officer", "agency": ABH, "subject": "abh-1"},
+    )
+
+    pathway = data["person"]["pathway"]
+    assert pathway["stage"] == "permanent"
+    assert pathway["entryDate"] == "2015-11-02"
+    assert [m["name"] for m in pathway["milestones"]] == [
+        "entry",
+        "registered",
+        "asylum_applied",
+        "protection_granted",
+        "first_title",
+        "integration_course_completed",
+        "permanent_status",
+    ]
+    readiness = pathway["readiness"]
+    assert readiness["lawVersion"] == "stag-2025"
+    residence = next(r for r in readiness["requirements"] if r["key"] == "residence_period")
+    assert residence["met"] is True  # Gestattung counts: protection was granted later
+    # 7 years (integration course) under the law before 2024-06-27, from the asylum application
+    assert readiness["earliestResidenceDate"] == "2022-11-20"
+    assert readiness["ready"] is False  # no naturalisation test yet, livelihood unknown
+
+
+async def test_readiness_follows_the_law_in_force_on_the_chosen_date(hub: InProcessHub) -> None:
+    person, position = await refugee_path(hub)
+    officer = {"role": "abh_officer", "agency": ABH, "subject": "abh-1"}
+
+    old = await ok(hub, PATHWAY, {"id": person, "atLeast": position, "asOf": "2021-06-01"}, officer)
+
+    readiness = old["person"]["pathway"]["readiness"]
+    assert readiness["lawVersion"] == "stag-2000"
+    residence = next(r for r in readiness["requirements"] if r["key"] == "residence_period")
+    assert residence["met"] is False  # 7 or 8 years under the old law
+
+
+async def test_the_authority_lists_persons_by_stage_page_by_page(hub: InProcessHub) -> None:
+    officer = {"role": "abh_officer", "agency": ABH, "subject": "abh-1"}
+    persons = []
+    position = ""
+    for _ in range(3):
+        person, position = await refugee_path(hub)
+        persons.append(person)
+
+    first = (
+        await ok(hub, AT_STAGE, {"stage": "permanent", "first": 2, "atLeast": position}, officer)
+    )["personsAtStage"]
+    second = (
+        await ok(
+            hub, AT_STAGE, {"stage": "permanent", "first": 2, "after": first["nextCursor"]}, officer
+        )
+    )["personsAtStage"]
+
+    listed = [p["personId"] for p in first["items"] + second["items"]]
+    assert sorted(listed) == sorted(persons)
+    assert second["nextCursor"] is None
+    steering = await call(
+        hub,
+        AT_STAGE,
+        {"stage": "permanent", "first": 2},
+        {"role": "case_manager", "agency": "kim-05315", "subject": "cm"},
+    )
+    assert steering["errors"][0]["extensions"]["code"] == "forbidden"
+
+
+async def test_a_case_manager_sees_the_pathway_only_with_consent_for_residence_data(
+    hub: InProcessHub,
+) -> None:
+    person, position = await refugee_path(hub)
+    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    before = await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager)
+
+    opened = (
+        await ok(
+            hub,
+            OPEN_CASE,
+            {
+                "input": {
+                    "personId": person,
+                    "givenNames": "Amir",
+                    "familyName": "Haddad",
+                    "targetGroup": "young_adults",
+                    "legalSpheres": ["sgb_ii"],
+                    "intakeSource": "foreigners_authority",
+                }
+            },
+            manager,
+        )
+    )["openCase"]
+    granted = (
+        await ok(
+            hub,
+            GRANT,
+            {
+                "input": {
+                    "caseId": opened["caseId"],
+                    "recipients": ["kim-05315"],
+                    "categories": ["case_basic", "residence"],
+                    "purposes": ["counselling"],
+                    "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+                }
+            },
+            manager,
+        )
+    )["grantConsent"]
+    await ok(
+        hub,
+        """query($id: ID!, $p: String) { person(id: $id) {
+        timeline(atLeast: $p) { eventType } } }""",
+        {"id": person, "p": granted["position"]},
+        manager,
+    )
+    after = await ok(hub, PATHWAY, {"id": person}, manager)
+
+    assert before["person"]["pathway"] is None
+    assert after["person"]["pathway"]["stage"] == "permanent"

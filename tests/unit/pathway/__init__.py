@@ -1,0 +1,1 @@
+"""Tests of the naturalisation readiness rules (§ 10 StAG)."""
