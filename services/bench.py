@@ -103,7 +103,12 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
     os.environ.pop("HUB_NATS_URL", None)
     settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
     os.environ.update(
-        {"HUB_HOME": str(home), "HUB_GATEWAY_PORT": str(port), "HUB_LOG_LEVEL": "WARNING"}
+        {
+            "HUB_HOME": str(home),
+            "HUB_GATEWAY_PORT": str(port),
+            "HUB_INBOUND_PORT": str(free_port()),
+            "HUB_LOG_LEVEL": "WARNING",
+        }
     )
     from services.catalog import SERVICES
 

@@ -57,7 +57,14 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
                 role="case_manager",
                 ttl=3600,
             )
-            _load_demo_once(env["HUB_POSTGRES_URL"], settings.database, base_url, token, manager)
+            _load_demo_once(
+                env["HUB_POSTGRES_URL"],
+                settings.database,
+                base_url,
+                token,
+                manager,
+                f"http://{settings.inbound_host}:{settings.inbound_port}",
+            )
         case_manager = _token(
             settings,
             subject="demo-case-manager",
@@ -88,7 +95,12 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def _load_demo_once(
-    postgres_url: str, database: str, base_url: str, token: str, manager_token: str
+    postgres_url: str,
+    database: str,
+    base_url: str,
+    token: str,
+    manager_token: str,
+    inbound_url: str | None = None,
 ) -> None:
     import psycopg
 
@@ -103,12 +115,37 @@ def _load_demo_once(
             log.info("demo data already loaded")
             return
         count = load_demo(base_url, token, manager_token)
+        synthetic = ""
+        if inbound_url is not None:
+            synthetic = _load_synthetic(inbound_url, token)
         conn.execute(
             "INSERT INTO public.hub_installation (key, value) VALUES ('demo_loaded', %s)"
             " ON CONFLICT DO NOTHING",
             (str(count),),
         )
-        log.info("loaded demo data: %s persons", count)
+        log.info("loaded demo data: %s persons%s", count, synthetic)
+
+
+def _load_synthetic(inbound_url: str, token: str, count: int = 200) -> str:
+    """Synthetic paths through the foreigners authority's inbound interface."""
+    import time
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    import httpx
+
+    from services.foreigners_authority.inbound.synthetic import load_paths, synthetic_paths
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{inbound_url}/inbound/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    receipts = load_paths(inbound_url, token, list(synthetic_paths(count, today=today)))
+    return f" and {count} synthetic paths ({receipts.get('accepted', 0)} messages accepted)"
 
 
 def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:

@@ -99,6 +99,7 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
         **os.environ,
         **env,
         "HUB_GATEWAY_PORT": str(port),
+        "HUB_INBOUND_PORT": str(free_port()),
         "HUB_HOME": str(tmp_path / "home"),
         "HUB_JWT_SECRET": TEST_JWT_SECRET,
         "HUB_VAULT_MASTER_KEY": TEST_VAULT_KEY,
@@ -194,7 +195,7 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         page = httpx.get(f"{hub.base_url}/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
-        assert "loaded demo data: 8 persons" in hub.log.read_text()
+        assert "loaded demo data: 8 persons and 200 synthetic paths" in hub.log.read_text()
 
         assert hub.interrupt() == 0
         log = hub.log.read_text()
