@@ -16,6 +16,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import EnvType
 
+from services.foreigners_authority.codelists import load_codelists
 from services.foreigners_authority.domain import (
     ArrivalFacts,
     DomainError,
@@ -122,6 +123,9 @@ class ForeignersAuthority(HubApplication):
         )
         today = self.today()
         check_arrival(facts, today)  # before a key is made for a person we will not record
+        codes = load_codelists()
+        codes.check_nationalities(facts.nationalities)
+        codes.check_municipality(facts.municipality_key)
         person_id = uuid.uuid4()
         self.vault.create_key(person_id)
         names = json.dumps(
@@ -142,6 +146,7 @@ class ForeignersAuthority(HubApplication):
         return file
 
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
+        load_codelists().check_title(str(command.title), command.paragraph)
         file = self._file(command.person_id)
         file.grant_residence_title(
             title=command.title,
@@ -158,7 +163,7 @@ class ForeignersAuthority(HubApplication):
     def receive(self, form: Any) -> Receipt:
         """Apply one inbound message exactly once: the change and the record of the message
         are saved in one transaction; a repeat gets the first receipt's person back."""
-        from services.foreigners_authority.inbound.apply import change_for
+        from services.foreigners_authority.inbound.apply import change_for, check_codes
         from services.foreigners_authority.inbound.messages import NewPerson
 
         message_key = inbound_id(form.message_id)
@@ -183,6 +188,7 @@ class ForeignersAuthority(HubApplication):
                     )
                 )
             else:
+                check_codes(form.body)
                 file = self._file(form.person_id)
                 change_for(form.body)(file, self.today())
         except DomainError as error:

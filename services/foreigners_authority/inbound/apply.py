@@ -6,10 +6,22 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+from services.foreigners_authority.codelists import load_codelists
 from services.foreigners_authority.domain import ResidenceFile
 from services.foreigners_authority.inbound import messages as m
 
 Change = Callable[[ResidenceFile, date], None]
+
+
+def check_codes(body: Any) -> None:
+    """Check the body's codes against the code lists (title paragraphs, AGS)."""
+    codes = load_codelists()
+    if isinstance(body, m.TitleGranted):
+        codes.check_title(str(body.title), body.paragraph)
+    elif isinstance(body, m.TitleApplied):
+        codes.check_paragraph(body.paragraph)
+    elif isinstance(body, m.AddressChange):
+        codes.check_municipality(body.municipality_key)
 
 
 def change_for(body: Any) -> Change:

@@ -1,0 +1,77 @@
+"""Code lists as data: loaded from files, and every check names the field at fault."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.foreigners_authority.codelists import load_codelists
+from services.foreigners_authority.domain import InvalidValue
+
+CODES = load_codelists()
+
+
+def test_the_lists_are_complete_where_the_data_is() -> None:
+    assert len(CODES.countries) >= 249
+    assert {"SYR", "UKR", "AFG", "XXA"} <= set(CODES.countries)
+    assert "DEU" not in CODES.countries
+    assert {"ESP", "POL", "CHE", "NOR"} <= CODES.free_movement
+    assert len(CODES.lands) == 16
+    assert len(CODES.nrw_districts) == 53  # 22 kreisfreie Städte, 31 Kreise
+    assert CODES.title_kind("§ 18g AufenthG") == "eu_blue_card"
+
+
+@pytest.mark.parametrize("codes", [["ZZZ"], ["SYR", "Syria"], ["DEU"]])
+def test_unknown_countries_are_refused(codes: list[str]) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        CODES.check_nationalities(codes)
+
+    assert refused.value.field == "nationalities"
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("17000000", "no Land"),
+        ("05999000", "no district"),
+        ("0531500", "8 digits"),
+    ],
+)
+def test_unknown_municipality_keys_are_refused(key: str, reason: str) -> None:
+    with pytest.raises(InvalidValue, match=reason):
+        CODES.check_municipality(key)
+
+
+@pytest.mark.parametrize("key", ["05315000", "05562004", "09162000", "11000000"])
+def test_known_keys_pass(key: str) -> None:
+    CODES.check_municipality(key)
+
+
+@pytest.mark.parametrize(
+    ("kind", "paragraph"),
+    [
+        ("residence_permit", "§ 25 Abs. 2 AufenthG"),
+        ("residence_permit", "§ 28 Abs. 1 AufenthG"),  # a subsection of a listed section
+        ("settlement_permit", "§ 26 Abs. 3 AufenthG"),
+        ("national_visa", "§ 18b AufenthG"),  # a visa for the purpose of a later title
+    ],
+)
+def test_titles_that_fit_their_paragraph_pass(kind: str, paragraph: str) -> None:
+    CODES.check_title(kind, paragraph)
+
+
+@pytest.mark.parametrize(
+    ("kind", "paragraph", "field"),
+    [
+        ("residence_permit", "§ 9 AufenthG", "title"),
+        ("eu_blue_card", "§ 18b AufenthG", "title"),
+        ("residence_permit", "§ 25 AufenthG", "paragraph"),  # which subsection?
+        ("residence_permit", "§ 99 AufenthG", "paragraph"),
+    ],
+)
+def test_titles_that_contradict_their_paragraph_are_refused(
+    kind: str, paragraph: str, field: str
+) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        CODES.check_title(kind, paragraph)
+
+    assert refused.value.field == field
