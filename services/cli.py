@@ -160,10 +160,19 @@ def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def cmd_contracts_export(args: argparse.Namespace, settings: HubSettings) -> int:
+    import json
+
+    from pydantic import TypeAdapter
+
     from contracts.export import export_contracts
+    from services.foreigners_authority.inbound.messages import InboundMessageForm
 
     paths = export_contracts(Path(args.directory))
-    print(f"wrote {len(paths)} files to {args.directory}")
+    inbound = Path(args.directory) / "inbound" / "foreigners_authority.json"
+    inbound.parent.mkdir(parents=True, exist_ok=True)
+    schema = TypeAdapter(InboundMessageForm).json_schema(by_alias=True)
+    inbound.write_text(json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    print(f"wrote {len(paths) + 1} files to {args.directory}")
     return 0
 
 
