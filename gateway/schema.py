@@ -17,6 +17,7 @@ from gateway.cases import CaseMutations, CaseQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.pathway import PathwayQueries
 from gateway.residence import ResidenceMutations
+from gateway.steering import SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
 
@@ -37,7 +38,7 @@ class PersonQueries:
         return Person(id=id)
 
 
-Query = merge_types("Query", (PersonQueries, CaseQueries, PathwayQueries))
+Query = merge_types("Query", (PersonQueries, CaseQueries, PathwayQueries, SteeringQueries))
 Mutation = merge_types("Mutation", (ResidenceMutations, CaseMutations))
 
 

@@ -122,7 +122,7 @@ class PathwayProjection:
             await self._milestone(conn, pid, "registered", p.registered_on)
         elif isinstance(payload, fa.AsylumApplicationFiled):
             await self._period(conn, pid, position, "gestattung", p.filed_on, None)
-            await self._stage(conn, pid, "status_pending", p.filed_on)
+            await self._stage(conn, pid, position, "status_pending", p.filed_on)
             await self._milestone(conn, pid, "asylum_applied", p.filed_on)
         elif isinstance(payload, fa.AsylumDecisionReceived):
             # After a positive decision the Gestattung runs on until the title follows
@@ -132,19 +132,21 @@ class PathwayProjection:
             if p.outcome in PROTECTION:
                 await self._set(conn, pid, protection_granted_on=p.decided_on)
                 await self._milestone(conn, pid, "protection_granted", p.decided_on)
-                await self._stage(conn, pid, "protected_or_tolerated", p.decided_on)
+                await self._stage(conn, pid, position, "protected_or_tolerated", p.decided_on)
         elif isinstance(payload, fa.DuldungIssued):
             await self._period(conn, pid, position, "duldung", p.valid_from, p.valid_until)
-            await self._stage(conn, pid, "protected_or_tolerated", p.valid_from)
+            await self._stage(conn, pid, position, "protected_or_tolerated", p.valid_from)
         elif isinstance(payload, fa.ResidenceTitleApplied):
-            await self._stage(conn, pid, "status_pending", p.applied_on, only_from=("arrival",))
+            await self._stage(
+                conn, pid, position, "status_pending", p.applied_on, only_from=("arrival",)
+            )
         elif isinstance(payload, fa.FiktionsbescheinigungIssued):
             await self._period(conn, pid, position, "fiktion", p.issued_on, p.valid_until)
         elif isinstance(payload, fa.TemporaryProtectionGranted):
             await self._period(
                 conn, pid, position, "temporary_protection", p.valid_from, p.valid_until
             )
-            await self._stage(conn, pid, "protected_or_tolerated", p.valid_from)
+            await self._stage(conn, pid, position, "protected_or_tolerated", p.valid_from)
             await self._milestone(conn, pid, "protection_granted", p.valid_from)
         elif isinstance(payload, fa.TemporaryProtectionExtended):
             await conn.execute(
@@ -166,10 +168,10 @@ class PathwayProjection:
             )
             await self._period(conn, pid, position, kind, start, p.valid_until, p.paragraph)
             if kind in ("settlement_permit", "eu_long_term"):
-                await self._stage(conn, pid, "permanent", start)
+                await self._stage(conn, pid, position, "permanent", start)
                 await self._milestone(conn, pid, "permanent_status", start)
             elif kind == "residence_title":
-                await self._stage(conn, pid, "titled", start)
+                await self._stage(conn, pid, position, "titled", start)
                 await self._milestone(conn, pid, "first_title", start)
         elif isinstance(payload, fa.IntegrationCourseCompleted):
             await self._raise_level(conn, pid, p.level)
@@ -180,13 +182,15 @@ class PathwayProjection:
         elif isinstance(payload, fa.DepartureRecorded):
             await self._end(conn, pid, None, p.departed_on)
             await self._set(conn, pid, departed_on=p.departed_on)
-            await self._stage(conn, pid, "departed", p.departed_on, force=True)
+            await self._stage(conn, pid, position, "departed", p.departed_on, force=True)
             await self._milestone(conn, pid, "departed", p.departed_on)
         elif isinstance(payload, fa.CaseFileTransferred):
-            await self._stage(conn, pid, "transferred", p.transferred_on, force=True)
+            await self._stage(conn, pid, position, "transferred", p.transferred_on, force=True)
         elif isinstance(payload, fa.NaturalisationApplied):
             await self._set(conn, pid, naturalisation_applied_on=p.applied_on)
-            await self._stage(conn, pid, "naturalisation_applied", p.applied_on, force=True)
+            await self._stage(
+                conn, pid, position, "naturalisation_applied", p.applied_on, force=True
+            )
             await self._milestone(conn, pid, "naturalisation_applied", p.applied_on)
         elif isinstance(payload, fa.NaturalisationRequirementAssessed):
             column = {
@@ -201,7 +205,7 @@ class PathwayProjection:
         elif isinstance(payload, fa.NaturalisationCompleted):
             await self._end(conn, pid, None, p.certificate_date)
             await self._set(conn, pid, naturalised_on=p.certificate_date)
-            await self._stage(conn, pid, "naturalised", p.certificate_date, force=True)
+            await self._stage(conn, pid, position, "naturalised", p.certificate_date, force=True)
             await self._milestone(conn, pid, "naturalised", p.certificate_date)
 
     # -- helpers --------------------------------------------------------------------------
@@ -218,6 +222,7 @@ class PathwayProjection:
     async def _stage(
         conn: asyncpg.Connection,
         pid: UUID,
+        position: int,
         stage: str,
         since: date,
         *,

@@ -38,3 +38,14 @@ CREATE TABLE IF NOT EXISTS projections.pathway_milestones (
     reached_on  date NOT NULL,
     PRIMARY KEY (person_id, milestone)
 );
+
+-- Every stage a person entered, and since when (for counts by month).
+CREATE TABLE IF NOT EXISTS projections.pathway_stage_history (
+    person_id   uuid NOT NULL,
+    since       date NOT NULL,
+    stage       text NOT NULL,
+    position    bigint NOT NULL,
+    PRIMARY KEY (person_id, position)
+);
+CREATE INDEX IF NOT EXISTS pathway_stage_history_since_idx
+    ON projections.pathway_stage_history (since);

@@ -1,0 +1,1 @@
+"""Pseudonymised process indicators for the steering group (Lenkungsgruppe)."""
