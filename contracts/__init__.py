@@ -6,6 +6,7 @@ Importing this package registers every payload contract in ``REGISTRY``.
 from __future__ import annotations
 
 from contracts import case_management as case_management
+from contracts import conflict_management as conflict_management
 from contracts import foreigners_authority as foreigners_authority
 from contracts.envelope import CloudEvent, decode_envelope, encode_event
 from contracts.errors import ContractError

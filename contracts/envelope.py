@@ -45,6 +45,8 @@ class CloudEvent(BaseModel):
         ge=1, strict=True, description="Notification id of the event in its source's log."
     )
     traceparent: str | None = Field(default=None, description="W3C trace context.")
+    actorid: str | None = None
+    """Pseudonymous id of the acting user (added in 1.0 of the hub envelope, optional)."""
 
 
 def encode_event(event: CloudEvent) -> bytes:

@@ -21,6 +21,7 @@ from gateway.auth import AuthError, Principal, bearer_token, verify_token
 from gateway.schema import GatewaySettings, HubContext, schema
 from gateway.subscriptions import Notifier
 from projections.case_views.projector import create_tables as create_case_view_tables
+from projections.conflicts.projector import create_tables as create_conflict_tables
 from projections.pathway.projector import create_tables as create_pathway_tables
 from projections.timeline.projector import create_tables as create_timeline_tables
 from services.runtime import telemetry
@@ -108,6 +109,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         await create_timeline_tables(pool)
         await create_case_view_tables(pool)
         await create_pathway_tables(pool)
+        await create_conflict_tables(pool)
         await ensure_positions_table(pool, "projections")
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()

@@ -98,6 +98,9 @@ class CommandPayload:
     request_id: strawberry.ID | None = None
     mediator_id: strawberry.ID | None = None
     gap_id: strawberry.ID | None = None
+    conflict_id: strawberry.ID | None = None
+    intervention_id: strawberry.ID | None = None
+    entry_id: strawberry.ID | None = None
 
 
 _ID_FIELDS = (
@@ -109,6 +112,9 @@ _ID_FIELDS = (
     "request_id",
     "mediator_id",
     "gap_id",
+    "conflict_id",
+    "intervention_id",
+    "entry_id",
 )
 
 

@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import Info
 
 from gateway.cases import CaseMutations, CaseQueries
+from gateway.conflicts import ConflictMutations, ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.pathway import PathwayQueries
 from gateway.residence import ResidenceMutations
@@ -38,8 +39,10 @@ class PersonQueries:
         return Person(id=id)
 
 
-Query = merge_types("Query", (PersonQueries, CaseQueries, PathwayQueries, SteeringQueries))
-Mutation = merge_types("Mutation", (ResidenceMutations, CaseMutations))
+Query = merge_types(
+    "Query", (PersonQueries, CaseQueries, PathwayQueries, ConflictQueries, SteeringQueries)
+)
+Mutation = merge_types("Mutation", (ResidenceMutations, CaseMutations, ConflictMutations))
 
 
 def _should_mask(error: GraphQLError) -> bool:

@@ -59,6 +59,19 @@ class ReferralStats:
     suppressed_groups: int
 
 
+@strawberry.type(description="Open conflicts in a district at a Glasl stage (groups < 5 left out)")
+class OpenConflicts:
+    district: str
+    stage: int
+    conflicts: int
+
+
+@strawberry.type
+class OpenConflictCounts:
+    rows: list[OpenConflicts]
+    suppressed_groups: int
+
+
 @strawberry.type(description="Indicators for the steering group: no person, no case, no file")
 class Steering:
     @strawberry.field(description="Persons per stage by municipality, target_group or month")
@@ -85,6 +98,14 @@ class Steering:
         result = await queries.milestone_durations(ctx(info).pool, by_entry_year=by_entry_year)
         return MilestoneDurations(
             rows=[MilestoneDuration(**r) for r in result.rows],
+            suppressed_groups=result.suppressed_groups,
+        )
+
+    @strawberry.field(description="Open conflicts per district and Glasl stage")
+    async def open_conflicts(self, info: Info[HubContext, None]) -> OpenConflictCounts:
+        result = await queries.open_conflicts(ctx(info).pool)
+        return OpenConflictCounts(
+            rows=[OpenConflicts(**r) for r in result.rows],
             suppressed_groups=result.suppressed_groups,
         )
 

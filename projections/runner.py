@@ -12,6 +12,9 @@ from contracts import REGISTRY, stream_name
 from projections.case_views.projector import NAME as CASE_VIEWS
 from projections.case_views.projector import CaseViewsProjection
 from projections.case_views.projector import create_tables as create_case_view_tables
+from projections.conflicts.projector import NAME as CONFLICTS
+from projections.conflicts.projector import ConflictsProjection
+from projections.conflicts.projector import create_tables as create_conflict_tables
 from projections.pathway.projector import NAME as PATHWAY
 from projections.pathway.projector import PathwayProjection
 from projections.pathway.projector import create_tables as create_pathway_tables
@@ -89,11 +92,32 @@ async def pathway_consumers(
     return [loop]
 
 
+async def conflict_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+) -> list[ConsumerLoop]:
+    await create_conflict_tables(pool)
+    await ensure_service_stream(js, "conflict_management")
+    loop = ConsumerLoop(
+        js=js,
+        pool=pool,
+        stream=stream_name("conflict_management"),
+        source="conflict_management",
+        durable=f"{CONFLICTS}_conflict_management",
+        position_name=CONFLICTS,
+        handler=ConflictsProjection(),
+        schema=SCHEMA,
+        batch_size=batch_size,
+    )
+    await loop.setup()
+    return [loop]
+
+
 async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
     return [
         *await timeline_consumers(js, pool),
         *await case_view_consumers(js, pool),
         *await pathway_consumers(js, pool),
+        *await conflict_consumers(js, pool),
     ]
 
 

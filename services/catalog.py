@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from services.case_management import SPEC as CASE_MANAGEMENT
+from services.conflict_management import SPEC as CONFLICT_MANAGEMENT
 from services.foreigners_authority import SPEC as FOREIGNERS_AUTHORITY
 from services.runtime.service import ServiceSpec
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (FOREIGNERS_AUTHORITY, CASE_MANAGEMENT)
+    spec.name: spec for spec in (FOREIGNERS_AUTHORITY, CASE_MANAGEMENT, CONFLICT_MANAGEMENT)
 }
 
 

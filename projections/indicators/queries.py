@@ -142,3 +142,18 @@ async def referral_stats(db: Fetch) -> Result:
 def cell(count: int) -> int | None:
     """A count inside a shown group: 0 or at least MIN_GROUP, otherwise suppressed."""
     return count if count == 0 or count >= MIN_GROUP else None
+
+
+async def open_conflicts(db: Fetch) -> Result:
+    """Open conflicts per district and Glasl stage (groups of fewer than 5 left out)."""
+    rows = await db.fetch(
+        "SELECT district, stage, count(*) AS conflicts FROM projections.cf_conflicts"
+        " WHERE status = 'open' GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    return suppress(
+        [
+            {"district": r["district"], "stage": r["stage"], "conflicts": r["conflicts"]}
+            for r in rows
+        ],
+        key="conflicts",
+    )

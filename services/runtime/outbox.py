@@ -61,6 +61,7 @@ def to_cloud_event(
         recordedtime=domain_event.timestamp,
         sourceposition=notification_id,
         traceparent=meta.get("traceparent"),
+        actorid=meta.get("subject") or None,
     )
 
 

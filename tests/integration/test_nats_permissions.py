@@ -48,6 +48,8 @@ PASSWORD_VARIABLES = {
     "foreigners_authority_relay": "FOREIGNERS_AUTHORITY_RELAY_PASSWORD",
     "case_management": "CASE_MANAGEMENT_PASSWORD",
     "case_management_relay": "CASE_MANAGEMENT_RELAY_PASSWORD",
+    "conflict_management": "CONFLICT_MANAGEMENT_PASSWORD",
+    "conflict_management_relay": "CONFLICT_MANAGEMENT_RELAY_PASSWORD",
     "projector": "PROJECTOR_PASSWORD",
     "gateway": "GATEWAY_PASSWORD",
 }

@@ -8,6 +8,7 @@ from typing import Any
 from hypothesis import strategies as st
 
 from contracts import REGISTRY, CloudEvent, ContractSpec, Payload
+from contracts import conflict_management as conflict
 from contracts.foreigners_authority import (
     EntryMode,
     EntryRecorded,
@@ -95,6 +96,35 @@ def auto_payload(cls: type[Payload]) -> st.SearchStrategy[Any]:
     fields = {name: _field_strategy(info.annotation) for name, info in cls.model_fields.items()}
     return st.fixed_dictionaries(fields).map(lambda values: cls(**values))
 
+
+_STAGES = st.integers(min_value=1, max_value=9)
+_PARTIES = st.lists(st.fixed_dictionaries({"type": non_empty, "name": non_empty}), max_size=3)
+PAYLOADS[conflict.ConflictReported] = st.builds(
+    conflict.ConflictReported,
+    conflict_id=non_empty,
+    kind=non_empty,
+    district=non_empty,
+    parties=_PARTIES.map(tuple),
+    stage=_STAGES,
+    description=non_empty,
+)
+PAYLOADS[conflict.ConflictEscalated] = st.builds(
+    conflict.ConflictEscalated,
+    conflict_id=non_empty,
+    district=non_empty,
+    from_stage=_STAGES,
+    to_stage=_STAGES,
+    to_body=non_empty,
+    reason=non_empty,
+)
+PAYLOADS[conflict.InterventionOutcomeRecorded] = st.builds(
+    conflict.InterventionOutcomeRecorded,
+    conflict_id=non_empty,
+    intervention_id=non_empty,
+    outcome=non_empty,
+    stage_after=st.none() | _STAGES,
+    note=st.text(max_size=20),
+)
 
 for _spec in REGISTRY.all():
     if _spec.payload not in PAYLOADS:
