@@ -23,6 +23,7 @@ from gateway.subscriptions import Notifier
 from projections.case_views.projector import create_tables as create_case_view_tables
 from projections.conflicts.projector import create_tables as create_conflict_tables
 from projections.pathway.projector import create_tables as create_pathway_tables
+from projections.steering.projector import create_tables as create_steering_tables
 from projections.timeline.projector import create_tables as create_timeline_tables
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
@@ -110,6 +111,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         await create_case_view_tables(pool)
         await create_pathway_tables(pool)
         await create_conflict_tables(pool)
+        await create_steering_tables(pool)
         await ensure_positions_table(pool, "projections")
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()

@@ -101,6 +101,8 @@ class CommandPayload:
     conflict_id: strawberry.ID | None = None
     intervention_id: strawberry.ID | None = None
     entry_id: strawberry.ID | None = None
+    measure_id: strawberry.ID | None = None
+    escalation_id: strawberry.ID | None = None
 
 
 _ID_FIELDS = (
@@ -115,6 +117,9 @@ _ID_FIELDS = (
     "conflict_id",
     "intervention_id",
     "entry_id",
+    "measure_id",
+    "goal_id",
+    "escalation_id",
 )
 
 

@@ -18,7 +18,7 @@ from gateway.conflicts import ConflictMutations, ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.pathway import PathwayQueries
 from gateway.residence import ResidenceMutations
-from gateway.steering import SteeringQueries
+from gateway.steering import SteeringMutations, SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
 
@@ -42,7 +42,9 @@ class PersonQueries:
 Query = merge_types(
     "Query", (PersonQueries, CaseQueries, PathwayQueries, ConflictQueries, SteeringQueries)
 )
-Mutation = merge_types("Mutation", (ResidenceMutations, CaseMutations, ConflictMutations))
+Mutation = merge_types(
+    "Mutation", (ResidenceMutations, CaseMutations, ConflictMutations, SteeringMutations)
+)
 
 
 def _should_mask(error: GraphQLError) -> bool:

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
-from gateway.context import HubContext, HubError, ctx
+from gateway.context import (
+    CommandPayload,
+    HubContext,
+    HubError,
+    body,
+    command_context,
+    ctx,
+    read_after,
+    send,
+)
 from projections.indicators import queries
 
 STEERING = frozenset({"steering", "admin"})
@@ -101,6 +111,43 @@ class Steering:
             suppressed_groups=result.suppressed_groups,
         )
 
+    @strawberry.field(description="Systemic gaps, with their measures")
+    async def gaps(
+        self,
+        info: Info[HubContext, None],
+        status: str | None = None,
+        at_least: str | None = None,
+    ) -> list[SteeringGap]:
+        await read_after(ctx(info), at_least, "steering")
+        return await load_gaps(ctx(info).pool, status)
+
+    @strawberry.field(description="Conflicts escalated to the steering group")
+    async def escalations(
+        self, info: Info[HubContext, None], at_least: str | None = None
+    ) -> list[SteeringEscalation]:
+        await read_after(ctx(info), at_least, "steering")
+        rows = await ctx(info).pool.fetch(
+            "SELECT * FROM projections.sg_escalations ORDER BY received_at DESC"
+        )
+        return [
+            SteeringEscalation(
+                id=strawberry.ID(str(r["escalation_id"])),
+                conflict_id=strawberry.ID(str(r["conflict_id"])),
+                district=r["district"],
+                to_stage=r["to_stage"],
+                received_at=r["received_at"],
+                decision=r["decision"],
+            )
+            for r in rows
+        ]
+
+    @strawberry.field(description="The integration concept: goals, indicators, measures")
+    async def goals(
+        self, info: Info[HubContext, None], at_least: str | None = None
+    ) -> list[IntegrationGoal]:
+        await read_after(ctx(info), at_least, "steering")
+        return await load_goals(ctx(info).pool)
+
     @strawberry.field(description="Open conflicts per district and Glasl stage")
     async def open_conflicts(self, info: Info[HubContext, None]) -> OpenConflictCounts:
         result = await queries.open_conflicts(ctx(info).pool)
@@ -124,3 +171,275 @@ class SteeringQueries:
     def steering(self, info: Info[HubContext, None]) -> Steering:
         ctx(info).require(STEERING, "read the steering indicators")
         return Steering()
+
+
+# -- the steering group's own work: gaps, escalations, the integration concept -------------
+
+
+@strawberry.type
+class Measure:
+    id: strawberry.ID
+    title: str
+    owner: str
+    due: dt.date
+    completed_on: dt.date | None
+
+
+@strawberry.type(description="A systemic gap on the steering group's list")
+class SteeringGap:
+    id: strawberry.ID
+    origin: str
+    category: str
+    legal_sphere: str | None
+    affected_count: int | None = strawberry.field(
+        description="As reported; left out when fewer than 5"
+    )
+    reported_on: dt.date
+    status: str
+    priority: str | None
+    owner: str | None
+    resolution: str | None
+    measures: list[Measure]
+
+
+@strawberry.type(description="A conflict escalated to the steering group")
+class SteeringEscalation:
+    id: strawberry.ID
+    conflict_id: strawberry.ID
+    district: str
+    to_stage: int
+    received_at: dt.datetime
+    decision: str | None
+
+
+@strawberry.type
+class IndicatorValue:
+    period: str
+    value: float
+
+
+@strawberry.type(description="A goal of the integration concept with its indicator")
+class IntegrationGoal:
+    id: strawberry.ID
+    field_of_action: str
+    goal: str
+    indicator: str
+    unit: str
+    baseline: float
+    target: float
+    defined_on: dt.date
+    due: dt.date
+    values: list[IndicatorValue]
+    on_track: bool | None = strawberry.field(
+        description="The latest value against a straight line from baseline to target; "
+        "null without values"
+    )
+    measures: list[Measure]
+
+
+def _measure(r: Any) -> Measure:
+    return Measure(
+        id=strawberry.ID(str(r["measure_id"])),
+        title=r["title"],
+        owner=r["owner"],
+        due=r["due"],
+        completed_on=r["completed_on"],
+    )
+
+
+async def load_gaps(pool: Any, status: str | None) -> list[SteeringGap]:
+    gaps = await pool.fetch(
+        "SELECT * FROM projections.sg_gaps WHERE ($1::text IS NULL OR status = $1)"
+        " ORDER BY reported_on DESC",
+        status,
+    )
+    measures = await pool.fetch(
+        "SELECT * FROM projections.sg_measures WHERE gap_id IS NOT NULL ORDER BY due"
+    )
+    return [
+        SteeringGap(
+            id=strawberry.ID(str(g["gap_id"])),
+            origin=g["origin"],
+            category=g["category"],
+            legal_sphere=g["legal_sphere"],
+            affected_count=g["affected_count"]
+            if (g["affected_count"] or 0) >= queries.MIN_GROUP
+            else None,
+            reported_on=g["reported_on"],
+            status=g["status"],
+            priority=g["priority"],
+            owner=g["owner"],
+            resolution=g["resolution"],
+            measures=[_measure(m) for m in measures if m["gap_id"] == g["gap_id"]],
+        )
+        for g in gaps
+    ]
+
+
+async def load_goals(pool: Any) -> list[IntegrationGoal]:
+    from services.steering_group.domain import on_track
+
+    goals = await pool.fetch("SELECT * FROM projections.sg_goals ORDER BY field_of_action, due")
+    values = await pool.fetch("SELECT * FROM projections.sg_indicator_values ORDER BY period")
+    measures = await pool.fetch(
+        "SELECT * FROM projections.sg_measures WHERE goal_id IS NOT NULL ORDER BY due"
+    )
+    out = []
+    for g in goals:
+        own = [
+            IndicatorValue(period=v["period"], value=v["value"])
+            for v in values
+            if v["goal_id"] == g["goal_id"]
+        ]
+        out.append(
+            IntegrationGoal(
+                id=strawberry.ID(str(g["goal_id"])),
+                field_of_action=g["field_of_action"],
+                goal=g["goal"],
+                indicator=g["indicator"],
+                unit=g["unit"],
+                baseline=g["baseline"],
+                target=g["target"],
+                defined_on=g["defined_on"],
+                due=g["due"],
+                values=own,
+                on_track=on_track(
+                    baseline=g["baseline"],
+                    target=g["target"],
+                    defined_on=g["defined_on"],
+                    due=g["due"],
+                    latest_value=own[-1].value if own else None,
+                    today=dt.date.today(),
+                ),
+                measures=[_measure(m) for m in measures if m["goal_id"] == g["goal_id"]],
+            )
+        )
+    return out
+
+
+@strawberry.input
+class TriageGapInput:
+    gap_id: strawberry.ID
+    priority: str = strawberry.field(description="high, medium or low")
+    owner: str
+
+
+@strawberry.input
+class DecideMeasureInput:
+    gap_id: strawberry.ID
+    title: str
+    owner: str
+    due: dt.date
+
+
+@strawberry.input
+class CompleteMeasureInput:
+    gap_id: strawberry.ID
+    measure_id: strawberry.ID
+    completed_on: dt.date
+
+
+@strawberry.input
+class CloseGapInput:
+    gap_id: strawberry.ID
+    resolution: str
+
+
+@strawberry.input
+class HearEscalationInput:
+    escalation_id: strawberry.ID
+    decision: str
+
+
+@strawberry.input(description="A goal of the integration concept with its indicator")
+class DefineGoalInput:
+    field_of_action: str = strawberry.field(
+        description="language, education, work, housing, health, participation, residence, "
+        "social_cohesion, administration"
+    )
+    goal: str
+    indicator: str
+    unit: str
+    baseline: float
+    target: float
+    due: dt.date
+
+
+@strawberry.input
+class RecordIndicatorValueInput:
+    goal_id: strawberry.ID
+    period: str = strawberry.field(description="2026, 2026-Q3 or 2026-09")
+    value: float
+
+
+@strawberry.input
+class DecideGoalMeasureInput:
+    goal_id: strawberry.ID
+    title: str
+    owner: str
+    due: dt.date
+
+
+async def _command(info: Info[HubContext, None], command: str, value: Any) -> CommandPayload:
+    context = ctx(info)
+    principal = context.require(STEERING, command.replace("_", " "))
+    return await send(
+        context,
+        "steering_group",
+        command,
+        body(value),
+        command_context(principal, "§ 9 TIntG NRW", "integration_concept"),
+    )
+
+
+@strawberry.type
+class SteeringMutations:
+    @strawberry.mutation(description="Triage a systemic gap (priority, owner)")
+    async def triage_gap(
+        self, info: Info[HubContext, None], input: TriageGapInput
+    ) -> CommandPayload:
+        return await _command(info, "triage_gap", input)
+
+    @strawberry.mutation(description="Decide a measure for a gap (owner, due date)")
+    async def decide_measure(
+        self, info: Info[HubContext, None], input: DecideMeasureInput
+    ) -> CommandPayload:
+        return await _command(info, "decide_measure", input)
+
+    @strawberry.mutation(description="Mark a gap's measure completed")
+    async def complete_measure(
+        self, info: Info[HubContext, None], input: CompleteMeasureInput
+    ) -> CommandPayload:
+        return await _command(info, "complete_measure", input)
+
+    @strawberry.mutation(description="Close a gap once its measures are completed")
+    async def close_gap(self, info: Info[HubContext, None], input: CloseGapInput) -> CommandPayload:
+        return await _command(info, "close_gap", input)
+
+    @strawberry.mutation(description="Hear an escalated conflict and record the decision")
+    async def hear_escalation(
+        self, info: Info[HubContext, None], input: HearEscalationInput
+    ) -> CommandPayload:
+        return await _command(info, "hear_escalation", input)
+
+    @strawberry.mutation(description="Define a goal of the integration concept")
+    async def define_integration_goal(
+        self, info: Info[HubContext, None], input: DefineGoalInput
+    ) -> CommandPayload:
+        return await _command(info, "define_goal", input)
+
+    @strawberry.mutation(description="Record an indicator value for a period")
+    async def record_indicator_value(
+        self,
+        info: Info[HubContext, None],
+        input: RecordIndicatorValueInput,
+    ) -> CommandPayload:
+        return await _command(info, "record_indicator_value", input)
+
+    @strawberry.mutation(description="Decide a measure for a goal")
+    async def decide_goal_measure(
+        self,
+        info: Info[HubContext, None],
+        input: DecideGoalMeasureInput,
+    ) -> CommandPayload:
+        return await _command(info, "decide_goal_measure", input)

@@ -18,6 +18,9 @@ from projections.conflicts.projector import create_tables as create_conflict_tab
 from projections.pathway.projector import NAME as PATHWAY
 from projections.pathway.projector import PathwayProjection
 from projections.pathway.projector import create_tables as create_pathway_tables
+from projections.steering.projector import NAME as STEERING
+from projections.steering.projector import SteeringProjection
+from projections.steering.projector import create_tables as create_steering_tables
 from projections.timeline.projector import NAME, SCHEMA, TimelineProjection, create_tables
 from services.runtime.consumer import ConsumerLoop
 from services.runtime.messaging import ensure_service_stream
@@ -112,8 +115,29 @@ async def conflict_consumers(
     return [loop]
 
 
+async def steering_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+) -> list[ConsumerLoop]:
+    await create_steering_tables(pool)
+    await ensure_service_stream(js, "steering_group")
+    loop = ConsumerLoop(
+        js=js,
+        pool=pool,
+        stream=stream_name("steering_group"),
+        source="steering_group",
+        durable=f"{STEERING}_steering_group",
+        position_name=STEERING,
+        handler=SteeringProjection(),
+        schema=SCHEMA,
+        batch_size=batch_size,
+    )
+    await loop.setup()
+    return [loop]
+
+
 async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
     return [
+        *await steering_consumers(js, pool),
         *await timeline_consumers(js, pool),
         *await case_view_consumers(js, pool),
         *await pathway_consumers(js, pool),

@@ -6,9 +6,11 @@ from services.case_management import SPEC as CASE_MANAGEMENT
 from services.conflict_management import SPEC as CONFLICT_MANAGEMENT
 from services.foreigners_authority import SPEC as FOREIGNERS_AUTHORITY
 from services.runtime.service import ServiceSpec
+from services.steering_group import SPEC as STEERING_GROUP
 
 SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec for spec in (FOREIGNERS_AUTHORITY, CASE_MANAGEMENT, CONFLICT_MANAGEMENT)
+    spec.name: spec
+    for spec in (FOREIGNERS_AUTHORITY, CASE_MANAGEMENT, CONFLICT_MANAGEMENT, STEERING_GROUP)
 }
 
 

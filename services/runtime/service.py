@@ -40,6 +40,8 @@ class ServiceSpec:
     integration: Callable[[Any], IntegrationMapper]  # application -> event mapper
     #: an HTTP interface of the service itself (application, command server, settings -> ASGI)
     http: Callable[[Any, CommandServer, HubSettings], Any] | None = None
+    #: reactions to other services' events (application, JetStream, execute -> loops)
+    policies: Callable[[Any, Any, Any], list[Any]] | None = None
 
 
 def database_url(settings: HubSettings) -> str:
@@ -82,6 +84,11 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
     spec.register_routes(server, app)
     await server.start()
     log.info("%s: serving commands", spec.name)
+    policy_tasks = []
+    if spec.policies is not None:
+        for loop in spec.policies(app, nc.jetstream(), server.execute):
+            await loop.setup()
+            policy_tasks.append(asyncio.create_task(loop.run(stop)))
     http_task: asyncio.Task[None] | None = None
     http_server = None
     if spec.http is not None:
@@ -110,6 +117,9 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
         if http_server is not None and http_task is not None:
             http_server.should_exit = True
             await http_task
+        for task in policy_tasks:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(task, 10)
         await server.stop()
         await close(nc)
         app.close()

@@ -99,6 +99,10 @@ async def hub(
         await server.start()
         servers.append(server)
         services[spec.name] = (service_app, server)
+        if spec.policies is not None:
+            for policy in spec.policies(service_app, js, server.execute):
+                await policy.setup()
+                tasks.append(asyncio.create_task(policy.run(stop)))
         relays[spec.name] = OutboxRelay(
             service=spec.name,
             app=relay_app,

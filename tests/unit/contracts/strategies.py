@@ -82,6 +82,8 @@ def _field_strategy(annotation: Any) -> st.SearchStrategy[Any]:
         return st.dictionaries(non_empty, non_empty, max_size=3)
     if annotation is bool:
         return st.booleans()
+    if annotation is float:
+        return st.floats(allow_nan=False, allow_infinity=False, width=32)
     if annotation is int:
         return st.integers(min_value=1, max_value=100_000)
     if annotation is datetime or getattr(annotation, "__name__", "") == "AwareDatetime":

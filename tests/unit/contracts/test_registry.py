@@ -210,4 +210,9 @@ def test_importing_contracts_registers_the_foreigners_authority_contracts() -> N
         "hub.foreigners_authority.naturalisation_completed.v1",
     } <= types
     assert len(types) == 21
-    assert REGISTRY.services() == ["case_management", "conflict_management", "foreigners_authority"]
+    assert REGISTRY.services() == [
+        "case_management",
+        "conflict_management",
+        "foreigners_authority",
+        "steering_group",
+    ]
