@@ -84,3 +84,14 @@ class BoardLogEntryAdded(Payload):
     entry_id: str
     text: str
     corrects: str | None = None
+
+
+@contract(SERVICE, "systemic_gap_reported")
+class SystemicGapReported(Payload):
+    """The board reported a systemic gap behind its conflicts, for the steering group."""
+
+    gap_id: str = Field(min_length=1)
+    category: str
+    description: str
+    conflict_count: int | None = None
+    reported_on: date

@@ -269,6 +269,16 @@ class LinkConflictToGapInput:
     gap_id: strawberry.ID
 
 
+@strawberry.input(description="A systemic gap behind the board's conflicts, without personal data")
+class ReportBoardGapInput:
+    category: str = strawberry.field(
+        description="access_to_service, waiting_times, missing_offer, language_barrier, "
+        "interface_between_authorities, digital_access, social_cohesion, other"
+    )
+    description: str
+    conflict_count: int | None = None
+
+
 @strawberry.input(description="A board log entry; to correct one, name it in corrects")
 class AddBoardLogEntryInput:
     conflict_id: strawberry.ID
@@ -336,6 +346,14 @@ class ConflictMutations:
         input: LinkConflictToGapInput,
     ) -> CommandPayload:
         return await _command(info, "link_gap", input)
+
+    @strawberry.mutation(description="Report a systemic gap to the steering group")
+    async def report_board_gap(
+        self,
+        info: Info[HubContext, None],
+        input: ReportBoardGapInput,
+    ) -> CommandPayload:
+        return await _command(info, "report_gap", input)
 
     @strawberry.mutation(description="Append to the board log (corrections are new entries)")
     async def add_board_log_entry(

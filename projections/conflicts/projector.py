@@ -56,6 +56,8 @@ class ConflictsProjection:
         return None
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        if isinstance(payload, c.SystemicGapReported):
+            return  # the steering group's list holds it
         cid = UUID(getattr(payload, "conflict_id"))  # noqa: B009
         p = payload
         if isinstance(p, c.ConflictReported):

@@ -73,7 +73,14 @@ class AddLogEntry(Body):
     corrects: UUID | None = None
 
 
+class ReportGap(Body):
+    category: str
+    description: str = Field(max_length=2000)
+    conflict_count: int | None = None
+
+
 COMMANDS: dict[str, tuple[type[Body], str, frozenset[str]]] = {
+    "report_gap": (ReportGap, "report_gap", BOARD),
     "report_conflict": (ReportConflict, "report_conflict", REPORTERS),
     "escalate": (Escalate, "escalate", BOARD),
     "schedule_intervention": (ScheduleIntervention, "schedule_intervention", BOARD),

@@ -11,7 +11,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.utils import EnvType
 
-from services.conflict_management.domain import Conflict, NotAllowed
+from services.conflict_management.domain import BoardGap, Conflict, NotAllowed
 from services.runtime.eventstore import HubApplication
 
 SERVICE = "conflict_management"
@@ -109,6 +109,13 @@ class ConflictManagement(HubApplication):
         conflict = self._conflict(conflict_id)
         conflict.link_gap(gap_id=gap_id)
         return self._save(conflict)
+
+    def report_gap(self, *, category: str, description: str, conflict_count: int | None) -> Result:
+        gap = BoardGap.report(
+            category=category, description=description, conflict_count=conflict_count
+        )
+        recordings = self.save(gap)
+        return Result(recordings[-1].notification.id, {"gap_id": str(gap.id)})
 
     def add_log_entry(self, *, conflict_id: UUID, text: str, corrects: UUID | None) -> Result:
         conflict = self._conflict(conflict_id)

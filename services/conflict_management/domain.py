@@ -289,3 +289,38 @@ class Conflict(Aggregate):
     @event(LogEntryAdded)
     def _logged(self, entry_id: UUID, text: str, corrects: UUID | None) -> None:
         self.log_entries.add(entry_id)
+
+
+GAP_CATEGORIES = (
+    "access_to_service",
+    "waiting_times",
+    "missing_offer",
+    "language_barrier",
+    "interface_between_authorities",
+    "digital_access",
+    "social_cohesion",
+    "other",
+)
+
+
+class BoardGap(Aggregate):
+    """A systemic gap the conflict board sees behind its conflicts (no personal data)."""
+
+    class Reported(Aggregate.Created):
+        category: str
+        description: str
+        conflict_count: int | None
+
+    @event(Reported)
+    def __init__(self, *, category: str, description: str, conflict_count: int | None) -> None:
+        self.category = category
+
+    @classmethod
+    def report(cls, *, category: str, description: str, conflict_count: int | None) -> BoardGap:
+        _choice(category, GAP_CATEGORIES, "category")
+        text = check_no_individuals(description, "description")
+        if not 20 <= len(text) <= 2000:
+            raise InvalidValue("describe the gap in 20 to 2000 characters", "description")
+        if conflict_count is not None and conflict_count < 1:
+            raise InvalidValue("the number of conflicts behind it is 1 or more", "conflictCount")
+        return cls(category=category, description=text, conflict_count=conflict_count)

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import conflict_management as c
-from services.conflict_management.domain import Conflict
+from services.conflict_management.domain import BoardGap, Conflict
 from services.runtime.outbox import OutgoingEvent
 
 _BERLIN = ZoneInfo("Europe/Berlin")
@@ -83,6 +83,17 @@ class ConflictMapper:
         if isinstance(e, Conflict.LinkedToGap):
             return OutgoingEvent(
                 c.ConflictLinkedToGap(conflict_id=cid, gap_id=str(e.gap_id)), e.timestamp
+            )
+        if isinstance(e, BoardGap.Reported):
+            return OutgoingEvent(
+                c.SystemicGapReported(
+                    gap_id=cid,
+                    category=e.category,
+                    description=e.description,
+                    conflict_count=e.conflict_count,
+                    reported_on=e.timestamp.astimezone(_BERLIN).date(),
+                ),
+                e.timestamp,
             )
         if isinstance(e, Conflict.LogEntryAdded):
             return OutgoingEvent(

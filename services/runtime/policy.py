@@ -64,6 +64,7 @@ class PolicyLoop:
         await ensure_service_stream(self.js, self.source)
         await ensure_dead_letter_stream(self.js)
         config = ConsumerConfig(
+            name=self.durable,  # a named create carries the filter: NATS can restrict it
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,

@@ -33,6 +33,24 @@ def on_gap_reported(app: SteeringGroup) -> Any:
     return react
 
 
+def on_board_gap_reported(app: SteeringGroup) -> Any:
+    def react(event: CloudEvent, payload: Payload, tracking: Tracking) -> bool:
+        assert isinstance(payload, cf.SystemicGapReported)
+        return app.receive_gap(
+            gap_id=UUID(payload.gap_id),
+            origin="conflict_management",
+            category=payload.category,
+            legal_sphere=None,
+            description=payload.description,
+            affected_count=None,
+            reported_by=event.sourceagency,
+            reported_on=payload.reported_on,
+            tracking=tracking,
+        )
+
+    return react
+
+
 def on_conflict_escalated(app: SteeringGroup) -> Any:
     def react(event: CloudEvent, payload: Payload, tracking: Tracking) -> bool:
         assert isinstance(payload, cf.ConflictEscalated)
@@ -66,6 +84,14 @@ def policies(app: SteeringGroup, js: JetStreamContext, execute: Any) -> list[Pol
             event_type="hub.conflict_management.conflict_escalated.v1",
             durable="steering_escalations",
             react=on_conflict_escalated(app),
+            execute=execute,
+        ),
+        PolicyLoop(
+            js=js,
+            source="conflict_management",
+            event_type="hub.conflict_management.systemic_gap_reported.v1",
+            durable="steering_board_gaps",
+            react=on_board_gap_reported(app),
             execute=execute,
         ),
     ]

@@ -23,6 +23,7 @@ from typing import Any
 
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -50,6 +51,8 @@ PASSWORD_VARIABLES = {
     "case_management_relay": "CASE_MANAGEMENT_RELAY_PASSWORD",
     "conflict_management": "CONFLICT_MANAGEMENT_PASSWORD",
     "conflict_management_relay": "CONFLICT_MANAGEMENT_RELAY_PASSWORD",
+    "steering_group": "STEERING_GROUP_PASSWORD",
+    "steering_group_relay": "STEERING_GROUP_RELAY_PASSWORD",
     "projector": "PROJECTOR_PASSWORD",
     "gateway": "GATEWAY_PASSWORD",
 }
@@ -453,3 +456,36 @@ async def test_command_servers_publish_nothing_but_replies(connect):
     # Then each is refused (replies to requests it received are its only output)
     for subject in (FA_EVENT, CM_EVENT, command_subject(CM, "open_case"), "$JS.API.INFO"):
         assert await server.violation_for("publish", subject), server.violations()
+
+
+@pytest.mark.usefixtures("streams")
+async def test_the_steering_group_reads_only_gap_reports_of_case_management(connect):
+    # Given the steering group's user, with its inbox prefix
+    steering = await connect("steering_group")
+    js = steering.nc.jetstream(timeout=API_TIMEOUT)
+
+    # When it creates its gap consumer with exactly the filter it is allowed
+    allowed = await js.add_consumer(
+        CM_STREAM,
+        ConsumerConfig(
+            name="steering_gaps",
+            durable_name="steering_gaps",
+            filter_subject="hub.case_management.systemic_gap_reported.v1",
+            ack_policy=AckPolicy.EXPLICIT,
+        ),
+    )
+
+    # Then that works, and a wider filter on the same stream is refused
+    assert allowed.config.filter_subject == "hub.case_management.systemic_gap_reported.v1"
+    with pytest.raises((nats.errors.TimeoutError, nats.js.errors.Error)):
+        await js.add_consumer(
+            CM_STREAM,
+            ConsumerConfig(
+                name="steering_wide",
+                durable_name="steering_wide",
+                filter_subject="hub.case_management.>",
+                ack_policy=AckPolicy.EXPLICIT,
+            ),
+        )
+    wide = "$JS.API.CONSUMER.CREATE.HUB_CASE_MANAGEMENT.steering_wide.hub.case_management.>"
+    assert await steering.violation_for("publish", wide)

@@ -302,3 +302,31 @@ async def test_a_redelivered_gap_changes_nothing(hub: InProcessHub) -> None:
     )
 
     assert (first, again) == (True, False)
+
+
+async def test_a_gap_reported_by_the_conflict_board_reaches_the_steering_group(
+    hub: InProcessHub,
+) -> None:
+    reported = (
+        await ok(
+            hub,
+            """mutation($i: ReportBoardGapInput!) { reportBoardGap(input: $i) {
+        gapId } }""",
+            {
+                "i": {
+                    "category": "social_cohesion",
+                    "conflictCount": 7,
+                    "description": "Fehlende Treffpunkte für Jugendliche in mehreren"
+                    " Stadtteilen führen zu wiederkehrenden Konflikten.",
+                }
+            },
+            BOARD,
+        )
+    )["reportBoardGap"]
+
+    gaps = await eventually(
+        hub, GAPS, lambda d: [g for g in d["steering"]["gaps"] if g["id"] == reported["gapId"]]
+    )
+
+    assert gaps[0]["origin"] == "conflict_management"
+    assert gaps[0]["category"] == "social_cohesion"
