@@ -279,3 +279,121 @@ def _call(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[s
     data = body["data"]
     assert isinstance(data, dict)
     return data
+
+
+REPORT_CONFLICT = (
+    "mutation($input: ReportConflictInput!) { reportConflict(input: $input) { conflictId } }"
+)
+ESCALATE = (
+    "mutation($input: EscalateConflictInput!) { escalateConflict(input: $input) { position } }"
+)
+BOARD_GAP = "mutation($input: ReportBoardGapInput!) { reportBoardGap(input: $input) { gapId } }"
+STEERING_GOAL = (
+    "mutation($input: DefineGoalInput!) { defineIntegrationGoal(input: $input) { goalId } }"
+)
+VALUE = (
+    "mutation($input: RecordIndicatorValueInput!) { recordIndicatorValue(input: $input) "
+    "{ position } }"
+)
+
+CONFLICTS = [
+    ("neighbourhood", "Köln-Chorweiler", 3, "Lärm und Müll rund um den Bolzplatz"),
+    ("neighbourhood", "Köln-Chorweiler", 3, "Streit um Parkplätze vor der Unterkunft"),
+    ("school", "Köln-Chorweiler", 3, "Konflikte zwischen Elterngruppen an der Grundschule"),
+    ("housing", "Köln-Chorweiler", 3, "Beschwerden über Belegung einer Gemeinschaftsunterkunft"),
+    ("public_space", "Köln-Chorweiler", 3, "Nutzung des Stadtteilparks am Abend"),
+    ("administration", "Köln-Innenstadt", 2, "Unklare Zuständigkeit zwischen zwei Ämtern"),
+    ("neighbourhood", "Köln-Porz", 5, "Sachbeschädigungen am Jugendtreff"),
+]
+GOALS = [
+    (
+        "language",
+        "Mehr Menschen erreichen B1",
+        "Anteil B1-Abschlüsse",
+        "%",
+        40,
+        60,
+        [("2025-Q4", 41), ("2026-Q2", 47), ("2026-Q3", 50)],
+    ),
+    (
+        "work",
+        "Mehr Geflüchtete in Beschäftigung",
+        "Beschäftigungsquote Schutzberechtigter",
+        "%",
+        35,
+        50,
+        [("2025", 36), ("2026-Q2", 37)],
+    ),
+    (
+        "housing",
+        "Schneller aus Gemeinschaftsunterkünften",
+        "Median Verweildauer",
+        "Monate",
+        18,
+        9,
+        [("2025", 17), ("2026-Q3", 14)],
+    ),
+]
+
+
+def load_board_and_steering(base_url: str, board_token: str, steering_token: str) -> None:
+    """Conflicts (one escalated to the steering group), a board gap, goals with values."""
+    today = dt.date.today()
+    with httpx.Client(
+        base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {board_token}"}
+    ) as board:
+        for kind, district, stage, description in CONFLICTS:
+            conflict = _call(
+                board,
+                REPORT_CONFLICT,
+                {
+                    "kind": kind,
+                    "district": district,
+                    "stage": stage,
+                    "description": description,
+                    "parties": [
+                        {"type": "group", "name": "Anwohnende"},
+                        {"type": "organisation", "name": "Träger vor Ort"},
+                    ],
+                },
+            )["reportConflict"]["conflictId"]
+            if stage == 5:
+                _call(
+                    board,
+                    ESCALATE,
+                    {
+                        "conflictId": conflict,
+                        "toStage": 6,
+                        "toBody": "steering_group",
+                        "reason": "Wiederholte Sachbeschädigungen",
+                    },
+                )
+        _call(
+            board,
+            BOARD_GAP,
+            {
+                "category": "social_cohesion",
+                "conflictCount": 6,
+                "description": "Es fehlen offene Treffpunkte für Jugendliche; daraus entstehen"
+                " wiederkehrende Nachbarschaftskonflikte.",
+            },
+        )
+    with httpx.Client(
+        base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {steering_token}"}
+    ) as steering:
+        for field, goal, indicator, unit, baseline, target, values in GOALS:
+            goal_id = _call(
+                steering,
+                STEERING_GOAL,
+                {
+                    "fieldOfAction": field,
+                    "goal": goal,
+                    "indicator": indicator,
+                    "unit": unit,
+                    "baseline": baseline,
+                    "target": target,
+                    "due": (today + dt.timedelta(days=3 * 365)).isoformat(),
+                },
+            )["defineIntegrationGoal"]["goalId"]
+            for period, value in values:
+                _call(steering, VALUE, {"goalId": goal_id, "period": period, "value": value})

@@ -218,6 +218,17 @@ class IndicatorValue:
     value: float
 
 
+@strawberry.type(description="A measurable indicator of a goal, with its values and course")
+class Indicator:
+    name: str
+    unit: str
+    baseline: float
+    target: float
+    due: dt.date
+    values: list[IndicatorValue]
+    on_track: bool | None
+
+
 @strawberry.type(description="A goal of the integration concept with its indicator")
 class IntegrationGoal:
     id: strawberry.ID
@@ -235,6 +246,20 @@ class IntegrationGoal:
         "null without values"
     )
     measures: list[Measure]
+
+    @strawberry.field(description="The goal's indicators (one per goal at present)")
+    def indicators(self) -> list[Indicator]:
+        return [
+            Indicator(
+                name=self.indicator,
+                unit=self.unit,
+                baseline=self.baseline,
+                target=self.target,
+                due=self.due,
+                values=self.values,
+                on_track=self.on_track,
+            )
+        ]
 
 
 def _measure(r: Any) -> Measure:

@@ -104,7 +104,7 @@ def _load_demo_once(
 ) -> None:
     import psycopg
 
-    from gateway.demo import load_demo
+    from gateway.demo import load_board_and_steering, load_demo
     from services.runtime.database import with_database
 
     with psycopg.connect(with_database(postgres_url, database), autocommit=True) as conn:
@@ -118,6 +118,23 @@ def _load_demo_once(
         synthetic = ""
         if inbound_url is not None:
             synthetic = _load_synthetic(inbound_url, token)
+        load_board_and_steering(
+            base_url,
+            _token(
+                HubSettings(),
+                subject="demo-board",
+                agency="konfliktmanagement-05315",
+                role="conflict_board",
+                ttl=3600,
+            ),
+            _token(
+                HubSettings(),
+                subject="demo-steering",
+                agency="lenkungsgruppe-05315",
+                role="steering",
+                ttl=3600,
+            ),
+        )
         conn.execute(
             "INSERT INTO public.hub_installation (key, value) VALUES ('demo_loaded', %s)"
             " ON CONFLICT DO NOTHING",

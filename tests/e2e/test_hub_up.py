@@ -300,3 +300,187 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
     ]["timeline"]
     assert [e["eventType"].split(".")[2] for e in seen] == ["consent_granted", "consent_withdrawn"]
     assert hub.interrupt() == 0
+
+
+def test_gaps_and_escalations_reach_the_steering_group_across_processes(
+    hub_on_test_servers: RunningHub,
+) -> None:
+    from tests.integration.test_conflicts_gateway import (
+        ESCALATE,
+        OUTCOME,
+        REPORT,
+        RESOLVE,
+        SCHEDULE,
+    )
+    from tests.integration.test_steering_flow import GAP, GAPS
+
+    hub = hub_on_test_servers
+    hub.wait_until_up()
+
+    def as_(role: str, agency: str) -> dict[str, str]:
+        return {
+            "Authorization": "Bearer "
+            + issue_token(
+                TEST_JWT_SECRET,
+                subject=f"{role}-1",
+                agency=agency,
+                role=role,
+                issuer="integration-hub",
+            )
+        }
+
+    manager = as_("case_manager", "kim-05315")
+    board = as_("conflict_board", "konfliktmanagement-05315")
+    steering = as_("steering", "lenkungsgruppe-05315")
+
+    def run(query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        body = httpx.post(
+            f"{hub.base_url}/graphql",
+            headers=headers,
+            timeout=30,
+            json={"query": query, "variables": variables},
+        ).json()
+        assert "errors" not in body, body
+        data = body["data"]
+        assert isinstance(data, dict)
+        return data
+
+    def eventually(query: str, pick: Any) -> Any:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            found = pick(run(query, {}, steering))
+            if found:
+                return found
+            time.sleep(0.2)
+        raise AssertionError(f"never arrived: {query}")
+
+    gap = run(
+        GAP,
+        {
+            "input": {
+                "category": "missing_offer",
+                "description": "Es fehlen Beratungsangebote für Familien in"
+                " Porz; mehrere Fälle bleiben deshalb offen.",
+                "affectedCount": 9,
+            }
+        },
+        manager,
+    )["reportSystemicGap"]
+    eventually(GAPS, lambda d: [g for g in d["steering"]["gaps"] if g["id"] == gap["gapId"]])
+    run(
+        "mutation($i: TriageGapInput!) { triageGap(input: $i) { position } }",
+        {"i": {"gapId": gap["gapId"], "priority": "medium", "owner": "Sozialdezernat"}},
+        steering,
+    )
+    measure = run(
+        "mutation($i: DecideMeasureInput!) { decideMeasure(input: $i) { position } }",
+        {
+            "i": {
+                "gapId": gap["gapId"],
+                "title": "Familienberatung in Porz",
+                "owner": "Jugendamt",
+                "due": (date.today() + timedelta(days=90)).isoformat(),
+            }
+        },
+        steering,
+    )["decideMeasure"]
+    goal = run(
+        "mutation($i: DefineGoalInput!) { defineIntegrationGoal(input: $i) { goalId } }",
+        {
+            "i": {
+                "fieldOfAction": "social_cohesion",
+                "goal": "Mehr Familien beraten",
+                "indicator": "Beratene Familien pro Quartal",
+                "unit": "Familien",
+                "baseline": 20,
+                "target": 50,
+                "due": (date.today() + timedelta(days=365)).isoformat(),
+            }
+        },
+        steering,
+    )["defineIntegrationGoal"]
+    recorded = run(
+        "mutation($i: RecordIndicatorValueInput!) { recordIndicatorValue(input: $i) { position } }",
+        {"i": {"goalId": goal["goalId"], "period": "2026-Q4", "value": 24}},
+        steering,
+    )["recordIndicatorValue"]
+    view = run(
+        "query($p: String) { steering { gaps(atLeast: $p) { id status measures"
+        " { title } } goals(atLeast: $p) { values { value } } } }",
+        {"p": recorded["position"]},
+        steering,
+    )["steering"]
+    assert next(g for g in view["gaps"] if g["id"] == gap["gapId"])["measures"] == [
+        {"title": "Familienberatung in Porz"}
+    ]
+    assert view["goals"][0]["values"] == [{"value": 24.0}]
+    assert measure["position"]
+
+    conflict = run(
+        REPORT,
+        {
+            "input": {
+                "kind": "neighbourhood",
+                "district": "Köln-Porz",
+                "stage": 4,
+                "parties": [
+                    {"type": "group", "name": "Anwohnende"},
+                    {"type": "organisation", "name": "Sportverein"},
+                ],
+                "description": "Streit um die Nutzung des Sportplatzes am Abend.",
+            }
+        },
+        board,
+    )["reportConflict"]["conflictId"]
+    run(
+        ESCALATE,
+        {
+            "input": {
+                "conflictId": conflict,
+                "toStage": 6,
+                "toBody": "steering_group",
+                "reason": "Sachbeschädigungen, Polizei mehrfach vor Ort",
+            }
+        },
+        board,
+    )
+    eventually(
+        "{ steering { escalations { conflictId } } }",
+        lambda d: [e for e in d["steering"]["escalations"] if e["conflictId"] == conflict],
+    )
+    scheduled = run(
+        SCHEDULE,
+        {
+            "input": {
+                "conflictId": conflict,
+                "format": "moderation",
+                "scheduledFor": date.today().isoformat(),
+                "facilitator": "Quartiersbüro Porz",
+            }
+        },
+        board,
+    )["scheduleIntervention"]
+    run(
+        OUTCOME,
+        {
+            "input": {
+                "conflictId": conflict,
+                "interventionId": scheduled["interventionId"],
+                "outcome": "held",
+                "stageAfter": 3,
+            }
+        },
+        board,
+    )
+    run(
+        RESOLVE,
+        {
+            "input": {
+                "conflictId": conflict,
+                "outcome": "agreement",
+                "lessons": "Nutzungszeiten gemeinsam festlegen.",
+            }
+        },
+        board,
+    )
+    assert hub.interrupt() == 0

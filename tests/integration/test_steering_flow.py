@@ -127,7 +127,8 @@ async def test_a_gap_travels_from_case_management_to_triage_measure_and_indicato
             hub,
             """query($p: String) { steering {
         gaps(atLeast: $p) { id status priority measures { title owner } }
-        goals(atLeast: $p) { goal values { period value } onTrack } } }""",
+        goals(atLeast: $p) { goal values { period value } onTrack
+          indicators { name unit onTrack values { period } } } } }""",
             {"p": value["position"]},
             STEERING,
         )
@@ -141,6 +142,14 @@ async def test_a_gap_travels_from_case_management_to_triage_measure_and_indicato
     ]
     assert view["goals"][0]["values"] == [{"period": "2026-Q4", "value": 45.0}]
     assert view["goals"][0]["onTrack"] is True
+    assert view["goals"][0]["indicators"] == [
+        {
+            "name": "Anteil B1-Abschlüsse an Kursteilnehmenden",
+            "unit": "%",
+            "onTrack": True,
+            "values": [{"period": "2026-Q4"}],
+        }
+    ]
     assert measure["measureId"]
 
 
