@@ -10,6 +10,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import conflict_management as c
+from services.runtime.projection_base import NoHooks
 
 NAME = "conflicts"
 SCHEMA = "projections"
@@ -45,16 +46,7 @@ def log_text(p: Payload) -> tuple[str, str]:
     return "other", ""
 
 
-class ConflictsProjection:
-    async def begin(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def committed(self, events: list[CloudEvent]) -> None:
-        return None
-
+class ConflictsProjection(NoHooks):
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         if isinstance(payload, c.SystemicGapReported):
             return  # the steering group's list holds it

@@ -16,6 +16,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import foreigners_authority as fa
+from services.runtime.projection_base import NoHooks
 
 NAME = "pathway"
 SCHEMA = "projections"
@@ -78,17 +79,8 @@ async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
     await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
 
 
-class PathwayProjection:
+class PathwayProjection(NoHooks):
     """Applies foreigners-authority events to the pathway tables (idempotent per event)."""
-
-    async def begin(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def committed(self, events: list[CloudEvent]) -> None:
-        return None
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         person = getattr(payload, "person_id", None)

@@ -9,6 +9,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import steering_group as s
+from services.runtime.projection_base import NoHooks
 
 NAME = "steering"
 SCHEMA = "projections"
@@ -19,16 +20,7 @@ async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
     await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
 
 
-class SteeringProjection:
-    async def begin(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        return None
-
-    async def committed(self, events: list[CloudEvent]) -> None:
-        return None
-
+class SteeringProjection(NoHooks):
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, p: Payload) -> None:
         if isinstance(p, s.GapReceived):
             await conn.execute(

@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from services.case_management.application import Actor, CaseManagement, Result
-from services.runtime.commands import CommandRejected, CommandServer
+from services.runtime.commands import CommandServer, register_table
 from services.runtime.context import SYSTEM_CONTEXT, CommandContext
 
 CASE_MANAGERS = frozenset({"case_manager", "admin"})
@@ -161,25 +161,11 @@ COMMANDS: dict[str, tuple[type[Body], str, frozenset[str]]] = {
 }
 
 
-def _reply(result: Result) -> dict[str, Any]:
-    return {"position": result.position, **result.ids}
-
-
 def register_routes(server: CommandServer, app: CaseManagement) -> None:
-    for name, (model, method, roles) in COMMANDS.items():
-        server.route(name, model, _handler(server, app, name, method, roles))
-    server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)
-
-
-def _handler(
-    server: CommandServer, app: CaseManagement, name: str, method: str, roles: frozenset[str]
-) -> Any:
-    async def handle(body: Body, context: CommandContext) -> dict[str, Any]:
-        if context.role not in roles:
-            raise CommandRejected("forbidden", f"role {context.role!r} may not {name}")
+    def as_actor(method: Any, kwargs: dict[str, Any], context: CommandContext) -> Result:
         actor = Actor(subject=context.subject or "", agency=context.agency, role=context.role)
-        kwargs = body.model_dump()
-        command = getattr(app, method)
-        return _reply(await server.execute(lambda: command(actor, **kwargs), context))
+        result: Result = method(actor, **kwargs)
+        return result
 
-    return handle
+    register_table(server, app, COMMANDS, call=as_actor)
+    server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

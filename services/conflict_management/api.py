@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from services.conflict_management.application import ConflictManagement, Result
-from services.runtime.commands import CommandRejected, CommandServer
-from services.runtime.context import CommandContext
+from services.conflict_management.application import ConflictManagement
+from services.runtime.commands import CommandServer, register_table
 
 BOARD = frozenset({"conflict_board", "admin"})
 REPORTERS = frozenset({"conflict_board", "case_manager", "partner_agency", "admin"})
@@ -92,19 +90,4 @@ COMMANDS: dict[str, tuple[type[Body], str, frozenset[str]]] = {
 
 
 def register_routes(server: CommandServer, app: ConflictManagement) -> None:
-    for name, (model, method, roles) in COMMANDS.items():
-        server.route(name, model, _handler(server, app, name, method, roles))
-
-
-def _handler(
-    server: CommandServer, app: ConflictManagement, name: str, method: str, roles: frozenset[str]
-) -> Any:
-    async def handle(body: Body, context: CommandContext) -> dict[str, Any]:
-        if context.role not in roles:
-            raise CommandRejected("forbidden", f"role {context.role!r} may not {name}")
-        kwargs = body.model_dump()
-        command = getattr(app, method)
-        result: Result = await server.execute(lambda: command(**kwargs), context)
-        return {"position": result.position, **result.ids}
-
-    return handle
+    register_table(server, app, COMMANDS)

@@ -259,3 +259,41 @@ class CommandClient:
         result = reply.get("result") or {}
         assert isinstance(result, dict)
         return result
+
+
+#: command name -> (body model, application method name, roles allowed)
+CommandTable = Mapping[str, tuple[type[BaseModel], str, frozenset[str]]]
+
+
+def register_table(
+    server: CommandServer,
+    app: Any,
+    commands: CommandTable,
+    *,
+    call: Callable[[Callable[..., Any], dict[str, Any], CommandContext], Any] | None = None,
+) -> None:
+    """Route each command to ``app.<method>(**body)`` on the writer thread, after checking the
+    caller's role; ``call`` adapts the call (e.g. to pass the acting user first). The reply is
+    the result's position and ids (``result.position``, ``result.ids``)."""
+    invoke = call or (lambda method, kwargs, context: method(**kwargs))
+    for name, (model, method_name, roles) in commands.items():
+        server.route(name, model, _table_handler(server, app, name, method_name, roles, invoke))
+
+
+def _table_handler(
+    server: CommandServer,
+    app: Any,
+    name: str,
+    method_name: str,
+    roles: frozenset[str],
+    invoke: Callable[[Callable[..., Any], dict[str, Any], CommandContext], Any],
+) -> Handler:
+    async def handle(body: Any, context: CommandContext) -> dict[str, Any]:
+        if context.role not in roles:
+            raise CommandRejected("forbidden", f"role {context.role!r} may not {name}")
+        kwargs = body.model_dump()
+        method = getattr(app, method_name)
+        result = await server.execute(lambda: invoke(method, kwargs, context), context)
+        return {"position": result.position, **result.ids}
+
+    return handle

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from services.runtime.commands import CommandRejected, CommandServer
-from services.runtime.context import CommandContext
-from services.steering_group.application import Result, SteeringGroup
+from services.runtime.commands import CommandServer, register_table
+from services.steering_group.application import SteeringGroup
 
 STEERING = frozenset({"steering", "admin"})
 
@@ -72,30 +70,17 @@ class DecideGoalMeasure(Body):
     due: date
 
 
-COMMANDS: dict[str, tuple[type[Body], str]] = {
-    "triage_gap": (TriageGap, "triage_gap"),
-    "decide_measure": (DecideMeasure, "decide_measure"),
-    "complete_measure": (CompleteMeasure, "complete_measure"),
-    "close_gap": (CloseGap, "close_gap"),
-    "hear_escalation": (HearEscalation, "hear_escalation"),
-    "define_goal": (DefineGoal, "define_goal"),
-    "record_indicator_value": (RecordIndicatorValue, "record_indicator_value"),
-    "decide_goal_measure": (DecideGoalMeasure, "decide_goal_measure"),
+COMMANDS: dict[str, tuple[type[Body], str, frozenset[str]]] = {
+    "triage_gap": (TriageGap, "triage_gap", STEERING),
+    "decide_measure": (DecideMeasure, "decide_measure", STEERING),
+    "complete_measure": (CompleteMeasure, "complete_measure", STEERING),
+    "close_gap": (CloseGap, "close_gap", STEERING),
+    "hear_escalation": (HearEscalation, "hear_escalation", STEERING),
+    "define_goal": (DefineGoal, "define_goal", STEERING),
+    "record_indicator_value": (RecordIndicatorValue, "record_indicator_value", STEERING),
+    "decide_goal_measure": (DecideGoalMeasure, "decide_goal_measure", STEERING),
 }
 
 
 def register_routes(server: CommandServer, app: SteeringGroup) -> None:
-    for name, (model, method) in COMMANDS.items():
-        server.route(name, model, _handler(server, app, name, method))
-
-
-def _handler(server: CommandServer, app: SteeringGroup, name: str, method: str) -> Any:
-    async def handle(body: Body, context: CommandContext) -> dict[str, Any]:
-        if context.role not in STEERING:
-            raise CommandRejected("forbidden", f"role {context.role!r} may not {name}")
-        kwargs = body.model_dump()
-        command = getattr(app, method)
-        result: Result = await server.execute(lambda: command(**kwargs), context)
-        return {"position": result.position, **result.ids}
-
-    return handle
+    register_table(server, app, COMMANDS)
