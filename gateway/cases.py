@@ -22,10 +22,9 @@ from gateway.context import (
     HubContext,
     HubError,
     body,
-    command_context,
     ctx,
+    forward,
     read_after,
-    send,
     today,
 )
 
@@ -640,14 +639,14 @@ async def _command(
     roles: frozenset[str] = CASE_MANAGERS,
     payload: dict[str, Any] | None = None,
 ) -> CommandPayload:
-    context = ctx(info)
-    principal = context.require(roles, command.replace("_", " "))
-    return await send(
-        context,
-        SERVICE,
-        command,
-        payload if payload is not None else body(value),
-        command_context(principal, LEGAL_BASIS, "case_management"),
+    return await forward(
+        info,
+        service=SERVICE,
+        command=command,
+        payload=payload if payload is not None else body(value),
+        roles=roles,
+        legal_basis=LEGAL_BASIS,
+        purpose="case_management",
     )
 
 

@@ -15,10 +15,9 @@ from gateway.context import (
     HubContext,
     HubError,
     body,
-    command_context,
     ctx,
+    forward,
     read_after,
-    send,
 )
 
 SERVICE = "conflict_management"
@@ -289,17 +288,17 @@ class AddBoardLogEntryInput:
 async def _command(
     info: Info[HubContext, None], command: str, value: Any, roles: frozenset[str] = BOARD
 ) -> CommandPayload:
-    context = ctx(info)
-    principal = context.require(roles, command.replace("_", " "))
     payload = body(value)
     if isinstance(value, ReportConflictInput):
         payload["parties"] = [{"type": p.type, "name": p.name} for p in value.parties]
-    return await send(
-        context,
-        SERVICE,
-        command,
-        payload,
-        command_context(principal, "§ 3 GO NRW (kommunale Aufgabe)", "conflict_management"),
+    return await forward(
+        info,
+        service=SERVICE,
+        command=command,
+        payload=payload,
+        roles=roles,
+        legal_basis="§ 3 GO NRW (kommunale Aufgabe)",
+        purpose="conflict_management",
     )
 
 

@@ -155,6 +155,24 @@ async def send(
     )
 
 
+async def forward(
+    info: Info[HubContext, None],
+    *,
+    service: str,
+    command: str,
+    payload: dict[str, Any],
+    roles: frozenset[str],
+    legal_basis: str,
+    purpose: str,
+) -> CommandPayload:
+    """Check the caller's role and send the command with its legal basis and purpose."""
+    context = ctx(info)
+    principal = context.require(roles, command.replace("_", " "))
+    return await send(
+        context, service, command, payload, command_context(principal, legal_basis, purpose)
+    )
+
+
 def body(value: Any) -> dict[str, Any]:
     """A strawberry input as the JSON body a service expects (camelCase keys)."""
     out: dict[str, Any] = {}

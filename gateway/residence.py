@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from contracts import foreigners_authority as contract_types
-from gateway.context import CommandPayload, HubContext, body, command_context, ctx, send
+from gateway.context import CommandPayload, HubContext, body, forward
 
 RESIDENCE_WRITERS = frozenset({"abh_officer", "admin"})
 SERVICE = "foreigners_authority"
@@ -50,6 +51,18 @@ class GrantResidenceTitleInput:
     conditions: list[str] = strawberry.field(default_factory=list)
 
 
+async def _command(info: Info[HubContext, None], command: str, value: Any) -> CommandPayload:
+    return await forward(
+        info,
+        service=SERVICE,
+        command=command,
+        payload=body(value),
+        roles=RESIDENCE_WRITERS,
+        legal_basis=LEGAL_BASIS,
+        purpose="residence_administration",
+    )
+
+
 @strawberry.type
 class ResidenceMutations:
     @strawberry.mutation(description="Register a person's arrival (Ausländerbehörde)")
@@ -58,10 +71,7 @@ class ResidenceMutations:
         info: Info[HubContext, None],
         input: RegisterArrivalInput,
     ) -> CommandPayload:
-        context = ctx(info)
-        principal = context.require(RESIDENCE_WRITERS, "register arrivals")
-        command = command_context(principal, LEGAL_BASIS, "residence_administration")
-        return await send(context, SERVICE, "register_arrival", body(input), command)
+        return await _command(info, "register_arrival", input)
 
     @strawberry.mutation(description="Grant a residence title (Aufenthaltstitel)")
     async def grant_residence_title(
@@ -69,7 +79,4 @@ class ResidenceMutations:
         info: Info[HubContext, None],
         input: GrantResidenceTitleInput,
     ) -> CommandPayload:
-        context = ctx(info)
-        principal = context.require(RESIDENCE_WRITERS, "grant residence titles")
-        command = command_context(principal, LEGAL_BASIS, "residence_administration")
-        return await send(context, SERVICE, "grant_residence_title", body(input), command)
+        return await _command(info, "grant_residence_title", input)

@@ -13,10 +13,9 @@ from gateway.context import (
     HubContext,
     HubError,
     body,
-    command_context,
     ctx,
+    forward,
     read_after,
-    send,
 )
 from projections.indicators import queries
 
@@ -406,14 +405,14 @@ class DecideGoalMeasureInput:
 
 
 async def _command(info: Info[HubContext, None], command: str, value: Any) -> CommandPayload:
-    context = ctx(info)
-    principal = context.require(STEERING, command.replace("_", " "))
-    return await send(
-        context,
-        "steering_group",
-        command,
-        body(value),
-        command_context(principal, "§ 9 TIntG NRW", "integration_concept"),
+    return await forward(
+        info,
+        service="steering_group",
+        command=command,
+        payload=body(value),
+        roles=STEERING,
+        legal_basis="§ 9 TIntG NRW",
+        purpose="integration_concept",
     )
 
 
