@@ -3,22 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
-import strawberry
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from gateway.auth import AuthError, Principal
 from gateway.consistency import BadToken, NotCaughtUp, Position, wait_for
-from services.runtime.commands import CommandClient, CommandRejected, ServiceUnavailable
-from services.runtime.context import CommandContext
-from services.runtime.telemetry import current_trace_id
+from services.runtime.commands import CommandClient
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -84,109 +80,6 @@ def ctx(info: Info[HubContext, None]) -> HubContext:
 
 def today() -> dt.date:
     return dt.datetime.now(BERLIN).date()
-
-
-@strawberry.type(description="Result of a command: the ids it created and a position token")
-class CommandPayload:
-    position: str = strawberry.field(description="Pass as atLeast to read this write")
-    trace_id: str | None
-    person_id: strawberry.ID | None = None
-    case_id: strawberry.ID | None = None
-    consent_id: strawberry.ID | None = None
-    referral_id: strawberry.ID | None = None
-    goal_id: strawberry.ID | None = None
-    request_id: strawberry.ID | None = None
-    mediator_id: strawberry.ID | None = None
-    gap_id: strawberry.ID | None = None
-    conflict_id: strawberry.ID | None = None
-    intervention_id: strawberry.ID | None = None
-    entry_id: strawberry.ID | None = None
-    measure_id: strawberry.ID | None = None
-    escalation_id: strawberry.ID | None = None
-
-
-_ID_FIELDS = (
-    "person_id",
-    "case_id",
-    "consent_id",
-    "referral_id",
-    "goal_id",
-    "request_id",
-    "mediator_id",
-    "gap_id",
-    "conflict_id",
-    "intervention_id",
-    "entry_id",
-    "measure_id",
-    "goal_id",
-    "escalation_id",
-)
-
-
-def command_context(principal: Principal, legal_basis: str, purpose: str) -> CommandContext:
-    return CommandContext(
-        agency=principal.agency,
-        role=principal.role,
-        legal_basis=legal_basis,
-        purpose=purpose,
-        subject=principal.subject,
-    )
-
-
-async def send(
-    context: HubContext,
-    service: str,
-    command: str,
-    body: dict[str, Any],
-    command_ctx: CommandContext,
-) -> CommandPayload:
-    """Forward a command to its service; map its refusal to a client error."""
-    try:
-        result = await context.commands.send(service, command, body, command_ctx)
-    except CommandRejected as error:
-        raise HubError(error.message, error.code, error.field, error.missing) from None
-    except ServiceUnavailable as error:
-        raise HubError(str(error), "unavailable") from None
-    ids = {name: strawberry.ID(str(result[name])) for name in _ID_FIELDS if result.get(name)}
-    return CommandPayload(
-        position=Position(service, int(result["position"])).token(),
-        trace_id=current_trace_id(),
-        **ids,
-    )
-
-
-async def forward(
-    info: Info[HubContext, None],
-    *,
-    service: str,
-    command: str,
-    payload: dict[str, Any],
-    roles: frozenset[str],
-    legal_basis: str,
-    purpose: str,
-) -> CommandPayload:
-    """Check the caller's role and send the command with its legal basis and purpose."""
-    context = ctx(info)
-    principal = context.require(roles, command.replace("_", " "))
-    return await send(
-        context, service, command, payload, command_context(principal, legal_basis, purpose)
-    )
-
-
-def body(value: Any) -> dict[str, Any]:
-    """A strawberry input as the JSON body a service expects (camelCase keys)."""
-    out: dict[str, Any] = {}
-    for key, item in vars(value).items():
-        camel = key.split("_")[0] + "".join(p.title() for p in key.split("_")[1:])
-        if isinstance(item, enum.Enum):
-            item = item.value
-        elif isinstance(item, dt.datetime | dt.date):
-            item = item.isoformat()
-        elif isinstance(item, list):
-            item = [v.value if isinstance(v, enum.Enum) else v for v in item]
-        if item is not None:
-            out[camel] = item
-    return out
 
 
 async def read_after(context: HubContext, token: str | None, consumer: str) -> None:

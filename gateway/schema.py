@@ -11,14 +11,15 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.tools import merge_types
-from strawberry.types import Info
+from strawberry.types import ExecutionResult, Info
 
-from gateway.cases import CaseMutations, CaseQueries
-from gateway.conflicts import ConflictMutations, ConflictQueries
+from gateway.cases import CaseQueries
+from gateway.conflicts import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
+from gateway.errors import add_codes
+from gateway.mutations import mutation_type
 from gateway.pathway import PathwayQueries
-from gateway.residence import ResidenceMutations
-from gateway.steering import SteeringMutations, SteeringQueries
+from gateway.steering import SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
 
@@ -42,30 +43,31 @@ class PersonQueries:
 Query = merge_types(
     "Query", (PersonQueries, CaseQueries, PathwayQueries, ConflictQueries, SteeringQueries)
 )
-Mutation = merge_types(
-    "Mutation", (ResidenceMutations, CaseMutations, ConflictMutations, SteeringMutations)
-)
+Mutation = mutation_type()
 
 
 def _should_mask(error: GraphQLError) -> bool:
+    """Mask (and log, once) only unexpected failures inside a resolver. Errors about the
+    request itself (syntax, validation, a variable of the wrong type) have no path and are the
+    client's answer: they are neither masked nor logged, since they may echo the input."""
     original = error.original_error
     if original is None or isinstance(original, HubError) or not error.path:
-        return False  # our own errors, and validation/coercion of the request itself
+        return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
 
 
 class HubSchema(strawberry.Schema):
-    """Logs only unexpected errors: a refused command or bad input is the client's answer."""
+    """Codes every error; logs unexpected ones only where they are masked (``_should_mask``)."""
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
-        unexpected = [
-            e
-            for e in errors
-            if e.original_error is not None and not isinstance(e.original_error, HubError)
-        ]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+        return None
+
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Every error in the answer carries a code (one error style, see gateway.errors)."""
+        result = await super().execute(*args, **kwargs)
+        add_codes(result.errors)
+        return result
 
 
 schema = HubSchema(

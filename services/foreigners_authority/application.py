@@ -86,6 +86,10 @@ class CommandResult:
     position: int
     person_id: UUID | None = None
 
+    @property
+    def ids(self) -> dict[str, str]:
+        return {"person_id": str(self.person_id)} if self.person_id else {}
+
 
 class ForeignersAuthority(HubApplication):
     """Ausländerbehörde: residence files kept as event-sourced aggregates."""

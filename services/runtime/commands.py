@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from eventsourcing.persistence import RecordConflictError
 from nats.aio.client import Client
@@ -31,6 +31,7 @@ from opentelemetry.context import get_current as otel_get_current
 from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
+from contracts.commands import CATALOGUE, Command
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
 
@@ -261,39 +262,45 @@ class CommandClient:
         return result
 
 
-#: command name -> (body model, application method name, roles allowed)
-CommandTable = Mapping[str, tuple[type[BaseModel], str, frozenset[str]]]
+class CommandOutcome(Protocol):
+    """What an application's command method returns: its last event's position and the ids
+    it created or touched."""
+
+    @property
+    def position(self) -> int: ...
+
+    @property
+    def ids(self) -> Mapping[str, str]: ...
 
 
-def register_table(
-    server: CommandServer,
-    app: Any,
-    commands: CommandTable,
-    *,
-    call: Callable[[Callable[..., Any], dict[str, Any], CommandContext], Any] | None = None,
-) -> None:
-    """Route each command to ``app.<method>(**body)`` on the writer thread, after checking the
-    caller's role; ``call`` adapts the call (e.g. to pass the acting user first). The reply is
-    the result's position and ids (``result.position``, ``result.ids``)."""
-    invoke = call or (lambda method, kwargs, context: method(**kwargs))
-    for name, (model, method_name, roles) in commands.items():
-        server.route(name, model, _table_handler(server, app, name, method_name, roles, invoke))
+#: runs one command on the application: (declaration, validated payload, caller) -> outcome
+Invoke = Callable[[Command, Any, CommandContext], CommandOutcome]
 
 
-def _table_handler(
-    server: CommandServer,
-    app: Any,
-    name: str,
-    method_name: str,
-    roles: frozenset[str],
-    invoke: Callable[[Callable[..., Any], dict[str, Any], CommandContext], Any],
-) -> Handler:
-    async def handle(body: Any, context: CommandContext) -> dict[str, Any]:
-        if context.role not in roles:
-            raise CommandRejected("forbidden", f"role {context.role!r} may not {name}")
-        kwargs = body.model_dump()
-        method = getattr(app, method_name)
-        result = await server.execute(lambda: invoke(method, kwargs, context), context)
-        return {"position": result.position, **result.ids}
+def call_method(app: Any) -> Invoke:
+    """The plain way to run a command: ``app.<command name>(**payload fields)``."""
+
+    def invoke(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        outcome: CommandOutcome = getattr(app, command.name)(**payload.model_dump())
+        return outcome
+
+    return invoke
+
+
+def register_commands(server: CommandServer, invoke: Invoke) -> None:
+    """Route every command the catalogue gives ``server``'s service to ``invoke``, on the
+    writer thread, after checking the caller's role against the declaration. The reply is the
+    outcome's position and the ids the declaration names."""
+    for command in CATALOGUE.of(server.service):
+        server.route(command.name, command.payload, _handler(server, command, invoke))
+
+
+def _handler(server: CommandServer, command: Command, invoke: Invoke) -> Handler:
+    async def handle(payload: Any, context: CommandContext) -> dict[str, Any]:
+        if context.role not in command.roles:
+            raise CommandRejected("forbidden", f"role {context.role!r} may not {command.name}")
+        outcome = await server.execute(lambda: invoke(command, payload, context), context)
+        ids = {name: str(outcome.ids[name]) for name in command.result_ids if outcome.ids.get(name)}
+        return {"position": outcome.position, **ids}
 
     return handle

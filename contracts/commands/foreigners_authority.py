@@ -1,0 +1,81 @@
+"""Commands of the foreigners authority (Ausländerbehörde)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from pydantic import Field
+
+from contracts.commands.spec import Command, CommandPayload, personal
+from contracts.foreigners_authority import EntryMode, ResidenceTitleKind
+from contracts.roles import AUTHORITY
+
+SERVICE = "foreigners_authority"
+LEGAL_BASIS = "§ 86 AufenthG"
+PURPOSE = "residence_administration"
+
+
+class RegisterArrival(CommandPayload):
+    """An arrival, as the foreigners authority registers it."""
+
+    given_names: str = personal(description="Given names (held encrypted)", max_length=200)
+    family_name: str = personal(
+        description="Family name (held encrypted)", min_length=1, max_length=200
+    )
+    birth_date: date = personal(description="Date of birth (held encrypted)")
+    azr_number: str = personal(description="AZR number, 12 digits (held encrypted)", max_length=20)
+    nationalities: list[str] = Field(description="ISO 3166-1 alpha-3 codes", max_length=10)
+    entry_date: date
+    entry_mode: EntryMode
+    municipality_key: str = Field(description="Official municipality key (AGS)", max_length=8)
+    abh_id: str = Field(
+        description="The responsible foreigners authority", min_length=1, max_length=64
+    )
+    registered_on: date | None = Field(
+        default=None, description="Date of registration (Anmeldung); defaults to entry date"
+    )
+
+
+class GrantResidenceTitle(CommandPayload):
+    """A residence title decision."""
+
+    person_id: UUID
+    title: ResidenceTitleKind
+    paragraph: str = Field(description="Legal basis, e.g. '§ 25 Abs. 2 AufenthG'", max_length=80)
+    valid_from: date
+    valid_until: date | None = None
+    granted_on: date | None = Field(
+        default=None, description="Decision date; defaults to validFrom (or today)"
+    )
+    conditions: list[str] = Field(default_factory=list, max_length=20)
+
+
+def _command(name: str, mutation: str, payload: type[CommandPayload], description: str) -> Command:
+    return Command(
+        name=name,
+        service=SERVICE,
+        mutation=mutation,
+        payload=payload,
+        roles=AUTHORITY,
+        legal_basis=LEGAL_BASIS,
+        purpose=PURPOSE,
+        description=description,
+        returns=("person_id",),
+    )
+
+
+COMMANDS = (
+    _command(
+        "register_arrival",
+        "registerArrival",
+        RegisterArrival,
+        "Register a person's arrival (Ausländerbehörde)",
+    ),
+    _command(
+        "grant_residence_title",
+        "grantResidenceTitle",
+        GrantResidenceTitle,
+        "Grant a residence title (Aufenthaltstitel)",
+    ),
+)
