@@ -1,17 +1,34 @@
-"""The consumer loop: durable pull consumer, explicit ack, effect + position in one transaction.
+"""The one consumer loop: durable pull consumer, explicit ack, effect + position in one transaction.
 
-A handler applies contract events to its own tables inside a transaction the loop opens; the
-loop records, in the same transaction, how far it has read the stream (stream sequence) and
-the source service's log (the envelope's ``sourceposition``), so a redelivered message changes
-nothing. Messages that cannot be decoded or that the handler rejects as invalid are published
-to the dead-letter subject with the reason and ``term()``ed; transient failures are ``nak``ed
-with a delay.
+Projections and policies both consume with :class:`ConsumerLoop`. What differs is only where
+the effect and the position are written, together, by the loop's :class:`Tracker`:
 
-Order matters to read models, and JetStream redelivers an unacked message only after its ack
-wait, possibly after newer ones. So the database, not the server, is the cursor: on start the
-loop recreates its durable consumer at the sequence after the last one it committed, and if a
-message ever arrives past a gap, it applies nothing beyond the gap and resets the cursor the
-same way. Events are therefore applied exactly once and in stream order.
+- a projection's handler writes its tables inside an asyncpg transaction that also records
+  how far it has read the stream (stream sequence) and the source service's log (the
+  envelope's ``sourceposition``): ``projection_base.ReadModelTracker``;
+- a policy's reaction saves its aggregates together with a tracking record (source, position)
+  in one transaction of its eventsourcing process application: ``policy.TrackedReaction``.
+
+Either way a redelivered message changes nothing. Every message is settled the same way:
+
+- applied (or found already applied): ``ack()``;
+- poison: undecodable, not a known contract, invalid payload, from the wrong source, or
+  rejected by the handler (anything raised that is not transient, e.g. a domain error or a
+  payload the handler cannot use): published to ``hub.dlq.<consumer>`` with the reason
+  (:func:`dead_letter`) and ``term()``ed, so it is never redelivered;
+- transient failure (lost connection, timeout, lock or serialization failure, database
+  unavailable, or a handler raising :class:`TransientFailure`): ``nak(delay)`` with an
+  exponential backoff, and the loop pauses as long before it fetches again. It retries until
+  the failure passes: giving up would dead-letter healthy events.
+
+Order matters, and JetStream redelivers a nak'ed message after newer ones. A projection's
+cursor is the database: on start, and after a transient failure, the loop recreates its
+durable consumer at the sequence after the last one it committed, and if a message ever
+arrives past a gap it applies nothing beyond the gap and resets the cursor the same way. A
+policy's tracking record only moves forward, so its consumer (filtered to one event type,
+whose sequences have gaps by design) keeps one message in flight: the server's cursor then
+holds back everything behind a message that is waiting to be retried. Events are therefore
+applied exactly once and in stream order.
 """
 
 from __future__ import annotations
@@ -19,12 +36,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import asyncpg
+import eventsourcing.persistence
+import nats.errors
 from nats.aio.msg import Msg
-from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
@@ -33,13 +53,43 @@ from opentelemetry import trace
 from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_subject
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
-from services.runtime.messaging import ensure_dead_letter_stream
+from services.runtime.messaging import ensure_dead_letter_stream, ensure_service_stream
+from services.runtime.projection_base import Handler, ReadModelTracker, ensure_positions_table
+
+__all__ = [
+    "TRANSIENT_ERRORS",
+    "Backoff",
+    "ConsumerLoop",
+    "ConsumerStats",
+    "Delivery",
+    "Handler",
+    "PoisonMessage",
+    "SpanFactory",
+    "Tracker",
+    "TransientFailure",
+    "dead_letter",
+    "ensure_positions_table",
+    "is_transient",
+    "positions",
+    "source_key",
+]
 
 log = logging.getLogger(__name__)
 
+
+class PoisonMessage(Exception):
+    """Raised by a handler for an event it can never apply; goes to the dead-letter subject."""
+
+
+class TransientFailure(Exception):
+    """Raised by a handler for a failure that will pass; the event is retried with backoff."""
+
+
+#: Failures that pass: the message is nak'ed with backoff. Anything else a handler raises is
+#: poison, because the same event would fail the same way every time.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncio.TimeoutError,
+    TransientFailure,
+    OSError,  # includes TimeoutError, asyncio.TimeoutError and nats.errors.TimeoutError
     asyncpg.PostgresConnectionError,
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
@@ -48,27 +98,45 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.QueryCanceledError,
     asyncpg.exceptions.LockNotAvailableError,
     asyncpg.InterfaceError,
+    # the event store (psycopg, wrapped by eventsourcing): connection lost or refused, pool
+    # exhausted, deadlock, serialization failure, statement timeout
+    eventsourcing.persistence.OperationalError,
+    eventsourcing.persistence.InterfaceError,
+    nats.errors.ConnectionClosedError,
+    nats.errors.NoRespondersError,
 )
 
 
-class PoisonMessage(Exception):
-    """Raised by a handler for an event it can never apply; goes to the dead-letter subject."""
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, TRANSIENT_ERRORS)
 
 
-class Handler(Protocol):
-    """Applies contract events to a read model or reacts to them."""
+Delivery = tuple[Msg, CloudEvent, Payload]
+SpanFactory = Callable[[Msg, CloudEvent], AbstractContextManager[object]]
 
-    async def begin(self, conn: asyncpg.Connection) -> None:
-        """Called first in every transaction (e.g. to take a lock)."""
 
-    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        """Apply one event. Runs inside the loop's transaction."""
+class Tracker(Protocol):
+    """Writes a consumer's effects together with its position, in one transaction."""
 
-    async def flush(self, conn: asyncpg.Connection) -> None:
-        """Write what ``apply`` buffered; called before the transaction commits."""
+    #: True: the database is the cursor (see the module docstring); the loop recreates its
+    #: durable consumer after ``committed_seq()``. False: the durable consumer's ack floor is
+    #: the cursor, and the tracker's own position only guards against redelivery.
+    database_cursor: bool
 
-    async def committed(self, events: list[CloudEvent]) -> None:
-        """Called after a transaction with these (new) events committed."""
+    async def setup(self) -> None:
+        """Create what the tracker writes to."""
+
+    async def committed_seq(self) -> int:
+        """The last stream sequence committed (only asked when ``database_cursor``)."""
+
+    async def apply(self, batch: list[Delivery], span: SpanFactory) -> tuple[int, int]:
+        """Apply ``batch`` in order, each effect with its position, each event inside
+        ``span(msg, event)``. Returns (handled, applied): how many leading deliveries are
+        done (applied, or found applied before) and how many of them were new. Fewer than
+        all handled means the rest arrived past a gap and must be redelivered."""
+
+    async def skip(self, msg: Msg) -> None:
+        """Record that the cursor passes ``msg``, which is dead-lettered, not applied."""
 
 
 @dataclass
@@ -81,94 +149,142 @@ class ConsumerStats:
     reasons: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between retries of a transient failure: ``initial``, doubling, at most ``maximum``."""
+
+    initial: float = 2.0
+    maximum: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """The delay after the ``attempt``-th consecutive failure (1, 2, ...)."""
+        return min(self.maximum, self.initial * 2.0 ** max(attempt - 1, 0))
+
+
 def source_key(event: CloudEvent) -> str:
     """``/hub/foreigners_authority`` -> ``foreigners_authority``."""
     return event.source.rsplit("/", 1)[-1]
 
 
-async def ensure_positions_table(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:
-    await conn.execute(
-        f"CREATE TABLE IF NOT EXISTS {check_identifier(schema)}.consumer_positions ("
-        " consumer text NOT NULL, source text NOT NULL, position bigint NOT NULL,"
-        " stream_seq bigint NOT NULL DEFAULT 0,"
-        " updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, source))"
-    )
+async def dead_letter(js: JetStreamContext, msg: Msg, consumer: str, reason: str) -> None:
+    """Publish ``msg`` to ``hub.dlq.<consumer>`` with the reason and its origin, then
+    ``term()`` it so it is never redelivered.
+
+    ``Nats-Msg-Id`` makes a second attempt (after a crash between publish and term) a
+    duplicate the dead-letter stream drops.
+    """
+    meta = msg.metadata
+    headers = {
+        "Hub-Dead-Letter-Reason": reason[:1000],
+        "Hub-Consumer": consumer,
+        "Hub-Original-Subject": msg.subject,
+        "Hub-Original-Stream": meta.stream,
+        "Hub-Original-Sequence": str(meta.sequence.stream),
+        "Nats-Msg-Id": f"dlq:{consumer}:{meta.stream}:{meta.sequence.stream}",
+    }
+    await js.publish(dead_letter_subject(consumer), msg.data, headers=headers)
+    await msg.term()
+    log.warning("%s: dead-lettered stream seq %s: %s", consumer, meta.sequence.stream, reason)
 
 
 class ConsumerLoop:
-    """Runs one durable pull consumer for one handler on one source service's stream."""
+    """Runs one durable pull consumer on one source service's stream (see the module doc).
+
+    A projection passes ``pool``, ``schema`` and its ``handler`` (and ``position_name``, the
+    row its positions are kept under); a policy passes its ``tracker`` and the event type it
+    reacts to as ``filter_subject`` (``policy.PolicyLoop`` does both).
+    """
 
     def __init__(
         self,
         *,
         js: JetStreamContext,
-        pool: asyncpg.Pool,
         stream: str,
         source: str,
         durable: str,
-        handler: Handler,
-        schema: str,
+        pool: asyncpg.Pool | None = None,
+        handler: Handler | None = None,
+        schema: str | None = None,
         position_name: str | None = None,
+        tracker: Tracker | None = None,
+        filter_subject: str | None = None,
         batch_size: int = 500,
+        max_ack_pending: int | None = None,
         nak_delay: float = 2.0,
+        max_nak_delay: float = 60.0,
         fetch_timeout: float = 2.0,
     ) -> None:
         self.js = js
-        self.pool = pool
         self.stream = stream
         self.source = source
         self.durable = check_identifier(durable)
-        self.handler = handler
-        self.schema = check_identifier(schema)
-        self.position_name = position_name or durable
+        if tracker is None:
+            if pool is None or handler is None or schema is None:
+                raise TypeError("ConsumerLoop needs a tracker, or pool, handler and schema")
+            tracker = ReadModelTracker(
+                js=js,
+                stream=stream,
+                pool=pool,
+                schema=schema,
+                handler=handler,
+                position_name=position_name or durable,
+                source=source,
+                consumer=self.durable,
+            )
+        elif pool is not None or handler is not None or schema is not None:
+            raise TypeError("ConsumerLoop takes a tracker, or pool, handler and schema")
+        self.tracker = tracker
+        self.filter_subject = filter_subject
         self.batch_size = batch_size
-        self.nak_delay = nak_delay
+        self.max_ack_pending = max_ack_pending or max(batch_size * 4, 1000)
+        self.backoff = Backoff(nak_delay, max(nak_delay, max_nak_delay))
         self.fetch_timeout = fetch_timeout
         self.stats = ConsumerStats()
         self._tracer = telemetry.tracer("hub.consumer")
         self._sub: Any = None
         self._needs_reset = False
+        self._failures = 0  # consecutive transient failures, for the backoff
+        self._stop: asyncio.Event | None = None
 
     async def setup(self) -> None:
-        """Create the tables, and the durable consumer at the committed stream position."""
+        """Create the streams and the tracker's tables, and the durable consumer at the cursor."""
+        await ensure_service_stream(self.js, self.source)
         await ensure_dead_letter_stream(self.js)
-        await ensure_positions_table(self.pool, self.schema)
+        await self.tracker.setup()
         await self.reset_cursor()
 
     async def committed_stream_seq(self) -> int:
-        value = await self.pool.fetchval(
-            f"SELECT stream_seq FROM {self.schema}.consumer_positions"
-            " WHERE consumer = $1 AND source = $2",
-            self.position_name,
-            self.source,
-        )
-        return int(value or 0)
+        return await self.tracker.committed_seq()
 
     async def reset_cursor(self) -> None:
-        """(Re)create the durable consumer right after the last committed stream sequence."""
+        """(Re)create the durable consumer at the cursor: right after the last committed
+        stream sequence when the database is the cursor; else where the server has it."""
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(self.stream, self.durable)
-        committed = await self.committed_stream_seq()
-        start = (
-            {"deliver_policy": DeliverPolicy.BY_START_SEQUENCE, "opt_start_seq": committed + 1}
-            if committed
-            else {"deliver_policy": DeliverPolicy.ALL}
-        )
+        start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        if self.tracker.database_cursor:
+            with contextlib.suppress(NotFoundError):
+                await self.js.delete_consumer(self.stream, self.durable)
+            committed = await self.tracker.committed_seq()
+            if committed:
+                start = {
+                    "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                    "opt_start_seq": committed + 1,
+                }
         config = ConsumerConfig(
+            name=self.durable,  # a named create carries the filter: NATS can restrict it
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=60,
             max_deliver=-1,
-            max_ack_pending=max(self.batch_size * 4, 1000),
+            max_ack_pending=self.max_ack_pending,
+            filter_subject=self.filter_subject,
             **start,
         )
-        self._sub = await self.js.pull_subscribe(
-            "", durable=self.durable, stream=self.stream, config=config
-        )
+        await self.js.add_consumer(self.stream, config)  # creates it, or updates the existing
+        self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self._needs_reset = False
 
     async def num_pending(self) -> int:
@@ -176,34 +292,40 @@ class ConsumerLoop:
         return int(info.num_pending) + int(info.num_ack_pending)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until ``stop`` is set; a fetch in progress is abandoned at once."""
+        """Consume until ``stop`` is set; a fetch or a backoff pause is abandoned at once."""
         if self._sub is None:
             await self.setup()
+        self._stop = stop
         stopper = asyncio.create_task(stop.wait())
         try:
             while not stop.is_set():
                 fetch = asyncio.create_task(self.fetch(self.fetch_timeout))
                 done, _ = await asyncio.wait({fetch, stopper}, return_when="FIRST_COMPLETED")
                 if fetch not in done:
-                    fetch.cancel()  # what it got is redelivered: the next start resets
+                    fetch.cancel()  # what it got is redelivered
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await fetch
                     break
                 try:
                     await self.process(fetch.result())
-                except TRANSIENT_ERRORS as error:
-                    log.warning("%s: %s; retrying", self.durable, error)
-                    await asyncio.sleep(self.nak_delay)
-                    self._needs_reset = True
+                except Exception as error:
+                    # The loop's own I/O failed (fetch, cursor, ack, dead letter): resume at
+                    # the cursor after a pause rather than let the consumer die.
+                    if is_transient(error):
+                        log.warning("%s: %s; retrying", self.durable, error)
+                    else:
+                        log.exception("%s: consumer failed; retrying", self.durable)
+                    await self._pause(self._next_delay())
         finally:
             stopper.cancel()
+            self._stop = None
 
     async def fetch(self, timeout: float) -> list[Msg]:
-        if self._needs_reset:
+        if self._needs_reset or self._sub is None:
             await self.reset_cursor()
         try:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
-        except (TimeoutError, NatsTimeoutError):
+        except (TimeoutError, nats.errors.TimeoutError):
             return []
         return msgs
 
@@ -213,187 +335,124 @@ class ConsumerLoop:
         await self.process(msgs)
         return len(msgs)
 
-    async def process(self, msgs: list[Msg]) -> None:
-        if not msgs:
-            return
-        decoded: list[tuple[Msg, CloudEvent, Payload]] = []
-        dead: list[tuple[Msg, str]] = []
-        for msg in msgs:
-            try:
-                event, payload = REGISTRY.decode(msg.data)
-            except ContractError as error:
-                dead.append((msg, error.reason))
-                continue
-            if source_key(event) != self.source:
-                dead.append((msg, f"event of {event.source} on the stream of {self.source}"))
-                continue
-            decoded.append((msg, event, payload))
-        if dead:
-            # Poison still moves the cursor: record its sequence before dead-lettering it.
-            await self._advance_over([m for m, _ in dead])
-            for msg, reason in dead:
-                await self.dead_letter(msg, reason)
-        if not decoded:
-            return
+    def _decode(self, msg: Msg) -> Delivery | str:
+        """The delivery, or why it is poison."""
         try:
-            done = await self._apply_batch(decoded)
+            event, payload = REGISTRY.decode(msg.data)
+        except ContractError as error:
+            return error.reason
+        if source_key(event) != self.source:
+            return f"event of {event.source} on the stream of {self.source}"
+        return msg, event, payload
+
+    async def process(self, msgs: list[Msg]) -> None:
+        """Settle a fetched batch in stream order: runs of good events are applied in one
+        transaction each, poison is dead-lettered where it lies, and on a transient failure
+        everything not yet settled is nak'ed."""
+        items = [self._decode(msg) for msg in msgs]
+        done = 0  # msgs[:done] are acked or dead-lettered
+        isolate = False  # a batch failed: one event per transaction, to find the poison
+        try:
+            while done < len(items):
+                first = items[done]
+                if isinstance(first, str):
+                    await self._reject(msgs[done], first)
+                    done += 1
+                    continue
+                batch = [first]
+                for item in items[done + 1 :] if not isolate else []:
+                    if isinstance(item, str):
+                        break  # the run of good events ends at the next poison
+                    batch.append(item)
+                try:
+                    handled = await self._apply_batch(batch)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as error:
+                    if len(batch) > 1:
+                        isolate = True
+                        continue
+                    await self._reject(msgs[done], self._reason(first[1], error))
+                    done += 1
+                    continue
+                for msg, _, _ in batch[:handled]:
+                    await msg.ack()
+                done += handled
+                self._failures = 0
+                if handled < len(batch):  # past a gap: redeliver the rest after the reset
+                    await self._nak(msgs[done:], delay=0.0)
+                    self._needs_reset = True
+                    return
         except TRANSIENT_ERRORS as error:
+            delay = self._next_delay()
             log.warning(
-                "%s: transient failure, redelivering in %ss: %s",
+                "%s: transient failure, redelivering in %ss: %s: %s",
                 self.durable,
-                self.nak_delay,
+                delay,
+                type(error).__name__,
                 error,
             )
-            await self._nak(decoded)
-            return
-        except Exception:
-            # Some event in the batch cannot be applied: isolate it, one per transaction.
-            for item in decoded:
-                if not await self._apply_one(item):
-                    await self._nak(decoded[decoded.index(item) + 1 :])
-                    return
-            return
-        for msg, _, _ in decoded[:done]:
-            await msg.ack()
-        if done < len(decoded):
-            await self._nak(decoded[done:], delay=0.0)
+            await self._nak(msgs[done:], delay=delay)
+            await self._pause(delay)
 
-    async def _nak(
-        self, items: list[tuple[Msg, CloudEvent, Payload]], delay: float | None = None
-    ) -> None:
-        """Hand messages back and restart the cursor after the committed position."""
-        for msg, _, _ in items:
+    def _reason(self, event: CloudEvent, error: Exception) -> str:
+        if isinstance(error, PoisonMessage):
+            return str(error)
+        log.exception("%s: event %s cannot be applied", self.durable, event.id)
+        return f"handler failed: {type(error).__name__}: {error}"
+
+    def _next_delay(self) -> float:
+        """Count a transient failure; the database cursor restarts after the committed one."""
+        self._failures += 1
+        if self.tracker.database_cursor:
+            self._needs_reset = True
+        return self.backoff.delay(self._failures)
+
+    async def _pause(self, delay: float) -> None:
+        if self._stop is None:
+            await asyncio.sleep(delay)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), delay)
+
+    async def _nak(self, msgs: list[Msg], delay: float) -> None:
+        for msg in msgs:
             with contextlib.suppress(Exception):
-                await msg.nak(delay=self.nak_delay if delay is None else delay)
-        self.stats.naked += len(items)
-        if delay is None:
-            await asyncio.sleep(self.nak_delay)
-        self._needs_reset = True
+                await msg.nak(delay=delay)
+        self.stats.naked += len(msgs)
 
-    async def _apply_one(self, item: tuple[Msg, CloudEvent, Payload]) -> bool:
-        """Apply one event alone; False when it must be retried later (transient failure)."""
-        msg = item[0]
-        try:
-            done = await self._apply_batch([item])
-        except TRANSIENT_ERRORS:
-            return False
-        except PoisonMessage as error:
-            await self._advance_over([msg])
-            await self.dead_letter(msg, str(error))
-        except Exception as error:
-            log.exception("%s: event %s cannot be applied", self.durable, item[1].id)
-            await self._advance_over([msg])
-            await self.dead_letter(msg, f"handler failed: {type(error).__name__}: {error}")
-        else:
-            if done == 0:
-                return False
-            await msg.ack()
-        return True
+    async def _reject(self, msg: Msg, reason: str) -> None:
+        # Poison still moves the cursor: record its sequence before dead-lettering it.
+        await self.tracker.skip(msg)
+        await self.dead_letter(msg, reason)
 
-    async def _committed(self, conn: asyncpg.Connection) -> tuple[int, int]:
-        row = await conn.fetchrow(
-            f"SELECT position, stream_seq FROM {self.schema}.consumer_positions"
-            " WHERE consumer = $1 AND source = $2 FOR UPDATE",
-            self.position_name,
-            self.source,
-        )
-        return (int(row["position"]), int(row["stream_seq"])) if row else (0, 0)
-
-    async def _save(self, conn: asyncpg.Connection, position: int, stream_seq: int) -> None:
-        await conn.execute(
-            f"INSERT INTO {self.schema}.consumer_positions"
-            " (consumer, source, position, stream_seq) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
-            " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
-            self.position_name,
-            self.source,
-            position,
-            stream_seq,
-        )
-
-    async def _in_order(self, seq: int, committed_seq: int) -> bool:
-        """Is ``seq`` the next message? A gap is fine only where the stream lost messages."""
-        if committed_seq == 0 or seq == committed_seq + 1:
-            return True
-        info = await self.js.stream_info(self.stream)
-        return bool(info.state.first_seq > committed_seq + 1 or info.state.num_deleted)
-
-    async def _advance_over(self, msgs: list[Msg]) -> None:
-        """Record that the cursor has passed messages that are dead-lettered, not applied."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            position, committed_seq = await self._committed(conn)
-            for msg in msgs:
-                seq = msg.metadata.sequence.stream
-                if seq == committed_seq + 1 or committed_seq == 0:
-                    committed_seq = seq
-            await self._save(conn, position, committed_seq)
-
-    async def _apply_batch(self, items: list[tuple[Msg, CloudEvent, Payload]]) -> int:
-        """Apply the batch in one transaction; returns how many leading items were handled."""
-        applied: list[CloudEvent] = []
-        handled = 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            await self.handler.begin(conn)
-            position, committed_seq = await self._committed(conn)
-            for msg, event, payload in items:
-                seq = msg.metadata.sequence.stream
-                if seq <= committed_seq or event.sourceposition <= position:
-                    self.stats.duplicates += 1
-                    committed_seq = max(committed_seq, seq)
-                    handled += 1
-                    continue
-                if not await self._in_order(seq, committed_seq):
-                    log.warning(
-                        "%s: stream seq %s arrived after %s; resetting the cursor",
-                        self.durable,
-                        seq,
-                        committed_seq,
-                    )
-                    self._needs_reset = True
-                    break
-                parent = telemetry.extract(msg.headers)
-                with self._tracer.start_as_current_span(
-                    f"consume {self.durable}",
-                    context=parent,
-                    kind=trace.SpanKind.CONSUMER,
-                    attributes={
-                        "messaging.system": "nats",
-                        "messaging.destination.name": event.type,
-                        "hub.source_position": event.sourceposition,
-                    },
-                ):
-                    await self.handler.apply(conn, event, payload)
-                position, committed_seq = event.sourceposition, seq
-                applied.append(event)
-                handled += 1
-            if applied:
-                await self.handler.flush(conn)
-            if handled:
-                await self._save(conn, position, committed_seq)
-        self.stats.applied += len(applied)
-        if applied:
-            await self.handler.committed(applied)
+    async def _apply_batch(self, batch: list[Delivery]) -> int:
+        """Apply the batch through the tracker; returns how many leading items were handled."""
+        handled, applied = await self.tracker.apply(batch, self._span)
+        self.stats.applied += applied
+        self.stats.duplicates += handled - applied
         return handled
 
+    @contextlib.contextmanager
+    def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
+        with self._tracer.start_as_current_span(
+            f"consume {self.durable}",
+            context=telemetry.extract(msg.headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "nats",
+                "messaging.destination.name": event.type,
+                "hub.source_position": event.sourceposition,
+            },
+        ) as span:
+            yield span
+
     async def dead_letter(self, msg: Msg, reason: str) -> None:
-        """Publish ``msg`` with ``reason`` to the dead-letter subject, then ``term()`` it."""
-        meta = msg.metadata
-        headers = {
-            "Hub-Dead-Letter-Reason": reason[:1000],
-            "Hub-Consumer": self.durable,
-            "Hub-Original-Subject": msg.subject,
-            "Hub-Original-Stream": meta.stream,
-            "Hub-Original-Sequence": str(meta.sequence.stream),
-            "Nats-Msg-Id": f"dlq:{self.durable}:{meta.stream}:{meta.sequence.stream}",
-        }
-        await self.js.publish(dead_letter_subject(self.durable), msg.data, headers=headers)
-        await msg.term()
+        """Dead-letter ``msg`` (see :func:`dead_letter`) and count it."""
+        await dead_letter(self.js, msg, self.durable, reason)
         self.stats.dead_lettered += 1
         self.stats.last_reason = reason
         self.stats.reasons.append(reason)
-        log.warning(
-            "%s: dead-lettered stream seq %s: %s", self.durable, meta.sequence.stream, reason
-        )
 
 
 async def positions(pool: asyncpg.Pool, schema: str, consumer: str) -> dict[str, int]:

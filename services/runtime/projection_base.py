@@ -1,14 +1,42 @@
-"""A base for read-model handlers that need none of the consumer loop's hooks."""
+"""What a projection brings to the consumer loop: its handler, and the tracker that writes the
+handler's effects and the projection's position in one asyncpg transaction."""
 
 from __future__ import annotations
 
-import asyncpg
+import logging
+from typing import TYPE_CHECKING, Protocol
 
-from contracts import CloudEvent
+import asyncpg
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from contracts import CloudEvent, Payload
+from services.runtime.database import check_identifier
+
+if TYPE_CHECKING:
+    from services.runtime.consumer import Delivery, SpanFactory
+
+log = logging.getLogger(__name__)
+
+
+class Handler(Protocol):
+    """Applies contract events to a read model or reacts to them."""
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        """Called first in every transaction (e.g. to take a lock)."""
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        """Apply one event. Runs inside the loop's transaction."""
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        """Write what ``apply`` buffered; called before the transaction commits."""
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        """Called after a transaction with these (new) events committed."""
 
 
 class NoHooks:
-    """``begin``, ``flush`` and ``committed`` that do nothing (see ``consumer.Handler``)."""
+    """``begin``, ``flush`` and ``committed`` that do nothing (see ``Handler``)."""
 
     async def begin(self, conn: asyncpg.Connection) -> None:
         return None
@@ -18,3 +46,125 @@ class NoHooks:
 
     async def committed(self, events: list[CloudEvent]) -> None:
         return None
+
+
+async def ensure_positions_table(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:
+    await conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {check_identifier(schema)}.consumer_positions ("
+        " consumer text NOT NULL, source text NOT NULL, position bigint NOT NULL,"
+        " stream_seq bigint NOT NULL DEFAULT 0,"
+        " updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (consumer, source))"
+    )
+
+
+class ReadModelTracker:
+    """A projection's effect and position: the handler's writes and its ``consumer_positions``
+    row (stream sequence and source position) in one asyncpg transaction.
+
+    The database is the cursor: an event at or before the committed position is a duplicate,
+    and one that arrives past a gap in the stream sequence stops the batch (the consumer loop
+    then recreates its consumer after the committed sequence).
+    """
+
+    database_cursor = True
+
+    def __init__(
+        self,
+        *,
+        js: JetStreamContext,
+        stream: str,
+        pool: asyncpg.Pool,
+        schema: str,
+        handler: Handler,
+        position_name: str,
+        source: str,
+        consumer: str,
+    ) -> None:
+        self.js = js
+        self.stream = stream
+        self.pool = pool
+        self.schema = check_identifier(schema)
+        self.handler = handler
+        self.position_name = position_name
+        self.source = source
+        self.consumer = consumer
+
+    async def setup(self) -> None:
+        await ensure_positions_table(self.pool, self.schema)
+
+    async def committed_seq(self) -> int:
+        value = await self.pool.fetchval(
+            f"SELECT stream_seq FROM {self.schema}.consumer_positions"
+            " WHERE consumer = $1 AND source = $2",
+            self.position_name,
+            self.source,
+        )
+        return int(value or 0)
+
+    async def _committed(self, conn: asyncpg.Connection) -> tuple[int, int]:
+        row = await conn.fetchrow(
+            f"SELECT position, stream_seq FROM {self.schema}.consumer_positions"
+            " WHERE consumer = $1 AND source = $2 FOR UPDATE",
+            self.position_name,
+            self.source,
+        )
+        return (int(row["position"]), int(row["stream_seq"])) if row else (0, 0)
+
+    async def _save(self, conn: asyncpg.Connection, position: int, stream_seq: int) -> None:
+        await conn.execute(
+            f"INSERT INTO {self.schema}.consumer_positions"
+            " (consumer, source, position, stream_seq) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
+            " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
+            self.position_name,
+            self.source,
+            position,
+            stream_seq,
+        )
+
+    async def _in_order(self, seq: int, committed_seq: int) -> bool:
+        """Is ``seq`` the next message? A gap is fine only where the stream lost messages."""
+        if committed_seq == 0 or seq == committed_seq + 1:
+            return True
+        info = await self.js.stream_info(self.stream)
+        return bool(info.state.first_seq > committed_seq + 1 or info.state.num_deleted)
+
+    async def skip(self, msg: Msg) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            position, committed_seq = await self._committed(conn)
+            seq = msg.metadata.sequence.stream
+            if seq == committed_seq + 1 or committed_seq == 0:
+                await self._save(conn, position, seq)
+
+    async def apply(self, batch: list[Delivery], span: SpanFactory) -> tuple[int, int]:
+        applied: list[CloudEvent] = []
+        handled = 0
+        async with self.pool.acquire() as conn, conn.transaction():
+            await self.handler.begin(conn)
+            position, committed_seq = await self._committed(conn)
+            for msg, event, payload in batch:
+                seq = msg.metadata.sequence.stream
+                if seq <= committed_seq or event.sourceposition <= position:
+                    committed_seq = max(committed_seq, seq)
+                    handled += 1
+                    continue
+                if not await self._in_order(seq, committed_seq):
+                    log.warning(
+                        "%s: stream seq %s arrived after %s; resetting the cursor",
+                        self.consumer,
+                        seq,
+                        committed_seq,
+                    )
+                    break
+                with span(msg, event):
+                    await self.handler.apply(conn, event, payload)
+                position, committed_seq = event.sourceposition, seq
+                applied.append(event)
+                handled += 1
+            if applied:
+                await self.handler.flush(conn)
+            if handled:
+                await self._save(conn, position, committed_seq)
+        if applied:
+            await self.handler.committed(applied)
+        return handled, len(applied)

@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
 from contracts import conflict_management as cf
-from services.runtime.policy import PolicyLoop
+from services.runtime.policy import Execute, PolicyLoop
 from services.steering_group.application import SteeringGroup
 
 
@@ -68,7 +68,7 @@ def on_conflict_escalated(app: SteeringGroup) -> Any:
     return react
 
 
-def policies(app: SteeringGroup, js: JetStreamContext, execute: Any) -> list[PolicyLoop]:
+def policies(app: SteeringGroup, js: JetStreamContext, execute: Execute) -> list[PolicyLoop]:
     return [
         PolicyLoop(
             js=js,

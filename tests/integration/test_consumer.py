@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -231,3 +234,71 @@ async def test_a_consumer_that_died_holding_a_batch_loses_nothing_and_keeps_orde
 
     assert [p for _, p, _ in await rows(pool)] == [1, 2, 3, 4, 5, 6]
     assert restarted.stats.duplicates == 0
+
+
+async def test_a_poison_message_between_good_ones_loses_none_of_them(
+    js: Any, pool: asyncpg.Pool
+) -> None:
+    # Given a fresh projection and, in one batch, a good event, a poison one and a good one
+    await js.publish(SUBJECT, encode_event(entry_event(1)))
+    await js.publish(SUBJECT, b"\x00\xffnot json")
+    await js.publish(SUBJECT, encode_event(entry_event(2)))
+    loop = timeline_loop(js, pool)
+    await loop.setup()
+
+    # When it consumes them
+    await drain(loop)
+
+    # Then both good events are applied and the poison one is dead-lettered
+    assert [p for _, p, _ in await rows(pool)] == [1, 2]
+    assert (loop.stats.applied, loop.stats.duplicates, loop.stats.dead_lettered) == (2, 0, 1)
+    dead = await js.get_last_msg(DEAD_LETTER_STREAM, "hub.dlq.timeline_test")
+    assert dead.headers["Hub-Original-Sequence"] == "2"
+
+
+class Unreachable(TimelineProjection):
+    """A handler whose database is unreachable for its first ``failures`` transactions."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.attempts: list[float] = []
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        if event.sourceposition == 1:
+            self.attempts.append(time.monotonic())
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionRefusedError("database unreachable")
+        await super().apply(conn, event, payload)
+
+
+async def test_a_failure_that_persists_is_retried_with_growing_delays(
+    js: Any, pool: asyncpg.Pool
+) -> None:
+    # Given two events and a database that is unreachable three times in a row
+    for position in (1, 2):
+        await js.publish(SUBJECT, encode_event(entry_event(position)))
+    handler = Unreachable(failures=3)
+    loop = timeline_loop(js, pool, handler)
+    await loop.setup()
+
+    # When the loop runs until they are applied
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop.run(stop))
+    try:
+        for _ in range(100):
+            if len(await rows(pool)) == 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        stop.set()
+        await task
+
+    # Then each retry waited twice as long as the one before, and both were applied in order
+    waits = [b - a for a, b in itertools.pairwise(handler.attempts)]
+    assert len(waits) == 3
+    for wait, expected in zip(waits, (0.2, 0.4, 0.8), strict=True):
+        assert wait >= expected * 0.9, waits
+    assert [p for _, p, _ in await rows(pool)] == [1, 2]
+    assert (loop.stats.naked, loop.stats.dead_lettered) == (6, 0)
