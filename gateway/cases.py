@@ -24,6 +24,7 @@ from gateway.context import (
     read_after,
     today,
 )
+from projections.case_views import queries
 
 SERVICE = "case_management"
 CONSUMER = "case_views"
@@ -168,12 +169,6 @@ def _needs(raw: Any, domains: set[str] | None = None) -> list[Need]:
     ]
 
 
-def _consent_status(row: Any) -> str:
-    if row["status"] == "active" and row["valid_until"] < today():
-        return "expired"
-    return str(row["status"])
-
-
 def _consent(row: Any) -> Consent:
     return Consent(
         id=strawberry.ID(str(row["consent_id"])),
@@ -187,7 +182,7 @@ def _consent(row: Any) -> Consent:
         valid_until=row["valid_until"],
         language=row["language"],
         mutual=row["mutual"],
-        status=_consent_status(row),
+        status=row["consent_status"],
         ended_on=row["ended_on"],
     )
 
@@ -212,16 +207,22 @@ def _mediation(row: Any) -> Mediation:
 
 
 async def _referrals(
-    pool: asyncpg.Pool, where: str, *args: Any, for_partner: bool
+    pool: asyncpg.Pool,
+    *,
+    for_partner: bool,
+    case_ids: list[UUID] | None = None,
+    to_agency: str | None = None,
+    status: str | None = None,
+    after_version: int | None = None,
 ) -> list[Referral]:
-    rows = await pool.fetch(
-        "SELECT r.*, c.status AS c_status, c.valid_until AS c_valid_until,"
-        " c.special_explicit AS c_special, k.target_group, k.legal_spheres, k.needs"
-        " FROM projections.cv_referrals r"
-        " JOIN projections.cv_consents c ON c.consent_id = r.consent_id"
-        " JOIN projections.cv_cases k ON k.case_id = r.case_id"
-        f" WHERE {where} ORDER BY r.sent_at DESC",
-        *args,
+    """Referrals; a partner sees what a referral shares only while its consent covers it."""
+    rows = await queries.referrals(
+        pool,
+        today(),
+        case_ids=case_ids,
+        to_agency=to_agency,
+        status=status,
+        after_version=after_version,
     )
     goals_by_case: dict[UUID, list[Any]] = {}
     if rows:
@@ -232,9 +233,8 @@ async def _referrals(
             goals_by_case.setdefault(g["case_id"], []).append(g)
     out = []
     for r in rows:
-        status = _consent_status({"status": r["c_status"], "valid_until": r["c_valid_until"]})
         shared: SharedCase | None = None
-        if status == "active" or not for_partner:
+        if r["shared"] or not for_partner:
             categories = set(r["shared_categories"])
             basic = "case_basic" in categories
             shared = SharedCase(
@@ -262,7 +262,7 @@ async def _referrals(
                 answered_at=r["answered_at"],
                 decline_reason=r["decline_reason"],
                 outcome=r["outcome"],
-                consent_status=status,
+                consent_status=r["consent_status"],
                 shared_case=shared,
             )
         )
@@ -281,16 +281,12 @@ async def load_cases(pool: asyncpg.Pool, where: str, *args: Any) -> list[Case]:
         "SELECT * FROM projections.cv_goals WHERE case_id = ANY($1::uuid[]) ORDER BY target_date",
         ids,
     )
-    consents = await pool.fetch(
-        "SELECT * FROM projections.cv_consents WHERE case_id = ANY($1::uuid[])"
-        " ORDER BY valid_from, consent_id",
-        ids,
-    )
+    consents = await queries.consents_of_cases(pool, ids, today())
     mediation = await pool.fetch(
         "SELECT * FROM projections.cv_mediation WHERE case_id = ANY($1::uuid[]) ORDER BY starts_at",
         ids,
     )
-    referrals = await _referrals(pool, "r.case_id = ANY($1::uuid[])", ids, for_partner=False)
+    referrals = await _referrals(pool, case_ids=ids, for_partner=False)
     return [
         Case(
             id=strawberry.ID(str(c["case_id"])),
@@ -395,18 +391,9 @@ class CaseQueries:
         context = ctx(info)
         principal = context.require(PARTNERS, "read a referral inbox")
         await read_after(context, at_least, CONSUMER)
-        if status is None:
-            found = await _referrals(
-                context.pool, "r.to_agency = $1", principal.agency, for_partner=True
-            )
-        else:
-            found = await _referrals(
-                context.pool,
-                "r.to_agency = $1 AND r.status = $2",
-                principal.agency,
-                status,
-                for_partner=True,
-            )
+        found = await _referrals(
+            context.pool, to_agency=principal.agency, status=status, for_partner=True
+        )
         await _audit(
             context.pool,
             principal,

@@ -12,9 +12,10 @@ import strawberry
 from strawberry.types import Info
 
 from gateway import audit
-from gateway.auth import Principal
 from gateway.context import HubContext, HubError, ctx, read_after, today
+from projections.pathway.queries import pathway_access
 from projections.pathway.readiness import PathwayFacts, Period, evaluate
+from projections.timeline.visibility import Reader
 
 AUTHORITY = frozenset({"abh_officer", "admin"})
 WITH_CONSENT = frozenset({"case_manager", "partner_agency"})
@@ -66,8 +67,12 @@ class Pathway:
     milestones: list[Milestone]
     periods: list[StatusPeriod]
     facts: strawberry.Private[PathwayFacts]
+    language_withheld: strawberry.Private[bool] = False
 
-    @strawberry.field(description="Readiness for naturalisation (§ 10 StAG) on a date")
+    @strawberry.field(
+        description="Readiness for naturalisation (§ 10 StAG) on a date, on the facts the "
+        "caller may see"
+    )
     def readiness(self, as_of: dt.date | None = None) -> Readiness:
         result = evaluate(self.facts, as_of or today())
         return Readiness(
@@ -77,30 +82,23 @@ class Pathway:
             counted_residence_days=result.counted_residence_days,
             earliest_residence_date=result.earliest_residence_date,
             requirements=[
-                ReadinessRequirement(key=r.key, met=r.met, reason=r.reason)
+                ReadinessRequirement(key=r.key, met=None, reason=WITHHELD)
+                if self.language_withheld and r.key == "language"
+                else ReadinessRequirement(key=r.key, met=r.met, reason=r.reason)
                 for r in result.requirements
             ],
         )
 
 
-async def may_see_pathway(pool: asyncpg.Pool, principal: Principal, person: UUID) -> bool:
-    if principal.role in AUTHORITY:
-        return True
-    if principal.role not in WITH_CONSENT:
-        return False
-    return bool(
-        await pool.fetchval(
-            "SELECT EXISTS (SELECT 1 FROM projections.timeline_events_consents"
-            " WHERE person_id = $1 AND status = 'active' AND valid_until >= $2"
-            " AND $3 = ANY(recipients) AND 'residence' = ANY(categories))",
-            person,
-            today(),
-            principal.agency,
-        )
-    )
+LANGUAGE_MILESTONES = frozenset({"integration_course_completed"})
+WITHHELD = "not shown: no consent covers the person's language data for your agency"
 
 
-async def load_pathway(pool: asyncpg.Pool, person: UUID) -> Pathway | None:
+async def load_pathway(
+    pool: asyncpg.Pool, person: UUID, *, with_language: bool = True
+) -> Pathway | None:
+    """The person's pathway; without its language facts (integration course, language level)
+    unless ``with_language``."""
     row = await pool.fetchrow(
         "SELECT * FROM projections.pathway_persons WHERE person_id = $1", person
     )
@@ -121,9 +119,9 @@ async def load_pathway(pool: asyncpg.Pool, person: UUID) -> Pathway | None:
             Period(p["kind"], p["start_on"], p["end_on"], p["paragraph"]) for p in periods
         ),
         protection_granted_on=row["protection_granted_on"],
-        language_level=row["language_level"],
+        language_level=row["language_level"] if with_language else None,
         naturalisation_test_passed_on=row["test_passed_on"],
-        integration_course_completed_on=row["course_completed_on"],
+        integration_course_completed_on=row["course_completed_on"] if with_language else None,
         livelihood_secured=row["livelihood_secured"],
         no_relevant_conviction=row["no_relevant_conviction"],
         commitment_declared=row["commitment_declared"],
@@ -135,7 +133,11 @@ async def load_pathway(pool: asyncpg.Pool, person: UUID) -> Pathway | None:
         stage_since=row["stage_since"],
         entry_date=row["entry_date"],
         municipality_key=row["municipality_key"],
-        milestones=[Milestone(name=m["milestone"], reached_on=m["reached_on"]) for m in milestones],
+        milestones=[
+            Milestone(name=m["milestone"], reached_on=m["reached_on"])
+            for m in milestones
+            if with_language or m["milestone"] not in LANGUAGE_MILESTONES
+        ],
         periods=[
             StatusPeriod(
                 kind=p["kind"], start=p["start_on"], end=p["end_on"], paragraph=p["paragraph"]
@@ -143,6 +145,7 @@ async def load_pathway(pool: asyncpg.Pool, person: UUID) -> Pathway | None:
             for p in periods
         ],
         facts=facts,
+        language_withheld=not with_language,
     )
 
 
@@ -152,9 +155,12 @@ async def pathway_for(
     context = ctx(info)
     principal = context.require(AUTHORITY | WITH_CONSENT, "read pathways")
     await read_after(context, at_least, CONSUMER)
-    if not await may_see_pathway(context.pool, principal, person):
+    access = await pathway_access(
+        context.pool, person, Reader(principal.agency, principal.role, today())
+    )
+    if not access.residence:
         return None  # absent, not an error: no consent covers residence data for this agency
-    found = await load_pathway(context.pool, person)
+    found = await load_pathway(context.pool, person, with_language=access.language)
     if found is not None:
         await audit.record_read(
             context.pool,

@@ -21,8 +21,9 @@ from strawberry.types import Info
 from gateway import audit
 from gateway.cases import PARTNERS, Referral, _referrals
 from gateway.context import HubContext, HubError, ctx, today
-from gateway.timeline import COLUMNS, TIMELINE_READERS, TimelineEntry, entry
-from projections.timeline.visibility import visible
+from gateway.timeline import TIMELINE_READERS, TimelineEntry, entry
+from projections.timeline.queries import new_rows
+from projections.timeline.visibility import Reader
 
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
@@ -101,21 +102,12 @@ class Subscription:
             while True:
                 await _wait(waiter)
                 now = await _positions(context.pool, "timeline")
-                sources = sorted(now)
-                rows = await context.pool.fetch(
-                    f"SELECT {COLUMNS} FROM projections.timeline_events t"
-                    " WHERE EXISTS (SELECT 1 FROM unnest($5::text[], $6::bigint[], $7::bigint[])"
-                    " AS w(s, lo, hi) WHERE t.source = w.s AND t.position > w.lo"
-                    " AND t.position <= w.hi)"
-                    f" AND ($1::uuid IS NULL OR t.person_id = $1) AND {visible()}"
-                    " ORDER BY t.source, t.position",
-                    person,
-                    principal.agency,
-                    principal.role,
-                    today(),
-                    sources,
-                    [cursor.get(s, 0) for s in sources],
-                    [now[s] for s in sources],
+                rows = await new_rows(
+                    context.pool,
+                    Reader(principal.agency, principal.role, today()),
+                    after=cursor,
+                    upto=now,
+                    person=person,
                 )
                 cursor = now
                 for row in rows:
@@ -148,11 +140,7 @@ class Subscription:
             while True:
                 await _wait(waiter)
                 changed = await _referrals(
-                    context.pool,
-                    "r.to_agency = $1 AND r.version > $2",
-                    principal.agency,
-                    seen,
-                    for_partner=True,
+                    context.pool, to_agency=principal.agency, after_version=seen, for_partner=True
                 )
                 if not changed:
                     continue

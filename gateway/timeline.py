@@ -12,14 +12,10 @@ from strawberry.types import Info
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
 from gateway.pathway import Pathway, pathway_for
-from projections.timeline.visibility import visible
+from projections.timeline.queries import person_timeline
+from projections.timeline.visibility import Reader
 
 TIMELINE_READERS = frozenset({"abh_officer", "case_manager", "partner_agency", "admin"})
-
-COLUMNS = (
-    "t.source, t.position, t.person_id, t.occurred_at, t.recorded_at, t.event_type,"
-    " t.summary, t.trace_id"
-)
 
 
 @strawberry.type(description="One event in a person's process, from any service.")
@@ -71,15 +67,11 @@ class Person:
             raise HubError("limit must be between 1 and 5000", "invalid_input", "limit")
         person_id = UUID(str(self.id))
         await read_after(context, at_least, "timeline")
-        rows = await context.pool.fetch(
-            f"SELECT {COLUMNS} FROM projections.timeline_events t"
-            f" WHERE t.person_id = $1 AND {visible()}"
-            " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $5",
+        rows = await person_timeline(
+            context.pool,
             person_id,
-            principal.agency,
-            principal.role,
-            today(),
-            limit,
+            Reader(principal.agency, principal.role, today()),
+            limit=limit,
         )
         await audit.record_read(
             context.pool,

@@ -1,20 +1,148 @@
-"""Who may see a timeline row: one rule, used for queries and for subscription deliveries.
+"""Who may see what: the consent rule of the read side, as SQL fragments every read composes.
 
-- ``admin`` sees everything; ``steering`` sees no row (aggregates only).
-- The foreigners authority (``abh_officer``) sees only foreigners-authority rows: nothing of
+This is the only place a read decides visibility. The person timeline, the pathway, the
+referrals' consent status and shared case data, and both subscriptions (checked at delivery)
+build their SQL from these fragments; no reader writes a consent predicate of its own. It is
+the SQL form of case management's domain rule (``coverage`` in its consent module), and
+tests/integration/test_visibility_property.py checks every read against that rule.
+
+A consent covers a sharing (:func:`covers`) while it is active and not past its end date
+(from that day on it covers nothing, whether or not the expiry has been recorded yet), names
+the recipient, covers every data category shared (special categories only with the explicit
+flag, Art. 9 GDPR) and names the purpose. A read that has no purpose of its own (a timeline,
+a pathway) is covered by any purpose the consent names; a referral is read for its purpose.
+
+Who sees a fact about a person (:func:`may_see`):
+
+- ``admin`` sees everything; ``steering`` sees nothing (aggregates only).
+- The foreigners authority (``abh_officer``) sees only foreigners-authority facts: nothing of
   case management reaches it (§ 87 AufenthG).
-- Anyone else sees rows of their own agency, and other rows only while a consent covers them:
-  - a row about a consent itself: when the consent names their agency (so a withdrawal is
+- Anyone else sees facts of their own agency, and other facts only while a consent covers them:
+  - a fact about a consent itself: when the consent names their agency (so a withdrawal is
     visible to those it concerned);
-  - a row governed by a consent (a referral): while that consent is active, not past its end
-    date, and names their agency;
-  - any other row: while some active consent of the person names their agency and covers
-    every data category the row reveals (special categories only with the explicit flag).
+  - a fact governed by a consent (a referral): while that consent covers their agency;
+  - any other fact: while some consent of the person covers their agency and every data
+    category the fact reveals.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 SPECIAL = "{health,religion,ethnicity}"
+
+#: The consents as the timeline projection has read them (timeline rows and the pathway).
+CONSENTS = "projections.timeline_events_consents"
+#: The category of a fact about a consent itself (granted, withdrawn, expired).
+ABOUT_A_CONSENT = "'{consent}'::text[]"
+NOTHING = "'{}'::text[]"
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads, and on which day: the values a read binds to the fragments' parameters."""
+
+    agency: str
+    role: str
+    today: date
+
+
+@dataclass(frozen=True)
+class Fact:
+    """What a read reveals about a person, as SQL expressions: about whom, from which service,
+    which data categories (a ``text[]``), whose record it is and the consent governing it."""
+
+    person: str
+    source: str
+    categories: str
+    owner: str | None = None
+    consent: str | None = None
+
+    @classmethod
+    def row(cls, alias: str = "t") -> Fact:
+        """A row of the timeline (or of a table shaped like it)."""
+        return cls(
+            person=f"{alias}.person_id",
+            source=f"{alias}.source",
+            categories=f"{alias}.categories",
+            owner=f"{alias}.owner_agency",
+            consent=f"{alias}.consent_id",
+        )
+
+    @classmethod
+    def residence_file(cls, person: str, *categories: str) -> Fact:
+        """Data of the foreigners authority about ``person`` in the given categories."""
+        listed = ",".join(categories)
+        return cls(
+            person=person, source="'foreigners_authority'", categories=f"'{{{listed}}}'::text[]"
+        )
+
+
+def consent_status(c: str = "c", *, today: str) -> str:
+    """SQL text: consent row ``c``'s status on ``today``: active, withdrawn or expired (an
+    active consent past its end date is expired, recorded or not)."""
+    return (
+        f"(CASE WHEN {c}.status = 'active' AND {c}.valid_until < {today}"
+        f" THEN 'expired' ELSE {c}.status END)"
+    )
+
+
+def covers(
+    c: str = "c",
+    *,
+    recipient: str,
+    categories: str,
+    today: str,
+    purpose: str | None = None,
+) -> str:
+    """SQL boolean: consent row ``c`` lets ``recipient`` receive ``categories`` on ``today``
+    (for ``purpose``; for any purpose the consent names when ``None``)."""
+    for_purpose = "" if purpose is None else f" AND {purpose} = ANY({c}.purposes)"
+    return (
+        f"({c}.status = 'active' AND {c}.valid_until >= {today}"
+        f" AND {recipient} = ANY({c}.recipients)"
+        f" AND {categories} <@ {c}.categories"
+        f" AND ({c}.special_explicit OR NOT {categories} && '{SPECIAL}'){for_purpose})"
+    )
+
+
+def may_see(
+    fact: Fact,
+    *,
+    agency: str = "$2",
+    role: str = "$3",
+    today: str = "$4",
+    consents: str = CONSENTS,
+) -> str:
+    """SQL boolean: the reader (``agency``, ``role`` on ``today``) may see ``fact``."""
+    releases: list[str] = []  # any one of these lets another reader see it
+    if fact.owner is not None:
+        releases.append(f"{fact.owner} = {agency}")
+    person_consent = (
+        f"EXISTS (SELECT 1 FROM {consents} c WHERE c.person_id = {fact.person}"
+        f" AND {covers(recipient=agency, categories=fact.categories, today=today)})"
+    )
+    if fact.consent is None:
+        releases.append(person_consent)
+    else:
+        about = f"{fact.categories} = {ABOUT_A_CONSENT}"
+        releases += [
+            f"({about} AND EXISTS (SELECT 1 FROM {consents} c"
+            f" WHERE c.consent_id = {fact.consent} AND {agency} = ANY(c.recipients)))",
+            # a referral reveals itself, which its consent covered when it was sent
+            f"({fact.consent} IS NOT NULL AND NOT {about} AND EXISTS (SELECT 1 FROM {consents} c"
+            f" WHERE c.consent_id = {fact.consent}"
+            f" AND {covers(recipient=agency, categories=NOTHING, today=today)}))",
+            f"({fact.consent} IS NULL AND {person_consent})",
+        ]
+    return f"""(
+      {role} = 'admin'
+      OR ({role} = 'abh_officer' AND {fact.source} = 'foreigners_authority')
+      OR ({role} NOT IN ('abh_officer', 'steering') AND (
+           {" OR ".join(releases)}
+      ))
+    )"""
 
 
 def visible(
@@ -25,25 +153,19 @@ def visible(
     role: str = "$3",
     today: str = "$4",
 ) -> str:
-    """A SQL boolean expression over ``alias`` (a row of ``table``) for the given parameters."""
-    consents = f"{table}_consents"
-    return f"""(
-      {role} = 'admin'
-      OR ({role} = 'abh_officer' AND {alias}.source = 'foreigners_authority')
-      OR ({role} NOT IN ('abh_officer', 'steering') AND (
-           {alias}.owner_agency = {agency}
-        OR ({alias}.categories = '{{consent}}' AND EXISTS (
-              SELECT 1 FROM {consents} c
-              WHERE c.consent_id = {alias}.consent_id AND {agency} = ANY(c.recipients)))
-        OR ({alias}.consent_id IS NOT NULL AND {alias}.categories <> '{{consent}}' AND EXISTS (
-              SELECT 1 FROM {consents} c
-              WHERE c.consent_id = {alias}.consent_id AND c.status = 'active'
-                AND c.valid_until >= {today} AND {agency} = ANY(c.recipients)))
-        OR ({alias}.consent_id IS NULL AND EXISTS (
-              SELECT 1 FROM {consents} c
-              WHERE c.person_id = {alias}.person_id AND c.status = 'active'
-                AND c.valid_until >= {today} AND {agency} = ANY(c.recipients)
-                AND {alias}.categories <@ c.categories
-                AND (c.special_explicit OR NOT {alias}.categories && '{SPECIAL}')))
-      ))
-    )"""
+    """SQL boolean: the reader may see row ``alias`` of the timeline ``table``."""
+    return may_see(
+        Fact.row(alias), agency=agency, role=role, today=today, consents=f"{table}_consents"
+    )
+
+
+def referral_shared(r: str = "r", c: str = "c", *, today: str) -> str:
+    """SQL boolean: referral row ``r``'s consent ``c`` still covers what it shares: its
+    recipient receiving its categories for its purpose on ``today``."""
+    return covers(
+        c,
+        recipient=f"{r}.to_agency",
+        categories=f"{r}.shared_categories",
+        purpose=f"{r}.purpose",
+        today=today,
+    )

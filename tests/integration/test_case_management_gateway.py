@@ -3,6 +3,8 @@ allows, and not one event more once the consent is withdrawn."""
 
 from __future__ import annotations
 
+import uuid
+
 from tests.integration.case_flow import (
     ACCEPT,
     ASSESS,
@@ -162,3 +164,51 @@ async def test_the_foreigners_authority_never_sees_case_management_events(
     )
 
     assert timeline["data"]["person"]["timeline"] == []
+
+
+async def test_a_referral_shows_no_case_data_its_consent_does_not_cover(
+    hub: InProcessHub,
+) -> None:
+    # given an active consent naming awo for case_basic and work, for referrals, and in the
+    # read model referrals relying on it that it does not cover (the service refuses to send
+    # such referrals; the read side must not rely on that)
+    opened = await open_case(hub)
+    consent = await consent_for_awo(hub, opened["caseId"])
+    sent = await refer_to_awo(hub, opened["caseId"], consent["consentId"])
+    await ok(hub, INBOX, {"atLeast": sent["position"]}, PARTNER)
+    uncovered = {
+        "housing data": (AWO, ["case_basic", "housing"], "referral"),
+        "another purpose": (AWO, ["case_basic"], "housing_support"),
+        "another recipient": ("caritas-05315", ["case_basic"], "referral"),
+    }
+    for service, (to_agency, categories, purpose) in uncovered.items():
+        await hub.pool.execute(
+            "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
+            " to_agency, service, consent_id, shared_categories, purpose, status, sent_at)"
+            " SELECT $1, case_id, person_id, from_agency, $2, $3, consent_id, $4, $5, 'sent',"
+            " sent_at FROM projections.cv_referrals WHERE referral_id = $6",
+            uuid.uuid4(),
+            to_agency,
+            service,
+            categories,
+            purpose,
+            uuid.UUID(sent["referralId"]),
+        )
+
+    # when the receiving agencies read their inboxes
+    awo = (await ok(hub, INBOX, {}, PARTNER))["referralInbox"]
+    caritas = (
+        await ok(
+            hub, INBOX, {}, {"role": "partner_agency", "agency": "caritas-05315", "subject": "c"}
+        )
+    )["referralInbox"]
+
+    # then only the covered referral shows case data; the others show none
+    shown = {r["service"]: r["sharedCase"] is not None for r in awo + caritas}
+    assert shown == {
+        "job coaching": True,
+        "housing data": False,
+        "another purpose": False,
+        "another recipient": False,
+    }
+    assert {r["consentStatus"] for r in awo + caritas} == {"active"}

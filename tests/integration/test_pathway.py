@@ -237,3 +237,66 @@ async def test_a_case_manager_sees_the_pathway_only_with_consent_for_residence_d
 
     assert before["person"]["pathway"] is None
     assert after["person"]["pathway"]["stage"] == "permanent"
+
+
+async def test_the_pathway_shows_language_facts_only_under_a_consent_for_language_data(
+    hub: InProcessHub,
+) -> None:
+    # given a path with an integration course (B1), and a case whose consent covers
+    # residence data only
+    person, position = await refugee_path(hub)
+    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    opened = (
+        await ok(
+            hub,
+            OPEN_CASE,
+            {
+                "input": {
+                    "personId": person,
+                    "givenNames": "Amir",
+                    "familyName": "Haddad",
+                    "targetGroup": "young_adults",
+                    "legalSpheres": ["sgb_ii"],
+                    "intakeSource": "foreigners_authority",
+                }
+            },
+            manager,
+        )
+    )["openCase"]
+    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
+    grant = {
+        "caseId": opened["caseId"],
+        "recipients": ["kim-05315"],
+        "purposes": ["counselling"],
+        "validUntil": until,
+    }
+    residence = (await ok(hub, GRANT, {"input": {**grant, "categories": ["residence"]}}, manager))[
+        "grantConsent"
+    ]
+    timeline = """query($id: ID!, $p: String) { person(id: $id) {
+        timeline(atLeast: $p) { eventType } } }"""
+    seen = await ok(hub, timeline, {"id": person, "p": residence["position"]}, manager)
+
+    # when the case manager reads the pathway
+    partial = (await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager))["person"]
+
+    # then it shows the residence path, but not what the timeline hides as language data
+    events = {e["eventType"].split(".")[2] for e in seen["person"]["timeline"]}
+    assert "residence_title_granted" in events
+    assert "integration_course_completed" not in events
+    pathway = partial["pathway"]
+    assert pathway["stage"] == "permanent"
+    assert "integration_course_completed" not in [m["name"] for m in pathway["milestones"]]
+    language = next(r for r in pathway["readiness"]["requirements"] if r["key"] == "language")
+    assert language["met"] is None
+    assert "B1" not in language["reason"]
+
+    # and once a consent covers language data too, it shows them
+    both = (await ok(hub, GRANT, {"input": {**grant, "categories": ["language"]}}, manager))[
+        "grantConsent"
+    ]
+    await ok(hub, timeline, {"id": person, "p": both["position"]}, manager)
+    full = (await ok(hub, PATHWAY, {"id": person}, manager))["person"]["pathway"]
+    assert "integration_course_completed" in [m["name"] for m in full["milestones"]]
+    language = next(r for r in full["readiness"]["requirements"] if r["key"] == "language")
+    assert "B1" in language["reason"]

@@ -1,31 +1,46 @@
-"""Property: the read-side visibility rule (SQL) agrees with the domain's consent rule.
+"""Property: every read's consent check agrees with the domain's consent rule.
 
-For random consents (status, end date, recipients, categories, explicit flag), random rows
-(categories, owner, governing consent) and random readers, a row is returned exactly when
-the domain rule says the reader may see it. So nothing is shared without covering consent,
-and a withdrawn or lapsed consent hides every row it alone covered.
+For random consents (status, end date, recipients, categories, purposes, explicit flag),
+random timeline rows (categories, owner, governing consent), random referrals and random
+readers, every read built on the one visibility module answers exactly what case
+management's domain rule (``Consent.covers``) allows:
+
+- the person timeline, and the subscription's check at delivery time: which rows;
+- the pathway: whether the reader sees it at all (residence data), and its language facts;
+- the referrals: each consent's status today, and whether the referral may still show what
+  it shares (its recipient, categories and purpose covered today).
+
+So nothing is shared without a covering consent, and a withdrawn or lapsed consent hides
+every row it alone covered, on every read.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
+import asyncpg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.timeline.projector import ddl
-from projections.timeline.visibility import visible
-from services.case_management.domain.consent import coverage
+from projections.case_views.projector import create_tables as create_case_views
+from projections.case_views.queries import consents_of_cases, referrals
+from projections.pathway.queries import pathway_access
+from projections.timeline.projector import create_tables as create_timeline
+from projections.timeline.queries import new_rows, person_timeline
+from projections.timeline.visibility import Reader
+from services.case_management.domain.consent import Consent
 
 TODAY = dt.date(2026, 6, 1)
 AGENCIES = ["awo", "caritas", "jobcenter", "kim"]
-CATEGORIES = ["case_basic", "work", "housing", "health", "religion"]
+CATEGORIES = ["case_basic", "work", "residence", "language", "health", "religion"]
+PURPOSES = ["referral", "counselling", "housing_support"]
 PERSONS = [uuid.UUID(int=1), uuid.UUID(int=2)]
+SOURCES = ["case_management", "foreigners_authority"]
+ROLES = ["partner_agency", "case_manager", "abh_officer", "steering", "admin"]
 
 consents = st.lists(
     st.fixed_dictionaries(
@@ -37,6 +52,8 @@ consents = st.lists(
             "categories": st.lists(
                 st.sampled_from(CATEGORIES), min_size=1, max_size=4, unique=True
             ),
+            # the domain refuses a consent without a purpose
+            "purposes": st.lists(st.sampled_from(PURPOSES), min_size=1, max_size=2, unique=True),
             "special": st.booleans(),
         }
     ),
@@ -46,111 +63,146 @@ rows = st.lists(
     st.fixed_dictionaries(
         {
             "person": st.sampled_from(PERSONS),
-            "source": st.sampled_from(["case_management", "foreigners_authority"]),
+            "source": st.sampled_from(SOURCES),
             "categories": st.one_of(
                 st.just(["consent"]),
-                st.lists(st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True),
+                st.lists(st.sampled_from(CATEGORIES), min_size=0, max_size=3, unique=True),
             ),
             "owner": st.none() | st.sampled_from(AGENCIES),
-            "consent": st.none() | st.integers(0, 3),
+            "consent": st.none() | st.integers(0, 4),
         }
     ),
     min_size=1,
     max_size=6,
 )
-readers = st.tuples(
-    st.sampled_from([*AGENCIES, "abh"]),
-    st.sampled_from(["partner_agency", "case_manager", "abh_officer", "steering", "admin"]),
+referral_specs = st.lists(
+    st.fixed_dictionaries(
+        {
+            "consent": st.integers(0, 3),
+            "to": st.sampled_from(AGENCIES),
+            "categories": st.lists(
+                st.sampled_from(CATEGORIES), min_size=1, max_size=3, unique=True
+            ),
+            "purpose": st.sampled_from(PURPOSES),
+        }
+    ),
+    max_size=4,
 )
+readers = st.tuples(st.sampled_from([*AGENCIES, "abh"]), st.sampled_from(ROLES))
 
 
-def may_see(
-    row: dict[str, Any], consent_rows: list[dict[str, Any]], agency: str, role: str
-) -> bool:
-    """The oracle, from the domain's consent rule."""
+# -- the oracle: the domain's consent rule --------------------------------------------------
+
+
+def domain_consent(spec: dict[str, Any]) -> Consent:
+    """The domain aggregate in the state the spec describes (built without ``grant``'s
+    checks, so that inconsistent read-model rows are covered too)."""
+    granted_on = min(TODAY, spec["valid_until"]) - dt.timedelta(days=10)
+    consent = Consent(
+        person_id=spec["person"],
+        case_id=spec["person"],
+        recipients=spec["recipients"],
+        categories=spec["categories"],
+        purposes=spec["purposes"],
+        special_categories_explicit=spec["special"],
+        valid_from=granted_on,
+        valid_until=spec["valid_until"],
+        language="de",
+        mutual=False,
+    )
+    if spec["status"] == "withdrawn":
+        consent.withdraw(today=granted_on, recorded_by="kim")
+    elif spec["status"] == "expired":
+        consent.expire(today=spec["valid_until"] + dt.timedelta(days=1))
+    return consent
+
+
+def status_today(consent: Consent) -> str:
+    if consent.status == "active" and not consent.is_active(TODAY):
+        return "expired"
+    return str(consent.status)
+
+
+def covers(consent: Consent, agency: str, categories: list[str], purpose: str | None) -> bool:
+    """A read with no purpose of its own is covered by any purpose the consent names."""
+    purposes = consent.purposes if purpose is None else [purpose]
+    return any(
+        consent.covers(recipient=agency, categories=categories, purpose=p, on=TODAY).covered
+        for p in purposes
+    )
+
+
+def may_see(fact: dict[str, Any], domain: list[Consent], agency: str, role: str) -> bool:
+    """Who sees a fact about a person: the roles' limits, then the consent rule."""
     if role == "admin":
         return True
     if role == "abh_officer":
-        return bool(row["source"] == "foreigners_authority")
+        return bool(fact["source"] == "foreigners_authority")
     if role == "steering":
         return False
-    if row["owner"] == agency:
+    if fact["owner"] is not None and fact["owner"] == agency:
         return True
-    governing = (
-        consent_rows[row["consent"]]
-        if row["consent"] is not None and row["consent"] < len(consent_rows)
-        else None
-    )
-    if row["categories"] == ["consent"]:
-        return governing is not None and agency in governing["recipients"]
-    if row["consent"] is not None:
+    if fact["consent"] is not None:
+        governing = domain[fact["consent"]] if fact["consent"] < len(domain) else None
         if governing is None:
             return False
-        return coverage(
-            status=governing["status"],
-            valid_until=governing["valid_until"],
-            recipients=governing["recipients"],
-            categories=governing["categories"],
-            purposes=["referral"],
-            special_categories_explicit=governing["special"],
-            recipient=agency,
-            wanted_categories=[],
-            purpose="referral",
-            on=TODAY,
-        ).covered
+        if fact["categories"] == ["consent"]:
+            return agency in governing.recipients
+        return covers(governing, agency, [], None)
     return any(
-        c["person"] == row["person"]
-        and coverage(
-            status=c["status"],
-            valid_until=c["valid_until"],
-            recipients=c["recipients"],
-            categories=c["categories"],
-            purposes=["referral"],
-            special_categories_explicit=c["special"],
-            recipient=agency,
-            wanted_categories=row["categories"],
-            purpose="referral",
-            on=TODAY,
-        ).covered
-        for c in consent_rows
+        c.person_id == fact["person"] and covers(c, agency, fact["categories"], None)
+        for c in domain
     )
+
+
+# -- the reads under test --------------------------------------------------------------------
 
 
 @pytest.fixture
-def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(database_url, autocommit=True) as connection:
-        connection.execute("CREATE SCHEMA IF NOT EXISTS projections")
-        connection.execute(ddl())
-        yield connection
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    await create_timeline(connection)
+    await create_case_views(connection)
+    yield connection
+    await connection.close()
 
 
-@settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(consent_rows=consents, row_specs=rows, reader=readers)
-def test_a_row_is_visible_exactly_when_the_consent_rule_allows(
-    conn: psycopg.Connection[Any],
-    consent_rows: list[dict[str, Any]],
+async def store(
+    conn: asyncpg.Connection,
+    consent_specs: list[dict[str, Any]],
     row_specs: list[dict[str, Any]],
-    reader: tuple[str, str],
-) -> None:
-    conn.execute("TRUNCATE projections.timeline_events, projections.timeline_events_consents")
-    ids = [uuid.uuid4() for _ in consent_rows]
-    for consent_id, c in zip(ids, consent_rows, strict=True):
-        conn.execute(
+    referral_list: list[dict[str, Any]],
+) -> list[uuid.UUID]:
+    """The same consents in both read models that keep them; returns the referral ids."""
+    await conn.execute(
+        "TRUNCATE projections.timeline_events, projections.timeline_events_consents,"
+        " projections.cv_consents, projections.cv_referrals, projections.cv_cases"
+    )
+    ids = [uuid.uuid4() for _ in consent_specs]
+    for consent_id, c in zip(ids, consent_specs, strict=True):
+        common = (
+            consent_id,
+            c["person"],
+            c["recipients"],
+            c["categories"],
+            c["purposes"],
+            c["special"],
+            c["valid_until"],
+            c["status"],
+        )
+        await conn.execute(
             "INSERT INTO projections.timeline_events_consents (consent_id, person_id,"
             " recipients, categories, purposes, special_explicit, valid_until, status)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            (
-                consent_id,
-                c["person"],
-                c["recipients"],
-                c["categories"],
-                ["referral"],
-                c["special"],
-                c["valid_until"],
-                c["status"],
-            ),
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            *common,
+        )
+        await conn.execute(
+            "INSERT INTO projections.cv_consents (consent_id, person_id, recipients,"
+            " categories, purposes, special_explicit, valid_until, status, case_id,"
+            " valid_from, language, mutual)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $2, $9, 'de', false)",
+            *common,
+            TODAY - dt.timedelta(days=30),
         )
     for position, r in enumerate(row_specs, start=1):
         governing = (
@@ -158,25 +210,114 @@ def test_a_row_is_visible_exactly_when_the_consent_rule_allows(
             if r["consent"] is not None and r["consent"] < len(ids)
             else (uuid.uuid4() if r["consent"] is not None else None)
         )
-        conn.execute(
+        await conn.execute(
             "INSERT INTO projections.timeline_events (source, position, event_id, person_id,"
             " event_type, occurred_at, recorded_at, summary, categories, owner_agency,"
-            " consent_id) VALUES (%s, %s, 'e', %s, 't', now(), now(), 's', %s, %s, %s)",
-            (r["source"], position, r["person"], r["categories"], r["owner"], governing),
+            " consent_id) VALUES ($1, $2, 'e', $3, 't', now(), now(), 's', $4, $5, $6)",
+            r["source"],
+            position,
+            r["person"],
+            r["categories"],
+            r["owner"],
+            governing,
         )
-    agency, role = reader
-    predicate = visible(agency="%(agency)s", role="%(role)s", today="%(today)s")
-    found = {
-        position
-        for (position,) in conn.execute(
-            f"SELECT t.position FROM projections.timeline_events t WHERE {predicate}",
-            {"agency": agency, "role": role, "today": TODAY},
-        ).fetchall()
-    }
+    for person in PERSONS:  # one case per person, its id the person's
+        await conn.execute(
+            "INSERT INTO projections.cv_cases (case_id, person_id, agency, case_manager,"
+            " target_group, legal_spheres, intake_source, interpreter_needed, opened_on, status)"
+            " VALUES ($1, $1, 'kim', 'cm', 'other', '{}', 'other', false, $2, 'open')",
+            person,
+            TODAY - dt.timedelta(days=60),
+        )
+    referral_ids = []
+    for version, ref in enumerate(referral_list, start=1):
+        referral_id = uuid.uuid4()
+        consent = consent_specs[ref["consent"]]
+        await conn.execute(
+            "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
+            " to_agency, service, consent_id, shared_categories, purpose, status, sent_at,"
+            " version) VALUES ($1, $2, $2, 'kim', $3, 'advice', $4, $5, $6, 'sent', now(), $7)",
+            referral_id,
+            consent["person"],
+            ref["to"],
+            ids[ref["consent"]],
+            ref["categories"],
+            ref["purpose"],
+            version,
+        )
+        referral_ids.append(referral_id)
+    return referral_ids
 
-    expected = {
+
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    consent_specs=consents,
+    row_specs=rows,
+    referral_list=referral_specs,
+    reader=readers,
+    cut=st.integers(0, 6),
+)
+async def test_every_read_shows_exactly_what_the_consent_rule_allows(
+    conn: asyncpg.Connection,
+    consent_specs: list[dict[str, Any]],
+    row_specs: list[dict[str, Any]],
+    referral_list: list[dict[str, Any]],
+    reader: tuple[str, str],
+    cut: int,
+) -> None:
+    # given consents, rows and referrals in the read models, and a reader
+    referral_list = [r for r in referral_list if r["consent"] < len(consent_specs)]
+    referral_ids = await store(conn, consent_specs, row_specs, referral_list)
+    domain = [domain_consent(c) for c in consent_specs]
+    agency, role = reader
+    who = Reader(agency, role, TODAY)
+    allowed = {
         position
         for position, r in enumerate(row_specs, start=1)
-        if may_see(r, consent_rows, agency, role)
+        if may_see(r, domain, agency, role)
     }
-    assert found == expected
+
+    # when each read runs, then it returns what the domain rule allows
+    for person in PERSONS:
+        timeline = await person_timeline(conn, person, who, limit=100)
+        assert {r["position"] for r in timeline} == {
+            p for p in allowed if row_specs[p - 1]["person"] == person
+        }, "timeline"
+
+        access = await pathway_access(conn, person, who)
+        residence_file = {"person": person, "source": "foreigners_authority", "owner": None}
+        assert access.residence == may_see(
+            {**residence_file, "categories": ["residence"], "consent": None}, domain, agency, role
+        ), "pathway"
+        assert access.language == may_see(
+            {**residence_file, "categories": ["language"], "consent": None}, domain, agency, role
+        ), "pathway language facts"
+
+    delivered = await new_rows(
+        conn, who, after={s: cut for s in SOURCES}, upto={s: len(row_specs) for s in SOURCES}
+    )
+    assert {r["position"] for r in delivered} == {p for p in allowed if p > cut}, "delivery"
+
+    sent = await referrals(conn, TODAY, case_ids=PERSONS)
+    assert {r["referral_id"] for r in sent} == set(referral_ids)
+    for row in sent:
+        ref = referral_list[referral_ids.index(row["referral_id"])]
+        consent = domain[ref["consent"]]
+        assert row["consent_status"] == status_today(consent), "referral consent status"
+        assert (
+            row["shared"]
+            == consent.covers(
+                recipient=ref["to"], categories=ref["categories"], purpose=ref["purpose"], on=TODAY
+            ).covered
+        ), "referral shared case"
+    inbox = await referrals(conn, TODAY, to_agency=agency, after_version=cut)
+    assert {r["referral_id"] for r in inbox} == {
+        rid
+        for version, (rid, ref) in enumerate(zip(referral_ids, referral_list, strict=True), 1)
+        if ref["to"] == agency and version > cut
+    }, "referral inbox"
+
+    listed = await consents_of_cases(conn, PERSONS, TODAY)
+    assert sorted(r["consent_status"] for r in listed) == sorted(status_today(c) for c in domain)

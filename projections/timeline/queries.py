@@ -1,0 +1,60 @@
+"""Reading the person timeline: every query filters its rows with the one visibility rule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+from uuid import UUID
+
+from projections.timeline.visibility import Reader, visible
+
+COLUMNS = (
+    "t.source, t.position, t.person_id, t.occurred_at, t.recorded_at, t.event_type,"
+    " t.summary, t.trace_id"
+)
+
+
+class Fetch(Protocol):
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+
+async def person_timeline(conn: Fetch, person: UUID, reader: Reader, *, limit: int) -> list[Any]:
+    """The rows about ``person`` the reader may see, oldest first."""
+    return await conn.fetch(
+        f"SELECT {COLUMNS} FROM projections.timeline_events t"
+        f" WHERE t.person_id = $1 AND {visible()}"
+        " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $5",
+        person,
+        reader.agency,
+        reader.role,
+        reader.today,
+        limit,
+    )
+
+
+async def new_rows(
+    conn: Fetch,
+    reader: Reader,
+    *,
+    after: Mapping[str, int],
+    upto: Mapping[str, int],
+    person: UUID | None = None,
+) -> list[Any]:
+    """Rows the reader may see now (delivery time) that lie after ``after`` and up to
+    ``upto`` in each source's log, about ``person`` or about anyone."""
+    sources = sorted(upto)
+    return await conn.fetch(
+        f"SELECT {COLUMNS} FROM projections.timeline_events t"
+        " WHERE EXISTS (SELECT 1 FROM unnest($5::text[], $6::bigint[], $7::bigint[])"
+        " AS w(s, lo, hi) WHERE t.source = w.s AND t.position > w.lo"
+        " AND t.position <= w.hi)"
+        f" AND ($1::uuid IS NULL OR t.person_id = $1) AND {visible()}"
+        " ORDER BY t.source, t.position",
+        person,
+        reader.agency,
+        reader.role,
+        reader.today,
+        sources,
+        [after.get(s, 0) for s in sources],
+        [upto[s] for s in sources],
+    )
