@@ -103,6 +103,16 @@ class CaseClosed(Payload):
     closed_on: date
 
 
+@contract(SERVICE, "case_reopened")
+class CaseReopened(Payload):
+    """A closed case was reopened (Wiederaufnahme)."""
+
+    case_id: _Id
+    person_id: _Id
+    reason: str
+    reopened_on: date
+
+
 @contract(SERVICE, "consent_granted")
 class ConsentGranted(Payload):
     """A consent (Schweigepflichtentbindung) was granted."""

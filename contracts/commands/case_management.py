@@ -102,6 +102,13 @@ class CloseCase(CommandPayload):
     )
 
 
+class ReopenCase(CommandPayload):
+    """Reopen a closed case, for example when the person comes back."""
+
+    case_id: UUID
+    reason: str = Field(description="person_returned, new_need, closed_by_mistake, other")
+
+
 class GrantConsent(CommandPayload):
     """A consent (Schweigepflichtentbindung) the person signed."""
 
@@ -249,6 +256,13 @@ COMMANDS = (
         ("case_id",),
     ),
     _command("close_case", "closeCase", CloseCase, "Close a case", ("case_id",)),
+    _command(
+        "reopen_case",
+        "reopenCase",
+        ReopenCase,
+        "Reopen a closed case (Wiederaufnahme)",
+        ("case_id",),
+    ),
     _command(
         "grant_consent",
         "grantConsent",

@@ -106,6 +106,14 @@ async def _closed(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseClosed) -> 
     )
 
 
+async def _reopened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseReopened) -> None:
+    await conn.execute(
+        "UPDATE projections.cv_cases SET status = 'open', closed_on = NULL, close_reason = NULL"
+        " WHERE case_id = $1",
+        UUID(p.case_id),
+    )
+
+
 async def _consent(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentGranted) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_consents (consent_id, case_id, person_id, recipients,"
@@ -261,6 +269,7 @@ APPLY: dict[type[Payload], Apply] = {
     cm.CaseConferenceHeld: _conference,
     cm.LegalSphereChanged: _sphere,
     cm.CaseClosed: _closed,
+    cm.CaseReopened: _reopened,
     cm.ConsentGranted: _consent,
     cm.ConsentWithdrawn: _consent_ended,
     cm.ConsentExpired: _consent_ended,

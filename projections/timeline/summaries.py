@@ -166,6 +166,9 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
     cm.CaseClosed: lambda p: Description(
         f"Case closed on {_d(p.closed_on)} ({_w(p.reason)})", CASE_BASIC
     ),
+    cm.CaseReopened: lambda p: Description(
+        f"Case reopened on {_d(p.reopened_on)} ({_w(p.reason)})", CASE_BASIC
+    ),
     cm.ConsentGranted: lambda p: Description(
         f"Consent granted to {_list(p.recipients)} for {_list(p.categories)} "
         f"({_list(p.purposes)}), valid until {_d(p.valid_until)}",

@@ -241,6 +241,11 @@ class CaseManagement(HubApplication):
         case.close(reason=reason, today=self.today())
         return self._save(case, case_id=case.id)
 
+    def reopen_case(self, actor: Actor, *, case_id: UUID, reason: str) -> Result:
+        case = self._own_case(case_id, actor)
+        case.reopen(reason=reason, today=self.today())
+        return self._save(case, case_id=case.id)
+
     # -- consent ----------------------------------------------------------------------------
     def grant_consent(
         self,

@@ -121,6 +121,14 @@ CASE_EVENTS: dict[type, Callable[..., OutgoingEvent]] = {
             _day(e.closed_on),
         )
     ),
+    Case.Reopened: _case_event(
+        lambda e, case, person: (
+            c.CaseReopened(
+                case_id=case, person_id=person, reason=e.reason, reopened_on=e.reopened_on
+            ),
+            _day(e.reopened_on),
+        )
+    ),
 }
 
 

@@ -10,6 +10,7 @@ from tests.integration.case_flow import (
     ASSESS,
     AWO,
     CASE,
+    CASE_MANAGER,
     GOAL,
     INBOX,
     PARTNER,
@@ -212,3 +213,35 @@ async def test_a_referral_shows_no_case_data_its_consent_does_not_cover(
         "another recipient": False,
     }
     assert {r["consentStatus"] for r in awo + caritas} == {"active"}
+
+
+CLOSE = """mutation($input: CloseCaseInput!) { closeCase(input: $input) { caseId position } }"""
+REOPEN = """mutation($input: ReopenCaseInput!) { reopenCase(input: $input) { caseId position } }"""
+
+
+async def test_a_closed_case_is_reopened_and_its_timeline_shows_both(hub: InProcessHub) -> None:
+    opened = await open_case(hub)
+    case_id = opened["caseId"]
+    # given a closed case
+    await ok(hub, CLOSE, {"input": {"caseId": case_id, "reason": "no_contact"}})
+    # when its case manager reopens it
+    reopened = (await ok(hub, REOPEN, {"input": {"caseId": case_id, "reason": "person_returned"}}))[
+        "reopenCase"
+    ]
+    # then the typed result names the case, and the case is open again
+    assert reopened["caseId"] == case_id
+    case = (await ok(hub, CASE, {"id": case_id, "atLeast": reopened["position"]}))["case"]
+    assert case["status"] == "open"
+    timeline = await ok(hub, TIMELINE, {"id": opened["personId"], "atLeast": reopened["position"]})
+    summaries = [row["summary"] for row in timeline["person"]["timeline"]]
+    assert any(s.startswith("Case closed") for s in summaries)
+    assert any(s.startswith("Case reopened") for s in summaries)
+    # and reopening an open case, or another manager's case, is refused with a code
+    again = await call(
+        hub, REOPEN, {"input": {"caseId": case_id, "reason": "new_need"}}, CASE_MANAGER
+    )
+    assert again["errors"][0]["extensions"]["code"] == "not_allowed"
+    other = {"role": "case_manager", "agency": "kim-05111", "subject": "cm-other"}
+    foreign = await call(hub, REOPEN, {"input": {"caseId": case_id, "reason": "new_need"}}, other)
+    assert foreign["data"] is None or foreign["data"]["reopenCase"] is None
+    assert foreign["errors"][0]["extensions"]["code"] != "internal"

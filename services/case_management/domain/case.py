@@ -13,6 +13,7 @@ from services.case_management.domain.vocabulary import (
     IntakeSource,
     LegalSphere,
     LifeDomain,
+    ReopenReason,
     TargetGroup,
 )
 
@@ -85,6 +86,10 @@ class Case(Aggregate):
     class Closed(Aggregate.Event):
         reason: str
         closed_on: date
+
+    class Reopened(Aggregate.Event):
+        reason: str
+        reopened_on: date
 
     @event(Opened)
     def __init__(
@@ -244,3 +249,15 @@ class Case(Aggregate):
     def _closed(self, reason: str, closed_on: date) -> None:
         self.closed_on = closed_on
         self.close_reason = reason
+
+    def reopen(self, *, reason: str, today: date) -> None:
+        """Reopen a closed case (Wiederaufnahme); its history stays as it was."""
+        if self.is_open:
+            raise NotAllowed("the case is open", "caseId")
+        _enum_values([reason], ReopenReason, "reason")
+        self._reopened(reason=reason, reopened_on=today)
+
+    @event(Reopened)
+    def _reopened(self, reason: str, reopened_on: date) -> None:
+        self.closed_on = None
+        self.close_reason = None

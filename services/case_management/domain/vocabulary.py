@@ -102,6 +102,13 @@ class CloseReason(StrEnum):
     OTHER = "other"
 
 
+class ReopenReason(StrEnum):
+    PERSON_RETURNED = "person_returned"
+    NEW_NEED = "new_need"
+    CLOSED_BY_MISTAKE = "closed_by_mistake"
+    OTHER = "other"
+
+
 class GapCategory(StrEnum):
     """Kinds of systemic gap case managers report to the steering group."""
 

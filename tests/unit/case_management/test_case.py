@@ -404,6 +404,37 @@ def test_closing_twice_is_refused() -> None:
     assert case.collect_events() == []
 
 
+def test_reopening_a_closed_case_records_the_reason_and_day_and_opens_it_again() -> None:
+    case = opened()
+    case.close(reason="no_contact", today=OPENED_ON)
+    case.collect_events()
+
+    case.reopen(reason="person_returned", today=TODAY)
+
+    (event,) = case.collect_events()
+    assert isinstance(event, Case.Reopened)
+    assert (event.reason, event.reopened_on) == ("person_returned", TODAY)
+    assert case.is_open
+    assert case.close_reason is None
+    case.assess_needs(needs={"work": "high"}, today=TODAY)  # work on it goes on
+    assert case.needs == {"work": "high"}
+
+
+def test_reopening_an_open_case_or_for_an_unknown_reason_is_refused() -> None:
+    case = opened()
+    with pytest.raises(NotAllowed) as refused:
+        case.reopen(reason="person_returned", today=TODAY)
+    assert refused.value.field == "caseId"
+
+    case.close(reason="no_contact", today=TODAY)
+    case.collect_events()
+    with pytest.raises(InvalidValue) as unknown:
+        case.reopen(reason="bored", today=TODAY)
+    assert unknown.value.field == "reason"
+    assert not case.is_open
+    assert case.collect_events() == []
+
+
 COMMANDS: dict[str, Callable[[Case], None]] = {
     "assess_needs": lambda case: case.assess_needs(needs={"work": "high"}, today=TODAY),
     "agree_goal": lambda case: case.agree_goal(
