@@ -176,7 +176,7 @@ async def test_killing_the_relay_process_mid_burst_loses_and_duplicates_nothing(
         "HUB_VAULT_MASTER_KEY": settings.resolved_vault_master_key(),
         "HUB_LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "services.cli", "run", "relay", "foreigners_authority"]
+    argv = [sys.executable, "-m", "hub", "run", "relay", "foreigners_authority"]
     rng = random.Random(7)
     js = nats_client.jetstream()
     writer = asyncio.create_task(asyncio.to_thread(register, app, count))

@@ -207,7 +207,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
 
 def _provision_event_stores(settings: HubSettings) -> None:
     """Create each service's schema, event tables and vault before its processes start."""
-    from services.catalog import SERVICES
+    from hub.catalog import SERVICES
     from services.runtime.service import build_application
 
     for spec in SERVICES.values():
@@ -219,7 +219,7 @@ def _provision_event_stores(settings: HubSettings) -> None:
 
 
 def child_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "services.cli", "run", *args]
+    return [sys.executable, "-m", "hub", "run", *args]
 
 
 def default_children(services: list[str]) -> list[Child]:
