@@ -176,9 +176,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     import asyncpg
 
     from contracts import REGISTRY
-    from gateway import audit
-    from projections.timeline.projector import create_tables
-    from services.runtime.consumer import ensure_positions_table
+    from projections import schema as read_models
     from services.runtime.messaging import (
         close,
         connect,
@@ -194,9 +192,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     await close(nc)
     conn = await asyncpg.connect(pg_url)
     try:
-        await create_tables(conn)
-        await ensure_positions_table(conn, "projections")
-        await conn.execute(audit.DDL)
+        await read_models.ensure(conn)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS public.hub_installation"
             " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"

@@ -64,10 +64,15 @@ def ensure_schema(url: str, schema: str) -> None:
         )
 
 
+def ddl_lock_key(schema: str) -> int:
+    """The advisory lock that serialises DDL on ``schema`` across processes."""
+    return zlib.crc32(f"hub-ddl:{check_identifier(schema)}".encode())
+
+
 @contextlib.contextmanager
 def schema_lock(url: str, schema: str) -> Iterator[None]:
-    """Hold a session advisory lock named after ``schema`` (serialises DDL across processes)."""
-    key = zlib.crc32(f"hub-ddl:{check_identifier(schema)}".encode())
+    """Hold the session advisory lock of ``schema``'s DDL (see :func:`ddl_lock_key`)."""
+    key = ddl_lock_key(schema)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
