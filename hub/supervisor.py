@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -226,7 +225,3 @@ def default_children(services: list[str]) -> list[Child]:
     children.append(Child("projector", child_argv("projector")))
     children.append(Child("gateway", child_argv("gateway")))
     return children
-
-
-def marker_path(home: Path) -> Path:
-    return home / "demo-loaded"

@@ -70,10 +70,6 @@ async def consumers_for(
     return loops
 
 
-async def timeline_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
-    return await consumers_for(PROJECTIONS[0], js, pool)
-
-
 async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
     await ensure(pool)
     loops: list[ConsumerLoop] = []

@@ -14,20 +14,6 @@ from contracts import case_management as cm
 
 NAME = "case_views"
 SCHEMA = "projections"
-TABLES = (
-    "cv_cases",
-    "cv_goals",
-    "cv_consents",
-    "cv_referrals",
-    "cv_pools",
-    "cv_mediators",
-    "cv_mediation",
-    "cv_gaps",
-)
-
-
-def _u(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
 
 
 Apply = Callable[[asyncpg.Connection, CloudEvent, Any], Awaitable[None]]
