@@ -1,23 +1,22 @@
-"""The hub's processes: each builds its connections from the settings and runs until ``stop``."""
+"""The hub's processes: each builds its connections from the settings and runs until ``stop``.
+
+Each function imports what it runs inside its body, so that a relay process does not load
+the gateway's web stack (about a second and 25 MB per process).
+"""
 
 from __future__ import annotations
 
 import asyncio
 
-import asyncpg
-import uvicorn
-
-from gateway.app import create_app
-from hub.catalog import service
-from projections.runner import run_projectors
-from services.runtime.messaging import close, connect
-from services.runtime.service import database_url, nats_url, relay_events, serve_commands
 from services.runtime.settings import HubSettings
-from services.runtime.telemetry import setup_tracing
 
 
 async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
     """The gateway (uvicorn)."""
+    import uvicorn
+
+    from gateway.app import create_app
+
     config = uvicorn.Config(
         create_app(settings),
         host=settings.gateway_host,
@@ -35,6 +34,13 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
 
 async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
     """The projector: keeps every read model up to date."""
+    import asyncpg
+
+    from projections.runner import run_projectors
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url, nats_url
+    from services.runtime.telemetry import setup_tracing
+
     setup_tracing("hub-projector")
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
     nc = await connect(nats_url(settings), "projector")
@@ -47,9 +53,15 @@ async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
 
 async def run_service(name: str, settings: HubSettings, stop: asyncio.Event) -> None:
     """One service's command server (with its policies and HTTP interface, if any)."""
+    from hub.catalog import service
+    from services.runtime.service import serve_commands
+
     await serve_commands(service(name), settings, stop)
 
 
 async def run_relay(name: str, settings: HubSettings, stop: asyncio.Event) -> None:
     """One service's outbox relay."""
+    from hub.catalog import service
+    from services.runtime.service import relay_events
+
     await relay_events(service(name), settings, stop)
