@@ -99,9 +99,12 @@ async def test_refused_commands_leave_no_personal_value_in_the_logs(
             assert error["extensions"]["code"] != "internal", error
             assert not any(value in str(error) for value in personal), error
     # and no log record shows any of the personal values
-    logged = "\n".join(
-        record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
-        for record in caplog.records
-    ) + caplog.text
+    logged = (
+        "\n".join(
+            record.getMessage() + (str(record.exc_info[1]) if record.exc_info else "")
+            for record in caplog.records
+        )
+        + caplog.text
+    )
     leaked = [value for value in personal if value in logged]
     assert not leaked, f"personal values in the logs: {leaked}"
