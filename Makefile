@@ -20,14 +20,15 @@ up: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts services projections gateway
+	$(BIN)/lint-imports
+	$(BIN)/mypy contracts services projections gateway hub
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts services projections gateway
+	$(BIN)/mypy contracts services projections gateway hub
 
 check: lint typecheck test
 

@@ -20,14 +20,9 @@ from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, verify_token
 from gateway.schema import GatewaySettings, HubContext, schema
 from gateway.subscriptions import Notifier
-from projections.case_views.projector import create_tables as create_case_view_tables
-from projections.conflicts.projector import create_tables as create_conflict_tables
-from projections.pathway.projector import create_tables as create_pathway_tables
-from projections.steering.projector import create_tables as create_steering_tables
-from projections.timeline.projector import create_tables as create_timeline_tables
+from projections import schema as read_models
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
-from services.runtime.consumer import ensure_positions_table
 from services.runtime.messaging import close, connect
 from services.runtime.service import database_url, nats_url
 from services.runtime.settings import HubSettings
@@ -107,12 +102,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         else:
             pool, nc = resources.pool, resources.nc
         await audit.create_tables(pool)
-        await create_timeline_tables(pool)
-        await create_case_view_tables(pool)
-        await create_pathway_tables(pool)
-        await create_conflict_tables(pool)
-        await create_steering_tables(pool)
-        await ensure_positions_table(pool, "projections")
+        await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
         state["pool"] = pool

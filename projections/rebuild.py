@@ -18,15 +18,9 @@ from nats.js.errors import NotFoundError
 
 from contracts import stream_name
 from projections.runner import source_services
-from projections.timeline.projector import (
-    LOCK_KEY,
-    NAME,
-    SCHEMA,
-    TABLE,
-    TimelineProjection,
-    create_tables,
-)
-from services.runtime.consumer import ConsumerLoop, ensure_positions_table, positions
+from projections.schema import ensure
+from projections.timeline.projector import LOCK_KEY, NAME, SCHEMA, TABLE, TimelineProjection, ddl
+from services.runtime.consumer import ConsumerLoop, positions
 from services.runtime.messaging import ensure_service_stream
 
 log = logging.getLogger(__name__)
@@ -43,11 +37,10 @@ class RebuildReport:
 
 
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
-    await create_tables(pool)
-    await ensure_positions_table(pool, SCHEMA)
+    await ensure(pool)
     for suffix in SUFFIXES:
         await pool.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{SHADOW}{suffix}")
-    await create_tables(pool, SHADOW)
+    await pool.execute(ddl(SHADOW))
     await pool.execute(
         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", SHADOW_POSITIONS
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from contracts import REGISTRY, stream_name
 from projections.case_views import projector as case_views
 from projections.conflicts import projector as conflicts
 from projections.pathway import projector as pathway
+from projections.schema import ensure
 from projections.steering import projector as steering
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop
@@ -30,47 +31,26 @@ def source_services() -> list[str]:
 
 @dataclass(frozen=True)
 class Projection:
-    """A read model: its name, the services it reads, its handler and its tables."""
+    """A read model: its name, the services it reads and its handler (its tables are in
+    its package's ``schema.sql``, see :mod:`projections.schema`)."""
 
     name: str
     sources: Callable[[], list[str]]
     handler: Callable[[], Any]
-    create_tables: Callable[[Any], Awaitable[None]]
 
 
 PROJECTIONS = (
-    Projection(timeline.NAME, source_services, timeline.TimelineProjection, timeline.create_tables),
-    Projection(
-        case_views.NAME,
-        lambda: ["case_management"],
-        case_views.CaseViewsProjection,
-        case_views.create_tables,
-    ),
-    Projection(
-        pathway.NAME,
-        lambda: ["foreigners_authority"],
-        pathway.PathwayProjection,
-        pathway.create_tables,
-    ),
-    Projection(
-        conflicts.NAME,
-        lambda: ["conflict_management"],
-        conflicts.ConflictsProjection,
-        conflicts.create_tables,
-    ),
-    Projection(
-        steering.NAME,
-        lambda: ["steering_group"],
-        steering.SteeringProjection,
-        steering.create_tables,
-    ),
+    Projection(timeline.NAME, source_services, timeline.TimelineProjection),
+    Projection(case_views.NAME, lambda: ["case_management"], case_views.CaseViewsProjection),
+    Projection(pathway.NAME, lambda: ["foreigners_authority"], pathway.PathwayProjection),
+    Projection(conflicts.NAME, lambda: ["conflict_management"], conflicts.ConflictsProjection),
+    Projection(steering.NAME, lambda: ["steering_group"], steering.SteeringProjection),
 )
 
 
 async def consumers_for(
     projection: Projection, js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
 ) -> list[ConsumerLoop]:
-    await projection.create_tables(pool)
     loops = []
     for service in projection.sources():
         await ensure_service_stream(js, service)
@@ -90,11 +70,8 @@ async def consumers_for(
     return loops
 
 
-async def timeline_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
-    return await consumers_for(PROJECTIONS[0], js, pool)
-
-
 async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
+    await ensure(pool)
     loops: list[ConsumerLoop] = []
     for projection in PROJECTIONS:
         loops += await consumers_for(projection, js, pool)

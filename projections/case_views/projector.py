@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from importlib import resources
 from typing import Any
 from uuid import UUID
 
@@ -15,25 +14,6 @@ from contracts import case_management as cm
 
 NAME = "case_views"
 SCHEMA = "projections"
-TABLES = (
-    "cv_cases",
-    "cv_goals",
-    "cv_consents",
-    "cv_referrals",
-    "cv_pools",
-    "cv_mediators",
-    "cv_mediation",
-    "cv_gaps",
-)
-
-
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
-
-
-def _u(value: str | None) -> UUID | None:
-    return UUID(value) if value else None
 
 
 Apply = Callable[[asyncpg.Connection, CloudEvent, Any], Awaitable[None]]

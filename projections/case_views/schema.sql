@@ -1,3 +1,4 @@
+-- version: 1
 -- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
 CREATE TABLE IF NOT EXISTS projections.cv_cases (
     case_id           uuid PRIMARY KEY,

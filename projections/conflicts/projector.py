@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from uuid import UUID
 
 import asyncpg
@@ -14,11 +13,6 @@ from services.runtime.projection_base import NoHooks
 
 NAME = "conflicts"
 SCHEMA = "projections"
-
-
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
 
 
 def log_text(p: Payload) -> tuple[str, str]:

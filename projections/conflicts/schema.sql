@@ -1,3 +1,4 @@
+-- version: 1
 -- Conflict management read models: conflicts, escalations, interventions, the board log.
 CREATE TABLE IF NOT EXISTS projections.cf_conflicts (
     conflict_id   uuid PRIMARY KEY,

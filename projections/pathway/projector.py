@@ -8,7 +8,6 @@ naturalisation is evaluated from these rows at query time (``readiness(asOf:)``)
 from __future__ import annotations
 
 from datetime import date, timedelta
-from importlib import resources
 from typing import Any
 from uuid import UUID
 
@@ -72,11 +71,6 @@ TITLE_KINDS = {
     "settlement_permit": "settlement_permit",
     "eu_long_term_residence": "eu_long_term",
 }
-
-
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
 
 
 class PathwayProjection(NoHooks):

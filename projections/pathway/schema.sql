@@ -1,3 +1,4 @@
+-- version: 1
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from uuid import UUID
 
 import asyncpg
@@ -13,11 +12,6 @@ from services.runtime.projection_base import NoHooks
 
 NAME = "steering"
 SCHEMA = "projections"
-
-
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    await conn.execute(resources.files(__package__).joinpath("schema.sql").read_text())
 
 
 class SteeringProjection(NoHooks):

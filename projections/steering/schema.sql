@@ -1,3 +1,4 @@
+-- version: 1
 -- The steering group's read models (no person in any of them).
 CREATE TABLE IF NOT EXISTS projections.sg_gaps (
     gap_id        uuid PRIMARY KEY,

@@ -26,12 +26,8 @@ _INSERT = (
 
 
 def ddl(table: str = TABLE) -> str:
-    return resources.files(__package__).joinpath("schema.sql").read_text().format(table=table)
-
-
-async def create_tables(conn: asyncpg.Connection | asyncpg.Pool, table: str = TABLE) -> None:
-    await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
-    await conn.execute(ddl(table))
+    """The timeline's DDL, for ``table`` and its side tables (the rebuild's shadow copy)."""
+    return resources.files(__package__).joinpath("schema.sql").read_text().replace(TABLE, table)
 
 
 class TimelineProjection:

@@ -1,5 +1,6 @@
+-- version: 1
 -- Cross-service person timeline: one row per contract event about a person.
-CREATE TABLE IF NOT EXISTS projections.{table} (
+CREATE TABLE IF NOT EXISTS projections.timeline_events (
     source        text        NOT NULL,  -- owning service
     position      bigint      NOT NULL,  -- notification id in that service's log
     event_id      text        NOT NULL,
@@ -13,14 +14,14 @@ CREATE TABLE IF NOT EXISTS projections.{table} (
 );
 -- Visibility (added with case management): what the row reveals, whose data it is, and the
 -- consent that governs it where one does (referrals).
-ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS categories text[] NOT NULL DEFAULT '{{}}';
-ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS owner_agency text;
-ALTER TABLE projections.{table} ADD COLUMN IF NOT EXISTS consent_id uuid;
-CREATE INDEX IF NOT EXISTS {table}_person_idx
-    ON projections.{table} (person_id, occurred_at, recorded_at);
+ALTER TABLE projections.timeline_events ADD COLUMN IF NOT EXISTS categories text[] NOT NULL DEFAULT '{}';
+ALTER TABLE projections.timeline_events ADD COLUMN IF NOT EXISTS owner_agency text;
+ALTER TABLE projections.timeline_events ADD COLUMN IF NOT EXISTS consent_id uuid;
+CREATE INDEX IF NOT EXISTS timeline_events_person_idx
+    ON projections.timeline_events (person_id, occurred_at, recorded_at);
 
 -- Consents as the timeline has read them, in stream order with the rows they govern.
-CREATE TABLE IF NOT EXISTS projections.{table}_consents (
+CREATE TABLE IF NOT EXISTS projections.timeline_events_consents (
     consent_id    uuid        PRIMARY KEY,
     person_id     uuid        NOT NULL,
     owner_agency  text,
@@ -31,11 +32,11 @@ CREATE TABLE IF NOT EXISTS projections.{table}_consents (
     valid_until   date        NOT NULL,
     status        text        NOT NULL  -- active | withdrawn | expired
 );
-CREATE INDEX IF NOT EXISTS {table}_consents_person_idx
-    ON projections.{table}_consents (person_id);
+CREATE INDEX IF NOT EXISTS timeline_events_consents_person_idx
+    ON projections.timeline_events_consents (person_id);
 
 -- Which agency owns a case, referral or request, and which consent governs it.
-CREATE TABLE IF NOT EXISTS projections.{table}_refs (
+CREATE TABLE IF NOT EXISTS projections.timeline_events_refs (
     ref_id        uuid        PRIMARY KEY,
     owner_agency  text,
     consent_id    uuid

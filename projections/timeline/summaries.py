@@ -204,8 +204,3 @@ def describe(payload: Payload) -> Description | None:
     """The row's summary and categories, or None when the event is not on a timeline."""
     render = DESCRIBE.get(type(payload))
     return render(payload) if render else None
-
-
-def summarise(payload: Payload) -> str | None:
-    described = describe(payload)
-    return described.summary if described else None

@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime
 
 _current: ContextVar[CommandContext | None] = ContextVar("hub_command_context", default=None)
 
@@ -58,7 +57,3 @@ def use_context(context: CommandContext) -> Iterator[CommandContext]:
         yield context
     finally:
         _current.reset(token)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

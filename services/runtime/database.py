@@ -6,7 +6,7 @@ import contextlib
 import re
 import zlib
 from collections.abc import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
@@ -26,14 +26,6 @@ def with_database(url: str, database: str) -> str:
     """The same server address, naming another database."""
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path="/" + check_identifier(database)))
-
-
-def with_search_path(url: str, schema: str) -> str:
-    """The URL with ``options=-c search_path=<schema>`` (for tools that read one schema)."""
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "options"]
-    query.append(("options", f"-c search_path={check_identifier(schema)}"))
-    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def ensure_database(url: str, database: str) -> None:
@@ -64,10 +56,15 @@ def ensure_schema(url: str, schema: str) -> None:
         )
 
 
+def ddl_lock_key(schema: str) -> int:
+    """The advisory lock that serialises DDL on ``schema`` across processes."""
+    return zlib.crc32(f"hub-ddl:{check_identifier(schema)}".encode())
+
+
 @contextlib.contextmanager
 def schema_lock(url: str, schema: str) -> Iterator[None]:
-    """Hold a session advisory lock named after ``schema`` (serialises DDL across processes)."""
-    key = zlib.crc32(f"hub-ddl:{check_identifier(schema)}".encode())
+    """Hold the session advisory lock of ``schema``'s DDL (see :func:`ddl_lock_key`)."""
+    key = ddl_lock_key(schema)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:

@@ -8,6 +8,10 @@ order and a publish after a gap is refused rather than stored out of order. The 
 its position only after the PubAcks; on (re)start it resumes from the later of its recorded
 position and the last event already on the stream, so a crash between PubAck and position
 record neither loses nor duplicates an event, however long the relay was down.
+
+Only one relay per service publishes: it holds the service's relay lock (a PostgreSQL session
+advisory lock) for as long as it runs. Any other relay of the service waits for the lock and
+takes over when the holder stops or dies (its session ends, and the lock with it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import zlib
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +43,11 @@ log = logging.getLogger(__name__)
 
 MSG_ID = "Nats-Msg-Id"
 EXPECTED_LAST_MSG_ID = "Nats-Expected-Last-Msg-Id"
+
+
+def relay_lock_key(service: str) -> int:
+    """The advisory lock a service's publishing relay holds."""
+    return zlib.crc32(f"hub-relay:{service}".encode())
 
 
 def message_id(service: str, notification_id: int) -> str:
@@ -136,10 +146,16 @@ class RelayStats:
     skipped: int = 0
     position: int = 0
     resubscribed: int = 0
+    leading: bool = False  # holds the relay lock
 
 
 class OutboxRelay:
-    """Publishes one service's events; run one per service (a second one only waits)."""
+    """Publishes one service's events while it holds the service's relay lock.
+
+    A second relay of the same service waits for the lock (trying every ``lock_retry``
+    seconds) and takes over when the first stops or dies. The holder checks its lock's
+    session every ``lock_check`` seconds and steps down if it was lost.
+    """
 
     def __init__(
         self,
@@ -152,6 +168,8 @@ class OutboxRelay:
         batch_size: int = 500,
         ack_timeout: float = 10.0,
         idle_check: float = 1.0,
+        lock_retry: float = 1.0,
+        lock_check: float = 5.0,
     ) -> None:
         self.service = service
         self.app = app
@@ -163,6 +181,9 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.ack_timeout = ack_timeout
         self.idle_check = idle_check
+        self.lock_retry = lock_retry
+        self.lock_check = lock_check
+        self.lock_key = relay_lock_key(service)
         self.stats = RelayStats()
         self._seen = 0
         self._last_msg_id: str | None = None
@@ -224,20 +245,76 @@ class OutboxRelay:
 
     # -- running ------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until ``stop`` is set; restarts from a fresh resume point after errors."""
+        """Relay until ``stop`` is set, while holding the relay lock (waiting for it first)."""
         await self.setup()
         backoff = 0.2
         while not stop.is_set():
             try:
-                await self._run_once(stop)
+                async with self.pool.acquire() as lock:
+                    if not await self._take_lock(lock, stop):
+                        return
+                    try:
+                        await self._lead(lock, stop)
+                    finally:
+                        with contextlib.suppress(Exception):
+                            await lock.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
                 backoff = 0.2
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.warning("%s relay: %s; resuming in %.1fs", self.service, error, backoff)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), backoff)
+                log.warning("%s relay: %s; retrying in %.1fs", self.service, error, backoff)
+                await _wait_any(backoff, stop)
                 backoff = min(backoff * 2, 5.0)
+
+    async def _take_lock(self, lock: asyncpg.Connection, stop: asyncio.Event) -> bool:
+        """Wait until this relay holds the lock (True) or ``stop`` is set (False)."""
+        waited = False
+        while not stop.is_set():
+            if await lock.fetchval("SELECT pg_try_advisory_lock($1)", self.lock_key):
+                if waited:
+                    log.info("%s relay: took over", self.service)
+                return True
+            if not waited:
+                log.info("%s relay: another relay is publishing; waiting", self.service)
+                waited = True
+            await _wait_any(self.lock_retry, stop)
+        return False
+
+    async def _lead(self, lock: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """Publish until ``stop`` is set or the lock's session is lost; restarts from a fresh
+        resume point after errors."""
+        leave = asyncio.Event()
+
+        async def watch_lock() -> None:
+            try:
+                while True:
+                    await _wait_any(self.lock_check, stop, leave)
+                    if stop.is_set() or leave.is_set():
+                        return
+                    await lock.fetchval("SELECT 1")
+            except Exception as error:
+                log.warning("%s relay: lost its lock (%s); stepping down", self.service, error)
+            finally:
+                leave.set()
+
+        watcher = asyncio.create_task(watch_lock())
+        self.stats.leading = True
+        backoff = 0.2
+        try:
+            while not leave.is_set():
+                try:
+                    await self._run_once(leave)
+                    backoff = 0.2
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.warning("%s relay: %s; resuming in %.1fs", self.service, error, backoff)
+                    await _wait_any(backoff, leave)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            self.stats.leading = False
+            leave.set()
+            await watcher
 
     async def _run_once(self, stop: asyncio.Event) -> None:
         start = await self.resume_position()
@@ -338,3 +415,13 @@ class OutboxRelay:
     async def after_publish(self, notification_id: int) -> None:
         """Called once every PubAck of a batch is in: records the position."""
         await self.record_position(notification_id)
+
+
+async def _wait_any(timeout: float, *events: asyncio.Event) -> None:
+    """Return when one of ``events`` is set, or after ``timeout`` seconds."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -40,11 +40,6 @@ def setup_tracing(service_name: str, exporter: SpanExporter | None = None) -> Tr
     return _provider
 
 
-def shutdown_tracing() -> None:
-    if _provider is not None:
-        _provider.force_flush()
-
-
 def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 

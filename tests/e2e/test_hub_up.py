@@ -106,7 +106,7 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "up", *args],
+            [sys.executable, "-m", "hub", "up", *args],
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -169,7 +169,7 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
 
     rebuilt = subprocess.run(
-        [sys.executable, "-m", "services.cli", "projections", "rebuild"],
+        [sys.executable, "-m", "hub", "projections", "rebuild"],
         env=hub.env,
         capture_output=True,
         text=True,

@@ -15,8 +15,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.app import GatewayResources, create_app
 from gateway.auth import issue_token
+from hub.catalog import SERVICES
 from projections.runner import all_consumers
-from services.catalog import SERVICES
 from services.runtime.commands import CommandServer
 from services.runtime.relay import OutboxRelay
 from services.runtime.service import build_application

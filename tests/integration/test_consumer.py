@@ -15,7 +15,8 @@ import asyncpg
 import pytest
 
 from contracts import DEAD_LETTER_STREAM, REGISTRY, CloudEvent, Payload, encode_event
-from projections.timeline.projector import SCHEMA, TimelineProjection, create_tables
+from projections.schema import ensure
+from projections.timeline.projector import SCHEMA, TimelineProjection
 from services.runtime.consumer import ConsumerLoop, PoisonMessage
 from services.runtime.messaging import ensure_service_stream
 
@@ -47,7 +48,7 @@ def entry_event(position: int, person: str | None = None, **data: Any) -> CloudE
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
-    await create_tables(pool)
+    await ensure(pool)
     yield pool
     await pool.close()
 

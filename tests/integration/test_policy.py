@@ -17,7 +17,8 @@ import pytest
 from eventsourcing.persistence import Tracking
 
 from contracts import DEAD_LETTER_STREAM, CloudEvent, Payload, encode_event
-from projections.timeline.projector import SCHEMA, TimelineProjection, create_tables
+from projections.schema import ensure
+from projections.timeline.projector import SCHEMA, TimelineProjection
 from services.runtime.commands import CommandServer
 from services.runtime.consumer import ConsumerLoop
 from services.runtime.messaging import ensure_dead_letter_stream, ensure_service_stream
@@ -199,7 +200,7 @@ async def test_a_policy_dead_letters_with_the_same_headers_as_a_projection(
     # by a projection of the case-management stream
     await js.publish(CM_GAP, b"\x00\xffnot json")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    await create_tables(pool)
+    await ensure(pool)
     projection = ConsumerLoop(
         js=js,
         pool=pool,

@@ -52,7 +52,7 @@ def test_the_foreigners_authority_processes_subscribe_only_to_their_own_subjects
     }
     processes = [
         subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "run", role, "foreigners_authority"], env=env
+            [sys.executable, "-m", "hub", "run", role, "foreigners_authority"], env=env
         )
         for role in ("service", "relay")
     ]

@@ -176,7 +176,7 @@ async def test_killing_the_relay_process_mid_burst_loses_and_duplicates_nothing(
         "HUB_VAULT_MASTER_KEY": settings.resolved_vault_master_key(),
         "HUB_LOG_LEVEL": "WARNING",
     }
-    argv = [sys.executable, "-m", "services.cli", "run", "relay", "foreigners_authority"]
+    argv = [sys.executable, "-m", "hub", "run", "relay", "foreigners_authority"]
     rng = random.Random(7)
     js = nats_client.jetstream()
     writer = asyncio.create_task(asyncio.to_thread(register, app, count))
@@ -278,3 +278,171 @@ async def run_until_position(relay: OutboxRelay, position: int, timeout: float =
     while relay.stats.position < position:
         assert time.monotonic() < deadline, f"relay stuck at {relay.stats.position}"
         await asyncio.sleep(0.02)
+
+
+def relay_of(app: Any, js: Any, pool: asyncpg.Pool, **options: Any) -> OutboxRelay:
+    return OutboxRelay(
+        service="foreigners_authority",
+        app=app,
+        mapper=SPEC.integration(app),
+        js=js,
+        pool=pool,
+        **options,
+    )
+
+
+async def eventually(condition: Any, timeout: float = 20, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.02)
+
+
+async def test_only_one_relay_publishes_and_a_second_takes_over_when_the_first_stops(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    writer, first_app, second_app = (foreigners_authority(settings) for _ in range(3))
+    js = nats_client.jetstream()
+    first = relay_of(first_app, js, pool, lock_retry=0.05)
+    second = relay_of(second_app, js, pool, lock_retry=0.05)
+    stop_first, stop_second = asyncio.Event(), asyncio.Event()
+    tasks = []
+    try:
+        # Given a running relay, and a second one started after it
+        last = await asyncio.to_thread(register, writer, 5)
+        tasks.append(asyncio.create_task(first.run(stop_first)))
+        await eventually(lambda: first.stats.position >= last, what="the first relay")
+        tasks.append(asyncio.create_task(second.run(stop_second)))
+
+        # When more events are recorded
+        last = await asyncio.to_thread(register, writer, 5)
+        await eventually(lambda: first.stats.position >= last, what="the first relay")
+        await asyncio.sleep(0.5)
+
+        # Then only the first relay published them; the second waits
+        assert first.stats.leading
+        assert not second.stats.leading
+        assert second.stats.published == 0
+
+        # When the first relay stops, and more events are recorded
+        stop_first.set()
+        await tasks[0]
+        last = await asyncio.to_thread(register, writer, 5)
+
+        # Then the second takes over from where the first left off
+        await eventually(lambda: second.stats.position >= last, what="the second relay")
+        assert second.stats.leading
+        assert second.stats.published == 15
+        assert first.stats.published == 30
+        assert await stream_msg_ids(js) == expected_ids(45)
+    finally:
+        stop_first.set()
+        stop_second.set()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)
+        for app in (writer, first_app, second_app):
+            close_app(app)
+
+
+async def lock_holder(pool: asyncpg.Pool, relay: OutboxRelay) -> int | None:
+    pid = await pool.fetchval(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        " AND classid = 0 AND objid = $1 AND objsubid = 1"
+        " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+        relay.lock_key,
+    )
+    return int(pid) if pid is not None else None
+
+
+async def test_a_relay_that_loses_its_lock_steps_down_and_the_other_takes_over(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    writer, first_app, second_app = (foreigners_authority(settings) for _ in range(3))
+    js = nats_client.jetstream()
+    first = relay_of(first_app, js, pool, lock_retry=0.05, lock_check=0.1)
+    second = relay_of(second_app, js, pool, lock_retry=0.05, lock_check=0.1)
+    stop = asyncio.Event()
+    tasks = []
+    try:
+        # Given two relays, the first of which publishes
+        last = await asyncio.to_thread(register, writer, 3)
+        tasks.append(asyncio.create_task(first.run(stop)))
+        await eventually(lambda: first.stats.position >= last, what="the first relay")
+        tasks.append(asyncio.create_task(second.run(stop)))
+        await asyncio.sleep(0.3)
+        assert not second.stats.leading
+
+        # When the first relay's lock session ends (as when its connection breaks)
+        holder = await lock_holder(pool, first)
+        assert holder is not None
+        await pool.execute("SELECT pg_terminate_backend($1)", holder)
+
+        # Then it steps down, the second takes over and publishes what follows, once
+        await eventually(lambda: second.stats.leading, what="the take-over")
+        await eventually(lambda: not first.stats.leading, what="the step-down")
+        published_by_first = first.stats.published
+        last = await asyncio.to_thread(register, writer, 3)
+        await eventually(lambda: second.stats.position >= last, what="the second relay")
+        await asyncio.sleep(0.3)
+        assert first.stats.published == published_by_first
+        assert await stream_msg_ids(js) == expected_ids(18)
+    finally:
+        stop.set()
+        for task in tasks:
+            await asyncio.wait_for(task, 10)
+        for app in (writer, first_app, second_app):
+            close_app(app)
+
+
+async def test_when_the_publishing_relay_process_dies_the_waiting_one_takes_over(
+    settings: HubSettings, nats_client: Any, servers: Any, tmp_path: Any
+) -> None:
+    writer = foreigners_authority(settings)
+    env = {
+        **os.environ,
+        "HUB_POSTGRES_URL": servers.postgres_url,
+        "HUB_NATS_URL": servers.nats_url,
+        "HUB_DATABASE": settings.database,
+        "HUB_HOME": str(settings.home),
+        "HUB_VAULT_MASTER_KEY": settings.resolved_vault_master_key(),
+        "HUB_LOG_LEVEL": "INFO",
+    }
+    argv = [sys.executable, "-m", "hub", "run", "relay", "foreigners_authority"]
+    js = nats_client.jetstream()
+
+    async def on_stream(count: int) -> None:
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(Exception):
+                if (await js.stream_info(STREAM)).state.last_seq >= count:
+                    return
+            assert time.monotonic() < deadline, f"fewer than {count} events on the stream"
+            await asyncio.sleep(0.1)
+
+    second_log = tmp_path / "second.log"
+    first = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    second = None
+    try:
+        # Given a relay process that publishes, and a second one that waits
+        await on_stream(await asyncio.to_thread(register, writer, 5))
+        with second_log.open("wb") as log_file:
+            second = subprocess.Popen(argv, env=env, stderr=log_file)
+        deadline = time.monotonic() + 30
+        while "waiting" not in second_log.read_text():
+            assert time.monotonic() < deadline, second_log.read_text()
+            await asyncio.sleep(0.1)
+
+        # When the first dies, and more events are recorded
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+        await on_stream(await asyncio.to_thread(register, writer, 5))
+
+        # Then the second took over, and every event is on the stream once, in order
+        assert "took over" in second_log.read_text()
+        assert await stream_msg_ids(js) == expected_ids(30)
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                proc.wait(15)
+        close_app(writer)

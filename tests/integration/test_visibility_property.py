@@ -26,10 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from projections.case_views.projector import create_tables as create_case_views
 from projections.case_views.queries import consents_of_cases, referrals
 from projections.pathway.queries import pathway_access
-from projections.timeline.projector import create_tables as create_timeline
+from projections.schema import ensure
 from projections.timeline.queries import new_rows, person_timeline
 from projections.timeline.visibility import Reader
 from services.case_management.domain.consent import Consent
@@ -161,8 +160,7 @@ def may_see(fact: dict[str, Any], domain: list[Consent], agency: str, role: str)
 @pytest.fixture
 async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     connection = await asyncpg.connect(database_url)
-    await create_timeline(connection)
-    await create_case_views(connection)
+    await ensure(connection)
     yield connection
     await connection.close()
 

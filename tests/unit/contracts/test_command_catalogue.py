@@ -9,8 +9,8 @@ import pytest
 
 from contracts.commands import CATALOGUE, Command
 from gateway.schema import schema
+from hub.catalog import SERVICES
 from services.case_management.application import CaseManagement
-from services.catalog import SERVICES
 from services.conflict_management.application import ConflictManagement
 from services.foreigners_authority.application import ForeignersAuthority
 from services.runtime.commands import CommandServer

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 
@@ -176,9 +175,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     import asyncpg
 
     from contracts import REGISTRY
-    from gateway import audit
-    from projections.timeline.projector import create_tables
-    from services.runtime.consumer import ensure_positions_table
+    from projections import schema as read_models
     from services.runtime.messaging import (
         close,
         connect,
@@ -194,9 +191,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     await close(nc)
     conn = await asyncpg.connect(pg_url)
     try:
-        await create_tables(conn)
-        await ensure_positions_table(conn, "projections")
-        await conn.execute(audit.DDL)
+        await read_models.ensure(conn)
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS public.hub_installation"
             " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
@@ -207,7 +202,7 @@ async def _provision(pg_url: str, nats_url: str) -> None:
 
 def _provision_event_stores(settings: HubSettings) -> None:
     """Create each service's schema, event tables and vault before its processes start."""
-    from services.catalog import SERVICES
+    from hub.catalog import SERVICES
     from services.runtime.service import build_application
 
     for spec in SERVICES.values():
@@ -219,7 +214,7 @@ def _provision_event_stores(settings: HubSettings) -> None:
 
 
 def child_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "services.cli", "run", *args]
+    return [sys.executable, "-m", "hub", "run", *args]
 
 
 def default_children(services: list[str]) -> list[Child]:
@@ -230,7 +225,3 @@ def default_children(services: list[str]) -> list[Child]:
     children.append(Child("projector", child_argv("projector")))
     children.append(Child("gateway", child_argv("gateway")))
     return children
-
-
-def marker_path(home: Path) -> Path:
-    return home / "demo-loaded"

@@ -19,10 +19,10 @@ import asyncpg
 import httpx
 
 from gateway.auth import issue_token
+from hub.supervisor import Supervisor, default_children
 from services.runtime.database import with_database
 from services.runtime.embedded import free_port
 from services.runtime.settings import HubSettings
-from services.runtime.supervisor import Supervisor, default_children
 
 REGISTER = "mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) { position } }"
 EVENTS_PER_ARRIVAL = 3
@@ -110,7 +110,7 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
             "HUB_LOG_LEVEL": "WARNING",
         }
     )
-    from services.catalog import SERVICES
+    from hub.catalog import SERVICES
 
     supervisor = Supervisor(settings, children=default_children(list(SERVICES)))
     try:
@@ -121,7 +121,7 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
             "HUB_NATS_URL": nats_url,
             "PYTHONUNBUFFERED": "1",
         }
-        from services.runtime.supervisor import _provision, _provision_event_stores
+        from hub.supervisor import _provision, _provision_event_stores
 
         db_url = with_database(pg_url, settings.database)
         asyncio.run(_provision(db_url, nats_url))

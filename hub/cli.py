@@ -37,8 +37,8 @@ def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: 
 
 
 def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
-    from services.catalog import SERVICES
-    from services.runtime.supervisor import Supervisor, default_children
+    from hub.catalog import SERVICES
+    from hub.supervisor import Supervisor, default_children
 
     if args.no_demo:
         settings = settings.model_copy(update={"demo": False})
@@ -104,7 +104,7 @@ def _load_demo_once(
 ) -> None:
     import psycopg
 
-    from gateway.demo import load_board_and_steering, load_demo
+    from hub.demo import load_board_and_steering, load_demo
     from services.runtime.database import with_database
 
     with psycopg.connect(with_database(postgres_url, database), autocommit=True) as conn:
@@ -220,28 +220,23 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     async def main() -> None:
         stop = asyncio.Event()
         stop_on_signals(stop)
-        if args.process in ("service", "relay"):
-            from services.catalog import service
-            from services.runtime.service import relay_events, serve_commands
+        from hub import processes
 
-            spec = service(args.name)
-            runner = serve_commands if args.process == "service" else relay_events
-            await runner(spec, settings, stop)
+        if args.process == "service":
+            await processes.run_service(args.name, settings, stop)
+        elif args.process == "relay":
+            await processes.run_relay(args.name, settings, stop)
         elif args.process == "projector":
-            from projections.__main__ import run_projector
-
-            await run_projector(settings, stop)
+            await processes.run_projector(settings, stop)
         elif args.process == "gateway":
-            from gateway.__main__ import serve
-
-            await serve(settings, stop)
+            await processes.serve(settings, stop)
 
     asyncio.run(main())
     return 0
 
 
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
-    from services.bench import run_benchmark
+    from hub.bench import run_benchmark
 
     return run_benchmark(arrivals=args.arrivals, keep=args.keep)
 

@@ -1,0 +1,67 @@
+"""The hub's processes: each builds its connections from the settings and runs until ``stop``.
+
+Each function imports what it runs inside its body, so that a relay process does not load
+the gateway's web stack (about a second and 25 MB per process).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from services.runtime.settings import HubSettings
+
+
+async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
+    """The gateway (uvicorn)."""
+    import uvicorn
+
+    from gateway.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        lifespan="on",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    await stop.wait()
+    server.should_exit = True
+    await task
+
+
+async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
+    """The projector: keeps every read model up to date."""
+    import asyncpg
+
+    from projections.runner import run_projectors
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url, nats_url
+    from services.runtime.telemetry import setup_tracing
+
+    setup_tracing("hub-projector")
+    pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+    nc = await connect(nats_url(settings), "projector")
+    try:
+        await run_projectors(nc.jetstream(), pool, stop)
+    finally:
+        await close(nc)
+        await pool.close()
+
+
+async def run_service(name: str, settings: HubSettings, stop: asyncio.Event) -> None:
+    """One service's command server (with its policies and HTTP interface, if any)."""
+    from hub.catalog import service
+    from services.runtime.service import serve_commands
+
+    await serve_commands(service(name), settings, stop)
+
+
+async def run_relay(name: str, settings: HubSettings, stop: asyncio.Event) -> None:
+    """One service's outbox relay."""
+    from hub.catalog import service
+    from services.runtime.service import relay_events
+
+    await relay_events(service(name), settings, stop)

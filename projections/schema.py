@@ -1,0 +1,96 @@
+"""The read models' tables: every projection's versioned ``schema.sql``, applied once.
+
+Each projection package owns its DDL in one file, ``projections/<name>/schema.sql``, whose
+first line declares its version (``-- version: 3``). :func:`ensure` applies a file when its
+version is above the one recorded in ``projections.schema_versions``, and records the new
+version, in one transaction under an advisory lock, so processes that start at the same time
+neither race on DDL nor run it twice. The whole file is applied again when its version rises,
+so each statement in it must be safe to re-run (``IF NOT EXISTS``, ``ADD COLUMN IF NOT
+EXISTS``): the file always reads as the current shape of the projection's tables.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+
+import asyncpg
+
+from services.runtime.database import ddl_lock_key
+from services.runtime.projection_base import ensure_positions_table
+
+SCHEMA = "projections"
+VERSIONS = f"{SCHEMA}.schema_versions"
+_VERSION = re.compile(r"\A--\s*version:\s*(\d+)\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class SchemaFile:
+    """One projection's DDL and its version."""
+
+    projection: str
+    version: int
+    sql: str
+
+
+def parse(projection: str, sql: str) -> SchemaFile:
+    match = _VERSION.match(sql)
+    if match is None:
+        raise ValueError(f"{projection}/schema.sql must begin with '-- version: <n>'")
+    return SchemaFile(projection, int(match.group(1)), sql)
+
+
+def schema_files() -> list[SchemaFile]:
+    """Every projection package's ``schema.sql``, by projection name."""
+    files = []
+    for package in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
+        sql = package.joinpath("schema.sql")
+        if package.is_dir() and sql.is_file():
+            files.append(parse(package.name, sql.read_text()))
+    return files
+
+
+async def ensure(
+    db: asyncpg.Pool | asyncpg.Connection, files: Sequence[SchemaFile] | None = None
+) -> dict[str, int]:
+    """Bring every read model's tables to the version of its file; returns what it applied.
+
+    Every process that reads or writes read models calls this before it starts. ``files``
+    defaults to :func:`schema_files`.
+    """
+    if files is None:
+        files = schema_files()
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn:
+            return await _ensure(conn, files)
+    return await _ensure(db, files)
+
+
+async def _ensure(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict[str, int]:
+    applied: dict[str, int] = {}
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", ddl_lock_key(SCHEMA))
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {VERSIONS} (projection text PRIMARY KEY,"
+            " version integer NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        # The consumers' positions: the gateway reads them before the projector first runs.
+        await ensure_positions_table(conn, SCHEMA)
+        rows = await conn.fetch(f"SELECT projection, version FROM {VERSIONS}")
+        recorded = {row["projection"]: int(row["version"]) for row in rows}
+        for file in files:
+            if recorded.get(file.projection, 0) >= file.version:
+                continue
+            await conn.execute(file.sql)
+            await conn.execute(
+                f"INSERT INTO {VERSIONS} (projection, version) VALUES ($1, $2)"
+                " ON CONFLICT (projection) DO UPDATE SET version = EXCLUDED.version,"
+                " applied_at = now()",
+                file.projection,
+                file.version,
+            )
+            applied[file.projection] = file.version
+    return applied
