@@ -20,14 +20,14 @@ up: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy contracts services projections gateway
+	$(BIN)/mypy contracts services projections gateway kernel
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts services projections gateway
+	$(BIN)/mypy contracts services projections gateway kernel
 
 check: lint typecheck test
 
