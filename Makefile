@@ -21,14 +21,14 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
-	$(BIN)/mypy contracts services projections gateway hub
+	$(BIN)/mypy contracts services projections gateway hub kernel
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts services projections gateway hub
+	$(BIN)/mypy contracts services projections gateway hub kernel
 
 check: lint typecheck test
 

@@ -34,7 +34,6 @@ LEGAL_BASIS = "§ 9 TIntG NRW; Art. 6 (1) a, 9 (2) a GDPR"
 AtLeast = Annotated[
     str | None, strawberry.argument(description="A position token: read your own writes")
 ]
-SPECIAL = {"health", "religion", "ethnicity"}
 
 
 # -- types --------------------------------------------------------------------------------

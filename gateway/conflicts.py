@@ -16,6 +16,7 @@ from gateway.context import (
     ctx,
     read_after,
 )
+from kernel import glasl
 
 SERVICE = "conflict_management"
 CONSUMER = "conflicts"
@@ -142,10 +143,6 @@ class Conflict:
         ]
 
 
-def _phase(stage: int) -> str:
-    return "win-win" if stage <= 3 else "win-lose" if stage <= 6 else "lose-lose"
-
-
 def _conflict(r: Any) -> Conflict:
     parties = json.loads(r["parties"]) if isinstance(r["parties"], str) else r["parties"]
     return Conflict(
@@ -154,7 +151,7 @@ def _conflict(r: Any) -> Conflict:
         district=r["district"],
         parties=[Party(type=p["type"], name=p["name"]) for p in parties],
         stage=r["stage"],
-        phase=_phase(r["stage"]),
+        phase=glasl.phase(r["stage"]),
         status=r["status"],
         description=r["description"],
         reported_at=r["reported_at"],

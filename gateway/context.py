@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 from strawberry.fastapi import BaseContext
@@ -14,9 +12,8 @@ from strawberry.types import Info
 
 from gateway.auth import AuthError, Principal
 from gateway.consistency import BadToken, NotCaughtUp, Position, wait_for
+from kernel.clock import today_in_germany
 from services.runtime.commands import CommandClient
-
-BERLIN = ZoneInfo("Europe/Berlin")
 
 
 class HubError(Exception):
@@ -78,8 +75,8 @@ def ctx(info: Info[HubContext, None]) -> HubContext:
     return info.context
 
 
-def today() -> dt.date:
-    return dt.datetime.now(BERLIN).date()
+#: Today's date in Germany, for resolvers (the kernel's Berlin-date clock).
+today = today_in_germany
 
 
 async def read_after(context: HubContext, token: str | None, consumer: str) -> None:

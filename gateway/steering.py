@@ -13,6 +13,7 @@ from gateway.context import (
     HubError,
     ctx,
     read_after,
+    today,
 )
 from projections.indicators import queries
 
@@ -330,7 +331,7 @@ async def load_goals(pool: Any) -> list[IntegrationGoal]:
                     defined_on=g["defined_on"],
                     due=g["due"],
                     latest_value=own[-1].value if own else None,
-                    today=dt.date.today(),
+                    today=today(),
                 ),
                 measures=[_measure(m) for m in measures if m["goal_id"] == g["goal_id"]],
             )

@@ -146,11 +146,10 @@ def _load_demo_once(
 def _load_synthetic(inbound_url: str, token: str, count: int = 200) -> str:
     """Synthetic paths through the foreigners authority's inbound interface."""
     import time
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
 
     import httpx
 
+    from kernel.clock import today_in_germany
     from services.foreigners_authority.inbound.synthetic import load_paths, synthetic_paths
 
     deadline = time.monotonic() + 30
@@ -160,7 +159,7 @@ def _load_synthetic(inbound_url: str, token: str, count: int = 200) -> str:
                 break
         except httpx.HTTPError:
             time.sleep(0.2)
-    today = datetime.now(ZoneInfo("Europe/Berlin")).date()
+    today = today_in_germany()
     receipts = load_paths(inbound_url, token, list(synthetic_paths(count, today=today)))
     return f" and {count} synthetic paths ({receipts.get('accepted', 0)} messages accepted)"
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from kernel.clock import today_in_germany
+
 REGISTER = """
 mutation($input: RegisterArrivalInput!) {
   registerArrival(input: $input) { personId position }
@@ -155,7 +157,7 @@ GAP = "mutation($input: ReportSystemicGapInput!) { reportSystemicGap(input: $inp
 def _load_cases(base_url: str, token: str, person_ids: list[str]) -> None:
     """Cases for three of the demo persons (known to the foreigners authority) and one
     person known only to case management."""
-    today = dt.date.today()
+    today = today_in_germany()
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for name, languages, hours in (
@@ -338,7 +340,7 @@ GOALS = [
 
 def load_board_and_steering(base_url: str, board_token: str, steering_token: str) -> None:
     """Conflicts (one escalated to the steering group), a board gap, goals with values."""
-    today = dt.date.today()
+    today = today_in_germany()
     with httpx.Client(
         base_url=base_url, timeout=30, headers={"Authorization": f"Bearer {board_token}"}
     ) as board:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
+from kernel.clock import today_in_germany
+
 MIN_GROUP = 5
 GROUPINGS = ("municipality", "target_group", "month")
 MILESTONE_PAIRS = (
@@ -55,8 +57,8 @@ async def stage_counts(
             " GROUP BY 1, 2 ORDER BY 1, 2"
         )
     elif by == "month":
-        start = from_month or date(date.today().year - 2, 1, 1)
-        end = to_month or date.today()
+        start = from_month or date(today_in_germany().year - 2, 1, 1)
+        end = to_month or today_in_germany()
         rows = await db.fetch(
             "WITH months AS (SELECT (date_trunc('month', m) + interval '1 month - 1 day')::date"
             "   AS month_end FROM generate_series($1::date, $2::date, interval '1 month') m)"

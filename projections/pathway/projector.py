@@ -15,6 +15,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import foreigners_authority as fa
+from kernel.clock import date_in_germany
 from services.runtime.projection_base import NoHooks
 
 NAME = "pathway"
@@ -89,7 +90,7 @@ class PathwayProjection(NoHooks):
                 " eu_or_swiss) VALUES ($1, $2, 'arrival', $3, $4) ON CONFLICT DO NOTHING",
                 pid,
                 p.abh_id,
-                event.time.date(),
+                date_in_germany(event.time),
                 bool(set(p.nationalities) & EU_CODES),
             )
         elif isinstance(payload, fa.EntryRecorded):

@@ -30,7 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-SPECIAL = "{health,religion,ethnicity}"
+from kernel.categories import sql_array_literal
+
+SPECIAL = sql_array_literal()  # the special categories (Art. 9 GDPR) as a text[] literal
 
 #: The consents as the timeline projection has read them (timeline rows and the pathway).
 CONSENTS = "projections.timeline_events_consents"

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.utils import EnvType, get_topic
 
+from kernel.clock import BERLIN, today_in_germany
 from services.case_management.domain import (
     Case,
     Client,
@@ -33,12 +33,7 @@ from services.runtime.eventstore import HubApplication
 from services.runtime.vault import PersonalDataVault
 
 SERVICE = "case_management"
-BERLIN = ZoneInfo("Europe/Berlin")
 A = TypeVar("A", bound=Aggregate)
-
-
-def today_in_germany() -> date:
-    return datetime.now(BERLIN).date()
 
 
 @dataclass(frozen=True)

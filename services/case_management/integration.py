@@ -6,11 +6,11 @@ Every domain event has a contract, so every position a command returns is on the
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from contracts import case_management as c
+from kernel.clock import date_in_germany, start_of_day_in_germany
 from services.case_management.domain import (
     Case,
     Client,
@@ -22,11 +22,9 @@ from services.case_management.domain import (
 )
 from services.runtime.outbox import OutgoingEvent
 
-_BERLIN = ZoneInfo("Europe/Berlin")
-
 
 def _day(value: date) -> datetime:
-    return datetime.combine(value, time.min, tzinfo=_BERLIN)
+    return start_of_day_in_germany(value)
 
 
 def _s(value: object) -> str:
@@ -330,7 +328,7 @@ class CaseManagementMapper:
                     description=e.description,
                     affected_count=e.affected_count,
                     agency=e.agency,
-                    reported_on=e.timestamp.astimezone(_BERLIN).date(),
+                    reported_on=date_in_germany(e.timestamp),
                 ),
                 e.timestamp,
             )

@@ -6,10 +6,15 @@ log is append-only, and a correction is a new entry that names the entry it corr
 
 from __future__ import annotations
 
-import re
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
+
+from kernel import glasl
+from kernel.errors import DomainError as DomainError
+from kernel.errors import InvalidValue as InvalidValue
+from kernel.errors import NotAllowed as NotAllowed
+from kernel.person_free import find_personal_data
 
 KINDS = (
     "neighbourhood",
@@ -27,53 +32,24 @@ INTERVENTION_OUTCOMES = ("held", "cancelled", "postponed")
 RESOLUTIONS = ("agreement", "partial_agreement", "no_agreement", "withdrawn")
 PARTY_TYPES = ("organisation", "group")
 
-_PERSONAL = [
-    re.compile(r"\b(Herr|Frau|Hr\.|Fr\.|Mr\.?|Mrs\.?|Ms\.?)\s+\w+", re.IGNORECASE),
-    re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    re.compile(r"(?:\+|\b0)\d[\d /()-]{6,}\d"),
-    re.compile(r"\b\d{1,2}\.\d{1,2}\.\d{2,4}\b"),
-]
-
-
-class DomainError(Exception):
-    """A command breaks a rule of conflict management; ``field`` names the input at fault."""
-
-    code = "rule_violated"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidValue(DomainError):
-    code = "invalid_value"
-
-
-class NotAllowed(DomainError):
-    code = "not_allowed"
-
-
-def glasl_phase(stage: int) -> str:
-    """Glasl's nine stages in three phases."""
-    return "win-win" if stage <= 3 else "win-lose" if stage <= 6 else "lose-lose"
-
 
 def _stage(stage: int, field: str) -> int:
-    if not 1 <= stage <= 9:
-        raise InvalidValue(f"a Glasl stage is between 1 and 9, not {stage}", field)
+    if not glasl.is_stage(stage):
+        raise InvalidValue(
+            f"a Glasl stage is between {glasl.FIRST_STAGE} and {glasl.LAST_STAGE}, not {stage}",
+            field,
+        )
     return stage
 
 
 def check_no_individuals(text: str, field: str) -> str:
     value = text.strip()
-    for pattern in _PERSONAL:
-        if pattern.search(value):
-            raise InvalidValue(
-                "this looks like it names or identifies an individual; record organisations "
-                "or groups and describe without personal data",
-                field,
-            )
+    if find_personal_data(value) is not None:
+        raise InvalidValue(
+            "this looks like it names or identifies an individual; record organisations "
+            "or groups and describe without personal data",
+            field,
+        )
     return value
 
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from contracts import conflict_management as c
+from kernel.clock import date_in_germany, start_of_day_in_germany
 from services.conflict_management.domain import BoardGap, Conflict
 from services.runtime.outbox import OutgoingEvent
-
-_BERLIN = ZoneInfo("Europe/Berlin")
 
 
 class ConflictMapper:
@@ -62,7 +60,7 @@ class ConflictMapper:
                     scheduled_for=day,
                     facilitator=e.facilitator,
                 ),
-                datetime.combine(day, time.min, tzinfo=_BERLIN),
+                start_of_day_in_germany(day),
             )
         if isinstance(e, Conflict.InterventionOutcomeRecorded):
             return OutgoingEvent(
@@ -91,7 +89,7 @@ class ConflictMapper:
                     category=e.category,
                     description=e.description,
                     conflict_count=e.conflict_count,
-                    reported_on=e.timestamp.astimezone(_BERLIN).date(),
+                    reported_on=date_in_germany(e.timestamp),
                 ),
                 e.timestamp,
             )

@@ -7,15 +7,15 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import EnvType
 
+from kernel.clock import today_in_germany as today_in_germany  # api.py takes it from here
 from services.foreigners_authority.codelists import load_codelists
 from services.foreigners_authority.domain import (
     ArrivalFacts,
@@ -33,12 +33,7 @@ from services.runtime.eventstore import HubApplication
 from services.runtime.vault import PersonalDataVault
 
 SERVICE = "foreigners_authority"
-BERLIN = ZoneInfo("Europe/Berlin")
 _AZR_NUMBER = re.compile(r"^\d{12}$")
-
-
-def today_in_germany() -> date:
-    return datetime.now(BERLIN).date()
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from contracts import Payload
 from contracts import foreigners_authority as c
@@ -15,17 +14,16 @@ from contracts.foreigners_authority import (
     ResidenceRegistered,
     ResidenceTitleGranted,
 )
+from kernel.clock import start_of_day_in_germany
 from services.foreigners_authority.domain import ResidenceFile
 from services.runtime.outbox import OutgoingEvent
-
-_BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def _day(value: date) -> datetime:
     """Business dates are local (Europe/Berlin) days; events carry them as instants."""
     if isinstance(value, datetime):
         return value
-    return datetime.combine(value, time.min, tzinfo=_BERLIN)
+    return start_of_day_in_germany(value)
 
 
 def to_contract(event: Any) -> OutgoingEvent | None:

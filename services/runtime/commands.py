@@ -32,6 +32,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
 from contracts.commands import CATALOGUE, Command
+from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
 
@@ -202,16 +203,13 @@ class CommandServer:
             except CommandRejected as error:
                 span.set_attribute("hub.rejected", error.code)
                 return _error(error.code, error.message, error.field)
+            except DomainError as error:
+                span.set_attribute("hub.rejected", error.code)
+                reply = _error(error.code, error.message, error.field)
+                if error.missing is not None:
+                    reply["error"]["missing"] = list(error.missing)
+                return reply
             except Exception as error:
-                code: object = getattr(error, "code", None)
-                text: object = getattr(error, "message", None)
-                if isinstance(code, str) and isinstance(text, str):  # a domain error
-                    span.set_attribute("hub.rejected", code)
-                    reply = _error(code, text, getattr(error, "field", None))
-                    missing = getattr(error, "missing", None)
-                    if isinstance(missing, list):
-                        reply["error"]["missing"] = [str(m) for m in missing]
-                    return reply
                 reference = str(uuid.uuid4())
                 log.exception("command %s failed (reference %s)", command, reference)
                 span.record_exception(error)

@@ -6,25 +6,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 from uuid import UUID, uuid5
-from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, ProcessRecorder, Tracking
 from eventsourcing.utils import EnvType
 
+from kernel.clock import today_in_germany
 from services.runtime.eventstore import HubApplication
 from services.steering_group.domain import Escalation, Gap, Goal, NotAllowed
 
 SERVICE = "steering_group"
 _ESCALATIONS = UUID("3e1f6b8a-52c4-4f0e-9d3a-7b5c2e9f1a60")
-
-
-def today_in_germany() -> date:
-    return datetime.now(ZoneInfo("Europe/Berlin")).date()
 
 
 @dataclass(frozen=True)

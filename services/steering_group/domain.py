@@ -13,6 +13,10 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from kernel.errors import DomainError as DomainError
+from kernel.errors import InvalidValue as InvalidValue
+from kernel.errors import NotAllowed as NotAllowed
+
 PRIORITIES = ("high", "medium", "low")
 PERIOD = re.compile(r"^\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$")
 FIELDS_OF_ACTION = (
@@ -26,25 +30,6 @@ FIELDS_OF_ACTION = (
     "social_cohesion",
     "administration",
 )
-
-
-class DomainError(Exception):
-    """A command breaks a rule of the steering group; ``field`` names the input at fault."""
-
-    code = "rule_violated"
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
-class InvalidValue(DomainError):
-    code = "invalid_value"
-
-
-class NotAllowed(DomainError):
-    code = "not_allowed"
 
 
 def _text(value: str, field: str, low: int = 3, high: int = 2000) -> str:

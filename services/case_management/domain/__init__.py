@@ -1,6 +1,7 @@
 """KIM case management (KIM-Case-Management): the domain model.
 
-Modules import nothing but the standard library and ``eventsourcing.domain``.
+Modules import nothing but the standard library, ``eventsourcing.domain`` and the shared
+``kernel``.
 """
 
 from __future__ import annotations

@@ -2,34 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from eventsourcing.domain import Aggregate, event
 
+from kernel.person_free import find_personal_data
 from services.case_management.domain.errors import InvalidValue
 from services.case_management.domain.vocabulary import GapCategory, LegalSphere
 
-# Things that point at a person and must not appear in a gap description.
-_PERSONAL_PATTERNS = {
-    "an e-mail address": re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+"),
-    "a phone number": re.compile(r"(?:\+|\b0)\d[\d /()-]{6,}\d"),
-    "a date": re.compile(
-        r"\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b"
-        r"|\b\d{1,2}\.? ?(Januar|Februar|März|April|Mai|Juni|Juli|August|September|Oktober"
-        r"|November|Dezember|January|February|March|May|June|July|October|December)\b",
-        re.IGNORECASE,
-    ),
-    "a file number": re.compile(r"\b\d{9,}\b"),
-}
-
 
 def check_person_free(text: str, field: str) -> None:
-    for what, pattern in _PERSONAL_PATTERNS.items():
-        if pattern.search(text):
-            raise InvalidValue(
-                f"the description seems to contain {what}; describe the gap without personal data",
-                field,
-            )
+    found = find_personal_data(text)
+    if found is not None:
+        raise InvalidValue(
+            f"the description seems to contain {found}; describe the gap without personal data",
+            field,
+        )
 
 
 class SystemicGap(Aggregate):

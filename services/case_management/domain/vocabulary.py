@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from kernel import categories
+
 
 class LegalSphere(StrEnum):
     """Rechtskreise a case may span."""
@@ -45,7 +47,8 @@ class DataCategory(StrEnum):
     ETHNICITY = "ethnicity"  # Art. 9 GDPR
 
 
-SPECIAL_CATEGORIES = frozenset({DataCategory.HEALTH, DataCategory.RELIGION, DataCategory.ETHNICITY})
+#: The kernel's special categories (Art. 9 GDPR) as members of this vocabulary.
+SPECIAL_CATEGORIES = frozenset(DataCategory(c) for c in categories.SPECIAL_CATEGORIES)
 
 #: The data category of what a life domain's assessment or goal reveals.
 DOMAIN_CATEGORY = {

@@ -8,12 +8,12 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from kernel.glasl import phase as glasl_phase
 from services.conflict_management.domain import (
     Conflict,
     DomainError,
     InvalidValue,
     NotAllowed,
-    glasl_phase,
 )
 
 PARTIES = [
