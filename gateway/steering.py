@@ -15,6 +15,7 @@ from gateway.context import (
     read_after,
     today,
 )
+from kernel.indicators import on_track
 from projections.indicators import queries
 
 STEERING = frozenset({"steering", "admin"})
@@ -299,7 +300,6 @@ async def load_gaps(pool: Any, status: str | None) -> list[SteeringGap]:
 
 
 async def load_goals(pool: Any) -> list[IntegrationGoal]:
-    from services.steering_group.domain import on_track
 
     goals = await pool.fetch("SELECT * FROM projections.sg_goals ORDER BY field_of_action, due")
     values = await pool.fetch("SELECT * FROM projections.sg_indicator_values ORDER BY period")

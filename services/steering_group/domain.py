@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate, event
 from kernel.errors import DomainError as DomainError
 from kernel.errors import InvalidValue as InvalidValue
 from kernel.errors import NotAllowed as NotAllowed
+from kernel.indicators import on_track as on_track
 
 PRIORITIES = ("high", "medium", "low")
 PERIOD = re.compile(r"^\d{4}(-(Q[1-4]|0[1-9]|1[0-2]))?$")
@@ -286,22 +287,3 @@ class Goal(Aggregate):
     @event(MeasureDecided)
     def _measure(self, measure_id: UUID, title: str, owner: str, due: date) -> None:
         pass
-
-
-def on_track(
-    *,
-    baseline: float,
-    target: float,
-    defined_on: date,
-    due: date,
-    latest_value: float | None,
-    today: date,
-) -> bool | None:
-    """Is the latest value at least where a straight line from baseline to target would be
-    today? None without a value."""
-    if latest_value is None:
-        return None
-    span = max((due - defined_on).days, 1)
-    elapsed = min(max((today - defined_on).days, 0), span)
-    expected = baseline + (target - baseline) * elapsed / span
-    return latest_value >= expected if target > baseline else latest_value <= expected
