@@ -21,14 +21,14 @@ import json
 import logging
 import re
 import sys
-import typing
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from pydantic import AliasChoices, BaseModel
+from pydantic import BaseModel
 
+from contracts.commands.spec import personal_fields
 from services.runtime.context import current_context
 from services.runtime.telemetry import current_trace_id, trace_id_of
 
@@ -141,37 +141,10 @@ def collect_personal_values(data: Any, field_names: Collection[str]) -> list[str
 
 
 def personal_field_names(model: type[BaseModel]) -> set[str]:
-    """Names and aliases of the fields marked ``json_schema_extra={"personal": True}`` in
-    ``model`` and in every model nested in its fields."""
-    names: set[str] = set()
-    seen: set[type[BaseModel]] = set()
-
-    def visit(current: type[BaseModel]) -> None:
-        if current in seen:
-            return
-        seen.add(current)
-        for name, info in current.model_fields.items():
-            extra = info.json_schema_extra
-            if isinstance(extra, dict) and extra.get("personal") is True:
-                names.add(name)
-                names.update(a for a in (info.alias, info.serialization_alias) if a)
-                if isinstance(info.validation_alias, str):
-                    names.add(info.validation_alias)
-                elif isinstance(info.validation_alias, AliasChoices):
-                    names.update(c for c in info.validation_alias.choices if isinstance(c, str))
-            for nested in _models_in(info.annotation):
-                visit(nested)
-
-    visit(model)
-    return names
-
-
-def _models_in(annotation: Any) -> Iterator[type[BaseModel]]:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        yield annotation
-        return
-    for arg in typing.get_args(annotation):
-        yield from _models_in(arg)
+    """Names and aliases of the fields marked personal (``json_schema_extra={"personal":
+    True}``) in ``model`` and in every model nested in its fields; the command catalogue
+    reads the marker."""
+    return set(personal_fields(model))
 
 
 @contextlib.contextmanager
