@@ -13,6 +13,7 @@ from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
+from contracts.commands import CATALOGUE
 from gateway.cases import CaseQueries
 from gateway.conflicts import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
@@ -22,8 +23,11 @@ from gateway.pathway import PathwayQueries
 from gateway.steering import SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
+from services.runtime.logs import redacting
 
 log = logging.getLogger(__name__)
+#: the input fields any command marks personal: their values never reach a log record
+PERSONAL_FIELDS = CATALOGUE.personal_fields()
 
 __all__ = ["GatewaySettings", "HubContext", "HubError", "schema"]
 
@@ -58,25 +62,29 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class HubSchema(strawberry.Schema):
-    """Codes every error; logs unexpected ones only where they are masked (``_should_mask``)."""
+    """Caches parsing and validation, masks unexpected errors and logs them only there
+    (``_should_mask``), codes every error, and redacts personal values from the logs."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        extensions = [
+            ParserCache,
+            ValidationCache,
+            partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
+            *kwargs.pop("extensions", []),
+        ]
+        super().__init__(**kwargs, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:
         return None
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Every error in the answer carries a code (one error style, see gateway.errors)."""
-        result = await super().execute(*args, **kwargs)
+        """Runs with the personal values of the request's variables redacted from every log
+        record; every error in the answer carries a code (one error style, gateway.errors)."""
+        variables = kwargs.get("variable_values", args[1] if len(args) > 1 else None)
+        with redacting(variables, PERSONAL_FIELDS):
+            result = await super().execute(*args, **kwargs)
         add_codes(result.errors)
         return result
 
 
-schema = HubSchema(
-    query=Query,
-    mutation=Mutation,
-    subscription=Subscription,
-    extensions=[
-        ParserCache,
-        ValidationCache,
-        partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
-    ],
-)
+schema = HubSchema(query=Query, mutation=Mutation, subscription=Subscription)

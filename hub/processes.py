@@ -23,6 +23,7 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
         port=settings.gateway_port,
         log_level=settings.log_level.lower(),
         access_log=False,
+        log_config=None,  # uvicorn logs through the hub's handler: one format, redacted
         lifespan="on",
     )
     server = uvicorn.Server(config)
