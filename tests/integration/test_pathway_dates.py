@@ -11,7 +11,8 @@ import pytest
 
 from contracts import CloudEvent
 from contracts.foreigners_authority import PersonRegistered
-from projections.pathway.projector import PathwayProjection, create_tables
+from projections.pathway.projector import PathwayProjection
+from projections.schema import ensure
 
 SUBJECT = "hub.foreigners_authority.person_registered.v1"
 
@@ -19,7 +20,7 @@ SUBJECT = "hub.foreigners_authority.person_registered.v1"
 @pytest.fixture
 async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-    await create_tables(pool)
+    await ensure(pool)
     yield pool
     await pool.close()
 
