@@ -14,7 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
 from contracts.commands import CATALOGUE
-from gateway.cases import CaseQueries
+from gateway.cases.queries import CaseQueries
 from gateway.conflicts import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.errors import add_codes

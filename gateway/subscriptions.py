@@ -19,7 +19,8 @@ import strawberry
 from strawberry.types import Info
 
 from gateway import audit
-from gateway.cases import PARTNERS, Referral, _referrals
+from gateway.cases.queries import PARTNERS, load_referrals
+from gateway.cases.types import Referral
 from gateway.context import HubContext, HubError, ctx, today
 from gateway.timeline import TIMELINE_READERS, TimelineEntry, entry
 from projections.timeline.queries import new_rows
@@ -139,7 +140,7 @@ class Subscription:
             )
             while True:
                 await _wait(waiter)
-                changed = await _referrals(
+                changed = await load_referrals(
                     context.pool, to_agency=principal.agency, after_version=seen, for_partner=True
                 )
                 if not changed:

@@ -1,8 +1,4 @@
-"""KIM case management over GraphQL: cases, consent, referrals, mediation, systemic gaps.
-
-Code lists (target groups, legal spheres, life domains, data categories, purposes, reasons)
-are plain strings here; the service validates them and names the field at fault.
-"""
+"""Case management's queries: a case, a caseload, the referral inbox, the mediator calendar."""
 
 from __future__ import annotations
 
@@ -17,6 +13,18 @@ from strawberry.types import Info
 
 from gateway import audit
 from gateway.auth import Principal
+from gateway.cases.types import (
+    Case,
+    Caseload,
+    Consent,
+    Goal,
+    Mediation,
+    Mediator,
+    MediatorCalendar,
+    Need,
+    Referral,
+    SharedCase,
+)
 from gateway.context import (
     HubContext,
     HubError,
@@ -26,137 +34,12 @@ from gateway.context import (
 )
 from projections.case_views import queries
 
-SERVICE = "case_management"
 CONSUMER = "case_views"
 CASE_MANAGERS = frozenset({"case_manager", "admin"})
 PARTNERS = frozenset({"partner_agency", "case_manager", "admin"})
-LEGAL_BASIS = "§ 9 TIntG NRW; Art. 6 (1) a, 9 (2) a GDPR"
 AtLeast = Annotated[
     str | None, strawberry.argument(description="A position token: read your own writes")
 ]
-
-
-# -- types --------------------------------------------------------------------------------
-
-
-@strawberry.type(description="A need per life domain: none, low, medium or high")
-class Need:
-    domain: str
-    level: str
-
-
-@strawberry.type(description="A goal agreed with the person (its wording stays encrypted)")
-class Goal:
-    id: strawberry.ID
-    domain: str
-    target_date: dt.date
-
-
-@strawberry.type(description="A consent (Schweigepflichtentbindung) as the person gave it")
-class Consent:
-    id: strawberry.ID
-    person_id: strawberry.ID
-    case_id: strawberry.ID
-    recipients: list[str]
-    categories: list[str]
-    purposes: list[str]
-    special_categories_explicit: bool
-    valid_from: dt.date
-    valid_until: dt.date
-    language: str
-    mutual: bool
-    status: str = strawberry.field(description="active, withdrawn or expired (as of today)")
-    ended_on: dt.date | None
-
-
-@strawberry.type(description="What a referral shares of the case while its consent is valid")
-class SharedCase:
-    target_group: str | None
-    legal_spheres: list[str] | None
-    needs: list[Need]
-    goals: list[Goal]
-
-
-@strawberry.type(description="A referral (Vermittlung) to a partner agency")
-class Referral:
-    id: strawberry.ID
-    case_id: strawberry.ID
-    person_id: strawberry.ID
-    from_agency: str
-    to_agency: str
-    service: str
-    purpose: str
-    shared_categories: list[str]
-    status: str
-    sent_at: dt.datetime
-    answered_at: dt.datetime | None
-    decline_reason: str | None
-    outcome: str | None
-    consent_status: str = strawberry.field(description="active, withdrawn or expired")
-    shared_case: SharedCase | None = strawberry.field(
-        description="Absent unless the referral's consent is valid today"
-    )
-
-
-@strawberry.type(description="A request for a language and cultural mediator")
-class Mediation:
-    id: strawberry.ID
-    case_id: strawberry.ID
-    language: str
-    starts_at: dt.datetime
-    minutes: int
-    status: str = strawberry.field(description="assigned, or unserved with a reason")
-    mediator_id: strawberry.ID | None
-    reason: str | None
-
-
-@strawberry.type(description="A case, for the case manager who owns it")
-class Case:
-    id: strawberry.ID
-    person_id: strawberry.ID
-    agency: str
-    target_group: str
-    legal_spheres: list[str]
-    intake_source: str
-    interpreter_needed: bool
-    opened_on: dt.date
-    status: str
-    closed_on: dt.date | None
-    close_reason: str | None
-    needs: list[Need]
-    goals: list[Goal]
-    conferences: int
-    last_conference: dt.date | None
-    consents: list[Consent]
-    referrals: list[Referral]
-    mediation: list[Mediation]
-
-
-@strawberry.type(description="A case manager's caseload")
-class Caseload:
-    open_cases: int
-    closed_cases: int
-    referrals_waiting: int = strawberry.field(description="Sent, not yet answered")
-    unserved_mediation: int
-    cases: list[Case]
-
-
-@strawberry.type(description="A mediator in the pool (the name stays encrypted)")
-class Mediator:
-    id: strawberry.ID
-    languages: list[str]
-    availability: list[str]
-    pledge_signed_on: dt.date | None
-    bookings: list[Mediation]
-
-
-@strawberry.type(description="The mediator calendar of the caller's agency")
-class MediatorCalendar:
-    mediators: list[Mediator]
-    unserved: list[Mediation]
-
-
-# -- reading ------------------------------------------------------------------------------
 
 
 def _needs(raw: Any, domains: set[str] | None = None) -> list[Need]:
@@ -205,7 +88,7 @@ def _mediation(row: Any) -> Mediation:
     )
 
 
-async def _referrals(
+async def load_referrals(
     pool: asyncpg.Pool,
     *,
     for_partner: bool,
@@ -285,7 +168,7 @@ async def load_cases(pool: asyncpg.Pool, where: str, *args: Any) -> list[Case]:
         "SELECT * FROM projections.cv_mediation WHERE case_id = ANY($1::uuid[]) ORDER BY starts_at",
         ids,
     )
-    referrals = await _referrals(pool, case_ids=ids, for_partner=False)
+    referrals = await load_referrals(pool, case_ids=ids, for_partner=False)
     return [
         Case(
             id=strawberry.ID(str(c["case_id"])),
@@ -390,7 +273,7 @@ class CaseQueries:
         context = ctx(info)
         principal = context.require(PARTNERS, "read a referral inbox")
         await read_after(context, at_least, CONSUMER)
-        found = await _referrals(
+        found = await load_referrals(
             context.pool, to_agency=principal.agency, status=status, for_partner=True
         )
         await _audit(
