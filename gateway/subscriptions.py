@@ -23,6 +23,7 @@ from gateway.cases.queries import PARTNERS, load_referrals
 from gateway.cases.types import Referral
 from gateway.context import HubContext, HubError, ctx, today
 from gateway.timeline import TIMELINE_READERS, TimelineEntry, entry
+from projections.case_views.queries import inbox_version, latest_version
 from projections.timeline.queries import new_rows
 from projections.timeline.visibility import Reader
 
@@ -133,11 +134,7 @@ class Subscription:
         principal = context.require(PARTNERS, "subscribe to a referral inbox")
         notifier: Notifier = context.notifier
         async with notifier.subscribe("hub_case_views") as waiter:
-            seen = await context.pool.fetchval(
-                "SELECT COALESCE(max(version), 0) FROM projections.cv_referrals"
-                " WHERE to_agency = $1",
-                principal.agency,
-            )
+            seen: int | None = await inbox_version(context.pool, principal.agency)
             while True:
                 await _wait(waiter)
                 changed = await load_referrals(
@@ -145,11 +142,7 @@ class Subscription:
                 )
                 if not changed:
                     continue
-                seen = await context.pool.fetchval(
-                    "SELECT max(version) FROM projections.cv_referrals"
-                    " WHERE referral_id = ANY($1::uuid[])",
-                    [UUID(r.id) for r in changed],
-                )
+                seen = await latest_version(context.pool, [UUID(r.id) for r in changed])
                 for referral in reversed(changed):  # oldest first
                     if referral.shared_case is not None:
                         await audit.record_read(

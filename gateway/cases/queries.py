@@ -108,10 +108,7 @@ async def load_referrals(
     )
     goals_by_case: dict[UUID, list[Any]] = {}
     if rows:
-        for g in await pool.fetch(
-            "SELECT * FROM projections.cv_goals WHERE case_id = ANY($1::uuid[])",
-            list({r["case_id"] for r in rows}),
-        ):
+        for g in await queries.goals_of_cases(pool, list({r["case_id"] for r in rows})):
             goals_by_case.setdefault(g["case_id"], []).append(g)
     out = []
     for r in rows:
@@ -151,23 +148,24 @@ async def load_referrals(
     return out
 
 
-async def load_cases(pool: asyncpg.Pool, where: str, *args: Any) -> list[Case]:
-    cases = await pool.fetch(
-        f"SELECT * FROM projections.cv_cases WHERE {where} ORDER BY opened_on DESC, case_id",
-        *args,
+async def load_cases(
+    pool: asyncpg.Pool,
+    *,
+    case_id: UUID | None = None,
+    agency: str | None = None,
+    case_manager: str | None = None,
+    open_only: bool = False,
+) -> list[Case]:
+    """Cases (see ``queries.cases``) with their goals, consents, referrals and mediation."""
+    cases = await queries.cases(
+        pool, case_id=case_id, agency=agency, case_manager=case_manager, open_only=open_only
     )
     if not cases:
         return []
     ids = [c["case_id"] for c in cases]
-    goals = await pool.fetch(
-        "SELECT * FROM projections.cv_goals WHERE case_id = ANY($1::uuid[]) ORDER BY target_date",
-        ids,
-    )
+    goals = await queries.goals_of_cases(pool, ids)
     consents = await queries.consents_of_cases(pool, ids, today())
-    mediation = await pool.fetch(
-        "SELECT * FROM projections.cv_mediation WHERE case_id = ANY($1::uuid[]) ORDER BY starts_at",
-        ids,
-    )
+    mediation = await queries.mediation_of_cases(pool, ids)
     referrals = await load_referrals(pool, case_ids=ids, for_partner=False)
     return [
         Case(
@@ -218,14 +216,13 @@ class CaseQueries:
             raise HubError("id is not a case id", "invalid_input", "id") from None
         await read_after(context, at_least, CONSUMER)
         if principal.role == "admin":
-            found = await load_cases(context.pool, "case_id = $1", case_id)
+            found = await load_cases(context.pool, case_id=case_id)
         else:
             found = await load_cases(
                 context.pool,
-                "case_id = $1 AND agency = $2 AND case_manager = $3",
-                case_id,
-                principal.agency,
-                principal.subject,
+                case_id=case_id,
+                agency=principal.agency,
+                case_manager=principal.subject,
             )
         await _audit(context.pool, principal, "case", [c.person_id for c in found])
         return found[0] if found else None
@@ -242,22 +239,17 @@ class CaseQueries:
         await read_after(context, at_least, CONSUMER)
         cases = await load_cases(
             context.pool,
-            "agency = $1 AND case_manager = $2"
-            + ("" if include_closed else " AND status = 'open'"),
-            principal.agency,
-            principal.subject,
+            agency=principal.agency,
+            case_manager=principal.subject,
+            open_only=not include_closed,
         )
-        counts = await context.pool.fetchrow(
-            "SELECT count(*) FILTER (WHERE status = 'open') AS open,"
-            " count(*) FILTER (WHERE status = 'closed') AS closed"
-            " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2",
-            principal.agency,
-            principal.subject,
+        counts = await queries.case_counts(
+            context.pool, agency=principal.agency, case_manager=principal.subject
         )
         await _audit(context.pool, principal, "caseload", [c.person_id for c in cases])
         return Caseload(
-            open_cases=counts["open"],
-            closed_cases=counts["closed"],
+            open_cases=counts.open,
+            closed_cases=counts.closed,
             referrals_waiting=sum(1 for c in cases for r in c.referrals if r.status == "sent"),
             unserved_mediation=sum(1 for c in cases for m in c.mediation if m.status == "unserved"),
             cases=cases,
@@ -299,18 +291,8 @@ class CaseQueries:
         end = to_date or start + dt.timedelta(days=28)
         if end < start:
             raise HubError("toDate lies before fromDate", "invalid_input", "toDate")
-        mediators = await context.pool.fetch(
-            "SELECT m.* FROM projections.cv_mediators m JOIN projections.cv_pools p"
-            " ON p.pool_id = m.pool_id WHERE p.agency = $1 ORDER BY m.mediator_id",
-            principal.agency,
-        )
-        requests = await context.pool.fetch(
-            "SELECT * FROM projections.cv_mediation WHERE agency = $1"
-            " AND starts_at >= $2 AND starts_at < $3 ORDER BY starts_at",
-            principal.agency,
-            dt.datetime.combine(start, dt.time.min, tzinfo=dt.UTC),
-            dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=dt.UTC),
-        )
+        mediators = await queries.mediators_of_agency(context.pool, principal.agency)
+        requests = await queries.mediation_of_agency(context.pool, principal.agency, start, end)
         return MediatorCalendar(
             mediators=[
                 Mediator(

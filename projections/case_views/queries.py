@@ -1,4 +1,4 @@
-"""Reading case management's views where consent decides: consents and referrals.
+"""Reading case management's views: cases, goals, consents, referrals, mediation.
 
 A consent's status and whether a referral may still show what it shares are computed here,
 in SQL, from the one visibility rule; the gateway only shapes the rows.
@@ -7,7 +7,8 @@ in SQL, from the one visibility rule; the gateway only shapes the rows.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -16,6 +17,102 @@ from projections.timeline.visibility import consent_status, referral_shared
 
 class Fetch(Protocol):
     async def fetch(self, query: str, *args: Any) -> list[Any]: ...
+
+
+class FetchRow(Protocol):
+    async def fetchrow(self, query: str, *args: Any) -> Any: ...
+
+
+class FetchVal(Protocol):
+    async def fetchval(self, query: str, *args: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class CaseCounts:
+    """How many cases are open and how many closed."""
+
+    open: int
+    closed: int
+
+
+async def cases(
+    conn: Fetch,
+    *,
+    case_id: UUID | None = None,
+    agency: str | None = None,
+    case_manager: str | None = None,
+    open_only: bool = False,
+) -> list[Any]:
+    """Cases (newest first) with this id, of this agency and case manager, open or all."""
+    args: list[Any] = []
+
+    def bind(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    where = []
+    if case_id is not None:
+        where.append(f"case_id = {bind(case_id)}")
+    if agency is not None:
+        where.append(f"agency = {bind(agency)}")
+    if case_manager is not None:
+        where.append(f"case_manager = {bind(case_manager)}")
+    if open_only:
+        where.append("status = 'open'")
+    return await conn.fetch(
+        f"SELECT * FROM projections.cv_cases WHERE {' AND '.join(where) or 'true'}"
+        " ORDER BY opened_on DESC, case_id",
+        *args,
+    )
+
+
+async def case_counts(conn: FetchRow, *, agency: str, case_manager: str) -> CaseCounts:
+    """The open and the closed cases of a case manager at an agency."""
+    row = await conn.fetchrow(
+        "SELECT count(*) FILTER (WHERE status = 'open') AS open,"
+        " count(*) FILTER (WHERE status = 'closed') AS closed"
+        " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2",
+        agency,
+        case_manager,
+    )
+    return CaseCounts(open=row["open"], closed=row["closed"])
+
+
+async def goals_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
+    """The goals of these cases, by target date."""
+    return await conn.fetch(
+        "SELECT * FROM projections.cv_goals WHERE case_id = ANY($1::uuid[]) ORDER BY target_date",
+        list(case_ids),
+    )
+
+
+async def mediation_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
+    """The mediation requests of these cases, by start."""
+    return await conn.fetch(
+        "SELECT * FROM projections.cv_mediation WHERE case_id = ANY($1::uuid[]) ORDER BY starts_at",
+        list(case_ids),
+    )
+
+
+async def mediation_of_agency(conn: Fetch, agency: str, start: date, end: date) -> list[Any]:
+    """An agency's mediation requests that start on a day from ``start`` to ``end`` (both
+    included, UTC days), by start."""
+    return await conn.fetch(
+        "SELECT * FROM projections.cv_mediation WHERE agency = $1"
+        " AND starts_at >= $2 AND starts_at < $3 ORDER BY starts_at",
+        agency,
+        datetime.combine(start, time.min, tzinfo=UTC),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC),
+    )
+
+
+async def mediators_of_agency(conn: Fetch, agency: str) -> list[Any]:
+    """The mediators in the pools of an agency."""
+    return await conn.fetch(
+        "SELECT m.* FROM projections.cv_mediators m JOIN projections.cv_pools p"
+        " ON p.pool_id = m.pool_id WHERE p.agency = $1 ORDER BY m.mediator_id",
+        agency,
+    )
 
 
 async def consents_of_cases(conn: Fetch, case_ids: Sequence[UUID], today: date) -> list[Any]:
@@ -66,3 +163,22 @@ async def referrals(
         f" WHERE {' AND '.join(where)} ORDER BY r.sent_at DESC",
         *args,
     )
+
+
+async def inbox_version(conn: FetchVal, to_agency: str) -> int:
+    """The latest version of any referral to this agency (0 without referrals)."""
+    return int(
+        await conn.fetchval(
+            "SELECT COALESCE(max(version), 0) FROM projections.cv_referrals WHERE to_agency = $1",
+            to_agency,
+        )
+    )
+
+
+async def latest_version(conn: FetchVal, referral_ids: Sequence[UUID]) -> int | None:
+    """The latest version among these referrals."""
+    version = await conn.fetchval(
+        "SELECT max(version) FROM projections.cv_referrals WHERE referral_id = ANY($1::uuid[])",
+        list(referral_ids),
+    )
+    return None if version is None else int(version)
