@@ -20,7 +20,7 @@ from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway import PathwayQueries
-from gateway.steering import SteeringQueries
+from gateway.steering.queries import SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person
 from services.runtime.logs import redacting
