@@ -18,6 +18,7 @@ from gateway.steering.types import (
 )
 from kernel.indicators import on_track
 from projections.indicators.queries import MIN_GROUP
+from projections.steering import queries
 
 CONSUMER = "steering"
 
@@ -35,9 +36,7 @@ async def escalations(
     info: Info[HubContext, None], at_least: str | None = None
 ) -> list[SteeringEscalation]:
     await read_after(ctx(info), at_least, CONSUMER)
-    rows = await ctx(info).pool.fetch(
-        "SELECT * FROM projections.sg_escalations ORDER BY received_at DESC"
-    )
+    rows = await queries.escalations(ctx(info).pool)
     return [
         SteeringEscalation(
             id=strawberry.ID(str(r["escalation_id"])),
@@ -66,15 +65,9 @@ def _measure(r: Any) -> Measure:
     )
 
 
-async def load_gaps(pool: Any, status: str | None) -> list[SteeringGap]:
-    gaps = await pool.fetch(
-        "SELECT * FROM projections.sg_gaps WHERE ($1::text IS NULL OR status = $1)"
-        " ORDER BY reported_on DESC",
-        status,
-    )
-    measures = await pool.fetch(
-        "SELECT * FROM projections.sg_measures WHERE gap_id IS NOT NULL ORDER BY due"
-    )
+async def load_gaps(pool: queries.Fetch, status: str | None) -> list[SteeringGap]:
+    gaps = await queries.gaps(pool, status)
+    measures = await queries.gap_measures(pool)
     return [
         SteeringGap(
             id=strawberry.ID(str(g["gap_id"])),
@@ -93,12 +86,10 @@ async def load_gaps(pool: Any, status: str | None) -> list[SteeringGap]:
     ]
 
 
-async def load_goals(pool: Any) -> list[IntegrationGoal]:
-    goals = await pool.fetch("SELECT * FROM projections.sg_goals ORDER BY field_of_action, due")
-    values = await pool.fetch("SELECT * FROM projections.sg_indicator_values ORDER BY period")
-    measures = await pool.fetch(
-        "SELECT * FROM projections.sg_measures WHERE goal_id IS NOT NULL ORDER BY due"
-    )
+async def load_goals(pool: queries.Fetch) -> list[IntegrationGoal]:
+    goals = await queries.goals(pool)
+    values = await queries.indicator_values(pool)
+    measures = await queries.goal_measures(pool)
     out = []
     for g in goals:
         own = [
