@@ -15,7 +15,7 @@ from strawberry.types import ExecutionResult, Info
 
 from contracts.commands import CATALOGUE
 from gateway.cases.queries import CaseQueries
-from gateway.conflicts import ConflictQueries
+from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type

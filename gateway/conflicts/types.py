@@ -1,27 +1,14 @@
-"""Conflict management over GraphQL: the board's conflicts, their log, and its commands."""
+"""GraphQL types of conflict management: conflicts, their escalations, interventions and log."""
 
 from __future__ import annotations
 
 import datetime as dt
-import json
-from typing import Any
 from uuid import UUID
 
 import strawberry
 from strawberry.types import Info
 
-from gateway.context import (
-    HubContext,
-    HubError,
-    ctx,
-    read_after,
-)
-from kernel import glasl
-
-SERVICE = "conflict_management"
-CONSUMER = "conflicts"
-BOARD = frozenset({"conflict_board", "admin"})
-REPORTERS = frozenset({"conflict_board", "case_manager", "partner_agency", "admin"})
+from gateway.context import HubContext, ctx
 
 
 @strawberry.type(description="A party: an organisation or a group, never an individual")
@@ -141,64 +128,3 @@ class Conflict:
             )
             for r in rows
         ]
-
-
-def _conflict(r: Any) -> Conflict:
-    parties = json.loads(r["parties"]) if isinstance(r["parties"], str) else r["parties"]
-    return Conflict(
-        id=strawberry.ID(str(r["conflict_id"])),
-        kind=r["kind"],
-        district=r["district"],
-        parties=[Party(type=p["type"], name=p["name"]) for p in parties],
-        stage=r["stage"],
-        phase=glasl.phase(r["stage"]),
-        status=r["status"],
-        description=r["description"],
-        reported_at=r["reported_at"],
-        reported_by=r["reported_by"],
-        resolved_at=r["resolved_at"],
-        outcome=r["outcome"],
-        lessons=r["lessons"],
-        gap_ids=[strawberry.ID(str(g)) for g in r["gaps"]],
-    )
-
-
-@strawberry.type
-class ConflictQueries:
-    @strawberry.field(description="Conflicts the board follows, newest first")
-    async def conflicts(
-        self,
-        info: Info[HubContext, None],
-        status: str | None = None,
-        district: str | None = None,
-        at_least: str | None = None,
-    ) -> list[Conflict]:
-        context = ctx(info)
-        context.require(BOARD, "read conflicts")
-        await read_after(context, at_least, CONSUMER)
-        rows = await context.pool.fetch(
-            "SELECT * FROM projections.cf_conflicts WHERE ($1::text IS NULL OR status = $1)"
-            " AND ($2::text IS NULL OR district = $2) ORDER BY reported_at DESC LIMIT 500",
-            status,
-            district,
-        )
-        return [_conflict(r) for r in rows]
-
-    @strawberry.field(description="One conflict with its escalations, interventions and log")
-    async def conflict(
-        self,
-        info: Info[HubContext, None],
-        id: strawberry.ID,
-        at_least: str | None = None,
-    ) -> Conflict | None:
-        context = ctx(info)
-        context.require(BOARD, "read conflicts")
-        try:
-            conflict_id = UUID(str(id))
-        except ValueError:
-            raise HubError("id is not a conflict id", "invalid_input", "id") from None
-        await read_after(context, at_least, CONSUMER)
-        row = await context.pool.fetchrow(
-            "SELECT * FROM projections.cf_conflicts WHERE conflict_id = $1", conflict_id
-        )
-        return _conflict(row) if row else None
