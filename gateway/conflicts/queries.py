@@ -17,6 +17,7 @@ from gateway.context import (
     read_after,
 )
 from kernel import glasl
+from projections.conflicts import queries
 
 CONSUMER = "conflicts"
 BOARD = frozenset({"conflict_board", "admin"})
@@ -55,12 +56,7 @@ class ConflictQueries:
         context = ctx(info)
         context.require(BOARD, "read conflicts")
         await read_after(context, at_least, CONSUMER)
-        rows = await context.pool.fetch(
-            "SELECT * FROM projections.cf_conflicts WHERE ($1::text IS NULL OR status = $1)"
-            " AND ($2::text IS NULL OR district = $2) ORDER BY reported_at DESC LIMIT 500",
-            status,
-            district,
-        )
+        rows = await queries.conflicts(context.pool, status=status, district=district)
         return [_conflict(r) for r in rows]
 
     @strawberry.field(description="One conflict with its escalations, interventions and log")
@@ -77,7 +73,5 @@ class ConflictQueries:
         except ValueError:
             raise HubError("id is not a conflict id", "invalid_input", "id") from None
         await read_after(context, at_least, CONSUMER)
-        row = await context.pool.fetchrow(
-            "SELECT * FROM projections.cf_conflicts WHERE conflict_id = $1", conflict_id
-        )
+        row = await queries.conflict(context.pool, conflict_id)
         return _conflict(row) if row else None

@@ -9,6 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from gateway.context import HubContext, ctx
+from projections.conflicts import queries
 
 
 @strawberry.type(description="A party: an organisation or a group, never an individual")
@@ -72,10 +73,7 @@ class Conflict:
 
     @strawberry.field
     async def escalations(self, info: Info[HubContext, None]) -> list[Escalation]:
-        rows = await ctx(info).pool.fetch(
-            "SELECT * FROM projections.cf_escalations WHERE conflict_id = $1 ORDER BY position",
-            UUID(str(self.id)),
-        )
+        rows = await queries.escalations(ctx(info).pool, UUID(str(self.id)))
         return [
             Escalation(
                 at=r["at"],
@@ -90,11 +88,7 @@ class Conflict:
 
     @strawberry.field
     async def interventions(self, info: Info[HubContext, None]) -> list[Intervention]:
-        rows = await ctx(info).pool.fetch(
-            "SELECT * FROM projections.cf_interventions WHERE conflict_id = $1"
-            " ORDER BY scheduled_for",
-            UUID(str(self.id)),
-        )
+        rows = await queries.interventions(ctx(info).pool, UUID(str(self.id)))
         return [
             Intervention(
                 id=strawberry.ID(str(r["intervention_id"])),
@@ -110,10 +104,7 @@ class Conflict:
 
     @strawberry.field
     async def log(self, info: Info[HubContext, None]) -> list[LogEntry]:
-        rows = await ctx(info).pool.fetch(
-            "SELECT * FROM projections.cf_log WHERE conflict_id = $1 ORDER BY position",
-            UUID(str(self.id)),
-        )
+        rows = await queries.log(ctx(info).pool, UUID(str(self.id)))
         return [
             LogEntry(
                 position=r["position"],
