@@ -19,7 +19,7 @@ from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
-from gateway.pathway import PathwayQueries
+from gateway.pathway.queries import PathwayQueries
 from gateway.steering.queries import SteeringQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import TIMELINE_READERS, Person

@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
-from gateway.pathway import Pathway, pathway_for
+from gateway.pathway.queries import pathway_for
+from gateway.pathway.types import Pathway
 from projections.timeline.queries import person_timeline
 from projections.timeline.visibility import Reader
 

@@ -1,0 +1,95 @@
+"""GraphQL types of the pathway: stage, milestones, status periods, readiness, worklist pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import strawberry
+
+from gateway.context import today
+from projections.pathway.readiness import PathwayFacts, evaluate
+
+WITHHELD = "not shown: no consent covers the person's language data for your agency"
+
+
+@strawberry.type(description="A milestone on the path (entry, first title, naturalised, ...)")
+class Milestone:
+    name: str
+    reached_on: dt.date
+
+
+@strawberry.type(description="One requirement of § 10 StAG: met, not met, or unknown (null)")
+class ReadinessRequirement:
+    key: str
+    met: bool | None
+    reason: str
+
+
+@strawberry.type(description="Naturalisation readiness under the law in force on asOf")
+class Readiness:
+    as_of: dt.date
+    law_version: str
+    ready: bool
+    counted_residence_days: int
+    earliest_residence_date: dt.date | None = strawberry.field(
+        description="Earliest date the residence-period requirement is met, on the known path"
+    )
+    requirements: list[ReadinessRequirement]
+
+
+@strawberry.type(description="A status period on the path (Gestattung, Duldung, title, ...)")
+class StatusPeriod:
+    kind: str
+    start: dt.date
+    end: dt.date | None
+    paragraph: str | None
+
+
+@strawberry.type(description="The person's path to naturalisation")
+class Pathway:
+    stage: str = strawberry.field(
+        description="arrival, status_pending, protected_or_tolerated, titled, permanent, "
+        "naturalisation_applied, naturalised, departed or transferred"
+    )
+    stage_since: dt.date
+    entry_date: dt.date | None
+    municipality_key: str | None
+    milestones: list[Milestone]
+    periods: list[StatusPeriod]
+    facts: strawberry.Private[PathwayFacts]
+    language_withheld: strawberry.Private[bool] = False
+
+    @strawberry.field(
+        description="Readiness for naturalisation (§ 10 StAG) on a date, on the facts the "
+        "caller may see"
+    )
+    def readiness(self, as_of: dt.date | None = None) -> Readiness:
+        result = evaluate(self.facts, as_of or today())
+        return Readiness(
+            as_of=result.as_of,
+            law_version=result.law_version,
+            ready=result.ready,
+            counted_residence_days=result.counted_residence_days,
+            earliest_residence_date=result.earliest_residence_date,
+            requirements=[
+                ReadinessRequirement(key=r.key, met=None, reason=WITHHELD)
+                if self.language_withheld and r.key == "language"
+                else ReadinessRequirement(key=r.key, met=r.met, reason=r.reason)
+                for r in result.requirements
+            ],
+        )
+
+
+@strawberry.type(description="A person at a stage (the foreigners authority's worklist)")
+class PersonAtStage:
+    person_id: strawberry.ID
+    stage: str
+    stage_since: dt.date
+    municipality_key: str | None
+    entry_date: dt.date | None
+
+
+@strawberry.type
+class PersonPage:
+    items: list[PersonAtStage]
+    next_cursor: str | None = strawberry.field(description="Pass as after for the next page")
