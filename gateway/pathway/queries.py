@@ -14,7 +14,7 @@ from strawberry.types import Info
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
 from gateway.pathway.types import Milestone, Pathway, PersonAtStage, PersonPage, StatusPeriod
-from projections.pathway.queries import pathway_access
+from projections.pathway import queries
 from projections.pathway.readiness import PathwayFacts, Period
 from projections.timeline.visibility import Reader
 
@@ -29,21 +29,11 @@ async def load_pathway(
 ) -> Pathway | None:
     """The person's pathway; without its language facts (integration course, language level)
     unless ``with_language``."""
-    row = await pool.fetchrow(
-        "SELECT * FROM projections.pathway_persons WHERE person_id = $1", person
-    )
+    row = await queries.person(pool, person)
     if row is None:
         return None
-    periods = await pool.fetch(
-        "SELECT kind, start_on, end_on, paragraph FROM projections.pathway_periods"
-        " WHERE person_id = $1 ORDER BY start_on, position",
-        person,
-    )
-    milestones = await pool.fetch(
-        "SELECT milestone, reached_on FROM projections.pathway_milestones WHERE person_id = $1"
-        " ORDER BY reached_on, milestone",
-        person,
-    )
+    periods = await queries.periods(pool, person)
+    milestones = await queries.milestones(pool, person)
     facts = PathwayFacts(
         periods=tuple(
             Period(p["kind"], p["start_on"], p["end_on"], p["paragraph"]) for p in periods
@@ -85,7 +75,7 @@ async def pathway_for(
     context = ctx(info)
     principal = context.require(AUTHORITY | WITH_CONSENT, "read pathways")
     await read_after(context, at_least, CONSUMER)
-    access = await pathway_access(
+    access = await queries.pathway_access(
         context.pool, person, Reader(principal.agency, principal.role, today())
     )
     if not access.residence:
@@ -131,13 +121,8 @@ class PathwayQueries:
         if not 1 <= first <= 200:
             raise HubError("first must be between 1 and 200", "invalid_input", "first")
         await read_after(context, at_least, CONSUMER)
-        rows = await context.pool.fetch(
-            "SELECT person_id, stage, stage_since, municipality_key, entry_date"
-            " FROM projections.pathway_persons WHERE stage = $1 AND person_id > $2"
-            " ORDER BY person_id LIMIT $3",
-            stage,
-            _after(after),
-            first + 1,
+        rows = await queries.persons_at_stage(
+            context.pool, stage, after=_after(after), limit=first + 1
         )
         page = rows[:first]
         await audit.record_read(

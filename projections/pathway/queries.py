@@ -4,6 +4,9 @@ The pathway is the foreigners authority's data: residence data throughout, and l
 where it records an integration course or a language level. A reader sees the pathway when
 the rule lets them see the person's residence data, and its language facts only when it lets
 them see language data too (as the same facts are shown, or not, on the timeline).
+
+Beside that check: a person's pathway rows, and the foreigners authority's worklist of
+persons at a stage.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ from typing import Any, Protocol
 from uuid import UUID
 
 from projections.timeline.visibility import Fact, Reader, may_see
+
+
+class Fetch(Protocol):
+    async def fetch(self, query: str, *args: Any) -> list[Any]: ...
 
 
 class FetchRow(Protocol):
@@ -38,3 +45,40 @@ async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> Pathwa
         reader.today,
     )
     return PathwayAccess(residence=bool(row["residence"]), language=bool(row["language"]))
+
+
+async def person(conn: FetchRow, person_id: UUID) -> Any:
+    """The person's pathway row (stage, dates, the facts readiness needs), or None."""
+    return await conn.fetchrow(
+        "SELECT * FROM projections.pathway_persons WHERE person_id = $1", person_id
+    )
+
+
+async def periods(conn: Fetch, person_id: UUID) -> list[Any]:
+    """The person's status periods, in the order they began."""
+    return await conn.fetch(
+        "SELECT kind, start_on, end_on, paragraph FROM projections.pathway_periods"
+        " WHERE person_id = $1 ORDER BY start_on, position",
+        person_id,
+    )
+
+
+async def milestones(conn: Fetch, person_id: UUID) -> list[Any]:
+    """The milestones the person reached, in the order reached."""
+    return await conn.fetch(
+        "SELECT milestone, reached_on FROM projections.pathway_milestones WHERE person_id = $1"
+        " ORDER BY reached_on, milestone",
+        person_id,
+    )
+
+
+async def persons_at_stage(conn: Fetch, stage: str, *, after: UUID, limit: int) -> list[Any]:
+    """Up to ``limit`` persons at a stage whose id comes after ``after``, by id."""
+    return await conn.fetch(
+        "SELECT person_id, stage, stage_since, municipality_key, entry_date"
+        " FROM projections.pathway_persons WHERE stage = $1 AND person_id > $2"
+        " ORDER BY person_id LIMIT $3",
+        stage,
+        after,
+        limit,
+    )
