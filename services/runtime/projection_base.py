@@ -1,10 +1,12 @@
-"""What a projection brings to the consumer loop: its handler, and the tracker that writes the
-handler's effects and the projection's position in one asyncpg transaction."""
+"""What a projection brings to the consumer loop: its handler, the dispatch of events to that
+handler's functions, and the tracker that writes the handler's effects and the projection's
+position in one asyncpg transaction."""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
 
 import asyncpg
 from nats.aio.msg import Msg
@@ -17,6 +19,16 @@ if TYPE_CHECKING:
     from services.runtime.consumer import Delivery, SpanFactory
 
 log = logging.getLogger(__name__)
+
+C = TypeVar("C")
+R = TypeVar("R")
+P = TypeVar("P", bound=Payload)
+P2 = TypeVar("P2", bound=Payload)
+P3 = TypeVar("P3", bound=Payload)
+
+#: A function that applies one kind of event: to what it works on (a connection, or a
+#: projection's view of one), the event, and its payload.
+EventHandler = Callable[[C, CloudEvent, P], Awaitable[R]]
 
 
 class Handler(Protocol):
@@ -33,6 +45,74 @@ class Handler(Protocol):
 
     async def committed(self, events: list[CloudEvent]) -> None:
         """Called after a transaction with these (new) events committed."""
+
+
+class Dispatch(Generic[C, R]):
+    """A projection's event handlers by payload type: one place that says which function
+    applies which event.
+
+    Register a function with ``@dispatch.handles(cm.CaseClosed)``. The decorator binds the
+    function's payload parameter to the registered type, so the type checker rejects a
+    function registered for a type it does not accept. Name several types to register one
+    function for each of them (up to three; its payload parameter is then their union).
+
+    Calling the dispatch runs the function registered for the most specific class of the
+    payload (register ``Payload`` itself for a fallback) and returns its result; a payload
+    of a type without one is ignored (the result is None).
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[type[Payload], EventHandler[C, Any, R]] = {}
+        self._resolved: dict[type[Payload], EventHandler[C, Any, R] | None] = {}
+
+    @overload
+    def handles(
+        self, kind: type[P], /
+    ) -> Callable[[EventHandler[C, P, R]], EventHandler[C, P, R]]: ...
+
+    @overload
+    def handles(
+        self, kind: type[P], kind2: type[P2], /
+    ) -> Callable[[EventHandler[C, P | P2, R]], EventHandler[C, P | P2, R]]: ...
+
+    @overload
+    def handles(
+        self, kind: type[P], kind2: type[P2], kind3: type[P3], /
+    ) -> Callable[[EventHandler[C, P | P2 | P3, R]], EventHandler[C, P | P2 | P3, R]]: ...
+
+    def handles(
+        self, *kinds: type[Payload]
+    ) -> Callable[[EventHandler[C, Any, R]], EventHandler[C, Any, R]]:
+        def register(handler: EventHandler[C, Any, R]) -> EventHandler[C, Any, R]:
+            for kind in kinds:
+                if kind in self._handlers:
+                    raise ValueError(f"{kind.__name__} already has a handler")
+            for kind in kinds:
+                self._handlers[kind] = handler
+            self._resolved.clear()
+            return handler
+
+        return register
+
+    @property
+    def types(self) -> frozenset[type[Payload]]:
+        """The payload types with a handler of their own."""
+        return frozenset(self._handlers)
+
+    def handler_for(self, kind: type[Payload]) -> EventHandler[C, Any, R] | None:
+        """The handler of the most specific class of ``kind`` that has one."""
+        try:
+            return self._resolved[kind]
+        except KeyError:
+            found = next((self._handlers[k] for k in kind.__mro__ if k in self._handlers), None)
+            self._resolved[kind] = found
+            return found
+
+    async def __call__(self, on: C, event: CloudEvent, payload: Payload) -> R | None:
+        handler = self.handler_for(type(payload))
+        if handler is None:
+            return None
+        return await handler(on, event, payload)
 
 
 class NoHooks:
