@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from datetime import date
 from uuid import UUID
 
 import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
+from services.runtime.projection_base import Dispatch
 
 NAME = "case_views"
 SCHEMA = "projections"
 
+on_event: Dispatch[asyncpg.Connection, None] = Dispatch()
 
-Apply = Callable[[asyncpg.Connection, CloudEvent, Any], Awaitable[None]]
 
-
+@on_event.handles(cm.CaseOpened)
 async def _case_opened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseOpened) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_cases (case_id, person_id, agency, case_manager,"
@@ -36,6 +36,7 @@ async def _case_opened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseOpened
     )
 
 
+@on_event.handles(cm.NeedsAssessed)
 async def _needs(conn: asyncpg.Connection, e: CloudEvent, p: cm.NeedsAssessed) -> None:
     await conn.execute(
         "UPDATE projections.cv_cases SET needs = needs || $2::jsonb WHERE case_id = $1",
@@ -44,6 +45,7 @@ async def _needs(conn: asyncpg.Connection, e: CloudEvent, p: cm.NeedsAssessed) -
     )
 
 
+@on_event.handles(cm.GoalAgreed)
 async def _goal(conn: asyncpg.Connection, e: CloudEvent, p: cm.GoalAgreed) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_goals (goal_id, case_id, domain, target_date, agreed_at)"
@@ -56,6 +58,7 @@ async def _goal(conn: asyncpg.Connection, e: CloudEvent, p: cm.GoalAgreed) -> No
     )
 
 
+@on_event.handles(cm.CaseConferenceHeld)
 async def _conference(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseConferenceHeld) -> None:
     await conn.execute(
         "UPDATE projections.cv_cases SET conferences = conferences + 1,"
@@ -65,6 +68,7 @@ async def _conference(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseConfere
     )
 
 
+@on_event.handles(cm.LegalSphereChanged)
 async def _sphere(conn: asyncpg.Connection, e: CloudEvent, p: cm.LegalSphereChanged) -> None:
     await conn.execute(
         "UPDATE projections.cv_cases SET legal_spheres ="
@@ -76,6 +80,7 @@ async def _sphere(conn: asyncpg.Connection, e: CloudEvent, p: cm.LegalSphereChan
     )
 
 
+@on_event.handles(cm.CaseClosed)
 async def _closed(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseClosed) -> None:
     await conn.execute(
         "UPDATE projections.cv_cases SET status = 'closed', closed_on = $2, close_reason = $3"
@@ -86,6 +91,7 @@ async def _closed(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseClosed) -> 
     )
 
 
+@on_event.handles(cm.CaseReopened)
 async def _reopened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseReopened) -> None:
     await conn.execute(
         "UPDATE projections.cv_cases SET status = 'open', closed_on = NULL, close_reason = NULL"
@@ -94,6 +100,7 @@ async def _reopened(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseReopened)
     )
 
 
+@on_event.handles(cm.ConsentGranted)
 async def _consent(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentGranted) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_consents (consent_id, case_id, person_id, recipients,"
@@ -113,21 +120,33 @@ async def _consent(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentGranted
     )
 
 
-async def _consent_ended(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> None:
-    withdrawn = isinstance(p, cm.ConsentWithdrawn)
+@on_event.handles(cm.ConsentWithdrawn)
+async def _withdrawn(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentWithdrawn) -> None:
+    await _consent_ended(conn, e, p.consent_id, "withdrawn", p.withdrawn_on)
+
+
+@on_event.handles(cm.ConsentExpired)
+async def _expired(conn: asyncpg.Connection, e: CloudEvent, p: cm.ConsentExpired) -> None:
+    await _consent_ended(conn, e, p.consent_id, "expired", p.expired_on)
+
+
+async def _consent_ended(
+    conn: asyncpg.Connection, e: CloudEvent, consent_id: str, status: str, on: date
+) -> None:
     await conn.execute(
         "UPDATE projections.cv_consents SET status = $2, ended_on = $3 WHERE consent_id = $1",
-        UUID(p.consent_id),
-        "withdrawn" if withdrawn else "expired",
-        p.withdrawn_on if withdrawn else p.expired_on,
+        UUID(consent_id),
+        status,
+        on,
     )
     await conn.execute(  # the receiving agencies see the consent end on their referrals
         "UPDATE projections.cv_referrals SET version = $2 WHERE consent_id = $1",
-        UUID(p.consent_id),
+        UUID(consent_id),
         e.sourceposition,
     )
 
 
+@on_event.handles(cm.ReferralSent)
 async def _referral(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralSent) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
@@ -147,27 +166,44 @@ async def _referral(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralSent)
     )
 
 
-async def _answered(conn: asyncpg.Connection, e: CloudEvent, p: Any) -> None:
-    status = (
-        "accepted"
-        if isinstance(p, cm.ReferralAccepted)
-        else "declined"
-        if isinstance(p, cm.ReferralDeclined)
-        else "completed"
-    )
+@on_event.handles(cm.ReferralAccepted)
+async def _accepted(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralAccepted) -> None:
+    await _answered(conn, e, p.referral_id, "accepted")
+
+
+@on_event.handles(cm.ReferralDeclined)
+async def _declined(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralDeclined) -> None:
+    await _answered(conn, e, p.referral_id, "declined", reason=p.reason)
+
+
+@on_event.handles(cm.ReferralCompleted)
+async def _completed(conn: asyncpg.Connection, e: CloudEvent, p: cm.ReferralCompleted) -> None:
+    await _answered(conn, e, p.referral_id, "completed", outcome=p.outcome)
+
+
+async def _answered(
+    conn: asyncpg.Connection,
+    e: CloudEvent,
+    referral_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    outcome: str | None = None,
+) -> None:
     await conn.execute(
         "UPDATE projections.cv_referrals SET status = $2, answered_at = $3,"
         " decline_reason = COALESCE($4, decline_reason), outcome = COALESCE($5, outcome),"
         " version = $6 WHERE referral_id = $1",
-        UUID(p.referral_id),
+        UUID(referral_id),
         status,
         e.time,
-        getattr(p, "reason", None),
-        getattr(p, "outcome", None),
+        reason,
+        outcome,
         e.sourceposition,
     )
 
 
+@on_event.handles(cm.MediatorPoolCreated)
 async def _pool(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPoolCreated) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_pools (pool_id, agency) VALUES ($1,$2) ON CONFLICT DO NOTHING",
@@ -176,6 +212,7 @@ async def _pool(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPoolCreat
     )
 
 
+@on_event.handles(cm.MediatorRegistered)
 async def _mediator(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorRegistered) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_mediators (mediator_id, pool_id, languages, availability,"
@@ -188,6 +225,7 @@ async def _mediator(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorRegis
     )
 
 
+@on_event.handles(cm.MediatorPledgeSigned)
 async def _pledge(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPledgeSigned) -> None:
     await conn.execute(
         "UPDATE projections.cv_mediators SET pledge_signed_on = $2 WHERE mediator_id = $1",
@@ -196,6 +234,7 @@ async def _pledge(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorPledgeS
     )
 
 
+@on_event.handles(cm.MediationRequested)
 async def _requested(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationRequested) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_mediation (request_id, case_id, agency, language, starts_at,"
@@ -209,6 +248,7 @@ async def _requested(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationReq
     )
 
 
+@on_event.handles(cm.MediatorAssigned)
 async def _assigned(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorAssigned) -> None:
     await conn.execute(
         "UPDATE projections.cv_mediation SET status = 'assigned', mediator_id = $2, reason = NULL"
@@ -218,6 +258,7 @@ async def _assigned(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediatorAssig
     )
 
 
+@on_event.handles(cm.MediationUnserved)
 async def _unserved(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationUnserved) -> None:
     await conn.execute(
         "UPDATE projections.cv_mediation SET status = 'unserved', reason = $2"
@@ -227,6 +268,7 @@ async def _unserved(conn: asyncpg.Connection, e: CloudEvent, p: cm.MediationUnse
     )
 
 
+@on_event.handles(cm.SystemicGapReported)
 async def _gap(conn: asyncpg.Connection, e: CloudEvent, p: cm.SystemicGapReported) -> None:
     await conn.execute(
         "INSERT INTO projections.cv_gaps (gap_id, category, legal_sphere, description,"
@@ -242,31 +284,6 @@ async def _gap(conn: asyncpg.Connection, e: CloudEvent, p: cm.SystemicGapReporte
     )
 
 
-APPLY: dict[type[Payload], Apply] = {
-    cm.CaseOpened: _case_opened,
-    cm.NeedsAssessed: _needs,
-    cm.GoalAgreed: _goal,
-    cm.CaseConferenceHeld: _conference,
-    cm.LegalSphereChanged: _sphere,
-    cm.CaseClosed: _closed,
-    cm.CaseReopened: _reopened,
-    cm.ConsentGranted: _consent,
-    cm.ConsentWithdrawn: _consent_ended,
-    cm.ConsentExpired: _consent_ended,
-    cm.ReferralSent: _referral,
-    cm.ReferralAccepted: _answered,
-    cm.ReferralDeclined: _answered,
-    cm.ReferralCompleted: _answered,
-    cm.MediatorPoolCreated: _pool,
-    cm.MediatorRegistered: _mediator,
-    cm.MediatorPledgeSigned: _pledge,
-    cm.MediationRequested: _requested,
-    cm.MediatorAssigned: _assigned,
-    cm.MediationUnserved: _unserved,
-    cm.SystemicGapReported: _gap,
-}
-
-
 class CaseViewsProjection:
     """Applies case-management events to the ``cv_*`` tables (idempotent by their keys)."""
 
@@ -274,9 +291,7 @@ class CaseViewsProjection:
         return None
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        handler = APPLY.get(type(payload))
-        if handler is not None:
-            await handler(conn, event, payload)
+        await on_event(conn, event, payload)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         await conn.execute("SELECT pg_notify('hub_case_views', '')")
