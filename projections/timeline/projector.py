@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib import resources
 from uuid import UUID
 
@@ -11,6 +12,7 @@ from contracts import CloudEvent, Payload
 from contracts import case_management as cm
 from projections.timeline.summaries import describe
 from services.runtime.consumer import PoisonMessage, source_key
+from services.runtime.projection_base import Dispatch
 from services.runtime.telemetry import trace_id_of
 
 NAME = "timeline"
@@ -28,6 +30,130 @@ _INSERT = (
 def ddl(table: str = TABLE) -> str:
     """The timeline's DDL, for ``table`` and its side tables (the rebuild's shadow copy)."""
     return resources.files(__package__).joinpath("schema.sql").read_text().replace(TABLE, table)
+
+
+#: A row's owner agency and its governing consent
+Tracked = tuple[str | None, UUID | None]
+NOBODY: Tracked = (None, None)
+
+
+@dataclass(frozen=True)
+class SideTables:
+    """The timeline's side tables in one transaction: the owners of cases, referrals and
+    requests (``refs``), and the consents."""
+
+    conn: asyncpg.Connection
+    refs: str
+    consents: str
+
+    async def owner(self, ref: str) -> Tracked:
+        row = await self.conn.fetchrow(
+            f"SELECT owner_agency, consent_id FROM {self.refs} WHERE ref_id = $1", UUID(ref)
+        )
+        return (row["owner_agency"], row["consent_id"]) if row else NOBODY
+
+    async def remember(self, ref: str, owner: str | None, consent: UUID | None) -> None:
+        await self.conn.execute(
+            f"INSERT INTO {self.refs} (ref_id, owner_agency, consent_id) VALUES ($1, $2, $3)"
+            " ON CONFLICT (ref_id) DO NOTHING",
+            UUID(ref),
+            owner,
+            consent,
+        )
+
+
+#: Keeps the side tables; returns the row's owner agency and governing consent
+track: Dispatch[SideTables, Tracked] = Dispatch()
+
+
+@track.handles(cm.CaseOpened)
+async def _case_opened(side: SideTables, event: CloudEvent, p: cm.CaseOpened) -> Tracked:
+    await side.remember(p.case_id, p.agency, None)
+    return p.agency, None
+
+
+@track.handles(cm.ClientRegistered)
+async def _client(side: SideTables, event: CloudEvent, p: cm.ClientRegistered) -> Tracked:
+    return event.sourceagency, None
+
+
+@track.handles(cm.ConsentGranted)
+async def _consent(side: SideTables, event: CloudEvent, p: cm.ConsentGranted) -> Tracked:
+    owner, _ = await side.owner(p.case_id)
+    consent = UUID(p.consent_id)
+    await side.remember(p.consent_id, owner, consent)
+    await side.conn.execute(
+        f"INSERT INTO {side.consents} (consent_id, person_id, owner_agency, recipients,"
+        " categories, purposes, special_explicit, valid_until, status)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')"
+        " ON CONFLICT (consent_id) DO NOTHING",
+        consent,
+        UUID(p.person_id),
+        owner,
+        list(p.recipients),
+        list(p.categories),
+        list(p.purposes),
+        p.special_categories_explicit,
+        p.valid_until,
+    )
+    return owner, consent
+
+
+@track.handles(cm.ConsentWithdrawn)
+async def _withdrawn(side: SideTables, event: CloudEvent, p: cm.ConsentWithdrawn) -> Tracked:
+    return await _consent_ended(side, p.consent_id, "withdrawn")
+
+
+@track.handles(cm.ConsentExpired)
+async def _expired(side: SideTables, event: CloudEvent, p: cm.ConsentExpired) -> Tracked:
+    return await _consent_ended(side, p.consent_id, "expired")
+
+
+async def _consent_ended(side: SideTables, consent_id: str, status: str) -> Tracked:
+    await side.conn.execute(
+        f"UPDATE {side.consents} SET status = $2 WHERE consent_id = $1",
+        UUID(consent_id),
+        status,
+    )
+    return await side.owner(consent_id)
+
+
+@track.handles(cm.ReferralSent)
+async def _referral(side: SideTables, event: CloudEvent, p: cm.ReferralSent) -> Tracked:
+    consent = UUID(p.consent_id)
+    await side.remember(p.referral_id, p.from_agency, consent)
+    return p.from_agency, consent
+
+
+@track.handles(cm.ReferralAccepted, cm.ReferralDeclined, cm.ReferralCompleted)
+async def _answered(
+    side: SideTables,
+    event: CloudEvent,
+    p: cm.ReferralAccepted | cm.ReferralDeclined | cm.ReferralCompleted,
+) -> Tracked:
+    return await side.owner(p.referral_id)
+
+
+@track.handles(cm.MediationRequested)
+async def _requested(side: SideTables, event: CloudEvent, p: cm.MediationRequested) -> Tracked:
+    await side.remember(p.request_id, p.agency, None)
+    return p.agency, None
+
+
+@track.handles(cm.MediatorAssigned, cm.MediationUnserved)
+async def _mediation(
+    side: SideTables, event: CloudEvent, p: cm.MediatorAssigned | cm.MediationUnserved
+) -> Tracked:
+    return await side.owner(p.request_id)
+
+
+@track.handles(Payload)
+async def _other(side: SideTables, event: CloudEvent, p: Payload) -> Tracked:
+    """Any other case-management event about a case belongs to the case's agency."""
+    case_id = getattr(p, "case_id", None)
+    if event.source.endswith("/case_management") and isinstance(case_id, str):
+        return await side.owner(case_id)
+    return NOBODY
 
 
 class TimelineProjection:
@@ -58,7 +184,8 @@ class TimelineProjection:
             await conn.execute("SELECT pg_notify('hub_timeline', '')")
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        owner, consent = await self._track(conn, event, payload)
+        side = SideTables(conn, self._refs, self._consents)
+        owner, consent = await track(side, event, payload) or NOBODY
         if event.personid is None:
             return
         described = describe(payload)
@@ -84,75 +211,6 @@ class TimelineProjection:
                 consent,
             )
         )
-
-    async def _owner(self, conn: asyncpg.Connection, ref: str) -> tuple[str | None, UUID | None]:
-        row = await conn.fetchrow(
-            f"SELECT owner_agency, consent_id FROM {self._refs} WHERE ref_id = $1", UUID(ref)
-        )
-        return (row["owner_agency"], row["consent_id"]) if row else (None, None)
-
-    async def _remember(
-        self, conn: asyncpg.Connection, ref: str, owner: str | None, consent: UUID | None
-    ) -> None:
-        await conn.execute(
-            f"INSERT INTO {self._refs} (ref_id, owner_agency, consent_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT (ref_id) DO NOTHING",
-            UUID(ref),
-            owner,
-            consent,
-        )
-
-    async def _track(
-        self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload
-    ) -> tuple[str | None, UUID | None]:
-        """Keep refs and consents; returns the row's owner agency and governing consent."""
-        if isinstance(payload, cm.CaseOpened):
-            await self._remember(conn, payload.case_id, payload.agency, None)
-            return payload.agency, None
-        if isinstance(payload, cm.ClientRegistered):
-            return event.sourceagency, None
-        if isinstance(payload, cm.ConsentGranted):
-            owner, _ = await self._owner(conn, payload.case_id)
-            consent = UUID(payload.consent_id)
-            await self._remember(conn, payload.consent_id, owner, consent)
-            await conn.execute(
-                f"INSERT INTO {self._consents} (consent_id, person_id, owner_agency, recipients,"
-                " categories, purposes, special_explicit, valid_until, status)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active')"
-                " ON CONFLICT (consent_id) DO NOTHING",
-                consent,
-                UUID(payload.person_id),
-                owner,
-                list(payload.recipients),
-                list(payload.categories),
-                list(payload.purposes),
-                payload.special_categories_explicit,
-                payload.valid_until,
-            )
-            return owner, consent
-        if isinstance(payload, cm.ConsentWithdrawn | cm.ConsentExpired):
-            status = "withdrawn" if isinstance(payload, cm.ConsentWithdrawn) else "expired"
-            await conn.execute(
-                f"UPDATE {self._consents} SET status = $2 WHERE consent_id = $1",
-                UUID(payload.consent_id),
-                status,
-            )
-            return await self._owner(conn, payload.consent_id)
-        if isinstance(payload, cm.ReferralSent):
-            consent = UUID(payload.consent_id)
-            await self._remember(conn, payload.referral_id, payload.from_agency, consent)
-            return payload.from_agency, consent
-        if isinstance(payload, cm.ReferralAccepted | cm.ReferralDeclined | cm.ReferralCompleted):
-            return await self._owner(conn, payload.referral_id)
-        if isinstance(payload, cm.MediationRequested):
-            await self._remember(conn, payload.request_id, payload.agency, None)
-            return payload.agency, None
-        if isinstance(payload, cm.MediatorAssigned | cm.MediationUnserved):
-            return await self._owner(conn, payload.request_id)
-        case_id = getattr(payload, "case_id", None)
-        if event.source.endswith("/case_management") and isinstance(case_id, str):
-            return await self._owner(conn, case_id)
-        return None, None
 
     async def committed(self, events: list[CloudEvent]) -> None:
         return None
