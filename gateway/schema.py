@@ -14,6 +14,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
 from contracts.commands import CATALOGUE
+from contracts.roles import TIMELINE_READERS
 from gateway.cases.queries import CaseQueries
 from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
@@ -22,7 +23,7 @@ from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
 from gateway.steering.queries import SteeringQueries
 from gateway.subscriptions import Subscription
-from gateway.timeline import TIMELINE_READERS, Person
+from gateway.timeline import Person
 from services.runtime.logs import redacting
 
 log = logging.getLogger(__name__)

@@ -18,11 +18,12 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import PARTNERS, TIMELINE_READERS
 from gateway import audit
-from gateway.cases.queries import PARTNERS, load_referrals
+from gateway.cases.queries import load_referrals
 from gateway.cases.types import Referral
 from gateway.context import HubContext, HubError, ctx, today
-from gateway.timeline import TIMELINE_READERS, TimelineEntry, entry
+from gateway.timeline import TimelineEntry, entry
 from projections.case_views.queries import inbox_version, latest_version
 from projections.timeline.queries import new_rows
 from projections.timeline.visibility import Reader

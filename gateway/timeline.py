@@ -9,14 +9,13 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import TIMELINE_READERS
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
 from gateway.pathway.queries import pathway_for
 from gateway.pathway.types import Pathway
 from projections.timeline.queries import person_timeline
 from projections.timeline.visibility import Reader
-
-TIMELINE_READERS = frozenset({"abh_officer", "case_manager", "partner_agency", "admin"})
 
 
 @strawberry.type(description="One event in a person's process, from any service.")

@@ -11,6 +11,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import CASE_MANAGERS, PARTNERS
 from gateway import audit
 from gateway.auth import Principal
 from gateway.cases.types import (
@@ -35,8 +36,6 @@ from gateway.context import (
 from projections.case_views import queries
 
 CONSUMER = "case_views"
-CASE_MANAGERS = frozenset({"case_manager", "admin"})
-PARTNERS = frozenset({"partner_agency", "case_manager", "admin"})
 AtLeast = Annotated[
     str | None, strawberry.argument(description="A position token: read your own writes")
 ]

@@ -9,6 +9,7 @@ from uuid import UUID
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import BOARD
 from gateway.conflicts.types import Conflict, Party
 from gateway.context import (
     HubContext,
@@ -20,7 +21,6 @@ from kernel import glasl
 from projections.conflicts import queries
 
 CONSUMER = "conflicts"
-BOARD = frozenset({"conflict_board", "admin"})
 
 
 def _conflict(r: Any) -> Conflict:

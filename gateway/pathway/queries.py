@@ -11,6 +11,7 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import AUTHORITY, WITH_CONSENT
 from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after, today
 from gateway.pathway.types import Milestone, Pathway, PersonAtStage, PersonPage, StatusPeriod
@@ -18,8 +19,6 @@ from projections.pathway import queries
 from projections.pathway.readiness import PathwayFacts, Period
 from projections.timeline.visibility import Reader
 
-AUTHORITY = frozenset({"abh_officer", "admin"})
-WITH_CONSENT = frozenset({"case_manager", "partner_agency"})
 CONSUMER = "pathway"
 LANGUAGE_MILESTONES = frozenset({"integration_course_completed"})
 

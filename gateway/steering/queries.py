@@ -6,10 +6,9 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
+from contracts.roles import STEERING
 from gateway.context import HubContext, ctx
 from gateway.steering import agenda, indicators
-
-STEERING = frozenset({"steering", "admin"})
 
 
 @strawberry.type(description="Indicators for the steering group: no person, no case, no file")

@@ -17,12 +17,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from contracts.roles import AUTHORITY
 from services.foreigners_authority.application import ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
 from services.runtime.tokens import AuthError, bearer_token, verify_token
 
-SENDER_ROLES = frozenset({"abh_officer", "admin"})
+SENDER_ROLES = AUTHORITY
 MAX_BYTES = 256 * 1024
 FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
 
