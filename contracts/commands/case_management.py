@@ -7,12 +7,11 @@ are plain strings here; the service checks them and names the field at fault.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 from uuid import UUID
 
 from pydantic import AwareDatetime, Field
 
-from contracts.commands.spec import Command, CommandPayload, personal
+from contracts.commands.spec import CommandPayload, ServiceCommands, personal
 from contracts.roles import CASE_MANAGERS, PARTNERS
 
 SERVICE = "case_management"
@@ -200,129 +199,108 @@ class ReportSystemicGap(CommandPayload):
     affected_count: int | None = None
 
 
-def _command(
-    name: str,
-    mutation: str,
-    payload: type[CommandPayload],
-    description: str,
-    returns: tuple[str, ...],
-    roles: frozenset[str] = CASE_MANAGERS,
-    **more: Any,
-) -> Command:
-    return Command(
-        name=name,
-        service=SERVICE,
-        mutation=mutation,
-        payload=payload,
-        roles=roles,
-        legal_basis=LEGAL_BASIS,
-        purpose=PURPOSE,
-        description=description,
-        returns=returns,
-        **more,
-    )
-
+_SERVICE = ServiceCommands(SERVICE, CASE_MANAGERS, LEGAL_BASIS, PURPOSE)
 
 COMMANDS = (
-    _command(
+    _SERVICE.command(
         "open_case",
         "openCase",
         OpenCase,
         "Open a case (Fallaufnahme)",
         ("case_id", "person_id"),
     ),
-    _command(
+    _SERVICE.command(
         "assess_needs", "assessNeeds", AssessNeeds, "Assess needs per life domain", ("case_id",)
     ),
-    _command(
+    _SERVICE.command(
         "agree_goal",
         "agreeGoal",
         AgreeGoal,
         "Agree a goal (Zielvereinbarung)",
         ("case_id", "goal_id"),
     ),
-    _command(
+    _SERVICE.command(
         "hold_conference",
         "holdCaseConference",
         HoldCaseConference,
         "Record a case conference (Fallkonferenz)",
         ("case_id",),
     ),
-    _command(
+    _SERVICE.command(
         "change_legal_sphere",
         "changeLegalSphere",
         ChangeLegalSphere,
         "Record a change of legal sphere (Rechtskreiswechsel)",
         ("case_id",),
     ),
-    _command("close_case", "closeCase", CloseCase, "Close a case", ("case_id",)),
-    _command(
+    _SERVICE.command("close_case", "closeCase", CloseCase, "Close a case", ("case_id",)),
+    _SERVICE.command(
         "reopen_case",
         "reopenCase",
         ReopenCase,
         "Reopen a closed case (Wiederaufnahme)",
         ("case_id",),
     ),
-    _command(
+    _SERVICE.command(
         "grant_consent",
         "grantConsent",
         GrantConsent,
         "Record a consent the person gave",
         ("consent_id", "case_id"),
     ),
-    _command(
+    _SERVICE.command(
         "withdraw_consent",
         "withdrawConsent",
         WithdrawConsent,
         "Withdraw a consent: sharing stops at once",
         ("consent_id",),
     ),
-    _command(
+    _SERVICE.command(
         "send_referral",
         "sendReferral",
         SendReferral,
         "Refer the person to a partner agency",
         ("referral_id", "case_id"),
     ),
-    _command(
+    _SERVICE.command(
         "accept_referral",
         "acceptReferral",
         AcceptReferral,
         "Accept a referral sent to your agency",
         ("referral_id",),
-        PARTNERS,
+        roles=PARTNERS,
     ),
-    _command(
+    _SERVICE.command(
         "decline_referral",
         "declineReferral",
         DeclineReferral,
         "Decline a referral sent to your agency",
         ("referral_id",),
-        PARTNERS,
+        roles=PARTNERS,
     ),
-    _command(
+    _SERVICE.command(
         "complete_referral",
         "completeReferral",
         CompleteReferral,
         "Complete an accepted referral",
         ("referral_id",),
-        PARTNERS,
+        roles=PARTNERS,
     ),
-    _command(
+    _SERVICE.command(
         "register_mediator",
         "registerMediator",
         RegisterMediator,
         "Add a mediator to your agency's pool",
         ("mediator_id",),
     ),
-    _command(
+    _SERVICE.command(
         "sign_pledge",
         "signMediatorPledge",
         SignMediatorPledge,
         "Record a mediator's signed confidentiality pledge",
         ("mediator_id",),
     ),
-    _command(
+    _SERVICE.command(
         "request_mediation",
         "requestMediation",
         RequestMediation,
@@ -330,14 +308,14 @@ COMMANDS = (
         ("request_id",),
         may_return=("mediator_id",),
     ),
-    _command(
+    _SERVICE.command(
         "assign_mediator",
         "assignMediator",
         AssignMediator,
         "Assign a mediator to a request",
         ("request_id", "mediator_id"),
     ),
-    _command(
+    _SERVICE.command(
         "report_gap",
         "reportSystemicGap",
         ReportSystemicGap,

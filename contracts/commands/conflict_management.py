@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.commands.spec import Command, CommandPayload
+from contracts.commands.spec import CommandPayload, ServiceCommands
 from contracts.roles import BOARD, CONFLICT_REPORTERS
 
 SERVICE = "conflict_management"
@@ -85,68 +85,60 @@ class AddBoardLogEntry(CommandPayload):
     corrects: UUID | None = None
 
 
-def _command(
-    name: str,
-    mutation: str,
-    payload: type[CommandPayload],
-    description: str,
-    returns: tuple[str, ...] = ("conflict_id",),
-    roles: frozenset[str] = BOARD,
-) -> Command:
-    return Command(
-        name=name,
-        service=SERVICE,
-        mutation=mutation,
-        payload=payload,
-        roles=roles,
-        legal_basis=LEGAL_BASIS,
-        purpose=PURPOSE,
-        description=description,
-        returns=returns,
-    )
-
+_SERVICE = ServiceCommands(SERVICE, BOARD, LEGAL_BASIS, PURPOSE)
 
 COMMANDS = (
-    _command(
+    _SERVICE.command(
         "report_conflict",
         "reportConflict",
         ReportConflict,
         "Report a conflict (board members and agencies)",
+        ("conflict_id",),
         roles=CONFLICT_REPORTERS,
     ),
-    _command(
+    _SERVICE.command(
         "escalate",
         "escalateConflict",
         EscalateConflict,
         "Escalate to a higher Glasl stage and a body",
+        ("conflict_id",),
     ),
-    _command(
+    _SERVICE.command(
         "schedule_intervention",
         "scheduleIntervention",
         ScheduleIntervention,
         "Schedule a moderation, mediation or dialogue",
         ("conflict_id", "intervention_id"),
     ),
-    _command(
+    _SERVICE.command(
         "record_intervention_outcome",
         "recordInterventionOutcome",
         RecordInterventionOutcome,
         "Record how an intervention went",
+        ("conflict_id",),
     ),
-    _command(
-        "resolve", "resolveConflict", ResolveConflict, "Resolve a conflict, with lessons learned"
+    _SERVICE.command(
+        "resolve",
+        "resolveConflict",
+        ResolveConflict,
+        "Resolve a conflict, with lessons learned",
+        ("conflict_id",),
     ),
-    _command(
-        "link_gap", "linkConflictToGap", LinkConflictToGap, "Link a conflict to a systemic gap"
+    _SERVICE.command(
+        "link_gap",
+        "linkConflictToGap",
+        LinkConflictToGap,
+        "Link a conflict to a systemic gap",
+        ("conflict_id",),
     ),
-    _command(
+    _SERVICE.command(
         "report_gap",
         "reportBoardGap",
         ReportBoardGap,
         "Report a systemic gap to the steering group",
         ("gap_id",),
     ),
-    _command(
+    _SERVICE.command(
         "add_log_entry",
         "addBoardLogEntry",
         AddBoardLogEntry,

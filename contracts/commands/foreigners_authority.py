@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.commands.spec import Command, CommandPayload, personal
+from contracts.commands.spec import CommandPayload, ServiceCommands, personal
 from contracts.foreigners_authority import EntryMode, ResidenceTitleKind
 from contracts.roles import AUTHORITY
 
@@ -51,31 +51,21 @@ class GrantResidenceTitle(CommandPayload):
     conditions: list[str] = Field(default_factory=list, max_length=20)
 
 
-def _command(name: str, mutation: str, payload: type[CommandPayload], description: str) -> Command:
-    return Command(
-        name=name,
-        service=SERVICE,
-        mutation=mutation,
-        payload=payload,
-        roles=AUTHORITY,
-        legal_basis=LEGAL_BASIS,
-        purpose=PURPOSE,
-        description=description,
-        returns=("person_id",),
-    )
-
+_SERVICE = ServiceCommands(SERVICE, AUTHORITY, LEGAL_BASIS, PURPOSE)
 
 COMMANDS = (
-    _command(
+    _SERVICE.command(
         "register_arrival",
         "registerArrival",
         RegisterArrival,
         "Register a person's arrival (Ausländerbehörde)",
+        ("person_id",),
     ),
-    _command(
+    _SERVICE.command(
         "grant_residence_title",
         "grantResidenceTitle",
         GrantResidenceTitle,
         "Grant a residence title (Aufenthaltstitel)",
+        ("person_id",),
     ),
 )

@@ -77,3 +77,38 @@ class Command:
     @property
     def personal_fields(self) -> frozenset[str]:
         return personal_fields(self.payload)
+
+
+@dataclass(frozen=True)
+class ServiceCommands:
+    """What a service's commands share: the service, its usual role group, legal basis and
+    purpose. ``command`` declares one of them."""
+
+    service: str
+    roles: frozenset[str]
+    legal_basis: str
+    purpose: str
+
+    def command(
+        self,
+        name: str,
+        mutation: str,
+        payload: type[CommandPayload],
+        description: str,
+        returns: tuple[str, ...] = (),
+        *,
+        may_return: tuple[str, ...] = (),
+        roles: frozenset[str] | None = None,
+    ) -> Command:
+        return Command(
+            name=name,
+            service=self.service,
+            mutation=mutation,
+            payload=payload,
+            roles=self.roles if roles is None else roles,
+            legal_basis=self.legal_basis,
+            purpose=self.purpose,
+            description=description,
+            returns=returns,
+            may_return=may_return,
+        )

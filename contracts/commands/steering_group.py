@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.commands.spec import Command, CommandPayload
+from contracts.commands.spec import CommandPayload, ServiceCommands
 from contracts.roles import STEERING
 
 SERVICE = "steering_group"
@@ -72,73 +72,55 @@ class DecideGoalMeasure(CommandPayload):
     due: date
 
 
-def _command(
-    name: str,
-    mutation: str,
-    payload: type[CommandPayload],
-    description: str,
-    returns: tuple[str, ...],
-) -> Command:
-    return Command(
-        name=name,
-        service=SERVICE,
-        mutation=mutation,
-        payload=payload,
-        roles=STEERING,
-        legal_basis=LEGAL_BASIS,
-        purpose=PURPOSE,
-        description=description,
-        returns=returns,
-    )
-
+_SERVICE = ServiceCommands(SERVICE, STEERING, LEGAL_BASIS, PURPOSE)
 
 COMMANDS = (
-    _command(
+    _SERVICE.command(
         "triage_gap", "triageGap", TriageGap, "Triage a systemic gap (priority, owner)", ("gap_id",)
     ),
-    _command(
+    _SERVICE.command(
         "decide_measure",
         "decideMeasure",
         DecideMeasure,
         "Decide a measure for a gap (owner, due date)",
         ("gap_id", "measure_id"),
     ),
-    _command(
+    _SERVICE.command(
         "complete_measure",
         "completeMeasure",
         CompleteMeasure,
         "Mark a gap's measure completed",
         ("gap_id", "measure_id"),
     ),
-    _command(
+    _SERVICE.command(
         "close_gap",
         "closeGap",
         CloseGap,
         "Close a gap once its measures are completed",
         ("gap_id",),
     ),
-    _command(
+    _SERVICE.command(
         "hear_escalation",
         "hearEscalation",
         HearEscalation,
         "Hear an escalated conflict and record the decision",
         ("escalation_id",),
     ),
-    _command(
+    _SERVICE.command(
         "define_goal",
         "defineIntegrationGoal",
         DefineGoal,
         "Define a goal of the integration concept",
         ("goal_id",),
     ),
-    _command(
+    _SERVICE.command(
         "record_indicator_value",
         "recordIndicatorValue",
         RecordIndicatorValue,
         "Record an indicator value for a period",
         ("goal_id",),
     ),
-    _command(
+    _SERVICE.command(
         "decide_goal_measure",
         "decideGoalMeasure",
         DecideGoalMeasure,
