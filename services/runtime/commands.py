@@ -54,8 +54,9 @@ _CONTEXT_HEADERS = {
 }
 
 
-class CommandRejected(Exception):
-    """The owning service refused the command (bad input or a broken rule)."""
+class CommandRejected(DomainError):
+    """The owning service refused the command (bad input, a wrong role or a broken rule);
+    on the gateway's side, the refusal as it came back."""
 
     def __init__(
         self,
@@ -64,11 +65,7 @@ class CommandRejected(Exception):
         field: str | None = None,
         missing: list[str] | None = None,
     ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
-        self.missing = missing
+        super().__init__(message, code, field, missing)
 
 
 class ServiceUnavailable(Exception):
@@ -210,10 +207,7 @@ class CommandServer:
                     raise CommandRejected("invalid_input", message, field) from None
                 result = await route.handler(body, context)
                 return {"ok": True, "result": result}
-            except CommandRejected as error:
-                span.set_attribute("hub.rejected", error.code)
-                return _error(error.code, error.message, error.field)
-            except DomainError as error:
+            except DomainError as error:  # CommandRejected included
                 span.set_attribute("hub.rejected", error.code)
                 reply = _error(error.code, error.message, error.field)
                 if error.missing is not None:
