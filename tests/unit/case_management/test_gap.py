@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from services.case_management.domain import InvalidValue, SystemicGap
 from services.case_management.domain.gap import check_person_free
+from tests.unit.kernel.strategies import emails, file_numbers, phones
 
 FAST = settings(max_examples=40, deadline=None)
 ORDINARY = "Families wait months for a place in an integration course with childcare."
@@ -154,44 +155,12 @@ def embedded(pieces: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     ).map(lambda parts: " ".join(["Case managers report:", *parts[0], parts[1], *parts[2]]))
 
 
-letters = st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=10)
-emails = st.tuples(
-    letters, st.sampled_from(["", ".", "+", "_"]), letters, letters, st.sampled_from(["de", "org"])
-).map(lambda p: f"{p[0]}{p[1]}{p[2]}@{p[3]}.{p[4]}")
-
-
-def digits(low: int, high: int) -> st.SearchStrategy[str]:
-    return st.text("0123456789", min_size=low, max_size=high)
-
-
-phones = st.tuples(
-    st.sampled_from(
-        [
-            "0{area} {number}",
-            "0{area}/{number}",
-            "0{area}-{number}",
-            "0{area}{number}",
-            "(0{area}) {number}",
-            "+49 {area} {number}",
-            "+49-{area}-{number}",
-            "+49 (0){area} {number}",
-            "+49 (0) {area} {number}",
-        ]
-    ),
-    st.integers(1, 9).map(str),
-    digits(1, 3),
-    st.integers(1, 9).map(str),
-    digits(5, 7),
-).map(
-    lambda p: p[0].format(area=p[1] + p[2], number=p[3] + p[4]),
-)
 dates = st.tuples(
     st.dates(date(1900, 1, 1), date(2099, 12, 31)),
     st.sampled_from(
         ["{d:02}.{m:02}.{y}", "{d}.{m}.{y}", "{d:02}.{m:02}.{yy:02}", "{y}-{m:02}-{d:02}"]
     ),
 ).map(lambda p: p[1].format(d=p[0].day, m=p[0].month, y=p[0].year, yy=p[0].year % 100))
-file_numbers = st.integers(10**8, 10**14 - 1).map(str)
 
 
 @pytest.mark.parametrize(
