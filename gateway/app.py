@@ -17,7 +17,7 @@ from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway import audit
-from gateway.auth import AuthError, Principal, bearer_token, verify_token
+from gateway.auth import AuthError, Principal, bearer_token, token_verifier
 from gateway.schema import GatewaySettings, HubContext, schema
 from gateway.subscriptions import Notifier
 from projections import schema as read_models
@@ -87,7 +87,7 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
 
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
-    secret = settings.resolved_jwt_secret()
+    verify = token_verifier(settings)
     schema_settings = GatewaySettings(consistency_wait_seconds=settings.consistency_wait_seconds)
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
@@ -117,7 +117,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
                 await pool.close()
 
     def authenticate(authorization: str | None) -> Principal:
-        return verify_token(secret, bearer_token(authorization), issuer=settings.jwt_issuer)
+        return verify(bearer_token(authorization))
 
     async def context_getter(
         request: Request = None,  # type: ignore[assignment]

@@ -9,6 +9,7 @@ from services.runtime.tokens import (
     Principal,
     bearer_token,
     issue_token,
+    token_verifier,
     verify_token,
 )
 
@@ -19,5 +20,6 @@ __all__ = [
     "Principal",
     "bearer_token",
     "issue_token",
+    "token_verifier",
     "verify_token",
 ]

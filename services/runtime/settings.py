@@ -27,6 +27,14 @@ class HubSettings(BaseSettings):
     database: str = "hub"
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "integration-hub"
+    # OpenID Connect access tokens (docs/security.md); unset: only the hub's HS256 tokens
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None  # default: jwks_uri from the issuer's discovery document
+    oidc_clock_skew_seconds: float = 30.0
+    oidc_agency_claim: str = "groups"
+    oidc_agency_prefix: str = "/agencies/"
+    oidc_role_claim: str = "realm_access.roles"
     vault_master_key: SecretStr | None = Field(
         default=None, description="base64url-encoded 32-byte key wrapping the per-person keys"
     )
