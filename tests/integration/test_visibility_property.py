@@ -35,16 +35,26 @@ from services.case_management.domain.consent import Consent
 
 TODAY = dt.date(2026, 6, 1)
 AGENCIES = ["awo", "caritas", "jobcenter", "kim"]
+AUTHORITY = "abh"  # the foreigners authority's agency: the owner of its records
 CATEGORIES = ["case_basic", "work", "residence", "language", "health", "religion"]
 PURPOSES = ["referral", "counselling", "housing_support"]
 PERSONS = [uuid.UUID(int=1), uuid.UUID(int=2)]
 SOURCES = ["case_management", "foreigners_authority"]
 ROLES = ["partner_agency", "case_manager", "abh_officer", "steering", "admin"]
 
+#: Cases: whose person, held by which agency (the controller of the consents recorded on it;
+#: ``None``: a case the projection never saw opened)
+cases = st.lists(
+    st.fixed_dictionaries(
+        {"person": st.sampled_from(PERSONS), "agency": st.none() | st.sampled_from(AGENCIES)}
+    ),
+    min_size=1,
+    max_size=3,
+)
 consents = st.lists(
     st.fixed_dictionaries(
         {
-            "person": st.sampled_from(PERSONS),
+            "case": st.integers(0, 2),
             "status": st.sampled_from(["active", "withdrawn", "expired"]),
             "valid_until": st.dates(TODAY - dt.timedelta(days=3), TODAY + dt.timedelta(days=3)),
             "recipients": st.lists(st.sampled_from(AGENCIES), min_size=1, max_size=3, unique=True),
@@ -67,7 +77,7 @@ rows = st.lists(
                 st.just(["consent"]),
                 st.lists(st.sampled_from(CATEGORIES), min_size=0, max_size=3, unique=True),
             ),
-            "owner": st.none() | st.sampled_from(AGENCIES),
+            "owner": st.none() | st.sampled_from([*AGENCIES, AUTHORITY]),
             "consent": st.none() | st.integers(0, 4),
         }
     ),
@@ -87,7 +97,7 @@ referral_specs = st.lists(
     ),
     max_size=4,
 )
-readers = st.tuples(st.sampled_from([*AGENCIES, "abh"]), st.sampled_from(ROLES))
+readers = st.tuples(st.sampled_from([*AGENCIES, AUTHORITY]), st.sampled_from(ROLES))
 
 
 # -- the oracle: the domain's consent rule --------------------------------------------------
@@ -131,27 +141,48 @@ def covers(consent: Consent, agency: str, categories: list[str], purpose: str | 
     )
 
 
-def may_see(fact: dict[str, Any], domain: list[Consent], agency: str, role: str) -> bool:
-    """Who sees a fact about a person: the roles' limits, then the consent rule."""
+def may_see(
+    fact: dict[str, Any],
+    domain: list[Consent],
+    controllers: list[str | None],
+    agency: str,
+    role: str,
+) -> bool:
+    """Who sees a fact about a person: the roles' limits, then the controller's consent.
+
+    ``controllers[i]`` recorded ``domain[i]`` (the agency of its case): a consent releases
+    only its controller's facts, and no consent of a case manager releases the authority's.
+    """
     if role == "admin":
         return True
     if role == "abh_officer":
         return bool(fact["source"] == "foreigners_authority")
-    if role == "steering":
+    if role == "steering" or fact["source"] == "foreigners_authority":
         return False
-    if fact["owner"] is not None and fact["owner"] == agency:
+    if fact["owner"] is None:
+        return False
+    if fact["owner"] == agency:
         return True
     if fact["consent"] is not None:
-        governing = domain[fact["consent"]] if fact["consent"] < len(domain) else None
-        if governing is None:
+        if fact["consent"] >= len(domain) or controllers[fact["consent"]] != fact["owner"]:
             return False
+        governing = domain[fact["consent"]]
         if fact["categories"] == ["consent"]:
             return agency in governing.recipients
         return covers(governing, agency, [], None)
     return any(
-        c.person_id == fact["person"] and covers(c, agency, fact["categories"], None)
-        for c in domain
+        c.person_id == fact["person"]
+        and controller == fact["owner"]
+        and covers(c, agency, fact["categories"], None)
+        for c, controller in zip(domain, controllers, strict=True)
     )
+
+
+def on_case(spec: dict[str, Any], case_specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """A consent spec recorded on one of the cases: its person, and its controller (the
+    agency holding that case)."""
+    case = case_specs[spec["case"] % len(case_specs)]
+    return {**spec, "person": case["person"], "controller": case["agency"]}
 
 
 # -- the reads under test --------------------------------------------------------------------
@@ -190,9 +221,10 @@ async def store(
         )
         await conn.execute(
             "INSERT INTO projections.timeline_events_consents (consent_id, person_id,"
-            " recipients, categories, purposes, special_explicit, valid_until, status)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            " recipients, categories, purposes, special_explicit, valid_until, status,"
+            " owner_agency) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             *common,
+            c["controller"],
         )
         await conn.execute(
             "INSERT INTO projections.cv_consents (consent_id, person_id, recipients,"
@@ -251,6 +283,7 @@ async def store(
     max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
+    case_specs=cases,
     consent_specs=consents,
     row_specs=rows,
     referral_list=referral_specs,
@@ -259,13 +292,16 @@ async def store(
 )
 async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     conn: asyncpg.Connection,
+    case_specs: list[dict[str, Any]],
     consent_specs: list[dict[str, Any]],
     row_specs: list[dict[str, Any]],
     referral_list: list[dict[str, Any]],
     reader: tuple[str, str],
     cut: int,
 ) -> None:
-    # given consents, rows and referrals in the read models, and a reader
+    # given consents recorded on cases, rows and referrals in the read models, and a reader
+    consent_specs = [on_case(c, case_specs) for c in consent_specs]
+    controllers = [c["controller"] for c in consent_specs]
     referral_list = [r for r in referral_list if r["consent"] < len(consent_specs)]
     referral_ids = await store(conn, consent_specs, row_specs, referral_list)
     domain = [domain_consent(c) for c in consent_specs]
@@ -274,7 +310,7 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     allowed = {
         position
         for position, r in enumerate(row_specs, start=1)
-        if may_see(r, domain, agency, role)
+        if may_see(r, domain, controllers, agency, role)
     }
 
     # when each read runs, then it returns what the domain rule allows
@@ -287,10 +323,18 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
         access = await pathway_access(conn, person, who)
         residence_file = {"person": person, "source": "foreigners_authority", "owner": None}
         assert access.residence == may_see(
-            {**residence_file, "categories": ["residence"], "consent": None}, domain, agency, role
+            {**residence_file, "categories": ["residence"], "consent": None},
+            domain,
+            controllers,
+            agency,
+            role,
         ), "pathway"
         assert access.language == may_see(
-            {**residence_file, "categories": ["language"], "consent": None}, domain, agency, role
+            {**residence_file, "categories": ["language"], "consent": None},
+            domain,
+            controllers,
+            agency,
+            role,
         ), "pathway language facts"
 
     delivered = await new_rows(
