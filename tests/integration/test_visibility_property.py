@@ -1,9 +1,10 @@
 """Property: every read's consent check agrees with the domain's consent rule.
 
-For random consents (status, end date, recipients, categories, purposes, explicit flag),
-random timeline rows (categories, owner, governing consent), random referrals and random
-readers, every read built on the one visibility module answers exactly what case
-management's domain rule (``Consent.covers``) allows:
+For random cases (person, holding agency), random consents recorded on them (status, end
+date, recipients, categories, purposes, explicit flag), random timeline rows (source,
+categories, owner agency, governing consent), random referrals and random readers (agency,
+role), every read built on the one visibility module answers exactly what case management's
+domain rule (``Consent.covers``) allows, released by the row's controller only:
 
 - the person timeline, and the subscription's check at delivery time: which rows;
 - the pathway: whether the reader sees it at all (residence data), and its language facts;
@@ -11,7 +12,10 @@ management's domain rule (``Consent.covers``) allows:
   it shares (its recipient, categories and purpose covered today).
 
 So nothing is shared without a covering consent, and a withdrawn or lapsed consent hides
-every row it alone covered, on every read.
+every row it alone covered, on every read. And, stated apart from that oracle
+(:func:`released`): no row reaches an agency unless the agency controls it or its controller
+released it to that agency; a case manager's consent never releases the foreigners
+authority's rows.
 """
 
 from __future__ import annotations
@@ -178,6 +182,38 @@ def may_see(
     )
 
 
+def released(
+    fact: dict[str, Any],
+    domain: list[Consent],
+    controllers: list[str | None],
+    agency: str,
+    role: str,
+) -> bool:
+    """The property, stated apart from the oracle: a fact reaches an agency only if the agency
+    controls it, or its controller released it to that agency (an active consent recorded by
+    the fact's owner, about the fact's person or governing the fact, naming the agency).
+
+    The authority's officers read the authority's facts (keeping one authority's persons
+    from another is the inbound interface's concern, not the consent's); admin reads all.
+    """
+    if role == "admin":
+        return True
+    if role == "abh_officer":
+        return bool(fact["source"] == "foreigners_authority")
+    if fact["owner"] is None:
+        return False
+    if fact["owner"] == agency and fact["source"] != "foreigners_authority":
+        return True
+    return any(
+        controller == fact["owner"]
+        and (c.person_id == fact["person"] or fact["consent"] == i)
+        and agency in c.recipients
+        and c.is_active(TODAY)
+        and fact["source"] != "foreigners_authority"  # only the authority can release those
+        for i, (c, controller) in enumerate(zip(domain, controllers, strict=True))
+    )
+
+
 def on_case(spec: dict[str, Any], case_specs: list[dict[str, Any]]) -> dict[str, Any]:
     """A consent spec recorded on one of the cases: its person, and its controller (the
     agency holding that case)."""
@@ -337,10 +373,18 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
             role,
         ), "pathway language facts"
 
+        assert all(
+            released(row_specs[r["position"] - 1], domain, controllers, agency, role)
+            for r in timeline
+        ), "a row reached an agency its controller did not release it to"
+
     delivered = await new_rows(
         conn, who, after={s: cut for s in SOURCES}, upto={s: len(row_specs) for s in SOURCES}
     )
     assert {r["position"] for r in delivered} == {p for p in allowed if p > cut}, "delivery"
+    assert all(
+        released(row_specs[r["position"] - 1], domain, controllers, agency, role) for r in delivered
+    ), "a delivery reached an agency its controller did not release it to"
 
     sent = await referrals(conn, TODAY, case_ids=PERSONS)
     assert {r["referral_id"] for r in sent} == set(referral_ids)
