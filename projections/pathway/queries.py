@@ -26,6 +26,10 @@ class FetchRow(Protocol):
     async def fetchrow(self, query: str, *args: Any) -> Any: ...
 
 
+#: The reader's parameters, typed once (the rule may leave some of them unused)
+READER = {"agency": "p.agency", "role": "p.role", "today": "p.today"}
+
+
 @dataclass(frozen=True)
 class PathwayAccess:
     """Which parts of a person's pathway a reader may see."""
@@ -35,10 +39,12 @@ class PathwayAccess:
 
 
 async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> PathwayAccess:
-    residence = may_see(Fact.residence_file("$1", "residence"))
-    language = may_see(Fact.residence_file("$1", "language"))
+    residence = may_see(Fact.residence_file("p.person_id", "residence"), **READER)
+    language = may_see(Fact.residence_file("p.person_id", "language"), **READER)
     row = await conn.fetchrow(
-        f"SELECT {residence} AS residence, {language} AS language",
+        f"SELECT {residence} AS residence, {language} AS language"
+        " FROM (SELECT $1::uuid AS person_id, $2::text AS agency, $3::text AS role,"
+        " $4::date AS today) p",
         person,
         reader.agency,
         reader.role,

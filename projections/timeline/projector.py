@@ -149,9 +149,12 @@ async def _mediation(
 
 @track.handles(Payload)
 async def _other(side: SideTables, event: CloudEvent, p: Payload) -> Tracked:
-    """Any other case-management event about a case belongs to the case's agency."""
+    """Any other case-management event about a case belongs to the case's agency; an event of
+    another service (the foreigners authority's) to the agency that recorded it."""
+    if not event.source.endswith("/case_management"):
+        return event.sourceagency, None
     case_id = getattr(p, "case_id", None)
-    if event.source.endswith("/case_management") and isinstance(case_id, str):
+    if isinstance(case_id, str):
         return await side.owner(case_id)
     return NOBODY
 

@@ -12,17 +12,26 @@ the recipient, covers every data category shared (special categories only with t
 flag, Art. 9 GDPR) and names the purpose. A read that has no purpose of its own (a timeline,
 a pathway) is covered by any purpose the consent names; a referral is read for its purpose.
 
+Who controls a fact: every row names its owner, the agency whose service recorded it (the
+case-holding agency for a case's records, the authority for the foreigners authority's). A
+consent's controller is the agency of the case it was recorded on; it releases only that
+agency's records. Nobody can release another controller's records.
+
 Who sees a fact about a person (:func:`may_see`):
 
 - ``admin`` sees everything; ``steering`` sees nothing (aggregates only).
 - The foreigners authority (``abh_officer``) sees only foreigners-authority facts: nothing of
   case management reaches it (§ 87 AufenthG).
-- Anyone else sees facts of their own agency, and other facts only while a consent covers them:
+- Anyone else sees the facts their agency controls, and another controller's facts only while
+  a consent *that controller recorded* releases them to their agency:
   - a fact about a consent itself: when the consent names their agency (so a withdrawal is
     visible to those it concerned);
   - a fact governed by a consent (a referral): while that consent covers their agency;
   - any other fact: while some consent of the person covers their agency and every data
     category the fact reveals.
+- The foreigners authority's facts reach nobody else on a case manager's consent: they need
+  a consent the authority has confirmed, and until the authority can confirm one they are
+  released to no other agency at all. A fact without an owner is released to no one.
 """
 
 from __future__ import annotations
@@ -39,6 +48,8 @@ CONSENTS = "projections.timeline_events_consents"
 #: The category of a fact about a consent itself (granted, withdrawn, expired).
 ABOUT_A_CONSENT = "'{consent}'::text[]"
 NOTHING = "'{}'::text[]"
+#: The source of the foreigners authority's facts.
+AUTHORITY = "foreigners_authority"
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,7 @@ class Fact:
     def residence_file(cls, person: str, *categories: str) -> Fact:
         """Data of the foreigners authority about ``person`` in the given categories."""
         listed = ",".join(categories)
-        return cls(
-            person=person, source="'foreigners_authority'", categories=f"'{{{listed}}}'::text[]"
-        )
+        return cls(person=person, source=f"'{AUTHORITY}'", categories=f"'{{{listed}}}'::text[]")
 
 
 def consent_status(c: str = "c", *, today: str) -> str:
@@ -121,27 +130,31 @@ def may_see(
     releases: list[str] = []  # any one of these lets another reader see it
     if fact.owner is not None:
         releases.append(f"{fact.owner} = {agency}")
-    person_consent = (
-        f"EXISTS (SELECT 1 FROM {consents} c WHERE c.person_id = {fact.person}"
-        f" AND {covers(recipient=agency, categories=fact.categories, today=today)})"
-    )
-    if fact.consent is None:
-        releases.append(person_consent)
-    else:
-        about = f"{fact.categories} = {ABOUT_A_CONSENT}"
-        releases += [
-            f"({about} AND EXISTS (SELECT 1 FROM {consents} c"
-            f" WHERE c.consent_id = {fact.consent} AND {agency} = ANY(c.recipients)))",
-            # a referral reveals itself, which its consent covered when it was sent
-            f"({fact.consent} IS NOT NULL AND NOT {about} AND EXISTS (SELECT 1 FROM {consents} c"
-            f" WHERE c.consent_id = {fact.consent}"
-            f" AND {covers(recipient=agency, categories=NOTHING, today=today)}))",
-            f"({fact.consent} IS NULL AND {person_consent})",
-        ]
+        released = f"c.owner_agency = {fact.owner}"  # a consent releases its controller's
+        person_consent = (
+            f"EXISTS (SELECT 1 FROM {consents} c WHERE c.person_id = {fact.person}"
+            f" AND {released}"
+            f" AND {covers(recipient=agency, categories=fact.categories, today=today)})"
+        )
+        if fact.consent is None:
+            releases.append(person_consent)
+        else:
+            about = f"{fact.categories} = {ABOUT_A_CONSENT}"
+            releases += [
+                f"({about} AND EXISTS (SELECT 1 FROM {consents} c"
+                f" WHERE c.consent_id = {fact.consent} AND {released}"
+                f" AND {agency} = ANY(c.recipients)))",
+                # a referral reveals itself, which its consent covered when it was sent
+                f"({fact.consent} IS NOT NULL AND NOT {about} AND EXISTS (SELECT 1"
+                f" FROM {consents} c WHERE c.consent_id = {fact.consent} AND {released}"
+                f" AND {covers(recipient=agency, categories=NOTHING, today=today)}))",
+                f"({fact.consent} IS NULL AND {person_consent})",
+            ]
+    releases = releases or ["false"]
     return f"""(
       {role} = 'admin'
-      OR ({role} = 'abh_officer' AND {fact.source} = 'foreigners_authority')
-      OR ({role} NOT IN ('abh_officer', 'steering') AND (
+      OR ({role} = 'abh_officer' AND {fact.source} = '{AUTHORITY}')
+      OR ({role} NOT IN ('abh_officer', 'steering') AND {fact.source} <> '{AUTHORITY}' AND (
            {" OR ".join(releases)}
       ))
     )"""

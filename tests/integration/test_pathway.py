@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.consistency import Position
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
@@ -186,9 +187,11 @@ async def test_the_authority_lists_persons_by_stage_page_by_page(hub: InProcessH
     assert steering["errors"][0]["extensions"]["code"] == "forbidden"
 
 
-async def test_a_case_manager_sees_the_pathway_only_with_consent_for_residence_data(
+async def test_a_case_manager_sees_no_pathway_on_its_own_consent_for_residence_data(
     hub: InProcessHub,
 ) -> None:
+    # the authority's records need a consent the authority has confirmed (issue 9): a case
+    # manager's own consent, even one covering residence data, releases none of them
     person, position = await refugee_path(hub)
     manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
     before = await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager)
@@ -236,9 +239,13 @@ async def test_a_case_manager_sees_the_pathway_only_with_consent_for_residence_d
     after = await ok(hub, PATHWAY, {"id": person}, manager)
 
     assert before["person"]["pathway"] is None
-    assert after["person"]["pathway"]["stage"] == "permanent"
+    assert after["person"]["pathway"] is None
 
 
+@pytest.mark.skip(
+    reason="the authority's records reach a case manager only under a consent the authority"
+    " has confirmed (issue 9); there is no confirmation command yet"
+)
 async def test_the_pathway_shows_language_facts_only_under_a_consent_for_language_data(
     hub: InProcessHub,
 ) -> None:
