@@ -85,12 +85,24 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
             raise ConnectionRejectionError({"message": str(error)}) from None
 
 
+def _asks_for_ide_page(request: Request) -> bool:
+    """A GET for GraphiQL's page: HTML, no token and no operation in the query string (a GET
+    with ``query`` is an operation, whatever it accepts, and needs a token)."""
+    return (
+        request.method == "GET"
+        and "text/html" in request.headers.get("accept", "")
+        and "authorization" not in request.headers
+        and "query" not in request.query_params
+    )
+
+
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     verify = token_verifier(settings)
     schema_settings = GatewaySettings(consistency_wait_seconds=settings.consistency_wait_seconds)
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
+    ide_enabled = settings.env == "dev"
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -129,13 +141,12 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             if "authorization" in ws.headers:
                 with contextlib.suppress(AuthError):
                     principal = authenticate(ws.headers["authorization"])
-        else:
-            wants_ide = request.method == "GET" and "text/html" in request.headers.get("accept", "")
-            if not (wants_ide and "authorization" not in request.headers):
-                try:
-                    principal = authenticate(request.headers.get("authorization"))
-                except AuthError as error:
-                    raise Unauthenticated(str(error)) from None
+        elif not (ide_enabled and _asks_for_ide_page(request)):
+            # only GraphiQL's page itself is served without a token; nothing is executed
+            try:
+                principal = authenticate(request.headers.get("authorization"))
+            except AuthError as error:
+                raise Unauthenticated(str(error)) from None
         pool = state["pool"]
         commands = state["commands"]
         assert isinstance(pool, asyncpg.Pool)
@@ -154,7 +165,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     graphql = AuthenticatingRouter(
         schema,
         context_getter=context_getter,
-        graphql_ide="graphiql" if settings.env == "dev" else None,
+        graphql_ide="graphiql" if ide_enabled else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     app.include_router(graphql, prefix="/graphql")
