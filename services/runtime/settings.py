@@ -46,6 +46,9 @@ class HubSettings(BaseSettings):
     demo: bool = True
     consistency_wait_seconds: float = 5.0
     command_timeout_seconds: float = 10.0
+    max_body_bytes: int = Field(
+        default=256 * 1024, gt=0, description="largest HTTP request body the gateway reads"
+    )
 
     @property
     def secrets_dir(self) -> Path:

@@ -51,3 +51,63 @@ async def test_a_get_query_with_a_token_runs(
 
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+class CountingBody:
+    """A streamed 2 MB body (no Content-Length) that counts how much of it was read."""
+
+    def __init__(self, size: int, chunk: int = 64 * 1024) -> None:
+        self.size, self.chunk, self.sent = size, chunk, 0
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        while self.sent < self.size:
+            self.sent += self.chunk
+            yield b" " * self.chunk
+
+
+async def test_a_body_declared_larger_than_the_limit_is_refused_with_413(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    body = b'{"query": "{ __typename }", "padding": "' + b"x" * 2_000_000 + b'"}'
+
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": "application/json", **bearer(settings)},
+    )
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "too_large"
+
+
+async def test_a_streamed_body_is_refused_once_it_exceeds_the_limit_without_reading_it_all(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    stream = CountingBody(2_000_000)
+
+    response = await client.post(
+        "/graphql",
+        content=stream,
+        headers={"Content-Type": "application/json", **bearer(settings)},
+    )
+
+    assert response.status_code == 413
+    assert stream.sent <= settings.max_body_bytes + 2 * stream.chunk
+
+
+async def test_the_body_limit_is_configurable(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    small = settings.model_copy(update={"max_body_bytes": 100})
+    async with running_gateway(small, database_url, nats_client) as (_, client):
+        response = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }", "variables": {"padding": "x" * 200}},
+            headers=bearer(settings),
+        )
+
+    assert response.status_code == 413
+
+
+def test_the_default_body_limit_is_256_kib() -> None:
+    assert HubSettings().max_body_bytes == 256 * 1024
