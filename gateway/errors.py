@@ -2,10 +2,10 @@
 
 Our own refusals (``HubError``) and the services' refusals carry their code already; the
 schema gives the rest one too: a document that does not parse or validate gets
-``invalid_query``, a value that does not fit its type gets ``invalid_input`` (with the input
-field at fault as ``field``), and an unexpected failure, masked as "internal error", gets
-``internal``. No message quotes an input value, since it may be personal data. The codes are
-listed in docs/architecture.md ("Errors").
+``invalid_query`` (``query_too_complex`` when it exceeds a size limit), a value that does not
+fit its type gets ``invalid_input`` (with the input field at fault as ``field``), and an
+unexpected failure, masked as "internal error", gets ``internal``. No message quotes an input
+value, since it may be personal data. The codes are listed in docs/architecture.md ("Errors").
 """
 
 from __future__ import annotations
@@ -17,6 +17,10 @@ from graphql import GraphQLError
 
 _VARIABLE = re.compile(r"^Variable '\$(\w+)' has invalid value(?: at \.?([\w.\[\]]+))?")
 _REQUIRED = re.compile(r"required field '(\w+)'")
+#: the limits of gateway/schema.py (tokens, depth, aliases) a document exceeds
+_TOO_COMPLEX = re.compile(
+    r"Document contains more than \d+ tokens|exceeds maximum operation depth|aliases found\."
+)
 _BAD_VALUE = ("cannot represent", "does not exist in", "Expected value of type")
 #: parts of graphql-core's messages that echo the input (which may be personal data)
 _ECHOES = (
@@ -40,6 +44,8 @@ def code_of(error: GraphQLError) -> tuple[str, str | None]:
     """The code (and field, where one is at fault) for an error that carries none."""
     if error.message == "internal error":
         return "internal", None
+    if _TOO_COMPLEX.search(error.message):
+        return "query_too_complex", None
     variable = _VARIABLE.match(error.message)
     if variable:
         required = _REQUIRED.search(error.message)

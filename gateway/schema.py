@@ -9,7 +9,14 @@ from uuid import UUID
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, ValidationCache
+from strawberry.extensions import (
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
@@ -27,6 +34,10 @@ from gateway.timeline import Person
 from services.runtime.logs import redacting
 
 log = logging.getLogger(__name__)
+#: the largest document the gateway parses and validates (``query_too_complex`` beyond)
+MAX_DEPTH = 12
+MAX_ALIASES = 30
+MAX_TOKENS = 2000
 #: the input fields any command marks personal: their values never reach a log record
 PERSONAL_FIELDS = CATALOGUE.personal_fields()
 
@@ -63,12 +74,16 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class HubSchema(strawberry.Schema):
-    """Caches parsing and validation, masks unexpected errors and logs them only there
-    (``_should_mask``), codes every error, and redacts personal values from the logs."""
+    """Bounds a document's tokens, depth and aliases, caches parsing and validation, masks
+    unexpected errors and logs them only there (``_should_mask``), codes every error, and
+    redacts personal values from the logs."""
 
     def __init__(self, **kwargs: Any) -> None:
         extensions = [
+            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             ParserCache,
+            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
+            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
             ValidationCache,
             partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
             *kwargs.pop("extensions", []),

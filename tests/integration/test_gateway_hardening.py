@@ -111,3 +111,48 @@ async def test_the_body_limit_is_configurable(
 
 def test_the_default_body_limit_is_256_kib() -> None:
     assert HubSettings().max_body_bytes == 256 * 1024
+
+
+async def errors_of(client: httpx.AsyncClient, settings: HubSettings, query: str) -> list[Any]:
+    response = await client.post("/graphql", json={"query": query}, headers=bearer(settings))
+    errors = response.json().get("errors", [])
+    assert isinstance(errors, list)
+    return errors
+
+
+async def test_a_document_deeper_than_the_limit_is_refused_as_too_complex(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    deep = "{ a " * 14 + "}" * 14  # 13 levels below the root field
+
+    errors = await errors_of(client, settings, deep)
+
+    assert "query_too_complex" in [e["extensions"]["code"] for e in errors]
+
+
+async def test_a_document_with_too_many_aliases_is_refused_as_too_complex(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    aliases = "{ " + " ".join(f"a{i}: __typename" for i in range(31)) + " }"
+
+    errors = await errors_of(client, settings, aliases)
+
+    assert [e["extensions"]["code"] for e in errors] == ["query_too_complex"]
+
+
+async def test_a_document_with_too_many_tokens_is_refused_as_too_complex(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    long = "{ " + "__typename " * 2001 + "}"
+
+    errors = await errors_of(client, settings, long)
+
+    assert [e["extensions"]["code"] for e in errors] == ["query_too_complex"]
+
+
+async def test_a_document_within_the_limits_runs(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    query = "{ " + " ".join(f"a{i}: __typename" for i in range(30)) + " }"
+
+    assert await errors_of(client, settings, query) == []
