@@ -19,7 +19,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
 from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier
-from gateway.schema import GatewaySettings, HubContext, schema
+from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subscriptions import Notifier
 from projections import schema as read_models
 from services.runtime import telemetry
@@ -239,7 +239,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.schema_settings = schema_settings
     graphql = AuthenticatingRouter(
-        schema,
+        schema if settings.env == "dev" else build_schema(introspection_for_all=False),
         context_getter=context_getter,
         graphql_ide="graphiql" if ide_enabled else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],

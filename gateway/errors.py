@@ -46,6 +46,8 @@ def code_of(error: GraphQLError) -> tuple[str, str | None]:
         return "internal", None
     if _TOO_COMPLEX.search(error.message):
         return "query_too_complex", None
+    if error.message.startswith("GraphQL introspection has been disabled"):
+        return "forbidden", None
     variable = _VARIABLE.match(error.message)
     if variable:
         required = _REQUIRED.search(error.message)

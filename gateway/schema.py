@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from functools import partial
 from typing import Any
 from uuid import UUID
 
 import strawberry
 from graphql import GraphQLError
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.tools import merge_types
@@ -38,6 +42,11 @@ log = logging.getLogger(__name__)
 MAX_DEPTH = 12
 MAX_ALIASES = 30
 MAX_TOKENS = 2000
+#: the depth and alias rules, built once so that ValidationCache recognises them across requests
+_LIMIT_RULES = [
+    *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+    *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+]
 #: the input fields any command marks personal: their values never reach a log record
 PERSONAL_FIELDS = CATALOGUE.personal_fields()
 
@@ -82,8 +91,7 @@ class HubSchema(strawberry.Schema):
         extensions = [
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
             ParserCache,
-            partial(QueryDepthLimiter, max_depth=MAX_DEPTH),
-            partial(MaxAliasesLimiter, max_alias_count=MAX_ALIASES),
+            partial(AddValidationRules, _LIMIT_RULES),
             ValidationCache,
             partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
             *kwargs.pop("extensions", []),
@@ -103,4 +111,23 @@ class HubSchema(strawberry.Schema):
         return result
 
 
-schema = HubSchema(query=Query, mutation=Mutation, subscription=Subscription)
+class IntrospectionForAdmins(SchemaExtension):
+    """Refuses ``__schema`` and ``__type`` to every role but ``admin`` (``forbidden``)."""
+
+    def on_operation(self) -> Iterator[None]:
+        principal = getattr(self.execution_context.context, "principal", None)
+        if principal is None or principal.role != "admin":
+            rules = self.execution_context.validation_rules
+            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
+        yield
+
+
+def build_schema(*, introspection_for_all: bool = True) -> HubSchema:
+    """The schema; with ``introspection_for_all=False`` (prod) only admins may introspect it."""
+    extensions = [] if introspection_for_all else [IntrospectionForAdmins]
+    return HubSchema(
+        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+    )
+
+
+schema = build_schema()

@@ -156,3 +156,51 @@ async def test_a_document_within_the_limits_runs(
     query = "{ " + " ".join(f"a{i}: __typename" for i in range(30)) + " }"
 
     assert await errors_of(client, settings, query) == []
+
+
+INTROSPECTION = "{ __schema { queryType { name } } }"
+
+
+@pytest.fixture
+async def prod_client(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    prod = settings.model_copy(update={"env": "prod"})
+    async with running_gateway(prod, database_url, nats_client) as (_, client):
+        yield client
+
+
+@pytest.mark.parametrize("role", ["case_manager", "abh_officer", "partner_agency"])
+async def test_in_prod_introspection_is_forbidden_to_every_role_but_admin(
+    prod_client: httpx.AsyncClient, settings: HubSettings, role: str
+) -> None:
+    admin = bearer(settings, "admin")
+    await prod_client.post("/graphql", json={"query": INTROSPECTION}, headers=admin)  # cached
+
+    response = await prod_client.post(
+        "/graphql", json={"query": INTROSPECTION}, headers=bearer(settings, role)
+    )
+
+    body = response.json()
+    assert body.get("data") is None
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"forbidden"}
+
+
+async def test_in_prod_an_admin_may_introspect(
+    prod_client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    response = await prod_client.post(
+        "/graphql", json={"query": INTROSPECTION}, headers=bearer(settings, "admin")
+    )
+
+    assert response.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+async def test_in_dev_every_role_may_introspect(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    response = await client.post(
+        "/graphql", json={"query": INTROSPECTION}, headers=bearer(settings, "partner_agency")
+    )
+
+    assert response.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
