@@ -70,6 +70,55 @@ class TracingMiddleware:
             await self.app(scope, receive, send_traced)
 
 
+#: the API answers JSON only: nothing may load, frame or be framed
+API_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+#: GraphiQL's page (dev only) loads its scripts and styles from unpkg.com and runs inline ones
+IDE_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
+    "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; "
+    "font-src 'self' data: https://unpkg.com; connect-src 'self'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+HSTS = "max-age=31536000; includeSubDomains"
+
+
+class SecurityHeadersMiddleware:
+    """Security headers on every HTTP response (pure ASGI): CSP, nosniff, no referrer, no
+    framing, and in prod HSTS. The relaxed CSP for GraphiQL's page exists only in dev."""
+
+    def __init__(self, app: ASGIApp, env: str) -> None:
+        self.app = app
+        self.prod = env != "dev"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                html = any(
+                    name.lower() == b"content-type" and value.startswith(b"text/html")
+                    for name, value in headers
+                )
+                csp = IDE_CSP if html and not self.prod else API_CSP
+                wanted = [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if self.prod:
+                    wanted.append((b"strict-transport-security", HSTS.encode()))
+                headers += [(name, value) for name, value in wanted if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -256,6 +305,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TracingMiddleware, tracer=tracer)
+    app.add_middleware(SecurityHeadersMiddleware, env=settings.env)  # outermost: every answer
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

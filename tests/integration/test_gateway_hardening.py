@@ -204,3 +204,53 @@ async def test_in_dev_every_role_may_introspect(
     )
 
     assert response.json() == {"data": {"__schema": {"queryType": {"name": "Query"}}}}
+
+
+def assert_security_headers(response: httpx.Response) -> None:
+    csp = response.headers["content-security-policy"]
+    assert "default-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["referrer-policy"] == "no-referrer"
+
+
+async def test_every_answer_carries_the_security_headers(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    answers = [
+        await client.post("/graphql", json={"query": TYPENAME}, headers=bearer(settings)),
+        await client.post("/graphql", json={"query": TYPENAME}),  # 401
+        await client.post("/graphql", content=b"x" * 300_000, headers=bearer(settings)),  # 413
+        await client.get("/healthz"),
+        await client.get("/nowhere"),  # 404
+    ]
+
+    assert [a.status_code for a in answers] == [200, 401, 413, 200, 404]
+    for answer in answers:
+        assert_security_headers(answer)
+        assert "unpkg.com" not in answer.headers["content-security-policy"]
+        assert "strict-transport-security" not in answer.headers  # dev: plain HTTP
+
+
+async def test_in_dev_graphiql_page_may_load_its_scripts(client: httpx.AsyncClient) -> None:
+    page = await client.get("/graphql", headers={"Accept": "text/html"})
+
+    assert_security_headers(page)
+    assert (
+        "script-src 'self' 'unsafe-inline' https://unpkg.com"
+        in (page.headers["content-security-policy"])
+    )
+
+
+async def test_in_prod_answers_carry_hsts_and_the_strict_policy(
+    prod_client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    answers = [
+        await prod_client.post("/graphql", json={"query": TYPENAME}, headers=bearer(settings)),
+        await prod_client.get("/graphql", headers={"Accept": "text/html"}),
+    ]
+
+    for answer in answers:
+        assert_security_headers(answer)
+        assert "unpkg.com" not in answer.headers["content-security-policy"]
+        assert answer.headers["strict-transport-security"].startswith("max-age=")
