@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -16,6 +18,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier
@@ -194,8 +200,36 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class ExpiringTransportWSHandler(BaseGraphQLTransportWSHandler[HubContext, None]):
+    """Closes an acknowledged connection with 4401 when its bearer token expires."""
+
+    expiry: asyncio.Task[None] | None = None
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        await super().handle_connection_init(message)
+        principal = self.context.principal
+        exp = principal.exp if principal is not None else None
+        if self.connection_acknowledged and self.expiry is None and exp is not None:
+            self.expiry = asyncio.create_task(self._close_at(exp))
+
+    async def _close_at(self, exp: int) -> None:
+        await asyncio.sleep(max(0.0, exp - time.time()))
+        with contextlib.suppress(Exception):  # the client may have gone meanwhile
+            await self.websocket.close(code=4401, reason="the bearer token has expired")
+
+    async def shutdown(self) -> None:
+        if self.expiry is not None and not self.expiry.done():
+            self.expiry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.expiry
+        await super().shutdown()
+
+
 class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
-    """Refuses a WebSocket whose ``connection_init`` carries no valid bearer token."""
+    """Refuses a WebSocket whose ``connection_init`` carries no valid bearer token, and closes
+    it (4401) when that token expires."""
+
+    graphql_transport_ws_handler_class = ExpiringTransportWSHandler
 
     async def on_ws_connect(self, context: HubContext) -> None:
         if context.principal is not None:

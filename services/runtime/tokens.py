@@ -40,11 +40,12 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: pseudonymous user id, agency and role."""
+    """Who is calling: pseudonymous user id, agency, role and when the token expires."""
 
     subject: str
     agency: str
     role: str
+    exp: int | None = None  # seconds since the epoch
 
 
 def issue_token(
@@ -96,7 +97,9 @@ def verify_token(secret: str, token: str, *, issuer: str) -> Principal:
         raise AuthError("the bearer token lacks the claim 'agency'")
     if role not in ROLES:
         raise AuthError(f"the bearer token names an unknown role {role!r}")
-    return Principal(subject=str(claims["sub"]), agency=agency, role=str(role))
+    return Principal(
+        subject=str(claims["sub"]), agency=agency, role=str(role), exp=int(claims["exp"])
+    )
 
 
 def bearer_token(authorization: str | None) -> str:
