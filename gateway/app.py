@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -46,6 +47,50 @@ class Unauthenticated(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class RateLimited(Exception):
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("rate limited")
+        self.retry_after = retry_after
+
+
+class TokenBuckets:
+    """One token bucket per token subject, in memory: ``burst`` requests at once, refilled at
+    ``per_second``. ``take`` answers how long to wait before the next request (0: go on)."""
+
+    MAX_SUBJECTS = 10_000
+
+    def __init__(
+        self,
+        per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_second = per_second
+        self.burst = float(burst)
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # subject -> (tokens, at)
+
+    def take(self, subject: str) -> float:
+        if self.per_second <= 0:
+            return 0.0
+        now = self.clock()
+        tokens, at = self._buckets.get(subject, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - at) * self.per_second)
+        if tokens < 1.0:
+            self._buckets[subject] = (tokens, now)
+            return (1.0 - tokens) / self.per_second
+        if len(self._buckets) >= self.MAX_SUBJECTS and subject not in self._buckets:
+            self._forget_full(now)
+        self._buckets[subject] = (tokens - 1.0, now)
+        return 0.0
+
+    def _forget_full(self, now: float) -> None:
+        """Drops the buckets that have refilled (they equal a new one)."""
+        for subject, (tokens, at) in list(self._buckets.items()):
+            if tokens + (now - at) * self.per_second >= self.burst:
+                del self._buckets[subject]
 
 
 class TracingMiddleware:
@@ -262,6 +307,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
     ide_enabled = settings.env == "dev"
+    buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -306,6 +352,9 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
                 principal = authenticate(request.headers.get("authorization"))
             except AuthError as error:
                 raise Unauthenticated(str(error)) from None
+            wait = buckets.take(principal.subject)
+            if wait > 0:
+                raise RateLimited(wait)
         pool = state["pool"]
         commands = state["commands"]
         assert isinstance(pool, asyncpg.Pool)
@@ -335,6 +384,15 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             {"errors": [{"message": error.message, "extensions": {"code": "unauthenticated"}}]},
             status_code=401,
             headers={"WWW-Authenticate": 'Bearer realm="integration-hub"'},
+        )
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(_: Request, error: RateLimited) -> JSONResponse:
+        message = "too many requests for this token; retry after the given seconds"
+        return JSONResponse(
+            {"errors": [{"message": message, "extensions": {"code": "rate_limited"}}]},
+            status_code=429,
+            headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
         )
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -49,6 +49,12 @@ class HubSettings(BaseSettings):
     max_body_bytes: int = Field(
         default=256 * 1024, gt=0, description="largest HTTP request body the gateway reads"
     )
+    rate_limit_per_second: float = Field(
+        default=20.0, ge=0, description="requests per second per token subject (0: no limit)"
+    )
+    rate_limit_burst: int = Field(
+        default=200, gt=0, description="requests a token subject may send at once"
+    )
 
     @property
     def secrets_dir(self) -> Path:

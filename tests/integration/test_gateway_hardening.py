@@ -254,3 +254,21 @@ async def test_in_prod_answers_carry_hsts_and_the_strict_policy(
         assert_security_headers(answer)
         assert "unpkg.com" not in answer.headers["content-security-policy"]
         assert answer.headers["strict-transport-security"].startswith("max-age=")
+
+
+async def test_a_subject_over_its_rate_gets_429_with_retry_after(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    limited = settings.model_copy(update={"rate_limit_per_second": 0.5, "rate_limit_burst": 2})
+    query = {"query": TYPENAME}
+    async with running_gateway(limited, database_url, nats_client) as (_, client):
+        answers = [
+            await client.post("/graphql", json=query, headers=bearer(settings, "admin"))
+            for _ in range(3)
+        ]
+        other = await client.post("/graphql", json=query, headers=bearer(settings, "steering"))
+
+    assert [a.status_code for a in answers] == [200, 200, 429]
+    assert answers[2].json()["errors"][0]["extensions"]["code"] == "rate_limited"
+    assert 1 <= int(answers[2].headers["retry-after"]) <= 2
+    assert other.status_code == 200
