@@ -6,7 +6,7 @@ import datetime as dt
 
 import strawberry
 
-from gateway.context import today
+from gateway.context import HubError, today
 from projections.pathway.readiness import PathwayFacts, evaluate
 
 WITHHELD = "not shown: no consent covers the person's language data for your agency"
@@ -64,7 +64,14 @@ class Pathway:
         "caller may see"
     )
     def readiness(self, as_of: dt.date | None = None) -> Readiness:
-        result = evaluate(self.facts, as_of or today())
+        try:
+            result = evaluate(self.facts, as_of or today())
+        except (LookupError, OverflowError):
+            raise HubError(
+                "no version of § 10 StAG known to the hub is in force on asOf",
+                "invalid_input",
+                "asOf",
+            ) from None
         return Readiness(
             as_of=result.as_of,
             law_version=result.law_version,
