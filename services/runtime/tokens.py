@@ -13,7 +13,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import jwt
@@ -45,7 +45,8 @@ class Principal:
     subject: str
     agency: str
     role: str
-    exp: int | None = None  # seconds since the epoch
+    #: when the token expires (seconds since the epoch); not part of who is calling
+    exp: int | None = field(default=None, compare=False)
 
 
 def issue_token(
@@ -163,7 +164,12 @@ class ClaimMapping:
                 f"the bearer token carries several hub roles ({', '.join(roles)}) "
                 f"in the claim '{self.role_claim}'; a user has one"
             )
-        return Principal(subject=str(claims["sub"]), agency=agencies[0], role=roles[0])
+        return Principal(
+            subject=str(claims["sub"]),
+            agency=agencies[0],
+            role=roles[0],
+            exp=int(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
+        )
 
 
 def _claim(claims: dict[str, Any], path: str) -> Any:
