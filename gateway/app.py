@@ -9,6 +9,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, WebSocket
@@ -289,6 +290,17 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
             raise ConnectionRejectionError({"message": str(error)}) from None
 
 
+class GatewayApp(FastAPI):
+    """FastAPI with the security headers outside everything, also around its 500 answers."""
+
+    def __init__(self, *, env: str, **kwargs: Any) -> None:
+        self.env = env
+        super().__init__(**kwargs)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeadersMiddleware(super().build_middleware_stack(), self.env)
+
+
 def _asks_for_ide_page(request: Request) -> bool:
     """A GET for GraphiQL's page: HTML, no token and no operation in the query string (a GET
     with ``query`` is an operation, whatever it accepts, and needs a token)."""
@@ -368,7 +380,13 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             notifier=state.get("notifier"),
         )
 
-    app = FastAPI(title="Integration hub gateway", lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = GatewayApp(
+        env=settings.env,
+        title="Integration hub gateway",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.schema_settings = schema_settings
     graphql = AuthenticatingRouter(
         schema if settings.env == "dev" else build_schema(introspection_for_all=False),
@@ -397,7 +415,6 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TracingMiddleware, tracer=tracer)
-    app.add_middleware(SecurityHeadersMiddleware, env=settings.env)  # outermost: every answer
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -272,3 +272,20 @@ async def test_a_subject_over_its_rate_gets_429_with_retry_after(
     assert answers[2].json()["errors"][0]["extensions"]["code"] == "rate_limited"
     assert 1 <= int(answers[2].headers["retry-after"]) <= 2
     assert other.status_code == 200
+
+
+async def test_an_unexpected_failure_answer_carries_the_security_headers(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    async with running_gateway(settings, database_url, nats_client) as (app, _):
+
+        async def broken() -> None:
+            raise RuntimeError("boom")
+
+        app.add_api_route("/broken", broken)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://hub.test") as client:
+            response = await client.get("/broken")
+
+    assert response.status_code == 500
+    assert_security_headers(response)
