@@ -28,6 +28,7 @@ from services.foreigners_authority.domain import (
     UnknownPerson,
     check_arrival,
     inbound_id,
+    legacy_inbound_id,
 )
 from services.runtime.eventstore import HubApplication
 from services.runtime.vault import PersonalDataVault
@@ -161,12 +162,13 @@ class ForeignersAuthority(HubApplication):
 
     def receive(self, form: Any) -> Receipt:
         """Apply one inbound message exactly once: the change and the record of the message
-        are saved in one transaction; a repeat gets the first receipt's person back."""
+        are saved in one transaction; a repeat by the same sender gets the first receipt's person
+        back. Message ids are per sender: the key is the sender and the message id."""
         from services.foreigners_authority.inbound.apply import change_for, check_codes
         from services.foreigners_authority.inbound.messages import NewPerson
 
-        message_key = inbound_id(form.message_id)
-        earlier = self._earlier(message_key)
+        message_key = inbound_id(form.sender, form.message_id)
+        earlier = self._earlier(message_key, form.sender, form.message_id)
         if earlier is not None:
             return Receipt(form.message_id, "duplicate", earlier)
         try:
@@ -208,7 +210,8 @@ class ForeignersAuthority(HubApplication):
         try:
             recordings = self.save(file, message)
         except RecordConflictError:  # the same message, accepted meanwhile
-            return Receipt(form.message_id, "duplicate", self._earlier(message_key))
+            earlier = self._earlier(message_key, form.sender, form.message_id)
+            return Receipt(form.message_id, "duplicate", earlier)
         position = max(
             r.notification.id
             for r in recordings
@@ -216,13 +219,17 @@ class ForeignersAuthority(HubApplication):
         )
         return Receipt(form.message_id, "accepted", file.id, position)
 
-    def _earlier(self, message_key: UUID) -> UUID | None:
-        try:
-            message: object = self.repository.get(message_key)
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(message, InboundMessage)
-        return message.person_id
+    def _earlier(self, message_key: UUID, sender: str, message_id: str) -> UUID | None:
+        """The person of the sender's earlier message with this id, if it sent one (also one
+        recorded under the legacy key, which named the message id only)."""
+        for key in (message_key, legacy_inbound_id(message_id)):
+            try:
+                message: object = self.repository.get(key)
+            except AggregateNotFoundError:
+                continue
+            if isinstance(message, InboundMessage) and message.sender == sender:
+                return message.person_id
+        return None
 
     def residence_file(self, person_id: UUID) -> dict[str, Any]:
         """The file in clear text, for the authority's own staff."""

@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.foreigners_authority.application import ForeignersAuthority
-from services.foreigners_authority.domain import ResidenceFile
+from services.foreigners_authority.domain import InboundMessage, ResidenceFile, legacy_inbound_id
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
 from services.runtime.context import CommandContext, use_context
 from services.runtime.settings import HubSettings
@@ -39,36 +39,11 @@ def app(settings: HubSettings) -> Iterator[ForeignersAuthority]:
 
 
 @pytest.fixture
-def client(app: ForeignersAuthority, settings: HubSettings) -> Any:
+def client_for(app: ForeignersAuthority, settings: HubSettings) -> Callable[..., Any]:
+    """A sender with a token of ``agency`` (and ``role``), posting to the inbound endpoint."""
     api = create_inbound_app(
         app, run_inline, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
     )
-    token = issue_token(
-        settings.resolved_jwt_secret(),
-        subject="advis",
-        agency=SENDER,
-        role="abh_officer",
-        issuer=settings.jwt_issuer,
-    )
-
-    def post(
-        message: Any, *, headers: dict[str, str] | None = None, raw: bytes | None = None
-    ) -> httpx.Response:
-        async def call() -> httpx.Response:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
-            ) as http:
-                return await http.post(
-                    "/inbound/messages",
-                    content=raw if raw is not None else json.dumps(message).encode(),
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/json",
-                        **(headers or {}),
-                    },
-                )
-
-        return asyncio.run(call())
 
     def get(path: str) -> httpx.Response:
         async def call() -> httpx.Response:
@@ -79,8 +54,46 @@ def client(app: ForeignersAuthority, settings: HubSettings) -> Any:
 
         return asyncio.run(call())
 
-    post.get = get  # type: ignore[attr-defined]
-    return post
+    def make(agency: str, role: str = "abh_officer") -> Any:
+        token = issue_token(
+            settings.resolved_jwt_secret(),
+            subject="advis",
+            agency=agency,
+            role=role,
+            issuer=settings.jwt_issuer,
+        )
+
+        def post(
+            message: Any,
+            *,
+            headers: dict[str, str] | None = None,
+            raw: bytes | AsyncIterator[bytes] | None = None,
+        ) -> httpx.Response:
+            async def call() -> httpx.Response:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+                ) as http:
+                    return await http.post(
+                        "/inbound/messages",
+                        content=raw if raw is not None else json.dumps(message).encode(),
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "Content-Type": "application/json",
+                            **(headers or {}),
+                        },
+                    )
+
+            return asyncio.run(call())
+
+        post.get = get  # type: ignore[attr-defined]
+        return post
+
+    return make
+
+
+@pytest.fixture
+def client(client_for: Callable[..., Any]) -> Any:
+    return client_for(SENDER)
 
 
 _ids = iter(range(1, 10**9))
@@ -91,12 +104,13 @@ def message(
     body: dict[str, Any],
     person_id: str | None = None,
     message_id: str | None = None,
+    sender: str = SENDER,
 ) -> dict[str, Any]:
     envelope: dict[str, Any] = {
         "messageId": message_id or f"msg-{next(_ids)}",
         "messageType": message_type,
         "sentAt": "2026-11-20T10:00:00+01:00",
-        "sender": SENDER,
+        "sender": sender,
         "body": body,
     }
     if person_id is not None:
@@ -104,7 +118,9 @@ def message(
     return envelope
 
 
-def new_person(**changes: Any) -> dict[str, Any]:
+def new_person(
+    sender: str = SENDER, message_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
     body = {
         "kind": "new_person",
         "givenNames": "Ahmad",
@@ -118,7 +134,7 @@ def new_person(**changes: Any) -> dict[str, Any]:
         "registeredOn": "2015-11-10",
     }
     body.update(changes)
-    return message("registration_notice", body)
+    return message("registration_notice", body, message_id=message_id, sender=sender)
 
 
 def registered(client: Any) -> str:
@@ -378,3 +394,54 @@ def test_mutated_messages_never_crash_or_corrupt_a_file(
     assert response.json()["status"] in ("accepted", "rejected")
     replayed = app.repository.get(UUID(person))  # the file still loads
     assert isinstance(replayed, ResidenceFile)
+
+
+# -- per authority: message ids, receipts and files -----------------------------------------
+
+OTHER = "abh-05111"
+
+
+def test_the_same_message_id_from_another_authority_is_another_message(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    ours = client_for(SENDER)(new_person(message_id="advis-2026-1")).json()
+
+    theirs = client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2026-1"))
+
+    assert theirs.status_code == 200
+    assert theirs.json()["status"] == "accepted"
+    assert theirs.json()["personId"] not in (None, ours["personId"])  # no one else's person
+
+
+def test_a_message_id_used_first_by_another_authority_does_not_drop_the_real_message(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2026-7"))
+
+    ours = client_for(SENDER)(new_person(message_id="advis-2026-7"))
+    again = client_for(SENDER)(new_person(message_id="advis-2026-7"))
+
+    assert ours.json()["status"] == "accepted"
+    assert again.json() == {**ours.json(), "status": "duplicate", "position": None}
+
+
+def test_a_message_recorded_under_the_old_key_is_a_duplicate_for_its_own_sender_only(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = uuid4()
+    app.save(
+        InboundMessage(
+            id=legacy_inbound_id("advis-2025-9"),
+            message_id="advis-2025-9",
+            message_type="registration_notice",
+            person_id=person,
+            sender=SENDER,
+        )
+    )
+
+    ours = client_for(SENDER)(new_person(message_id="advis-2025-9"))
+    theirs = client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2025-9"))
+
+    assert (ours.json()["status"], ours.json()["personId"]) == ("duplicate", str(person))
+    assert theirs.json()["status"] == "accepted"
+    assert theirs.json()["personId"] != str(person)
