@@ -35,6 +35,8 @@ from services.runtime.vault import PersonalDataVault
 
 SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
+#: the one refusal for a file the sender does not hold, whether it exists or not
+NOT_HELD = "your authority holds no residence file for this person"
 
 
 @dataclass(frozen=True)
@@ -165,7 +167,7 @@ class ForeignersAuthority(HubApplication):
         are saved in one transaction; a repeat by the same sender gets the first receipt's person
         back. Message ids are per sender: the key is the sender and the message id."""
         from services.foreigners_authority.inbound.apply import change_for, check_codes
-        from services.foreigners_authority.inbound.messages import NewPerson
+        from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
 
         message_key = inbound_id(form.sender, form.message_id)
         earlier = self._earlier(message_key, form.sender, form.message_id)
@@ -190,10 +192,18 @@ class ForeignersAuthority(HubApplication):
                 )
             else:
                 check_codes(form.body)
-                file = self._file(form.person_id)
+                # an address change names the person in its body, every other message in the
+                # envelope
+                in_body = isinstance(form.body, AddressChange)
+                person_id = form.body.person_id if in_body else form.person_id
+                file = self._held_file(
+                    person_id, form.sender, "body.personId" if in_body else "personId"
+                )
                 change_for(form.body)(file, self.today())
         except DomainError as error:
             field = f"body.{error.field}" if error.field else "body"
+            if isinstance(error, UnknownPerson):  # _held_file names the field in full
+                field = error.field or "personId"
             return Receipt(
                 form.message_id,
                 "rejected",
@@ -230,6 +240,17 @@ class ForeignersAuthority(HubApplication):
             if isinstance(message, InboundMessage) and message.sender == sender:
                 return message.person_id
         return None
+
+    def _held_file(self, person_id: UUID, authority: str, field: str) -> ResidenceFile:
+        """The file, if ``authority`` holds it. A file held by another authority gets the same
+        refusal as a person id that names no file, so the answer tells nothing about it."""
+        try:
+            file = self._file(person_id)
+        except UnknownPerson:
+            file = None
+        if file is None or not file.held_by(authority):
+            raise UnknownPerson(NOT_HELD, field)
+        return file
 
     def residence_file(self, person_id: UUID) -> dict[str, Any]:
         """The file in clear text, for the authority's own staff."""

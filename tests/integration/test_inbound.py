@@ -445,3 +445,94 @@ def test_a_message_recorded_under_the_old_key_is_a_duplicate_for_its_own_sender_
     assert (ours.json()["status"], ours.json()["personId"]) == ("duplicate", str(person))
     assert theirs.json()["status"] == "accepted"
     assert theirs.json()["personId"] != str(person)
+
+
+def _certificate(person: str, sender: str, message_id: str = "cert-1") -> dict[str, Any]:
+    return message(
+        "integration_course",
+        {"kind": "language_certificate", "cefrLevel": "B1", "issuedOn": "2018-01-10"},
+        person,
+        message_id=message_id,
+        sender=sender,
+    )
+
+
+def test_an_authority_writes_only_to_files_it_holds_and_learns_nothing_about_others(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = registered(client_for(SENDER))
+    stored = events(app)
+    other = client_for(OTHER)
+
+    not_theirs = other(_certificate(person, OTHER))
+    nobody = other(_certificate(str(uuid4()), OTHER))
+
+    assert not_theirs.status_code == 403
+    assert not_theirs.json()["errors"][0]["code"] == "unknown_person"
+    assert (nobody.status_code, nobody.json()) == (not_theirs.status_code, not_theirs.json())
+    assert person not in not_theirs.text
+    assert events(app) == stored
+
+
+def test_a_transfer_hands_the_file_over_to_the_new_authority(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    ours, theirs = client_for(SENDER), client_for(OTHER)
+    person = registered(ours)
+    transfer = ours(
+        message(
+            "file_transfer",
+            {"kind": "transfer", "toAbh": OTHER, "transferredOn": "2018-01-01"},
+            person,
+        )
+    )
+
+    by_new_holder = theirs(
+        message(
+            "registration_notice",
+            {
+                "kind": "address_change",
+                "personId": person,
+                "municipalityKey": "05111000",
+                "registeredOn": "2018-01-05",
+            },
+            sender=OTHER,
+        )
+    )
+    by_old_holder = ours(_certificate(person, SENDER, "cert-old"))
+
+    assert transfer.json()["status"] == "accepted"
+    assert by_new_holder.status_code == 200, by_new_holder.text
+    assert by_new_holder.json()["status"] == "accepted"
+    assert by_old_holder.status_code == 403
+    assert by_old_holder.json()["errors"][0]["code"] == "unknown_person"
+
+
+def test_admin_is_no_authority_and_sends_no_messages(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = registered(client_for(SENDER))
+    stored = events(app)
+    admin = client_for(SENDER, role="admin")
+
+    writes = admin(_certificate(person, SENDER))
+    opens = admin(new_person())
+
+    assert (writes.status_code, opens.status_code) == (403, 403)
+    assert writes.json()["errors"][0]["code"] == "forbidden"
+    assert events(app) == stored
+
+
+def test_an_address_change_names_the_person_in_its_body_and_is_applied(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    person = registered(client)
+    change = {"kind": "address_change", "municipalityKey": "05111000", "registeredOn": "2016-03-01"}
+
+    moved = client(message("registration_notice", {**change, "personId": person}))
+    unknown = client(message("registration_notice", {**change, "personId": str(uuid4())}))
+
+    assert moved.status_code == 200, moved.text
+    assert app.residence_file(UUID(person))["municipality_key"] == "05111000"
+    assert unknown.status_code == 403
+    assert unknown.json()["errors"][0]["field"] == "body.personId"
