@@ -277,5 +277,6 @@ class ForeignersAuthority(HubApplication):
             file: object = self.repository.get(person_id)
         except AggregateNotFoundError:
             raise UnknownPerson(f"no residence file for person {person_id}", "personId") from None
-        assert isinstance(file, ResidenceFile)
+        if not isinstance(file, ResidenceFile):  # the id names another kind of aggregate
+            raise UnknownPerson(f"no residence file for person {person_id}", "personId")
         return file

@@ -523,6 +523,54 @@ def test_admin_is_no_authority_and_sends_no_messages(
     assert events(app) == stored
 
 
+# -- limits and odd ids ---------------------------------------------------------------------
+
+CHUNK = 64 * 1024
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(client: Any) -> None:
+    read: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            read.append(CHUNK)
+            yield b" " * CHUNK
+
+    response = client(None, raw=chunks(), headers={"Content-Length": str(40 * CHUNK)})
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "too_large"
+    assert sum(read) <= CHUNK  # at most what the transport sent before the answer
+
+
+def test_an_undeclared_long_body_is_read_only_up_to_the_limit(client: Any) -> None:
+    read: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(160):  # 10 MiB, chunked
+            read.append(CHUNK)
+            yield b" " * CHUNK
+
+    response = client(None, raw=chunks())
+
+    assert response.status_code == 413
+    assert sum(read) <= 256 * 1024 + CHUNK
+
+
+def test_a_person_id_naming_another_kind_of_record_is_an_unknown_person(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    person = registered(client)
+    records = {n.originator_id for n in app.recorder.select_notifications(start=1, limit=100)}
+    (receipt_record,) = records - {UUID(person)}  # the record of the registration message
+    unknown = client(_certificate(str(uuid4()), SENDER, "odd-1"))
+
+    response = client(_certificate(str(receipt_record), SENDER, "odd-1"))
+
+    assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
+    assert response.status_code == 403
+
+
 def test_an_address_change_names_the_person_in_its_body_and_is_applied(
     client: Any, app: ForeignersAuthority
 ) -> None:

@@ -4,7 +4,7 @@ POST /inbound/messages   one message (JSON); answers a receipt:
                          200 accepted or duplicate, 422 rejected with reasons per field,
                          401 without a valid bearer token, 403 for another authority, a role
                          other than abh_officer, or a file the sender does not hold (the same
-                         answer as for a person id that names no file).
+                         answer as for a person id that names no file), 413 over 256 KiB.
 GET  /inbound/schemas    the JSON Schema of every message form
 GET  /inbound/healthz
 """
@@ -50,6 +50,22 @@ def _status(receipt: Receipt) -> int:
     if any(e.get("code") == "unknown_person" for e in receipt.errors):
         return 403  # not the sender's file, or no file: one answer for both
     return 422
+
+
+async def _body(request: Request) -> bytes | None:
+    """The body, or None if it is longer than MAX_BYTES: a declared Content-Length over the
+    limit is refused before reading, and reading stops as soon as the limit is passed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
@@ -142,8 +158,8 @@ def create_inbound_app(
                 ],
                 403,
             )
-        raw = await request.body()
-        if len(raw) > MAX_BYTES:
+        raw = await _body(request)
+        if raw is None:
             return _rejected(
                 None,
                 [
