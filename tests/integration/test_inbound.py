@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -584,3 +588,43 @@ def test_an_address_change_names_the_person_in_its_body_and_is_applied(
     assert app.residence_file(UUID(person))["municipality_key"] == "05111000"
     assert unknown.status_code == 403
     assert unknown.json()["errors"][0]["field"] == "body.personId"
+
+
+def test_a_running_server_refuses_a_declared_oversize_body_without_waiting_for_it(
+    app: ForeignersAuthority, settings: HubSettings
+) -> None:
+    api = create_inbound_app(
+        app, run_inline, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(api, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        token = issue_token(
+            settings.resolved_jwt_secret(),
+            subject="advis",
+            agency=SENDER,
+            role="abh_officer",
+            issuer=settings.jwt_issuer,
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sender:
+            sender.sendall(
+                b"POST /inbound/messages HTTP/1.1\r\nHost: abh.test\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 10485760\r\n"
+                + f"Authorization: Bearer {token}\r\n\r\n".encode()
+                + b" " * 1024  # of the 10 MiB announced, only 1 KiB is ever sent
+            )
+            answer = sender.recv(4096)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b'"too_large"' in answer
