@@ -28,12 +28,15 @@ from services.foreigners_authority.domain import (
     UnknownPerson,
     check_arrival,
     inbound_id,
+    legacy_inbound_id,
 )
 from services.runtime.eventstore import HubApplication
 from services.runtime.vault import PersonalDataVault
 
 SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
+#: the one refusal for a file the sender does not hold, whether it exists or not
+NOT_HELD = "your authority holds no residence file for this person"
 
 
 @dataclass(frozen=True)
@@ -161,12 +164,13 @@ class ForeignersAuthority(HubApplication):
 
     def receive(self, form: Any) -> Receipt:
         """Apply one inbound message exactly once: the change and the record of the message
-        are saved in one transaction; a repeat gets the first receipt's person back."""
+        are saved in one transaction; a repeat by the same sender gets the first receipt's person
+        back. Message ids are per sender: the key is the sender and the message id."""
         from services.foreigners_authority.inbound.apply import change_for, check_codes
-        from services.foreigners_authority.inbound.messages import NewPerson
+        from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
 
-        message_key = inbound_id(form.message_id)
-        earlier = self._earlier(message_key)
+        message_key = inbound_id(form.sender, form.message_id)
+        earlier = self._earlier(message_key, form.sender, form.message_id)
         if earlier is not None:
             return Receipt(form.message_id, "duplicate", earlier)
         try:
@@ -188,10 +192,18 @@ class ForeignersAuthority(HubApplication):
                 )
             else:
                 check_codes(form.body)
-                file = self._file(form.person_id)
+                # an address change names the person in its body, every other message in the
+                # envelope
+                in_body = isinstance(form.body, AddressChange)
+                person_id = form.body.person_id if in_body else form.person_id
+                file = self._held_file(
+                    person_id, form.sender, "body.personId" if in_body else "personId"
+                )
                 change_for(form.body)(file, self.today())
         except DomainError as error:
             field = f"body.{error.field}" if error.field else "body"
+            if isinstance(error, UnknownPerson):  # _held_file names the field in full
+                field = error.field or "personId"
             return Receipt(
                 form.message_id,
                 "rejected",
@@ -208,7 +220,8 @@ class ForeignersAuthority(HubApplication):
         try:
             recordings = self.save(file, message)
         except RecordConflictError:  # the same message, accepted meanwhile
-            return Receipt(form.message_id, "duplicate", self._earlier(message_key))
+            earlier = self._earlier(message_key, form.sender, form.message_id)
+            return Receipt(form.message_id, "duplicate", earlier)
         position = max(
             r.notification.id
             for r in recordings
@@ -216,13 +229,28 @@ class ForeignersAuthority(HubApplication):
         )
         return Receipt(form.message_id, "accepted", file.id, position)
 
-    def _earlier(self, message_key: UUID) -> UUID | None:
+    def _earlier(self, message_key: UUID, sender: str, message_id: str) -> UUID | None:
+        """The person of the sender's earlier message with this id, if it sent one (also one
+        recorded under the legacy key, which named the message id only)."""
+        for key in (message_key, legacy_inbound_id(message_id)):
+            try:
+                message: object = self.repository.get(key)
+            except AggregateNotFoundError:
+                continue
+            if isinstance(message, InboundMessage) and message.sender == sender:
+                return message.person_id
+        return None
+
+    def _held_file(self, person_id: UUID, authority: str, field: str) -> ResidenceFile:
+        """The file, if ``authority`` holds it. A file held by another authority gets the same
+        refusal as a person id that names no file, so the answer tells nothing about it."""
         try:
-            message: object = self.repository.get(message_key)
-        except AggregateNotFoundError:
-            return None
-        assert isinstance(message, InboundMessage)
-        return message.person_id
+            file = self._file(person_id)
+        except UnknownPerson:
+            file = None
+        if file is None or not file.held_by(authority):
+            raise UnknownPerson(NOT_HELD, field)
+        return file
 
     def residence_file(self, person_id: UUID) -> dict[str, Any]:
         """The file in clear text, for the authority's own staff."""
@@ -249,5 +277,6 @@ class ForeignersAuthority(HubApplication):
             file: object = self.repository.get(person_id)
         except AggregateNotFoundError:
             raise UnknownPerson(f"no residence file for person {person_id}", "personId") from None
-        assert isinstance(file, ResidenceFile)
+        if not isinstance(file, ResidenceFile):  # the id names another kind of aggregate
+            raise UnknownPerson(f"no residence file for person {person_id}", "personId")
         return file

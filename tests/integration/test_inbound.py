@@ -6,17 +6,21 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from collections.abc import Iterator
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
+import uvicorn
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.foreigners_authority.application import ForeignersAuthority
-from services.foreigners_authority.domain import ResidenceFile
+from services.foreigners_authority.domain import InboundMessage, ResidenceFile, legacy_inbound_id
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
 from services.runtime.context import CommandContext, use_context
 from services.runtime.settings import HubSettings
@@ -39,36 +43,11 @@ def app(settings: HubSettings) -> Iterator[ForeignersAuthority]:
 
 
 @pytest.fixture
-def client(app: ForeignersAuthority, settings: HubSettings) -> Any:
+def client_for(app: ForeignersAuthority, settings: HubSettings) -> Callable[..., Any]:
+    """A sender with a token of ``agency`` (and ``role``), posting to the inbound endpoint."""
     api = create_inbound_app(
         app, run_inline, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
     )
-    token = issue_token(
-        settings.resolved_jwt_secret(),
-        subject="advis",
-        agency=SENDER,
-        role="abh_officer",
-        issuer=settings.jwt_issuer,
-    )
-
-    def post(
-        message: Any, *, headers: dict[str, str] | None = None, raw: bytes | None = None
-    ) -> httpx.Response:
-        async def call() -> httpx.Response:
-            async with httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
-            ) as http:
-                return await http.post(
-                    "/inbound/messages",
-                    content=raw if raw is not None else json.dumps(message).encode(),
-                    headers={
-                        "Authorization": f"Bearer {token}",
-                        "Content-Type": "application/json",
-                        **(headers or {}),
-                    },
-                )
-
-        return asyncio.run(call())
 
     def get(path: str) -> httpx.Response:
         async def call() -> httpx.Response:
@@ -79,8 +58,46 @@ def client(app: ForeignersAuthority, settings: HubSettings) -> Any:
 
         return asyncio.run(call())
 
-    post.get = get  # type: ignore[attr-defined]
-    return post
+    def make(agency: str, role: str = "abh_officer") -> Any:
+        token = issue_token(
+            settings.resolved_jwt_secret(),
+            subject="advis",
+            agency=agency,
+            role=role,
+            issuer=settings.jwt_issuer,
+        )
+
+        def post(
+            message: Any,
+            *,
+            headers: dict[str, str] | None = None,
+            raw: bytes | AsyncIterator[bytes] | None = None,
+        ) -> httpx.Response:
+            async def call() -> httpx.Response:
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+                ) as http:
+                    return await http.post(
+                        "/inbound/messages",
+                        content=raw if raw is not None else json.dumps(message).encode(),
+                        headers={
+                            "Authorization": f"Bearer {token}",
+                            "Content-Type": "application/json",
+                            **(headers or {}),
+                        },
+                    )
+
+            return asyncio.run(call())
+
+        post.get = get  # type: ignore[attr-defined]
+        return post
+
+    return make
+
+
+@pytest.fixture
+def client(client_for: Callable[..., Any]) -> Any:
+    return client_for(SENDER)
 
 
 _ids = iter(range(1, 10**9))
@@ -91,12 +108,13 @@ def message(
     body: dict[str, Any],
     person_id: str | None = None,
     message_id: str | None = None,
+    sender: str = SENDER,
 ) -> dict[str, Any]:
     envelope: dict[str, Any] = {
         "messageId": message_id or f"msg-{next(_ids)}",
         "messageType": message_type,
         "sentAt": "2026-11-20T10:00:00+01:00",
-        "sender": SENDER,
+        "sender": sender,
         "body": body,
     }
     if person_id is not None:
@@ -104,7 +122,9 @@ def message(
     return envelope
 
 
-def new_person(**changes: Any) -> dict[str, Any]:
+def new_person(
+    sender: str = SENDER, message_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
     body = {
         "kind": "new_person",
         "givenNames": "Ahmad",
@@ -118,7 +138,7 @@ def new_person(**changes: Any) -> dict[str, Any]:
         "registeredOn": "2015-11-10",
     }
     body.update(changes)
-    return message("registration_notice", body)
+    return message("registration_notice", body, message_id=message_id, sender=sender)
 
 
 def registered(client: Any) -> str:
@@ -378,3 +398,233 @@ def test_mutated_messages_never_crash_or_corrupt_a_file(
     assert response.json()["status"] in ("accepted", "rejected")
     replayed = app.repository.get(UUID(person))  # the file still loads
     assert isinstance(replayed, ResidenceFile)
+
+
+# -- per authority: message ids, receipts and files -----------------------------------------
+
+OTHER = "abh-05111"
+
+
+def test_the_same_message_id_from_another_authority_is_another_message(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    ours = client_for(SENDER)(new_person(message_id="advis-2026-1")).json()
+
+    theirs = client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2026-1"))
+
+    assert theirs.status_code == 200
+    assert theirs.json()["status"] == "accepted"
+    assert theirs.json()["personId"] not in (None, ours["personId"])  # no one else's person
+
+
+def test_a_message_id_used_first_by_another_authority_does_not_drop_the_real_message(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2026-7"))
+
+    ours = client_for(SENDER)(new_person(message_id="advis-2026-7"))
+    again = client_for(SENDER)(new_person(message_id="advis-2026-7"))
+
+    assert ours.json()["status"] == "accepted"
+    assert again.json() == {**ours.json(), "status": "duplicate", "position": None}
+
+
+def test_a_message_recorded_under_the_old_key_is_a_duplicate_for_its_own_sender_only(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = uuid4()
+    app.save(
+        InboundMessage(
+            id=legacy_inbound_id("advis-2025-9"),
+            message_id="advis-2025-9",
+            message_type="registration_notice",
+            person_id=person,
+            sender=SENDER,
+        )
+    )
+
+    ours = client_for(SENDER)(new_person(message_id="advis-2025-9"))
+    theirs = client_for(OTHER)(new_person(sender=OTHER, message_id="advis-2025-9"))
+
+    assert (ours.json()["status"], ours.json()["personId"]) == ("duplicate", str(person))
+    assert theirs.json()["status"] == "accepted"
+    assert theirs.json()["personId"] != str(person)
+
+
+def _certificate(person: str, sender: str, message_id: str = "cert-1") -> dict[str, Any]:
+    return message(
+        "integration_course",
+        {"kind": "language_certificate", "cefrLevel": "B1", "issuedOn": "2018-01-10"},
+        person,
+        message_id=message_id,
+        sender=sender,
+    )
+
+
+def test_an_authority_writes_only_to_files_it_holds_and_learns_nothing_about_others(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = registered(client_for(SENDER))
+    stored = events(app)
+    other = client_for(OTHER)
+
+    not_theirs = other(_certificate(person, OTHER))
+    nobody = other(_certificate(str(uuid4()), OTHER))
+
+    assert not_theirs.status_code == 403
+    assert not_theirs.json()["errors"][0]["code"] == "unknown_person"
+    assert (nobody.status_code, nobody.json()) == (not_theirs.status_code, not_theirs.json())
+    assert person not in not_theirs.text
+    assert events(app) == stored
+
+
+def test_a_transfer_hands_the_file_over_to_the_new_authority(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    ours, theirs = client_for(SENDER), client_for(OTHER)
+    person = registered(ours)
+    transfer = ours(
+        message(
+            "file_transfer",
+            {"kind": "transfer", "toAbh": OTHER, "transferredOn": "2018-01-01"},
+            person,
+        )
+    )
+
+    by_new_holder = theirs(
+        message(
+            "registration_notice",
+            {
+                "kind": "address_change",
+                "personId": person,
+                "municipalityKey": "05111000",
+                "registeredOn": "2018-01-05",
+            },
+            sender=OTHER,
+        )
+    )
+    by_old_holder = ours(_certificate(person, SENDER, "cert-old"))
+
+    assert transfer.json()["status"] == "accepted"
+    assert by_new_holder.status_code == 200, by_new_holder.text
+    assert by_new_holder.json()["status"] == "accepted"
+    assert by_old_holder.status_code == 403
+    assert by_old_holder.json()["errors"][0]["code"] == "unknown_person"
+
+
+def test_admin_is_no_authority_and_sends_no_messages(
+    client_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    person = registered(client_for(SENDER))
+    stored = events(app)
+    admin = client_for(SENDER, role="admin")
+
+    writes = admin(_certificate(person, SENDER))
+    opens = admin(new_person())
+
+    assert (writes.status_code, opens.status_code) == (403, 403)
+    assert writes.json()["errors"][0]["code"] == "forbidden"
+    assert events(app) == stored
+
+
+# -- limits and odd ids ---------------------------------------------------------------------
+
+CHUNK = 64 * 1024
+
+
+def test_a_declared_length_over_the_limit_is_refused_before_reading(client: Any) -> None:
+    read: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            read.append(CHUNK)
+            yield b" " * CHUNK
+
+    response = client(None, raw=chunks(), headers={"Content-Length": str(40 * CHUNK)})
+
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["code"] == "too_large"
+    assert sum(read) <= CHUNK  # at most what the transport sent before the answer
+
+
+def test_an_undeclared_long_body_is_read_only_up_to_the_limit(client: Any) -> None:
+    read: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(160):  # 10 MiB, chunked
+            read.append(CHUNK)
+            yield b" " * CHUNK
+
+    response = client(None, raw=chunks())
+
+    assert response.status_code == 413
+    assert sum(read) <= 256 * 1024 + CHUNK
+
+
+def test_a_person_id_naming_another_kind_of_record_is_an_unknown_person(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    person = registered(client)
+    records = {n.originator_id for n in app.recorder.select_notifications(start=1, limit=100)}
+    (receipt_record,) = records - {UUID(person)}  # the record of the registration message
+    unknown = client(_certificate(str(uuid4()), SENDER, "odd-1"))
+
+    response = client(_certificate(str(receipt_record), SENDER, "odd-1"))
+
+    assert (response.status_code, response.json()) == (unknown.status_code, unknown.json())
+    assert response.status_code == 403
+
+
+def test_an_address_change_names_the_person_in_its_body_and_is_applied(
+    client: Any, app: ForeignersAuthority
+) -> None:
+    person = registered(client)
+    change = {"kind": "address_change", "municipalityKey": "05111000", "registeredOn": "2016-03-01"}
+
+    moved = client(message("registration_notice", {**change, "personId": person}))
+    unknown = client(message("registration_notice", {**change, "personId": str(uuid4())}))
+
+    assert moved.status_code == 200, moved.text
+    assert app.residence_file(UUID(person))["municipality_key"] == "05111000"
+    assert unknown.status_code == 403
+    assert unknown.json()["errors"][0]["field"] == "body.personId"
+
+
+def test_a_running_server_refuses_a_declared_oversize_body_without_waiting_for_it(
+    app: ForeignersAuthority, settings: HubSettings
+) -> None:
+    api = create_inbound_app(
+        app, run_inline, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(api, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.02)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        token = issue_token(
+            settings.resolved_jwt_secret(),
+            subject="advis",
+            agency=SENDER,
+            role="abh_officer",
+            issuer=settings.jwt_issuer,
+        )
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sender:
+            sender.sendall(
+                b"POST /inbound/messages HTTP/1.1\r\nHost: abh.test\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 10485760\r\n"
+                + f"Authorization: Bearer {token}\r\n\r\n".encode()
+                + b" " * 1024  # of the 10 MiB announced, only 1 KiB is ever sent
+            )
+            answer = sender.recv(4096)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    assert answer.startswith(b"HTTP/1.1 413")
+    assert b'"too_large"' in answer

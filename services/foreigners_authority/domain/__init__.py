@@ -16,7 +16,11 @@ from services.foreigners_authority.domain.errors import (
     InvalidValue,
     UnknownPerson,
 )
-from services.foreigners_authority.domain.inbound import InboundMessage, inbound_id
+from services.foreigners_authority.domain.inbound import (
+    InboundMessage,
+    inbound_id,
+    legacy_inbound_id,
+)
 from services.foreigners_authority.domain.residence_file import ResidenceFile
 from services.foreigners_authority.domain.vocabulary import (
     AsylumOutcome,
@@ -54,4 +58,5 @@ __all__ = [
     "UnknownPerson",
     "check_arrival",
     "inbound_id",
+    "legacy_inbound_id",
 ]

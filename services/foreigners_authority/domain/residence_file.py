@@ -197,7 +197,7 @@ class ResidenceFile(Aggregate):
         self.birth_date_enc = birth_date_enc
         self.azr_number_enc = azr_number_enc
         self.nationalities = list(nationalities)
-        self.abh_id = abh_id
+        self.abh_id = abh_id  # the authority that holds the file: registration, then transfers
         self.entry_date: date | None = None
         self.entry_mode: EntryMode | None = None
         self.municipality_key: str | None = None
@@ -212,7 +212,6 @@ class ResidenceFile(Aggregate):
         self.language_level: str | None = None
         self.course_completed_on: date | None = None
         self.departed_on: date | None = None
-        self.transferred_to: str | None = None
         self.naturalisation_applied_on: date | None = None
         self.naturalisation_assured_on: date | None = None
         self.naturalised_on: date | None = None
@@ -279,10 +278,13 @@ class ResidenceFile(Aggregate):
                 f"the person was naturalised on {self.naturalised_on}: no residence status "
                 "applies any more"
             )
-        if self.transferred_to is not None:
-            raise Contradiction(f"the file was transferred to {self.transferred_to}")
         if self.departed_on is not None:
             raise Contradiction(f"the person departed on {self.departed_on}")
+
+    def held_by(self, authority: str) -> bool:
+        """Whether ``authority`` holds the file now: the authority that registered the person,
+        or the one the file was last transferred to (only the holder writes to it)."""
+        return self.abh_id == authority
 
     def _not_before_entry(self, value: date, field: str) -> None:
         if self.entry_date is not None and value < self.entry_date:
@@ -545,6 +547,8 @@ class ResidenceFile(Aggregate):
         self.departed_on = departed_on
 
     def transfer_file(self, *, to_abh: str, transferred_on: date, today: date) -> None:
+        """Hand the file over to another authority (Aktenabgabe): it holds the file from now on,
+        and the file stays open for its changes."""
         self._require_open()
         if not to_abh.strip() or to_abh == self.abh_id:
             raise InvalidValue("name the other foreigners authority", "toAbh")
@@ -553,7 +557,7 @@ class ResidenceFile(Aggregate):
 
     @event(CaseFileTransferred)
     def _transferred(self, to_abh: str, transferred_on: date) -> None:
-        self.transferred_to = to_abh
+        self.abh_id = to_abh
 
     # -- naturalisation (Einbürgerung) ----------------------------------------------------
     def apply_for_naturalisation(self, *, channel: Channel, applied_on: date, today: date) -> None:

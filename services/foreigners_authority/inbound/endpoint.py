@@ -2,7 +2,9 @@
 
 POST /inbound/messages   one message (JSON); answers a receipt:
                          200 accepted or duplicate, 422 rejected with reasons per field,
-                         401 without a valid bearer token, 403 for another authority.
+                         401 without a valid bearer token, 403 for another authority, a role
+                         other than abh_officer, or a file the sender does not hold (the same
+                         answer as for a person id that names no file), 413 over 256 KiB.
 GET  /inbound/schemas    the JSON Schema of every message form
 GET  /inbound/healthz
 """
@@ -17,13 +19,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
-from contracts.roles import AUTHORITY
+from contracts.roles import Role
 from services.foreigners_authority.application import ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
 from services.runtime.tokens import AuthError, bearer_token, verify_token
 
-SENDER_ROLES = AUTHORITY
+#: only an authority's officers send: admin is the hub's operator, not an authority, and holds
+#: no file, so it may neither send for an authority nor open files of its own
+SENDER_ROLES = frozenset({str(Role.ABH_OFFICER)})
 MAX_BYTES = 256 * 1024
 FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
 
@@ -38,6 +42,30 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
         "position": receipt.position,
         "errors": receipt.errors,
     }
+
+
+def _status(receipt: Receipt) -> int:
+    if receipt.status != "rejected":
+        return 200
+    if any(e.get("code") == "unknown_person" for e in receipt.errors):
+        return 403  # not the sender's file, or no file: one answer for both
+    return 422
+
+
+async def _body(request: Request) -> bytes | None:
+    """The body, or None if it is longer than MAX_BYTES: a declared Content-Length over the
+    limit is refused before reading, and reading stops as soon as the limit is passed."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
@@ -130,8 +158,8 @@ def create_inbound_app(
                 ],
                 403,
             )
-        raw = await request.body()
-        if len(raw) > MAX_BYTES:
+        raw = await _body(request)
+        if raw is None:
             return _rejected(
                 None,
                 [
@@ -163,7 +191,7 @@ def create_inbound_app(
             form = FORMS.validate_python(data)
         except ValidationError as error:
             return _rejected(message_id, _field_errors(error), 422)
-        if form.sender != principal.agency and principal.role != "admin":
+        if form.sender != principal.agency:  # the sender is the token's agency, always
             return _rejected(
                 form.message_id,
                 [
@@ -184,8 +212,6 @@ def create_inbound_app(
             correlation_id=form.message_id,
         )
         receipt = await execute(lambda: app.receive(form), context)
-        return JSONResponse(
-            _receipt(receipt), status_code=422 if receipt.status == "rejected" else 200
-        )
+        return JSONResponse(_receipt(receipt), status_code=_status(receipt))
 
     return api

@@ -212,21 +212,29 @@ def test_course_and_certificates_raise_the_language_level_never_lower_it() -> No
         file.record_language_certificate(cefr_level="B3", issued_on=date(2019, 1, 1), today=TODAY)
 
 
-def test_after_departure_or_transfer_no_status_changes() -> None:
+def test_after_departure_no_status_changes() -> None:
     departed = arrived()
     departed.record_departure(departed_on=date(2019, 1, 1), today=TODAY)
-    transferred = arrived()
-    transferred.transfer_file(to_abh="abh-05315", transferred_on=date(2019, 1, 1), today=TODAY)
 
     with pytest.raises(Contradiction, match="departed"):
         departed.file_asylum_application(filed_on=date(2019, 2, 1), today=TODAY)
-    with pytest.raises(Contradiction, match="transferred to abh-05315"):
-        transferred.issue_duldung(
-            ground=DuldungGround.GENERAL,
-            valid_from=date(2019, 2, 1),
-            valid_until=date(2019, 8, 1),
-            today=TODAY,
-        )
+
+
+def test_a_transfer_hands_the_file_over_and_it_stays_open_for_the_new_holder() -> None:
+    file = arrived()
+    assert file.held_by("abh-05111")
+
+    file.transfer_file(to_abh="abh-05315", transferred_on=date(2019, 1, 1), today=TODAY)
+    file.issue_duldung(
+        ground=DuldungGround.GENERAL,
+        valid_from=date(2019, 2, 1),
+        valid_until=date(2019, 8, 1),
+        today=TODAY,
+    )
+
+    assert file.held_by("abh-05315")
+    assert not file.held_by("abh-05111")
+    assert file.duldung_until == date(2019, 8, 1)
 
 
 def test_the_naturalisation_procedure_runs_in_order_and_closes_the_file() -> None:
