@@ -28,10 +28,9 @@ def _integration(app: Any) -> Any:
 
 def _http(app: Any, server: Any, settings: Any) -> Any:
     from services.foreigners_authority.inbound.endpoint import create_inbound_app
+    from services.runtime.tokens import token_verifier
 
-    return create_inbound_app(
-        app, server.execute, jwt_secret=settings.resolved_jwt_secret(), issuer=settings.jwt_issuer
-    )
+    return create_inbound_app(app, server.execute, verify=token_verifier(settings))
 
 
 SPEC = ServiceSpec(

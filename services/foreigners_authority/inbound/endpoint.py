@@ -23,7 +23,7 @@ from contracts.roles import Role
 from services.foreigners_authority.application import ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
-from services.runtime.tokens import AuthError, bearer_token, verify_token
+from services.runtime.tokens import AuthError, Principal, bearer_token, verify_token
 
 #: only an authority's officers send: admin is the hub's operator, not an authority, and holds
 #: no file, so it may neither send for an authority nor open files of its own
@@ -117,8 +117,21 @@ def _field_errors(error: ValidationError) -> list[dict[str, str]]:
 
 
 def create_inbound_app(
-    app: ForeignersAuthority, execute: Execute, *, jwt_secret: str, issuer: str
+    app: ForeignersAuthority,
+    execute: Execute,
+    *,
+    jwt_secret: str = "",
+    issuer: str = "",
+    verify: Callable[[str], Principal] | None = None,
 ) -> FastAPI:
+    """The inbound interface. Tokens are checked by ``verify`` (the process's verifier: the
+    hub's HS256 tokens or the identity provider's, see ``token_verifier``); without one, by
+    the HS256 ``jwt_secret``."""
+    if verify is None:
+
+        def verify(token: str) -> Principal:
+            return verify_token(jwt_secret, token, issuer=issuer)
+
     api = FastAPI(title="Foreigners authority inbound interface", docs_url=None, redoc_url=None)
 
     @api.get("/inbound/healthz")
@@ -132,9 +145,7 @@ def create_inbound_app(
     @api.post("/inbound/messages")
     async def receive(request: Request) -> JSONResponse:
         try:
-            principal = verify_token(
-                jwt_secret, bearer_token(request.headers.get("authorization")), issuer=issuer
-            )
+            principal = verify(bearer_token(request.headers.get("authorization")))
         except AuthError as error:
             return JSONResponse(
                 {
