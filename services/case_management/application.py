@@ -90,7 +90,8 @@ class CaseManagement(HubApplication):
         if actor.role != "admin" and (
             case.case_manager != actor.subject or case.agency != actor.agency
         ):
-            raise NotAllowed("this case belongs to another case manager", "caseId")
+            # the case exists, but not for this case manager: the same answer as for no case
+            raise NotFound(f"no case {case_id}", "caseId")
         return case
 
     def _encrypt(self, person_id: UUID, field: str, value: str | None) -> str | None:

@@ -244,4 +244,13 @@ async def test_a_closed_case_is_reopened_and_its_timeline_shows_both(hub: InProc
     other = {"role": "case_manager", "agency": "kim-05111", "subject": "cm-other"}
     foreign = await call(hub, REOPEN, {"input": {"caseId": case_id, "reason": "new_need"}}, other)
     assert foreign["data"] is None or foreign["data"]["reopenCase"] is None
-    assert foreign["errors"][0]["extensions"]["code"] != "internal"
+    # another manager's case gets exactly the answer an id naming nothing gets
+    unknown_id = str(uuid.uuid4())
+    unknown = await call(
+        hub, REOPEN, {"input": {"caseId": unknown_id, "reason": "new_need"}}, other
+    )
+    assert foreign["errors"][0]["extensions"] == unknown["errors"][0]["extensions"]
+    assert foreign["errors"][0]["extensions"]["code"] == "not_found"
+    assert foreign["errors"][0]["message"].replace(case_id, "ID") == unknown["errors"][0][
+        "message"
+    ].replace(unknown_id, "ID")
