@@ -223,6 +223,24 @@ class DepartureRecorded(Payload):
     departed_on: date
 
 
+@contract(SERVICE, "consent_confirmed")
+class ConsentConfirmed(Payload):
+    """The authority confirmed a consent: it may release the authority's records."""
+
+    person_id: _PersonId
+    consent_id: str
+    confirmed_on: date
+
+
+@contract(SERVICE, "consent_declined")
+class ConsentDeclined(Payload):
+    """The authority declined a consent (or revoked its confirmation)."""
+
+    person_id: _PersonId
+    consent_id: str
+    declined_on: date
+
+
 @contract(SERVICE, "case_file_transferred")
 class CaseFileTransferred(Payload):
     """The file went to another foreigners authority (Aktenabgabe)."""

@@ -27,7 +27,12 @@ log = logging.getLogger(__name__)
 
 SHADOW = f"{TABLE}_rebuild"
 SHADOW_POSITIONS = f"{NAME}@rebuild"
-SUFFIXES = ("", "_consents", "_refs")  # the timeline and the tables it keeps beside it
+SUFFIXES = (
+    "",
+    "_consents",
+    "_refs",
+    "_confirmations",
+)  # the timeline and the tables it keeps beside it
 
 
 @dataclass(frozen=True)

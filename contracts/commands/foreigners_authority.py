@@ -51,6 +51,14 @@ class GrantResidenceTitle(CommandPayload):
     conditions: list[str] = Field(default_factory=list, max_length=20)
 
 
+class DecideOnConsent(CommandPayload):
+    """The authority's decision on a consent it holds the signed form of: only the consent's
+    id reaches the authority, never case-management data (§ 87 AufenthG)."""
+
+    person_id: UUID
+    consent_id: UUID = Field(description="The consent's id, as printed on the signed form")
+
+
 _SERVICE = ServiceCommands(SERVICE, AUTHORITY, LEGAL_BASIS, PURPOSE)
 
 COMMANDS = (
@@ -66,6 +74,20 @@ COMMANDS = (
         "grantResidenceTitle",
         GrantResidenceTitle,
         "Grant a residence title (Aufenthaltstitel)",
+        ("person_id",),
+    ),
+    _SERVICE.command(
+        "confirm_consent",
+        "confirmConsent",
+        DecideOnConsent,
+        "Confirm a consent: it may now release the authority's records to its recipients",
+        ("person_id",),
+    ),
+    _SERVICE.command(
+        "decline_consent",
+        "declineConsent",
+        DecideOnConsent,
+        "Decline (or revoke the confirmation of) a consent for the authority's records",
         ("person_id",),
     ),
 )

@@ -10,6 +10,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
+from contracts import foreigners_authority as fa
 from projections.timeline.summaries import describe
 from services.runtime.consumer import PoisonMessage, source_key
 from services.runtime.projection_base import Dispatch
@@ -45,6 +46,18 @@ class SideTables:
     conn: asyncpg.Connection
     refs: str
     consents: str
+    confirmations: str = ""
+
+    async def decide(self, consent_id: str, authority: str | None, confirmed: bool) -> None:
+        """Record an authority's decision on a consent (the latest decision counts)."""
+        await self.conn.execute(
+            f"INSERT INTO {self.confirmations} (consent_id, authority, confirmed)"
+            " VALUES ($1, $2, $3) ON CONFLICT (consent_id, authority)"
+            " DO UPDATE SET confirmed = EXCLUDED.confirmed",
+            UUID(consent_id),
+            authority or "",
+            confirmed,
+        )
 
     async def owner(self, ref: str) -> Tracked:
         row = await self.conn.fetchrow(
@@ -147,6 +160,20 @@ async def _mediation(
     return await side.owner(p.request_id)
 
 
+@track.handles(fa.ConsentConfirmed)
+async def _consent_confirmed(
+    side: SideTables, event: CloudEvent, p: fa.ConsentConfirmed
+) -> Tracked:
+    await side.decide(p.consent_id, event.sourceagency, confirmed=True)
+    return event.sourceagency, None
+
+
+@track.handles(fa.ConsentDeclined)
+async def _consent_declined(side: SideTables, event: CloudEvent, p: fa.ConsentDeclined) -> Tracked:
+    await side.decide(p.consent_id, event.sourceagency, confirmed=False)
+    return event.sourceagency, None
+
+
 @track.handles(Payload)
 async def _other(side: SideTables, event: CloudEvent, p: Payload) -> Tracked:
     """Any other case-management event about a case belongs to the case's agency; an event of
@@ -172,6 +199,7 @@ class TimelineProjection:
         self._insert = _INSERT.format(table=table)
         self._consents = f"projections.{table}_consents"
         self._refs = f"projections.{table}_refs"
+        self._confirmations = f"projections.{table}_confirmations"
         self._rows: list[tuple[object, ...]] = []
 
     async def begin(self, conn: asyncpg.Connection) -> None:
@@ -187,7 +215,7 @@ class TimelineProjection:
             await conn.execute("SELECT pg_notify('hub_timeline', '')")
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        side = SideTables(conn, self._refs, self._consents)
+        side = SideTables(conn, self._refs, self._consents, self._confirmations)
         owner, consent = await track(side, event, payload) or NOBODY
         if event.personid is None:
             return

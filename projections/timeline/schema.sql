@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- Cross-service person timeline: one row per contract event about a person.
 CREATE TABLE IF NOT EXISTS projections.timeline_events (
     source        text        NOT NULL,  -- owning service
@@ -40,4 +40,13 @@ CREATE TABLE IF NOT EXISTS projections.timeline_events_refs (
     ref_id        uuid        PRIMARY KEY,
     owner_agency  text,
     consent_id    uuid
+);
+
+-- The foreigners authority's decisions on consents (version 2): an authority's records reach
+-- another agency only under a consent that authority has confirmed (and not declined since).
+CREATE TABLE IF NOT EXISTS projections.timeline_events_confirmations (
+    consent_id    uuid        NOT NULL,
+    authority     text        NOT NULL,
+    confirmed     boolean     NOT NULL,
+    PRIMARY KEY (consent_id, authority)
 );

@@ -124,6 +124,12 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
         f"Language certificate {p.cefr_level} recorded", ("language",)
     ),
     fa.DepartureRecorded: lambda p: Description(f"Departed on {_d(p.departed_on)}", RESIDENCE),
+    fa.ConsentConfirmed: lambda p: Description(
+        f"Consent confirmed by the foreigners authority on {_d(p.confirmed_on)}", RESIDENCE
+    ),
+    fa.ConsentDeclined: lambda p: Description(
+        f"Consent declined by the foreigners authority on {_d(p.declined_on)}", RESIDENCE
+    ),
     fa.CaseFileTransferred: lambda p: Description(
         f"File transferred to {p.to_abh} on {_d(p.transferred_on)}", RESIDENCE
     ),

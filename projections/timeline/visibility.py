@@ -29,9 +29,11 @@ Who sees a fact about a person (:func:`may_see`):
   - a fact governed by a consent (a referral): while that consent covers their agency;
   - any other fact: while some consent of the person covers their agency and every data
     category the fact reveals.
-- The foreigners authority's facts reach nobody else on a case manager's consent: they need
-  a consent the authority has confirmed, and until the authority can confirm one they are
-  released to no other agency at all. A fact without an owner is released to no one.
+- The foreigners authority's facts reach nobody else on a case manager's consent alone: they
+  need a consent of the person that covers the reader and the fact's categories and that the
+  authority whose record it is has confirmed (``confirmConsent``; ``declineConsent`` ends
+  it). The authority learns only the consent's id (§ 87 AufenthG). A case-management fact
+  without an owner is released to no one.
 """
 
 from __future__ import annotations
@@ -157,7 +159,23 @@ def may_see(
       OR ({role} NOT IN ('abh_officer', 'steering') AND {fact.source} <> '{AUTHORITY}' AND (
            {" OR ".join(releases)}
       ))
+      OR ({role} NOT IN ('abh_officer', 'steering') AND {fact.source} = '{AUTHORITY}'
+          AND {_confirmed_release(fact, agency=agency, today=today, consents=consents)})
     )"""
+
+
+def _confirmed_release(fact: Fact, *, agency: str, today: str, consents: str) -> str:
+    """SQL boolean: a consent of the person that covers ``agency`` for the fact's categories
+    has been confirmed by the authority whose record it is (by any authority where the fact
+    names no owner, as the pathway's does), and not declined since."""
+    confirmations = consents.removesuffix("_consents") + "_confirmations"
+    by_owner = "" if fact.owner is None else f" AND k.authority = {fact.owner}"
+    return (
+        f"EXISTS (SELECT 1 FROM {consents} c JOIN {confirmations} k"
+        f" ON k.consent_id = c.consent_id AND k.confirmed{by_owner}"
+        f" WHERE c.person_id = {fact.person}"
+        f" AND {covers(recipient=agency, categories=fact.categories, today=today)})"
+    )
 
 
 def visible(

@@ -7,6 +7,7 @@ from typing import Any
 from contracts.commands import Command
 from contracts.commands import foreigners_authority as commands
 from services.foreigners_authority.application import (
+    ConsentDecision,
     ForeignersAuthority,
     GrantResidenceTitle,
     RegisterArrival,
@@ -44,17 +45,27 @@ def grant_residence_title(payload: commands.GrantResidenceTitle) -> GrantResiden
     )
 
 
-#: catalogue payload -> the application's command object
+def decision(payload: commands.DecideOnConsent, context: CommandContext) -> ConsentDecision:
+    return ConsentDecision(
+        person_id=payload.person_id,
+        consent_id=payload.consent_id,
+        agency=None if context.role == "admin" else context.agency,
+    )
+
+
+#: catalogue payload (and caller) -> the application's command object
 _COMMAND_OBJECTS: dict[str, Any] = {
-    "register_arrival": register_arrival,
-    "grant_residence_title": grant_residence_title,
+    "register_arrival": lambda payload, context: register_arrival(payload),
+    "grant_residence_title": lambda payload, context: grant_residence_title(payload),
+    "confirm_consent": decision,
+    "decline_consent": decision,
 }
 
 
 def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
     def invoke(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
         outcome: CommandOutcome = getattr(app, command.name)(
-            _COMMAND_OBJECTS[command.name](payload)
+            _COMMAND_OBJECTS[command.name](payload, context)
         )
         return outcome
 

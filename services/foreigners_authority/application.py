@@ -67,6 +67,16 @@ class GrantResidenceTitle:
 
 
 @dataclass(frozen=True)
+class ConsentDecision:
+    """The authority's decision on a consent for a person's file; ``agency`` is the deciding
+    authority (``None`` for the hub's admin)."""
+
+    person_id: UUID
+    consent_id: UUID
+    agency: str | None
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The answer to an inbound message: accepted, duplicate, or rejected with reasons."""
 
@@ -161,6 +171,21 @@ class ForeignersAuthority(HubApplication):
         )
         recordings = self.save(file)
         return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
+
+    def confirm_consent(self, decision: ConsentDecision) -> CommandResult:
+        file = self._decided_file(decision)
+        file.confirm_consent(consent_id=decision.consent_id, today=self.today())
+        return CommandResult(position=self.save(file)[-1].notification.id, person_id=file.id)
+
+    def decline_consent(self, decision: ConsentDecision) -> CommandResult:
+        file = self._decided_file(decision)
+        file.decline_consent(consent_id=decision.consent_id, today=self.today())
+        return CommandResult(position=self.save(file)[-1].notification.id, person_id=file.id)
+
+    def _decided_file(self, decision: ConsentDecision) -> ResidenceFile:
+        if decision.agency is None:  # the hub's admin
+            return self._file(decision.person_id)
+        return self._held_file(decision.person_id, decision.agency, "personId")
 
     def receive(self, form: Any) -> Receipt:
         """Apply one inbound message exactly once: the change and the record of the message

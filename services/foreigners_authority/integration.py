@@ -106,6 +106,8 @@ SIMPLE: dict[type, tuple[type[Payload], str]] = {
     ResidenceFile.LanguageCertificateRecorded: (c.LanguageCertificateRecorded, "issued_on"),
     ResidenceFile.DepartureRecorded: (c.DepartureRecorded, "departed_on"),
     ResidenceFile.CaseFileTransferred: (c.CaseFileTransferred, "transferred_on"),
+    ResidenceFile.ConsentConfirmed: (c.ConsentConfirmed, "confirmed_on"),
+    ResidenceFile.ConsentDeclined: (c.ConsentDeclined, "declined_on"),
     ResidenceFile.NaturalisationApplied: (c.NaturalisationApplied, "applied_on"),
     ResidenceFile.NaturalisationRequirementAssessed: (
         c.NaturalisationRequirementAssessed,

@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 import httpx
-import pytest
 
 from gateway.consistency import Position
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
@@ -242,10 +241,83 @@ async def test_a_case_manager_sees_no_pathway_on_its_own_consent_for_residence_d
     assert after["person"]["pathway"] is None
 
 
-@pytest.mark.skip(
-    reason="the authority's records reach a case manager only under a consent the authority"
-    " has confirmed (issue 9); there is no confirmation command yet"
+CONFIRM = """mutation($input: DecideOnConsentInput!) { confirmConsent(input: $input) {
+  personId position } }"""
+DECLINE = """mutation($input: DecideOnConsentInput!) { declineConsent(input: $input) {
+  personId position } }"""
+TIMELINE = (
+    """query($id: ID!, $p: String) { person(id: $id) { timeline(atLeast: $p) { eventType } } }"""
 )
+OFFICER = {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-clerk"}
+
+
+async def test_the_authority_confirms_a_consent_and_the_pathway_follows_its_decision(
+    hub: InProcessHub,
+) -> None:
+    # given a person on abh-05315's file and a case manager's consent covering residence data
+    person, position = await refugee_path(hub)
+    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    opened = (
+        await ok(
+            hub,
+            OPEN_CASE,
+            {
+                "input": {
+                    "personId": person,
+                    "givenNames": "Amir",
+                    "familyName": "Haddad",
+                    "targetGroup": "young_adults",
+                    "legalSpheres": ["sgb_ii"],
+                    "intakeSource": "foreigners_authority",
+                }
+            },
+            manager,
+        )
+    )["openCase"]
+    consent = (
+        await ok(
+            hub,
+            GRANT,
+            {
+                "input": {
+                    "caseId": opened["caseId"],
+                    "recipients": ["kim-05315"],
+                    "categories": ["case_basic", "residence"],
+                    "purposes": ["counselling"],
+                    "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+                }
+            },
+            manager,
+        )
+    )["grantConsent"]
+    await ok(hub, TIMELINE, {"id": person, "p": consent["position"]}, manager)
+    decision = {"input": {"personId": person, "consentId": consent["consentId"]}}
+
+    # another authority cannot confirm it: the answer is that of a person it has no file of
+    other = {"role": "abh_officer", "agency": "abh-05111", "subject": "abh-other"}
+    refused = await call(hub, CONFIRM, decision, other)
+    assert refused["errors"][0]["extensions"]["code"] == "unknown_person"
+
+    # when the authority holding the file confirms the consent
+    confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]
+    await ok(hub, TIMELINE, {"id": person, "p": confirmed["position"]}, manager)
+    # then the case manager sees the pathway and the authority's residence facts
+    shown = await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager)
+    assert shown["person"]["pathway"]["stage"] == "permanent"
+    rows = await ok(hub, TIMELINE, {"id": person, "p": confirmed["position"]}, manager)
+    assert "residence_title_granted" in {
+        e["eventType"].split(".")[2] for e in rows["person"]["timeline"]
+    }
+
+    # and when the authority declines it again, they are gone
+    declined = (await ok(hub, DECLINE, decision, OFFICER))["declineConsent"]
+    rows = await ok(hub, TIMELINE, {"id": person, "p": declined["position"]}, manager)
+    assert "residence_title_granted" not in {
+        e["eventType"].split(".")[2] for e in rows["person"]["timeline"]
+    }
+    assert (await ok(hub, PATHWAY, {"id": person}, manager))["person"]["pathway"] is None
+
+
 async def test_the_pathway_shows_language_facts_only_under_a_consent_for_language_data(
     hub: InProcessHub,
 ) -> None:
@@ -280,9 +352,10 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     residence = (await ok(hub, GRANT, {"input": {**grant, "categories": ["residence"]}}, manager))[
         "grantConsent"
     ]
-    timeline = """query($id: ID!, $p: String) { person(id: $id) {
-        timeline(atLeast: $p) { eventType } } }"""
-    seen = await ok(hub, timeline, {"id": person, "p": residence["position"]}, manager)
+    await ok(hub, TIMELINE, {"id": person, "p": residence["position"]}, manager)
+    decision = {"input": {"personId": person, "consentId": residence["consentId"]}}
+    confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]  # by the authority
+    seen = await ok(hub, TIMELINE, {"id": person, "p": confirmed["position"]}, manager)
 
     # when the case manager reads the pathway
     partial = (await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager))["person"]
@@ -302,7 +375,10 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     both = (await ok(hub, GRANT, {"input": {**grant, "categories": ["language"]}}, manager))[
         "grantConsent"
     ]
-    await ok(hub, timeline, {"id": person, "p": both["position"]}, manager)
+    await ok(hub, TIMELINE, {"id": person, "p": both["position"]}, manager)
+    decision = {"input": {"personId": person, "consentId": both["consentId"]}}
+    confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]
+    await ok(hub, TIMELINE, {"id": person, "p": confirmed["position"]}, manager)
     full = (await ok(hub, PATHWAY, {"id": person}, manager))["person"]["pathway"]
     assert "integration_course_completed" in [m["name"] for m in full["milestones"]]
     language = next(r for r in full["readiness"]["requirements"] if r["key"] == "language")

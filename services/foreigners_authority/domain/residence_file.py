@@ -147,6 +147,18 @@ class ResidenceFile(Aggregate):
 
         departed_on: date
 
+    class ConsentConfirmed(Aggregate.Event):
+        """The authority confirmed a consent (it holds the signed form)."""
+
+        consent_id: str
+        confirmed_on: date
+
+    class ConsentDeclined(Aggregate.Event):
+        """The authority declined a consent, or revoked its confirmation."""
+
+        consent_id: str
+        declined_on: date
+
     class CaseFileTransferred(Aggregate.Event):
         """The file went to another foreigners authority (Aktenabgabe)."""
 
@@ -545,6 +557,22 @@ class ResidenceFile(Aggregate):
     @event(DepartureRecorded)
     def _departed(self, departed_on: date) -> None:
         self.departed_on = departed_on
+
+    def confirm_consent(self, *, consent_id: UUID, today: date) -> None:
+        """Confirm a consent for this file's records; the authority learns only its id."""
+        self._consent_confirmed(consent_id=str(consent_id), confirmed_on=today)
+
+    @event(ConsentConfirmed)
+    def _consent_confirmed(self, consent_id: str, confirmed_on: date) -> None:
+        pass
+
+    def decline_consent(self, *, consent_id: UUID, today: date) -> None:
+        """Decline a consent for this file's records (a confirmation given before ends)."""
+        self._consent_declined(consent_id=str(consent_id), declined_on=today)
+
+    @event(ConsentDeclined)
+    def _consent_declined(self, consent_id: str, declined_on: date) -> None:
+        pass
 
     def transfer_file(self, *, to_abh: str, transferred_on: date, today: date) -> None:
         """Hand the file over to another authority (Aktenabgabe): it holds the file from now on,
