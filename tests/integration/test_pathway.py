@@ -186,6 +186,37 @@ async def test_the_authority_lists_persons_by_stage_page_by_page(hub: InProcessH
     assert steering["errors"][0]["extensions"]["code"] == "forbidden"
 
 
+async def open_case_for(hub: InProcessHub, person: str, manager: dict[str, str]) -> Any:
+    """A case of ``manager``'s agency for a person the authority knows."""
+    variables = {
+        "input": {
+            "personId": person,
+            "givenNames": "Amir",
+            "familyName": "Haddad",
+            "targetGroup": "young_adults",
+            "legalSpheres": ["sgb_ii"],
+            "intakeSource": "foreigners_authority",
+        }
+    }
+    return (await ok(hub, OPEN_CASE, variables, manager))["openCase"]
+
+
+async def consent_of(
+    hub: InProcessHub, case_id: str, manager: dict[str, str], *categories: str
+) -> Any:
+    """A consent on ``case_id`` for the manager's own agency, for counselling, 90 days."""
+    variables = {
+        "input": {
+            "caseId": case_id,
+            "recipients": ["kim-05315"],
+            "categories": list(categories),
+            "purposes": ["counselling"],
+            "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+        }
+    }
+    return (await ok(hub, GRANT, variables, manager))["grantConsent"]
+
+
 async def test_a_case_manager_sees_no_pathway_on_its_own_consent_for_residence_data(
     hub: InProcessHub,
 ) -> None:
@@ -195,39 +226,8 @@ async def test_a_case_manager_sees_no_pathway_on_its_own_consent_for_residence_d
     manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
     before = await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager)
 
-    opened = (
-        await ok(
-            hub,
-            OPEN_CASE,
-            {
-                "input": {
-                    "personId": person,
-                    "givenNames": "Amir",
-                    "familyName": "Haddad",
-                    "targetGroup": "young_adults",
-                    "legalSpheres": ["sgb_ii"],
-                    "intakeSource": "foreigners_authority",
-                }
-            },
-            manager,
-        )
-    )["openCase"]
-    granted = (
-        await ok(
-            hub,
-            GRANT,
-            {
-                "input": {
-                    "caseId": opened["caseId"],
-                    "recipients": ["kim-05315"],
-                    "categories": ["case_basic", "residence"],
-                    "purposes": ["counselling"],
-                    "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
-                }
-            },
-            manager,
-        )
-    )["grantConsent"]
+    opened = await open_case_for(hub, person, manager)
+    granted = await consent_of(hub, opened["caseId"], manager, "case_basic", "residence")
     await ok(
         hub,
         """query($id: ID!, $p: String) { person(id: $id) {
@@ -257,39 +257,8 @@ async def test_the_authority_confirms_a_consent_and_the_pathway_follows_its_deci
     # given a person on abh-05315's file and a case manager's consent covering residence data
     person, position = await refugee_path(hub)
     manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
-    opened = (
-        await ok(
-            hub,
-            OPEN_CASE,
-            {
-                "input": {
-                    "personId": person,
-                    "givenNames": "Amir",
-                    "familyName": "Haddad",
-                    "targetGroup": "young_adults",
-                    "legalSpheres": ["sgb_ii"],
-                    "intakeSource": "foreigners_authority",
-                }
-            },
-            manager,
-        )
-    )["openCase"]
-    consent = (
-        await ok(
-            hub,
-            GRANT,
-            {
-                "input": {
-                    "caseId": opened["caseId"],
-                    "recipients": ["kim-05315"],
-                    "categories": ["case_basic", "residence"],
-                    "purposes": ["counselling"],
-                    "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
-                }
-            },
-            manager,
-        )
-    )["grantConsent"]
+    opened = await open_case_for(hub, person, manager)
+    consent = await consent_of(hub, opened["caseId"], manager, "case_basic", "residence")
     await ok(hub, TIMELINE, {"id": person, "p": consent["position"]}, manager)
     decision = {"input": {"personId": person, "consentId": consent["consentId"]}}
 
@@ -325,33 +294,8 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     # residence data only
     person, position = await refugee_path(hub)
     manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
-    opened = (
-        await ok(
-            hub,
-            OPEN_CASE,
-            {
-                "input": {
-                    "personId": person,
-                    "givenNames": "Amir",
-                    "familyName": "Haddad",
-                    "targetGroup": "young_adults",
-                    "legalSpheres": ["sgb_ii"],
-                    "intakeSource": "foreigners_authority",
-                }
-            },
-            manager,
-        )
-    )["openCase"]
-    until = (dt.date.today() + dt.timedelta(days=90)).isoformat()
-    grant = {
-        "caseId": opened["caseId"],
-        "recipients": ["kim-05315"],
-        "purposes": ["counselling"],
-        "validUntil": until,
-    }
-    residence = (await ok(hub, GRANT, {"input": {**grant, "categories": ["residence"]}}, manager))[
-        "grantConsent"
-    ]
+    opened = await open_case_for(hub, person, manager)
+    residence = await consent_of(hub, opened["caseId"], manager, "residence")
     await ok(hub, TIMELINE, {"id": person, "p": residence["position"]}, manager)
     decision = {"input": {"personId": person, "consentId": residence["consentId"]}}
     confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]  # by the authority
@@ -372,9 +316,7 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     assert "B1" not in language["reason"]
 
     # and once a consent covers language data too, it shows them
-    both = (await ok(hub, GRANT, {"input": {**grant, "categories": ["language"]}}, manager))[
-        "grantConsent"
-    ]
+    both = await consent_of(hub, opened["caseId"], manager, "language")
     await ok(hub, TIMELINE, {"id": person, "p": both["position"]}, manager)
     decision = {"input": {"personId": person, "consentId": both["consentId"]}}
     confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]
