@@ -79,8 +79,9 @@ def ctx(info: Info[HubContext, None]) -> HubContext:
 today = today_in_germany
 
 
-async def read_after(context: HubContext, token: str | None, consumer: str) -> None:
-    """Wait (bounded) until ``consumer`` has read as far as the position token names."""
+async def read_after(context: HubContext, token: str | None, *consumers: str) -> None:
+    """Wait (bounded) until each of ``consumers`` has read as far as the position token names
+    (a read whose visibility another read model decides waits for that one too)."""
     if not token:
         return
     try:
@@ -88,11 +89,12 @@ async def read_after(context: HubContext, token: str | None, consumer: str) -> N
     except BadToken:
         raise HubError("atLeast is not a position token", "invalid_input", "atLeast") from None
     try:
-        await wait_for(
-            context.pool,
-            consumer=consumer,
-            position=position,
-            timeout=context.settings.consistency_wait_seconds,
-        )
+        for consumer in consumers:
+            await wait_for(
+                context.pool,
+                consumer=consumer,
+                position=position,
+                timeout=context.settings.consistency_wait_seconds,
+            )
     except NotCaughtUp as error:
         raise HubError(str(error), "not_caught_up", "atLeast") from None

@@ -32,6 +32,7 @@ SUFFIXES = (
     "_consents",
     "_refs",
     "_confirmations",
+    "_holders",
 )  # the timeline and the tables it keeps beside it
 
 

@@ -20,6 +20,8 @@ from projections.pathway.readiness import PathwayFacts, Period
 from projections.timeline.visibility import Reader
 
 CONSUMER = "pathway"
+#: the timeline's side tables (consents, decisions, holders) decide who sees a pathway
+VISIBILITY = "timeline"
 LANGUAGE_MILESTONES = frozenset({"integration_course_completed"})
 
 
@@ -73,7 +75,7 @@ async def pathway_for(
 ) -> Pathway | None:
     context = ctx(info)
     principal = context.require(AUTHORITY | WITH_CONSENT, "read pathways")
-    await read_after(context, at_least, CONSUMER)
+    await read_after(context, at_least, CONSUMER, VISIBILITY)
     access = await queries.pathway_access(
         context.pool, person, Reader(principal.agency, principal.role, today())
     )
@@ -119,9 +121,13 @@ class PathwayQueries:
         principal = context.require(AUTHORITY, "list persons by stage")
         if not 1 <= first <= 200:
             raise HubError("first must be between 1 and 200", "invalid_input", "first")
-        await read_after(context, at_least, CONSUMER)
+        await read_after(context, at_least, CONSUMER, VISIBILITY)
         rows = await queries.persons_at_stage(
-            context.pool, stage, after=_after(after), limit=first + 1
+            context.pool,
+            stage,
+            Reader(principal.agency, principal.role, today()),
+            after=_after(after),
+            limit=first + 1,
         )
         page = rows[:first]
         await audit.record_read(

@@ -78,13 +78,22 @@ async def milestones(conn: Fetch, person_id: UUID) -> list[Any]:
     )
 
 
-async def persons_at_stage(conn: Fetch, stage: str, *, after: UUID, limit: int) -> list[Any]:
-    """Up to ``limit`` persons at a stage whose id comes after ``after``, by id."""
+async def persons_at_stage(
+    conn: Fetch, stage: str, reader: Reader, *, after: UUID, limit: int
+) -> list[Any]:
+    """Up to ``limit`` persons at a stage whose id comes after ``after``, by id: those whose
+    residence data the reader may see (for an authority's officers, the files it holds)."""
+    visible = may_see(
+        Fact.residence_file("p.person_id", "residence"), agency="$4", role="$5", today="$6"
+    )
     return await conn.fetch(
         "SELECT person_id, stage, stage_since, municipality_key, entry_date"
-        " FROM projections.pathway_persons WHERE stage = $1 AND person_id > $2"
+        f" FROM projections.pathway_persons p WHERE stage = $1 AND person_id > $2 AND {visible}"
         " ORDER BY person_id LIMIT $3",
         stage,
         after,
         limit,
+        reader.agency,
+        reader.role,
+        reader.today,
     )

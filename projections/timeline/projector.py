@@ -41,12 +41,23 @@ NOBODY: Tracked = (None, None)
 @dataclass(frozen=True)
 class SideTables:
     """The timeline's side tables in one transaction: the owners of cases, referrals and
-    requests (``refs``), and the consents."""
+    requests (``refs``), the consents, the authorities' decisions on them, and which
+    authority holds each person's file."""
 
     conn: asyncpg.Connection
     refs: str
     consents: str
     confirmations: str = ""
+    holders: str = ""
+
+    async def hand_over(self, person_id: str, authority: str) -> None:
+        """``authority`` holds the person's file from now on."""
+        await self.conn.execute(
+            f"INSERT INTO {self.holders} (person_id, authority) VALUES ($1, $2)"
+            " ON CONFLICT (person_id) DO UPDATE SET authority = EXCLUDED.authority",
+            UUID(person_id),
+            authority,
+        )
 
     async def decide(self, consent_id: str, authority: str | None, confirmed: bool) -> None:
         """Record an authority's decision on a consent (the latest decision counts)."""
@@ -160,6 +171,18 @@ async def _mediation(
     return await side.owner(p.request_id)
 
 
+@track.handles(fa.PersonRegistered)
+async def _registered(side: SideTables, event: CloudEvent, p: fa.PersonRegistered) -> Tracked:
+    await side.hand_over(p.person_id, p.abh_id)
+    return event.sourceagency, None
+
+
+@track.handles(fa.CaseFileTransferred)
+async def _transferred(side: SideTables, event: CloudEvent, p: fa.CaseFileTransferred) -> Tracked:
+    await side.hand_over(p.person_id, p.to_abh)
+    return event.sourceagency, None
+
+
 @track.handles(fa.ConsentConfirmed)
 async def _consent_confirmed(
     side: SideTables, event: CloudEvent, p: fa.ConsentConfirmed
@@ -200,6 +223,7 @@ class TimelineProjection:
         self._consents = f"projections.{table}_consents"
         self._refs = f"projections.{table}_refs"
         self._confirmations = f"projections.{table}_confirmations"
+        self._holders = f"projections.{table}_holders"
         self._rows: list[tuple[object, ...]] = []
 
     async def begin(self, conn: asyncpg.Connection) -> None:
@@ -215,7 +239,7 @@ class TimelineProjection:
             await conn.execute("SELECT pg_notify('hub_timeline', '')")
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        side = SideTables(conn, self._refs, self._consents, self._confirmations)
+        side = SideTables(conn, self._refs, self._consents, self._confirmations, self._holders)
         owner, consent = await track(side, event, payload) or NOBODY
         if event.personid is None:
             return

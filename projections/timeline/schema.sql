@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- Cross-service person timeline: one row per contract event about a person.
 CREATE TABLE IF NOT EXISTS projections.timeline_events (
     source        text        NOT NULL,  -- owning service
@@ -49,4 +49,13 @@ CREATE TABLE IF NOT EXISTS projections.timeline_events_confirmations (
     authority     text        NOT NULL,
     confirmed     boolean     NOT NULL,
     PRIMARY KEY (consent_id, authority)
+);
+
+-- Which foreigners authority holds each person's file now (version 3): the authority that
+-- registered the person, then the one the file was last transferred to. Only the holder's
+-- officers see the authority's records of the person, and only the holder's confirmation
+-- releases them to another agency.
+CREATE TABLE IF NOT EXISTS projections.timeline_events_holders (
+    person_id     uuid        PRIMARY KEY,
+    authority     text        NOT NULL
 );

@@ -20,8 +20,11 @@ agency's records. Nobody can release another controller's records.
 Who sees a fact about a person (:func:`may_see`):
 
 - ``admin`` sees everything; ``steering`` sees nothing (aggregates only).
-- The foreigners authority (``abh_officer``) sees only foreigners-authority facts: nothing of
-  case management reaches it (§ 87 AufenthG).
+- The foreigners authority (``abh_officer``) sees only foreigners-authority facts, and of
+  those only about persons whose file its agency holds now (the authority that registered the
+  person, or the one the file was last transferred to): a person registered by one authority
+  is invisible to the others, and a transfer hands the whole file over. Nothing of case
+  management reaches it (§ 87 AufenthG).
 - Anyone else sees the facts their agency controls, and another controller's facts only while
   a consent *that controller recorded* releases them to their agency:
   - a fact about a consent itself: when the consent names their agency (so a withdrawal is
@@ -31,9 +34,9 @@ Who sees a fact about a person (:func:`may_see`):
     category the fact reveals.
 - The foreigners authority's facts reach nobody else on a case manager's consent alone: they
   need a consent of the person that covers the reader and the fact's categories and that the
-  authority whose record it is has confirmed (``confirmConsent``; ``declineConsent`` ends
-  it). The authority learns only the consent's id (§ 87 AufenthG). A case-management fact
-  without an owner is released to no one.
+  authority holding the file has confirmed (``confirmConsent``; ``declineConsent`` ends it;
+  after a transfer, the new holder decides). The authority learns only the consent's id
+  (§ 87 AufenthG). A case-management fact without an owner is released to no one.
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ ABOUT_A_CONSENT = "'{consent}'::text[]"
 NOTHING = "'{}'::text[]"
 #: The source of the foreigners authority's facts.
 AUTHORITY = "foreigners_authority"
+
+
+def _beside(consents: str, suffix: str) -> str:
+    """The side table ``suffix`` kept beside the consents table ``consents``."""
+    return consents.removesuffix("_consents") + suffix
+
+
+def holds(person: str, authority: str, *, consents: str = CONSENTS) -> str:
+    """SQL boolean: ``authority`` holds the file of ``person`` now."""
+    return (
+        f"EXISTS (SELECT 1 FROM {_beside(consents, '_holders')} h"
+        f" WHERE h.person_id = {person} AND h.authority = {authority})"
+    )
 
 
 @dataclass(frozen=True)
@@ -155,7 +171,8 @@ def may_see(
     releases = releases or ["false"]
     return f"""(
       {role} = 'admin'
-      OR ({role} = 'abh_officer' AND {fact.source} = '{AUTHORITY}')
+      OR ({role} = 'abh_officer' AND {fact.source} = '{AUTHORITY}'
+          AND {holds(fact.person, agency, consents=consents)})
       OR ({role} NOT IN ('abh_officer', 'steering') AND {fact.source} <> '{AUTHORITY}' AND (
            {" OR ".join(releases)}
       ))
@@ -166,14 +183,14 @@ def may_see(
 
 def _confirmed_release(fact: Fact, *, agency: str, today: str, consents: str) -> str:
     """SQL boolean: a consent of the person that covers ``agency`` for the fact's categories
-    has been confirmed by the authority whose record it is (by any authority where the fact
-    names no owner, as the pathway's does), and not declined since."""
-    confirmations = consents.removesuffix("_consents") + "_confirmations"
-    by_owner = "" if fact.owner is None else f" AND k.authority = {fact.owner}"
+    has been confirmed by the authority that holds the person's file now, and not declined
+    since."""
+    confirmations = _beside(consents, "_confirmations")
     return (
         f"EXISTS (SELECT 1 FROM {consents} c JOIN {confirmations} k"
-        f" ON k.consent_id = c.consent_id AND k.confirmed{by_owner}"
+        f" ON k.consent_id = c.consent_id AND k.confirmed"
         f" WHERE c.person_id = {fact.person}"
+        f" AND {holds(fact.person, 'k.authority', consents=consents)}"
         f" AND {covers(recipient=agency, categories=fact.categories, today=today)})"
     )
 

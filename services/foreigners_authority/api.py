@@ -18,7 +18,12 @@ from services.runtime.commands import CommandOutcome, CommandServer, register_co
 from services.runtime.context import CommandContext
 
 
-def register_arrival(payload: commands.RegisterArrival) -> RegisterArrival:
+def _authority(context: CommandContext) -> str | None:
+    """The caller's authority; ``None`` for the hub's admin, who acts for any authority."""
+    return None if context.role == "admin" else context.agency
+
+
+def register_arrival(payload: commands.RegisterArrival, context: CommandContext) -> RegisterArrival:
     return RegisterArrival(
         given_names=payload.given_names,
         family_name=payload.family_name,
@@ -30,10 +35,13 @@ def register_arrival(payload: commands.RegisterArrival) -> RegisterArrival:
         municipality_key=payload.municipality_key,
         registered_on=payload.registered_on or payload.entry_date,
         abh_id=payload.abh_id,
+        agency=_authority(context),
     )
 
 
-def grant_residence_title(payload: commands.GrantResidenceTitle) -> GrantResidenceTitle:
+def grant_residence_title(
+    payload: commands.GrantResidenceTitle, context: CommandContext
+) -> GrantResidenceTitle:
     return GrantResidenceTitle(
         person_id=payload.person_id,
         title=TitleKind(payload.title.value),
@@ -42,6 +50,7 @@ def grant_residence_title(payload: commands.GrantResidenceTitle) -> GrantResiden
         valid_until=payload.valid_until,
         granted_on=payload.granted_on or min(payload.valid_from, today_in_germany()),
         conditions=list(payload.conditions),
+        agency=_authority(context),
     )
 
 
@@ -49,14 +58,14 @@ def decision(payload: commands.DecideOnConsent, context: CommandContext) -> Cons
     return ConsentDecision(
         person_id=payload.person_id,
         consent_id=payload.consent_id,
-        agency=None if context.role == "admin" else context.agency,
+        agency=_authority(context),
     )
 
 
 #: catalogue payload (and caller) -> the application's command object
 _COMMAND_OBJECTS: dict[str, Any] = {
-    "register_arrival": lambda payload, context: register_arrival(payload),
-    "grant_residence_title": lambda payload, context: grant_residence_title(payload),
+    "register_arrival": register_arrival,
+    "grant_residence_title": grant_residence_title,
     "confirm_consent": decision,
     "decline_consent": decision,
 }

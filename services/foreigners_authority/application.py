@@ -16,6 +16,7 @@ from eventsourcing.persistence import RecordConflictError
 from eventsourcing.utils import EnvType
 
 from kernel.clock import today_in_germany as today_in_germany  # api.py takes it from here
+from kernel.errors import NotAllowed
 from services.foreigners_authority.codelists import load_codelists
 from services.foreigners_authority.domain import (
     ArrivalFacts,
@@ -37,6 +38,7 @@ SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
 #: the one refusal for a file the sender does not hold, whether it exists or not
 NOT_HELD = "your authority holds no residence file for this person"
+NOT_YOURS = "an authority registers arrivals for itself only: abhId must name your authority"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class RegisterArrival:
     municipality_key: str
     registered_on: date
     abh_id: str
+    #: the registering authority (``None``: the hub's admin); it registers for itself only
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,8 @@ class GrantResidenceTitle:
     valid_until: date | None
     granted_on: date
     conditions: list[str] = field(default_factory=list)
+    #: the deciding authority (``None``: the hub's admin); it decides on files it holds only
+    agency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +122,8 @@ class ForeignersAuthority(HubApplication):
         self.today = today
 
     def register_arrival(self, command: RegisterArrival) -> CommandResult:
+        if command.agency is not None and command.abh_id != command.agency:
+            raise NotAllowed(NOT_YOURS, "abhId")
         file = self._new_file(command)
         recordings = self.save(file)
         return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
@@ -159,7 +167,11 @@ class ForeignersAuthority(HubApplication):
 
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
         load_codelists().check_title(str(command.title), command.paragraph)
-        file = self._file(command.person_id)
+        file = (
+            self._file(command.person_id)
+            if command.agency is None
+            else self._held_file(command.person_id, command.agency, "personId")
+        )
         file.grant_residence_title(
             title=command.title,
             paragraph=command.paragraph,

@@ -26,7 +26,12 @@ _n = iter(range(1, 10**6))
 
 
 async def send(
-    hub: InProcessHub, message_type: str, body: dict[str, Any], person: str | None = None
+    hub: InProcessHub,
+    message_type: str,
+    body: dict[str, Any],
+    person: str | None = None,
+    *,
+    sender: str = ABH,
 ) -> dict[str, Any]:
     assert hub.services is not None
     app, server = hub.services["foreigners_authority"]
@@ -39,7 +44,7 @@ async def send(
     token = issue_token(
         hub.settings.resolved_jwt_secret(),
         subject="advis",
-        agency=ABH,
+        agency=sender,
         role="abh_officer",
         issuer=hub.settings.jwt_issuer,
     )
@@ -47,7 +52,7 @@ async def send(
         "messageId": f"p-{next(_n)}",
         "messageType": message_type,
         "sentAt": "2026-11-20T10:00:00+01:00",
-        "sender": ABH,
+        "sender": sender,
         "body": body,
     }
     if person:

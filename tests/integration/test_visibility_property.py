@@ -4,7 +4,9 @@ For random cases (person, holding agency), random consents recorded on them (sta
 date, recipients, categories, purposes, explicit flag), random timeline rows (source,
 categories, owner agency, governing consent), random referrals and random readers (agency,
 role), every read built on the one visibility module answers exactly what case management's
-domain rule (``Consent.covers``) allows, released by the row's controller only:
+domain rule (``Consent.covers``) allows, released by the row's controller only (for the
+foreigners authority's rows: the authority holding the person's file now, by confirming the
+consent):
 
 - the person timeline, and the subscription's check at delivery time: which rows;
 - the pathway: whether the reader sees it at all (residence data), and its language facts;
@@ -15,7 +17,7 @@ So nothing is shared without a covering consent, and a withdrawn or lapsed conse
 every row it alone covered, on every read. And, stated apart from that oracle
 (:func:`released`): no row reaches an agency unless the agency controls it or its controller
 released it to that agency; a case manager's consent never releases the foreigners
-authority's rows.
+authority's rows, and an authority's officers see only the persons whose file it holds.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from projections.case_views.queries import consents_of_cases, referrals
@@ -39,7 +42,9 @@ from services.case_management.domain.consent import Consent
 
 TODAY = dt.date(2026, 6, 1)
 AGENCIES = ["awo", "caritas", "jobcenter", "kim"]
-AUTHORITY = "abh"  # the foreigners authority's agency: the owner of its records
+AUTHORITY = "abh"  # a foreigners authority's agency
+AUTHORITIES = [AUTHORITY, "abh-2"]
+FA = "foreigners_authority"
 CATEGORIES = ["case_basic", "work", "residence", "language", "health", "religion"]
 PURPOSES = ["referral", "counselling", "housing_support"]
 PERSONS = [uuid.UUID(int=1), uuid.UUID(int=2)]
@@ -81,7 +86,7 @@ rows = st.lists(
                 st.just(["consent"]),
                 st.lists(st.sampled_from(CATEGORIES), min_size=0, max_size=3, unique=True),
             ),
-            "owner": st.none() | st.sampled_from([*AGENCIES, AUTHORITY]),
+            "owner": st.none() | st.sampled_from([*AGENCIES, *AUTHORITIES]),
             "consent": st.none() | st.integers(0, 4),
         }
     ),
@@ -101,7 +106,13 @@ referral_specs = st.lists(
     ),
     max_size=4,
 )
-readers = st.tuples(st.sampled_from([*AGENCIES, AUTHORITY]), st.sampled_from(ROLES))
+readers = st.tuples(st.sampled_from([*AGENCIES, *AUTHORITIES]), st.sampled_from(ROLES))
+#: which authority holds each person's file (``None``: no registration seen)
+holder_specs = st.fixed_dictionaries({p: st.none() | st.sampled_from(AUTHORITIES) for p in PERSONS})
+#: the authorities' latest decisions on consents: (consent index, authority) -> confirmed
+decision_specs = st.dictionaries(
+    st.tuples(st.integers(0, 3), st.sampled_from(AUTHORITIES)), st.booleans(), max_size=4
+)
 
 
 # -- the oracle: the domain's consent rule --------------------------------------------------
@@ -145,24 +156,42 @@ def covers(consent: Consent, agency: str, categories: list[str], purpose: str | 
     )
 
 
-def may_see(
-    fact: dict[str, Any],
-    domain: list[Consent],
-    controllers: list[str | None],
-    agency: str,
-    role: str,
-) -> bool:
+@dataclass(frozen=True)
+class World:
+    """The consents (``domain[i]`` recorded by ``controllers[i]``), who holds each person's
+    file, and the authorities' decisions on the consents."""
+
+    domain: list[Consent]
+    controllers: list[str | None]
+    holders: dict[uuid.UUID, str | None]
+    decisions: dict[tuple[int, str], bool]
+
+    def confirmed_by_holder(self, index: int, person: uuid.UUID) -> bool:
+        holder = self.holders[person]
+        return holder is not None and self.decisions.get((index, holder)) is True
+
+
+def may_see(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
     """Who sees a fact about a person: the roles' limits, then the controller's consent.
 
     ``controllers[i]`` recorded ``domain[i]`` (the agency of its case): a consent releases
-    only its controller's facts, and no consent of a case manager releases the authority's.
+    only its controller's facts; the authority's facts only once the authority holding the
+    file confirmed it.
     """
+    domain, controllers = world.domain, world.controllers
     if role == "admin":
         return True
     if role == "abh_officer":
-        return bool(fact["source"] == "foreigners_authority")
-    if role == "steering" or fact["source"] == "foreigners_authority":
+        return bool(fact["source"] == FA and world.holders[fact["person"]] == agency)
+    if role == "steering":
         return False
+    if fact["source"] == FA:
+        return any(
+            c.person_id == fact["person"]
+            and world.confirmed_by_holder(i, fact["person"])
+            and covers(c, agency, fact["categories"], None)
+            for i, c in enumerate(domain)
+        )
     if fact["owner"] is None:
         return False
     if fact["owner"] == agency:
@@ -182,35 +211,38 @@ def may_see(
     )
 
 
-def released(
-    fact: dict[str, Any],
-    domain: list[Consent],
-    controllers: list[str | None],
-    agency: str,
-    role: str,
-) -> bool:
+def released(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
     """The property, stated apart from the oracle: a fact reaches an agency only if the agency
     controls it, or its controller released it to that agency (an active consent recorded by
     the fact's owner, about the fact's person or governing the fact, naming the agency).
 
-    The authority's officers read the authority's facts (keeping one authority's persons
-    from another is the inbound interface's concern, not the consent's); admin reads all.
+    The authority's facts are controlled by the authority holding the person's file: its
+    officers read them, and only a consent naming the agency that this authority confirmed
+    releases them. Admin reads all.
     """
     if role == "admin":
         return True
-    if role == "abh_officer":
-        return bool(fact["source"] == "foreigners_authority")
-    if fact["owner"] is None:
+    if fact["source"] == FA:
+        holder = world.holders[fact["person"]]
+        if role == "abh_officer":
+            return holder == agency
+        return any(
+            c.person_id == fact["person"]
+            and world.confirmed_by_holder(i, fact["person"])
+            and agency in c.recipients
+            and c.is_active(TODAY)
+            for i, c in enumerate(world.domain)
+        )
+    if role == "abh_officer" or fact["owner"] is None:
         return False
-    if fact["owner"] == agency and fact["source"] != "foreigners_authority":
+    if fact["owner"] == agency:
         return True
     return any(
         controller == fact["owner"]
         and (c.person_id == fact["person"] or fact["consent"] == i)
         and agency in c.recipients
         and c.is_active(TODAY)
-        and fact["source"] != "foreigners_authority"  # only the authority can release those
-        for i, (c, controller) in enumerate(zip(domain, controllers, strict=True))
+        for i, (c, controller) in enumerate(zip(world.domain, world.controllers, strict=True))
     )
 
 
@@ -237,12 +269,23 @@ async def store(
     consent_specs: list[dict[str, Any]],
     row_specs: list[dict[str, Any]],
     referral_list: list[dict[str, Any]],
+    holders: dict[uuid.UUID, str | None],
+    decisions: dict[tuple[int, str], bool],
 ) -> list[uuid.UUID]:
     """The same consents in both read models that keep them; returns the referral ids."""
     await conn.execute(
         "TRUNCATE projections.timeline_events, projections.timeline_events_consents,"
+        " projections.timeline_events_holders, projections.timeline_events_confirmations,"
         " projections.cv_consents, projections.cv_referrals, projections.cv_cases"
     )
+    for person, authority in holders.items():
+        if authority is not None:
+            await conn.execute(
+                "INSERT INTO projections.timeline_events_holders (person_id, authority)"
+                " VALUES ($1, $2)",
+                person,
+                authority,
+            )
     ids = [uuid.uuid4() for _ in consent_specs]
     for consent_id, c in zip(ids, consent_specs, strict=True):
         common = (
@@ -270,6 +313,15 @@ async def store(
             *common,
             TODAY - dt.timedelta(days=30),
         )
+    for (index, authority), confirmed in decisions.items():
+        if index < len(ids):
+            await conn.execute(
+                "INSERT INTO projections.timeline_events_confirmations"
+                " (consent_id, authority, confirmed) VALUES ($1, $2, $3)",
+                ids[index],
+                authority,
+                confirmed,
+            )
     for position, r in enumerate(row_specs, start=1):
         governing = (
             ids[r["consent"]]
@@ -325,6 +377,36 @@ async def store(
     referral_list=referral_specs,
     reader=readers,
     cut=st.integers(0, 6),
+    holders=holder_specs,
+    decisions=decision_specs,
+)
+@example(  # the file went to another authority: the former holder's confirmation no longer counts
+    case_specs=[{"person": PERSONS[0], "agency": "kim"}],
+    consent_specs=[
+        {
+            "case": 0,
+            "status": "active",
+            "valid_until": TODAY + dt.timedelta(days=3),
+            "recipients": ["awo"],
+            "categories": ["residence"],
+            "purposes": ["referral"],
+            "special": False,
+        }
+    ],
+    row_specs=[
+        {
+            "person": PERSONS[0],
+            "source": FA,
+            "categories": ["residence"],
+            "owner": AUTHORITY,
+            "consent": None,
+        }
+    ],
+    referral_list=[],
+    reader=("awo", "partner_agency"),
+    cut=0,
+    holders={PERSONS[0]: "abh-2", PERSONS[1]: None},
+    decisions={(0, AUTHORITY): True},
 )
 async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     conn: asyncpg.Connection,
@@ -334,19 +416,20 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     referral_list: list[dict[str, Any]],
     reader: tuple[str, str],
     cut: int,
+    holders: dict[uuid.UUID, str | None],
+    decisions: dict[tuple[int, str], bool],
 ) -> None:
     # given consents recorded on cases, rows and referrals in the read models, and a reader
     consent_specs = [on_case(c, case_specs) for c in consent_specs]
     controllers = [c["controller"] for c in consent_specs]
     referral_list = [r for r in referral_list if r["consent"] < len(consent_specs)]
-    referral_ids = await store(conn, consent_specs, row_specs, referral_list)
+    referral_ids = await store(conn, consent_specs, row_specs, referral_list, holders, decisions)
     domain = [domain_consent(c) for c in consent_specs]
+    world = World(domain, controllers, holders, decisions)
     agency, role = reader
     who = Reader(agency, role, TODAY)
     allowed = {
-        position
-        for position, r in enumerate(row_specs, start=1)
-        if may_see(r, domain, controllers, agency, role)
+        position for position, r in enumerate(row_specs, start=1) if may_see(r, world, agency, role)
     }
 
     # when each read runs, then it returns what the domain rule allows
@@ -360,31 +443,28 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
         residence_file = {"person": person, "source": "foreigners_authority", "owner": None}
         assert access.residence == may_see(
             {**residence_file, "categories": ["residence"], "consent": None},
-            domain,
-            controllers,
+            world,
             agency,
             role,
         ), "pathway"
         assert access.language == may_see(
             {**residence_file, "categories": ["language"], "consent": None},
-            domain,
-            controllers,
+            world,
             agency,
             role,
         ), "pathway language facts"
 
-        assert all(
-            released(row_specs[r["position"] - 1], domain, controllers, agency, role)
-            for r in timeline
-        ), "a row reached an agency its controller did not release it to"
+        assert all(released(row_specs[r["position"] - 1], world, agency, role) for r in timeline), (
+            "a row reached an agency its controller did not release it to"
+        )
 
     delivered = await new_rows(
         conn, who, after={s: cut for s in SOURCES}, upto={s: len(row_specs) for s in SOURCES}
     )
     assert {r["position"] for r in delivered} == {p for p in allowed if p > cut}, "delivery"
-    assert all(
-        released(row_specs[r["position"] - 1], domain, controllers, agency, role) for r in delivered
-    ), "a delivery reached an agency its controller did not release it to"
+    assert all(released(row_specs[r["position"] - 1], world, agency, role) for r in delivered), (
+        "a delivery reached an agency its controller did not release it to"
+    )
 
     sent = await referrals(conn, TODAY, case_ids=PERSONS)
     assert {r["referral_id"] for r in sent} == set(referral_ids)
