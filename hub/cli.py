@@ -112,7 +112,13 @@ def _load_demo_once(
         if done:
             log.info("demo data already loaded")
             return
-        count = load_demo(base_url, token, manager_token)
+        count = load_demo(
+            base_url,
+            lambda abh: _token(
+                HubSettings(), subject="demo-officer", agency=abh, role="abh_officer", ttl=3600
+            ),
+            manager_token,
+        )
         synthetic = ""
         if inbound_url is not None:
             synthetic = _load_synthetic(inbound_url, token)

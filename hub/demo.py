@@ -6,6 +6,7 @@ All names and numbers are invented.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -97,14 +98,18 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
 ]
 
 
-def load_demo(base_url: str, token: str, case_manager_token: str | None = None) -> int:
-    """Register the demo persons and their titles, and (with a case manager's token) a few
-    cases with consent, a referral and mediation; returns how many persons."""
-    headers = {"Authorization": f"Bearer {token}"}
+def load_demo(
+    base_url: str, authority_token: Callable[[str], str], case_manager_token: str | None = None
+) -> int:
+    """Register the demo persons and their titles, each by the foreigners authority of their
+    municipality (``authority_token(abh_id)`` signs its officer in), and (with a case
+    manager's token) a few cases with consent, a referral and mediation; returns how many
+    persons."""
     person_ids: list[str] = []
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+    with httpx.Client(base_url=base_url, timeout=30) as client:
         for index, (given, family, birth, nat, entry, mode, ags, title) in enumerate(PEOPLE):
             registered = dt.date.fromisoformat(entry) + dt.timedelta(days=7)
+            client.headers["Authorization"] = f"Bearer {authority_token(f'abh-{ags}')}"
             person_id = _call(
                 client,
                 REGISTER,
