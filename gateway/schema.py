@@ -16,10 +16,8 @@ from strawberry.extensions import (
     MaskErrors,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
@@ -29,6 +27,7 @@ from contracts.roles import TIMELINE_READERS
 from gateway.cases.queries import CaseQueries
 from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
+from gateway.documents import ParseAndValidateOffLoop
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
@@ -83,16 +82,16 @@ def _should_mask(error: GraphQLError) -> bool:
 
 
 class HubSchema(strawberry.Schema):
-    """Bounds a document's tokens, depth and aliases, caches parsing and validation, masks
+    """Bounds a document's tokens, depth and aliases, caches parsing and validation (and runs
+    them for large unseen documents off the event loop, gateway.documents), masks
     unexpected errors and logs them only there (``_should_mask``), codes every error, and
     redacts personal values from the logs."""
 
     def __init__(self, **kwargs: Any) -> None:
         extensions = [
             partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-            ParserCache,
             partial(AddValidationRules, _LIMIT_RULES),
-            ValidationCache,
+            ParseAndValidateOffLoop,
             partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
             *kwargs.pop("extensions", []),
         ]
