@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from gateway import audit
-from gateway.auth import AuthError, Principal, bearer_token, token_verifier
+from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subscriptions import Notifier
 from projections import schema as read_models
@@ -284,8 +284,8 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
         header = params.get("Authorization") or params.get("authorization")
         if context.authenticate is None:
             raise ConnectionRejectionError({"message": "authentication unavailable"})
-        try:
-            context.principal = context.authenticate(header)
+        try:  # once per connection; an identity provider's key fetch must not hold the loop
+            context.principal = await asyncio.to_thread(context.authenticate, header)
         except AuthError as error:
             raise ConnectionRejectionError({"message": str(error)}) from None
 
@@ -348,6 +348,9 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     def authenticate(authorization: str | None) -> Principal:
         return verify(bearer_token(authorization))
 
+    async def authenticate_off_loop(authorization: str | None) -> Principal:
+        return await verify_off_loop(verify, authorization)
+
     async def context_getter(
         request: Request = None,  # type: ignore[assignment]
         ws: WebSocket = None,  # type: ignore[assignment]
@@ -357,11 +360,11 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             # WebSockets authenticate in connection_init (or with the handshake header)
             if "authorization" in ws.headers:
                 with contextlib.suppress(AuthError):
-                    principal = authenticate(ws.headers["authorization"])
+                    principal = await authenticate_off_loop(ws.headers["authorization"])
         elif not (ide_enabled and _asks_for_ide_page(request)):
             # only GraphiQL's page itself is served without a token; nothing is executed
             try:
-                principal = authenticate(request.headers.get("authorization"))
+                principal = await authenticate_off_loop(request.headers.get("authorization"))
             except AuthError as error:
                 raise Unauthenticated(str(error)) from None
             wait = buckets.take(principal.subject)

@@ -10,6 +10,7 @@ from services.runtime.tokens import (
     bearer_token,
     issue_token,
     token_verifier,
+    verify_off_loop,
     verify_token,
 )
 
@@ -21,5 +22,6 @@ __all__ = [
     "bearer_token",
     "issue_token",
     "token_verifier",
+    "verify_off_loop",
     "verify_token",
 ]

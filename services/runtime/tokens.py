@@ -8,6 +8,7 @@ OpenID Connect identity provider (RS256 or ES256, keys from the issuer's JWKS by
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
@@ -103,6 +104,21 @@ def verify_token(secret: str, token: str, *, issuer: str) -> Principal:
     )
 
 
+#: checks a bearer token and names its caller (raises AuthError)
+Verifier = Callable[[str], Principal]
+
+
+async def verify_off_loop(verify: Verifier, authorization: str | None) -> Principal:
+    """The caller of an ``Authorization`` header, verified without holding the event loop:
+    an identity provider's token may make the verifier fetch the JWK set (up to its timeout),
+    so it is verified in a worker thread; the hub's own HS256 tokens need no I/O and are
+    verified in place."""
+    token = bearer_token(authorization)
+    if _header(token).get("alg") == ALGORITHM:
+        return verify(token)
+    return await asyncio.to_thread(verify, token)
+
+
 def bearer_token(authorization: str | None) -> str:
     if not authorization:
         raise AuthError("missing bearer token: send 'Authorization: Bearer <token>'")
@@ -115,7 +131,6 @@ def bearer_token(authorization: str | None) -> str:
 # -- OpenID Connect access tokens -------------------------------------------------------------
 
 OIDC_ALGORITHMS = ("RS256", "ES256")
-Verifier = Callable[[str], Principal]
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from contracts.roles import Role
 from services.foreigners_authority.application import ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
-from services.runtime.tokens import AuthError, Principal, bearer_token, verify_token
+from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
 
 #: only an authority's officers send: admin is the hub's operator, not an authority, and holds
 #: no file, so it may neither send for an authority nor open files of its own
@@ -145,7 +145,7 @@ def create_inbound_app(
     @api.post("/inbound/messages")
     async def receive(request: Request) -> JSONResponse:
         try:
-            principal = verify(bearer_token(request.headers.get("authorization")))
+            principal = await verify_off_loop(verify, request.headers.get("authorization"))
         except AuthError as error:
             return JSONResponse(
                 {

@@ -52,11 +52,13 @@ class SigningKey:
 
 @dataclass
 class IdentityProvider:
-    """Serves ``/.well-known/openid-configuration`` and ``/certs``; counts JWKS fetches."""
+    """Serves ``/.well-known/openid-configuration`` and ``/certs``; counts JWKS fetches.
+    With ``gate`` set, the JWKS answer waits until the gate opens (a slow provider)."""
 
     url: str = ""
     keys: list[SigningKey] = field(default_factory=list)
     jwks_fetches: int = 0
+    gate: threading.Event | None = None
 
     @property
     def issuer(self) -> str:
@@ -114,6 +116,8 @@ def serve_identity_provider(*keys: SigningKey) -> Iterator[IdentityProvider]:
                 body: dict[str, Any] = {"issuer": idp.issuer, "jwks_uri": idp.jwks_url}
             elif self.path == "/realms/kommune/protocol/openid-connect/certs":
                 idp.jwks_fetches += 1
+                if idp.gate is not None:
+                    idp.gate.wait(10)
                 body = {"keys": [key.jwk() for key in idp.keys]}
             else:
                 self.send_error(404)

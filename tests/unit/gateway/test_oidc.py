@@ -3,6 +3,8 @@ agency and role; everything else is refused with a clear reason."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +14,7 @@ import pytest
 
 from gateway.auth import AuthError, Principal, issue_token, token_verifier
 from services.runtime.settings import HubSettings
-from services.runtime.tokens import ClaimMapping, OidcVerifier
+from services.runtime.tokens import ClaimMapping, OidcVerifier, verify_off_loop
 from tests.unit.gateway.idp import (
     AUDIENCE,
     IdentityProvider,
@@ -245,3 +247,20 @@ def test_in_dev_with_an_issuer_both_kinds_are_accepted(
 def test_an_issuer_without_an_audience_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError, match="HUB_OIDC_AUDIENCE"):
         token_verifier(_settings(tmp_path, oidc_issuer="https://idp.example/realms/k"))
+
+
+async def test_a_slow_key_fetch_does_not_hold_the_event_loop(idp: IdentityProvider) -> None:
+    # given an identity provider that answers the JWKS request only when the gate opens
+    idp.gate = threading.Event()
+    verify = verifier(idp)
+
+    # when a request's token needs the keys
+    pending = asyncio.create_task(verify_off_loop(verify, f"Bearer {idp.token(RSA_KEY)}"))
+    await asyncio.sleep(0.05)
+
+    # then the event loop still runs other work meanwhile (here: opening the gate), and the
+    # token is verified once the keys arrive
+    assert not pending.done()
+    idp.gate.set()
+    principal = await asyncio.wait_for(pending, 10)
+    assert principal.role == "case_manager"
