@@ -315,7 +315,10 @@ def _asks_for_ide_page(request: Request) -> bool:
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     verify = token_verifier(settings)
-    schema_settings = GatewaySettings(consistency_wait_seconds=settings.consistency_wait_seconds)
+    schema_settings = GatewaySettings(
+        consistency_wait_seconds=settings.consistency_wait_seconds,
+        indicator_key=settings.resolved_indicator_key(),
+    )
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
     ide_enabled = settings.env == "dev"

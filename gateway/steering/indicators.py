@@ -1,4 +1,5 @@
-"""The steering group's indicators: pseudonymised and aggregated (groups < 5 left out)."""
+"""The steering group's indicators: pseudonymised, aggregated and perturbed by the cell-key
+method (published counts below 5 left out; kernel/disclosure.py)."""
 
 from __future__ import annotations
 
@@ -28,8 +29,13 @@ async def stage_counts(
 ) -> StageCounts:
     if by not in queries.GROUPINGS:
         raise HubError(f"by is one of {', '.join(queries.GROUPINGS)}", "invalid_input", "by")
+    context = ctx(info)
     result = await queries.stage_counts(
-        ctx(info).pool, by=by, from_month=from_month, to_month=to_month
+        context.pool,
+        key=context.settings.indicator_key,
+        by=by,
+        from_month=from_month,
+        to_month=to_month,
     )
     return StageCounts(
         rows=[StageCount(**r) for r in result.rows], suppressed_groups=result.suppressed_groups
@@ -39,7 +45,10 @@ async def stage_counts(
 async def milestone_durations(
     info: Info[HubContext, None], by_entry_year: bool = False
 ) -> MilestoneDurations:
-    result = await queries.milestone_durations(ctx(info).pool, by_entry_year=by_entry_year)
+    context = ctx(info)
+    result = await queries.milestone_durations(
+        context.pool, key=context.settings.indicator_key, by_entry_year=by_entry_year
+    )
     return MilestoneDurations(
         rows=[MilestoneDuration(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,
@@ -47,7 +56,8 @@ async def milestone_durations(
 
 
 async def open_conflicts(info: Info[HubContext, None]) -> OpenConflictCounts:
-    result = await queries.open_conflicts(ctx(info).pool)
+    context = ctx(info)
+    result = await queries.open_conflicts(context.pool, key=context.settings.indicator_key)
     return OpenConflictCounts(
         rows=[OpenConflicts(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,
@@ -55,7 +65,8 @@ async def open_conflicts(info: Info[HubContext, None]) -> OpenConflictCounts:
 
 
 async def referral_stats(info: Info[HubContext, None]) -> ReferralStats:
-    result = await queries.referral_stats(ctx(info).pool)
+    context = ctx(info)
+    result = await queries.referral_stats(context.pool, key=context.settings.indicator_key)
     return ReferralStats(
         rows=[ReferralStat(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,

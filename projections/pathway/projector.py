@@ -118,6 +118,19 @@ class PersonPath:
             stage,
             since,
         )
+        await self.entered(stage, since)
+
+    async def entered(self, stage: str, since: date) -> None:
+        """Keep the stage the person entered, and since when (for counts by month)."""
+        await self.conn.execute(
+            "INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)"
+            " VALUES ($1, $2, $3, $4) ON CONFLICT (person_id, position)"
+            " DO UPDATE SET since = EXCLUDED.since, stage = EXCLUDED.stage",
+            self.pid,
+            since,
+            stage,
+            self.position,
+        )
 
     async def milestone(self, name: str, on: date) -> None:
         await self.conn.execute(
@@ -179,6 +192,7 @@ async def _registered(person: PersonPath, event: CloudEvent, p: fa.PersonRegiste
         date_in_germany(event.time),
         bool(set(p.nationalities) & EU_CODES),
     )
+    await person.entered("arrival", date_in_germany(event.time))
 
 
 @on_event.handles(fa.EntryRecorded)
@@ -187,6 +201,12 @@ async def _entry(person: PersonPath, event: CloudEvent, p: fa.EntryRecorded) -> 
     await person.milestone("entry", p.entry_date)
     await person.conn.execute(
         "UPDATE projections.pathway_persons SET stage_since = $2 WHERE person_id = $1"
+        " AND stage = 'arrival'",
+        person.pid,
+        p.entry_date,
+    )
+    await person.conn.execute(
+        "UPDATE projections.pathway_stage_history SET since = $2 WHERE person_id = $1"
         " AND stage = 'arrival'",
         person.pid,
         p.entry_date,

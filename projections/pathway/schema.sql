@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,
@@ -50,3 +50,8 @@ CREATE TABLE IF NOT EXISTS projections.pathway_stage_history (
 );
 CREATE INDEX IF NOT EXISTS pathway_stage_history_since_idx
     ON projections.pathway_stage_history (since);
+-- Version 2: the projector keeps the history; persons projected before it start with the
+-- stage they are at (position 0 comes before every event).
+INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)
+    SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons
+    ON CONFLICT (person_id, position) DO NOTHING;

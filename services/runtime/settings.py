@@ -38,6 +38,9 @@ class HubSettings(BaseSettings):
     vault_master_key: SecretStr | None = Field(
         default=None, description="base64url-encoded 32-byte key wrapping the per-person keys"
     )
+    indicator_key: SecretStr | None = Field(
+        default=None, description="secret of the steering indicators' record keys (cell-key method)"
+    )
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     inbound_host: str = "127.0.0.1"
@@ -72,10 +75,16 @@ class HubSettings(BaseSettings):
             return self.vault_master_key.get_secret_value()
         return self._dev_secret("vault.key")
 
+    def resolved_indicator_key(self) -> str:
+        """The secret of the indicators' record keys; in dev created once under ``home``."""
+        if self.indicator_key is not None:
+            return self.indicator_key.get_secret_value()
+        return self._dev_secret("indicator.key")
+
     def _dev_secret(self, name: str) -> str:
         if self.env != "dev":
             raise RuntimeError(
-                f"HUB_{name.split('.')[0].upper()} must be set outside dev "
+                f"{_VARIABLES.get(name, name)} must be set outside dev "
                 f"(HUB_ENV={self.env}); refusing to generate secrets in production"
             )
         path = self.secrets_dir / name
@@ -89,6 +98,14 @@ class HubSettings(BaseSettings):
         tmp.chmod(0o600)
         tmp.replace(path)
         return value
+
+
+#: the variable that gives each secret outside dev
+_VARIABLES = {
+    "jwt.key": "HUB_JWT_SECRET",
+    "vault.key": "HUB_VAULT_MASTER_KEY",
+    "indicator.key": "HUB_INDICATOR_KEY",
+}
 
 
 def _random_key_b64() -> str:

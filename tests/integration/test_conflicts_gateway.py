@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from kernel.disclosure import KEY_SPACE, noise
 from tests.integration.case_flow import call, ok
 from tests.integration.conftest import InProcessHub
 
@@ -218,12 +220,11 @@ async def test_illegal_moves_are_refused_with_a_reason(hub: InProcessHub) -> Non
     assert bad_stage["errors"][0]["extensions"]["field"] == "stage"
 
 
-async def test_the_steering_group_sees_open_conflicts_only_in_groups_of_five(
+async def test_the_steering_group_sees_open_conflicts_perturbed_and_not_below_five(
     hub: InProcessHub,
 ) -> None:
-    last = {}
-    for _ in range(5):
-        last = await report(hub)
+    reported = [await report(hub) for _ in range(8)]
+    last = reported[-1]
     lone = await ok(
         hub,
         REPORT,
@@ -255,7 +256,14 @@ async def test_the_steering_group_sees_open_conflicts_only_in_groups_of_five(
         {"role": "steering", "agency": "lg-05315", "subject": "lg"},
     )
 
+    # eight conflicts, published with the noise of their cell key; the lone one never
     counts = steering["steering"]["openConflicts"]
-    assert counts["rows"] == [{"district": "Köln-Chorweiler", "stage": 3, "conflicts": 5}]
+    secret = hub.settings.resolved_indicator_key()
+    keys = [
+        int.from_bytes(hashlib.sha256((secret + r["conflictId"]).encode()).digest()[:4])
+        for r in reported
+    ]
+    published = 8 + noise(sum(keys) % KEY_SPACE)
+    assert counts["rows"] == [{"district": "Köln-Chorweiler", "stage": 3, "conflicts": published}]
     assert counts["suppressedGroups"] == 1
     assert last
