@@ -25,6 +25,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
+from contracts import REGISTRY
 from gateway import audit
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
@@ -33,6 +34,7 @@ from projections import schema as read_models
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
 from services.runtime.messaging import close, connect
+from services.runtime.sealing import sealer_for
 from services.runtime.service import database_url, nats_url
 from services.runtime.settings import HubSettings
 
@@ -338,7 +340,11 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
         state["pool"] = pool
-        state["commands"] = CommandClient(nc, timeout=settings.command_timeout_seconds)
+        state["commands"] = CommandClient(
+            nc,
+            timeout=settings.command_timeout_seconds,
+            sealer=sealer_for(settings, REGISTRY.services()),
+        )
         state["notifier"] = notifier
         try:
             yield

@@ -40,8 +40,11 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
 
     if args.no_demo:
         settings = settings.model_copy(update={"demo": False})
-    settings.resolved_jwt_secret()
+    settings.resolved_jwt_secret()  # dev secrets: made once, before any process needs them
     settings.resolved_vault_master_key()
+    settings.resolved_indicator_key()
+    for name in SERVICES:
+        settings.resolved_sealing_key(name)
 
     def on_ready(base_url: str, env: dict[str, str]) -> None:
         token = _token(

@@ -78,6 +78,18 @@ class Command:
     def personal_fields(self) -> frozenset[str]:
         return personal_fields(self.payload)
 
+    @property
+    def sealed_fields(self) -> frozenset[str]:
+        """The top-level keys of the payload (as sent: by alias) that are personal or hold
+        personal fields: they travel sealed for the owning service."""
+        keys: set[str] = set()
+        for name, info in self.payload.model_fields.items():
+            extra = info.json_schema_extra
+            marked = isinstance(extra, dict) and bool(extra.get(PERSONAL))
+            if marked or any(personal_fields(m) for m in _nested_models(info.annotation)):
+                keys.add(info.alias or name)
+        return frozenset(keys)
+
 
 @dataclass(frozen=True)
 class ServiceCommands:

@@ -39,6 +39,7 @@ from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
 from services.runtime.logs import collect_personal_values, personal_field_names, personal_values
+from services.runtime.sealing import Opener, Sealer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -100,6 +101,8 @@ Handler = Callable[[Any, CommandContext], Awaitable[dict[str, Any]]]
 class Route:
     model: type[BaseModel]
     handler: Handler
+    #: the catalogue's declaration, whose personal fields arrive sealed (None: plain route)
+    command: Command | None = None
 
 
 class CommandServer:
@@ -110,9 +113,18 @@ class CommandServer:
     a command that loses an optimistic-concurrency race is retried on the fresh aggregate.
     """
 
-    def __init__(self, nc: Client, service: str, *, conflict_retries: int = 3) -> None:
+    def __init__(
+        self,
+        nc: Client,
+        service: str,
+        *,
+        conflict_retries: int = 3,
+        opener: Opener | None = None,
+    ) -> None:
         self.nc = nc
         self.service = service
+        #: opens the sealed personal fields of catalogue commands, and refuses them in clear
+        self.opener = opener
         self.routes: dict[str, Route] = {}
         self.conflict_retries = conflict_retries
         self._subscription: Subscription | None = None
@@ -159,8 +171,14 @@ class CommandServer:
         # the copy carries the request's context variables (personal values) to the thread
         return await loop.run_in_executor(self._writer, contextvars.copy_context().run, call)
 
-    def route(self, command: str, model: type[BaseModel], handler: Handler) -> None:
-        self.routes[command] = Route(model, handler)
+    def route(
+        self,
+        command: str,
+        model: type[BaseModel],
+        handler: Handler,
+        declaration: Command | None = None,
+    ) -> None:
+        self.routes[command] = Route(model, handler, declaration)
 
     async def start(self) -> None:
         self._subscription = await self.nc.subscribe(
@@ -183,6 +201,11 @@ class CommandServer:
         self, command: str, data: bytes, headers: Mapping[str, str]
     ) -> dict[str, Any]:
         route = self.routes.get(command)
+        if route is not None and route.command is not None and self.opener is not None:
+            try:
+                data = self.opener.open_body(route.command, data)
+            except DomainError as error:
+                return _error(error.code, error.message, error.field)
         with (
             personal_values(_personal_in(route.model, data) if route is not None else ()),
             contextlib.ExitStack() as scope,
@@ -245,9 +268,11 @@ def _error(code: str, message: str, field: str | None = None) -> dict[str, Any]:
 class CommandClient:
     """Sends commands to the owning service and returns its result."""
 
-    def __init__(self, nc: Client, timeout: float = 10.0) -> None:
+    def __init__(self, nc: Client, timeout: float = 10.0, *, sealer: Sealer | None = None) -> None:
         self.nc = nc
         self.timeout = timeout
+        #: seals catalogue commands' personal fields for the owning service
+        self.sealer = sealer
         self._tracer = telemetry.tracer("hub.commands")
 
     async def send(
@@ -257,6 +282,9 @@ class CommandClient:
             f"send {service}.{command}", kind=trace.SpanKind.CLIENT
         ):
             headers = telemetry.inject(context_headers(context))
+            declared = CATALOGUE.get(service, command)
+            if self.sealer is not None and declared is not None:
+                body = self.sealer.seal_body(declared, body)
             try:
                 msg = await self.nc.request(
                     command_subject(service, command),
@@ -312,7 +340,7 @@ def register_commands(server: CommandServer, invoke: Invoke) -> None:
     writer thread, after checking the caller's role against the declaration. The reply is the
     outcome's position and the ids the declaration names."""
     for command in CATALOGUE.of(server.service):
-        server.route(command.name, command.payload, _handler(server, command, invoke))
+        server.route(command.name, command.payload, _handler(server, command, invoke), command)
 
 
 def _handler(server: CommandServer, command: Command, invoke: Invoke) -> Handler:

@@ -23,6 +23,7 @@ from services.runtime.database import (
 from services.runtime.messaging import close, connect, ensure_service_stream
 from services.runtime.outbox import IntegrationMapper
 from services.runtime.relay import OutboxRelay
+from services.runtime.sealing import opener_for
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import setup_tracing
 from services.runtime.vault import PersonalDataVault
@@ -80,7 +81,7 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
     setup_tracing(f"hub-{spec.name}")
     app = await asyncio.to_thread(build_application, spec, settings)
     nc = await connect(nats_url(settings), f"{spec.name}-commands", user=spec.name)
-    server = CommandServer(nc, spec.name)
+    server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
     spec.register_routes(server, app)
     await server.start()
     log.info("%s: serving commands", spec.name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from typing import Literal
@@ -40,6 +41,13 @@ class HubSettings(BaseSettings):
     )
     indicator_key: SecretStr | None = Field(
         default=None, description="secret of the steering indicators' record keys (cell-key method)"
+    )
+    sealing_key: SecretStr | None = Field(
+        default=None,
+        description="this service process's X25519 key for sealed command fields (base64url)",
+    )
+    sealing_public_keys: dict[str, str] | None = Field(
+        default=None, description="the gateway's map of service -> X25519 public key (base64url)"
     )
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
@@ -81,10 +89,18 @@ class HubSettings(BaseSettings):
             return self.indicator_key.get_secret_value()
         return self._dev_secret("indicator.key")
 
+    def resolved_sealing_key(self, service: str) -> str:
+        """``service``'s private key for sealed command fields; in dev created once under
+        ``home`` (one per service)."""
+        if self.sealing_key is not None:
+            return self.sealing_key.get_secret_value()
+        return self._dev_secret(f"sealing-{service}.key")
+
     def _dev_secret(self, name: str) -> str:
         if self.env != "dev":
             raise RuntimeError(
-                f"{_VARIABLES.get(name, name)} must be set outside dev "
+                f"{_VARIABLES.get(name.split('-')[0], _VARIABLES.get(name, name))} must be set"
+                " outside dev "
                 f"(HUB_ENV={self.env}); refusing to generate secrets in production"
             )
         path = self.secrets_dir / name
@@ -93,10 +109,15 @@ class HubSettings(BaseSettings):
         self.secrets_dir.mkdir(parents=True, exist_ok=True)
         self.secrets_dir.chmod(0o700)
         value = secrets.token_urlsafe(32) if name == "jwt.key" else _random_key_b64()
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
         tmp.write_text(value)
         tmp.chmod(0o600)
-        tmp.replace(path)
+        try:  # the first process to create it wins; the others read what it wrote
+            os.link(tmp, path)
+        except FileExistsError:
+            value = path.read_text().strip()
+        finally:
+            tmp.unlink()
         return value
 
 
@@ -105,6 +126,7 @@ _VARIABLES = {
     "jwt.key": "HUB_JWT_SECRET",
     "vault.key": "HUB_VAULT_MASTER_KEY",
     "indicator.key": "HUB_INDICATOR_KEY",
+    "sealing": "HUB_SEALING_KEY",  # sealing-<service>.key
 }
 
 

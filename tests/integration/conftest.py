@@ -19,6 +19,7 @@ from hub.catalog import SERVICES
 from projections.runner import all_consumers
 from services.runtime.commands import CommandServer
 from services.runtime.relay import OutboxRelay
+from services.runtime.sealing import opener_for
 from services.runtime.service import build_application
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import setup_tracing
@@ -94,7 +95,7 @@ async def hub(
         service_app = build_application(spec, settings, pool_size=3)
         relay_app = build_application(spec, settings, pool_size=2)
         apps += [service_app, relay_app]
-        server = CommandServer(nc, spec.name)
+        server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
         spec.register_routes(server, service_app)
         await server.start()
         servers.append(server)

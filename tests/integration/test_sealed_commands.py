@@ -1,0 +1,85 @@
+"""No personal value in clear on the bus: everything that crosses NATS while the gateway
+registers an arrival and opens a case (commands, replies, JetStream API calls and the events
+the relays publish) is recorded raw, and none of the person's values appears in it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nats.aio.msg import Msg
+
+from tests.integration.case_flow import ok
+from tests.integration.conftest import InProcessHub
+
+OFFICER = {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-1"}
+MANAGER = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+VALUES = ("Lina-Marie", "Saleh-Haddad", "1990-03-04", "987654321098", "lina@example.org")
+
+
+async def test_no_personal_value_crosses_the_bus_in_clear(
+    hub: InProcessHub, nats_client: Any
+) -> None:
+    # given a recording of every message on the bus
+    recorded: list[bytes] = []
+
+    async def record(msg: Msg) -> None:
+        headers = "".join(f"{k}:{v}" for k, v in (msg.headers or {}).items())
+        recorded.append(msg.subject.encode() + headers.encode() + msg.data)
+
+    tap = await nats_client.subscribe(">", cb=record)
+
+    # when the authority registers an arrival and a case manager opens a case
+    registered = await ok(
+        hub,
+        """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
+        personId position } }""",
+        {
+            "input": {
+                "givenNames": VALUES[0],
+                "familyName": VALUES[1],
+                "birthDate": VALUES[2],
+                "azrNumber": VALUES[3],
+                "nationalities": ["SYR"],
+                "entryDate": "2024-02-01",
+                "entryMode": "ASYLUM",
+                "municipalityKey": "05315000",
+                "abhId": "abh-05315",
+            }
+        },
+        OFFICER,
+    )
+    opened = await ok(
+        hub,
+        """mutation($input: OpenCaseInput!) { openCase(input: $input) { caseId position } }""",
+        {
+            "input": {
+                "personId": registered["registerArrival"]["personId"],
+                "givenNames": VALUES[0],
+                "familyName": VALUES[1],
+                "birthDate": VALUES[2],
+                "contact": VALUES[4],
+                "targetGroup": "newly_arrived",
+                "legalSpheres": ["sgb_ii"],
+                "intakeSource": "foreigners_authority",
+            }
+        },
+        MANAGER,
+    )
+    await ok(  # until the relays have published the events
+        hub,
+        """query($id: ID!, $p: String) { person(id: $id) {
+        timeline(atLeast: $p) { eventType } } }""",
+        {"id": registered["registerArrival"]["personId"], "p": opened["openCase"]["position"]},
+        MANAGER,
+    )
+    await nats_client.flush()
+    await tap.unsubscribe()
+
+    # then the commands went sealed, and nothing on the bus holds a personal value
+    raw = b"\n".join(recorded)
+    assert b"hub.cmd.foreigners_authority.register_arrival" in raw
+    assert b"hub.cmd.case_management.open_case" in raw
+    assert raw.count(b'"_sealed"') >= 2
+    assert b"hub.foreigners_authority." in raw  # the events were on the bus too
+    for value in VALUES:
+        assert value.encode() not in raw, value
