@@ -1,14 +1,28 @@
-"""Audit log of reads of person data: who, what, when, for which purpose (Art. 15 GDPR)."""
+"""Audit log of reads of person data: who, what, when, for which purpose (Art. 15 GDPR).
+
+The log is append-only and hash-chained, so that a changed, inserted or deleted entry shows:
+a trigger (running as the table's owner) gives each new entry the next number in the chain
+(``seq``), the hash of the entry before it (``prev_hash``) and its own hash,
+``sha256(prev_hash || canonical text of the entry)`` (``gateway.audit_entry_text``), under a
+lock, so the chain has one order however many gateways write. ``gateway.audit_head`` keeps
+the last number and hash, so that removing entries from the end shows too.
+:func:`verify_chain` (``hub audit verify``) recomputes every hash in the database.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
 
 from gateway.auth import Principal
 
-DDL = """
+#: the advisory lock that orders the chain (any gateway, any connection)
+CHAIN_LOCK = 0x41_55_44_17
+GENESIS = "\\x" + "00" * 32
+
+DDL = f"""
 CREATE SCHEMA IF NOT EXISTS gateway;
 CREATE TABLE IF NOT EXISTS gateway.audit_log (
     id          bigserial   PRIMARY KEY,
@@ -22,7 +36,59 @@ CREATE TABLE IF NOT EXISTS gateway.audit_log (
     detail      text
 );
 CREATE INDEX IF NOT EXISTS audit_log_person_idx ON gateway.audit_log (person_id, at);
+ALTER TABLE gateway.audit_log ADD COLUMN IF NOT EXISTS seq bigint;
+ALTER TABLE gateway.audit_log ADD COLUMN IF NOT EXISTS prev_hash bytea;
+ALTER TABLE gateway.audit_log ADD COLUMN IF NOT EXISTS hash bytea;
+CREATE UNIQUE INDEX IF NOT EXISTS audit_log_seq_idx ON gateway.audit_log (seq);
+CREATE TABLE IF NOT EXISTS gateway.audit_head (
+    one         boolean     PRIMARY KEY DEFAULT true CHECK (one),
+    seq         bigint      NOT NULL,
+    hash        bytea       NOT NULL
+);
+
+-- the text an entry's hash covers: every column but the chain's own, in a fixed form
+CREATE OR REPLACE FUNCTION gateway.audit_entry_text(e gateway.audit_log) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT concat_ws(chr(31), e.seq::text, e.id::text,
+    to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), e.subject, e.agency,
+    e.role, e.action, coalesce(e.person_id::text, ''), e.purpose, coalesce(e.detail, ''))
+$$;
+
+CREATE OR REPLACE FUNCTION gateway.audit_chain() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $$
+DECLARE
+  last_seq bigint;
+  last_hash bytea;
+BEGIN
+  PERFORM pg_advisory_xact_lock({CHAIN_LOCK});
+  SELECT h.seq, h.hash INTO last_seq, last_hash FROM gateway.audit_head h;
+  NEW.seq := coalesce(last_seq, 0) + 1;
+  NEW.prev_hash := coalesce(last_hash, '{GENESIS}'::bytea);
+  NEW.hash := sha256(NEW.prev_hash || convert_to(gateway.audit_entry_text(NEW), 'UTF8'));
+  INSERT INTO gateway.audit_head (one, seq, hash) VALUES (true, NEW.seq, NEW.hash)
+    ON CONFLICT (one) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash;
+  RETURN NEW;
+END
+$$;
+
+DROP TRIGGER IF EXISTS audit_chain ON gateway.audit_log;
+CREATE TRIGGER audit_chain BEFORE INSERT ON gateway.audit_log
+  FOR EACH ROW EXECUTE FUNCTION gateway.audit_chain();
 """
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """What :func:`verify_chain` found: how many entries it checked, the entries written
+    before the chain existed, and each break (``seq``: what is wrong)."""
+
+    entries: int
+    unchained: int
+    breaks: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return not self.breaks
 
 
 async def create_tables(pool: asyncpg.Pool) -> None:
@@ -49,3 +115,32 @@ async def record_read(
         purpose,
         detail,
     )
+
+
+async def verify_chain(conn: asyncpg.Connection) -> ChainReport:
+    """Recompute every entry's hash and link: a changed entry breaks its own hash, an inserted
+    one its successor's link or the numbering, a deleted one the numbering (or, at the end,
+    the head)."""
+    breaks: list[str] = []
+    previous_seq, previous_hash, entries = 0, bytes(32), 0
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        unchained = await conn.fetchval("SELECT count(*) FROM gateway.audit_log WHERE seq IS NULL")
+        async for row in conn.cursor(
+            "SELECT seq, prev_hash, hash,"
+            " sha256(prev_hash || convert_to(gateway.audit_entry_text(e), 'UTF8')) AS computed"
+            " FROM gateway.audit_log e WHERE seq IS NOT NULL ORDER BY seq"
+        ):
+            entries += 1
+            seq = int(row["seq"])
+            if seq != previous_seq + 1:
+                breaks.append(f"{seq}: follows {previous_seq} (entries missing or inserted)")
+            if bytes(row["prev_hash"]) != previous_hash:
+                breaks.append(f"{seq}: does not link to the entry before it")
+            if bytes(row["hash"]) != bytes(row["computed"]):
+                breaks.append(f"{seq}: its content does not match its hash (changed)")
+            previous_seq, previous_hash = seq, bytes(row["hash"])
+        head = await conn.fetchrow("SELECT seq, hash FROM gateway.audit_head")
+    last = (int(head["seq"]), bytes(head["hash"])) if head is not None else (0, bytes(32))
+    if last != (previous_seq, previous_hash):
+        breaks.append(f"{last[0]}: the last entry recorded is missing (entries removed)")
+    return ChainReport(entries, int(unchained), breaks)

@@ -220,6 +220,33 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Check the audit log's hash chain; exit 1 if an entry was changed, inserted or deleted."""
+    import asyncpg
+
+    from gateway.audit import verify_chain
+    from services.runtime.service import database_url
+
+    async def run() -> int:
+        conn = await asyncpg.connect(database_url(settings))
+        try:
+            report = await verify_chain(conn)
+        finally:
+            await conn.close()
+        before = (
+            f", {report.unchained} written before the chain existed" if report.unchained else ""
+        )
+        if report.intact:
+            print(f"audit log intact: {report.entries} entries{before or ''}")
+            return 0
+        print(f"audit log BROKEN: {len(report.breaks)} problems in {report.entries} entries")
+        for problem in report.breaks[:50]:
+            print(f"  entry {problem}")
+        return 1
+
+    return asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     from services.runtime.service import stop_on_signals
 
@@ -273,6 +300,11 @@ def parser() -> argparse.ArgumentParser:
     rebuild = psub.add_parser("rebuild", help="rebuild a read model by replaying the streams")
     rebuild.add_argument("projection", nargs="?", default="timeline", choices=["timeline"])
     rebuild.set_defaults(func=cmd_rebuild)
+
+    audit = sub.add_parser("audit", help="audit log tools")
+    asub = audit.add_subparsers(dest="action", required=True)
+    verify = asub.add_parser("verify", help="check the audit log's hash chain")
+    verify.set_defaults(func=cmd_audit_verify)
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)
