@@ -45,15 +45,15 @@ async def module_hub(servers: Servers, **changes: Any) -> AsyncIterator[InProces
         postgres_url=servers.postgres_url,
         nats_url=servers.nats_url,
         database=name,
-        vault_master_key=TEST_VAULT_KEY,  # type: ignore[arg-type]
-        jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
+        vault_master_key=TEST_VAULT_KEY,
+        jwt_secret=TEST_JWT_SECRET,
         demo=False,
         **changes,
     )
     nc = await connect(servers.nats_url, "test")
     js = nc.jetstream()
     for info in await js.streams_info():
-        await js.delete_stream(info.config.name)
+        await js.delete_stream(str(info.config.name))
     try:
         async with running_hub(settings, with_database(servers.postgres_url, name), nc) as hub:
             yield hub

@@ -132,7 +132,7 @@ def send(http: httpx.Client, transport: str, query: str, credential: Credential)
     return http.get("/graphql", params={"query": query}, headers={**headers, "Accept": accept})
 
 
-def codes(answer: Any) -> set[str]:
+def codes(answer: Any) -> set[str | None]:
     errors = answer.get("errors") or [] if isinstance(answer, dict) else []
     return {(e.get("extensions") or {}).get("code") for e in errors}
 
