@@ -25,6 +25,7 @@ from services.runtime.commands import CommandServer
 from services.runtime.database import drop_database, ensure_database, with_database
 from services.runtime.messaging import close, connect
 from services.runtime.relay import OutboxRelay
+from services.runtime.sealing import opener_for
 from services.runtime.service import build_application
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import setup_tracing
@@ -67,7 +68,8 @@ async def module_hub(servers: Servers, **changes: Any) -> AsyncIterator[InProces
 async def running_hub(
     settings: HubSettings, database_url: str, nc: Any
 ) -> AsyncIterator[InProcessHub]:
-    """Command servers, policies, relays, projectors and the gateway, in this process."""
+    """Command servers, policies, relays, projectors and the gateway, in this process: what
+    the ``hub`` fixture of conftest.py starts, kept in step with it."""
     setup_tracing("hub-tests", EXPORTER)
     js = nc.jetstream()
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=12)
@@ -81,7 +83,7 @@ async def running_hub(
         service_app = build_application(spec, settings, pool_size=3)
         relay_app = build_application(spec, settings, pool_size=2)
         apps += [service_app, relay_app]
-        server = CommandServer(nc, spec.name)
+        server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
         spec.register_routes(server, service_app)
         await server.start()
         command_servers.append(server)

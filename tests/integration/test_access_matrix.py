@@ -377,7 +377,7 @@ async def test_a_read_is_refused_or_answered_as_the_matrix_says(
     if entry.rule == "authority":
         services = {row["service"] for row in _timeline(data)}
         assert services == {"foreigners_authority"}, services
-    if entry.rule in ("own", "consent"):
+    if entry.rule in ("own", "consent", "authority"):
         stranger = await call(hub, STRANGER[entry.role], probe.query, probe.variables(seed))
         assert "errors" not in stranger, stranger
         assert not probe.shows(stranger["data"], seed), (entry, stranger)
