@@ -88,10 +88,11 @@ class Supervisor:
     def child_env(self, child: Child) -> dict[str, str]:
         """The environment of ``child``: the hub's, with the password of its own NATS user and
         no other (a compromised relay cannot log in as another process)."""
-        if self.settings.env != "dev" or child.nats_user is None:
+        if self.settings.env != "dev":
             return self.env  # a deployment hands each process its own (deploy/compose.yaml)
         env = {k: v for k, v in self.env.items() if k != "HUB_NATS_PASSWORD"}
-        password = self.settings.nats_password_for(child.nats_user)
+        bus = self.settings.model_copy(update={"nats_password": None})  # the dev bus's files
+        password = bus.nats_password_for(child.nats_user) if child.nats_user else None
         if password is not None:
             env["HUB_NATS_PASSWORD"] = password
         return env

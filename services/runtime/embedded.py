@@ -1,7 +1,8 @@
 """Embedded PostgreSQL and NATS servers, started from PyPI wheels and stopped by our own code.
 
 Used by ``hub up`` and by the test suite when ``HUB_POSTGRES_URL`` / ``HUB_NATS_URL`` are not
-set. Each server is a child process whose pid we hold; nothing is ever killed by name.
+set. Each server is a child process whose pid we hold; nothing is ever killed by name. NATS
+runs locked, as deployed: deploy/nats/hub.conf's users and permissions, over TLS.
 """
 
 from __future__ import annotations
