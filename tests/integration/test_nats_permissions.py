@@ -32,16 +32,21 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig, 
 from nats.js.errors import NotFoundError
 
 from contracts import DEAD_LETTER_STREAM, command_subject, dead_letter_subject, stream_name
+from hub.supervisor import Supervisor
 from projections.rebuild import rebuild_durable
 from projections.runner import durable_names, source_services
 from services.runtime.bus_users import ADMIN_USER, bus_users, password_file
 from services.runtime.embedded import EmbeddedNats
 from services.runtime.messaging import (
+    close,
     provision_streams,
     wait_for_dead_letter_stream,
     wait_for_service_stream,
 )
+from services.runtime.messaging import connect as connect_process
+from services.runtime.settings import HubSettings
 from services.steering_group.policies import policies as steering_policies
+from tests.conftest import Servers
 
 FA = "foreigners_authority"
 CM = "case_management"
@@ -655,15 +660,21 @@ async def refused(connecting: Awaitable[Client]) -> BaseException:
     raise AssertionError("the connection was accepted")
 
 
-async def test_the_server_demands_tls_and_a_known_user(bus):
-    # Given the server's port
-    host, port = bus.url.removeprefix("tls://").split(":")
-
-    # When a client reads its greeting, connects without a user, with a wrong password, or
-    # over TLS without trusting the hub's CA
+async def greeting(url: str) -> dict[str, Any]:
+    """The INFO a NATS server greets a new connection with (before any TLS)."""
+    host, port = url.split("://")[-1].split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    greeting = json.loads((await reader.readline()).decode().removeprefix("INFO "))
-    writer.close()
+    try:
+        info: dict[str, Any] = json.loads((await reader.readline()).decode().split(" ", 1)[1])
+    finally:
+        writer.close()
+    return info
+
+
+async def test_the_server_demands_tls_and_a_known_user(bus):
+    # When a client reads the server's greeting, connects without a user, with a wrong
+    # password, or over TLS without trusting the hub's CA
+    hello = await greeting(bus.url)
     anonymous = await refused(nats.connect(bus.url, tls=bus.tls(), **ONCE))
     wrong = await refused(
         nats.connect(bus.url, user="projector", password="guess", tls=bus.tls(), **ONCE)
@@ -679,8 +690,42 @@ async def test_the_server_demands_tls_and_a_known_user(bus):
     )
 
     # Then TLS is required, and each connection was refused
-    assert greeting["tls_required"] is True
-    assert greeting["auth_required"] is True
+    assert hello["tls_required"] is True
+    assert hello["auth_required"] is True
     assert "authorization violation" in str(anonymous).lower()
     assert "authorization violation" in str(wrong).lower()
     assert isinstance(untrusted, ssl.SSLCertVerificationError), untrusted
+
+
+async def test_hub_up_and_the_test_suite_run_the_embedded_nats_locked(
+    tmp_path: Path, servers: Servers, database: str
+) -> None:
+    # Given the NATS server `hub up` starts on a fresh home, and the test session's server
+    settings = HubSettings(
+        home=tmp_path / "home", postgres_url=servers.postgres_url, database=database
+    )
+    supervisor = Supervisor(settings, children=[])
+    _, hub_up_url = supervisor.start_servers()
+    bus_settings = settings.model_copy(update={"nats_url": hub_up_url})
+    try:
+        for url, trusted in (
+            (hub_up_url, bus_settings.nats_tls_context()),
+            (servers.nats_url, servers.bus_settings().nats_tls_context()),
+        ):
+            # When a client connects without a user
+            hello = await greeting(url)
+            anonymous = await refused(nats.connect(url, tls=trusted, **ONCE))
+
+            # Then the server demands TLS and a user, and refuses it
+            assert url.startswith("tls://")
+            assert (hello["tls_required"], hello["auth_required"]) == (True, True)
+            assert "authorization violation" in str(anonymous).lower()
+
+        # ... while a hub process connects as its own user, with the credentials made on
+        # first start under the home's secrets
+        projector = await connect_process(bus_settings, "projector")
+        assert projector.is_connected
+        await close(projector)
+        assert (tmp_path / "home" / "secrets" / "nats" / "users" / "projector").exists()
+    finally:
+        supervisor.stop_servers()
