@@ -27,6 +27,17 @@ log = logging.getLogger(__name__)
 DUPLICATE_WINDOW_SECONDS = 2 * 60 * 60
 
 
+class _QuietTlsClose(logging.Filter):
+    """asyncio warns on every TLS connection nats-py closes ("returning true from
+    eof_received() has no effect when using ssl"): harmless, and noise in every process's log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+_QUIET_TLS_CLOSE = _QuietTlsClose()
+
+
 async def connect(settings: HubSettings, name: str, *, user: str | None = None) -> Client:
     """Connect to ``settings.nats_url`` as the NATS user ``user`` (by default the process's
     name), with its password and TLS from the settings; reconnects on; errors are logged, not
@@ -36,6 +47,7 @@ async def connect(settings: HubSettings, name: str, *, user: str | None = None) 
     process from reading replies meant for another (deploy/nats/hub.conf)."""
     if not settings.nats_url:
         raise RuntimeError("HUB_NATS_URL is not set (hub up sets it for its processes)")
+    logging.getLogger("asyncio").addFilter(_QUIET_TLS_CLOSE)  # once: filters are a set
     user = process_user(user or name)
     password = settings.nats_password_for(user)
     tls = settings.nats_tls_context()
