@@ -204,11 +204,11 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
 
     from projections.rebuild import rebuild_timeline
     from services.runtime.messaging import close, connect
-    from services.runtime.service import database_url, nats_url
+    from services.runtime.service import database_url
 
     async def run() -> None:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
-        nc = await connect(nats_url(settings), "rebuild", user="projector")
+        nc = await connect(settings, "rebuild", user="projector")
         try:
             report = await rebuild_timeline(nc.jetstream(), pool)
             print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")
@@ -245,6 +245,14 @@ def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
         return 1
 
     return asyncio.run(run())
+
+
+def cmd_provision(args: argparse.Namespace, settings: HubSettings) -> int:
+    from hub.supervisor import provision_bus
+
+    asyncio.run(provision_bus(settings))
+    print("provisioned the streams")
+    return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -310,6 +318,11 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
+
+    provision = sub.add_parser(
+        "provision", help="create the streams as the bus's admin user (hub up does it itself)"
+    )
+    provision.set_defaults(func=cmd_provision)
 
     run = sub.add_parser("run", help="run one process (used by hub up)")
     run.add_argument("process", choices=["service", "relay", "projector", "gateway"])

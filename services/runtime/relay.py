@@ -36,7 +36,7 @@ from contracts import stream_name
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
 from services.runtime.eventstore import event_meta
-from services.runtime.messaging import ensure_service_stream
+from services.runtime.messaging import wait_for_service_stream
 from services.runtime.outbox import IntegrationMapper, encode, to_cloud_event
 
 log = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ class OutboxRelay:
 
     # -- position -----------------------------------------------------------------------
     async def setup(self) -> None:
-        await ensure_service_stream(self.js, self.service)
+        await wait_for_service_stream(self.js, self.service)
         await self.pool.execute(
             f"CREATE TABLE IF NOT EXISTS {self.schema}.relay_position ("
             " stream text PRIMARY KEY, notification_id bigint NOT NULL,"
