@@ -259,6 +259,9 @@ class OutboxRelay:
                         with contextlib.suppress(Exception):
                             await lock.execute("SELECT pg_advisory_unlock($1)", self.lock_key)
                 backoff = 0.2
+                # stepped down (its lock's session was lost): let a waiting relay take over
+                # before trying again, rather than racing it for the lock at once
+                await _wait_any(self.lock_retry, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as error:

@@ -360,7 +360,8 @@ async def test_a_relay_that_loses_its_lock_steps_down_and_the_other_takes_over(
 ) -> None:
     writer, first_app, second_app = (foreigners_authority(settings) for _ in range(3))
     js = nats_client.jetstream()
-    first = relay_of(first_app, js, pool, lock_retry=0.05, lock_check=0.1)
+    # the first, once it has stepped down, waits longer before it tries for the lock again
+    first = relay_of(first_app, js, pool, lock_retry=2.0, lock_check=0.1)
     second = relay_of(second_app, js, pool, lock_retry=0.05, lock_check=0.1)
     stop = asyncio.Event()
     tasks = []
