@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from hub import database_setup
 from services.runtime.database import ensure_database, with_database
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from services.runtime.settings import HubSettings
@@ -26,6 +27,8 @@ log = logging.getLogger("hub.up")
 class Child:
     name: str
     argv: list[str]
+    #: the kind of process, which names its database role (a service, projector, gateway)
+    database_role: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
 
@@ -55,6 +58,7 @@ class Supervisor:
         self.nats: EmbeddedNats | None = None
         self._stop = threading.Event()
         self.env: dict[str, str] = {}
+        self.child_env: dict[str, dict[str, str]] = {}  # child name -> its own environment
 
     @property
     def base_url(self) -> str:
@@ -65,7 +69,10 @@ class Supervisor:
         home.mkdir(parents=True, exist_ok=True)
         pg_url = self.settings.postgres_url
         if not pg_url:
-            self.postgres = EmbeddedPostgres(home / "postgres" / "data")
+            self.postgres = EmbeddedPostgres(
+                home / "postgres" / "data",
+                password=self.settings.resolved_postgres_admin_password(),
+            )
             self.postgres.start()
             pg_url = self.postgres.url()
         nats_url = self.settings.nats_url
@@ -85,7 +92,7 @@ class Supervisor:
     def spawn(self, child: Child) -> None:
         child.proc = subprocess.Popen(
             child.argv,
-            env=self.env,
+            env=self.child_env.get(child.name, self.env),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -122,8 +129,7 @@ class Supervisor:
                 "HUB_HOME": str(self.settings.home.resolve()),
                 "PYTHONUNBUFFERED": "1",
             }
-            asyncio.run(_provision(with_database(pg_url, self.settings.database), nats_url))
-            _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
+            self.provision(pg_url, nats_url)
             for child in self.children:
                 self.spawn(child)
             self.wait_healthy()
@@ -138,6 +144,12 @@ class Supervisor:
             return 1
         finally:
             self.shutdown()
+
+    def provision(self, pg_url: str, nats_url: str) -> None:
+        """Streams, schemas, tables and database roles, before any process starts."""
+        asyncio.run(_provision(with_database(pg_url, self.settings.database), nats_url))
+        _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
+        self.child_env = _provision_database_roles(self.settings, pg_url, self.env, self.children)
 
     def _restart_dead(self) -> None:
         now = time.monotonic()
@@ -175,7 +187,6 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     import asyncpg
 
     from contracts import REGISTRY
-    from projections import schema as read_models
     from services.runtime.messaging import (
         close,
         connect,
@@ -191,26 +202,23 @@ async def _provision(pg_url: str, nats_url: str) -> None:
     await close(nc)
     conn = await asyncpg.connect(pg_url)
     try:
-        await read_models.ensure(conn)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS public.hub_installation"
-            " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
-        )
+        await database_setup.create_shared_tables(conn)
     finally:
         await conn.close()
 
 
 def _provision_event_stores(settings: HubSettings) -> None:
     """Create each service's schema, event tables and vault before its processes start."""
-    from hub.catalog import SERVICES
-    from services.runtime.service import build_application
+    database_setup.create_event_stores(settings)
 
-    for spec in SERVICES.values():
-        app = build_application(spec, settings, pool_size=1)
-        app.close()
-        vault = getattr(app, "vault", None)
-        if vault is not None:
-            vault.close()
+
+def _provision_database_roles(
+    settings: HubSettings, pg_url: str, env: dict[str, str], children: list[Child]
+) -> dict[str, dict[str, str]]:
+    """Each process's role and rights; returns each child's environment with its own role."""
+    passwords = database_setup.create_roles(settings, pg_url)
+    kinds = [(child.name, child.database_role) for child in children if child.database_role]
+    return database_setup.child_environments(kinds, env, settings, pg_url, passwords)
 
 
 def child_argv(*args: str) -> list[str]:
@@ -220,8 +228,8 @@ def child_argv(*args: str) -> list[str]:
 def default_children(services: list[str]) -> list[Child]:
     children = []
     for name in services:
-        children.append(Child(name, child_argv("service", name)))
-        children.append(Child(f"{name}-relay", child_argv("relay", name)))
-    children.append(Child("projector", child_argv("projector")))
-    children.append(Child("gateway", child_argv("gateway")))
+        children.append(Child(name, child_argv("service", name), name))
+        children.append(Child(f"{name}-relay", child_argv("relay", name), name))
+    children.append(Child("projector", child_argv("projector"), "projector"))
+    children.append(Child("gateway", child_argv("gateway"), "gateway"))
     return children
