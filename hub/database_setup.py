@@ -51,6 +51,28 @@ def create_roles(settings: HubSettings, admin_url: str) -> dict[str, str]:
     return passwords
 
 
+def provision(settings: HubSettings, admin_url: str) -> list[str]:
+    """The whole database side of the provisioning (``hub provision``); returns the roles."""
+    import asyncio
+
+    from hub.catalog import SERVICES
+    from services.runtime.database import ensure_database
+
+    ensure_database(admin_url, settings.database)
+
+    async def shared() -> None:
+        conn = await asyncpg.connect(with_database(admin_url, settings.database))
+        try:
+            await create_shared_tables(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(shared())
+    create_event_stores(settings.model_copy(update={"postgres_url": admin_url}))
+    create_roles(settings, admin_url)
+    return [role.name(settings.database) for role in database_roles.database_roles(SERVICES)]
+
+
 def child_environments(
     children: Iterable[tuple[str, str]],
     base: dict[str, str],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -196,3 +200,38 @@ def test_only_the_services_get_the_vault_key_and_each_child_its_own_role(
         assert "HUB_DB_PASSWORD_GATEWAY" not in envs[child]
         assert "admin-secret" not in str(envs[child])
         assert envs[child]["PATH"] == "/bin"
+
+
+def test_hub_provision_creates_the_roles_with_the_passwords_from_the_environment(
+    servers: Servers, database: str, database_url: str, tmp_path: Path
+) -> None:
+    from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY
+
+    passwords = {process: f"{process}-password" for process in [*SERVICES, "projector"]}
+    env = {
+        **os.environ,
+        "HUB_ENV": "prod",
+        "HUB_HOME": str(tmp_path / "home"),
+        "HUB_POSTGRES_URL": servers.postgres_url,
+        "HUB_DATABASE": database,
+        "HUB_VAULT_MASTER_KEY": TEST_VAULT_KEY,
+        "HUB_JWT_SECRET": TEST_JWT_SECRET,
+        **{f"HUB_DB_PASSWORD_{p.upper()}": password for p, password in passwords.items()},
+    }
+    missing = subprocess.run(
+        [sys.executable, "-m", "hub", "provision"], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 1
+    assert "HUB_DB_PASSWORD_GATEWAY must be set outside dev" in missing.stderr
+
+    env["HUB_DB_PASSWORD_GATEWAY"] = "gateway-password"
+    done = subprocess.run(
+        [sys.executable, "-m", "hub", "provision"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"{database}_gateway" in done.stdout
+
+    gateway_url = database_roles.role_url(database_url, f"{database}_gateway", "gateway-password")
+    with psycopg.connect(gateway_url) as gateway:
+        assert gateway.execute("SELECT count(*) FROM projections.timeline_events").fetchone()
+    assert not (tmp_path / "home" / "secrets").exists()  # prod generates no secrets
