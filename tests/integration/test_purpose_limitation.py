@@ -19,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub import database_roles, database_setup
 from services.runtime.embedded import EmbeddedNats, free_port
 from services.runtime.settings import HubSettings
 
@@ -41,9 +42,14 @@ def test_the_foreigners_authority_processes_subscribe_only_to_their_own_subjects
     servers: object,
 ) -> None:
     nats_url, monitor = monitored_nats
+    admin_url = str(settings.postgres_url)
+    database_setup.provision(settings, admin_url)
+    password = settings.resolved_database_password("foreigners_authority")
     env = {
         **os.environ,
-        "HUB_POSTGRES_URL": str(settings.postgres_url),
+        "HUB_POSTGRES_URL": database_roles.role_url(
+            admin_url, f"{settings.database}_foreigners_authority", password
+        ),
         "HUB_NATS_URL": nats_url,
         "HUB_DATABASE": settings.database,
         "HUB_HOME": str(settings.home),
