@@ -25,7 +25,8 @@ from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
-_HBA = "# written by the hub: passwords (scram-sha-256) on the unix socket only\n" + (
+_HBA = (
+    "# written by the hub: passwords (scram-sha-256), on the unix socket only\n"
     "local all all scram-sha-256\n"
 )
 _HBA_TRUST = re.compile(r"^\s*(local|host)\S*\s.*\btrust\s*$", re.MULTILINE)
