@@ -58,6 +58,8 @@ class DatabaseRole:
     process: str
     grants: tuple[Grant, ...]
     holds_vault_key: bool = False
+    #: its schema holds an event store: the stored events get EVENT_STORE_RIGHTS only
+    keeps_event_store: bool = False
 
     def name(self, database: str) -> str:
         return check_identifier(f"{database}_{self.process}")
@@ -76,6 +78,7 @@ def service_role(service: str) -> DatabaseRole:
             Grant("USAGE, SELECT", service, sequences=True),
         ),
         holds_vault_key=True,
+        keeps_event_store=True,
     )
 
 
@@ -181,7 +184,7 @@ def apply(
             conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, name))
             for statement in grant_statements(role, database, managed):
                 conn.execute(statement)
-            if role.holds_vault_key:
+            if role.keeps_event_store:
                 _restrict_event_stores(conn, role, database)
     return [role.name(database) for role in roles]
 
@@ -190,13 +193,11 @@ def _restrict_event_stores(
     conn: psycopg.Connection[tuple[object, ...]], role: DatabaseRole, database: str
 ) -> None:
     """A service appends to its stored events and never deletes them."""
-    tables = conn.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = %s AND tablename LIKE %s",
-        (role.process, f"%{EVENTS_TABLE_SUFFIX}"),
-    ).fetchall()
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (role.process,))
+    tables = [str(table) for (table,) in rows if str(table).endswith(EVENTS_TABLE_SUFFIX)]
     name = sql.Identifier(role.name(database))
-    for (table,) in tables:
-        target = sql.Identifier(role.process, str(table))
+    for table in tables:
+        target = sql.Identifier(role.process, table)
         conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(target, name))
         conn.execute(
             sql.SQL("GRANT {} ON TABLE {} TO {}").format(sql.SQL(EVENT_STORE_RIGHTS), target, name)
