@@ -119,8 +119,11 @@ def test_the_gateway_reads_read_models_and_only_appends_to_its_audit_log(
     assert denied(gateway, "DELETE FROM projections.timeline_events")
     assert denied(gateway, f"SELECT * FROM {events_table(database_url, 'foreigners_authority')}")
     assert denied(gateway, "SELECT * FROM foreigners_authority.person_keys")
+    assert denied(gateway, "UPDATE gateway.audit_head SET seq = 0")
+    assert denied(gateway, "DELETE FROM gateway.audit_head")
     with psycopg.connect(database_url) as admin:
-        assert admin.execute("SELECT count(*) FROM gateway.audit_log").fetchone() == (1,)
+        chained = admin.execute("SELECT seq, hash IS NOT NULL FROM gateway.audit_log").fetchall()
+    assert chained == [(1, True)]  # the chain's trigger runs for the gateway's role too
 
 
 def test_the_projector_writes_read_models_and_reads_no_service(
