@@ -15,8 +15,8 @@ The roles own nothing and may create nothing: schemas, tables and functions are 
 provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
 calls :func:`apply` to create the roles, set their passwords and (re)grant exactly the rights
 below. PUBLIC loses its default rights on the database, so a role of one hub database cannot
-connect to another's. Only the services' processes receive the vault master key
-(:func:`process_environment`).
+connect to another's. Only the services' command servers receive the vault master key
+(:func:`process_environment`); their relays publish ciphertext and get none.
 """
 
 from __future__ import annotations
@@ -221,9 +221,11 @@ def process_environment(
     services: Iterable[str],
     password: str,
     vault_key: str,
+    relay: bool = False,
 ) -> dict[str, str]:
     """``base`` for one child process: its own role's ``HUB_POSTGRES_URL``, and the vault key
-    only for a service's processes. ``base`` holds no credentials of other roles."""
+    only for a service's command server (a ``relay`` publishes ciphertext and needs none).
+    ``base`` holds no credentials of other roles."""
     role = role_for(process, services)
     env = {
         key: value
@@ -233,6 +235,6 @@ def process_environment(
         and key not in ("HUB_POSTGRES_ADMIN_PASSWORD", "PGPASSWORD")
     }
     env["HUB_POSTGRES_URL"] = role_url(admin_url, role.name(database), password)
-    if role.holds_vault_key:
+    if role.holds_vault_key and not relay:
         env["HUB_VAULT_MASTER_KEY"] = vault_key
     return env

@@ -74,14 +74,15 @@ def provision(settings: HubSettings, admin_url: str) -> list[str]:
 
 
 def child_environments(
-    children: Iterable[tuple[str, str]],
+    children: Iterable[tuple[str, str, bool]],
     base: dict[str, str],
     settings: HubSettings,
     admin_url: str,
     passwords: dict[str, str],
 ) -> dict[str, dict[str, str]]:
-    """Each child's environment (``children``: child name -> process kind): its own role's
-    ``HUB_POSTGRES_URL`` in place of the administrator's, the vault key only for services."""
+    """Each child's environment (``children``: child name, process kind, whether it is a
+    relay): its own role's ``HUB_POSTGRES_URL`` in place of the administrator's, the vault key
+    only for the services' command servers."""
     from hub.catalog import SERVICES
 
     vault_key = settings.resolved_vault_master_key()
@@ -94,6 +95,7 @@ def child_environments(
             services=SERVICES,
             password=passwords[process],
             vault_key=vault_key,
+            relay=relay,
         )
-        for name, process in children
+        for name, process, relay in children
     }

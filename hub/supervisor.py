@@ -217,7 +217,11 @@ def _provision_database_roles(
 ) -> dict[str, dict[str, str]]:
     """Each process's role and rights; returns each child's environment with its own role."""
     passwords = database_setup.create_roles(settings, pg_url)
-    kinds = [(child.name, child.database_role) for child in children if child.database_role]
+    kinds = [
+        (child.name, child.database_role, "relay" in child.argv)
+        for child in children
+        if child.database_role
+    ]
     return database_setup.child_environments(kinds, env, settings, pg_url, passwords)
 
 

@@ -58,17 +58,24 @@ def nats_url(settings: HubSettings) -> str:
 
 
 def build_application(
-    spec: ServiceSpec, settings: HubSettings, *, pool_size: int = 5, provision: bool = True
+    spec: ServiceSpec,
+    settings: HubSettings,
+    *,
+    pool_size: int = 5,
+    provision: bool = True,
+    vault_key: bool = True,
 ) -> Application[Any]:
     """The service's application on its event store and vault.
 
     With ``provision`` (the provisioning, and tests connecting as the administrator) it first
     creates the service's schema, event tables, database functions and vault table. The
     service's own processes pass ``provision=False``: their role may create nothing
-    (hub/database_roles.py), so they only use what the provisioning created.
+    (hub/database_roles.py), so they only use what the provisioning created. The relay passes
+    ``vault_key=False``: it publishes the stored ciphertext and never holds the master key.
     """
     url = database_url(settings)
-    vault = PersonalDataVault(url, spec.name, settings.resolved_vault_master_key())
+    master_key = settings.resolved_vault_master_key() if vault_key else None
+    vault = PersonalDataVault(url, spec.name, master_key)
     if not provision:
         env = eventsourcing_env(url, spec.name, pool_size=pool_size)
         return spec.build({**env, "CREATE_TABLE": "n"}, vault)
@@ -143,7 +150,9 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
 
 async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}-relay")
-    app = await asyncio.to_thread(build_application, spec, settings, pool_size=2, provision=False)
+    app = await asyncio.to_thread(
+        build_application, spec, settings, pool_size=2, provision=False, vault_key=False
+    )
     nc = await connect(nats_url(settings), f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
     await ensure_service_stream(js, spec.name)

@@ -170,7 +170,7 @@ def test_provisioning_again_revokes_rights_no_longer_in_the_table(
     assert denied(projector, "SELECT * FROM case_management.person_keys")
 
 
-def test_only_the_services_get_the_vault_key_and_each_child_its_own_role(
+def test_only_the_command_servers_get_the_vault_key_and_each_child_its_own_role(
     settings: HubSettings,
 ) -> None:
     base = {
@@ -181,10 +181,10 @@ def test_only_the_services_get_the_vault_key_and_each_child_its_own_role(
     }
     passwords = {"foreigners_authority": "fa-pw", "projector": "pr-pw", "gateway": "gw-pw"}
     kinds = [
-        ("foreigners_authority", "foreigners_authority"),
-        ("foreigners_authority-relay", "foreigners_authority"),
-        ("projector", "projector"),
-        ("gateway", "gateway"),
+        ("foreigners_authority", "foreigners_authority", False),
+        ("foreigners_authority-relay", "foreigners_authority", True),
+        ("projector", "projector", False),
+        ("gateway", "gateway", False),
     ]
     envs = database_setup.child_environments(
         kinds, base, settings, base["HUB_POSTGRES_URL"], passwords
@@ -195,10 +195,12 @@ def test_only_the_services_get_the_vault_key_and_each_child_its_own_role(
         assert envs[child]["HUB_POSTGRES_URL"] == (
             f"postgresql://{db}_foreigners_authority:fa-pw@db:5432/hub"
         )
-        assert envs[child]["HUB_VAULT_MASTER_KEY"] == settings.resolved_vault_master_key()
+    assert envs["foreigners_authority"]["HUB_VAULT_MASTER_KEY"] == (
+        settings.resolved_vault_master_key()
+    )
     assert envs["projector"]["HUB_POSTGRES_URL"] == f"postgresql://{db}_projector:pr-pw@db:5432/hub"
     assert envs["gateway"]["HUB_POSTGRES_URL"] == f"postgresql://{db}_gateway:gw-pw@db:5432/hub"
-    for child in ("projector", "gateway"):
+    for child in ("foreigners_authority-relay", "projector", "gateway"):
         assert "HUB_VAULT_MASTER_KEY" not in envs[child]
         assert "HUB_DB_PASSWORD_GATEWAY" not in envs[child]
         assert "admin-secret" not in str(envs[child])
