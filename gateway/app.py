@@ -35,7 +35,7 @@ from services.runtime import telemetry
 from services.runtime.commands import CommandClient
 from services.runtime.messaging import close, connect
 from services.runtime.sealing import sealer_for
-from services.runtime.service import database_url, nats_url
+from services.runtime.service import database_url
 from services.runtime.settings import HubSettings
 
 
@@ -332,7 +332,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         owned = resources is None
         if resources is None:
             pool = await asyncpg.create_pool(database_url(settings), min_size=2, max_size=16)
-            nc = await connect(nats_url(settings), "gateway")
+            nc = await connect(settings, "gateway")
         else:
             pool, nc = resources.pool, resources.nc
         await audit.ensure_tables(pool)

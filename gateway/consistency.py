@@ -8,48 +8,16 @@ that service's log at least that far.
 from __future__ import annotations
 
 import asyncio
-import base64
-import re
 import time
-from dataclasses import dataclass
 
 import asyncpg
 
-_PREFIX = "p1."
-_SERVICE = re.compile(r"^[a-z][a-z0-9_]*$")
-
-
-class BadToken(ValueError):
-    """The string is not a position token."""
+from contracts.positions import BadToken as BadToken
+from contracts.positions import Position as Position
 
 
 class NotCaughtUp(TimeoutError):
     """The read model did not reach the position in time."""
-
-
-@dataclass(frozen=True)
-class Position:
-    service: str
-    position: int
-
-    def token(self) -> str:
-        raw = f"{self.service}:{self.position}".encode()
-        return _PREFIX + base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-    @classmethod
-    def parse(cls, token: str) -> Position:
-        if not token.startswith(_PREFIX):
-            raise BadToken("not a position token")
-        body = token[len(_PREFIX) :]
-        try:
-            raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode()
-            service, _, number = raw.partition(":")
-            position = int(number)
-        except (ValueError, UnicodeDecodeError):
-            raise BadToken("not a position token") from None
-        if not _SERVICE.match(service) or position < 0:
-            raise BadToken("not a position token")
-        return cls(service, position)
 
 
 async def wait_for(

@@ -115,14 +115,21 @@ def _admin_password_hint(settings: HubSettings) -> str:
 
 
 def cmd_provision(args: argparse.Namespace, settings: HubSettings) -> int:
-    """Create the database's schemas, tables and per-process roles, as the administrator."""
+    """Create what the processes may not, on the servers the environment names: the streams
+    (``HUB_NATS_URL``, as the bus's admin user) and the database's schemas, tables and
+    per-process roles (``HUB_POSTGRES_URL``, the database administrator's URL)."""
     from hub.database_setup import provision
+    from hub.supervisor import provision_bus
 
-    if not settings.postgres_url:
-        print("hub provision: set HUB_POSTGRES_URL to the administrator's URL", file=sys.stderr)
+    if not settings.nats_url and not settings.postgres_url:
+        print("hub provision: set HUB_NATS_URL and/or HUB_POSTGRES_URL", file=sys.stderr)
         return 2
-    roles = provision(settings, settings.postgres_url)
-    print(f"provisioned database {settings.database}: roles {', '.join(roles)}")
+    if settings.nats_url:
+        asyncio.run(provision_bus(settings))
+        print("provisioned the streams")
+    if settings.postgres_url:
+        roles = provision(settings, settings.postgres_url)
+        print(f"provisioned database {settings.database}: roles {', '.join(roles)}")
     return 0
 
 
@@ -235,11 +242,11 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
 
     from projections.rebuild import rebuild_timeline
     from services.runtime.messaging import close, connect
-    from services.runtime.service import database_url, nats_url
+    from services.runtime.service import database_url
 
     async def run() -> None:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
-        nc = await connect(nats_url(settings), "rebuild", user="projector")
+        nc = await connect(settings, "rebuild", user="projector")
         try:
             report = await rebuild_timeline(nc.jetstream(), pool)
             print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")
@@ -326,11 +333,6 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("directory", nargs="?", default="exported/contracts")
     export.set_defaults(func=cmd_contracts_export)
 
-    provision = sub.add_parser(
-        "provision", help="create schemas, tables and per-process database roles (as admin)"
-    )
-    provision.set_defaults(func=cmd_provision)
-
     projections = sub.add_parser("projections", help="read-model tools")
     psub = projections.add_subparsers(dest="action", required=True)
     rebuild = psub.add_parser(
@@ -350,6 +352,13 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
+
+    provision = sub.add_parser(
+        "provision",
+        help="create the streams (as the bus's admin user) and the database's schemas, tables"
+        " and per-process roles (as its administrator); hub up does it itself",
+    )
+    provision.set_defaults(func=cmd_provision)
 
     run = sub.add_parser("run", help="run one process (used by hub up)")
     run.add_argument("process", choices=["service", "relay", "projector", "gateway"])

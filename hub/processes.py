@@ -39,12 +39,12 @@ async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
 
     from projections.runner import run_projectors
     from services.runtime.messaging import close, connect
-    from services.runtime.service import database_url, nats_url
+    from services.runtime.service import database_url
     from services.runtime.telemetry import setup_tracing
 
     setup_tracing("hub-projector")
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
-    nc = await connect(nats_url(settings), "projector")
+    nc = await connect(settings, "projector")
     try:
         await run_projectors(nc.jetstream(), pool, stop)
     finally:

@@ -27,6 +27,7 @@ log = logging.getLogger("hub.up")
 class Child:
     name: str
     argv: list[str]
+    nats_user: str | None = None  # the NATS user it connects as: it is handed only its password
     #: the kind of process, which names its database role (a service, projector, gateway)
     database_role: str | None = None
     proc: subprocess.Popen[bytes] | None = None
@@ -58,7 +59,8 @@ class Supervisor:
         self.nats: EmbeddedNats | None = None
         self._stop = threading.Event()
         self.env: dict[str, str] = {}
-        self.child_env: dict[str, dict[str, str]] = {}  # child name -> its own environment
+        #: child name -> its environment with its own database role (hub/database_roles.py)
+        self.database_env: dict[str, dict[str, str]] = {}
 
     @property
     def base_url(self) -> str:
@@ -77,7 +79,9 @@ class Supervisor:
             pg_url = self.postgres.url()
         nats_url = self.settings.nats_url
         if not nats_url:
-            self.nats = EmbeddedNats(home / "nats" / "jetstream")
+            self.nats = EmbeddedNats(
+                home / "nats" / "jetstream", secrets_dir=self.settings.nats_secrets_dir
+            )
             self.nats.start()
             nats_url = self.nats.url
         ensure_database(pg_url, self.settings.database)
@@ -89,10 +93,23 @@ class Supervisor:
         if self.postgres is not None:
             self.postgres.stop()
 
+    def child_env(self, child: Child) -> dict[str, str]:
+        """The environment of ``child``: the hub's, with the password of its own NATS user and
+        no other (a compromised relay cannot log in as another process)."""
+        base = self.database_env.get(child.name, self.env)
+        if self.settings.env != "dev":
+            return base  # a deployment hands each process its own (deploy/compose.yaml)
+        env = {k: v for k, v in base.items() if k != "HUB_NATS_PASSWORD"}
+        bus = self.settings.model_copy(update={"nats_password": None})  # the dev bus's files
+        password = bus.nats_password_for(child.nats_user) if child.nats_user else None
+        if password is not None:
+            env["HUB_NATS_PASSWORD"] = password
+        return env
+
     def spawn(self, child: Child) -> None:
         child.proc = subprocess.Popen(
             child.argv,
-            env=self.child_env.get(child.name, self.env),
+            env=self.child_env(child),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -147,9 +164,12 @@ class Supervisor:
 
     def provision(self, pg_url: str, nats_url: str) -> None:
         """Streams, schemas, tables and database roles, before any process starts."""
-        asyncio.run(_provision(with_database(pg_url, self.settings.database), nats_url))
+        asyncio.run(provision_bus(self.settings.model_copy(update={"nats_url": nats_url})))
+        asyncio.run(_provision(with_database(pg_url, self.settings.database)))
         _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
-        self.child_env = _provision_database_roles(self.settings, pg_url, self.env, self.children)
+        self.database_env = _provision_database_roles(
+            self.settings, pg_url, self.env, self.children
+        )
 
     def _restart_dead(self) -> None:
         now = time.monotonic()
@@ -182,24 +202,22 @@ class Supervisor:
         log.info("stopped")
 
 
-async def _provision(pg_url: str, nats_url: str) -> None:
-    """Create streams and read-model tables before any process starts."""
+async def provision_bus(settings: HubSettings) -> None:
+    """Create the streams, as the bus's admin user, before any process starts: the processes
+    themselves may not create streams (deploy/nats/hub.conf)."""
+    from services.runtime.messaging import close, connect_admin, provision_streams
+
+    nc = await connect_admin(settings)
+    try:
+        await provision_streams(nc.jetstream())
+    finally:
+        await close(nc)
+
+
+async def _provision(pg_url: str) -> None:
+    """Create the read-model and audit tables before any process starts."""
     import asyncpg
 
-    from contracts import REGISTRY
-    from services.runtime.messaging import (
-        close,
-        connect,
-        ensure_dead_letter_stream,
-        ensure_service_stream,
-    )
-
-    nc = await connect(nats_url, "provision")
-    js = nc.jetstream()
-    for service in REGISTRY.services():
-        await ensure_service_stream(js, service)
-    await ensure_dead_letter_stream(js)
-    await close(nc)
     conn = await asyncpg.connect(pg_url)
     try:
         await database_setup.create_shared_tables(conn)
@@ -232,8 +250,8 @@ def child_argv(*args: str) -> list[str]:
 def default_children(services: list[str]) -> list[Child]:
     children = []
     for name in services:
-        children.append(Child(name, child_argv("service", name), name))
-        children.append(Child(f"{name}-relay", child_argv("relay", name), name))
-    children.append(Child("projector", child_argv("projector"), "projector"))
-    children.append(Child("gateway", child_argv("gateway"), "gateway"))
+        children.append(Child(name, child_argv("service", name), name, name))
+        children.append(Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay", name))
+    children.append(Child("projector", child_argv("projector"), "projector", "projector"))
+    children.append(Child("gateway", child_argv("gateway"), "gateway", "gateway"))
     return children

@@ -21,7 +21,6 @@ from projections.runner import source_services
 from projections.schema import ensure
 from projections.timeline.projector import LOCK_KEY, NAME, SCHEMA, TABLE, TimelineProjection, ddl
 from services.runtime.consumer import ConsumerLoop, positions
-from services.runtime.messaging import ensure_service_stream
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +41,12 @@ class RebuildReport:
     positions: dict[str, int]
 
 
+def rebuild_durable(service: str) -> str:
+    """The rebuild's durable consumer on ``service``'s stream (a name of the projector's user,
+    deploy/nats/hub.conf)."""
+    return f"{NAME}_rebuild_{service}"
+
+
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
     await ensure(pool)
     for suffix in SUFFIXES:
@@ -52,8 +57,7 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
     )
     loops: list[ConsumerLoop] = []
     for service in source_services():
-        await ensure_service_stream(js, service)
-        durable = f"{NAME}_rebuild_{service}"
+        durable = rebuild_durable(service)
         with contextlib.suppress(NotFoundError):
             await js.delete_consumer(stream_name(service), durable)
         loop = ConsumerLoop(

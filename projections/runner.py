@@ -19,7 +19,6 @@ from projections.schema import ensure
 from projections.steering import projector as steering
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop
-from services.runtime.messaging import ensure_service_stream
 
 log = logging.getLogger(__name__)
 SCHEMA = timeline.SCHEMA
@@ -48,18 +47,32 @@ PROJECTIONS = (
 )
 
 
+def durable_name(projection: Projection, service: str) -> str:
+    """The projector's durable consumer for ``projection`` on ``service``'s stream (the
+    projector's NATS user may create only these: deploy/nats/hub.conf)."""
+    return f"{projection.name}_{service}"
+
+
+def durable_names() -> list[tuple[str, str]]:
+    """Every (stream, durable consumer) the projector runs."""
+    return [
+        (stream_name(service), durable_name(projection, service))
+        for projection in PROJECTIONS
+        for service in projection.sources()
+    ]
+
+
 async def consumers_for(
     projection: Projection, js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
 ) -> list[ConsumerLoop]:
     loops = []
     for service in projection.sources():
-        await ensure_service_stream(js, service)
         loop = ConsumerLoop(
             js=js,
             pool=pool,
             stream=stream_name(service),
             source=service,
-            durable=f"{projection.name}_{service}",
+            durable=durable_name(projection, service),
             position_name=projection.name,
             handler=projection.handler(),
             schema=SCHEMA,

@@ -1,7 +1,10 @@
 """Shared fixtures: real PostgreSQL and NATS, started once per test session.
 
 The embedded servers from PyPI wheels are used unless ``HUB_POSTGRES_URL`` / ``HUB_NATS_URL``
-point at real ones. Each test gets a fresh database and empty streams.
+point at real ones. NATS is locked as in a deployment (deploy/nats/hub.conf, TLS): the tests
+inspect it as the admin user, and components built from ``settings`` connect as their own
+users, with the passwords and CA in ``Servers.nats_secrets`` (``HUB_NATS_DEV_SECRETS`` for a
+real server). Each test gets a fresh database and empty, provisioned streams.
 """
 
 from __future__ import annotations
@@ -42,6 +45,11 @@ def rehash_admin_password(url: str, password: str) -> None:
 class Servers:
     postgres_url: str
     nats_url: str
+    nats_secrets: Path  # the bus's passwords and CA (HubSettings.nats_dev_secrets)
+
+    def bus_settings(self) -> HubSettings:
+        """Settings enough to connect to the bus (as any of its users)."""
+        return HubSettings(nats_url=self.nats_url, nats_dev_secrets=self.nats_secrets)
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +57,7 @@ def servers() -> Iterator[Servers]:
     pg_url = os.environ.get("HUB_POSTGRES_URL")
     nats_url = os.environ.get("HUB_NATS_URL")
     root = Path(tempfile.mkdtemp(prefix="hubtest-"))
+    nats_secrets = Path(os.environ.get("HUB_NATS_DEV_SECRETS") or root / "bus")
     postgres = nats = None
     try:
         if not pg_url:
@@ -61,10 +70,10 @@ def servers() -> Iterator[Servers]:
             pg_url = postgres.url()
             rehash_admin_password(pg_url, postgres.password)
         if not nats_url:
-            nats = EmbeddedNats(root / "nats" / "js")
+            nats = EmbeddedNats(root / "nats" / "js", secrets_dir=nats_secrets)
             nats.start()
             nats_url = nats.url
-        yield Servers(pg_url, nats_url)
+        yield Servers(pg_url, nats_url, nats_secrets)
     finally:
         if nats is not None:
             nats.stop()
@@ -93,6 +102,7 @@ def settings(servers: Servers, database: str, tmp_path: Path) -> HubSettings:
         home=tmp_path / "hub",
         postgres_url=servers.postgres_url,
         nats_url=servers.nats_url,
+        nats_dev_secrets=servers.nats_secrets,
         database=database,
         vault_master_key=TEST_VAULT_KEY,  # type: ignore[arg-type]
         jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
@@ -102,12 +112,14 @@ def settings(servers: Servers, database: str, tmp_path: Path) -> HubSettings:
 
 @pytest.fixture
 async def nats_client(servers: Servers) -> AsyncIterator[object]:
-    """A NATS connection on a JetStream with no streams left by earlier tests."""
-    from services.runtime.messaging import close, connect
+    """An admin connection on a JetStream whose streams are provisioned and empty (nothing
+    left by earlier tests)."""
+    from services.runtime.messaging import close, connect_admin, provision_streams
 
-    nc = await connect(servers.nats_url, "test")
+    nc = await connect_admin(servers.bus_settings(), "test")
     js = nc.jetstream()
     for info in await js.streams_info():
         await js.delete_stream(info.config.name)
+    await provision_streams(js)
     yield nc
     await close(nc)

@@ -60,3 +60,25 @@ def arrival_input(**changes: Any) -> dict[str, Any]:
     }
     values.update(changes)
     return values
+
+
+def in_prod(settings: HubSettings, **changes: Any) -> HubSettings:
+    """``settings`` as a production gateway gets them: ``env=prod`` and the secrets it must
+    be given there (the indicator key, the services' public sealing keys, taken from the dev
+    keys the test's services use)."""
+    from pydantic import SecretStr
+
+    from contracts import REGISTRY
+    from services.runtime.sealing import public_of
+
+    public = {s: public_of(settings.resolved_sealing_key(s)) for s in REGISTRY.services()}
+    prod = settings.model_copy(
+        update={
+            "env": "prod",
+            "indicator_key": SecretStr(settings.resolved_indicator_key()),
+            "sealing_public_keys": public,
+            **changes,
+        }
+    )
+    assert isinstance(prod, HubSettings)
+    return prod

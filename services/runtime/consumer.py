@@ -53,7 +53,7 @@ from opentelemetry import trace
 from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_subject
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
-from services.runtime.messaging import ensure_dead_letter_stream, ensure_service_stream
+from services.runtime.messaging import wait_for_dead_letter_stream, wait_for_service_stream
 from services.runtime.projection_base import Handler, ReadModelTracker, ensure_positions_table
 
 __all__ = [
@@ -247,9 +247,10 @@ class ConsumerLoop:
         self._stop: asyncio.Event | None = None
 
     async def setup(self) -> None:
-        """Create the streams and the tracker's tables, and the durable consumer at the cursor."""
-        await ensure_service_stream(self.js, self.source)
-        await ensure_dead_letter_stream(self.js)
+        """Wait for the streams (provisioned beforehand), create the tracker's tables, and the
+        durable consumer at the cursor."""
+        await wait_for_service_stream(self.js, self.source)
+        await wait_for_dead_letter_stream(self.js)
         await self.tracker.setup()
         await self.reset_cursor()
 

@@ -1,12 +1,14 @@
 """Embedded PostgreSQL and NATS servers, started from PyPI wheels and stopped by our own code.
 
 Used by ``hub up`` and by the test suite when ``HUB_POSTGRES_URL`` / ``HUB_NATS_URL`` are not
-set. Each server is a child process whose pid we hold; nothing is ever killed by name.
+set. Each server is a child process whose pid we hold; nothing is ever killed by name. NATS
+runs locked, as deployed: deploy/nats/hub.conf's users and permissions, over TLS.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
@@ -22,6 +24,9 @@ import warnings
 from pathlib import Path
 from typing import IO
 from urllib.parse import quote
+
+from services.runtime.bus_users import HUB_CONF, dev_passwords, server_environment
+from services.runtime.dev_certificates import dev_certificates
 
 log = logging.getLogger(__name__)
 
@@ -299,20 +304,26 @@ def nats_server_binary() -> Path:
 
 
 class EmbeddedNats:
-    """A NATS server with JetStream (file storage) on a free loopback port."""
+    """A NATS server with JetStream (file storage) on a free loopback port, locked as a
+    deployment is: it runs deploy/nats/hub.conf unchanged (its users and permissions) with
+    TLS, the passwords and certificates made once in ``secrets_dir`` (``bus_users.
+    dev_passwords``, ``dev_certificates``). Only host, port, store and TLS files differ."""
 
     def __init__(
         self,
         store_dir: Path,
         *,
+        secrets_dir: Path,
         port: int | None = None,
         log_file: Path | None = None,
         monitor_port: int | None = None,
     ):
         self.store_dir = store_dir.resolve()
+        self.secrets_dir = secrets_dir.resolve()
         self.port = port
         self.monitor_port = monitor_port
         self.log_file = log_file or self.store_dir.parent / "nats.log"
+        self.config_dir = self.store_dir.parent / "config"
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_handle: IO[bytes] | None = None
 
@@ -324,27 +335,43 @@ class EmbeddedNats:
     def url(self) -> str:
         if self.port is None:
             raise RuntimeError("embedded NATS is not running")
-        return f"nats://127.0.0.1:{self.port}"
+        return f"tls://127.0.0.1:{self.port}"
+
+    def write_config(self) -> tuple[Path, dict[str, str]]:
+        """The server's config file (including hub.conf) and the environment it needs."""
+        passwords = dev_passwords(self.secrets_dir)
+        certificates = dev_certificates(self.secrets_dir)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(HUB_CONF, self.config_dir / "hub.conf")
+        config = self.config_dir / "server.conf"
+        config.write_text(
+            "include ./hub.conf\n"
+            f"host: 127.0.0.1\nport: {self.port}\n"
+            f"jetstream {{ store_dir: {json.dumps(str(self.store_dir))} }}\n"
+            "tls {\n"
+            f"  cert_file: {json.dumps(str(certificates.cert_file))}\n"
+            f"  key_file: {json.dumps(str(certificates.key_file))}\n"
+            "  timeout: 5\n"
+            "}\n"
+        )
+        return config, server_environment(passwords)
 
     def start(self, timeout: float = 30.0) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port()
+        config, variables = self.write_config()
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log_handle = self.log_file.open("ab")
         self._proc = subprocess.Popen(
             [
                 str(nats_server_binary()),
-                "-js",
-                "-sd",
-                str(self.store_dir),
-                "-a",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
+                "-c",
+                str(config),
                 *(["-m", str(self.monitor_port)] if self.monitor_port else []),
             ],
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
+            env={**os.environ, **variables},
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

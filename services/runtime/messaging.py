@@ -1,8 +1,10 @@
-"""NATS connection and JetStream provisioning."""
+"""NATS connection, JetStream provisioning, and waiting for provisioned streams."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 
 import nats
 from nats.aio.client import Client
@@ -10,33 +12,67 @@ from nats.js import JetStreamContext
 from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
-from contracts import DEAD_LETTER_STREAM, DEAD_LETTER_SUBJECTS, stream_name, stream_subjects
+from contracts import (
+    DEAD_LETTER_STREAM,
+    DEAD_LETTER_SUBJECTS,
+    REGISTRY,
+    stream_name,
+    stream_subjects,
+)
+from services.runtime.bus_users import ADMIN_USER, process_user
+from services.runtime.settings import HubSettings
 
 log = logging.getLogger(__name__)
 
 DUPLICATE_WINDOW_SECONDS = 2 * 60 * 60
 
 
-async def connect(url: str, name: str, *, user: str | None = None) -> Client:
-    """Connect with reconnects on; errors are logged, not raised into callbacks.
+class _QuietTlsClose(logging.Filter):
+    """asyncio warns on every TLS connection nats-py closes ("returning true from
+    eof_received() has no effect when using ssl"): harmless, and noise in every process's log."""
 
-    Replies come back under ``_INBOX_<user>`` (``user`` is the NATS user this process
-    connects as; by default its name), so the server's permissions can keep every process
-    from reading replies meant for another (deploy/nats/hub.conf)."""
-    inbox_user = (user or name).replace("-", "_").replace(".", "_")
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "eof_received() has no effect when using ssl" not in record.getMessage()
+
+
+_QUIET_TLS_CLOSE = _QuietTlsClose()
+
+
+async def connect(settings: HubSettings, name: str, *, user: str | None = None) -> Client:
+    """Connect to ``settings.nats_url`` as the NATS user ``user`` (by default the process's
+    name), with its password and TLS from the settings; reconnects on; errors are logged, not
+    raised into callbacks.
+
+    Replies come back under ``_INBOX_<user>``, so the server's permissions can keep every
+    process from reading replies meant for another (deploy/nats/hub.conf)."""
+    if not settings.nats_url:
+        raise RuntimeError("HUB_NATS_URL is not set (hub up sets it for its processes)")
+    logging.getLogger("asyncio").addFilter(_QUIET_TLS_CLOSE)  # once: filters are a set
+    user = process_user(user or name)
+    password = settings.nats_password_for(user)
+    tls = settings.nats_tls_context()
 
     async def on_error(error: Exception) -> None:
         log.warning("NATS error (%s): %s", name, error)
 
     return await nats.connect(
-        url,
+        settings.nats_url,
         name=name,
+        user=user if password is not None else None,
+        password=password,
+        tls=tls,
+        tls_hostname=settings.nats_tls_server_name,
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         error_cb=on_error,
         pending_size=64 * 1024 * 1024,
-        inbox_prefix=f"_INBOX_{inbox_user}",
+        inbox_prefix=f"_INBOX_{user}",
     )
+
+
+async def connect_admin(settings: HubSettings, name: str = "provision") -> Client:
+    """Connect as the bus's admin user: for provisioning (and tests), never a hub process."""
+    return await connect(settings, name, user=ADMIN_USER)
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:
@@ -54,6 +90,41 @@ async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) ->
     except NotFoundError:
         await js.add_stream(config)
         log.info("created stream %s for %s", name, subjects)
+
+
+async def provision_streams(js: JetStreamContext) -> None:
+    """Create every service's stream and the dead-letter stream (as the admin user)."""
+    for service in REGISTRY.services():
+        await ensure_service_stream(js, service)
+    await ensure_dead_letter_stream(js)
+
+
+async def wait_for_stream(js: JetStreamContext, name: str, timeout: float = 60.0) -> None:
+    """Wait until the provisioning step has created the stream ``name``: hub processes may
+    not create streams (deploy/nats/hub.conf), only look them up."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            await js.stream_info(name)
+            return
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"stream {name} does not exist after {timeout:.0f}s: provision the bus"
+                    " first (hub up does; in a deployment `hub provision`)"
+                ) from None
+            log.info("waiting for stream %s to be provisioned", name)
+            await asyncio.sleep(0.5)
+
+
+async def wait_for_service_stream(js: JetStreamContext, service: str) -> str:
+    name = stream_name(service)
+    await wait_for_stream(js, name)
+    return name
+
+
+async def wait_for_dead_letter_stream(js: JetStreamContext) -> None:
+    await wait_for_stream(js, DEAD_LETTER_STREAM)
 
 
 async def ensure_service_stream(js: JetStreamContext, service: str) -> str:

@@ -36,7 +36,7 @@ from contracts import stream_name
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
 from services.runtime.eventstore import event_meta
-from services.runtime.messaging import ensure_service_stream
+from services.runtime.messaging import wait_for_service_stream
 from services.runtime.outbox import IntegrationMapper, encode, to_cloud_event
 
 log = logging.getLogger(__name__)
@@ -208,7 +208,7 @@ class OutboxRelay:
 
     # -- position -----------------------------------------------------------------------
     async def setup(self) -> None:
-        await ensure_service_stream(self.js, self.service)
+        await wait_for_service_stream(self.js, self.service)
         table = f"{self.schema}.relay_position"
         if await self.pool.fetchval("SELECT to_regclass($1)", table) is None:
             await self.pool.execute(relay_position_ddl(self.schema))  # not yet provisioned

@@ -20,7 +20,7 @@ from services.runtime.database import (
     schema_lock,
     with_database,
 )
-from services.runtime.messaging import close, connect, ensure_service_stream
+from services.runtime.messaging import close, connect
 from services.runtime.outbox import IntegrationMapper
 from services.runtime.relay import OutboxRelay, ensure_relay_position_table
 from services.runtime.sealing import opener_for
@@ -49,12 +49,6 @@ def database_url(settings: HubSettings) -> str:
     if not settings.postgres_url:
         raise RuntimeError("HUB_POSTGRES_URL is not set (hub up sets it for its processes)")
     return with_database(settings.postgres_url, settings.database)
-
-
-def nats_url(settings: HubSettings) -> str:
-    if not settings.nats_url:
-        raise RuntimeError("HUB_NATS_URL is not set (hub up sets it for its processes)")
-    return settings.nats_url
 
 
 def build_application(
@@ -99,7 +93,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}")
     app = await asyncio.to_thread(build_application, spec, settings, provision=False)
-    nc = await connect(nats_url(settings), f"{spec.name}-commands", user=spec.name)
+    nc = await connect(settings, f"{spec.name}-commands", user=spec.name)
     server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
     spec.register_routes(server, app)
     await server.start()
@@ -153,9 +147,8 @@ async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.E
     app = await asyncio.to_thread(
         build_application, spec, settings, pool_size=2, provision=False, vault_key=False
     )
-    nc = await connect(nats_url(settings), f"{spec.name}-relay", user=f"{spec.name}_relay")
+    nc = await connect(settings, f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
-    await ensure_service_stream(js, spec.name)
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
     relay = OutboxRelay(service=spec.name, app=app, mapper=spec.integration(app), js=js, pool=pool)
     log.info("%s relay: running", spec.name)

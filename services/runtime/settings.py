@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import secrets
+import ssl
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.runtime.bus_users import password_file
 
 
 class HubSettings(BaseSettings):
@@ -68,10 +71,49 @@ class HubSettings(BaseSettings):
     rate_limit_burst: int = Field(
         default=200, gt=0, description="requests a token subject may send at once"
     )
+    # -- the bus: this process's NATS user's password, and TLS (docs/security.md "The bus")
+    nats_password: SecretStr | None = Field(
+        default=None, description="this process's own NATS password (hub up hands each its own)"
+    )
+    nats_ca_file: Path | None = Field(
+        default=None, description="the CA the NATS server's certificate is checked against"
+    )
+    nats_tls_server_name: str | None = Field(
+        default=None, description="the name in the NATS server's certificate, if not the URL's"
+    )
+    nats_dev_secrets: Path | None = Field(
+        default=None, description="the development bus's passwords and certificates"
+    )
 
     @property
     def secrets_dir(self) -> Path:
         return self.home / "secrets"
+
+    @property
+    def nats_secrets_dir(self) -> Path:
+        """Where the development bus keeps its passwords and certificates (dev only)."""
+        return self.nats_dev_secrets or self.secrets_dir / "nats"
+
+    def nats_password_for(self, user: str) -> str | None:
+        """The NATS password of ``user``: ``HUB_NATS_PASSWORD`` (this process's own); in dev
+        without it, the development bus's password file; None where there is none."""
+        if self.nats_password is not None:
+            return self.nats_password.get_secret_value()
+        if self.env != "dev":
+            raise RuntimeError(f"HUB_NATS_PASSWORD must be set outside dev (HUB_ENV={self.env})")
+        path = password_file(self.nats_secrets_dir, user)
+        return path.read_text().strip() if path.exists() else None
+
+    def nats_tls_context(self) -> ssl.SSLContext | None:
+        """What clients check the NATS server's certificate with: ``HUB_NATS_CA_FILE``, in dev
+        the development CA; None: the system's trusted CAs (when the server asks for TLS)."""
+        ca_file = self.nats_ca_file
+        if ca_file is None and self.env == "dev":
+            dev_ca = self.nats_secrets_dir / "ca.pem"
+            ca_file = dev_ca if dev_ca.exists() else None
+        if ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=str(ca_file))
 
     def resolved_jwt_secret(self) -> str:
         """The JWT signing secret; in dev created once under ``home/secrets``."""

@@ -130,6 +130,7 @@ def hub_on_test_servers(
     env = {
         "HUB_POSTGRES_URL": servers.postgres_url,
         "HUB_NATS_URL": servers.nats_url,
+        "HUB_NATS_DEV_SECRETS": str(servers.nats_secrets),
         "HUB_DATABASE": database,
     }
     yield from start_hub(tmp_path, env, "--no-demo")

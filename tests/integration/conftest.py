@@ -1,4 +1,7 @@
-"""An in-process hub: command server, relay, projector and gateway on real servers."""
+"""An in-process hub: command server, relay, projector and gateway on real servers.
+
+Each component connects to the locked bus as its own NATS user, as its process does under
+``hub up`` (deploy/nats/hub.conf), so every flow test also tests the permissions."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from gateway.auth import issue_token
 from hub.catalog import SERVICES
 from projections.runner import all_consumers
 from services.runtime.commands import CommandServer
+from services.runtime.messaging import close, connect
 from services.runtime.relay import OutboxRelay
 from services.runtime.sealing import opener_for
 from services.runtime.service import build_application
@@ -80,10 +84,26 @@ class InProcessHub:
 async def hub(
     settings: HubSettings, database_url: str, nats_client: Any
 ) -> AsyncIterator[InProcessHub]:
+    async with running_hub(settings, database_url, nats_client) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def running_hub(
+    settings: HubSettings, database_url: str, admin: Any
+) -> AsyncIterator[InProcessHub]:
+    """Command servers, policies, relays, projectors and the gateway in this process, each
+    connected as its own NATS user; ``admin`` is the admin connection, for diagnostics."""
     setup_tracing("hub-tests", EXPORTER)
     EXPORTER.clear()
-    nc = nats_client
-    js = nc.jetstream()
+    js = admin.jetstream()  # the admin's view, for diagnostics
+    connections: list[Any] = []
+
+    async def connect_as(user: str) -> Any:
+        nc = await connect(settings, f"test-{user}", user=user)
+        connections.append(nc)
+        return nc
+
     pool = await asyncpg.create_pool(database_url, min_size=2, max_size=12)
     stop = asyncio.Event()
     apps: list[Any] = []
@@ -95,26 +115,29 @@ async def hub(
         service_app = build_application(spec, settings, pool_size=3)
         relay_app = build_application(spec, settings, pool_size=2)
         apps += [service_app, relay_app]
-        server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
+        service_nc = await connect_as(spec.name)
+        server = CommandServer(service_nc, spec.name, opener=opener_for(settings, spec.name))
         spec.register_routes(server, service_app)
         await server.start()
         servers.append(server)
         services[spec.name] = (service_app, server)
         if spec.policies is not None:
-            for policy in spec.policies(service_app, js, server.execute):
+            policy_js = service_nc.jetstream()
+            for policy in spec.policies(service_app, policy_js, server.execute):
                 await policy.setup()
                 tasks.append(asyncio.create_task(policy.run(stop)))
         relays[spec.name] = OutboxRelay(
             service=spec.name,
             app=relay_app,
             mapper=spec.integration(relay_app),
-            js=js,
+            js=(await connect_as(f"{spec.name}_relay")).jetstream(),
             pool=pool,
         )
         tasks.append(asyncio.create_task(relays[spec.name].run(stop)))
-    loops = await all_consumers(js, pool)
+    loops = await all_consumers((await connect_as("projector")).jetstream(), pool)
     tasks += [asyncio.create_task(loop.run(stop)) for loop in loops]
-    app = create_app(settings, GatewayResources(pool=pool, nc=nc, url=database_url))
+    gateway_nc = await connect_as("gateway")
+    app = create_app(settings, GatewayResources(pool=pool, nc=gateway_nc, url=database_url))
     transport = httpx.ASGITransport(app=app)
     try:
         async with (
@@ -139,6 +162,8 @@ async def hub(
                 await asyncio.wait_for(task, 10)
         for server in servers:
             await server.stop()
+        for nc in connections:
+            await close(nc)
         await pool.close()
         for application in apps:
             close_app(application)

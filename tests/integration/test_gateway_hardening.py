@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from services.runtime.settings import HubSettings
+from tests.helpers import in_prod
 from tests.integration.gateway_only import bearer, running_gateway
 
 TYPENAME = "{ __typename }"
@@ -165,7 +166,7 @@ INTROSPECTION = "{ __schema { queryType { name } } }"
 async def prod_client(
     settings: HubSettings, database_url: str, nats_client: Any
 ) -> AsyncIterator[httpx.AsyncClient]:
-    prod = settings.model_copy(update={"env": "prod"})
+    prod = in_prod(settings)
     async with running_gateway(prod, database_url, nats_client) as (_, client):
         yield client
 

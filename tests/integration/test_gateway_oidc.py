@@ -12,7 +12,7 @@ import pytest
 
 from gateway.app import GatewayResources, create_app
 from services.runtime.settings import HubSettings
-from tests.helpers import arrival_input
+from tests.helpers import arrival_input, in_prod
 from tests.integration.conftest import InProcessHub
 from tests.unit.gateway.idp import (
     AUDIENCE,
@@ -39,14 +39,12 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second gateway over the running hub, configured as in production with an issuer
     and no HUB_JWT_SECRET."""
-    settings = hub.settings.model_copy(
-        update={
-            "env": "prod",
-            "jwt_secret": None,
-            "oidc_issuer": idp.issuer,
-            "oidc_audience": AUDIENCE,
-            "oidc_clock_skew_seconds": 30.0,
-        }
+    settings = in_prod(
+        hub.settings,
+        jwt_secret=None,
+        oidc_issuer=idp.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_clock_skew_seconds=30.0,
     )
     assert isinstance(settings, HubSettings)
     app = create_app(settings, GatewayResources(pool=hub.pool, nc=nats_client, url=database_url))

@@ -426,7 +426,7 @@ def test_a_message_id_used_first_by_another_authority_does_not_drop_the_real_mes
     again = client_for(SENDER)(new_person(message_id="advis-2026-7"))
 
     assert ours.json()["status"] == "accepted"
-    assert again.json() == {**ours.json(), "status": "duplicate", "position": None}
+    assert again.json() == {**ours.json(), "status": "duplicate", "position": None, "atLeast": None}
 
 
 def test_a_message_recorded_under_the_old_key_is_a_duplicate_for_its_own_sender_only(

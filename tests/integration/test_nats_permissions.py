@@ -1,20 +1,21 @@
 """The deployment NATS permissions (deploy/nats/hub.conf) on a real nats-server.
 
 DESIGN.md: case-management data never flows to the foreigners authority service (§ 87 AufenthG).
-These tests start nats-server with the unmodified deployment config (only port and store
-directory are overridden), connect as each process's user and show that the foreigners
-authority's users can neither subscribe to case-management subjects nor read the
-HUB_CASE_MANAGEMENT stream through the JetStream API, while every process can still do its job.
+These tests start nats-server with the unmodified deployment config, as the embedded server of
+`hub up` and the tests runs it (only host, port, store directory and TLS files are overridden),
+connect as each process's user and show that the foreigners authority's users can neither
+subscribe to case-management subjects nor read the HUB_CASE_MANAGEMENT stream through the
+JetStream API; that no process can create or update a stream (the stream-source bypass) or
+create a consumer other than under its own durable names; that the server demands TLS and a
+known user; while every process can still do its job.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shutil
-import socket
-import subprocess
+import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from dataclasses import dataclass, field
@@ -27,14 +28,25 @@ import nats.js.errors
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StreamConfig, StreamSource
 from nats.js.errors import NotFoundError
 
 from contracts import DEAD_LETTER_STREAM, command_subject, dead_letter_subject, stream_name
-from services.runtime.embedded import nats_server_binary
-from services.runtime.messaging import ensure_dead_letter_stream, ensure_service_stream
-
-HUB_CONF = Path(__file__).resolve().parents[2] / "deploy" / "nats" / "hub.conf"
+from hub.supervisor import Supervisor
+from projections.rebuild import rebuild_durable
+from projections.runner import durable_names, source_services
+from services.runtime.bus_users import ADMIN_USER, bus_users, password_file
+from services.runtime.embedded import EmbeddedNats
+from services.runtime.messaging import (
+    close,
+    provision_streams,
+    wait_for_dead_letter_stream,
+    wait_for_service_stream,
+)
+from services.runtime.messaging import connect as connect_process
+from services.runtime.settings import HubSettings
+from services.steering_group.policies import policies as steering_policies
+from tests.conftest import Servers
 
 FA = "foreigners_authority"
 CM = "case_management"
@@ -44,20 +56,8 @@ FA_EVENT = f"hub.{FA}.x.v1"
 CM_EVENT = f"hub.{CM}.x.v1"
 CM_SECRET = b'{"case":"confidential counselling note"}'
 
-PASSWORD_VARIABLES = {
-    "foreigners_authority": "FOREIGNERS_AUTHORITY_PASSWORD",
-    "foreigners_authority_relay": "FOREIGNERS_AUTHORITY_RELAY_PASSWORD",
-    "case_management": "CASE_MANAGEMENT_PASSWORD",
-    "case_management_relay": "CASE_MANAGEMENT_RELAY_PASSWORD",
-    "conflict_management": "CONFLICT_MANAGEMENT_PASSWORD",
-    "conflict_management_relay": "CONFLICT_MANAGEMENT_RELAY_PASSWORD",
-    "steering_group": "STEERING_GROUP_PASSWORD",
-    "steering_group_relay": "STEERING_GROUP_RELAY_PASSWORD",
-    "projector": "PROJECTOR_PASSWORD",
-    "gateway": "GATEWAY_PASSWORD",
-}
-PASSWORDS = {user: f"test-password-{user}" for user in PASSWORD_VARIABLES}
 FOREIGNERS_AUTHORITY_USERS = ["foreigners_authority", "foreigners_authority_relay"]
+PROCESS_USERS = sorted(set(bus_users()) - {ADMIN_USER})
 
 QUIET = 0.3  # how long "nothing arrives" is watched
 API_TIMEOUT = 0.5  # a denied JetStream API request is dropped by the server and times out
@@ -66,58 +66,29 @@ API_TIMEOUT = 0.5  # a denied JetStream API request is dropped by the server and
 # ------------------------------------------------------------------------------ the server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass(frozen=True)
+class Bus:
+    url: str
+    secrets: Path
 
+    def password(self, user: str) -> str:
+        return password_file(self.secrets, user).read_text().strip()
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, log: Path, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nats-server exited ({proc.returncode}):\n{log.read_text()}")
-        with (
-            contextlib.suppress(OSError),
-            socket.create_connection(("127.0.0.1", port), timeout=0.5) as conn,
-        ):
-            if conn.recv(4).startswith(b"INFO"):
-                return
-        time.sleep(0.05)
-    raise RuntimeError(f"nats-server not ready after {timeout}s:\n{log.read_text()}")
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=str(self.secrets / "ca.pem"))
 
 
 @pytest.fixture(scope="module")
-def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """nats-server running deploy/nats/hub.conf as is, on a free loopback port."""
+def bus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bus]:
+    """nats-server running deploy/nats/hub.conf as is (EmbeddedNats includes it unchanged),
+    with TLS, on a free loopback port."""
     root = tmp_path_factory.mktemp("nats-permissions")
-    shutil.copy(HUB_CONF, root / "hub.conf")
-    port = _free_port()
-    (root / "server.conf").write_text(
-        "include ./hub.conf\n"
-        f"host: 127.0.0.1\nport: {port}\n"
-        f'jetstream {{ store_dir: "{root / "jetstream"}" }}\n'
-    )
-    env = {**os.environ, **{PASSWORD_VARIABLES[u]: p for u, p in PASSWORDS.items()}}
-    log = root / "nats.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(nats_server_binary()), "-c", str(root / "server.conf")],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
+    server = EmbeddedNats(root / "jetstream", secrets_dir=root / "secrets")
+    server.start(timeout=15)
     try:
-        _wait_ready(proc, port, log, timeout=15)
-        yield f"nats://127.0.0.1:{port}"
+        yield Bus(server.url, root / "secrets")
     finally:
-        proc.terminate()  # our own child, by its pid
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        server.stop()  # our own child, by its pid
 
 
 # ----------------------------------------------------------------------------- connections
@@ -150,7 +121,7 @@ class Conn:
 
 
 @pytest.fixture
-async def connect(nats_url: str) -> AsyncIterator[Any]:
+async def connect(bus: Bus) -> AsyncIterator[Any]:
     opened: list[Conn] = []
 
     async def connect_as(user: str) -> Conn:
@@ -160,9 +131,10 @@ async def connect(nats_url: str) -> AsyncIterator[Any]:
             errors.append(error)
 
         nc = await nats.connect(
-            nats_url,
+            bus.url,
             user=user,
-            password=PASSWORDS[user],
+            password=bus.password(user),
+            tls=bus.tls(),
             name=f"test-{user}",
             error_cb=on_error,
             allow_reconnect=False,
@@ -180,17 +152,22 @@ async def connect(nats_url: str) -> AsyncIterator[Any]:
 
 
 @pytest.fixture(scope="module")
-async def streams(nats_url: str) -> None:
-    """Each relay provisions its own stream, as `hub run relay` does; each holds one event."""
+async def streams(bus: Bus) -> None:
+    """The admin provisions the streams, as `hub up` does; each relay publishes one event."""
+    admin = await nats.connect(
+        bus.url, user=ADMIN_USER, password=bus.password(ADMIN_USER), tls=bus.tls()
+    )
+    await provision_streams(admin.jetstream(timeout=2))
+    await admin.close()
     for service, subject, data in ((FA, FA_EVENT, b"{}"), (CM, CM_EVENT, CM_SECRET)):
         nc = await nats.connect(
-            nats_url,
+            bus.url,
             user=f"{service}_relay",
-            password=PASSWORDS[f"{service}_relay"],
+            password=bus.password(f"{service}_relay"),
+            tls=bus.tls(),
             inbox_prefix=f"_INBOX_{service}_relay",
         )
         js = nc.jetstream(timeout=2)
-        await ensure_service_stream(js, service)
         await js.publish(subject, data, headers={"Nats-Msg-Id": f"{service}:0"})
         await nc.close()
 
@@ -228,14 +205,14 @@ async def denied(call: Awaitable[Any]) -> BaseException | None:
 
 @pytest.mark.usefixtures("streams")
 @pytest.mark.parametrize("service", [FA, CM])
-async def test_each_relay_provisions_publishes_and_reads_back_its_own_stream(connect, service):
+async def test_each_relay_publishes_and_reads_back_its_own_stream(connect, service):
     # Given the relay's user
     relay = await connect(f"{service}_relay")
     js = relay.js()
 
-    # When it does what OutboxRelay does: ensure the stream, publish with a message id,
+    # When it does what OutboxRelay does: wait for the stream, publish with a message id,
     # read the stream's info and its last message (plain and direct get)
-    await ensure_service_stream(js, service)
+    await wait_for_service_stream(js, service)
     ack = await js.publish(f"hub.{service}.x.v1", b"{}", headers={"Nats-Msg-Id": f"{service}:1"})
     info = await js.stream_info(stream_name(service))
     last = await js.get_msg(stream_name(service), seq=info.state.last_seq)
@@ -308,9 +285,9 @@ async def test_foreigners_authority_users_cannot_read_the_case_management_stream
     for subject in attempts:
         assert await fa.violation_for("publish", subject), (subject, fa.violations())
     # ... and no consumer was created on the stream
-    projector = await connect("projector")
+    admin = await connect(ADMIN_USER)
     with pytest.raises(NotFoundError):
-        await projector.js().consumer_info(CM_STREAM, "peek")
+        await admin.js().consumer_info(CM_STREAM, "peek")
 
 
 @pytest.mark.usefixtures("streams")
@@ -326,12 +303,14 @@ async def test_foreigners_authority_relay_does_not_see_case_events_delivered_to_
 
     # When the projector fetches a case-management event (delivered to its `_INBOX.<id>`)
     projector = await connect("projector")
+    durable = f"timeline_rebuild_{CM}"  # one of the projector's own durable names
     sub = await projector.js().pull_subscribe(
         "",
-        durable="eavesdrop_check",
+        durable=durable,
         stream=CM_STREAM,
         config=ConsumerConfig(
-            durable_name="eavesdrop_check",
+            name=durable,
+            durable_name=durable,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.LAST,
         ),
@@ -346,7 +325,7 @@ async def test_foreigners_authority_relay_does_not_see_case_events_delivered_to_
     assert await relay.violation_for("subscription", "_INBOX.*")
     assert wide == pull_inboxes == []
     assert [m for m in reply_inboxes if CM_SECRET in m.data or m.subject.startswith("hub.")] == []
-    await projector.js().delete_consumer(CM_STREAM, "eavesdrop_check")
+    await projector.js().delete_consumer(CM_STREAM, durable)
 
 
 @pytest.mark.usefixtures("streams")
@@ -382,24 +361,26 @@ async def test_projector_reads_case_management_and_parks_dead_letters(connect):
     projector = await connect("projector")
     js = projector.js()
 
-    # When it does what ConsumerLoop does: stream info, a durable pull consumer from the event,
-    # fetch, ack, consumer info, a dead letter, delete the consumer
-    await ensure_service_stream(js, CM)
-    await ensure_dead_letter_stream(js)
+    # When it does what ConsumerLoop does: stream info, a durable pull consumer from the event
+    # under its own name, fetch, ack, consumer info, a dead letter, delete the consumer
+    await wait_for_service_stream(js, CM)
+    await wait_for_dead_letter_stream(js)
     info = await js.stream_info(CM_STREAM)
+    durable = f"timeline_{CM}"
     config = ConsumerConfig(
-        durable_name="timeline_test",
+        name=durable,
+        durable_name=durable,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.BY_START_SEQUENCE,
         opt_start_seq=seq,
         max_deliver=-1,
     )
-    sub = await js.pull_subscribe("", durable="timeline_test", stream=CM_STREAM, config=config)
+    sub = await js.pull_subscribe("", durable=durable, stream=CM_STREAM, config=config)
     [msg] = await sub.fetch(1, timeout=2)
     await msg.ack_sync()
     consumer = await sub.consumer_info()
-    parked = await js.publish(dead_letter_subject("timeline_test"), msg.data)
-    await js.delete_consumer(CM_STREAM, "timeline_test")
+    parked = await js.publish(dead_letter_subject(durable), msg.data)
+    await js.delete_consumer(CM_STREAM, durable)
 
     # Then it read the event, its ack was taken, and the dead letter was stored
     assert info.state.last_seq >= seq
@@ -489,3 +470,262 @@ async def test_the_steering_group_reads_only_gap_reports_of_case_management(conn
         )
     wide = "$JS.API.CONSUMER.CREATE.HUB_CASE_MANAGEMENT.steering_wide.hub.case_management.>"
     assert await steering.violation_for("publish", wide)
+
+
+# ------------------------------------------------------- provisioning only: streams, consumers
+
+
+def own_stream(user: str) -> str:
+    """The stream a process's user works on most closely (a relay's own, else case
+    management's, the one worth stealing)."""
+    service = user.removesuffix("_relay")
+    return stream_name(service) if user.endswith("_relay") else CM_STREAM
+
+
+@pytest.mark.usefixtures("streams")
+@pytest.mark.parametrize("user", PROCESS_USERS)
+async def test_no_process_can_create_a_stream_sourcing_case_management(connect, user):
+    # Given a process's user, and the case-management stream holding an event
+    conn = await connect(user)
+    copy = f"COPY_{user.upper()}"
+
+    # When it creates a stream of its own that sources HUB_CASE_MANAGEMENT (the
+    # stream-source bypass), and one with no source at all
+    sourcing = await denied(
+        conn.js().add_stream(StreamConfig(name=copy, sources=[StreamSource(name=CM_STREAM)]))
+    )
+    plain = await denied(conn.js().add_stream(name=f"{copy}_PLAIN", subjects=[f"{copy}.>"]))
+
+    # Then the server refused both requests, and neither stream exists
+    assert sourcing is not None
+    assert plain is not None
+    assert await conn.violation_for("publish", f"$JS.API.STREAM.CREATE.{copy}")
+    assert await conn.violation_for("publish", f"$JS.API.STREAM.CREATE.{copy}_PLAIN")
+    admin = await connect(ADMIN_USER)
+    for name in (copy, f"{copy}_PLAIN"):
+        with pytest.raises(NotFoundError):
+            await admin.js().stream_info(name)
+
+
+@pytest.mark.usefixtures("streams")
+@pytest.mark.parametrize("user", PROCESS_USERS)
+async def test_no_process_can_update_a_stream(connect, user):
+    # Given a process's user and the stream closest to it
+    conn = await connect(user)
+    stream = own_stream(user)
+    admin = await connect(ADMIN_USER)
+    before = (await admin.js().stream_info(stream)).config
+
+    # When it adds HUB_CASE_MANAGEMENT as a source of that stream, or widens its subjects
+    config = StreamConfig(
+        name=stream,
+        subjects=[*(before.subjects or []), "hub.>"],
+        sources=[StreamSource(name=CM_STREAM)] if stream != CM_STREAM else None,
+    )
+    refused = await denied(conn.js().update_stream(config))
+
+    # Then the server refused the request, and the stream is as provisioned
+    assert refused is not None
+    assert await conn.violation_for("publish", f"$JS.API.STREAM.UPDATE.{stream}")
+    after = (await admin.js().stream_info(stream)).config
+    assert (after.subjects, after.sources) == (before.subjects, before.sources)
+
+
+async def test_the_foreigners_authority_relay_cannot_provision_its_stream_as_a_copy(connect):
+    # Given the foreigners authority's stream not provisioned yet (a fresh deployment whose
+    # relay starts first)
+    admin = await connect(ADMIN_USER)
+    await provision_streams(admin.js())
+    await admin.js().delete_stream(FA_STREAM)
+    relay = await connect("foreigners_authority_relay")
+
+    # When the relay creates it itself, sourcing HUB_CASE_MANAGEMENT
+    try:
+        refused = await denied(
+            relay.js().add_stream(
+                StreamConfig(
+                    name=FA_STREAM,
+                    subjects=[f"hub.{FA}.>"],
+                    sources=[StreamSource(name=CM_STREAM)],
+                )
+            )
+        )
+
+        # Then the server refused it, and there is no such stream
+        assert refused is not None
+        assert await relay.violation_for("publish", f"$JS.API.STREAM.CREATE.{FA_STREAM}")
+        with pytest.raises(NotFoundError):
+            await admin.js().stream_info(FA_STREAM)
+    finally:
+        await provision_streams(admin.js())
+
+
+@pytest.mark.usefixtures("streams")
+@pytest.mark.parametrize("user", PROCESS_USERS)
+async def test_no_process_creates_an_ephemeral_or_foreign_consumer(connect, user):
+    # Given a process's user, and the steering group's consumer on case management
+    steering = await connect("steering_group")
+    await steering.js().add_consumer(
+        CM_STREAM,
+        ConsumerConfig(
+            name="steering_gaps",
+            durable_name="steering_gaps",
+            filter_subject="hub.case_management.systemic_gap_reported.v1",
+            ack_policy=AckPolicy.EXPLICIT,
+        ),
+    )
+    conn = await connect(user)
+    js = conn.js()
+    stream = own_stream(user)
+    foreign = "timeline_case_management" if user == "steering_group" else "steering_gaps"
+
+    # When it creates an ephemeral consumer, a durable one under a name not its own (named
+    # and legacy create), and deletes another process's consumer
+    attempts = {
+        f"$JS.API.CONSUMER.CREATE.{stream}": js.add_consumer(
+            stream, ConsumerConfig(ack_policy=AckPolicy.EXPLICIT)
+        ),
+        f"$JS.API.CONSUMER.CREATE.{stream}.peek": js.add_consumer(
+            stream, ConsumerConfig(name="peek", ack_policy=AckPolicy.EXPLICIT)
+        ),
+        f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.peek": js.add_consumer(
+            stream, ConsumerConfig(durable_name="peek", ack_policy=AckPolicy.EXPLICIT)
+        ),
+        f"$JS.API.CONSUMER.DELETE.{CM_STREAM}.{foreign}": js.delete_consumer(CM_STREAM, foreign),
+    }
+    results = dict(
+        zip(attempts, await asyncio.gather(*map(denied, attempts.values())), strict=True)
+    )
+
+    # Then the server refused each, and the steering group's consumer is still there
+    assert [subject for subject, error in results.items() if error is None] == []
+    for subject in attempts:
+        assert await conn.violation_for("publish", subject), (subject, conn.violations())
+    admin = await connect(ADMIN_USER)
+    assert (await admin.js().consumer_info(CM_STREAM, "steering_gaps")).name == "steering_gaps"
+    with pytest.raises(NotFoundError):
+        await admin.js().consumer_info(stream, "peek")
+
+
+@pytest.mark.usefixtures("streams")
+async def test_every_durable_consumer_the_code_runs_is_allowed_to_its_process(connect):
+    # Given every durable consumer the projector runs (each projection on each source, and
+    # the timeline's rebuild) and the steering group's policies
+    projector_consumers = durable_names() + [
+        (stream_name(service), rebuild_durable(service)) for service in source_services()
+    ]
+    policy_loops = steering_policies(None, None, None)  # type: ignore[arg-type]
+    projector = await connect("projector")
+    steering = await connect("steering_group")
+
+    # When each process creates, reads and deletes its consumers as ConsumerLoop does
+    # (a named create; the policies' with their filter)
+    async def cycle(conn: Conn, stream: str, durable: str, filter_subject: str | None) -> None:
+        js = conn.js()
+        config = ConsumerConfig(
+            name=durable,
+            durable_name=durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            filter_subject=filter_subject,
+        )
+        await js.add_consumer(stream, config)
+        await js.consumer_info(stream, durable)
+        if conn.user == "projector":  # a policy's consumer is its cursor: never deleted
+            await js.delete_consumer(stream, durable)
+
+    for stream, durable in projector_consumers:
+        await cycle(projector, stream, durable, None)
+    for loop in policy_loops:
+        await cycle(steering, loop.stream, loop.durable, loop.filter_subject)
+
+    # Then the server refused nothing
+    assert len(projector_consumers) >= 12
+    assert len(policy_loops) == 3
+    assert projector.violations() == []
+    assert steering.violations() == []
+
+
+# ------------------------------------------------------------------------ users and TLS
+
+ONCE: dict[str, Any] = {"allow_reconnect": False, "connect_timeout": 2, "max_reconnect_attempts": 0}
+
+
+async def refused(connecting: Awaitable[Client]) -> BaseException:
+    """The error a connection attempt that must fail ended with."""
+    try:
+        nc = await connecting
+    except Exception as error:
+        return error
+    await nc.close()
+    raise AssertionError("the connection was accepted")
+
+
+async def greeting(url: str) -> dict[str, Any]:
+    """The INFO a NATS server greets a new connection with (before any TLS)."""
+    host, port = url.split("://")[-1].split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        info: dict[str, Any] = json.loads((await reader.readline()).decode().split(" ", 1)[1])
+    finally:
+        writer.close()
+    return info
+
+
+async def test_the_server_demands_tls_and_a_known_user(bus):
+    # When a client reads the server's greeting, connects without a user, with a wrong
+    # password, or over TLS without trusting the hub's CA
+    hello = await greeting(bus.url)
+    anonymous = await refused(nats.connect(bus.url, tls=bus.tls(), **ONCE))
+    wrong = await refused(
+        nats.connect(bus.url, user="projector", password="guess", tls=bus.tls(), **ONCE)
+    )
+    untrusted = await refused(
+        nats.connect(
+            bus.url,
+            user="projector",
+            password=bus.password("projector"),
+            tls=ssl.create_default_context(),
+            **ONCE,
+        )
+    )
+
+    # Then TLS is required, and each connection was refused
+    assert hello["tls_required"] is True
+    assert hello["auth_required"] is True
+    assert "authorization violation" in str(anonymous).lower()
+    assert "authorization violation" in str(wrong).lower()
+    assert isinstance(untrusted, ssl.SSLCertVerificationError), untrusted
+
+
+async def test_hub_up_and_the_test_suite_run_the_embedded_nats_locked(
+    tmp_path: Path, servers: Servers, database: str
+) -> None:
+    # Given the NATS server `hub up` starts on a fresh home, and the test session's server
+    settings = HubSettings(
+        home=tmp_path / "home", postgres_url=servers.postgres_url, database=database
+    )
+    supervisor = Supervisor(settings, children=[])
+    _, hub_up_url = supervisor.start_servers()
+    bus_settings = settings.model_copy(update={"nats_url": hub_up_url})
+    try:
+        for url, trusted in (
+            (hub_up_url, bus_settings.nats_tls_context()),
+            (servers.nats_url, servers.bus_settings().nats_tls_context()),
+        ):
+            # When a client connects without a user
+            hello = await greeting(url)
+            anonymous = await refused(nats.connect(url, tls=trusted, **ONCE))
+
+            # Then the server demands TLS and a user, and refuses it
+            assert url.startswith("tls://")
+            assert (hello["tls_required"], hello["auth_required"]) == (True, True)
+            assert "authorization violation" in str(anonymous).lower()
+
+        # ... while a hub process connects as its own user, with the credentials made on
+        # first start under the home's secrets
+        projector = await connect_process(bus_settings, "projector")
+        assert projector.is_connected
+        await close(projector)
+        assert (tmp_path / "home" / "secrets" / "nats" / "users" / "projector").exists()
+    finally:
+        supervisor.stop_servers()

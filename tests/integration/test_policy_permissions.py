@@ -1,6 +1,6 @@
 """A policy's consumer loop stays within its service's NATS permissions (deploy/nats/hub.conf):
-it creates and reads its filtered consumer, acks, naks and dead-letters, and never needs to
-delete a consumer or create a stream."""
+it waits for the provisioned streams, creates and reads its filtered consumer, acks, naks and
+dead-letters, and never needs to delete a consumer or create a stream."""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ import pytest
 from contracts import DEAD_LETTER_STREAM, CloudEvent, Payload, encode_event
 from services.runtime.consumer import TransientFailure
 from services.runtime.context import CommandContext
-from services.runtime.messaging import ensure_dead_letter_stream
 from services.runtime.policy import PolicyLoop
 from tests.integration import test_nats_permissions as deployed
 from tests.integration.test_policy import CM_GAP, gap
 
 # the deployment's nats-server and its users (module fixtures of the permission tests)
-nats_url = deployed.nats_url
+bus = deployed.bus
 connect = deployed.connect
 streams = deployed.streams
 
@@ -35,10 +34,8 @@ async def run_now(fn: Callable[[], T], context: CommandContext) -> T:
 async def test_a_policy_consumes_retries_and_dead_letters_within_its_permissions(
     connect: Any,
 ) -> None:
-    # Given the dead-letter stream (provisioned by the projector), and on the case-management
-    # stream a poison gap report and a good one, whose first reaction fails transiently
-    projector = await connect("projector")
-    await ensure_dead_letter_stream(projector.nc.jetstream(timeout=2))
+    # Given the provisioned streams, and on the case-management stream a poison gap report
+    # and a good one, whose first reaction fails transiently
     relay = await connect("case_management_relay")
     await relay.nc.jetstream(timeout=2).publish(CM_GAP, b"\x00\xffnot json")
     good = gap(2)

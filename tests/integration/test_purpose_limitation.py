@@ -8,6 +8,7 @@ filtering in test_case_management_gateway.py.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ import pytest
 
 from hub import database_roles, database_setup
 from services.runtime.embedded import EmbeddedNats, free_port
+from services.runtime.messaging import close, connect_admin, provision_streams
 from services.runtime.settings import HubSettings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,17 +31,25 @@ FA = ROOT / "services" / "foreigners_authority"
 
 @pytest.fixture
 def monitored_nats(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    server = EmbeddedNats(tmp_path / "js", monitor_port=free_port())
+    server = EmbeddedNats(tmp_path / "js", secrets_dir=tmp_path / "bus", monitor_port=free_port())
     server.start()
     assert server.monitor_port is not None
+    asyncio.run(provision(HubSettings(nats_url=server.url, nats_dev_secrets=tmp_path / "bus")))
     yield server.url, server.monitor_port
     server.stop()
+
+
+async def provision(settings: HubSettings) -> None:
+    nc = await connect_admin(settings)
+    await provision_streams(nc.jetstream())
+    await close(nc)
 
 
 def test_the_foreigners_authority_processes_subscribe_only_to_their_own_subjects(
     monitored_nats: tuple[str, int],
     settings: HubSettings,
     servers: object,
+    tmp_path: Path,
 ) -> None:
     nats_url, monitor = monitored_nats
     admin_url = str(settings.postgres_url)
@@ -51,6 +61,7 @@ def test_the_foreigners_authority_processes_subscribe_only_to_their_own_subjects
             admin_url, f"{settings.database}_foreigners_authority", password
         ),
         "HUB_NATS_URL": nats_url,
+        "HUB_NATS_DEV_SECRETS": str(tmp_path / "bus"),
         "HUB_DATABASE": settings.database,
         "HUB_HOME": str(settings.home),
         "HUB_VAULT_MASTER_KEY": settings.resolved_vault_master_key(),

@@ -19,8 +19,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from contracts.positions import Position
 from contracts.roles import Role
-from services.foreigners_authority.application import ForeignersAuthority, Receipt
+from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
@@ -40,6 +41,10 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
         "status": receipt.status,
         "personId": str(receipt.person_id) if receipt.person_id else None,
         "position": receipt.position,
+        # the token a query's atLeast takes, as a mutation's result gives it: read your write
+        "atLeast": Position(SERVICE, receipt.position).token()
+        if receipt.position is not None
+        else None,
         "errors": receipt.errors,
     }
 
@@ -75,6 +80,7 @@ def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int)
             "status": "rejected",
             "personId": None,
             "position": None,
+            "atLeast": None,
             "errors": errors,
         },
         status_code=status,

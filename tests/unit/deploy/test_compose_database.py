@@ -48,9 +48,9 @@ def test_only_the_provisioning_connects_as_the_administrator() -> None:
     admins = [
         name
         for name, env in environments.items()
-        if urlsplit(env["HUB_POSTGRES_URL"]).username == "postgres"
+        if urlsplit(env.get("HUB_POSTGRES_URL", "")).username == "postgres"
     ]
-    assert admins == ["provision"]
-    provision = environments["provision"]
+    assert admins == ["db-provision"]
+    provision = environments["db-provision"]
     for process in [*SERVICES, "projector", "gateway"]:
         assert f"HUB_DB_PASSWORD_{process.upper()}" in provision
