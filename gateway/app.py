@@ -335,7 +335,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             nc = await connect(settings, "gateway")
         else:
             pool, nc = resources.pool, resources.nc
-        await audit.create_tables(pool)
+        await audit.ensure_tables(pool)
         await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()

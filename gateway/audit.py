@@ -91,8 +91,17 @@ class ChainReport:
         return not self.breaks
 
 
-async def create_tables(pool: asyncpg.Pool) -> None:
+async def create_tables(pool: asyncpg.Pool | asyncpg.Connection) -> None:
+    """Create or bring up to date the log, its head and its chain (the provisioning does, as
+    the tables' owner)."""
     await pool.execute(DDL)
+
+
+async def ensure_tables(pool: asyncpg.Pool | asyncpg.Connection) -> None:
+    """The gateway at start-up: after the provisioning only look (its role may append entries
+    and nothing else); without one (tests on a fresh database as the administrator) create."""
+    if await pool.fetchval("SELECT to_regclass('gateway.audit_head')") is None:
+        await create_tables(pool)
 
 
 async def record_read(

@@ -123,12 +123,8 @@ def run_benchmark(arrivals: int = 2000, keep: bool = False) -> int:
             "HUB_NATS_URL": nats_url,
             "PYTHONUNBUFFERED": "1",
         }
-        from hub.supervisor import _provision, _provision_event_stores, provision_bus
-
         db_url = with_database(pg_url, settings.database)
-        asyncio.run(provision_bus(settings.model_copy(update={"nats_url": nats_url})))
-        asyncio.run(_provision(db_url))
-        _provision_event_stores(settings.model_copy(update={"postgres_url": pg_url}))
+        supervisor.provision(pg_url, nats_url)
         for child in supervisor.children:
             supervisor.spawn(child)
         supervisor.wait_healthy()

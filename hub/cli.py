@@ -84,8 +84,9 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
-            f"  Servers (for hub projections rebuild etc.):\n"
-            f"    export HUB_POSTGRES_URL='{env['HUB_POSTGRES_URL']}'\n"
+            f"  Servers (for hub projections rebuild etc., as the database administrator):\n"
+            f"    export HUB_POSTGRES_URL='{without_password(env['HUB_POSTGRES_URL'])}'\n"
+            f"{_admin_password_hint(settings)}"
             f"    export HUB_NATS_URL='{env['HUB_NATS_URL']}'\n"
             "  Stop with Ctrl-C.\n",
             flush=True,
@@ -93,6 +94,43 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
 
     supervisor = Supervisor(settings, children=default_children(list(SERVICES)), on_ready=on_ready)
     return supervisor.run()
+
+
+def without_password(url: str) -> str:
+    """``url`` without the password in it (printed URLs carry none)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if not at:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
+
+
+def _admin_password_hint(settings: HubSettings) -> str:
+    if settings.postgres_url:
+        return ""  # the caller's own server and password
+    secret = (settings.secrets_dir / "postgres-admin.password").resolve()
+    return f'    export PGPASSWORD="$(cat {secret})"\n'
+
+
+def cmd_provision(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Create what the processes may not, on the servers the environment names: the streams
+    (``HUB_NATS_URL``, as the bus's admin user) and the database's schemas, tables and
+    per-process roles (``HUB_POSTGRES_URL``, the database administrator's URL)."""
+    from hub.database_setup import provision
+    from hub.supervisor import provision_bus
+
+    if not settings.nats_url and not settings.postgres_url:
+        print("hub provision: set HUB_NATS_URL and/or HUB_POSTGRES_URL", file=sys.stderr)
+        return 2
+    if settings.nats_url:
+        asyncio.run(provision_bus(settings))
+        print("provisioned the streams")
+    if settings.postgres_url:
+        roles = provision(settings, settings.postgres_url)
+        print(f"provisioned database {settings.database}: roles {', '.join(roles)}")
+    return 0
 
 
 def _load_demo_once(
@@ -247,14 +285,6 @@ def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
     return asyncio.run(run())
 
 
-def cmd_provision(args: argparse.Namespace, settings: HubSettings) -> int:
-    from hub.supervisor import provision_bus
-
-    asyncio.run(provision_bus(settings))
-    print("provisioned the streams")
-    return 0
-
-
 def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     from services.runtime.service import stop_on_signals
 
@@ -305,7 +335,11 @@ def parser() -> argparse.ArgumentParser:
 
     projections = sub.add_parser("projections", help="read-model tools")
     psub = projections.add_subparsers(dest="action", required=True)
-    rebuild = psub.add_parser("rebuild", help="rebuild a read model by replaying the streams")
+    rebuild = psub.add_parser(
+        "rebuild",
+        help="rebuild a read model by replaying the streams (creates and swaps tables: run it"
+        " with the administrator's HUB_POSTGRES_URL)",
+    )
     rebuild.add_argument("projection", nargs="?", default="timeline", choices=["timeline"])
     rebuild.set_defaults(func=cmd_rebuild)
 
@@ -320,7 +354,9 @@ def parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=cmd_bench)
 
     provision = sub.add_parser(
-        "provision", help="create the streams as the bus's admin user (hub up does it itself)"
+        "provision",
+        help="create the streams (as the bus's admin user) and the database's schemas, tables"
+        " and per-process roles (as its administrator); hub up does it itself",
     )
     provision.set_defaults(func=cmd_provision)
 

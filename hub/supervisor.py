@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from hub import database_setup
 from services.runtime.database import ensure_database, with_database
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from services.runtime.settings import HubSettings
@@ -27,6 +28,8 @@ class Child:
     name: str
     argv: list[str]
     nats_user: str | None = None  # the NATS user it connects as: it is handed only its password
+    #: the kind of process, which names its database role (a service, projector, gateway)
+    database_role: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
 
@@ -56,6 +59,8 @@ class Supervisor:
         self.nats: EmbeddedNats | None = None
         self._stop = threading.Event()
         self.env: dict[str, str] = {}
+        #: child name -> its environment with its own database role (hub/database_roles.py)
+        self.database_env: dict[str, dict[str, str]] = {}
 
     @property
     def base_url(self) -> str:
@@ -66,7 +71,10 @@ class Supervisor:
         home.mkdir(parents=True, exist_ok=True)
         pg_url = self.settings.postgres_url
         if not pg_url:
-            self.postgres = EmbeddedPostgres(home / "postgres" / "data")
+            self.postgres = EmbeddedPostgres(
+                home / "postgres" / "data",
+                password=self.settings.resolved_postgres_admin_password(),
+            )
             self.postgres.start()
             pg_url = self.postgres.url()
         nats_url = self.settings.nats_url
@@ -88,9 +96,10 @@ class Supervisor:
     def child_env(self, child: Child) -> dict[str, str]:
         """The environment of ``child``: the hub's, with the password of its own NATS user and
         no other (a compromised relay cannot log in as another process)."""
+        base = self.database_env.get(child.name, self.env)
         if self.settings.env != "dev":
-            return self.env  # a deployment hands each process its own (deploy/compose.yaml)
-        env = {k: v for k, v in self.env.items() if k != "HUB_NATS_PASSWORD"}
+            return base  # a deployment hands each process its own (deploy/compose.yaml)
+        env = {k: v for k, v in base.items() if k != "HUB_NATS_PASSWORD"}
         bus = self.settings.model_copy(update={"nats_password": None})  # the dev bus's files
         password = bus.nats_password_for(child.nats_user) if child.nats_user else None
         if password is not None:
@@ -137,9 +146,7 @@ class Supervisor:
                 "HUB_HOME": str(self.settings.home.resolve()),
                 "PYTHONUNBUFFERED": "1",
             }
-            asyncio.run(provision_bus(self.settings.model_copy(update={"nats_url": nats_url})))
-            asyncio.run(_provision(with_database(pg_url, self.settings.database)))
-            _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
+            self.provision(pg_url, nats_url)
             for child in self.children:
                 self.spawn(child)
             self.wait_healthy()
@@ -154,6 +161,15 @@ class Supervisor:
             return 1
         finally:
             self.shutdown()
+
+    def provision(self, pg_url: str, nats_url: str) -> None:
+        """Streams, schemas, tables and database roles, before any process starts."""
+        asyncio.run(provision_bus(self.settings.model_copy(update={"nats_url": nats_url})))
+        asyncio.run(_provision(with_database(pg_url, self.settings.database)))
+        _provision_event_stores(self.settings.model_copy(update={"postgres_url": pg_url}))
+        self.database_env = _provision_database_roles(
+            self.settings, pg_url, self.env, self.children
+        )
 
     def _restart_dead(self) -> None:
         now = time.monotonic()
@@ -199,33 +215,32 @@ async def provision_bus(settings: HubSettings) -> None:
 
 
 async def _provision(pg_url: str) -> None:
-    """Create the read-model tables before any process starts."""
+    """Create the read-model and audit tables before any process starts."""
     import asyncpg
-
-    from projections import schema as read_models
 
     conn = await asyncpg.connect(pg_url)
     try:
-        await read_models.ensure(conn)
-        await conn.execute(
-            "CREATE TABLE IF NOT EXISTS public.hub_installation"
-            " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"
-        )
+        await database_setup.create_shared_tables(conn)
     finally:
         await conn.close()
 
 
 def _provision_event_stores(settings: HubSettings) -> None:
     """Create each service's schema, event tables and vault before its processes start."""
-    from hub.catalog import SERVICES
-    from services.runtime.service import build_application
+    database_setup.create_event_stores(settings)
 
-    for spec in SERVICES.values():
-        app = build_application(spec, settings, pool_size=1)
-        app.close()
-        vault = getattr(app, "vault", None)
-        if vault is not None:
-            vault.close()
+
+def _provision_database_roles(
+    settings: HubSettings, pg_url: str, env: dict[str, str], children: list[Child]
+) -> dict[str, dict[str, str]]:
+    """Each process's role and rights; returns each child's environment with its own role."""
+    passwords = database_setup.create_roles(settings, pg_url)
+    kinds = [
+        (child.name, child.database_role, "relay" in child.argv)
+        for child in children
+        if child.database_role
+    ]
+    return database_setup.child_environments(kinds, env, settings, pg_url, passwords)
 
 
 def child_argv(*args: str) -> list[str]:
@@ -235,8 +250,8 @@ def child_argv(*args: str) -> list[str]:
 def default_children(services: list[str]) -> list[Child]:
     children = []
     for name in services:
-        children.append(Child(name, child_argv("service", name), name))
-        children.append(Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay"))
-    children.append(Child("projector", child_argv("projector"), "projector"))
-    children.append(Child("gateway", child_argv("gateway"), "gateway"))
+        children.append(Child(name, child_argv("service", name), name, name))
+        children.append(Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay", name))
+    children.append(Child("projector", child_argv("projector"), "projector", "projector"))
+    children.append(Child("gateway", child_argv("gateway"), "gateway", "gateway"))
     return children

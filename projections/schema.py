@@ -57,15 +57,35 @@ async def ensure(
 ) -> dict[str, int]:
     """Bring every read model's tables to the version of its file; returns what it applied.
 
-    Every process that reads or writes read models calls this before it starts. ``files``
-    defaults to :func:`schema_files`.
+    The provisioning applies the files as the administrator before any process starts; the
+    projector and the gateway call this too, and then only find the tables current (their
+    roles may read ``schema_versions`` but create nothing). ``files`` defaults to
+    :func:`schema_files`.
     """
     if files is None:
         files = schema_files()
     if isinstance(db, asyncpg.Pool):
         async with db.acquire() as conn:
-            return await _ensure(conn, files)
-    return await _ensure(db, files)
+            return await _ensure_current(conn, files)
+    return await _ensure_current(db, files)
+
+
+async def _ensure_current(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict[str, int]:
+    if await _current(conn, files):
+        return {}
+    return await _ensure(conn, files)
+
+
+async def _current(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> bool:
+    """Every file applied at its version, and the positions table there (reads only)."""
+    versions, positions = await conn.fetchrow(
+        "SELECT to_regclass($1), to_regclass($2)", VERSIONS, f"{SCHEMA}.consumer_positions"
+    )
+    if versions is None or positions is None:
+        return False
+    rows = await conn.fetch(f"SELECT projection, version FROM {VERSIONS}")
+    recorded = {row["projection"]: int(row["version"]) for row in rows}
+    return all(recorded.get(file.projection, 0) >= file.version for file in files)
 
 
 async def _ensure(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict[str, int]:

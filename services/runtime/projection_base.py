@@ -129,6 +129,11 @@ class NoHooks:
 
 
 async def ensure_positions_table(conn: asyncpg.Connection | asyncpg.Pool, schema: str) -> None:
+    """Create ``<schema>.consumer_positions`` unless it exists (a process's role may create
+    nothing: after the provisioning this only looks)."""
+    table = f"{check_identifier(schema)}.consumer_positions"
+    if await conn.fetchval("SELECT to_regclass($1)", table) is not None:
+        return
     await conn.execute(
         f"CREATE TABLE IF NOT EXISTS {check_identifier(schema)}.consumer_positions ("
         " consumer text NOT NULL, source text NOT NULL, position bigint NOT NULL,"

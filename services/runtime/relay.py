@@ -50,6 +50,23 @@ def relay_lock_key(service: str) -> int:
     return zlib.crc32(f"hub-relay:{service}".encode())
 
 
+def relay_position_ddl(schema: str) -> str:
+    """The relay's position table in the service's schema."""
+    return (
+        f"CREATE TABLE IF NOT EXISTS {check_identifier(schema)}.relay_position ("
+        " stream text PRIMARY KEY, notification_id bigint NOT NULL,"
+        " updated_at timestamptz NOT NULL DEFAULT now())"
+    )
+
+
+def ensure_relay_position_table(url: str, schema: str) -> None:
+    """Create the relay's position table (the provisioning does, as the administrator)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(relay_position_ddl(schema).encode())
+
+
 def message_id(service: str, notification_id: int) -> str:
     return f"{service}:{notification_id}"
 
@@ -192,11 +209,9 @@ class OutboxRelay:
     # -- position -----------------------------------------------------------------------
     async def setup(self) -> None:
         await wait_for_service_stream(self.js, self.service)
-        await self.pool.execute(
-            f"CREATE TABLE IF NOT EXISTS {self.schema}.relay_position ("
-            " stream text PRIMARY KEY, notification_id bigint NOT NULL,"
-            " updated_at timestamptz NOT NULL DEFAULT now())"
-        )
+        table = f"{self.schema}.relay_position"
+        if await self.pool.fetchval("SELECT to_regclass($1)", table) is None:
+            await self.pool.execute(relay_position_ddl(self.schema))  # not yet provisioned
 
     async def recorded_position(self) -> int:
         value = await self.pool.fetchval(

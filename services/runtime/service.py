@@ -22,7 +22,7 @@ from services.runtime.database import (
 )
 from services.runtime.messaging import close, connect
 from services.runtime.outbox import IntegrationMapper
-from services.runtime.relay import OutboxRelay
+from services.runtime.relay import OutboxRelay, ensure_relay_position_table
 from services.runtime.sealing import opener_for
 from services.runtime.settings import HubSettings
 from services.runtime.telemetry import setup_tracing
@@ -52,16 +52,35 @@ def database_url(settings: HubSettings) -> str:
 
 
 def build_application(
-    spec: ServiceSpec, settings: HubSettings, *, pool_size: int = 5
+    spec: ServiceSpec,
+    settings: HubSettings,
+    *,
+    pool_size: int = 5,
+    provision: bool = True,
+    vault_key: bool = True,
 ) -> Application[Any]:
+    """The service's application on its event store and vault.
+
+    With ``provision`` (the provisioning, and tests connecting as the administrator) it first
+    creates the service's schema, event tables, database functions and vault table. The
+    service's own processes pass ``provision=False``: their role may create nothing
+    (hub/database_roles.py), so they only use what the provisioning created. The relay passes
+    ``vault_key=False``: it publishes the stored ciphertext and never holds the master key.
+    """
     url = database_url(settings)
+    master_key = settings.resolved_vault_master_key() if vault_key else None
+    vault = PersonalDataVault(url, spec.name, master_key)
+    if not provision:
+        env = eventsourcing_env(url, spec.name, pool_size=pool_size)
+        return spec.build({**env, "CREATE_TABLE": "n"}, vault)
     # DDL (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe to run
-    # concurrently in PostgreSQL, and a service's processes all start at once.
+    # concurrently in PostgreSQL.
     with schema_lock(url, spec.name):
         ensure_schema(url, spec.name)
-        vault = PersonalDataVault(url, spec.name, settings.resolved_vault_master_key())
         vault.setup()
-        return spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
+        app = spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
+        ensure_relay_position_table(url, spec.name)
+        return app
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -73,7 +92,7 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}")
-    app = await asyncio.to_thread(build_application, spec, settings)
+    app = await asyncio.to_thread(build_application, spec, settings, provision=False)
     nc = await connect(settings, f"{spec.name}-commands", user=spec.name)
     server = CommandServer(nc, spec.name, opener=opener_for(settings, spec.name))
     spec.register_routes(server, app)
@@ -125,7 +144,9 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
 
 async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.Event) -> None:
     setup_tracing(f"hub-{spec.name}-relay")
-    app = await asyncio.to_thread(build_application, spec, settings, pool_size=2)
+    app = await asyncio.to_thread(
+        build_application, spec, settings, pool_size=2, provision=False, vault_key=False
+    )
     nc = await connect(settings, f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)

@@ -52,6 +52,8 @@ class HubSettings(BaseSettings):
     sealing_public_keys: dict[str, str] | None = Field(
         default=None, description="the gateway's map of service -> X25519 public key (base64url)"
     )
+    # the embedded PostgreSQL's superuser (provisioning only; processes connect as their roles)
+    postgres_admin_password: SecretStr | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     inbound_host: str = "127.0.0.1"
@@ -138,11 +140,26 @@ class HubSettings(BaseSettings):
             return self.sealing_key.get_secret_value()
         return self._dev_secret(f"sealing-{service}.key")
 
-    def _dev_secret(self, name: str) -> str:
+    def resolved_postgres_admin_password(self) -> str:
+        """The embedded PostgreSQL superuser's password; only ``hub up``'s provisioning uses it."""
+        if self.postgres_admin_password is not None:
+            return self.postgres_admin_password.get_secret_value()
+        return self._dev_secret("postgres-admin.password", "HUB_POSTGRES_ADMIN_PASSWORD")
+
+    def resolved_database_password(self, process: str) -> str:
+        """The password of ``process``'s database role (``gateway``, ``projector`` or a
+        service's name): ``HUB_DB_PASSWORD_<PROCESS>``, in dev created once under ``home``."""
+        variable = f"HUB_DB_PASSWORD_{process.upper()}"
+        given = os.environ.get(variable)
+        if given:
+            return given
+        return self._dev_secret(f"postgres-{process}.password", variable)
+
+    def _dev_secret(self, name: str, variable: str | None = None) -> str:
         if self.env != "dev":
+            variable = variable or _VARIABLES.get(name.split("-")[0], _VARIABLES.get(name, name))
             raise RuntimeError(
-                f"{_VARIABLES.get(name.split('-')[0], _VARIABLES.get(name, name))} must be set"
-                " outside dev "
+                f"{variable} must be set outside dev "
                 f"(HUB_ENV={self.env}); refusing to generate secrets in production"
             )
         path = self.secrets_dir / name
@@ -150,7 +167,8 @@ class HubSettings(BaseSettings):
             return path.read_text().strip()
         self.secrets_dir.mkdir(parents=True, exist_ok=True)
         self.secrets_dir.chmod(0o700)
-        value = secrets.token_urlsafe(32) if name == "jwt.key" else _random_key_b64()
+        readable = name == "jwt.key" or name.endswith(".password")
+        value = secrets.token_urlsafe(32) if readable else _random_key_b64()
         tmp = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
         tmp.write_text(value)
         tmp.chmod(0o600)

@@ -85,12 +85,16 @@ def is_token(value: str) -> bool:
 
 
 class PersonalDataVault:
-    """Per-person keys in ``<schema>.person_keys``; synchronous (used from applications)."""
+    """Per-person keys in ``<schema>.person_keys``; synchronous (used from applications).
 
-    def __init__(self, url: str, schema: str, master_key_b64: str) -> None:
+    Without a master key (a relay, which publishes ciphertext as stored) it can neither create
+    nor unwrap a key."""
+
+    def __init__(self, url: str, schema: str, master_key_b64: str | None) -> None:
         self._url = url
         self._table = sql.Identifier(check_identifier(schema), "person_keys")
-        self._wrapper = KeyWrapper(master_key_b64)
+        self._keyless = master_key_b64 is None
+        self._wrapper = KeyWrapper(master_key_b64 or _b64e(bytes(32)))
         self._cache: OrderedDict[UUID, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
@@ -112,8 +116,13 @@ class PersonalDataVault:
                 ).format(self._table)
             )
 
+    def _require_master_key(self) -> None:
+        if self._keyless:
+            raise PersonalDataUnavailable("this process holds no vault master key")
+
     def create_key(self, person_id: UUID) -> None:
         """Create the person's key (idempotent: an existing key is kept)."""
+        self._require_master_key()
         key = AESGCM.generate_key(bit_length=256)
         with self._lock:
             created = (
@@ -132,6 +141,7 @@ class PersonalDataVault:
                 self._remember(person_id, key)
 
     def _key(self, person_id: UUID) -> bytes:
+        self._require_master_key()
         with self._lock:
             key = self._cache.get(person_id)
             if key is not None:

@@ -181,7 +181,39 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     assert "rebuilt timeline: 4 rows" in rebuilt.stdout
     again = hub.graphql(TIMELINE, {"id": created["personId"]})["person"]["timeline"]
     assert again == timeline
+    assert_each_process_uses_its_own_role(hub)
     assert hub.interrupt() == 0
+
+
+def assert_each_process_uses_its_own_role(hub: RunningHub) -> None:
+    """Every session on the hub's database is a process role's (besides this check's own), and
+    only the services' command servers hold the vault key."""
+    import psycopg
+
+    from services.runtime.database import with_database
+
+    database = hub.env["HUB_DATABASE"]
+    admin_url = with_database(hub.env["HUB_POSTGRES_URL"], database)
+    with psycopg.connect(admin_url) as conn:
+        users = {
+            str(row[0])
+            for row in conn.execute(
+                "SELECT usename FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+        }
+    processes = ["foreigners_authority", "case_management", "projector", "gateway"]
+    assert {f"{database}_{process}" for process in processes} <= users
+    assert all(user.startswith(f"{database}_") for user in users), users
+    for child in psutil.Process(hub.proc.pid).children():
+        argv = child.cmdline()
+        if "run" not in argv:
+            continue  # the embedded servers
+        environ = child.environ()
+        holds_key = "HUB_VAULT_MASTER_KEY" in environ
+        assert holds_key == ("service" in argv), argv  # not the relays, projector, gateway
+        assert environ["HUB_POSTGRES_URL"].startswith(f"postgresql://{database}_"), argv
 
 
 def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hub import database_roles, database_setup
 from services.runtime.embedded import EmbeddedNats, free_port
 from services.runtime.messaging import close, connect_admin, provision_streams
 from services.runtime.settings import HubSettings
@@ -51,9 +52,14 @@ def test_the_foreigners_authority_processes_subscribe_only_to_their_own_subjects
     tmp_path: Path,
 ) -> None:
     nats_url, monitor = monitored_nats
+    admin_url = str(settings.postgres_url)
+    database_setup.provision(settings, admin_url)
+    password = settings.resolved_database_password("foreigners_authority")
     env = {
         **os.environ,
-        "HUB_POSTGRES_URL": str(settings.postgres_url),
+        "HUB_POSTGRES_URL": database_roles.role_url(
+            admin_url, f"{settings.database}_foreigners_authority", password
+        ),
         "HUB_NATS_URL": nats_url,
         "HUB_NATS_DEV_SECRETS": str(tmp_path / "bus"),
         "HUB_DATABASE": settings.database,

@@ -68,3 +68,18 @@ def test_a_person_key_unwraps_only_with_its_master_key_and_person() -> None:
 def test_a_short_master_key_is_refused() -> None:
     with pytest.raises(ValueError, match="32 bytes"):
         KeyWrapper(base64.urlsafe_b64encode(b"short").decode())
+
+
+def test_a_vault_without_the_master_key_neither_creates_nor_unwraps_keys() -> None:
+    from uuid import uuid4
+
+    import pytest
+
+    from services.runtime.vault import PersonalDataUnavailable, PersonalDataVault
+
+    relays = PersonalDataVault("postgresql://nowhere/hub", "foreigners_authority", None)
+    person = uuid4()
+    with pytest.raises(PersonalDataUnavailable, match="no vault master key"):
+        relays.create_key(person)
+    with pytest.raises(PersonalDataUnavailable, match="no vault master key"):
+        relays.decrypt(person, "names", "hubenc:v1:AAAA")

@@ -1,0 +1,240 @@
+"""Each hub process's PostgreSQL role and its rights: the one place that says who may touch what.
+
+Every kind of process connects as its own role, named ``<database>_<process>``
+(``hub_foreigners_authority``, ``hub_projector``, ``hub_gateway``):
+
+- a service (its command server and its relay): only its own schema, which holds its event
+  store, tracking, personal-data vault and relay position. Its stored events may be read,
+  appended and locked (``eventsourcing`` takes ``LOCK TABLE ... IN EXCLUSIVE MODE``, which
+  PostgreSQL allows only with UPDATE, DELETE or TRUNCATE: it gets UPDATE), never deleted;
+- the projector: the read models (schema ``projections``), nothing of the services;
+- the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
+  INSERT only, so it can neither alter nor erase what it recorded, nor read it back).
+
+The roles own nothing and may create nothing: schemas, tables and functions are created by the
+provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
+calls :func:`apply` to create the roles, set their passwords and (re)grant exactly the rights
+below. PUBLIC loses its default rights on the database, so a role of one hub database cannot
+connect to another's. Only the services' command servers receive the vault master key
+(:func:`process_environment`); their relays publish ciphertext and get none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+
+from services.runtime.database import check_identifier
+
+GATEWAY = "gateway"
+PROJECTOR = "projector"
+READ_MODELS = "projections"  # the read models' schema
+AUDIT_SCHEMA = "gateway"
+ROW_WRITES = "SELECT, INSERT, UPDATE, DELETE"
+#: eventsourcing's stored-events tables: read, append and lock, never delete
+EVENTS_TABLE_SUFFIX = "_events"
+EVENT_STORE_RIGHTS = "SELECT, INSERT, UPDATE"
+_PROVISION_LOCK = 0x68756272  # one provisioning of roles at a time on a server
+
+
+@dataclass(frozen=True)
+class Grant:
+    """Rights on the tables or sequences of a schema, or on one table of it."""
+
+    privileges: str
+    schema: str
+    table: str | None = None  # None: every table in ``schema``
+    sequences: bool = False  # the schema's sequences rather than its tables
+
+
+@dataclass(frozen=True)
+class DatabaseRole:
+    """One kind of process: its role's rights, and whether it holds the vault master key."""
+
+    process: str
+    grants: tuple[Grant, ...]
+    holds_vault_key: bool = False
+    #: its schema holds an event store: the stored events get EVENT_STORE_RIGHTS only
+    keeps_event_store: bool = False
+
+    def name(self, database: str) -> str:
+        return check_identifier(f"{database}_{self.process}")
+
+    @property
+    def schemas(self) -> list[str]:
+        return sorted({grant.schema for grant in self.grants})
+
+
+def service_role(service: str) -> DatabaseRole:
+    """A service's role: its own schema, and nothing else."""
+    return DatabaseRole(
+        process=service,
+        grants=(
+            Grant(ROW_WRITES, service),
+            Grant("USAGE, SELECT", service, sequences=True),
+        ),
+        holds_vault_key=True,
+        keeps_event_store=True,
+    )
+
+
+PROJECTOR_ROLE = DatabaseRole(
+    process=PROJECTOR,
+    grants=(
+        Grant(ROW_WRITES, READ_MODELS),
+        Grant("USAGE, SELECT", READ_MODELS, sequences=True),
+    ),
+)
+
+GATEWAY_ROLE = DatabaseRole(
+    process=GATEWAY,
+    grants=(
+        Grant("SELECT", READ_MODELS),
+        Grant("INSERT", AUDIT_SCHEMA, table="audit_log"),
+        Grant("USAGE", AUDIT_SCHEMA, table="audit_log_id_seq", sequences=True),
+    ),
+)
+
+
+def database_roles(services: Iterable[str]) -> list[DatabaseRole]:
+    """Every process kind's role: one per service, the projector's and the gateway's."""
+    return [*(service_role(name) for name in services), PROJECTOR_ROLE, GATEWAY_ROLE]
+
+
+def role_for(process: str, services: Iterable[str]) -> DatabaseRole:
+    for role in database_roles(services):
+        if role.process == process:
+            return role
+    raise KeyError(f"no database role for process {process!r}")
+
+
+def grant_statements(
+    role: DatabaseRole, database: str, managed: Iterable[str]
+) -> list[sql.Composed]:
+    """Revoke whatever ``role`` has in the ``managed`` schemas, then grant its rights; so the
+    table above is the whole truth after every provisioning."""
+    name = sql.Identifier(role.name(database))
+    statements: list[sql.Composed] = []
+    for schema in sorted(set(managed)):
+        target = sql.Identifier(schema)
+        statements += [
+            sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(target, name),
+            sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(target, name),
+            sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(target, name),
+        ]
+    for schema in role.schemas:
+        statements.append(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), name)
+        )
+    for grant in role.grants:
+        rights = sql.SQL(grant.privileges)
+        in_schema = sql.Identifier(grant.schema)
+        if grant.table is not None:
+            kind = sql.SQL("SEQUENCE" if grant.sequences else "TABLE")
+            target = sql.Identifier(grant.schema, grant.table)
+            statements.append(sql.SQL("GRANT {} ON {} {} TO {}").format(rights, kind, target, name))
+        else:
+            kind = sql.SQL("SEQUENCES" if grant.sequences else "TABLES")
+            statements.append(
+                sql.SQL("GRANT {} ON ALL {} IN SCHEMA {} TO {}").format(
+                    rights, kind, in_schema, name
+                )
+            )
+    return statements
+
+
+def apply(
+    admin_url: str,
+    database: str,
+    services: Iterable[str],
+    passwords: dict[str, str],
+) -> list[str]:
+    """Create or update every role (``passwords``: process -> password) and grant its rights.
+
+    Runs as the administrator after the schemas and tables exist; returns the role names.
+    """
+    services = list(services)
+    roles = database_roles(services)
+    managed = [*services, READ_MODELS, AUDIT_SCHEMA, "public"]
+    db = sql.Identifier(check_identifier(database))
+    with psycopg.connect(admin_url, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (_PROVISION_LOCK,))
+        conn.execute(sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(db))
+        conn.execute("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        existing = {
+            row[0]
+            for row in conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                ([role.name(database) for role in roles],),
+            )
+        }
+        for role in roles:
+            name = sql.Identifier(role.name(database))
+            verb = sql.SQL("ALTER" if role.name(database) in existing else "CREATE")
+            conn.execute(
+                sql.SQL(
+                    "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+                    " NOBYPASSRLS NOINHERIT PASSWORD {}"
+                ).format(verb, name, sql.Literal(passwords[role.process]))
+            )
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(db, name))
+            for statement in grant_statements(role, database, managed):
+                conn.execute(statement)
+            if role.keeps_event_store:
+                _restrict_event_stores(conn, role, database)
+    return [role.name(database) for role in roles]
+
+
+def _restrict_event_stores(
+    conn: psycopg.Connection[tuple[object, ...]], role: DatabaseRole, database: str
+) -> None:
+    """A service appends to its stored events and never deletes them."""
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (role.process,))
+    tables = [str(table) for (table,) in rows if str(table).endswith(EVENTS_TABLE_SUFFIX)]
+    name = sql.Identifier(role.name(database))
+    for table in tables:
+        target = sql.Identifier(role.process, table)
+        conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(target, name))
+        conn.execute(
+            sql.SQL("GRANT {} ON TABLE {} TO {}").format(sql.SQL(EVENT_STORE_RIGHTS), target, name)
+        )
+
+
+def role_url(admin_url: str, role: str, password: str) -> str:
+    """The server and database of ``admin_url``, as ``role`` with ``password``."""
+    parts = urlsplit(admin_url)
+    host = parts.netloc.rpartition("@")[2]
+    netloc = f"{quote(role, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def process_environment(
+    base: dict[str, str],
+    process: str,
+    *,
+    admin_url: str,
+    database: str,
+    services: Iterable[str],
+    password: str,
+    vault_key: str,
+    relay: bool = False,
+) -> dict[str, str]:
+    """``base`` for one child process: its own role's ``HUB_POSTGRES_URL``, and the vault key
+    only for a service's command server (a ``relay`` publishes ciphertext and needs none).
+    ``base`` holds no credentials of other roles."""
+    role = role_for(process, services)
+    env = {
+        key: value
+        for key, value in base.items()
+        if key != "HUB_VAULT_MASTER_KEY"
+        and not key.startswith("HUB_DB_PASSWORD_")
+        and key not in ("HUB_POSTGRES_ADMIN_PASSWORD", "PGPASSWORD")
+    }
+    env["HUB_POSTGRES_URL"] = role_url(admin_url, role.name(database), password)
+    if role.holds_vault_key and not relay:
+        env["HUB_VAULT_MASTER_KEY"] = vault_key
+    return env

@@ -1,0 +1,56 @@
+"""deploy/compose.yaml: each hub process connects as its own database role; only the services'
+command servers hold the vault key; only the provisioning knows the administrator's password."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import yaml
+
+from hub.catalog import SERVICES
+
+COMPOSE = Path(__file__).parents[3] / "deploy" / "compose.yaml"
+
+
+def hub_processes() -> dict[str, dict[str, str]]:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    return {
+        name: spec["environment"]
+        for name, spec in services.items()
+        if spec.get("command", [None])[0] == "hub"
+    }
+
+
+def process_kind(command: list[str]) -> str:
+    return command[-1]  # hub run service <name> | hub run relay <name> | hub run projector
+
+
+def test_each_process_connects_as_its_own_role_and_only_command_servers_hold_the_key() -> None:
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    checked = set()
+    for name, spec in services.items():
+        command = spec.get("command", [])
+        if command[:2] != ["hub", "run"]:
+            continue
+        kind = process_kind(command)
+        env = spec["environment"]
+        url = urlsplit(env["HUB_POSTGRES_URL"])
+        assert url.username == f"hub_{kind}", name
+        assert "POSTGRES_PASSWORD" not in env["HUB_POSTGRES_URL"], name
+        assert ("HUB_VAULT_MASTER_KEY" in env) == (command[2] == "service"), name
+        checked.add(kind)
+    assert {"foreigners_authority", "projector", "gateway"} <= checked
+
+
+def test_only_the_provisioning_connects_as_the_administrator() -> None:
+    environments = hub_processes()
+    admins = [
+        name
+        for name, env in environments.items()
+        if urlsplit(env.get("HUB_POSTGRES_URL", "")).username == "postgres"
+    ]
+    assert admins == ["db-provision"]
+    provision = environments["db-provision"]
+    for process in [*SERVICES, "projector", "gateway"]:
+        assert f"HUB_DB_PASSWORD_{process.upper()}" in provision
