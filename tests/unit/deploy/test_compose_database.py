@@ -40,7 +40,7 @@ def test_each_process_connects_as_its_own_role_and_only_command_servers_hold_the
         assert "POSTGRES_PASSWORD" not in env["HUB_POSTGRES_URL"], name
         assert ("HUB_VAULT_MASTER_KEY" in env) == (command[2] == "service"), name
         checked.add(kind)
-    assert {"foreigners_authority", "projector", "gateway"} <= checked
+    assert checked == {*SERVICES, "projector", "gateway"}
 
 
 def test_only_the_provisioning_connects_as_the_administrator() -> None:
@@ -54,3 +54,16 @@ def test_only_the_provisioning_connects_as_the_administrator() -> None:
     provision = environments["db-provision"]
     for process in [*SERVICES, "projector", "gateway"]:
         assert f"HUB_DB_PASSWORD_{process.upper()}" in provision
+
+
+def test_each_command_server_holds_its_sealing_key_and_the_gateway_the_public_ones() -> None:
+    environments = hub_processes()
+    services = yaml.safe_load(COMPOSE.read_text())["services"]
+    for name, spec in services.items():
+        command = spec.get("command", [])
+        if command[:3] == ["hub", "run", "service"]:
+            assert "HUB_SEALING_KEY" in spec["environment"], name
+        elif command[:2] == ["hub", "run"]:
+            assert "HUB_SEALING_KEY" not in spec["environment"], name
+    assert "HUB_SEALING_PUBLIC_KEYS" in environments["gateway"]
+    assert "HUB_INDICATOR_KEY" in environments["gateway"]
