@@ -1,13 +1,18 @@
 """No personal value in clear on the bus: everything that crosses NATS while the gateway
 registers an arrival and opens a case (commands, replies, JetStream API calls and the events
-the relays publish) is recorded raw, and none of the person's values appears in it."""
+the relays publish) is recorded raw, and none of the person's values appears in it; nor in
+the dead letters of a consumer that fails on every event."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from nats.aio.msg import Msg
 
+from contracts import DEAD_LETTER_STREAM, stream_name
+from projections.timeline.projector import TimelineProjection, ddl
+from services.runtime.consumer import ConsumerLoop, PoisonMessage
 from tests.integration.case_flow import ok
 from tests.integration.conftest import InProcessHub
 
@@ -82,4 +87,76 @@ async def test_no_personal_value_crosses_the_bus_in_clear(
     assert raw.count(b'"_sealed"') >= 2
     assert b"hub.foreigners_authority." in raw  # the events were on the bus too
     for value in VALUES:
+        assert value.encode() not in raw, value
+
+
+class RefusesEverything(TimelineProjection):
+    """A projection that cannot apply any event, and says which in its reason (the worst
+    case: a reason that quotes the event it failed on)."""
+
+    async def apply(self, conn: Any, event: Any, payload: Any) -> None:
+        raise PoisonMessage(f"cannot apply {payload!r}")
+
+
+async def test_dead_letters_hold_no_personal_value(hub: InProcessHub, nats_client: Any) -> None:
+    # given an arrival registered through the gateway, on the authority's stream
+    registered = await ok(
+        hub,
+        """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
+        personId position } }""",
+        {
+            "input": {
+                "givenNames": VALUES[0],
+                "familyName": VALUES[1],
+                "birthDate": VALUES[2],
+                "azrNumber": VALUES[3],
+                "nationalities": ["SYR"],
+                "entryDate": "2024-02-01",
+                "entryMode": "ASYLUM",
+                "municipalityKey": "05315000",
+                "abhId": "abh-05315",
+            }
+        },
+        OFFICER,
+    )
+    await ok(
+        hub,
+        """query($id: ID!, $p: String) { person(id: $id) {
+        timeline(atLeast: $p) { eventType } } }""",
+        {
+            "id": registered["registerArrival"]["personId"],
+            "p": registered["registerArrival"]["position"],
+        },
+        OFFICER,
+    )
+
+    # when a consumer that can apply none of its events dead-letters them all
+    js = nats_client.jetstream()
+    loop = ConsumerLoop(
+        js=js,
+        pool=hub.pool,
+        stream=stream_name("foreigners_authority"),
+        source="foreigners_authority",
+        durable="timeline_rebuild_foreigners_authority",
+        position_name="dead_letter_test",
+        handler=RefusesEverything(table="timeline_events_rebuild", lock=False),
+        schema="projections",
+        nak_delay=0.1,
+    )
+    await hub.pool.execute(ddl("timeline_events_rebuild"))
+    await loop.setup()
+    for _ in range(50):
+        if await loop.num_pending() == 0:
+            break
+        await loop.poll(timeout=0.3)
+
+    # then the dead letters (bodies and headers, reasons included) hold ciphertext only
+    assert loop.stats.dead_lettered >= 3
+    dead = []
+    for sequence in range(1, (await js.stream_info(DEAD_LETTER_STREAM)).state.last_seq + 1):
+        message = await js.get_msg(DEAD_LETTER_STREAM, sequence)
+        dead.append(json.dumps(dict(message.headers or {})).encode() + message.data)
+    raw = b"\n".join(dead)
+    assert b"person_registered" in raw
+    for value in VALUES[:4]:
         assert value.encode() not in raw, value
