@@ -64,8 +64,8 @@ def arrival_input(**changes: Any) -> dict[str, Any]:
 
 def in_prod(settings: HubSettings, **changes: Any) -> HubSettings:
     """``settings`` as a production gateway gets them: ``env=prod`` and the secrets it must
-    be given there (the indicator key, the services' public sealing keys, taken from the dev
-    keys the test's services use)."""
+    be given there (the indicator key, the services' public sealing keys, its NATS password
+    and the bus's CA), taken from the dev ones the test's processes use."""
     from pydantic import SecretStr
 
     from contracts import REGISTRY
@@ -77,6 +77,8 @@ def in_prod(settings: HubSettings, **changes: Any) -> HubSettings:
             "env": "prod",
             "indicator_key": SecretStr(settings.resolved_indicator_key()),
             "sealing_public_keys": public,
+            "nats_password": SecretStr(settings.nats_password_for("gateway") or ""),
+            "nats_ca_file": settings.nats_secrets_dir / "ca.pem",
             **changes,
         }
     )

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 
 from gateway.app import GatewayResources, create_app
 from gateway.auth import issue_token
+from services.runtime.messaging import close, connect
 from services.runtime.settings import HubSettings
 
 
@@ -30,8 +31,12 @@ def bearer(settings: HubSettings, role: str = "admin", ttl_seconds: int = 3600) 
 
 @asynccontextmanager
 async def running_gateway(
-    settings: HubSettings, database_url: str, nc: Any
+    settings: HubSettings, database_url: str, provisioned: Any
 ) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The gateway, connected to the bus as its own NATS user (``provisioned`` is the admin
+    connection whose fixture provisioned the streams; the gateway does not use it)."""
+    assert provisioned is not None
+    nc = await connect(settings, "test-gateway", user="gateway")
     pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
     try:
         app = create_app(settings, GatewayResources(pool=pool, nc=nc, url=database_url))
@@ -43,3 +48,4 @@ async def running_gateway(
             yield app, client
     finally:
         await pool.close()
+        await close(nc)

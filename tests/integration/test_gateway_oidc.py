@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.app import GatewayResources, create_app
+from services.runtime.messaging import close, connect
 from services.runtime.settings import HubSettings
 from tests.helpers import arrival_input, in_prod
 from tests.integration.conftest import InProcessHub
@@ -35,7 +36,7 @@ def idp() -> Iterator[IdentityProvider]:
 
 @pytest.fixture
 async def client(
-    hub: InProcessHub, idp: IdentityProvider, nats_client: Any, database_url: str
+    hub: InProcessHub, idp: IdentityProvider, database_url: str
 ) -> AsyncIterator[httpx.AsyncClient]:
     """A second gateway over the running hub, configured as in production with an issuer
     and no HUB_JWT_SECRET."""
@@ -47,13 +48,17 @@ async def client(
         oidc_clock_skew_seconds=30.0,
     )
     assert isinstance(settings, HubSettings)
-    app = create_app(settings, GatewayResources(pool=hub.pool, nc=nats_client, url=database_url))
+    nc = await connect(settings, "test-gateway-oidc", user="gateway")  # its own NATS user
+    app = create_app(settings, GatewayResources(pool=hub.pool, nc=nc, url=database_url))
     transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http,
-    ):
-        yield http
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://hub.test") as http,
+        ):
+            yield http
+    finally:
+        await close(nc)
 
 
 def bearer(token: str) -> dict[str, str]:
