@@ -1,12 +1,15 @@
 """Each hub process's PostgreSQL role and its rights: the one place that says who may touch what.
 
 Every kind of process connects as its own role, named ``<database>_<process>``
-(``hub_foreigners_authority``, ``hub_projector``, ``hub_gateway``):
+(``hub_foreigners_authority``, ``hub_foreigners_authority_relay``, ``hub_projector``,
+``hub_gateway``):
 
-- a service (its command server and its relay): only its own schema, which holds its event
-  store, tracking, personal-data vault and relay position. Its stored events may be read,
-  appended and locked (``eventsourcing`` takes ``LOCK TABLE ... IN EXCLUSIVE MODE``, which
-  PostgreSQL allows only with UPDATE, DELETE or TRUNCATE: it gets UPDATE), never deleted;
+- a service's command server: only its own schema, which holds its event store, tracking,
+  personal-data vault and relay position. Its stored events may be read, appended and locked
+  (``eventsourcing`` takes ``LOCK TABLE ... IN EXCLUSIVE MODE``, which PostgreSQL allows only
+  with UPDATE, DELETE or TRUNCATE: it gets UPDATE), never deleted;
+- a service's relay (``<service>_relay``): reads its service's stored events and keeps its
+  relay position; nothing else (not the vault's keys: it publishes the stored ciphertext);
 - the projector: the read models (schema ``projections``), nothing of the services;
 - the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
   INSERT only, so it can neither alter nor erase what it recorded, nor read it back).
@@ -60,6 +63,8 @@ class DatabaseRole:
     holds_vault_key: bool = False
     #: its schema holds an event store: the stored events get EVENT_STORE_RIGHTS only
     keeps_event_store: bool = False
+    #: it reads the stored events of this service's schema (a relay), nothing more of them
+    reads_events_of: str | None = None
 
     def name(self, database: str) -> str:
         return check_identifier(f"{database}_{self.process}")
@@ -82,6 +87,15 @@ def service_role(service: str) -> DatabaseRole:
     )
 
 
+def relay_role(service: str) -> DatabaseRole:
+    """A service's relay: reads the stored events, keeps its relay position."""
+    return DatabaseRole(
+        process=f"{service}_relay",
+        grants=(Grant("SELECT, INSERT, UPDATE", service, table="relay_position"),),
+        reads_events_of=service,
+    )
+
+
 PROJECTOR_ROLE = DatabaseRole(
     process=PROJECTOR,
     grants=(
@@ -101,8 +115,15 @@ GATEWAY_ROLE = DatabaseRole(
 
 
 def database_roles(services: Iterable[str]) -> list[DatabaseRole]:
-    """Every process kind's role: one per service, the projector's and the gateway's."""
-    return [*(service_role(name) for name in services), PROJECTOR_ROLE, GATEWAY_ROLE]
+    """Every process kind's role: one per service and one per relay, the projector's and the
+    gateway's."""
+    services = list(services)
+    return [
+        *(service_role(name) for name in services),
+        *(relay_role(name) for name in services),
+        PROJECTOR_ROLE,
+        GATEWAY_ROLE,
+    ]
 
 
 def role_for(process: str, services: Iterable[str]) -> DatabaseRole:
@@ -186,6 +207,8 @@ def apply(
                 conn.execute(statement)
             if role.keeps_event_store:
                 _restrict_event_stores(conn, role, database)
+            if role.reads_events_of is not None:
+                _read_event_stores(conn, role, database, role.reads_events_of)
     return [role.name(database) for role in roles]
 
 
@@ -202,6 +225,21 @@ def _restrict_event_stores(
         conn.execute(
             sql.SQL("GRANT {} ON TABLE {} TO {}").format(sql.SQL(EVENT_STORE_RIGHTS), target, name)
         )
+
+
+def _events_tables(conn: psycopg.Connection[tuple[object, ...]], schema: str) -> list[str]:
+    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,))
+    return [str(table) for (table,) in rows if str(table).endswith(EVENTS_TABLE_SUFFIX)]
+
+
+def _read_event_stores(
+    conn: psycopg.Connection[tuple[object, ...]], role: DatabaseRole, database: str, schema: str
+) -> None:
+    """A relay reads its service's stored events."""
+    name = sql.Identifier(role.name(database))
+    for table in _events_tables(conn, schema):
+        target = sql.Identifier(schema, table)
+        conn.execute(sql.SQL("GRANT SELECT ON TABLE {} TO {}").format(target, name))
 
 
 def role_url(admin_url: str, role: str, password: str) -> str:

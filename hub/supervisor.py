@@ -251,7 +251,9 @@ def default_children(services: list[str]) -> list[Child]:
     children = []
     for name in services:
         children.append(Child(name, child_argv("service", name), name, name))
-        children.append(Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay", name))
+        children.append(
+            Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay", f"{name}_relay")
+        )
     children.append(Child("projector", child_argv("projector"), "projector", "projector"))
     children.append(Child("gateway", child_argv("gateway"), "gateway", "gateway"))
     return children

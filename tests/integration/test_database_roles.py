@@ -102,6 +102,21 @@ def test_a_service_appends_to_its_own_schema_only(as_role: object, database_url:
     assert not denied(cm, "UPDATE case_management.relay_position SET notification_id = 0")
 
 
+def test_a_relay_reads_its_services_events_and_keeps_its_position_only(
+    as_role: object, database_url: str
+) -> None:
+    relay = as_role("foreigners_authority_relay")  # type: ignore[operator]
+    own_events = events_table(database_url, "foreigners_authority")
+
+    assert not denied(relay, f"SELECT count(*) FROM {own_events}")
+    assert not denied(relay, "UPDATE foreigners_authority.relay_position SET notification_id = 0")
+    assert denied(relay, "SELECT * FROM foreigners_authority.person_keys")  # no keys at all
+    assert denied(relay, f"INSERT INTO {own_events} DEFAULT VALUES")
+    assert denied(relay, f"DELETE FROM {own_events}")
+    assert denied(relay, f"SELECT * FROM {events_table(database_url, 'case_management')}")
+    assert denied(relay, "SELECT * FROM projections.timeline_events")
+
+
 def test_the_gateway_reads_read_models_and_only_appends_to_its_audit_log(
     as_role: object, database_url: str
 ) -> None:
@@ -179,10 +194,15 @@ def test_only_the_command_servers_get_the_vault_key_and_each_child_its_own_role(
         "HUB_DB_PASSWORD_GATEWAY": "gw",
         "PATH": "/bin",
     }
-    passwords = {"foreigners_authority": "fa-pw", "projector": "pr-pw", "gateway": "gw-pw"}
+    passwords = {
+        "foreigners_authority": "fa-pw",
+        "foreigners_authority_relay": "far-pw",
+        "projector": "pr-pw",
+        "gateway": "gw-pw",
+    }
     kinds = [
         ("foreigners_authority", "foreigners_authority", False),
-        ("foreigners_authority-relay", "foreigners_authority", True),
+        ("foreigners_authority-relay", "foreigners_authority_relay", True),
         ("projector", "projector", False),
         ("gateway", "gateway", False),
     ]
@@ -191,10 +211,12 @@ def test_only_the_command_servers_get_the_vault_key_and_each_child_its_own_role(
     )
     db = settings.database
 
-    for child in ("foreigners_authority", "foreigners_authority-relay"):
-        assert envs[child]["HUB_POSTGRES_URL"] == (
-            f"postgresql://{db}_foreigners_authority:fa-pw@db:5432/hub"
-        )
+    assert envs["foreigners_authority"]["HUB_POSTGRES_URL"] == (
+        f"postgresql://{db}_foreigners_authority:fa-pw@db:5432/hub"
+    )
+    assert envs["foreigners_authority-relay"]["HUB_POSTGRES_URL"] == (
+        f"postgresql://{db}_foreigners_authority_relay:far-pw@db:5432/hub"
+    )
     assert envs["foreigners_authority"]["HUB_VAULT_MASTER_KEY"] == (
         settings.resolved_vault_master_key()
     )
@@ -212,7 +234,8 @@ def test_hub_provision_creates_the_roles_with_the_passwords_from_the_environment
 ) -> None:
     from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY
 
-    passwords = {process: f"{process}-password" for process in [*SERVICES, "projector"]}
+    processes = [*SERVICES, *(f"{s}_relay" for s in SERVICES), "projector"]
+    passwords = {process: f"{process}-password" for process in processes}
     env = {
         **os.environ,
         "HUB_ENV": "prod",

@@ -23,7 +23,8 @@ def hub_processes() -> dict[str, dict[str, str]]:
 
 
 def process_kind(command: list[str]) -> str:
-    return command[-1]  # hub run service <name> | hub run relay <name> | hub run projector
+    """hub run service <name> | hub run relay <name> (<name>_relay) | hub run projector"""
+    return f"{command[-1]}_relay" if command[2] == "relay" else command[-1]
 
 
 def test_each_process_connects_as_its_own_role_and_only_command_servers_hold_the_key() -> None:
@@ -40,7 +41,7 @@ def test_each_process_connects_as_its_own_role_and_only_command_servers_hold_the
         assert "POSTGRES_PASSWORD" not in env["HUB_POSTGRES_URL"], name
         assert ("HUB_VAULT_MASTER_KEY" in env) == (command[2] == "service"), name
         checked.add(kind)
-    assert checked == {*SERVICES, "projector", "gateway"}
+    assert checked == {*SERVICES, *(f"{s}_relay" for s in SERVICES), "projector", "gateway"}
 
 
 def test_only_the_provisioning_connects_as_the_administrator() -> None:
@@ -52,7 +53,7 @@ def test_only_the_provisioning_connects_as_the_administrator() -> None:
     ]
     assert admins == ["db-provision"]
     provision = environments["db-provision"]
-    for process in [*SERVICES, "projector", "gateway"]:
+    for process in [*SERVICES, *(f"{s}_relay" for s in SERVICES), "projector", "gateway"]:
         assert f"HUB_DB_PASSWORD_{process.upper()}" in provision
 
 
