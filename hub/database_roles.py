@@ -216,10 +216,8 @@ def _restrict_event_stores(
     conn: psycopg.Connection[tuple[object, ...]], role: DatabaseRole, database: str
 ) -> None:
     """A service appends to its stored events and never deletes them."""
-    rows = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s", (role.process,))
-    tables = [str(table) for (table,) in rows if str(table).endswith(EVENTS_TABLE_SUFFIX)]
     name = sql.Identifier(role.name(database))
-    for table in tables:
+    for table in _events_tables(conn, role.process):
         target = sql.Identifier(role.process, table)
         conn.execute(sql.SQL("REVOKE ALL ON TABLE {} FROM {}").format(target, name))
         conn.execute(

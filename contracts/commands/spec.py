@@ -7,6 +7,7 @@ it; the same payload model validates the command on both sides.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,7 +79,7 @@ class Command:
     def personal_fields(self) -> frozenset[str]:
         return personal_fields(self.payload)
 
-    @property
+    @functools.cached_property
     def sealed_fields(self) -> frozenset[str]:
         """The top-level keys of the payload (as sent: by alias) that are personal or hold
         personal fields: they travel sealed for the owning service."""

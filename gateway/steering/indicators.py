@@ -4,6 +4,7 @@ method (published counts below 5 left out; kernel/disclosure.py)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from strawberry.types import Info
 
@@ -21,6 +22,12 @@ from gateway.steering.types import (
 from projections.indicators import queries
 
 
+def _source(info: Info[HubContext, None]) -> tuple[Any, str]:
+    """The read models and the record keys' secret every indicator query takes."""
+    context = ctx(info)
+    return context.pool, context.settings.indicator_key
+
+
 async def stage_counts(
     info: Info[HubContext, None],
     by: str = "municipality",
@@ -29,10 +36,10 @@ async def stage_counts(
 ) -> StageCounts:
     if by not in queries.GROUPINGS:
         raise HubError(f"by is one of {', '.join(queries.GROUPINGS)}", "invalid_input", "by")
-    context = ctx(info)
+    pool, key = _source(info)
     result = await queries.stage_counts(
-        context.pool,
-        key=context.settings.indicator_key,
+        pool,
+        key=key,
         by=by,
         from_month=from_month,
         to_month=to_month,
@@ -45,10 +52,8 @@ async def stage_counts(
 async def milestone_durations(
     info: Info[HubContext, None], by_entry_year: bool = False
 ) -> MilestoneDurations:
-    context = ctx(info)
-    result = await queries.milestone_durations(
-        context.pool, key=context.settings.indicator_key, by_entry_year=by_entry_year
-    )
+    pool, key = _source(info)
+    result = await queries.milestone_durations(pool, key=key, by_entry_year=by_entry_year)
     return MilestoneDurations(
         rows=[MilestoneDuration(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,
@@ -56,8 +61,8 @@ async def milestone_durations(
 
 
 async def open_conflicts(info: Info[HubContext, None]) -> OpenConflictCounts:
-    context = ctx(info)
-    result = await queries.open_conflicts(context.pool, key=context.settings.indicator_key)
+    pool, key = _source(info)
+    result = await queries.open_conflicts(pool, key=key)
     return OpenConflictCounts(
         rows=[OpenConflicts(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,
@@ -65,8 +70,8 @@ async def open_conflicts(info: Info[HubContext, None]) -> OpenConflictCounts:
 
 
 async def referral_stats(info: Info[HubContext, None]) -> ReferralStats:
-    context = ctx(info)
-    result = await queries.referral_stats(context.pool, key=context.settings.indicator_key)
+    pool, key = _source(info)
+    result = await queries.referral_stats(pool, key=key)
     return ReferralStats(
         rows=[ReferralStat(**r) for r in result.rows],
         suppressed_groups=result.suppressed_groups,

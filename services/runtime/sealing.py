@@ -32,6 +32,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from contracts.commands import Command
 from kernel.errors import DomainError
+from services.runtime.settings import HubSettings
 
 SEALED = "_sealed"
 _INFO = b"integration-hub command seal v1"
@@ -146,13 +147,13 @@ class Opener:
         return json.dumps({**body, **opened}).encode()
 
 
-def sealer_for(settings: Any, services: Iterable[str]) -> Sealer:
+def sealer_for(settings: HubSettings, services: Iterable[str]) -> Sealer:
     """The gateway's sealer, from ``HUB_SEALING_PUBLIC_KEYS`` or (dev) the services' keys."""
     if settings.sealing_public_keys is not None:
         return Sealer(settings.sealing_public_keys)
     return Sealer({s: public_of(settings.resolved_sealing_key(s)) for s in services})
 
 
-def opener_for(settings: Any, service: str) -> Opener:
+def opener_for(settings: HubSettings, service: str) -> Opener:
     """A service's opener, from ``HUB_SEALING_KEY`` or (dev) its key under HUB_HOME."""
     return Opener(settings.resolved_sealing_key(service))

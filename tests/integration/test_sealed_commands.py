@@ -19,6 +19,19 @@ from tests.integration.conftest import InProcessHub
 OFFICER = {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-1"}
 MANAGER = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
 VALUES = ("Lina-Marie", "Saleh-Haddad", "1990-03-04", "987654321098", "lina@example.org")
+ARRIVAL = {
+    "givenNames": VALUES[0],
+    "familyName": VALUES[1],
+    "birthDate": VALUES[2],
+    "azrNumber": VALUES[3],
+    "nationalities": ["SYR"],
+    "entryDate": "2024-02-01",
+    "entryMode": "ASYLUM",
+    "municipalityKey": "05315000",
+    "abhId": "abh-05315",
+}
+REGISTER = """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
+  personId position } }"""
 
 
 async def test_no_personal_value_crosses_the_bus_in_clear(
@@ -36,21 +49,8 @@ async def test_no_personal_value_crosses_the_bus_in_clear(
     # when the authority registers an arrival and a case manager opens a case
     registered = await ok(
         hub,
-        """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
-        personId position } }""",
-        {
-            "input": {
-                "givenNames": VALUES[0],
-                "familyName": VALUES[1],
-                "birthDate": VALUES[2],
-                "azrNumber": VALUES[3],
-                "nationalities": ["SYR"],
-                "entryDate": "2024-02-01",
-                "entryMode": "ASYLUM",
-                "municipalityKey": "05315000",
-                "abhId": "abh-05315",
-            }
-        },
+        REGISTER,
+        {"input": ARRIVAL},
         OFFICER,
     )
     opened = await ok(
@@ -102,21 +102,8 @@ async def test_dead_letters_hold_no_personal_value(hub: InProcessHub, nats_clien
     # given an arrival registered through the gateway, on the authority's stream
     registered = await ok(
         hub,
-        """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
-        personId position } }""",
-        {
-            "input": {
-                "givenNames": VALUES[0],
-                "familyName": VALUES[1],
-                "birthDate": VALUES[2],
-                "azrNumber": VALUES[3],
-                "nationalities": ["SYR"],
-                "entryDate": "2024-02-01",
-                "entryMode": "ASYLUM",
-                "municipalityKey": "05315000",
-                "abhId": "abh-05315",
-            }
-        },
+        REGISTER,
+        {"input": ARRIVAL},
         OFFICER,
     )
     await ok(
