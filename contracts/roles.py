@@ -18,6 +18,7 @@ class Role(StrEnum):
     STEERING = "steering"  # Lenkungsgruppe
     CONFLICT_BOARD = "conflict_board"  # Kommunales Konfliktmanagement
     ADMIN = "admin"
+    DPO = "dpo"  # Datenschutzbeauftragte(r): erasure and the Art. 15 report, nothing else
 
 
 def _roles(*roles: Role) -> frozenset[str]:
@@ -40,3 +41,6 @@ BOARD = _roles(Role.CONFLICT_BOARD, Role.ADMIN)
 CONFLICT_REPORTERS = _roles(Role.CONFLICT_BOARD, Role.CASE_MANAGER, Role.PARTNER_AGENCY, Role.ADMIN)
 #: the steering group (pseudonymised, aggregated data only)
 STEERING = _roles(Role.STEERING, Role.ADMIN)
+#: the data-protection officer: erases a person (Art. 17 GDPR) and answers Art. 15 requests;
+#: reads no file, case or timeline (need-to-know)
+DATA_PROTECTION = _roles(Role.DPO)

@@ -19,19 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import jwt
 
+from contracts.roles import Role
+
 if TYPE_CHECKING:
     from services.runtime.settings import HubSettings
 
-ROLES = frozenset(
-    {
-        "abh_officer",  # foreigners authority staff (Ausländerbehörde)
-        "case_manager",  # KIM case management
-        "partner_agency",  # AWO, Caritas, Diakonie, Jobcenter, schools, ...
-        "steering",  # Lenkungsgruppe: aggregates only
-        "conflict_board",  # Kommunales Konfliktmanagement
-        "admin",  # operations
-    }
-)
+#: the roles a token may carry (contracts.roles)
+ROLES = frozenset(str(role) for role in Role)
 ALGORITHM = "HS256"
 
 

@@ -53,6 +53,7 @@ HOME = {
     "steering": Caller("steering", "steering-05315", "sg-dora"),
     "conflict_board": Caller("conflict_board", "board-05315", "board-emil"),
     "admin": Caller("admin", "hub-ops", "ops-fritz"),
+    "dpo": Caller("dpo", "datenschutz-05315", "dpo-greta"),
 }
 #: the same role at another agency: holds nothing and is named by no consent
 STRANGER = {

@@ -41,6 +41,7 @@ AGENCIES = {
     "steering": "steering-05315",
     "conflict_board": "board-05315",
     "admin": "hub-ops",
+    "dpo": "datenschutz-05315",
 }
 
 
