@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from contracts import REGISTRY
-from gateway import audit
+from gateway import audit, erasure, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subscriptions import Notifier
@@ -336,6 +336,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         else:
             pool, nc = resources.pool, resources.nc
         await audit.ensure_tables(pool)
+        await erasure.ensure_tables(pool)
         await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
@@ -346,9 +347,25 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             sealer=sealer_for(settings, REGISTRY.services()),
         )
         state["notifier"] = notifier
+        stop = asyncio.Event()
+        commands = state["commands"]
+        assert isinstance(commands, CommandClient)
+        # erasures a service has not confirmed yet are sent again until it has
+        coordinator = erasure.ErasureCoordinator(pool, commands)
+        background = [asyncio.create_task(coordinator.run(stop))]
+        if settings.retention_every_hours > 0:  # once a day by default, erasing what is due
+            rules = retention.load_rules(settings.retention_rules)
+            every = settings.retention_every_hours * 3600
+            background.append(
+                asyncio.create_task(
+                    retention.run_daily(pool, coordinator, rules, stop, every_seconds=every)
+                )
+            )
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*background)
             await notifier.close()
             if owned:
                 await close(nc)

@@ -28,6 +28,7 @@ from gateway.cases.queries import CaseQueries
 from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.documents import ParseAndValidateOffLoop
+from gateway.erasure import ErasureMutations
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
@@ -67,7 +68,7 @@ class PersonQueries:
 Query = merge_types(
     "Query", (PersonQueries, CaseQueries, PathwayQueries, ConflictQueries, SteeringQueries)
 )
-Mutation = mutation_type()
+Mutation = merge_types("Mutation", (mutation_type(), ErasureMutations))
 
 
 def _should_mask(error: GraphQLError) -> bool:

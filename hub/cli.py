@@ -285,6 +285,47 @@ def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
     return asyncio.run(run())
 
 
+def cmd_retention_run(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Erase what the retention rules make due today (with --dry-run: only report it)."""
+    import datetime as dt
+
+    import asyncpg
+
+    from gateway import retention
+    from gateway.erasure import ErasureCoordinator, ensure_tables
+    from kernel.clock import today_in_germany
+    from services.runtime.commands import CommandClient
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url
+
+    try:
+        rules = retention.load_rules(args.rules or settings.retention_rules)
+        today = dt.date.fromisoformat(args.today) if args.today else None
+    except (retention.RuleError, OSError, ValueError) as error:
+        print(f"hub retention run: {error}")
+        return 2
+
+    async def run() -> int:
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
+        nc = None
+        try:
+            await ensure_tables(pool)
+            coordinator = None
+            if not args.dry_run:
+                nc = await connect(settings, "retention", user="gateway")
+                coordinator = ErasureCoordinator(pool, CommandClient(nc))
+            day = today or today_in_germany()
+            outcomes = await retention.run(pool, rules, coordinator=coordinator, today=day)
+            print(retention.report(outcomes, dry_run=args.dry_run, today=day))
+            return 1 if any(o.pending for o in outcomes) else 0
+        finally:
+            if nc is not None:
+                await close(nc)
+            await pool.close()
+
+    return asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     from services.runtime.service import stop_on_signals
 
@@ -347,6 +388,16 @@ def parser() -> argparse.ArgumentParser:
     asub = audit.add_subparsers(dest="action", required=True)
     verify = asub.add_parser("verify", help="check the audit log's hash chain")
     verify.set_defaults(func=cmd_audit_verify)
+
+    retention = sub.add_parser("retention", help="retention rules (docs/data-protection.md)")
+    rsub = retention.add_subparsers(dest="action", required=True)
+    retention_run = rsub.add_parser("run", help="erase what the retention rules make due")
+    retention_run.add_argument(
+        "--dry-run", action="store_true", help="only list what is due; erase nothing"
+    )
+    retention_run.add_argument("--rules", help="a TOML rules file (default: HUB_RETENTION_RULES)")
+    retention_run.add_argument("--today", help="the day to run for (YYYY-MM-DD; default: today)")
+    retention_run.set_defaults(func=cmd_retention_run)
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)

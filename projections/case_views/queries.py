@@ -50,7 +50,7 @@ async def cases(
         args.append(value)
         return f"${len(args)}"
 
-    where = []
+    where = ["NOT erased"]
     if case_id is not None:
         where.append(f"case_id = {bind(case_id)}")
     if agency is not None:
@@ -60,7 +60,7 @@ async def cases(
     if open_only:
         where.append("status = 'open'")
     return await conn.fetch(
-        f"SELECT * FROM projections.cv_cases WHERE {' AND '.join(where) or 'true'}"
+        f"SELECT * FROM projections.cv_cases WHERE {' AND '.join(where)}"
         " ORDER BY opened_on DESC, case_id",
         *args,
     )
@@ -71,7 +71,7 @@ async def case_counts(conn: FetchRow, *, agency: str, case_manager: str) -> Case
     row = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE status = 'open') AS open,"
         " count(*) FILTER (WHERE status = 'closed') AS closed"
-        " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2",
+        " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2 AND NOT erased",
         agency,
         case_manager,
     )
@@ -159,7 +159,7 @@ async def referrals(
         " k.target_group, k.legal_spheres, k.needs"
         " FROM projections.cv_referrals r"
         " JOIN projections.cv_consents c ON c.consent_id = r.consent_id"
-        " JOIN projections.cv_cases k ON k.case_id = r.case_id"
+        " JOIN projections.cv_cases k ON k.case_id = r.case_id AND NOT k.erased"
         f" WHERE {' AND '.join(where)} ORDER BY r.sent_at DESC",
         *args,
     )

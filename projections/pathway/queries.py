@@ -56,7 +56,8 @@ async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> Pathwa
 async def person(conn: FetchRow, person_id: UUID) -> Any:
     """The person's pathway row (stage, dates, the facts readiness needs), or None."""
     return await conn.fetchrow(
-        "SELECT * FROM projections.pathway_persons WHERE person_id = $1", person_id
+        "SELECT * FROM projections.pathway_persons WHERE person_id = $1 AND NOT erased",
+        person_id,
     )
 
 
@@ -88,7 +89,8 @@ async def persons_at_stage(
     )
     return await conn.fetch(
         "SELECT person_id, stage, stage_since, municipality_key, entry_date"
-        f" FROM projections.pathway_persons p WHERE stage = $1 AND person_id > $2 AND {visible}"
+        f" FROM projections.pathway_persons p WHERE stage = $1 AND person_id > $2 AND NOT erased"
+        f" AND {visible}"
         " ORDER BY person_id LIMIT $3",
         stage,
         after,

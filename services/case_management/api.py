@@ -22,5 +22,5 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         outcome: CommandOutcome = getattr(app, command.name)(actor, **arguments)
         return outcome
 
-    register_commands(server, invoke)
+    register_commands(server, invoke, app)
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

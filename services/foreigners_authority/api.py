@@ -78,4 +78,4 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         )
         return outcome
 
-    register_commands(server, invoke)
+    register_commands(server, invoke, app)

@@ -35,9 +35,11 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
 from contracts.commands import CATALOGUE, Command
+from contracts.commands.privacy import ERASE_PERSON
 from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
+from services.runtime.erasure import refuse_if_erased
 from services.runtime.logs import collect_personal_values, personal_field_names, personal_values
 from services.runtime.sealing import Opener, Sealer
 
@@ -189,8 +191,9 @@ class CommandServer:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        if self._subscription is not None:
-            await self._subscription.drain()  # type: ignore[no-untyped-call]
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:  # stopping twice is harmless
+            await subscription.drain()  # type: ignore[no-untyped-call]
         self._writer.shutdown(wait=True)
 
     async def _on_msg(self, msg: Msg) -> None:
@@ -335,12 +338,25 @@ def call_method(app: Any) -> Invoke:
     return invoke
 
 
-def register_commands(server: CommandServer, invoke: Invoke) -> None:
+def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
     """Route every command the catalogue gives ``server``'s service to ``invoke``, on the
     writer thread, after checking the caller's role against the declaration. The reply is the
-    outcome's position and the ids the declaration names."""
+    outcome's position and the ids the declaration names.
+
+    The erasure (``erase_person``) is served the same way in every service
+    (services/runtime/erasure.py), and a command naming an erased person is refused."""
+
+    def erase(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        outcome: CommandOutcome = app.erase_person(payload.person_id, payload.ground, payload.rule)
+        return outcome
+
+    def guarded(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        refuse_if_erased(app.vault, getattr(payload, "person_id", None))
+        return invoke(command, payload, context)
+
     for command in CATALOGUE.of(server.service):
-        server.route(command.name, command.payload, _handler(server, command, invoke), command)
+        run = erase if command.name == ERASE_PERSON else guarded
+        server.route(command.name, command.payload, _handler(server, command, run), command)
 
 
 def _handler(server: CommandServer, command: Command, invoke: Invoke) -> Handler:

@@ -1,0 +1,134 @@
+"""Erasure in a service (Art. 17 GDPR): destroy the person's key, record that it happened.
+
+Every service serves the catalogue's ``erase_person`` (contracts/commands/privacy.py) the same
+way, so it lives here:
+
+1. an erasure already recorded is answered again, unchanged (idempotent);
+2. the person's key in the service's vault is destroyed, leaving a tombstone so no new key
+   can be made for them (crypto-shredding: every copy of their ciphertext, in the event
+   store, on the stream, in any dead letter, becomes unreadable);
+3. an ``Erasure`` aggregate (its id derived from the person's) records
+   ``PersonalDataErased``, which the relay publishes as the service's erasure contract.
+
+A crash between 2 and 3 is resumed by sending the command again: step 2 is idempotent and
+step 3 happens then. Afterwards the service refuses every command about the person
+(:func:`refuse_if_erased`, and the vault refuses to encrypt or decrypt for them).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.domain import Aggregate, event
+
+from contracts.privacy import ERASED, ErasureGround
+from services.runtime.context import current_context
+from services.runtime.outbox import IntegrationMapper, OutgoingEvent
+from services.runtime.vault import PersonalDataVault, PersonErased
+
+_NAMESPACE = uuid.UUID("8f5e1c2a-3b4d-4e6f-9a7b-1c2d3e4f5a6b")
+#: who asked, when the retention run asked
+RETENTION = "retention"
+
+
+def erasure_id(person_id: UUID) -> UUID:
+    """The id of the person's erasure record in a service (one per person)."""
+    return uuid.uuid5(_NAMESPACE, f"erasure:{person_id}")
+
+
+class Erasure(Aggregate):
+    """The record that a person's data was erased in this service."""
+
+    class PersonalDataErased(Aggregate.Created):
+        person_id: UUID
+        ground: str
+        requested_by: str
+        key_destroyed: bool
+        rule: str | None
+
+    @event(PersonalDataErased)
+    def __init__(
+        self,
+        *,
+        id: UUID,
+        person_id: UUID,
+        ground: str,
+        requested_by: str,
+        key_destroyed: bool,
+        rule: str | None,
+    ) -> None:
+        self.person_id = person_id
+        self.ground = ground
+        self.requested_by = requested_by
+        self.key_destroyed = key_destroyed
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class ErasureOutcome:
+    position: int
+    person_id: UUID
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return {"person_id": str(self.person_id)}
+
+
+def erase_person(
+    app: Any, vault: PersonalDataVault, person_id: UUID, ground: ErasureGround, rule: str | None
+) -> ErasureOutcome:
+    """Erase ``person_id`` in ``app``'s service (see the module's docstring)."""
+    record_id = erasure_id(person_id)
+    try:
+        app.repository.get(record_id)
+    except AggregateNotFoundError:
+        pass
+    else:  # already erased: the same answer again, no second event
+        return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
+    key_destroyed = vault.erase(person_id)
+    context = current_context()
+    record = Erasure(
+        id=record_id,
+        person_id=person_id,
+        ground=str(ground),
+        requested_by=RETENTION if rule else (context.role if context else "system"),
+        key_destroyed=key_destroyed,
+        rule=rule,
+    )
+    recordings = app.save(record)
+    return ErasureOutcome(recordings[-1].notification.id, person_id)
+
+
+def refuse_if_erased(
+    vault: PersonalDataVault, person_id: UUID | None, field: str = "personId"
+) -> None:
+    """Refuse a command about a person whose data was erased in this service."""
+    if person_id is not None and vault.is_erased(person_id):
+        raise PersonErased(field)
+
+
+def with_erasures(service: str, mapper: IntegrationMapper) -> IntegrationMapper:
+    """The service's integration mapper, which also publishes its erasure records."""
+    contract = ERASED[service]
+
+    def to_contract(domain_event: Any) -> OutgoingEvent | None:
+        if isinstance(domain_event, Erasure.PersonalDataErased):
+            person = str(domain_event.person_id)
+            return OutgoingEvent(
+                payload=contract(
+                    person_id=person,
+                    ground=ErasureGround(domain_event.ground),
+                    requested_by=domain_event.requested_by,
+                    key_destroyed=domain_event.key_destroyed,
+                    rule=domain_event.rule,
+                ),
+                occurred_at=domain_event.timestamp,
+                person_id=person,
+            )
+        return mapper(domain_event)
+
+    return to_contract
