@@ -87,7 +87,7 @@ async def test_a_consent_for_referral_does_not_release_a_timeline_read_for_benef
 
     # then the consent releases nothing for the purpose it does not name
     assert kinds(other) == []
-    assert RELEASED <= set(kinds(named))
+    assert set(kinds(named)) >= RELEASED
 
 
 async def test_a_read_naming_no_purpose_sees_only_own_records_and_is_told_why(
@@ -113,7 +113,7 @@ async def test_a_read_naming_no_purpose_sees_only_own_records_and_is_told_why(
     assert inbox["extensions"]["notices"][0]["code"] == "purpose_missing"
     # while the case-holding agency sees all its own records without a purpose
     own = await call(hub, TIMELINE, variables, CASE_MANAGER)
-    assert RELEASED <= set(kinds(own["data"]))
+    assert set(kinds(own["data"])) >= RELEASED
     # and a read for the purpose gets the shared case data and no notice
     named = await call(hub, INBOX, {}, PARTNER)
     assert named["data"]["referralInbox"][0]["sharedCase"] is not None
@@ -134,7 +134,7 @@ async def test_a_token_bound_to_a_purpose_reads_for_it_and_cannot_be_widened(
     other = await post(hub, TIMELINE, variables, {**bound, PURPOSE_HEADER: "counselling"})
 
     # then the claim counts, the header may repeat it, and a contradiction is refused
-    assert RELEASED <= set(kinds(plain.json()["data"]))
+    assert set(kinds(plain.json()["data"])) >= RELEASED
     assert kinds(same.json()["data"]) == kinds(plain.json()["data"])
     assert other.status_code == 400
     (error,) = other.json()["errors"]
