@@ -9,6 +9,7 @@ the audit log records the purpose.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import jwt
@@ -31,7 +32,7 @@ from tests.integration.case_flow import (
     refer_to_awo,
 )
 from tests.integration.conftest import InProcessHub
-from tests.integration.test_subscriptions import Subscriber, token_for, ws_url
+from tests.integration.test_subscriptions import EVENTS, Subscriber, token_for, ws_url
 
 __all__ = ["ws_url"]  # the fixture, used here too
 
@@ -170,6 +171,32 @@ async def test_an_unknown_purpose_is_refused_clearly(hub: InProcessHub) -> None:
     # and a bad token still gets its 401 first
     stranger = await post(hub, query, {}, {"Authorization": "Bearer x", PURPOSE_HEADER: "x"})
     assert stranger.status_code == 401
+
+
+async def test_a_subscription_delivers_only_what_a_consent_releases_for_its_purpose(
+    hub: InProcessHub, ws_url: str
+) -> None:
+    # given AWO subscribed to a person's events twice: for benefit_processing, and for referral
+    opened = await open_case(hub)
+    await ok(hub, TIMELINE, {"id": opened["personId"], "atLeast": opened["position"]})
+    token = token_for(hub, PARTNER)
+    async with (
+        Subscriber.connect(ws_url, token, "benefit_processing") as other,
+        Subscriber.connect(ws_url, token, "referral") as named,
+    ):
+        for subscriber in (other, named):
+            await subscriber.acked()
+            await subscriber.subscribe("events", EVENTS, {"person": opened["personId"]})
+        await asyncio.sleep(0.3)
+
+        # when the case manager records a consent for referral and refers the person to AWO
+        consent = await consent_for_awo(hub, opened["caseId"])
+        await refer_to_awo(hub, opened["caseId"], consent["consentId"])
+
+        # then only the subscription for the consent's purpose receives them
+        received = [(await named.next())["caseEvents"]["eventType"] for _ in range(2)]
+        assert [kind.split(".")[2] for kind in received] == ["consent_granted", "referral_sent"]
+        assert await other.nothing_for(1.5)
 
 
 async def test_a_subscription_naming_an_unknown_purpose_is_refused(
