@@ -21,7 +21,15 @@ def _process_name(args: argparse.Namespace) -> str:
     return {"service": name, "relay": f"{name}-relay"}.get(process) or process
 
 
-def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: int) -> str:
+def _token(
+    settings: HubSettings,
+    *,
+    subject: str,
+    agency: str,
+    role: str,
+    ttl: int,
+    purpose: str | None = None,
+) -> str:
     from gateway.auth import issue_token
 
     return issue_token(
@@ -31,6 +39,7 @@ def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: 
         role=role,
         issuer=settings.jwt_issuer,
         ttl_seconds=ttl,
+        purpose=purpose,
     )
 
 
@@ -84,6 +93,8 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
+            "  Reads under a person's consent name a purpose: add the header "
+            "'Hub-Purpose: referral' (or hub token --purpose referral)\n"
             f"  Servers (for hub projections rebuild etc., as the database administrator):\n"
             f"    export HUB_POSTGRES_URL='{without_password(env['HUB_POSTGRES_URL'])}'\n"
             f"{_admin_password_hint(settings)}"
@@ -212,7 +223,14 @@ def _load_synthetic(inbound_url: str, token: str, count: int = 200) -> str:
 def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:
     try:
         print(
-            _token(settings, subject=args.subject, agency=args.agency, role=args.role, ttl=args.ttl)
+            _token(
+                settings,
+                subject=args.subject,
+                agency=args.agency,
+                role=args.role,
+                ttl=args.ttl,
+                purpose=args.purpose,
+            )
         )
     except ValueError as error:
         print(f"hub token: {error}", file=sys.stderr)
@@ -366,6 +384,11 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--agency", default="abh-05315")
     token.add_argument("--subject", default="demo-user")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    token.add_argument(
+        "--purpose",
+        default=None,
+        help="bind the token to a purpose (kernel/purposes.py); reads under consent need one",
+    )
     token.set_defaults(func=cmd_token)
 
     contracts = sub.add_parser("contracts", help="contract tools")

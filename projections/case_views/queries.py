@@ -134,11 +134,14 @@ async def referrals(
     to_agency: str | None = None,
     status: str | None = None,
     after_version: int | None = None,
+    purpose: str | None = None,
 ) -> list[Any]:
     """Referrals (newest first) of these cases or to this agency, with the status and the
     basic data of their case, their consent's ``consent_status`` on ``today``, and ``shared``:
-    whether that consent still covers what the referral shares, to whom and what for."""
-    args: list[Any] = [today]
+    whether that consent still covers what the referral shares, to whom and what for, and
+    names ``purpose``, the purpose of the read (``None``: the read named none, nothing is
+    shared)."""
+    args: list[Any] = [today, purpose]
 
     def bind(value: Any) -> str:
         args.append(value)
@@ -155,7 +158,7 @@ async def referrals(
         where.append(f"r.version > {bind(after_version)}")
     return await conn.fetch(
         f"SELECT r.*, {consent_status(today='$1')} AS consent_status,"
-        f" {referral_shared(today='$1')} AS shared,"
+        f" {referral_shared(today='$1', purpose='$2::text')} AS shared,"
         " k.target_group, k.legal_spheres, k.needs"
         " FROM projections.cv_referrals r"
         " JOIN projections.cv_consents c ON c.consent_id = r.consent_id"

@@ -27,7 +27,7 @@ class FetchRow(Protocol):
 
 
 #: The reader's parameters, typed once (the rule may leave some of them unused)
-READER = {"agency": "p.agency", "role": "p.role", "today": "p.today"}
+READER = {"agency": "p.agency", "role": "p.role", "today": "p.today", "purpose": "p.purpose"}
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,12 @@ async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> Pathwa
     row = await conn.fetchrow(
         f"SELECT {residence} AS residence, {language} AS language"
         " FROM (SELECT $1::uuid AS person_id, $2::text AS agency, $3::text AS role,"
-        " $4::date AS today) p",
+        " $4::date AS today, $5::text AS purpose) p",
         person,
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
     )
     return PathwayAccess(residence=bool(row["residence"]), language=bool(row["language"]))
 
@@ -85,7 +86,11 @@ async def persons_at_stage(
     """Up to ``limit`` persons at a stage whose id comes after ``after``, by id: those whose
     residence data the reader may see (for an authority's officers, the files it holds)."""
     visible = may_see(
-        Fact.residence_file("p.person_id", "residence"), agency="$4", role="$5", today="$6"
+        Fact.residence_file("p.person_id", "residence"),
+        agency="$4",
+        role="$5",
+        today="$6",
+        purpose="$7",
     )
     return await conn.fetch(
         "SELECT person_id, stage, stage_since, municipality_key, entry_date"
@@ -98,4 +103,5 @@ async def persons_at_stage(
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
     )

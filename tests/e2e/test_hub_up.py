@@ -239,7 +239,16 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
 def test_a_case_runs_from_intake_to_withdrawal_across_processes(
     hub_on_test_servers: RunningHub,
 ) -> None:
-    from tests.integration.case_flow import ACCEPT, GOAL, GRANT, INBOX, OPEN_CASE, REFER, WITHDRAW
+    from tests.integration.case_flow import (
+        ACCEPT,
+        GOAL,
+        GRANT,
+        INBOX,
+        OPEN_CASE,
+        REFER,
+        WITHDRAW,
+        purpose_header,
+    )
     from tests.integration.case_flow import TIMELINE as CASE_TIMELINE
 
     hub = hub_on_test_servers
@@ -254,7 +263,8 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
         }
 
     manager = as_("case_manager", "kim-05315", "cm-anna")
-    partner = as_("partner_agency", "awo-05315", "awo-ben")
+    # the partner reads under the consent, for the purpose it names
+    partner = {**as_("partner_agency", "awo-05315", "awo-ben"), **purpose_header("referral")}
 
     def run(query: str, variables: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
         response = httpx.post(
