@@ -3,9 +3,11 @@
 One ``hub up`` (real processes, log level DEBUG) is driven with
 
 - every mutation of the GraphQL schema (the schema's mutations are the command catalogue's,
-  ``contracts.commands.CATALOGUE``): one valid call, three the gateway refuses (an unknown
-  field, a wrong type, values too long) and one that passes the gateway and the service
-  refuses (an unknown id, or a code the service does not know);
+  ``contracts.commands.CATALOGUE``): one valid call; calls the gateway refuses (an unknown
+  field, a wrong type, that one also written into the document instead of the variables,
+  and the personal values 400 times as long: a field without a length limit may take them,
+  the output lists where); and one call that passes the gateway and the service refuses (an
+  unknown id, or a code the service does not know);
 - every message kind of the foreigners authority's inbound interface
   (``services/foreigners_authority/inbound/messages.py``): valid, and refused (wrong field
   types, an unknown field, an unknown person, a contradiction to the file; per message type
@@ -14,12 +16,15 @@ One ``hub up`` (real processes, log level DEBUG) is driven with
 each carrying distinctive personal-looking values (names, birth dates, AZR numbers, contact,
 free texts) wherever the input has a personal or free-text field. Then every line each process
 logged (``hub up`` prefixes each with the process's name) is searched for every value (birth
-dates also in German format), and the test fails naming the process and the line.
+dates also in German format), and the test fails naming the process and the line. The hub's
+answers (errors, receipts) are searched as well.
 
 **Where to add a new mutation:** ``MUTATIONS`` below, one :class:`Sample` per mutation (who
 calls it, a valid input built from what earlier samples returned, and, for a command without
 ids, an input the service refuses). The test fails when a catalogue mutation has no sample.
-A new inbound kind goes into ``INBOUND`` (a step of one of the synthetic persons' paths).
+A sample that ends what others use (erasing a person, say) goes last. A new inbound kind goes
+into ``INBOUND`` (a step of one of the synthetic persons' paths); the test fails when a kind
+of ``messages.py`` is not sent.
 
 Positive control: ``tests/e2e/leak_canary/sitecustomize.py`` makes the services print every
 opened command body that holds a canary value; one command carries it, and the search must
@@ -144,6 +149,20 @@ def document(command: Command) -> str:
         f"mutation($input: {command.payload.__name__}Input!) "
         f"{{ {command.mutation}(input: $input) {{ position {ids} }} }}"
     )
+
+
+def literal(value: Any) -> str:
+    """``value`` as a GraphQL literal (enum values stay strings: refused, like the rest)."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{key}: {literal(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(literal(item) for item in value) + "]"
+    return json.dumps(value)  # strings, numbers, true, false, null
+
+
+def inline(command: Command, input: dict[str, Any]) -> str:
+    """A document with ``input`` written into it, not passed as variables."""
+    return f"mutation {{ {command.mutation}(input: {literal(input)}) {{ position }} }}"
 
 
 @dataclass
@@ -662,6 +681,10 @@ def drive_mutations(d: Drive) -> dict[str, set[str]]:
                 continue
             assert body.get("errors"), (mutation, refused, body)
             assert all(e["extensions"]["code"] != "internal" for e in body["errors"]), body
+            if n == 1:  # the wrong type, also written into the document
+                body = d.graphql(sample.caller, inline(command, refused), {})
+                assert body.get("errors"), (mutation, refused, body)
+                assert all(e["extensions"]["code"] != "internal" for e in body["errors"]), body
         refused = (
             sample.refused(d) if sample.refused is not None else with_unknown_ids(command, valid)
         )
