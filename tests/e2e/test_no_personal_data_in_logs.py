@@ -297,7 +297,7 @@ def _mediator(d: Drive) -> dict[str, Any]:
     }
 
 
-def _next_weekday_at_ten() -> str:
+def _in_two_days_at_ten() -> str:
     day = TODAY + timedelta(days=2)
     return f"{day.isoformat()}T10:00:00+01:00"
 
@@ -448,7 +448,7 @@ MUTATIONS: dict[str, Sample] = {
         lambda d: {
             "caseId": d.id("openCase", "caseId"),
             "language": "ar",
-            "startsAt": _next_weekday_at_ten(),
+            "startsAt": _in_two_days_at_ten(),
             "minutes": 60,
         },
     ),
@@ -862,7 +862,7 @@ INBOUND: list[Step] = [
     Step(
         "tolerated",
         "file_transfer",
-        _fixed(kind="transfer", toAbh="abh-05111", transferredOn="2026-06-01"),
+        _fixed(kind="transfer", toAbh="abh-05111", transferredOn=_days(-30)),
     ),
     # temporary protection, extended, departed
     Step(
