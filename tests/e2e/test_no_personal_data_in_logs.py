@@ -77,6 +77,7 @@ KIM = Caller("case_manager", "kim-05315")
 AWO = Caller("partner_agency", "awo-05315")
 BOARD = Caller("conflict_board", "konfliktmanagement-05315")
 STEERING = Caller("steering", "lenkungsgruppe-05315")
+DPO = Caller("dpo", "datenschutz-05315")
 
 _GIVEN = ["Qyvandra", "Xantheraq", "Vorquanna", "Iskvarra", "Thembolune", "Ozrikai", "Brunhesta"]
 _FAMILY = ["Zelmorith", "Oluwembi", "Blessiwet", "Kravonne", "Tschirmack", "Uldavesh"]
@@ -144,6 +145,11 @@ def _camel(name: str) -> str:
 
 
 def document(command: Command) -> str:
+    if not command.exposed:  # the erasure: one mutation for every service, a result of its own
+        return (
+            f"mutation($input: {command.payload.__name__}Input!) "
+            f"{{ {command.mutation}(input: $input) {{ personId complete }} }}"
+        )
     ids = " ".join(_camel(name) for name in command.result_ids)
     return (
         f"mutation($input: {command.payload.__name__}Input!) "
@@ -240,6 +246,8 @@ class Sample:
     caller: Caller
     valid: Callable[[Drive], dict[str, Any]]
     refused: Callable[[Drive], dict[str, Any]] | None = None
+    #: False where every well-formed input is accepted (an erasure of any id: a tombstone)
+    service_refuses: bool = True
 
 
 def _days(n: int) -> str:
@@ -605,6 +613,12 @@ MUTATIONS: dict[str, Sample] = {
     "reopenCase": Sample(
         KIM, lambda d: {"caseId": d.id("openCase", "caseId"), "reason": "person_returned"}
     ),
+    # last: it ends the person every sample above worked on
+    "erasePerson": Sample(
+        DPO,
+        lambda d: {"personId": d.id("registerArrival", "personId"), "ground": "REQUEST"},
+        service_refuses=False,
+    ),
 }
 
 COMMANDS = {command.mutation: command for command in CATALOGUE}
@@ -685,6 +699,8 @@ def drive_mutations(d: Drive) -> dict[str, set[str]]:
                 body = d.graphql(sample.caller, inline(command, refused), {})
                 assert body.get("errors"), (mutation, refused, body)
                 assert all(e["extensions"]["code"] != "internal" for e in body["errors"]), body
+        if not sample.service_refuses:
+            continue
         refused = (
             sample.refused(d) if sample.refused is not None else with_unknown_ids(command, valid)
         )
