@@ -1,4 +1,5 @@
-"""Version 1 privacy events, published by every service: a person's data was erased there.
+"""Version 1 privacy events, published by every service: a person's data was erased there, or
+its processing restricted.
 
 Each service records its own ``PersonalDataErased`` when it has destroyed the person's key in
 its vault (crypto-shredding: every copy of the person's ciphertext, in its event store, on its
@@ -16,6 +17,7 @@ from contracts.registry import Payload, contract
 #: the services that record erasures (every service of the hub)
 SERVICES = ("foreigners_authority", "case_management", "conflict_management", "steering_group")
 EVENT_NAME = "personal_data_erased"
+RESTRICTED_NAME = "processing_restricted"
 
 
 class ErasureGround(StrEnum):
@@ -67,4 +69,55 @@ ERASED: dict[str, type[PersonalDataErased]] = {
     "case_management": CaseDataErased,
     "conflict_management": ConflictDataErased,
     "steering_group": SteeringDataErased,
+}
+
+
+class RestrictionGround(StrEnum):
+    """Why the processing of a person's data is restricted instead of the data erased."""
+
+    ERASURE_DISPROPORTIONATE = "erasure_disproportionate"  # § 84 (3) SGB X, e.g. at retention
+    ACCURACY_CONTESTED = "accuracy_contested"  # Art. 18 (1) (a) GDPR
+    ERASURE_OPPOSED = (
+        "erasure_opposed"  # Art. 18 (1) (b) GDPR: unlawful, the person opposes erasure
+    )
+    LEGAL_CLAIMS = "legal_claims"  # Art. 18 (1) (c) GDPR: the person needs it for legal claims
+    OBJECTION_PENDING = "objection_pending"  # Art. 18 (1) (d) GDPR
+
+
+class ProcessingRestricted(Payload):
+    """A service keeps a person's data but no longer processes it: nothing about them is
+    shown or recorded any more (Art. 18 GDPR, § 84 (3) SGB X); their key is kept."""
+
+    person_id: str
+    ground: RestrictionGround
+    requested_by: str
+    rule: str | None = None
+
+
+@contract("foreigners_authority", RESTRICTED_NAME)
+class ResidenceFileRestricted(ProcessingRestricted):
+    """The foreigners authority restricted the processing of a person's data."""
+
+
+@contract("case_management", RESTRICTED_NAME)
+class CaseDataRestricted(ProcessingRestricted):
+    """Case management restricted the processing of a person's data."""
+
+
+@contract("conflict_management", RESTRICTED_NAME)
+class ConflictDataRestricted(ProcessingRestricted):
+    """Conflict management recorded a restriction (it holds no personal data)."""
+
+
+@contract("steering_group", RESTRICTED_NAME)
+class SteeringDataRestricted(ProcessingRestricted):
+    """The steering group recorded a restriction (it holds no personal data)."""
+
+
+#: each service's restriction contract
+RESTRICTED: dict[str, type[ProcessingRestricted]] = {
+    "foreigners_authority": ResidenceFileRestricted,
+    "case_management": CaseDataRestricted,
+    "conflict_management": ConflictDataRestricted,
+    "steering_group": SteeringDataRestricted,
 }

@@ -25,7 +25,7 @@ from uuid import UUID
 
 import asyncpg
 
-from contracts.privacy import SERVICES, ErasureGround
+from contracts.privacy import SERVICES, ErasureGround, RestrictionGround
 from gateway.auth import Principal
 from gateway.erasure import ErasureCoordinator
 from kernel.clock import today_in_germany
@@ -34,7 +34,8 @@ log = logging.getLogger(__name__)
 
 #: who the retention run acts as (the data-protection officer's role, no person's name)
 RETENTION_RUN = Principal(subject="retention-run", agency="hub", role="dpo")
-ACTIONS = frozenset({"erase"})
+#: erase; or restrict, where erasure would be disproportionate (§ 84 (3) SGB X)
+ACTIONS = frozenset({"erase", "restrict"})
 _PERIOD = re.compile(r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?$")
 
 
@@ -185,15 +186,17 @@ class RuleOutcome:
 
 
 async def due(pool: asyncpg.Pool, rule: RetentionRule, today: date) -> list[Due]:
-    """The persons whose period under ``rule`` has run out by ``today`` and who are not
-    erased in the rule's services yet (nor being erased there)."""
+    """The persons whose period under ``rule`` has run out by ``today`` and on whom the
+    rule's action (or an erasure) is not recorded for the rule's services yet."""
     rows = await pool.fetch(
         f"SELECT d.person_id, d.since FROM ({TRIGGERS[rule.trigger].sql}) d"
         " WHERE NOT EXISTS (SELECT 1 FROM gateway.erasures e"
-        "  WHERE e.person_id = d.person_id AND e.services @> $2::text[])"
+        "  WHERE e.person_id = d.person_id AND e.services @> $2::text[]"
+        "  AND e.action IN ($3, 'erase'))"
         " ORDER BY d.since, d.person_id",
         rule.cutoff(today),
         list(rule.services),
+        rule.action,
     )
     return [Due(row["person_id"], row["since"]) for row in rows]
 
@@ -211,13 +214,15 @@ async def run(
     for rule in rules:
         outcome = RuleOutcome(rule, rule.cutoff(day), await due(pool, rule, day))
         if coordinator is not None:
+            acting = coordinator.for_action(rule.action)
+            ground = (
+                ErasureGround.RETENTION_ELAPSED
+                if rule.action == "erase"
+                else RestrictionGround.ERASURE_DISPROPORTIONATE
+            )
             for item in outcome.due:
-                status = await coordinator.request(
-                    RETENTION_RUN,
-                    item.person_id,
-                    ErasureGround.RETENTION_ELAPSED,
-                    services=rule.services,
-                    rule=rule.name,
+                status = await acting.request(
+                    RETENTION_RUN, item.person_id, ground, services=rule.services, rule=rule.name
                 )
                 if status.complete:
                     outcome.erased += 1
@@ -238,7 +243,8 @@ def report(outcomes: list[RuleOutcome], *, dry_run: bool, today: date, limit: in
             f" {', '.join(rule.services)})"
         )
         if not dry_run:
-            lines.append(f"    erased: {o.erased}, still pending: {o.pending}")
+            done = "erased" if rule.action == "erase" else "restricted"
+            lines.append(f"    {done}: {o.erased}, still pending: {o.pending}")
         lines += [f"    {item.person_id} since {item.since}" for item in o.due[:limit]]
         if len(o.due) > limit:
             lines.append(f"    ... and {len(o.due) - limit} more")

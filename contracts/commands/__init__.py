@@ -63,6 +63,7 @@ CATALOGUE = Catalogue(
     *conflict_management.COMMANDS,
     *steering_group.COMMANDS,
     *privacy.COMMANDS,
+    *privacy.RESTRICT_COMMANDS,
 )
 
 __all__ = [

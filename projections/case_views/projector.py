@@ -10,7 +10,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
-from contracts.privacy import PersonalDataErased
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from services.runtime.projection_base import Dispatch
 
 NAME = "case_views"
@@ -285,8 +285,10 @@ async def _gap(conn: asyncpg.Connection, e: CloudEvent, p: cm.SystemicGapReporte
     )
 
 
-@on_event.handles(PersonalDataErased)
-async def _erased(conn: asyncpg.Connection, e: CloudEvent, p: PersonalDataErased) -> None:
+@on_event.handles(PersonalDataErased, ProcessingRestricted)
+async def _erased(
+    conn: asyncpg.Connection, e: CloudEvent, p: PersonalDataErased | ProcessingRestricted
+) -> None:
     """The person's cases are hidden from every read and keep only what the pseudonymous
     statistics count (target group, dates); their goals, needs and consents are dropped, and
     with the consents their referrals leave the partner agencies' inboxes (the referral rows

@@ -16,7 +16,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import foreigners_authority as fa
-from contracts.privacy import PersonalDataErased
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from kernel.clock import date_in_germany
 from services.runtime.projection_base import Dispatch, NoHooks
 
@@ -377,8 +377,10 @@ class PathwayProjection(NoHooks):
         await on_event(PersonPath(conn, UUID(person), event.sourceposition), event, payload)
 
 
-@on_event.handles(PersonalDataErased)
-async def _erased(path: PersonPath, event: CloudEvent, p: PersonalDataErased) -> None:
+@on_event.handles(PersonalDataErased, ProcessingRestricted)
+async def _erased(
+    path: PersonPath, event: CloudEvent, p: PersonalDataErased | ProcessingRestricted
+) -> None:
     """The person is hidden from every read (their pathway, the authority's worklist) and their
     periods of stay are dropped; the stage, the stage history and the milestones stay for the
     pseudonymous process statistics, which therefore do not change."""

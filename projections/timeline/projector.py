@@ -11,7 +11,7 @@ import asyncpg
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
 from contracts import foreigners_authority as fa
-from contracts.privacy import PersonalDataErased
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from projections.timeline.summaries import describe
 from projections.timeline.visibility import AUTHORITY
 from services.runtime.consumer import PoisonMessage, source_key
@@ -270,7 +270,7 @@ class TimelineProjection:
             await conn.execute(f"DELETE FROM {self._holders} WHERE person_id = $1", person_id)
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        if isinstance(payload, PersonalDataErased):
+        if isinstance(payload, PersonalDataErased | ProcessingRestricted):
             await self.erase(conn, source_key(event), UUID(payload.person_id))
             return
         side = SideTables(conn, self._refs, self._consents, self._confirmations, self._holders)

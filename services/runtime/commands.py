@@ -35,7 +35,7 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
 from contracts.commands import CATALOGUE, Command
-from contracts.commands.privacy import ERASE_PERSON
+from contracts.commands.privacy import ERASE_PERSON, RESTRICT_PROCESSING
 from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
@@ -343,8 +343,9 @@ def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
     writer thread, after checking the caller's role against the declaration. The reply is the
     outcome's position and the ids the declaration names.
 
-    The erasure (``erase_person``) is served the same way in every service
-    (services/runtime/erasure.py), and a command naming an erased person is refused."""
+    The erasure (``erase_person``) and the restriction (``restrict_processing``) are served
+    the same way in every service (services/runtime/erasure.py), and a command naming an
+    erased or restricted person is refused."""
 
     def erase(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
         outcome: CommandOutcome = app.erase_person(payload.person_id, payload.ground, payload.rule)
@@ -354,8 +355,15 @@ def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
         refuse_if_erased(app.vault, getattr(payload, "person_id", None))
         return invoke(command, payload, context)
 
+    def restrict(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        outcome: CommandOutcome = app.restrict_processing(
+            payload.person_id, payload.ground, payload.rule
+        )
+        return outcome
+
+    special = {ERASE_PERSON: erase, RESTRICT_PROCESSING: restrict}
     for command in CATALOGUE.of(server.service):
-        run = erase if command.name == ERASE_PERSON else guarded
+        run = special.get(command.name, guarded)
         server.route(command.name, command.payload, _handler(server, command, run), command)
 
 

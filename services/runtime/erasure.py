@@ -25,10 +25,10 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate, event
 
-from contracts.privacy import ERASED, ErasureGround
+from contracts.privacy import ERASED, RESTRICTED, ErasureGround, RestrictionGround
 from services.runtime.context import current_context
 from services.runtime.outbox import IntegrationMapper, OutgoingEvent
-from services.runtime.vault import PersonalDataVault, PersonErased
+from services.runtime.vault import PersonalDataVault, PersonErased, PersonRestricted
 
 _NAMESPACE = uuid.UUID("8f5e1c2a-3b4d-4e6f-9a7b-1c2d3e4f5a6b")
 #: who asked, when the retention run asked
@@ -38,6 +38,11 @@ RETENTION = "retention"
 def erasure_id(person_id: UUID) -> UUID:
     """The id of the person's erasure record in a service (one per person)."""
     return uuid.uuid5(_NAMESPACE, f"erasure:{person_id}")
+
+
+def restriction_id(person_id: UUID) -> UUID:
+    """The id of the person's restriction record in a service (one per person)."""
+    return uuid.uuid5(_NAMESPACE, f"restriction:{person_id}")
 
 
 class Erasure(Aggregate):
@@ -65,6 +70,25 @@ class Erasure(Aggregate):
         self.ground = ground
         self.requested_by = requested_by
         self.key_destroyed = key_destroyed
+        self.rule = rule
+
+
+class Restriction(Aggregate):
+    """The record that the processing of a person's data was restricted in this service."""
+
+    class ProcessingRestricted(Aggregate.Created):
+        person_id: UUID
+        ground: str
+        requested_by: str
+        rule: str | None
+
+    @event(ProcessingRestricted)
+    def __init__(
+        self, *, id: UUID, person_id: UUID, ground: str, requested_by: str, rule: str | None
+    ) -> None:
+        self.person_id = person_id
+        self.ground = ground
+        self.requested_by = requested_by
         self.rule = rule
 
 
@@ -103,19 +127,72 @@ def erase_person(
     return ErasureOutcome(recordings[-1].notification.id, person_id)
 
 
+def restrict_processing(
+    app: Any,
+    vault: PersonalDataVault,
+    person_id: UUID,
+    ground: RestrictionGround,
+    rule: str | None,
+) -> ErasureOutcome:
+    """Restrict the processing of ``person_id``'s data in ``app``'s service: the key is
+    kept, the person is marked restricted in the vault (so every command about them is
+    refused) and ``ProcessingRestricted`` is recorded. Idempotent, like the erasure; a person
+    already erased needs no restriction (the erasure is answered)."""
+    if vault.is_erased(person_id):
+        return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
+    record_id = restriction_id(person_id)
+    try:
+        app.repository.get(record_id)
+    except AggregateNotFoundError:
+        pass
+    else:
+        return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
+    vault.restrict(person_id)
+    context = current_context()
+    record = Restriction(
+        id=record_id,
+        person_id=person_id,
+        ground=str(ground),
+        requested_by=RETENTION if rule else (context.role if context else "system"),
+        rule=rule,
+    )
+    recordings = app.save(record)
+    return ErasureOutcome(recordings[-1].notification.id, person_id)
+
+
 def refuse_if_erased(
     vault: PersonalDataVault, person_id: UUID | None, field: str = "personId"
 ) -> None:
-    """Refuse a command about a person whose data was erased in this service."""
-    if person_id is not None and vault.is_erased(person_id):
+    """Refuse a command about a person whose data was erased, or whose processing is
+    restricted, in this service."""
+    if person_id is None:
+        return
+    state = vault.withdrawn(person_id)
+    if state == "erased":
         raise PersonErased(field)
+    if state == "restricted":
+        raise PersonRestricted(field)
 
 
 def with_erasures(service: str, mapper: IntegrationMapper) -> IntegrationMapper:
-    """The service's integration mapper, which also publishes its erasure records."""
+    """The service's integration mapper, which also publishes its erasure and restriction
+    records."""
     contract = ERASED[service]
+    restricted = RESTRICTED[service]
 
     def to_contract(domain_event: Any) -> OutgoingEvent | None:
+        if isinstance(domain_event, Restriction.ProcessingRestricted):
+            person = str(domain_event.person_id)
+            return OutgoingEvent(
+                payload=restricted(
+                    person_id=person,
+                    ground=RestrictionGround(domain_event.ground),
+                    requested_by=domain_event.requested_by,
+                    rule=domain_event.rule,
+                ),
+                occurred_at=domain_event.timestamp,
+                person_id=person,
+            )
         if isinstance(domain_event, Erasure.PersonalDataErased):
             person = str(domain_event.person_id)
             return OutgoingEvent(

@@ -45,6 +45,18 @@ class PersonErased(DomainError, PersonalDataUnavailable):
 ERASED_MESSAGE = "this person's data was erased; nothing more can be read or recorded about them"
 
 
+class PersonRestricted(DomainError):
+    """The processing of the person's data is restricted here: nothing is shown or recorded."""
+
+    def __init__(self, field: str | None = "personId") -> None:
+        super().__init__(RESTRICTED_MESSAGE, "restricted", field)
+
+
+RESTRICTED_MESSAGE = (
+    "the processing of this person's data is restricted; nothing more can be recorded about them"
+)
+
+
 class TamperedCiphertext(ValueError):
     """A token does not decrypt under the person's key (altered, or another person's)."""
 
@@ -129,6 +141,11 @@ class PersonalDataVault:
                     " created_at timestamptz NOT NULL DEFAULT now(),"
                     " erased_at timestamptz)"
                 ).format(self._table)
+            )
+            self._connection().execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS restricted_at timestamptz").format(
+                    self._table
+                )
             )
 
     def _require_master_key(self) -> None:
@@ -222,22 +239,42 @@ class PersonalDataVault:
             )
             return bool(row and row[0])
 
-    def is_erased(self, person_id: UUID) -> bool:
-        """Was the person's data erased here? (A live cached key answers without a query.)"""
+    def restrict(self, person_id: UUID) -> None:
+        """Mark the person's processing restricted (their key is kept). Idempotent."""
         with self._lock:
-            if self._cached(person_id) is not None:
-                return False
+            self._connection().execute(
+                sql.SQL(
+                    "INSERT INTO {table} (person_id, wrapped_key, restricted_at)"
+                    " VALUES (%(p)s, NULL, now()) ON CONFLICT (person_id) DO UPDATE"
+                    " SET restricted_at = coalesce({table}.restricted_at, now())"
+                ).format(table=self._table),
+                {"p": person_id},
+            )
+
+    def withdrawn(self, person_id: UUID) -> str | None:
+        """``erased``, ``restricted`` or None: whether the service may still process the
+        person's data (always asked of the database: another process may have decided)."""
+        with self._lock:
             row = (
                 self._connection()
                 .execute(
-                    sql.SQL("SELECT erased_at IS NOT NULL FROM {} WHERE person_id = %s").format(
-                        self._table
-                    ),
+                    sql.SQL(
+                        "SELECT erased_at IS NOT NULL, restricted_at IS NOT NULL FROM {}"
+                        " WHERE person_id = %s"
+                    ).format(self._table),
                     (person_id,),
                 )
                 .fetchone()
             )
-            return bool(row and row[0])
+        if row is None:
+            return None
+        if row[0]:
+            return "erased"
+        return "restricted" if row[1] else None
+
+    def is_erased(self, person_id: UUID) -> bool:
+        """Was the person's data erased here?"""
+        return self.withdrawn(person_id) == "erased"
 
     def close(self) -> None:
         with self._lock:

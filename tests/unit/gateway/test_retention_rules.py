@@ -68,6 +68,11 @@ def test_a_bad_rule_is_refused_naming_the_rule_and_the_fault(
         parse_rules(RULE.replace(*change))
 
 
+def test_a_rule_may_restrict_instead_of_erasing() -> None:
+    (rule,) = parse_rules(RULE.replace('"erase"', '"restrict"'))
+    assert rule.action == "restrict"
+
+
 def test_rule_names_are_unique() -> None:
     with pytest.raises(RuleError, match="unique"):
         parse_rules(RULE + RULE)
