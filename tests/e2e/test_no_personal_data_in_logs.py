@@ -613,7 +613,12 @@ MUTATIONS: dict[str, Sample] = {
     "reopenCase": Sample(
         KIM, lambda d: {"caseId": d.id("openCase", "caseId"), "reason": "person_returned"}
     ),
-    # last: it ends the person every sample above worked on
+    # last: these end the person every sample above worked on (restricted, then erased)
+    "restrictProcessing": Sample(
+        DPO,
+        lambda d: {"personId": d.id("registerArrival", "personId"), "ground": "LEGAL_CLAIMS"},
+        service_refuses=False,
+    ),
     "erasePerson": Sample(
         DPO,
         lambda d: {"personId": d.id("registerArrival", "personId"), "ground": "REQUEST"},
