@@ -132,6 +132,8 @@ def hub_on_test_servers(
         "HUB_NATS_URL": servers.nats_url,
         "HUB_NATS_DEV_SECRETS": str(servers.nats_secrets),
         "HUB_DATABASE": database,
+        # the tests' persons must not be erased by the daily retention run in between
+        "HUB_RETENTION_EVERY_HOURS": "0",
     }
     yield from start_hub(tmp_path, env, "--no-demo")
 

@@ -1068,6 +1068,7 @@ def hub_with_canary(
         "HUB_NATS_DEV_SECRETS": str(servers.nats_secrets),
         "HUB_DATABASE": database,
         "HUB_LOG_LEVEL": "DEBUG",
+        "HUB_RETENTION_EVERY_HOURS": "0",  # its persons must not be erased in between
         "HUB_E2E_LEAK_CANARY": CANARY,
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(CANARY_DIR), os.environ.get("PYTHONPATH", "")) if p
