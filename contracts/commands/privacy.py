@@ -26,58 +26,59 @@ RESTRICT_LEGAL_BASIS = "Art. 18 DSGVO, § 84 Abs. 3 SGB X"
 PURPOSE = "data_subject_rights"
 
 
-class ErasePerson(CommandPayload):
+class _AboutAPerson(CommandPayload):
+    person_id: UUID
+    rule: str | None = Field(
+        default=None,
+        description="The retention rule that made it due (set by the retention run)",
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+    )
+
+
+class ErasePerson(_AboutAPerson):
     """Erase a person's data: their key is destroyed, nothing more is recorded about them."""
 
-    person_id: UUID
     ground: ErasureGround = Field(description="Why (Art. 17 GDPR); coded, never free text")
-    rule: str | None = Field(
-        default=None,
-        description="The retention rule that made it due (set by the retention run)",
-        max_length=64,
-        pattern=r"^[a-z][a-z0-9_]*$",
-    )
 
 
-class RestrictProcessing(CommandPayload):
+class RestrictProcessing(_AboutAPerson):
     """Restrict the processing of a person's data: it is kept, and neither shown nor changed."""
 
-    person_id: UUID
     ground: RestrictionGround = Field(description="Why (Art. 18 GDPR, § 84 (3) SGB X)")
-    rule: str | None = Field(
-        default=None,
-        description="The retention rule that made it due (set by the retention run)",
-        max_length=64,
-        pattern=r"^[a-z][a-z0-9_]*$",
+
+
+def _in_every_service(
+    name: str, mutation: str, payload: type[CommandPayload], legal_basis: str, description: str
+) -> tuple[Command, ...]:
+    """The command, once per service; one mutation (not exposed) sends it to all of them."""
+    return tuple(
+        Command(
+            name=name,
+            service=service,
+            mutation=mutation,
+            payload=payload,
+            roles=DATA_PROTECTION,
+            legal_basis=legal_basis,
+            purpose=PURPOSE,
+            description=description,
+            exposed=False,
+        )
+        for service in SERVICES
     )
 
 
-COMMANDS = tuple(
-    Command(
-        name=ERASE_PERSON,
-        service=service,
-        mutation=MUTATION,
-        payload=ErasePerson,
-        roles=DATA_PROTECTION,
-        legal_basis=LEGAL_BASIS,
-        purpose=PURPOSE,
-        description="Erase a person's data in this service (crypto-shredding)",
-        exposed=False,
-    )
-    for service in SERVICES
+COMMANDS = _in_every_service(
+    ERASE_PERSON,
+    MUTATION,
+    ErasePerson,
+    LEGAL_BASIS,
+    "Erase a person's data in this service (crypto-shredding)",
 )
-
-RESTRICT_COMMANDS = tuple(
-    Command(
-        name=RESTRICT_PROCESSING,
-        service=service,
-        mutation=RESTRICT_MUTATION,
-        payload=RestrictProcessing,
-        roles=DATA_PROTECTION,
-        legal_basis=RESTRICT_LEGAL_BASIS,
-        purpose=PURPOSE,
-        description="Restrict the processing of a person's data in this service",
-        exposed=False,
-    )
-    for service in SERVICES
+RESTRICT_COMMANDS = _in_every_service(
+    RESTRICT_PROCESSING,
+    RESTRICT_MUTATION,
+    RestrictProcessing,
+    RESTRICT_LEGAL_BASIS,
+    "Restrict the processing of a person's data in this service",
 )

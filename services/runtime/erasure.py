@@ -18,6 +18,7 @@ step 3 happens then. Afterwards the service refuses every command about the pers
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -102,29 +103,40 @@ class ErasureOutcome:
         return {"person_id": str(self.person_id)}
 
 
+def _requested_by(rule: str | None) -> str:
+    context = current_context()
+    return RETENTION if rule else (context.role if context else "system")
+
+
+def _once(
+    app: Any, record_id: UUID, person_id: UUID, act: Callable[[], Aggregate]
+) -> ErasureOutcome:
+    """Record what ``act`` builds, unless the record exists: then the same answer again (the
+    position the service's log has reached), and no second event."""
+    try:
+        app.repository.get(record_id)
+    except AggregateNotFoundError:
+        recordings = app.save(act())
+        return ErasureOutcome(recordings[-1].notification.id, person_id)
+    return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
+
+
 def erase_person(
     app: Any, vault: PersonalDataVault, person_id: UUID, ground: ErasureGround, rule: str | None
 ) -> ErasureOutcome:
     """Erase ``person_id`` in ``app``'s service (see the module's docstring)."""
-    record_id = erasure_id(person_id)
-    try:
-        app.repository.get(record_id)
-    except AggregateNotFoundError:
-        pass
-    else:  # already erased: the same answer again, no second event
-        return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
-    key_destroyed = vault.erase(person_id)
-    context = current_context()
-    record = Erasure(
-        id=record_id,
-        person_id=person_id,
-        ground=str(ground),
-        requested_by=RETENTION if rule else (context.role if context else "system"),
-        key_destroyed=key_destroyed,
-        rule=rule,
-    )
-    recordings = app.save(record)
-    return ErasureOutcome(recordings[-1].notification.id, person_id)
+
+    def erase() -> Aggregate:
+        return Erasure(
+            id=erasure_id(person_id),
+            person_id=person_id,
+            ground=str(ground),
+            requested_by=_requested_by(rule),
+            key_destroyed=vault.erase(person_id),
+            rule=rule,
+        )
+
+    return _once(app, erasure_id(person_id), person_id, erase)
 
 
 def restrict_processing(
@@ -140,24 +152,18 @@ def restrict_processing(
     already erased needs no restriction (the erasure is answered)."""
     if vault.is_erased(person_id):
         return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
-    record_id = restriction_id(person_id)
-    try:
-        app.repository.get(record_id)
-    except AggregateNotFoundError:
-        pass
-    else:
-        return ErasureOutcome(int(app.recorder.max_notification_id() or 0), person_id)
-    vault.restrict(person_id)
-    context = current_context()
-    record = Restriction(
-        id=record_id,
-        person_id=person_id,
-        ground=str(ground),
-        requested_by=RETENTION if rule else (context.role if context else "system"),
-        rule=rule,
-    )
-    recordings = app.save(record)
-    return ErasureOutcome(recordings[-1].notification.id, person_id)
+
+    def restrict() -> Aggregate:
+        vault.restrict(person_id)
+        return Restriction(
+            id=restriction_id(person_id),
+            person_id=person_id,
+            ground=str(ground),
+            requested_by=_requested_by(rule),
+            rule=rule,
+        )
+
+    return _once(app, restriction_id(person_id), person_id, restrict)
 
 
 def refuse_if_erased(
