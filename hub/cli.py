@@ -256,18 +256,30 @@ def cmd_contracts_export(args: argparse.Namespace, settings: HubSettings) -> int
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Rebuild one read model (or every one) beside the live one and switch over."""
     import asyncpg
 
-    from projections.rebuild import rebuild_timeline
+    from projections.rebuild import rebuild
+    from projections.runner import PROJECTIONS
     from services.runtime.messaging import close, connect
     from services.runtime.service import database_url
+
+    if args.all == (args.projection is not None):
+        print("hub projections rebuild: name one read model or --all", file=sys.stderr)
+        return 2
+    known = [p.name for p in PROJECTIONS]
+    names = known if args.all else [args.projection]
+    if not set(names) <= set(known):
+        print(f"hub projections rebuild: no read model {args.projection!r}", file=sys.stderr)
+        return 2
 
     async def run() -> None:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
         nc = await connect(settings, "rebuild", user="projector")
         try:
-            report = await rebuild_timeline(nc.jetstream(), pool)
-            print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")
+            for name in names:
+                report = await rebuild(nc.jetstream(), pool, name)
+                print(f"rebuilt {name}: {report.rows} rows, positions {report.positions}")
         finally:
             await close(nc)
             await pool.close()
@@ -404,7 +416,12 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild a read model by replaying the streams (creates and swaps tables: run it"
         " with the administrator's HUB_POSTGRES_URL)",
     )
-    rebuild.add_argument("projection", nargs="?", default="timeline", choices=["timeline"])
+    rebuild.add_argument(
+        "projection",
+        nargs="?",
+        help="timeline, case_views, pathway, conflicts or steering (projections/runner.py)",
+    )
+    rebuild.add_argument("--all", action="store_true", help="rebuild every read model")
     rebuild.set_defaults(func=cmd_rebuild)
 
     audit = sub.add_parser("audit", help="audit log tools")

@@ -170,7 +170,7 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
 
     rebuilt = subprocess.run(
-        [sys.executable, "-m", "hub", "projections", "rebuild"],
+        [sys.executable, "-m", "hub", "projections", "rebuild", "timeline"],
         env=hub.env,
         capture_output=True,
         text=True,

@@ -33,8 +33,8 @@ from nats.js.errors import NotFoundError
 
 from contracts import DEAD_LETTER_STREAM, command_subject, dead_letter_subject, stream_name
 from hub.supervisor import Supervisor
-from projections.rebuild import rebuild_durable
-from projections.runner import durable_names, source_services
+from projections.rebuild import rebuild_durables
+from projections.runner import durable_names
 from services.runtime.bus_users import ADMIN_USER, bus_users, password_file
 from services.runtime.embedded import EmbeddedNats
 from services.runtime.messaging import (
@@ -610,10 +610,8 @@ async def test_no_process_creates_an_ephemeral_or_foreign_consumer(connect, user
 @pytest.mark.usefixtures("streams")
 async def test_every_durable_consumer_the_code_runs_is_allowed_to_its_process(connect):
     # Given every durable consumer the projector runs (each projection on each source, and
-    # the timeline's rebuild) and the steering group's policies
-    projector_consumers = durable_names() + [
-        (stream_name(service), rebuild_durable(service)) for service in source_services()
-    ]
+    # each projection's rebuild) and the steering group's policies
+    projector_consumers = durable_names() + rebuild_durables()
     policy_loops = steering_policies(None, None, None)  # type: ignore[arg-type]
     projector = await connect("projector")
     steering = await connect("steering_group")
