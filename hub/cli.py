@@ -319,13 +319,14 @@ def cmd_status(args: argparse.Namespace, settings: HubSettings) -> int:
     """Consumers' lag, relays against their event stores, dead letters, process health."""
     from hub.status import collect, render, render_json
 
-    gateway = None
+    gateway = inbound = None
     if not args.no_health:
         gateway = args.gateway or f"http://{settings.gateway_host}:{settings.gateway_port}"
+        inbound = args.inbound or f"http://{settings.inbound_host}:{settings.inbound_port}"
 
     async def run() -> int:
         async with _operator_connections(settings, "status") as (pool, js):
-            status = await collect(js, pool, gateway)
+            status = await collect(js, pool, gateway, inbound)
         print(render_json(status) if args.json else render(status))
         return 0 if status.healthy else 1
 
@@ -518,7 +519,10 @@ def parser() -> argparse.ArgumentParser:
     )
     status.add_argument("--json", action="store_true", help="print JSON instead of tables")
     status.add_argument("--gateway", help="the gateway's base URL (default: HUB_GATEWAY_HOST/PORT)")
-    status.add_argument("--no-health", action="store_true", help="do not ask the gateway")
+    status.add_argument(
+        "--inbound", help="the inbound interface's base URL (default: HUB_INBOUND_HOST/PORT)"
+    )
+    status.add_argument("--no-health", action="store_true", help="do not ask the processes")
     status.set_defaults(func=cmd_status)
 
     dlq = sub.add_parser("dlq", help="review and replay dead letters (hub.dlq.<consumer>)")

@@ -159,27 +159,39 @@ async def dead_letter_counts(js: JetStreamContext) -> dict[str, int]:
     }
 
 
-async def process_health(base_url: str, timeout: float = 3.0) -> list[Health]:
-    """The gateway's liveness and readiness."""
+async def process_health(
+    gateway_url: str, inbound_url: str | None = None, timeout: float = 3.0
+) -> list[Health]:
+    """The gateway's liveness and readiness, and the inbound interface's liveness."""
+    checks = [
+        ("gateway /healthz", f"{gateway_url}/healthz"),
+        ("gateway /readyz", f"{gateway_url}/readyz"),
+    ]
+    if inbound_url:
+        checks.append(("inbound /inbound/healthz", f"{inbound_url}/inbound/healthz"))
     found = []
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
-        for endpoint in ("/healthz", "/readyz"):
+    async with httpx.AsyncClient(timeout=timeout) as client:
+        for name, url in checks:
             try:
-                response = await client.get(endpoint)
+                response = await client.get(url)
             except httpx.HTTPError as error:
-                found.append(Health(f"gateway {endpoint}", None, type(error).__name__))
+                found.append(Health(name, None, f"no answer ({type(error).__name__})"))
                 continue
-            detail = response.text.strip()[:300]
-            found.append(Health(f"gateway {endpoint}", response.status_code, detail))
+            found.append(Health(name, response.status_code, response.text.strip()[:300]))
     return found
 
 
-async def collect(js: JetStreamContext, pool: asyncpg.Pool, gateway_url: str | None) -> Status:
+async def collect(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    gateway_url: str | None,
+    inbound_url: str | None = None,
+) -> Status:
     return Status(
         consumers=await consumer_lags(js, pool),
         relays=await relay_positions(pool),
         dead_letters=await dead_letter_counts(js),
-        health=await process_health(gateway_url) if gateway_url else [],
+        health=await process_health(gateway_url, inbound_url) if gateway_url else [],
     )
 
 

@@ -195,8 +195,10 @@ async def test_status_shows_lags_relays_dead_letters_and_health(hub: InProcessHu
     assert json.loads(render_json(status))["relays"][0]["behind"] == 0
 
     # and a gateway that does not answer is unhealthy
-    down = await process_health(f"http://127.0.0.1:{free_port()}", timeout=1)
-    assert [h.status for h in down] == [None, None]
+    nobody = f"http://127.0.0.1:{free_port()}"
+    down = await process_health(nobody, nobody, timeout=1)
+    assert [h.status for h in down] == [None, None, None]
+    assert down[2].endpoint == "inbound /inbound/healthz"
 
 
 async def test_hub_status_command_prints_json(hub: InProcessHub) -> None:
