@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -170,9 +170,17 @@ def _handler(projection: Projection) -> Handler:
 
 
 async def rebuild(
-    js: JetStreamContext, pool: asyncpg.Pool, name: str, *, batch_size: int = 1000
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    name: str,
+    *,
+    batch_size: int = 1000,
+    before_switch: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
-    """Rebuild the read model ``name`` beside the live one and switch over (module doc)."""
+    """Rebuild the read model ``name`` beside the live one and switch over (module doc).
+
+    ``before_switch`` runs after the replay, before the switch (tests: the live model gets
+    ahead of the shadow there)."""
     projection = projection_named(name)
     names = shadow_names(name)
     shadow_positions = f"{name}@rebuild"
@@ -203,6 +211,8 @@ async def rebuild(
             await loop.setup()
             loops.append(loop)
         await _drain(loops)
+        if before_switch is not None:
+            await before_switch()
         rows, catch_ups = await _switch(pool, name, names, sources, loops, shadow_positions)
     finally:
         for loop in loops:

@@ -179,3 +179,33 @@ async def test_a_rebuild_while_events_keep_coming_equals_the_live_model(
         "SELECT count(*) FROM projections.consumer_positions WHERE consumer LIKE '%@rebuild'"
     )
     assert positions == 0
+
+
+@pytest.mark.parametrize("name", ["timeline", "case_views"])
+async def test_a_live_model_ahead_at_the_switch_is_caught_up_under_its_lock(
+    hub: InProcessHub, name: str
+) -> None:
+    # Given a rebuild that has replayed the streams, and then the live model reads more
+    await produce(hub)
+    await settle(hub)
+
+    async def live_gets_ahead() -> None:
+        await produce(hub)
+        await settle(hub)
+
+    # When it switches over
+    report = await rebuild(hub.js, hub.pool, name, before_switch=live_gets_ahead)
+
+    # Then it caught up with the live model first (while the live projector waited), and
+    # the result is what a quiet rebuild gives
+    assert report.catch_ups > 0
+    after = await snapshot(hub, name)
+    await rebuild(hub.js, hub.pool, name)
+    assert await snapshot(hub, name) == after
+    live = await hub.pool.fetch(
+        "SELECT source, stream_seq FROM projections.consumer_positions WHERE consumer = $1",
+        name,
+    )
+    for row in live:
+        last = (await hub.js.stream_info(stream_name(row["source"]))).state.last_seq
+        assert row["stream_seq"] == last
