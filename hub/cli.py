@@ -278,7 +278,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
         return 2
 
     async def run() -> None:
-        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=6)
         nc = await connect(settings, "rebuild", user="projector")
         try:
             for name in names:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 import re
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -182,6 +183,25 @@ async def rebuild(
     ``before_switch`` runs after the replay, before the switch (tests: the live model gets
     ahead of the shadow there)."""
     projection = projection_named(name)
+    async with pool.acquire() as held:
+        # one rebuild of a read model at a time (they would share shadow tables and consumers)
+        key = zlib.crc32(f"hub-rebuild:{name}".encode())
+        if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            raise RuntimeError(f"a rebuild of {name} is already running")
+        try:
+            return await _rebuild(js, pool, projection, batch_size, before_switch)
+        finally:
+            await held.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+async def _rebuild(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    projection: Projection,
+    batch_size: int,
+    before_switch: Callable[[], Awaitable[None]] | None,
+) -> RebuildReport:
+    name = projection.name
     names = shadow_names(name)
     shadow_positions = f"{name}@rebuild"
     await ensure(pool)

@@ -209,3 +209,20 @@ async def test_a_live_model_ahead_at_the_switch_is_caught_up_under_its_lock(
     for row in live:
         last = (await hub.js.stream_info(stream_name(row["source"]))).state.last_seq
         assert row["stream_seq"] == last
+
+
+async def test_a_second_rebuild_of_the_same_model_at_once_is_refused(hub: InProcessHub) -> None:
+    await produce(hub)
+    await settle(hub)
+    second: list[BaseException] = []
+
+    async def start_another() -> None:
+        try:
+            await rebuild(hub.js, hub.pool, "conflicts")
+        except RuntimeError as error:
+            second.append(error)
+
+    await rebuild(hub.js, hub.pool, "conflicts", before_switch=start_another)
+
+    assert [str(e) for e in second] == ["a rebuild of conflicts is already running"]
+    assert len((await snapshot(hub, "conflicts"))["cf_conflicts"]) == 1  # the first went on
