@@ -14,8 +14,9 @@ the dead-letter stream. The projection's cursor passed the event when it was dea
 the event is applied out of stream order: replay after fixing what made it fail, and rebuild
 the read model instead (``hub projections rebuild``) where order matters more.
 
-Only the projector's consumers (``<projection>_<service>``) can be replayed. A policy's letter
-(the steering group's) is listed and shown but not replayed by this command.
+Only the projector's consumers (``<projection>_<service>``) can be replayed, and no letter
+about a person who has been erased or whose processing is restricted (``gateway.erasures``).
+A policy's letter (the steering group's) is listed and shown but not replayed by this command.
 
 What is printed: the headers and the event's envelope attributes (type, id, source, times,
 position, pseudonymous person id) and the names of its payload fields, never their values,
@@ -172,6 +173,8 @@ async def replay(js: JetStreamContext, pool: asyncpg.Pool, found: Letter) -> Out
         event, payload = REGISTRY.decode(found.data)
     except ContractError as error:
         return Outcome(found.id, found.consumer, f"refused: {safe_reason(error.reason)}")
+    if event.personid and await _erased(pool, event.personid):
+        return Outcome(found.id, found.consumer, "refused: the person is erased or restricted")
     handler = (
         timeline.TimelineProjection() if projection.name == timeline.NAME else projection.handler()
     )
@@ -199,6 +202,19 @@ async def replay(js: JetStreamContext, pool: asyncpg.Pool, found: Letter) -> Out
     with contextlib.suppress(*NO_MESSAGE):  # removed already (by an earlier replay)
         await js.delete_msg(DEAD_LETTER_STREAM, found.id)
     return Outcome(found.id, found.consumer, "replayed" if first else "already replayed")
+
+
+async def _erased(pool: asyncpg.Pool, person_id: str) -> bool:
+    """Was the person erased (or their processing restricted)? Then nothing about them may
+    reappear in a read model, whatever a projection's own guard does."""
+    if not await pool.fetchval("SELECT to_regclass('gateway.erasures')"):
+        return False
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM gateway.erasures WHERE person_id::text = $1)",
+            person_id,
+        )
+    )
 
 
 def render_list(found: list[Letter]) -> str:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -254,6 +255,16 @@ async def test_dead_letters_are_listed_shown_without_personal_values_and_replaye
 
     # When the fault is fixed and every letter replayed
     await hub.pool.execute("ALTER TABLE projections.timeline_events DROP CONSTRAINT no_arrivals")
+    # (a letter about a person erased meanwhile is refused: nothing of them may reappear)
+    erased = json.loads(found[1].data)["personid"]
+    await hub.pool.execute(
+        "INSERT INTO gateway.erasures (person_id, services, pending, ground, subject, agency,"
+        " role) VALUES ($1, '{}', '{}', 'test', 'dpo', 'kim-05315', 'data_protection_officer')",
+        uuid.UUID(erased),
+    )
+    refused = await dlq.replay(hub.js, hub.pool, found[1])
+    assert refused.result == "refused: the person is erased or restricted"
+    await hub.pool.execute("DELETE FROM gateway.erasures")
     outcomes = [await dlq.replay(hub.js, hub.pool, f) for f in found]
 
     # Then the timeline holds both arrivals, only once, and the letters are gone
