@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from contracts import REGISTRY
-from gateway import audit, erasure, retention
+from gateway import audit, erasure, readiness, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, request_purpose
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
@@ -352,6 +352,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
         state["pool"] = pool
+        state["nc"] = nc
         state["commands"] = CommandClient(
             nc,
             timeout=settings.command_timeout_seconds,
@@ -477,5 +478,17 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         if isinstance(pool, asyncpg.Pool):
             await pool.fetchval("SELECT 1")
         return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """503 naming what is not ready: the database, the bus, or read models that lag
+        (gateway/readiness.py)."""
+        pool, nc = state.get("pool"), state.get("nc")
+        result = await readiness.check(
+            pool if isinstance(pool, asyncpg.Pool) else None,
+            nc if isinstance(nc, Client) else None,
+            settings.ready_max_lag,
+        )
+        return JSONResponse(result.body(), status_code=200 if result.ready else 503)
 
     return app

@@ -1,12 +1,16 @@
-"""The ``hub`` command: run the hub, issue tokens, export contracts, rebuild projections."""
+"""The ``hub`` command: run the hub, issue tokens, export contracts, rebuild projections,
+show the pipeline's status and replay dead letters."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from services.runtime.logs import configure_logging
 from services.runtime.settings import HubSettings
@@ -256,24 +260,120 @@ def cmd_contracts_export(args: argparse.Namespace, settings: HubSettings) -> int
 
 
 def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Rebuild one read model (or every one) beside the live one and switch over."""
     import asyncpg
 
-    from projections.rebuild import rebuild_timeline
+    from projections.rebuild import rebuild
+    from projections.runner import PROJECTIONS
     from services.runtime.messaging import close, connect
     from services.runtime.service import database_url
 
+    if args.all == (args.projection is not None):
+        print("hub projections rebuild: name one read model or --all", file=sys.stderr)
+        return 2
+    known = [p.name for p in PROJECTIONS]
+    names = known if args.all else [args.projection]
+    if not set(names) <= set(known):
+        print(f"hub projections rebuild: no read model {args.projection!r}", file=sys.stderr)
+        return 2
+
     async def run() -> None:
-        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=6)
         nc = await connect(settings, "rebuild", user="projector")
         try:
-            report = await rebuild_timeline(nc.jetstream(), pool)
-            print(f"rebuilt {args.projection}: {report.rows} rows, positions {report.positions}")
+            for name in names:
+                report = await rebuild(nc.jetstream(), pool, name)
+                print(f"rebuilt {name}: {report.rows} rows, positions {report.positions}")
         finally:
             await close(nc)
             await pool.close()
 
     asyncio.run(run())
     return 0
+
+
+def _operator_connections(settings: HubSettings, name: str) -> Any:
+    """The database (as its administrator, ``HUB_POSTGRES_URL``) and the bus (as its admin
+    user, ``HUB_NATS_URL``) for the operator's commands."""
+    import asyncpg
+
+    from services.runtime.messaging import close, connect_admin
+    from services.runtime.service import database_url
+
+    @contextlib.asynccontextmanager
+    async def opened() -> AsyncIterator[tuple[Any, Any]]:
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+        try:
+            nc = await connect_admin(settings, name)
+            try:
+                yield pool, nc.jetstream()
+            finally:
+                await close(nc)
+        finally:
+            await pool.close()
+
+    return opened()
+
+
+def cmd_status(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Consumers' lag, relays against their event stores, dead letters, process health."""
+    from hub.status import collect, render, render_json
+
+    gateway = inbound = None
+    if not args.no_health:
+        gateway = args.gateway or f"http://{settings.gateway_host}:{settings.gateway_port}"
+        inbound = args.inbound or f"http://{settings.inbound_host}:{settings.inbound_port}"
+
+    async def run() -> int:
+        async with _operator_connections(settings, "status") as (pool, js):
+            status = await collect(js, pool, gateway, inbound)
+        print(render_json(status) if args.json else render(status))
+        return 0 if status.healthy else 1
+
+    return asyncio.run(run())
+
+
+def cmd_dlq(args: argparse.Namespace, settings: HubSettings) -> int:
+    """List, show and replay dead letters (hub/dlq.py)."""
+    import json
+
+    from hub import dlq
+
+    async def run() -> int:
+        async with _operator_connections(settings, "dlq") as (pool, js):
+            if args.action == "list":
+                found = await dlq.letters(js, args.consumer)
+                if args.json:
+                    print(json.dumps([item.summary() for item in found], indent=2))
+                else:
+                    print(dlq.render_list(found))
+                return 0
+            if args.action == "show":
+                try:
+                    print(dlq.render_letter(await dlq.letter(js, args.id)))
+                except LookupError as error:
+                    print(f"hub dlq show: {error}", file=sys.stderr)
+                    return 1
+                return 0
+            if args.all == (args.id is not None):
+                print("hub dlq replay: name one letter or --all", file=sys.stderr)
+                return 2
+            try:
+                chosen = (
+                    await dlq.letters(js, args.consumer)
+                    if args.all
+                    else [await dlq.letter(js, args.id)]
+                )
+            except LookupError as error:
+                print(f"hub dlq replay: {error}", file=sys.stderr)
+                return 1
+            outcomes = [await dlq.replay(js, pool, item) for item in chosen]
+            for outcome in outcomes:
+                print(f"{outcome.letter}  {outcome.consumer}  {outcome.result}")
+            print(f"replayed {sum(o.replayed for o in outcomes)} of {len(outcomes)}")
+            return 0 if all(o.replayed for o in outcomes) else 1
+
+    return asyncio.run(run())
 
 
 def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
@@ -404,8 +504,43 @@ def parser() -> argparse.ArgumentParser:
         help="rebuild a read model by replaying the streams (creates and swaps tables: run it"
         " with the administrator's HUB_POSTGRES_URL)",
     )
-    rebuild.add_argument("projection", nargs="?", default="timeline", choices=["timeline"])
+    rebuild.add_argument(
+        "projection",
+        nargs="?",
+        help="timeline, case_views, pathway, conflicts or steering (projections/runner.py)",
+    )
+    rebuild.add_argument("--all", action="store_true", help="rebuild every read model")
     rebuild.set_defaults(func=cmd_rebuild)
+
+    status = sub.add_parser(
+        "status",
+        help="consumers' lag, relays against their event stores, dead letters, process health"
+        " (as the database administrator and the bus's admin user)",
+    )
+    status.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    status.add_argument("--gateway", help="the gateway's base URL (default: HUB_GATEWAY_HOST/PORT)")
+    status.add_argument(
+        "--inbound", help="the inbound interface's base URL (default: HUB_INBOUND_HOST/PORT)"
+    )
+    status.add_argument("--no-health", action="store_true", help="do not ask the processes")
+    status.set_defaults(func=cmd_status)
+
+    dlq = sub.add_parser("dlq", help="review and replay dead letters (hub.dlq.<consumer>)")
+    dsub = dlq.add_subparsers(dest="action", required=True)
+    dlq_list = dsub.add_parser("list", help="every dead letter, oldest first")
+    dlq_list.add_argument("--consumer", help="only this consumer's")
+    dlq_list.add_argument("--json", action="store_true")
+    dlq_list.set_defaults(func=cmd_dlq)
+    dlq_show = dsub.add_parser("show", help="one letter: headers, envelope, field names")
+    dlq_show.add_argument("id", type=int, help="its sequence in HUB_DEAD_LETTERS")
+    dlq_show.set_defaults(func=cmd_dlq)
+    dlq_replay = dsub.add_parser(
+        "replay", help="apply a letter through the projection that failed, once, and remove it"
+    )
+    dlq_replay.add_argument("id", type=int, nargs="?")
+    dlq_replay.add_argument("--all", action="store_true", help="every letter (of --consumer)")
+    dlq_replay.add_argument("--consumer", help="with --all: only this consumer's")
+    dlq_replay.set_defaults(func=cmd_dlq)
 
     audit = sub.add_parser("audit", help="audit log tools")
     asub = audit.add_subparsers(dest="action", required=True)

@@ -1,8 +1,20 @@
-"""Rebuild a read model from scratch by replaying the streams, while its projector runs.
+"""Rebuild any read model from scratch by replaying the streams, while its projector runs.
 
-The rebuild replays every source stream into a shadow table, then, holding the projector's
-advisory lock, checks that the shadow has read at least as far as the live table (catching up
-if not) and replaces the live rows and positions with the shadow's in one transaction.
+A rebuild of projection P:
+
+1. creates a shadow copy of each of P's tables (its ``schema.sql`` with every table and index
+   name given the suffix ``_rebuild``), and replays every source stream of P into the shadow
+   through P's own handler, whose SQL is redirected to the shadow tables
+   (:class:`ShadowConnection`); its positions are kept under ``<P>@rebuild``;
+2. then, in one transaction, locks the live projector out (the timeline's advisory lock, and
+   the live ``consumer_positions`` rows of P, which the live projector locks first in every
+   transaction), lets the shadow catch up to where the live model is, and replaces the live
+   rows and positions with the shadow's (``DELETE`` + ``INSERT ... SELECT``: MVCC-safe, so a
+   reader sees the old model until the commit and the new one after it, never an empty or a
+   partial one).
+
+The live projector's next transaction then finds the rebuilt positions and treats what it
+had fetched as duplicates.
 """
 
 from __future__ import annotations
@@ -10,104 +22,323 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import zlib
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any, cast
 
 import asyncpg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from contracts import stream_name
-from projections.runner import source_services
+from contracts import CloudEvent, Payload, stream_name
+from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import ensure
-from projections.timeline.projector import LOCK_KEY, NAME, SCHEMA, TABLE, TimelineProjection, ddl
+from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop, positions
+from services.runtime.projection_base import Handler
 
 log = logging.getLogger(__name__)
 
-SHADOW = f"{TABLE}_rebuild"
-SHADOW_POSITIONS = f"{NAME}@rebuild"
-SUFFIXES = (
-    "",
-    "_consents",
-    "_refs",
-    "_confirmations",
-    "_holders",
-    "_erased",
-)  # the timeline and the tables it keeps beside it
+SCHEMA = "projections"
+SUFFIX = "_rebuild"
+#: kept for callers of the timeline-only rebuild
+SHADOW = f"{timeline.TABLE}{SUFFIX}"
+SHADOW_POSITIONS = f"{timeline.NAME}@rebuild"
+
+_TABLE = re.compile(r"CREATE TABLE IF NOT EXISTS projections\.(\w+)", re.IGNORECASE)
+_INDEX = re.compile(r"(CREATE (?:UNIQUE )?INDEX IF NOT EXISTS )(\w+)", re.IGNORECASE)
+_QUALIFIED = re.compile(r"\bprojections\.(\w+)")
 
 
 @dataclass(frozen=True)
 class RebuildReport:
+    projection: str
     rows: int
     positions: dict[str, int]
+    catch_ups: int = 0
 
 
-def rebuild_durable(service: str) -> str:
-    """The rebuild's durable consumer on ``service``'s stream (a name of the projector's user,
-    deploy/nats/hub.conf)."""
-    return f"{NAME}_rebuild_{service}"
+def projection_named(name: str) -> Projection:
+    for projection in PROJECTIONS:
+        if projection.name == name:
+            return projection
+    known = ", ".join(p.name for p in PROJECTIONS)
+    raise ValueError(f"no read model {name!r} (known: {known})")
+
+
+def rebuild_durable(service: str, projection: str = timeline.NAME) -> str:
+    """The rebuild's durable consumer of ``projection`` on ``service``'s stream (a name of
+    the projector's user, deploy/nats/hub.conf)."""
+    return f"{projection}{SUFFIX}_{service}"
+
+
+def rebuild_durables() -> list[tuple[str, str]]:
+    """Every (stream, durable consumer) a rebuild of any read model creates."""
+    return [
+        (stream_name(service), rebuild_durable(service, projection.name))
+        for projection in PROJECTIONS
+        for service in projection.sources()
+    ]
+
+
+def schema_sql(projection: str) -> str:
+    return resources.files(__package__).joinpath(projection, "schema.sql").read_text()
+
+
+def tables(projection: str) -> list[str]:
+    """The live tables of ``projection``, in the order its ``schema.sql`` creates them."""
+    return list(dict.fromkeys(_TABLE.findall(schema_sql(projection))))
+
+
+def shadow_names(projection: str) -> dict[str, str]:
+    return {table: f"{table}{SUFFIX}" for table in tables(projection)}
+
+
+def rewrite(sql: str, names: dict[str, str]) -> str:
+    """``sql`` with every ``projections.<table>`` of ``names`` replaced by its shadow."""
+    return _QUALIFIED.sub(lambda m: f"{SCHEMA}.{names.get(m.group(1), m.group(1))}", sql)
+
+
+def shadow_ddl(projection: str) -> str:
+    """The projection's DDL for its shadow tables (index names get the suffix too)."""
+    sql = rewrite(schema_sql(projection), shadow_names(projection))
+    return _INDEX.sub(lambda m: f"{m.group(1)}{m.group(2)}{SUFFIX}", sql)
+
+
+class ShadowConnection:
+    """An asyncpg connection whose statements name the shadow tables instead of the live ones
+    (the handlers' SQL names its tables as ``projections.<table>``)."""
+
+    def __init__(self, conn: asyncpg.Connection, names: dict[str, str]) -> None:
+        self._conn = conn
+        self._names = names
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> str:
+        return cast(str, await self._conn.execute(rewrite(query, self._names), *args, **kwargs))
+
+    async def executemany(self, query: str, args: Iterable[Any], **kwargs: Any) -> None:
+        await self._conn.executemany(rewrite(query, self._names), args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
+        return cast(
+            "list[asyncpg.Record]",
+            await self._conn.fetch(rewrite(query, self._names), *args, **kwargs),
+        )
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> asyncpg.Record | None:
+        return await self._conn.fetchrow(rewrite(query, self._names), *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        return await self._conn.fetchval(rewrite(query, self._names), *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("copy_"):
+            raise AttributeError(f"{name} is not redirected to the shadow tables")
+        return getattr(self._conn, name)
+
+
+class ShadowHandler:
+    """A projection's handler writing to its shadow tables."""
+
+    def __init__(self, inner: Handler, names: dict[str, str]) -> None:
+        self.inner = inner
+        self.names = names
+
+    def _shadow(self, conn: asyncpg.Connection) -> asyncpg.Connection:
+        return cast(asyncpg.Connection, ShadowConnection(conn, self.names))
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        await self.inner.begin(self._shadow(conn))
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        await self.inner.apply(self._shadow(conn), event, payload)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        await self.inner.flush(self._shadow(conn))
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        await self.inner.committed(events)
+
+
+def _handler(projection: Projection) -> Handler:
+    if projection.name == timeline.NAME:
+        # the live projector's lock is taken once, by the swap, not by every replayed batch
+        return timeline.TimelineProjection(lock=False)
+    return cast(Handler, projection.handler())
+
+
+async def rebuild(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    name: str,
+    *,
+    batch_size: int = 1000,
+    before_switch: Callable[[], Awaitable[None]] | None = None,
+) -> RebuildReport:
+    """Rebuild the read model ``name`` beside the live one and switch over (module doc).
+
+    ``before_switch`` runs after the replay, before the switch (tests: the live model gets
+    ahead of the shadow there)."""
+    projection = projection_named(name)
+    async with pool.acquire() as held:
+        # one rebuild of a read model at a time (they would share shadow tables and consumers)
+        key = zlib.crc32(f"hub-rebuild:{name}".encode())
+        if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
+            raise RuntimeError(f"a rebuild of {name} is already running")
+        try:
+            return await _rebuild(js, pool, projection, batch_size, before_switch)
+        finally:
+            await held.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+async def _rebuild(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    projection: Projection,
+    batch_size: int,
+    before_switch: Callable[[], Awaitable[None]] | None,
+) -> RebuildReport:
+    name = projection.name
+    names = shadow_names(name)
+    shadow_positions = f"{name}@rebuild"
+    await ensure(pool)
+    await _drop_shadow(pool, names)
+    await pool.execute(shadow_ddl(name))
+    await pool.execute(
+        f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
+    )
+    sources = projection.sources()
+    loops: list[ConsumerLoop] = []
+    try:
+        for service in sources:
+            durable = rebuild_durable(service, name)
+            with contextlib.suppress(NotFoundError):
+                await js.delete_consumer(stream_name(service), durable)
+            loop = ConsumerLoop(
+                js=js,
+                pool=pool,
+                stream=stream_name(service),
+                source=service,
+                durable=durable,
+                position_name=shadow_positions,
+                handler=ShadowHandler(_handler(projection), names),
+                schema=SCHEMA,
+                batch_size=batch_size,
+            )
+            await loop.setup()
+            loops.append(loop)
+        await _drain(loops)
+        if before_switch is not None:
+            await before_switch()
+        rows, catch_ups = await _switch(pool, name, names, sources, loops, shadow_positions)
+    finally:
+        for loop in loops:
+            with contextlib.suppress(Exception):
+                await js.delete_consumer(loop.stream, loop.durable)
+        with contextlib.suppress(Exception):
+            await _drop_shadow(pool, names)
+    report = RebuildReport(name, rows, await positions(pool, SCHEMA, name), catch_ups)
+    log.info("rebuilt %s: %s rows, positions %s", name, rows, report.positions)
+    return report
+
+
+async def rebuild_all(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
+    """Rebuild every read model, one after the other."""
+    return [await rebuild(js, pool, projection.name) for projection in PROJECTIONS]
 
 
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
-    await ensure(pool)
-    for suffix in SUFFIXES:
-        await pool.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{SHADOW}{suffix}")
-    await pool.execute(ddl(SHADOW))
-    await pool.execute(
-        f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", SHADOW_POSITIONS
+    return await rebuild(js, pool, timeline.NAME)
+
+
+async def _switch(
+    pool: asyncpg.Pool,
+    name: str,
+    names: dict[str, str],
+    sources: list[str],
+    loops: list[ConsumerLoop],
+    shadow_positions: str,
+) -> tuple[int, int]:
+    """Catch up with the live model while it is locked out, then swap; returns the rows of the
+    projection's first table and how many catch-up rounds it took."""
+    # a live row per source to lock: an absent row would let the live projector insert one
+    await pool.executemany(
+        f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
+        " VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING",
+        [(name, source) for source in sources],
     )
-    loops: list[ConsumerLoop] = []
-    for service in source_services():
-        durable = rebuild_durable(service)
-        with contextlib.suppress(NotFoundError):
-            await js.delete_consumer(stream_name(service), durable)
-        loop = ConsumerLoop(
-            js=js,
-            pool=pool,
-            stream=stream_name(service),
-            source=service,
-            durable=durable,
-            position_name=SHADOW_POSITIONS,
-            handler=TimelineProjection(SHADOW, lock=False),
-            schema=SCHEMA,
-            batch_size=1000,
+    catch_ups = 0
+    async with pool.acquire() as conn, conn.transaction():
+        if name == timeline.NAME:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", timeline.LOCK_KEY)
+        # the live projector locks these rows first in each transaction: it now waits
+        live = {
+            row["source"]: int(row["stream_seq"])
+            for row in await conn.fetch(
+                f"SELECT source, stream_seq FROM {SCHEMA}.consumer_positions"
+                " WHERE consumer = $1 ORDER BY source FOR UPDATE",
+                name,
+            )
+        }
+        for loop in loops:
+            while await _shadow_seq(pool, shadow_positions, loop.source) < live.get(loop.source, 0):
+                catch_ups += 1
+                if await loop.poll(timeout=0.5) == 0:
+                    await asyncio.sleep(0.02)
+        for table, shadow in names.items():
+            columns = ", ".join(await _columns(conn, shadow))
+            await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+            await conn.execute(
+                f"INSERT INTO {SCHEMA}.{table} ({columns}) SELECT {columns} FROM {SCHEMA}.{shadow}"
+            )
+        await conn.execute(
+            f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
+            " SELECT $1, source, position, stream_seq FROM"
+            f" {SCHEMA}.consumer_positions WHERE consumer = $2"
+            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
+            " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
+            name,
+            shadow_positions,
         )
-        await loop.setup()
-        loops.append(loop)
-    try:
-        await _drain(loops)
-        while True:
-            async with pool.acquire() as conn, conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
-                live = await _positions(conn, NAME)
-                shadow = await _positions(conn, SHADOW_POSITIONS)
-                behind = [s for s, p in live.items() if shadow.get(s, 0) < p]
-                if not behind:
-                    for suffix in SUFFIXES:
-                        await conn.execute(f"TRUNCATE {SCHEMA}.{TABLE}{suffix}")
-                        await conn.execute(
-                            f"INSERT INTO {SCHEMA}.{TABLE}{suffix}"
-                            f" SELECT * FROM {SCHEMA}.{SHADOW}{suffix}"
-                        )
-                    await conn.execute(
-                        f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", NAME
-                    )
-                    await conn.execute(
-                        f"UPDATE {SCHEMA}.consumer_positions SET consumer = $1 WHERE consumer = $2",
-                        NAME,
-                        SHADOW_POSITIONS,
-                    )
-                    for suffix in SUFFIXES:
-                        await conn.execute(f"DROP TABLE {SCHEMA}.{SHADOW}{suffix}")
-                    rows = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{TABLE}")
-                    break
-            log.info("rebuild: live projector is ahead on %s; catching up", behind)
-            await _drain(loops)
-    finally:
-        for loop, service in zip(loops, source_services(), strict=False):
-            with contextlib.suppress(NotFoundError):
-                await js.delete_consumer(stream_name(service), loop.durable)
-    return RebuildReport(rows=int(rows), positions=await positions(pool, SCHEMA, NAME))
+        await conn.execute(
+            f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
+        )
+        # the rows locked above for sources with no event yet: no row means the same
+        await conn.execute(
+            f"DELETE FROM {SCHEMA}.consumer_positions"
+            " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
+            name,
+        )
+        first = next(iter(names))
+        rows = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
+    return rows, catch_ups
+
+
+async def _shadow_seq(pool: asyncpg.Pool, consumer: str, source: str) -> int:
+    value = await pool.fetchval(
+        f"SELECT stream_seq FROM {SCHEMA}.consumer_positions WHERE consumer = $1 AND source = $2",
+        consumer,
+        source,
+    )
+    return int(value or 0)
+
+
+async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT column_name FROM information_schema.columns"
+        " WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position",
+        SCHEMA,
+        table,
+    )
+    return [f'"{row["column_name"]}"' for row in rows]
+
+
+async def _drop_shadow(pool: asyncpg.Pool, names: dict[str, str]) -> None:
+    for shadow in names.values():
+        await pool.execute(f"DROP TABLE IF EXISTS {SCHEMA}.{shadow}")
 
 
 async def _drain(loops: list[ConsumerLoop]) -> None:
@@ -117,9 +348,18 @@ async def _drain(loops: list[ConsumerLoop]) -> None:
                 await asyncio.sleep(0.05)
 
 
-async def _positions(conn: asyncpg.Connection, consumer: str) -> dict[str, int]:
-    rows = await conn.fetch(
-        f"SELECT source, position FROM {SCHEMA}.consumer_positions WHERE consumer = $1",
-        consumer,
-    )
-    return {row["source"]: int(row["position"]) for row in rows}
+__all__ = [
+    "SHADOW",
+    "SHADOW_POSITIONS",
+    "RebuildReport",
+    "ShadowConnection",
+    "ShadowHandler",
+    "projection_named",
+    "rebuild",
+    "rebuild_all",
+    "rebuild_durable",
+    "rebuild_durables",
+    "shadow_ddl",
+    "source_services",
+    "tables",
+]

@@ -68,6 +68,9 @@ class HubSettings(BaseSettings):
         default=24.0, ge=0, description="how often the gateway runs the retention rules (0: never)"
     )
     consistency_wait_seconds: float = 5.0
+    ready_max_lag: int = Field(
+        default=5000, ge=0, description="events a read model may lag before /readyz says 503"
+    )
     command_timeout_seconds: float = 10.0
     max_body_bytes: int = Field(
         default=256 * 1024, gt=0, description="largest HTTP request body the gateway reads"

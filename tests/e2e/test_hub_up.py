@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -172,7 +173,7 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
 
     rebuilt = subprocess.run(
-        [sys.executable, "-m", "hub", "projections", "rebuild"],
+        [sys.executable, "-m", "hub", "projections", "rebuild", "timeline"],
         env=hub.env,
         capture_output=True,
         text=True,
@@ -183,6 +184,26 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     assert "rebuilt timeline: 4 rows" in rebuilt.stdout
     again = hub.graphql(TIMELINE, {"id": created["personId"]})["person"]["timeline"]
     assert again == timeline
+
+    status = subprocess.run(
+        [sys.executable, "-m", "hub", "status", "--json"],
+        env=hub.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert status.returncode == 0, status.stdout + status.stderr
+    report = json.loads(status.stdout)
+    assert [(h["endpoint"], h["status"]) for h in report["health"]] == [
+        ("gateway /healthz", 200),
+        ("gateway /readyz", 200),
+        ("inbound /inbound/healthz", 200),
+    ]
+    relays = {r["service"]: r for r in report["relays"]}
+    assert relays["foreigners_authority"]["stored"] > 0
+    assert relays["foreigners_authority"]["behind"] == 0
+    assert report["dead_letters"] == {}
     assert_each_process_uses_its_own_role(hub)
     assert hub.interrupt() == 0
 

@@ -33,8 +33,8 @@ from nats.js.errors import NotFoundError
 
 from contracts import DEAD_LETTER_STREAM, command_subject, dead_letter_subject, stream_name
 from hub.supervisor import Supervisor
-from projections.rebuild import rebuild_durable
-from projections.runner import durable_names, source_services
+from projections.rebuild import rebuild_durables
+from projections.runner import durable_names
 from services.runtime.bus_users import ADMIN_USER, bus_users, password_file
 from services.runtime.embedded import EmbeddedNats
 from services.runtime.messaging import (
@@ -610,10 +610,8 @@ async def test_no_process_creates_an_ephemeral_or_foreign_consumer(connect, user
 @pytest.mark.usefixtures("streams")
 async def test_every_durable_consumer_the_code_runs_is_allowed_to_its_process(connect):
     # Given every durable consumer the projector runs (each projection on each source, and
-    # the timeline's rebuild) and the steering group's policies
-    projector_consumers = durable_names() + [
-        (stream_name(service), rebuild_durable(service)) for service in source_services()
-    ]
+    # each projection's rebuild) and the steering group's policies
+    projector_consumers = durable_names() + rebuild_durables()
     policy_loops = steering_policies(None, None, None)  # type: ignore[arg-type]
     projector = await connect("projector")
     steering = await connect("steering_group")
@@ -729,3 +727,31 @@ async def test_hub_up_and_the_test_suite_run_the_embedded_nats_locked(
         assert (tmp_path / "home" / "secrets" / "nats" / "users" / "projector").exists()
     finally:
         supervisor.stop_servers()
+
+
+@pytest.mark.usefixtures("streams")
+async def test_gateway_may_ask_for_stream_info_but_reads_no_event(connect):
+    # Given the gateway's user (readiness: the streams' last sequences) and an event on the
+    # case-management stream
+    relay = await connect("case_management_relay")
+    await relay.js().publish(CM_EVENT, CM_SECRET)
+    gateway = await connect("gateway")
+    js = gateway.js()
+
+    # When it asks for the streams' info, and tries to read the event
+    infos = [await js.stream_info(stream_name(service)) for service in (FA, CM)]
+    attempts = {
+        f"$JS.API.STREAM.MSG.GET.{CM_STREAM}": js.get_msg(CM_STREAM, seq=1),
+        f"$JS.API.DIRECT.GET.{CM_STREAM}": js.get_msg(CM_STREAM, seq=1, direct=True),
+        f"$JS.API.CONSUMER.CREATE.{CM_STREAM}.peek": js.add_consumer(
+            CM_STREAM,
+            ConsumerConfig(name="peek", durable_name="peek", ack_policy=AckPolicy.EXPLICIT),
+        ),
+    }
+    results = {subject: await denied(call) for subject, call in attempts.items()}
+
+    # Then it got the counts, and every read of the event was refused
+    assert infos[1].state.last_seq >= 1
+    assert [subject for subject, error in results.items() if error is None] == []
+    for subject in attempts:
+        assert await gateway.violation_for("publish", subject), (subject, gateway.violations())
