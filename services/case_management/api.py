@@ -9,6 +9,7 @@ from contracts.commands.case_management import AssessNeeds
 from services.case_management.application import Actor, CaseManagement
 from services.runtime.commands import CommandOutcome, CommandServer, register_commands
 from services.runtime.context import SYSTEM_CONTEXT, CommandContext
+from services.runtime.subject_access import register_subject_access
 
 EXPIRY_SWEEP_SECONDS = 600.0
 
@@ -23,4 +24,5 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         return outcome
 
     register_commands(server, invoke)
+    register_subject_access(server, app.subject_access)
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)
