@@ -24,5 +24,5 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         return outcome
 
     register_commands(server, invoke)
-    register_subject_access(server, app.subject_access)
+    register_subject_access(server, lambda person_id: app.subject_access(person_id))
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

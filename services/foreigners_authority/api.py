@@ -80,4 +80,4 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         return outcome
 
     register_commands(server, invoke)
-    register_subject_access(server, app.subject_access)
+    register_subject_access(server, lambda person_id: app.subject_access(person_id))
