@@ -91,6 +91,106 @@ LEGAL_NOTES = [
     ),
 ]
 
+#: the recorded steps of a file, case, consent, referral or mediation request, in German
+EVENTS = {
+    "person_registered": "Akte angelegt",
+    "entry_recorded": "Einreise erfasst",
+    "residence_registered": "Wohnsitz angemeldet",
+    "residence_title_granted": "Aufenthaltstitel erteilt",
+    "asylum_application_filed": "Asylantrag gestellt",
+    "asylum_decision_received": "Asylentscheidung erhalten",
+    "duldung_issued": "Duldung erteilt",
+    "residence_title_applied": "Aufenthaltstitel beantragt",
+    "fiktionsbescheinigung_issued": "Fiktionsbescheinigung ausgestellt",
+    "temporary_protection_granted": "Vorübergehender Schutz gewährt",
+    "temporary_protection_extended": "Vorübergehender Schutz verlängert",
+    "integration_course_obligation_imposed": "Verpflichtung zum Integrationskurs",
+    "integration_course_completed": "Integrationskurs abgeschlossen",
+    "language_certificate_recorded": "Sprachzertifikat erfasst",
+    "departure_recorded": "Ausreise erfasst",
+    "consent_confirmed": "Einwilligung bestätigt",
+    "consent_declined": "Einwilligung abgelehnt",
+    "case_file_transferred": "Akte abgegeben",
+    "naturalisation_applied": "Einbürgerung beantragt",
+    "naturalisation_requirement_assessed": "Einbürgerungsvoraussetzung geprüft",
+    "naturalisation_test_passed": "Einbürgerungstest bestanden",
+    "naturalisation_assured": "Einbürgerung zugesichert",
+    "naturalisation_completed": "Einbürgerung vollzogen",
+    "opened": "Fall eröffnet",
+    "needs_assessed": "Bedarfe festgestellt",
+    "goal_agreed": "Ziel vereinbart",
+    "conference_held": "Fallkonferenz",
+    "legal_sphere_changed": "Rechtskreis gewechselt",
+    "closed": "Fall abgeschlossen",
+    "reopened": "Fall wieder eröffnet",
+    "granted": "Einwilligung erteilt",
+    "withdrawn": "Einwilligung widerrufen",
+    "expired": "Einwilligung abgelaufen",
+    "sent": "Vermittlung gesendet",
+    "accepted": "Vermittlung angenommen",
+    "declined": "Vermittlung abgelehnt",
+    "completed": "Vermittlung abgeschlossen",
+    "requested": "Sprachmittlung angefragt",
+    "assigned": "Sprachmittlung zugewiesen",
+    "unserved": "Sprachmittlung nicht besetzt",
+}
+#: the fields of recorded steps, in German (others keep their name)
+FIELDS = {
+    "names": "Namen",
+    "given": "Vornamen",
+    "family": "Familienname",
+    "birth_date": "Geburtsdatum",
+    "azr_number": "AZR-Nummer",
+    "contact": "Kontakt",
+    "nationalities": "Staatsangehörigkeiten",
+    "abh_id": "Behörde",
+    "to_abh": "an Behörde",
+    "entry_date": "Einreise",
+    "entry_mode": "Art der Einreise",
+    "municipality_key": "Gemeindeschlüssel",
+    "registered_on": "angemeldet am",
+    "title": "Titel",
+    "paragraph": "Paragraf",
+    "granted_on": "erteilt am",
+    "valid_from": "gültig ab",
+    "valid_until": "gültig bis",
+    "conditions": "Auflagen",
+    "consent_id": "Einwilligung",
+    "confirmed_on": "am",
+    "declined_on": "am",
+    "transferred_on": "am",
+    "departed_on": "am",
+    "person_id": "Person",
+    "case_id": "Fall",
+    "goal_id": "Ziel",
+    "domain": "Lebensbereich",
+    "description": "Beschreibung",
+    "target_date": "Zieldatum",
+    "needs": "Bedarfe",
+    "held_on": "am",
+    "participants": "Beteiligte",
+    "recipients": "Empfänger",
+    "categories": "Datenkategorien",
+    "purposes": "Zwecke",
+    "purpose": "Zweck",
+    "to_agency": "an",
+    "from_agency": "von",
+    "service": "Angebot",
+    "shared_categories": "geteilte Datenkategorien",
+    "note": "Notiz",
+    "reason": "Grund",
+    "outcome": "Ergebnis",
+    "agency": "Stelle",
+    "case_manager": "Fallverantwortliche Kennung",
+    "target_group": "Zielgruppe",
+    "legal_spheres": "Rechtskreise",
+    "intake_source": "Zugang",
+    "interpreter_needed": "Sprachmittlung benötigt",
+    "language": "Sprache",
+    "starts_at": "Termin",
+    "minutes": "Minuten",
+}
+
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
@@ -183,11 +283,36 @@ def _name(document: dict[str, Any]) -> str:
     return "nicht mehr bekannt (gelöscht) oder nicht gespeichert"
 
 
+def _fields(fields: dict[str, Any]) -> str:
+    return "; ".join(
+        f"{FIELDS.get(k, k)}: {_fields(v) if isinstance(v, dict) else german(v)}"
+        for k, v in fields.items()
+    )
+
+
+def _recorder(recorded_by: dict[str, Any]) -> str:
+    if not recorded_by:
+        return DASH
+    who = f"{recorded_by.get('agency', DASH)} ({recorded_by.get('role', DASH)})"
+    return (
+        f"{who}; Rechtsgrundlage: {recorded_by.get('legal_basis', DASH)};"
+        f" Zweck: {recorded_by.get('purpose', DASH)}"
+    )
+
+
 def _history(w: _Writer, events: list[dict[str, Any]]) -> None:
     w.table(
-        ["erfasst am", "Vorgang", "Angaben"],
-        [[e.get("recorded_at"), e["event"], e.get("fields")] for e in events],
-        widths=[3.5 * cm, 4 * cm, 9.5 * cm],
+        ["erfasst am", "Vorgang", "Angaben", "erfasst von"],
+        [
+            [
+                e.get("recorded_at"),
+                EVENTS.get(e["event"], e["event"]),
+                _fields(e.get("fields") or {}),
+                _recorder(e.get("recorded_by") or {}),
+            ]
+            for e in events
+        ],
+        widths=[3 * cm, 3.5 * cm, 6 * cm, 4.5 * cm],
     )
 
 
@@ -259,6 +384,7 @@ def _cases(w: _Writer, data: dict[str, Any]) -> None:
             ["Fallkonferenz am", "Beteiligte Stellen"],
             [[c["held_on"], c["participants"]] for c in case.get("conferences") or []],
         )
+        _history(w, case.get("history") or [])
     w.heading("Vermittlungen", 3)
     w.table(
         ["an", "Angebot", "geteilte Datenkategorien", "Zweck", "Status", "Notiz"],

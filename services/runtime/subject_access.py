@@ -22,9 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from contracts.roles import DATA_PROTECTION
 from services.runtime.commands import CommandRejected, CommandServer
 from services.runtime.context import CommandContext
+from services.runtime.eventstore import META_ATTRIBUTE
 from services.runtime.vault import PersonalDataUnavailable
 
 COMMAND = "subject_access"
+#: what the report says of who recorded an event (from its stored command context)
+RECORDED_BY = ("agency", "role", "legal_basis", "purpose")
 FOUND, UNKNOWN, ERASED = "found", "unknown", "erased"
 
 #: the person's data in clear text, or None when the service knows nothing of the person
@@ -77,16 +80,17 @@ def history(
     decrypt: Callable[[str, str], str],
     vault_fields: Mapping[str, str] | None = None,
 ) -> list[dict[str, Any]]:
-    """An aggregate's recorded events as plain data: the event's name, when it was recorded and
-    its own fields, each ``<x>_enc`` token decrypted into ``<x>`` (with ``decrypt(vault field,
-    token)``; ``vault_fields`` maps a token's field to its vault field where the names differ;
-    ``names`` is the JSON of given and family names)."""
+    """An aggregate's recorded events as plain data: the event's name, when, by which agency
+    and role, on which legal basis and for which purpose it was recorded, and its own fields,
+    each ``<x>_enc`` token decrypted into ``<x>`` (with ``decrypt(vault field, token)``;
+    ``vault_fields`` maps a token's field to its vault field where the names differ; ``names``
+    is the JSON of given and family names)."""
     fields_of_vault = vault_fields or {}
     records = []
     for event in events:
         fields: dict[str, Any] = {}
         for name, value in vars(event).items():
-            if name.startswith("originator_") or name == "timestamp":
+            if name.startswith("originator_") or name in ("timestamp", META_ATTRIBUTE):
                 continue
             if name.endswith("_enc"):
                 plain = name[: -len("_enc")]
@@ -94,10 +98,13 @@ def history(
                 fields[plain] = json.loads(text) if plain == "names" and text else text
             else:
                 fields[name] = value
+        meta = getattr(event, META_ATTRIBUTE, None) or {}
         records.append(
             {
                 "event": _snake(type(event).__name__),
                 "recorded_at": getattr(event, "timestamp", None),
+                # who recorded it and why (not the trace and correlation ids)
+                "recorded_by": {k: meta[k] for k in RECORDED_BY if k in meta},
                 "fields": fields,
             }
         )

@@ -181,6 +181,10 @@ async def test_the_data_protection_officer_gets_every_section_of_the_report(
     assert file["nationalities"] == ["SYR"]
     authority = services["foreigners_authority"]["data"]
     assert {"person_registered", "consent_confirmed"} <= {e["event"] for e in authority["history"]}
+    registration = authority["history"][0]
+    assert registration["fields"]["names"] == {"given": GIVEN, "family": FAMILY}
+    assert registration["recorded_by"]["agency"] == ABH  # who recorded it, and why
+    assert set(registration["recorded_by"]) == {"agency", "role", "legal_basis", "purpose"}
     cases = services["case_management"]["data"]
     assert cases["client"] == {
         "given_names": GIVEN,
@@ -322,6 +326,8 @@ async def test_the_pdf_is_german_and_holds_the_persons_data(hub: InProcessHub) -
     assert AZR in text
     assert "04.03.1990" in text  # the birth date, German style
     assert GOAL_TEXT in text
+    assert "Akte angelegt" in text  # the file's recorded steps, in German
+    assert "Ziel vereinbart" in text
 
     as_json = await hub.client.get(f"{url}.json", headers=bearer(hub, DPO))
     assert as_json.status_code == 200

@@ -65,7 +65,19 @@ def test_the_pdf_holds_the_german_sections_the_data_and_the_legal_notes() -> Non
             "titles": [],
         },
         "holding_authority": "abh-05315",
-        "history": [],
+        "history": [
+            {
+                "event": "person_registered",
+                "recorded_at": "2024-02-01T09:00:00+00:00",
+                "recorded_by": {
+                    "agency": "abh-05315",
+                    "role": "abh_officer",
+                    "legal_basis": "§ 86 AufenthG",
+                    "purpose": "residence_administration",
+                },
+                "fields": {"names": {"given": "Lina-Marie", "family": "Saleh-Haddad"}},
+            }
+        ],
         "consent_decisions": [],
     }
 
@@ -98,6 +110,9 @@ def test_the_pdf_holds_the_german_sections_the_data_and_the_legal_notes() -> Non
     ):
         assert heading in text, heading
     assert "Saleh-Haddad" in text
+    assert "Akte angelegt" in text  # the file's recorded steps, in German
+    assert "Rechtsgrundlage" in text
+    assert "Rechtsgrundlage: § 86" in text  # who recorded it, on which legal basis
     assert "987654321098" in text
     assert "04.03.1990" in text
     assert "01.03.2026, 09:30 Uhr" in text  # generated at, in German time
