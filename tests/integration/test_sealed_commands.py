@@ -45,6 +45,7 @@ async def test_no_personal_value_crosses_the_bus_in_clear(
         recorded.append(msg.subject.encode() + headers.encode() + msg.data)
 
     tap = await nats_client.subscribe(">", cb=record)
+    await nats_client.flush()  # the server has the subscription before anything is sent
 
     # when the authority registers an arrival and a case manager opens a case
     registered = await ok(

@@ -359,6 +359,7 @@ async def test_no_personal_value_crosses_the_bus_in_clear_while_the_report_is_ma
         recorded.append(msg.subject.encode() + headers.encode() + msg.data)
 
     tap = await nats_client.subscribe(">", cb=record)
+    await nats_client.flush()  # the server has the subscription before anything is sent
 
     # when the report is produced, as GraphQL and as PDF
     report = (await ok(hub, REPORT, {"p": seeded["person"]}, DPO))["subjectAccessReport"]
