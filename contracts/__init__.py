@@ -8,6 +8,7 @@ from __future__ import annotations
 from contracts import case_management as case_management
 from contracts import conflict_management as conflict_management
 from contracts import foreigners_authority as foreigners_authority
+from contracts import privacy as privacy
 from contracts import steering_group as steering_group
 from contracts.envelope import CloudEvent, decode_envelope, encode_event
 from contracts.errors import ContractError

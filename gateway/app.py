@@ -26,8 +26,9 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from contracts import REGISTRY
-from gateway import audit
+from gateway import audit, erasure, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
+from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, request_purpose
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
@@ -281,16 +282,26 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
     graphql_transport_ws_handler_class = ExpiringTransportWSHandler
 
     async def on_ws_connect(self, context: HubContext) -> None:
-        if context.principal is not None:
-            return
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
-        header = params.get("Authorization") or params.get("authorization")
-        if context.authenticate is None:
-            raise ConnectionRejectionError({"message": "authentication unavailable"})
-        try:  # once per connection; an identity provider's key fetch must not hold the loop
-            context.principal = await asyncio.to_thread(context.authenticate, header)
-        except AuthError as error:
-            raise ConnectionRejectionError({"message": str(error)}) from None
+        principal = context.principal
+        if principal is None:
+            header = params.get("Authorization") or params.get("authorization")
+            if context.authenticate is None:
+                raise ConnectionRejectionError({"message": "authentication unavailable"})
+            try:  # once per connection; an identity provider's key fetch must not hold the loop
+                principal = await asyncio.to_thread(context.authenticate, header)
+            except AuthError as error:
+                raise ConnectionRejectionError({"message": str(error)}) from None
+        named = connection_purpose(params)
+        if named is not None or context.principal is None:
+            # the purpose: connection_init's Hub-Purpose, else the token's claim
+            try:
+                context.purpose = request_purpose(named, principal)
+            except BadPurpose as error:
+                raise ConnectionRejectionError(
+                    {"message": error.message, "code": "bad_purpose"}
+                ) from None
+        context.principal = principal
 
 
 class GatewayApp(FastAPI):
@@ -337,6 +348,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         else:
             pool, nc = resources.pool, resources.nc
         await audit.ensure_tables(pool)
+        await erasure.ensure_tables(pool)
         await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
@@ -347,9 +359,25 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             sealer=sealer_for(settings, REGISTRY.services()),
         )
         state["notifier"] = notifier
+        stop = asyncio.Event()
+        commands = state["commands"]
+        assert isinstance(commands, CommandClient)
+        # erasures a service has not confirmed yet are sent again until it has
+        coordinator = erasure.ErasureCoordinator(pool, commands)
+        background = [asyncio.create_task(coordinator.run(stop))]
+        if settings.retention_every_hours > 0:  # once a day by default, erasing what is due
+            rules = retention.load_rules(settings.retention_rules)
+            every = settings.retention_every_hours * 3600
+            background.append(
+                asyncio.create_task(
+                    retention.run_daily(pool, coordinator, rules, stop, every_seconds=every)
+                )
+            )
         try:
             yield
         finally:
+            stop.set()
+            await asyncio.gather(*background)
             await notifier.close()
             if owned:
                 await close(nc)
@@ -366,11 +394,17 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         ws: WebSocket = None,  # type: ignore[assignment]
     ) -> HubContext:
         principal: Principal | None = None
+        purpose: str | None = None
         if ws is not None:
             # WebSockets authenticate in connection_init (or with the handshake header)
             if "authorization" in ws.headers:
-                with contextlib.suppress(AuthError):
-                    principal = await authenticate_off_loop(ws.headers["authorization"])
+                try:
+                    found = await authenticate_off_loop(ws.headers["authorization"])
+                    # the purpose: the handshake's header, else the token's claim
+                    purpose = request_purpose(ws.headers.get(PURPOSE_HEADER), found)
+                    principal = found
+                except (AuthError, BadPurpose):
+                    principal, purpose = None, None  # connection_init decides
         elif not (ide_enabled and _asks_for_ide_page(request)):
             # only GraphiQL's page itself is served without a token; nothing is executed
             try:
@@ -380,6 +414,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             wait = buckets.take(principal.subject)
             if wait > 0:
                 raise RateLimited(wait)
+            purpose = request_purpose(request.headers.get(PURPOSE_HEADER), principal)
         pool = state["pool"]
         commands = state["commands"]
         assert isinstance(pool, asyncpg.Pool)
@@ -391,6 +426,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             settings=schema_settings,
             authenticate=authenticate,
             notifier=state.get("notifier"),
+            purpose=purpose,
         )
 
     app = GatewayApp(
@@ -424,6 +460,13 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             {"errors": [{"message": message, "extensions": {"code": "rate_limited"}}]},
             status_code=429,
             headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
+        )
+
+    @app.exception_handler(BadPurpose)
+    async def bad_purpose(_: Request, error: BadPurpose) -> JSONResponse:
+        return JSONResponse(
+            {"errors": [{"message": error.message, "extensions": {"code": "bad_purpose"}}]},
+            status_code=400,
         )
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -10,10 +10,24 @@ import asyncpg
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
+from contracts.roles import WITH_CONSENT
 from gateway.auth import AuthError, Principal
 from gateway.consistency import BadToken, NotCaughtUp, Position, wait_for
 from kernel.clock import today_in_germany
+from kernel.purposes import PURPOSES
+from projections.timeline.visibility import Reader
 from services.runtime.commands import CommandClient
+
+#: the request header naming the purpose of a read (also a key of a WebSocket's
+#: ``connection_init`` payload)
+PURPOSE_HEADER = "Hub-Purpose"
+#: what a response carries (``extensions.notices``) when a consent-based read named no purpose
+NO_PURPOSE = {
+    "code": "purpose_missing",
+    "message": "Kein Zweck angegeben: Sie sehen nur die Daten Ihrer eigenen Stelle. Daten, "
+    "die andere Stellen mit Einwilligung der Person freigeben, erscheinen erst, wenn die "
+    "Anfrage einen Zweck nennt (Hub-Purpose), den die Einwilligung abdeckt.",
+}
 
 
 class HubError(Exception):
@@ -37,8 +51,50 @@ class GatewaySettings:
     indicator_key: str = ""
 
 
+class BadPurpose(Exception):
+    """The request names a purpose that is not in the vocabulary, or two that contradict."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def request_purpose(named: str | None, principal: Principal | None) -> str | None:
+    """The purpose of a request: the one it names (``Hub-Purpose``), else the one its token is
+    bound to (the ``purpose`` claim), else ``None``. Both may be given only when they agree:
+    a token bound to a purpose cannot be used for another one. Raises :class:`BadPurpose` for
+    a purpose outside kernel.purposes (without quoting it) or a contradiction."""
+    known = ", ".join(sorted(PURPOSES))
+    claimed = principal.purpose if principal is not None else None
+    if claimed is not None and claimed not in PURPOSES:
+        raise BadPurpose(f"the bearer token's purpose claim names no known purpose ({known})")
+    if named is None:
+        return claimed
+    named = named.strip()
+    if named not in PURPOSES:
+        raise BadPurpose(f"the {PURPOSE_HEADER} header names no known purpose; send one of {known}")
+    if claimed is not None and named != claimed:
+        raise BadPurpose(
+            f"the {PURPOSE_HEADER} header contradicts the purpose the bearer token is bound to "
+            f"({claimed}); leave the header out or name the same purpose"
+        )
+    return named
+
+
+def connection_purpose(params: object) -> str | None:
+    """The purpose a WebSocket's ``connection_init`` payload names, if any."""
+    if not isinstance(params, dict):
+        return None
+    for key in (PURPOSE_HEADER, PURPOSE_HEADER.lower()):
+        if key in params:
+            value = params[key]
+            return value if isinstance(value, str) else ""
+    return None
+
+
 class HubContext(BaseContext):
-    """Per request (or per WebSocket connection): the caller and the gateway's resources."""
+    """Per request (or per WebSocket connection): the caller, the purpose of the request
+    (``None``: it named none), the gateway's resources and the notices for the response."""
 
     def __init__(
         self,
@@ -49,6 +105,7 @@ class HubContext(BaseContext):
         settings: GatewaySettings,
         authenticate: Callable[[str | None], Principal] | None = None,
         notifier: Any = None,
+        purpose: str | None = None,
     ) -> None:
         super().__init__()
         self.principal = principal
@@ -57,6 +114,9 @@ class HubContext(BaseContext):
         self.settings = settings
         self.authenticate = authenticate
         self.notifier = notifier
+        self.purpose = purpose
+        #: shown to the client in ``extensions.notices`` (by code, once each)
+        self.notices: dict[str, dict[str, str]] = {}
 
     def require(self, roles: frozenset[str], what: str) -> Principal:
         if self.principal is None and self.authenticate is not None:
@@ -64,13 +124,30 @@ class HubContext(BaseContext):
             header = params.get("Authorization") or params.get("authorization")
             try:
                 self.principal = self.authenticate(header)
+                self.purpose = request_purpose(connection_purpose(params), self.principal)
             except AuthError as error:
                 raise HubError(str(error), "unauthenticated") from None
+            except BadPurpose as error:
+                self.principal = None
+                raise HubError(error.message, "bad_purpose") from None
         if self.principal is None:
             raise HubError("authentication required", "unauthenticated")
         if self.principal.role not in roles:
             raise HubError(f"role '{self.principal.role}' may not {what}", "forbidden")
         return self.principal
+
+    def reader(self, principal: Principal) -> Reader:
+        """The reader the visibility rule decides for: agency, role, today and the request's
+        purpose. A consent-based reader (case manager, partner agency) without a purpose is
+        released nothing by any consent; the response then says so (``purpose_missing``)."""
+        if self.purpose is None and principal.role in WITH_CONSENT:
+            self.notices[NO_PURPOSE["code"]] = NO_PURPOSE
+        return Reader(principal.agency, principal.role, today_in_germany(), self.purpose)
+
+    def audit_purpose(self, own: str) -> str:
+        """The purpose an audit entry records: the request's, or, when it named none, ``own``
+        (the reader's own processing, e.g. ``case_processing``)."""
+        return self.purpose or own
 
 
 def ctx(info: Info[HubContext, None]) -> HubContext:

@@ -181,6 +181,8 @@ def mutation(command: Command) -> Any:
 
 def mutation_type() -> Any:
     """The schema's ``Mutation`` type: one mutation per catalogue command."""
-    namespace: dict[str, Any] = {command.mutation: mutation(command) for command in CATALOGUE}
+    namespace: dict[str, Any] = {
+        command.mutation: mutation(command) for command in CATALOGUE.exposed()
+    }
     namespace["__module__"] = __name__
     return strawberry.type(type("Mutation", (), namespace), name="Mutation")

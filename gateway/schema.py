@@ -28,6 +28,7 @@ from gateway.cases.queries import CaseQueries
 from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.documents import ParseAndValidateOffLoop
+from gateway.erasure import ErasureMutations
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
@@ -76,7 +77,7 @@ Query = merge_types(
         SubjectAccessQueries,
     ),
 )
-Mutation = mutation_type()
+Mutation = merge_types("Mutation", (mutation_type(), ErasureMutations))
 
 
 def _should_mask(error: GraphQLError) -> bool:
@@ -93,8 +94,9 @@ def _should_mask(error: GraphQLError) -> bool:
 class HubSchema(strawberry.Schema):
     """Bounds a document's tokens, depth and aliases, caches parsing and validation (and runs
     them for large unseen documents off the event loop, gateway.documents), masks
-    unexpected errors and logs them only there (``_should_mask``), codes every error, and
-    redacts personal values from the logs."""
+    unexpected errors and logs them only there (``_should_mask``), codes every error,
+    redacts personal values from the logs, and adds the request's notices to the answer's
+    ``extensions.notices``."""
 
     def __init__(self, **kwargs: Any) -> None:
         extensions = [
@@ -116,6 +118,10 @@ class HubSchema(strawberry.Schema):
         with redacting(variables, PERSONAL_FIELDS):
             result = await super().execute(*args, **kwargs)
         add_codes(result.errors)
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        notices = getattr(context, "notices", None)
+        if notices:  # e.g. a consent-based read that named no purpose (gateway.context)
+            result.extensions = {**(result.extensions or {}), "notices": list(notices.values())}
         return result
 
 

@@ -22,11 +22,10 @@ from contracts.roles import PARTNERS, TIMELINE_READERS
 from gateway import audit
 from gateway.cases.queries import load_referrals
 from gateway.cases.types import Referral
-from gateway.context import HubContext, HubError, ctx, today
+from gateway.context import HubContext, HubError, ctx
 from gateway.timeline import TimelineEntry, entry
 from projections.case_views.queries import inbox_version, latest_version
 from projections.timeline.queries import new_rows
-from projections.timeline.visibility import Reader
 
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
@@ -107,7 +106,7 @@ class Subscription:
                 now = await _positions(context.pool, "timeline")
                 rows = await new_rows(
                     context.pool,
-                    Reader(principal.agency, principal.role, today()),
+                    context.reader(principal),
                     after=cursor,
                     upto=now,
                     person=person,
@@ -119,7 +118,7 @@ class Subscription:
                         principal,
                         action="case_events",
                         person_id=row["person_id"],
-                        purpose="case_processing",
+                        purpose=context.audit_purpose("case_processing"),
                     )
                     yield entry(row)
 
@@ -139,7 +138,11 @@ class Subscription:
             while True:
                 await _wait(waiter)
                 changed = await load_referrals(
-                    context.pool, to_agency=principal.agency, after_version=seen, for_partner=True
+                    context.pool,
+                    to_agency=principal.agency,
+                    after_version=seen,
+                    for_partner=True,
+                    purpose=context.purpose,
                 )
                 if not changed:
                     continue
@@ -151,6 +154,6 @@ class Subscription:
                             principal,
                             action="referral_inbox",
                             person_id=UUID(referral.person_id),
-                            purpose="case_processing",
+                            purpose=context.audit_purpose("case_processing"),
                         )
                     yield referral

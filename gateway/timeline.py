@@ -11,11 +11,10 @@ from strawberry.types import Info
 
 from contracts.roles import TIMELINE_READERS
 from gateway import audit
-from gateway.context import HubContext, HubError, ctx, read_after, today
+from gateway.context import HubContext, HubError, ctx, read_after
 from gateway.pathway.queries import pathway_for
 from gateway.pathway.types import Pathway
 from projections.timeline.queries import person_timeline
-from projections.timeline.visibility import Reader
 
 
 @strawberry.type(description="One event in a person's process, from any service.")
@@ -50,7 +49,8 @@ class Person:
 
     @strawberry.field(
         description="The person's process across services, oldest first: only the events "
-        "the caller's role, agency and the person's consents allow."
+        "the caller's role, agency and the person's consents allow for the request's purpose "
+        "(Hub-Purpose); without a purpose, only what the caller's agency controls."
     )
     async def timeline(
         self,
@@ -68,17 +68,14 @@ class Person:
         person_id = UUID(str(self.id))
         await read_after(context, at_least, "timeline")
         rows = await person_timeline(
-            context.pool,
-            person_id,
-            Reader(principal.agency, principal.role, today()),
-            limit=limit,
+            context.pool, person_id, context.reader(principal), limit=limit
         )
         await audit.record_read(
             context.pool,
             principal,
             action="timeline",
             person_id=person_id,
-            purpose="case_processing",
+            purpose=context.audit_purpose("case_processing"),
             detail=f"{len(rows)} entries",
         )
         return [entry(r) for r in rows]

@@ -21,7 +21,15 @@ def _process_name(args: argparse.Namespace) -> str:
     return {"service": name, "relay": f"{name}-relay"}.get(process) or process
 
 
-def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: int) -> str:
+def _token(
+    settings: HubSettings,
+    *,
+    subject: str,
+    agency: str,
+    role: str,
+    ttl: int,
+    purpose: str | None = None,
+) -> str:
     from gateway.auth import issue_token
 
     return issue_token(
@@ -31,6 +39,7 @@ def _token(settings: HubSettings, *, subject: str, agency: str, role: str, ttl: 
         role=role,
         issuer=settings.jwt_issuer,
         ttl_seconds=ttl,
+        purpose=purpose,
     )
 
 
@@ -84,6 +93,8 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             f"  Try: curl -s {base_url}/graphql -H 'Authorization: Bearer <token>' "
             "-H 'Content-Type: application/json' -d '{\"query\":\"{ __typename }\"}'\n"
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
+            "  Reads under a person's consent name a purpose: add the header "
+            "'Hub-Purpose: referral' (or hub token --purpose referral)\n"
             f"  Servers (for hub projections rebuild etc., as the database administrator):\n"
             f"    export HUB_POSTGRES_URL='{without_password(env['HUB_POSTGRES_URL'])}'\n"
             f"{_admin_password_hint(settings)}"
@@ -212,7 +223,14 @@ def _load_synthetic(inbound_url: str, token: str, count: int = 200) -> str:
 def cmd_token(args: argparse.Namespace, settings: HubSettings) -> int:
     try:
         print(
-            _token(settings, subject=args.subject, agency=args.agency, role=args.role, ttl=args.ttl)
+            _token(
+                settings,
+                subject=args.subject,
+                agency=args.agency,
+                role=args.role,
+                ttl=args.ttl,
+                purpose=args.purpose,
+            )
         )
     except ValueError as error:
         print(f"hub token: {error}", file=sys.stderr)
@@ -285,6 +303,47 @@ def cmd_audit_verify(args: argparse.Namespace, settings: HubSettings) -> int:
     return asyncio.run(run())
 
 
+def cmd_retention_run(args: argparse.Namespace, settings: HubSettings) -> int:
+    """Erase what the retention rules make due today (with --dry-run: only report it)."""
+    import datetime as dt
+
+    import asyncpg
+
+    from gateway import retention
+    from gateway.erasure import ErasureCoordinator, ensure_tables
+    from kernel.clock import today_in_germany
+    from services.runtime.commands import CommandClient
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url
+
+    try:
+        rules = retention.load_rules(args.rules or settings.retention_rules)
+        today = dt.date.fromisoformat(args.today) if args.today else None
+    except (retention.RuleError, OSError, ValueError) as error:
+        print(f"hub retention run: {error}")
+        return 2
+
+    async def run() -> int:
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
+        nc = None
+        try:
+            await ensure_tables(pool)
+            coordinator = None
+            if not args.dry_run:
+                nc = await connect(settings, "retention", user="gateway")
+                coordinator = ErasureCoordinator(pool, CommandClient(nc))
+            day = today or today_in_germany()
+            outcomes = await retention.run(pool, rules, coordinator=coordinator, today=day)
+            print(retention.report(outcomes, dry_run=args.dry_run, today=day))
+            return 1 if any(o.pending for o in outcomes) else 0
+        finally:
+            if nc is not None:
+                await close(nc)
+            await pool.close()
+
+    return asyncio.run(run())
+
+
 def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     from services.runtime.service import stop_on_signals
 
@@ -325,6 +384,11 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--agency", default="abh-05315")
     token.add_argument("--subject", default="demo-user")
     token.add_argument("--ttl", type=int, default=8 * 3600, help="seconds")
+    token.add_argument(
+        "--purpose",
+        default=None,
+        help="bind the token to a purpose (kernel/purposes.py); reads under consent need one",
+    )
     token.set_defaults(func=cmd_token)
 
     contracts = sub.add_parser("contracts", help="contract tools")
@@ -347,6 +411,16 @@ def parser() -> argparse.ArgumentParser:
     asub = audit.add_subparsers(dest="action", required=True)
     verify = asub.add_parser("verify", help="check the audit log's hash chain")
     verify.set_defaults(func=cmd_audit_verify)
+
+    retention = sub.add_parser("retention", help="retention rules (docs/data-protection.md)")
+    rsub = retention.add_subparsers(dest="action", required=True)
+    retention_run = rsub.add_parser("run", help="erase what the retention rules make due")
+    retention_run.add_argument(
+        "--dry-run", action="store_true", help="only list what is due; erase nothing"
+    )
+    retention_run.add_argument("--rules", help="a TOML rules file (default: HUB_RETENTION_RULES)")
+    retention_run.add_argument("--today", help="the day to run for (YYYY-MM-DD; default: today)")
+    retention_run.set_defaults(func=cmd_retention_run)
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)

@@ -12,7 +12,8 @@ Every kind of process connects as its own role, named ``<database>_<process>``
   relay position; nothing else (not the vault's keys: it publishes the stored ciphertext);
 - the projector: the read models (schema ``projections``), nothing of the services;
 - the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
-  INSERT only, so it can neither alter nor erase what it recorded, nor read it back).
+  INSERT only, so it can neither alter nor erase what it recorded, nor read it back); it
+  keeps the erasures it carries out (``gateway.erasures``: no DELETE).
 
 The roles own nothing and may create nothing: schemas, tables and functions are created by the
 provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
@@ -112,6 +113,7 @@ GATEWAY_ROLE = DatabaseRole(
         Grant("SELECT", READ_MODELS),
         Grant("INSERT", AUDIT_SCHEMA, table="audit_log"),
         Grant("USAGE", AUDIT_SCHEMA, table="audit_log_id_seq", sequences=True),
+        Grant("SELECT, INSERT, UPDATE", AUDIT_SCHEMA, table="erasures"),
         # one person's entries for the Art. 15 report (SECURITY DEFINER), not the log itself
         Grant("EXECUTE", AUDIT_SCHEMA, function="audit_entries_of(uuid)"),
     ),

@@ -32,6 +32,7 @@ SUFFIXES = (
     "_refs",
     "_confirmations",
     "_holders",
+    "_erased",
 )  # the timeline and the tables it keeps beside it
 
 

@@ -107,6 +107,7 @@ def settings(servers: Servers, database: str, tmp_path: Path) -> HubSettings:
         vault_master_key=TEST_VAULT_KEY,  # type: ignore[arg-type]
         jwt_secret=TEST_JWT_SECRET,  # type: ignore[arg-type]
         demo=False,
+        retention_every_hours=0,  # tests run the retention rules themselves
     )
 
 

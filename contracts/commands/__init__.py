@@ -12,6 +12,7 @@ from contracts.commands import (
     case_management,
     conflict_management,
     foreigners_authority,
+    privacy,
     steering_group,
 )
 from contracts.commands.spec import (
@@ -47,6 +48,10 @@ class Catalogue:
         """The commands ``service`` owns, in declaration order."""
         return [c for c in self._commands.values() if c.service == service]
 
+    def exposed(self) -> list[Command]:
+        """The commands that are mutations of their own (one each)."""
+        return [c for c in self._commands.values() if c.exposed]
+
     def personal_fields(self) -> frozenset[str]:
         """Every field name any command marks personal (python and camelCase)."""
         return frozenset(name for c in self for name in c.personal_fields)
@@ -57,6 +62,8 @@ CATALOGUE = Catalogue(
     *case_management.COMMANDS,
     *conflict_management.COMMANDS,
     *steering_group.COMMANDS,
+    *privacy.COMMANDS,
+    *privacy.RESTRICT_COMMANDS,
 )
 
 __all__ = [

@@ -57,7 +57,9 @@ class Command:
     ``name`` is the command on the bus (``hub.cmd.<service>.<name>``) and the owning
     application's method; ``mutation`` is its GraphQL field, whose input type is the payload
     model's name + ``Input``. ``returns`` names the ids every successful result carries,
-    ``may_return`` those that only some outcomes carry.
+    ``may_return`` those that only some outcomes carry. A command that is not ``exposed``
+    is no mutation of its own: the gateway sends it as part of a larger operation (the
+    erasure, sent to every service).
     """
 
     name: str
@@ -70,6 +72,7 @@ class Command:
     description: str
     returns: tuple[str, ...] = ()
     may_return: tuple[str, ...] = field(default=())
+    exposed: bool = True
 
     @property
     def result_ids(self) -> tuple[str, ...]:

@@ -95,8 +95,10 @@ async def load_referrals(
     to_agency: str | None = None,
     status: str | None = None,
     after_version: int | None = None,
+    purpose: str | None = None,
 ) -> list[Referral]:
-    """Referrals; a partner sees what a referral shares only while its consent covers it."""
+    """Referrals; a partner sees what a referral shares only while its consent covers it and
+    names ``purpose``, the purpose of the read (none named: nothing shared)."""
     rows = await queries.referrals(
         pool,
         today(),
@@ -104,6 +106,7 @@ async def load_referrals(
         to_agency=to_agency,
         status=status,
         after_version=after_version,
+        purpose=purpose,
     )
     goals_by_case: dict[UUID, list[Any]] = {}
     if rows:
@@ -191,10 +194,16 @@ async def load_cases(
     ]
 
 
-async def _audit(pool: asyncpg.Pool, principal: Principal, action: str, persons: list[str]) -> None:
+async def _audit(
+    context: HubContext, principal: Principal, action: str, persons: list[str]
+) -> None:
     for person in sorted(set(persons)):
         await audit.record_read(
-            pool, principal, action=action, person_id=UUID(person), purpose="case_processing"
+            context.pool,
+            principal,
+            action=action,
+            person_id=UUID(person),
+            purpose=context.audit_purpose("case_processing"),
         )
 
 
@@ -223,7 +232,7 @@ class CaseQueries:
                 agency=principal.agency,
                 case_manager=principal.subject,
             )
-        await _audit(context.pool, principal, "case", [c.person_id for c in found])
+        await _audit(context, principal, "case", [c.person_id for c in found])
         return found[0] if found else None
 
     @strawberry.field(description="The caller's caseload (case managers)")
@@ -245,7 +254,7 @@ class CaseQueries:
         counts = await queries.case_counts(
             context.pool, agency=principal.agency, case_manager=principal.subject
         )
-        await _audit(context.pool, principal, "caseload", [c.person_id for c in cases])
+        await _audit(context, principal, "caseload", [c.person_id for c in cases])
         return Caseload(
             open_cases=counts.open,
             closed_cases=counts.closed,
@@ -264,11 +273,16 @@ class CaseQueries:
         context = ctx(info)
         principal = context.require(PARTNERS, "read a referral inbox")
         await read_after(context, at_least, CONSUMER)
+        context.reader(principal)  # notes a missing purpose for the answer
         found = await load_referrals(
-            context.pool, to_agency=principal.agency, status=status, for_partner=True
+            context.pool,
+            to_agency=principal.agency,
+            status=status,
+            for_partner=True,
+            purpose=context.purpose,
         )
         await _audit(
-            context.pool,
+            context,
             principal,
             "referral_inbox",
             [r.person_id for r in found if r.shared_case is not None],

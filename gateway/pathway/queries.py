@@ -13,11 +13,10 @@ from strawberry.types import Info
 
 from contracts.roles import AUTHORITY, WITH_CONSENT
 from gateway import audit
-from gateway.context import HubContext, HubError, ctx, read_after, today
+from gateway.context import HubContext, HubError, ctx, read_after
 from gateway.pathway.types import Milestone, Pathway, PersonAtStage, PersonPage, StatusPeriod
 from projections.pathway import queries
 from projections.pathway.readiness import PathwayFacts, Period
-from projections.timeline.visibility import Reader
 
 CONSUMER = "pathway"
 #: the timeline's side tables (consents, decisions, holders) decide who sees a pathway
@@ -76,9 +75,7 @@ async def pathway_for(
     context = ctx(info)
     principal = context.require(AUTHORITY | WITH_CONSENT, "read pathways")
     await read_after(context, at_least, CONSUMER, VISIBILITY)
-    access = await queries.pathway_access(
-        context.pool, person, Reader(principal.agency, principal.role, today())
-    )
+    access = await queries.pathway_access(context.pool, person, context.reader(principal))
     if not access.residence:
         return None  # absent, not an error: no consent covers residence data for this agency
     found = await load_pathway(context.pool, person, with_language=access.language)
@@ -88,7 +85,7 @@ async def pathway_for(
             principal,
             action="pathway",
             person_id=person,
-            purpose="residence_administration",
+            purpose=context.audit_purpose("residence_administration"),
         )
     return found
 
@@ -125,7 +122,7 @@ class PathwayQueries:
         rows = await queries.persons_at_stage(
             context.pool,
             stage,
-            Reader(principal.agency, principal.role, today()),
+            context.reader(principal),
             after=_after(after),
             limit=first + 1,
         )
@@ -135,7 +132,7 @@ class PathwayQueries:
             principal,
             action="persons_at_stage",
             person_id=None,
-            purpose="residence_administration",
+            purpose=context.audit_purpose("residence_administration"),
             detail=f"{stage}: {len(page)} persons",
         )
         items: list[Any] = [

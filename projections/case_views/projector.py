@@ -10,6 +10,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from services.runtime.projection_base import Dispatch
 
 NAME = "case_views"
@@ -281,6 +282,23 @@ async def _gap(conn: asyncpg.Connection, e: CloudEvent, p: cm.SystemicGapReporte
         p.affected_count,
         p.agency,
         p.reported_on,
+    )
+
+
+@on_event.handles(PersonalDataErased, ProcessingRestricted)
+async def _erased(
+    conn: asyncpg.Connection, e: CloudEvent, p: PersonalDataErased | ProcessingRestricted
+) -> None:
+    """The person's cases are hidden from every read and keep only what the pseudonymous
+    statistics count (target group, dates); their goals, needs and consents are dropped, and
+    with the consents their referrals leave the partner agencies' inboxes (the referral rows
+    stay for the referral statistics)."""
+    person = UUID(p.person_id)
+    cases = "SELECT case_id FROM projections.cv_cases WHERE person_id = $1"
+    await conn.execute(f"DELETE FROM projections.cv_goals WHERE case_id IN ({cases})", person)
+    await conn.execute("DELETE FROM projections.cv_consents WHERE person_id = $1", person)
+    await conn.execute(
+        "UPDATE projections.cv_cases SET erased = true, needs = '{}' WHERE person_id = $1", person
     )
 
 

@@ -50,7 +50,7 @@ async def cases(
         args.append(value)
         return f"${len(args)}"
 
-    where = []
+    where = ["NOT erased"]
     if case_id is not None:
         where.append(f"case_id = {bind(case_id)}")
     if agency is not None:
@@ -60,7 +60,7 @@ async def cases(
     if open_only:
         where.append("status = 'open'")
     return await conn.fetch(
-        f"SELECT * FROM projections.cv_cases WHERE {' AND '.join(where) or 'true'}"
+        f"SELECT * FROM projections.cv_cases WHERE {' AND '.join(where)}"
         " ORDER BY opened_on DESC, case_id",
         *args,
     )
@@ -71,7 +71,7 @@ async def case_counts(conn: FetchRow, *, agency: str, case_manager: str) -> Case
     row = await conn.fetchrow(
         "SELECT count(*) FILTER (WHERE status = 'open') AS open,"
         " count(*) FILTER (WHERE status = 'closed') AS closed"
-        " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2",
+        " FROM projections.cv_cases WHERE agency = $1 AND case_manager = $2 AND NOT erased",
         agency,
         case_manager,
     )
@@ -134,11 +134,14 @@ async def referrals(
     to_agency: str | None = None,
     status: str | None = None,
     after_version: int | None = None,
+    purpose: str | None = None,
 ) -> list[Any]:
     """Referrals (newest first) of these cases or to this agency, with the status and the
     basic data of their case, their consent's ``consent_status`` on ``today``, and ``shared``:
-    whether that consent still covers what the referral shares, to whom and what for."""
-    args: list[Any] = [today]
+    whether that consent still covers what the referral shares, to whom and what for, and
+    names ``purpose``, the purpose of the read (``None``: the read named none, nothing is
+    shared)."""
+    args: list[Any] = [today, purpose]
 
     def bind(value: Any) -> str:
         args.append(value)
@@ -155,11 +158,11 @@ async def referrals(
         where.append(f"r.version > {bind(after_version)}")
     return await conn.fetch(
         f"SELECT r.*, {consent_status(today='$1')} AS consent_status,"
-        f" {referral_shared(today='$1')} AS shared,"
+        f" {referral_shared(today='$1', purpose='$2::text')} AS shared,"
         " k.target_group, k.legal_spheres, k.needs"
         " FROM projections.cv_referrals r"
         " JOIN projections.cv_consents c ON c.consent_id = r.consent_id"
-        " JOIN projections.cv_cases k ON k.case_id = r.case_id"
+        " JOIN projections.cv_cases k ON k.case_id = r.case_id AND NOT k.erased"
         f" WHERE {' AND '.join(where)} ORDER BY r.sent_at DESC",
         *args,
     )

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
 CREATE TABLE IF NOT EXISTS projections.cv_cases (
     case_id           uuid PRIMARY KEY,
@@ -103,3 +103,7 @@ CREATE TABLE IF NOT EXISTS projections.cv_gaps (
     agency       text NOT NULL,
     reported_on  date NOT NULL
 );
+
+-- a person erased by case management: their cases stay for the pseudonymous statistics
+-- (target groups) and are shown to nobody; goals and consents are dropped
+ALTER TABLE projections.cv_cases ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;

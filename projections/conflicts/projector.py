@@ -9,6 +9,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import conflict_management as c
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from services.runtime.projection_base import Dispatch, NoHooks
 
 NAME = "conflicts"
@@ -193,6 +194,13 @@ async def _entry(conn: asyncpg.Connection, event: CloudEvent, p: c.BoardLogEntry
 @on_event.handles(c.SystemicGapReported)
 async def _gap(conn: asyncpg.Connection, event: CloudEvent, p: c.SystemicGapReported) -> None:
     return None  # the steering group's list holds it
+
+
+@on_event.handles(PersonalDataErased, ProcessingRestricted)
+async def _erased(
+    conn: asyncpg.Connection, event: CloudEvent, p: PersonalDataErased | ProcessingRestricted
+) -> None:
+    return None  # conflicts concern groups and organisations, never a person: nothing to drop
 
 
 @on_event.handles(Payload)

@@ -16,6 +16,7 @@ import asyncpg
 
 from contracts import CloudEvent, Payload
 from contracts import foreigners_authority as fa
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from kernel.clock import date_in_germany
 from services.runtime.projection_base import Dispatch, NoHooks
 
@@ -374,3 +375,18 @@ class PathwayProjection(NoHooks):
         if person is None:
             return
         await on_event(PersonPath(conn, UUID(person), event.sourceposition), event, payload)
+
+
+@on_event.handles(PersonalDataErased, ProcessingRestricted)
+async def _erased(
+    path: PersonPath, event: CloudEvent, p: PersonalDataErased | ProcessingRestricted
+) -> None:
+    """The person is hidden from every read (their pathway, the authority's worklist) and their
+    periods of stay are dropped; the stage, the stage history and the milestones stay for the
+    pseudonymous process statistics, which therefore do not change."""
+    await path.conn.execute(
+        "UPDATE projections.pathway_persons SET erased = true WHERE person_id = $1", path.pid
+    )
+    await path.conn.execute(
+        "DELETE FROM projections.pathway_periods WHERE person_id = $1", path.pid
+    )

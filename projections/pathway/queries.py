@@ -27,7 +27,7 @@ class FetchRow(Protocol):
 
 
 #: The reader's parameters, typed once (the rule may leave some of them unused)
-READER = {"agency": "p.agency", "role": "p.role", "today": "p.today"}
+READER = {"agency": "p.agency", "role": "p.role", "today": "p.today", "purpose": "p.purpose"}
 
 
 @dataclass(frozen=True)
@@ -44,11 +44,12 @@ async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> Pathwa
     row = await conn.fetchrow(
         f"SELECT {residence} AS residence, {language} AS language"
         " FROM (SELECT $1::uuid AS person_id, $2::text AS agency, $3::text AS role,"
-        " $4::date AS today) p",
+        " $4::date AS today, $5::text AS purpose) p",
         person,
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
     )
     return PathwayAccess(residence=bool(row["residence"]), language=bool(row["language"]))
 
@@ -56,7 +57,8 @@ async def pathway_access(conn: FetchRow, person: UUID, reader: Reader) -> Pathwa
 async def person(conn: FetchRow, person_id: UUID) -> Any:
     """The person's pathway row (stage, dates, the facts readiness needs), or None."""
     return await conn.fetchrow(
-        "SELECT * FROM projections.pathway_persons WHERE person_id = $1", person_id
+        "SELECT * FROM projections.pathway_persons WHERE person_id = $1 AND NOT erased",
+        person_id,
     )
 
 
@@ -84,11 +86,16 @@ async def persons_at_stage(
     """Up to ``limit`` persons at a stage whose id comes after ``after``, by id: those whose
     residence data the reader may see (for an authority's officers, the files it holds)."""
     visible = may_see(
-        Fact.residence_file("p.person_id", "residence"), agency="$4", role="$5", today="$6"
+        Fact.residence_file("p.person_id", "residence"),
+        agency="$4",
+        role="$5",
+        today="$6",
+        purpose="$7",
     )
     return await conn.fetch(
         "SELECT person_id, stage, stage_since, municipality_key, entry_date"
-        f" FROM projections.pathway_persons p WHERE stage = $1 AND person_id > $2 AND {visible}"
+        f" FROM projections.pathway_persons p WHERE stage = $1 AND person_id > $2 AND NOT erased"
+        f" AND {visible}"
         " ORDER BY person_id LIMIT $3",
         stage,
         after,
@@ -96,4 +103,5 @@ async def persons_at_stage(
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
     )

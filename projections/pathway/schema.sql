@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,
@@ -55,3 +55,7 @@ CREATE INDEX IF NOT EXISTS pathway_stage_history_since_idx
 INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)
     SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons
     ON CONFLICT (person_id, position) DO NOTHING;
+
+-- a person erased by the foreigners authority: the row stays for the pseudonymous process
+-- statistics (stage counts), and no read about the person shows it any more
+ALTER TABLE projections.pathway_persons ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;

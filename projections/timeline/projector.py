@@ -11,7 +11,9 @@ import asyncpg
 from contracts import CloudEvent, Payload
 from contracts import case_management as cm
 from contracts import foreigners_authority as fa
+from contracts.privacy import PersonalDataErased, ProcessingRestricted
 from projections.timeline.summaries import describe
+from projections.timeline.visibility import AUTHORITY
 from services.runtime.consumer import PoisonMessage, source_key
 from services.runtime.projection_base import Dispatch
 from services.runtime.telemetry import trace_id_of
@@ -21,10 +23,13 @@ SCHEMA = "projections"
 TABLE = "timeline_events"
 LOCK_KEY = 0x71_6D_E1_1E  # advisory lock shared with the rebuild's final swap
 
+#: a row, unless the person was erased in the row's source (a late event about them)
 _INSERT = (
     "INSERT INTO projections.{table} (source, position, event_id, person_id, event_type,"
     " occurred_at, recorded_at, summary, trace_id, categories, owner_agency, consent_id)"
-    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) ON CONFLICT (source, position) DO NOTHING"
+    " SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12 WHERE NOT EXISTS (SELECT 1 FROM"
+    " projections.{table}_erased e WHERE e.person_id = $4 AND e.source = $1)"
+    " ON CONFLICT (source, position) DO NOTHING"
 )
 
 
@@ -224,6 +229,7 @@ class TimelineProjection:
         self._refs = f"projections.{table}_refs"
         self._confirmations = f"projections.{table}_confirmations"
         self._holders = f"projections.{table}_holders"
+        self._erased = f"projections.{table}_erased"
         self._rows: list[tuple[object, ...]] = []
 
     async def begin(self, conn: asyncpg.Connection) -> None:
@@ -238,7 +244,35 @@ class TimelineProjection:
             # delivered on commit: subscriptions read the new rows then
             await conn.execute("SELECT pg_notify('hub_timeline', '')")
 
+    async def erase(self, conn: asyncpg.Connection, source: str, person_id: UUID) -> None:
+        """Drop what the timeline holds on the person from ``source``, and show nothing that
+        source says about them later: their rows, and, from case management, their consents
+        and the authorities' decisions on them; from the authority, who holds their file."""
+        await self.flush(conn)  # rows of this batch first, so none outlives the erasure
+        await conn.execute(
+            f"INSERT INTO {self._erased} (person_id, source) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING",
+            person_id,
+            source,
+        )
+        await conn.execute(
+            f"DELETE FROM projections.{self.table} WHERE person_id = $1 AND source = $2",
+            person_id,
+            source,
+        )
+        if source == "case_management":
+            consents = f"SELECT consent_id FROM {self._consents} WHERE person_id = $1"
+            await conn.execute(
+                f"DELETE FROM {self._confirmations} WHERE consent_id IN ({consents})", person_id
+            )
+            await conn.execute(f"DELETE FROM {self._consents} WHERE person_id = $1", person_id)
+        if source == AUTHORITY:
+            await conn.execute(f"DELETE FROM {self._holders} WHERE person_id = $1", person_id)
+
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        if isinstance(payload, PersonalDataErased | ProcessingRestricted):
+            await self.erase(conn, source_key(event), UUID(payload.person_id))
+            return
         side = SideTables(conn, self._refs, self._consents, self._confirmations, self._holders)
         owner, consent = await track(side, event, payload) or NOBODY
         if event.personid is None:

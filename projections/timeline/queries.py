@@ -23,11 +23,12 @@ async def person_timeline(conn: Fetch, person: UUID, reader: Reader, *, limit: i
     return await conn.fetch(
         f"SELECT {COLUMNS} FROM projections.timeline_events t"
         f" WHERE t.person_id = $1 AND {visible()}"
-        " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $5",
+        " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $6",
         person,
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
         limit,
     )
 
@@ -45,7 +46,7 @@ async def new_rows(
     sources = sorted(upto)
     return await conn.fetch(
         f"SELECT {COLUMNS} FROM projections.timeline_events t"
-        " WHERE EXISTS (SELECT 1 FROM unnest($5::text[], $6::bigint[], $7::bigint[])"
+        " WHERE EXISTS (SELECT 1 FROM unnest($6::text[], $7::bigint[], $8::bigint[])"
         " AS w(s, lo, hi) WHERE t.source = w.s AND t.position > w.lo"
         " AND t.position <= w.hi)"
         f" AND ($1::uuid IS NULL OR t.person_id = $1) AND {visible()}"
@@ -54,6 +55,7 @@ async def new_rows(
         reader.agency,
         reader.role,
         reader.today,
+        reader.purpose,
         sources,
         [after.get(s, 0) for s in sources],
         [upto[s] for s in sources],

@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- Cross-service person timeline: one row per contract event about a person.
 CREATE TABLE IF NOT EXISTS projections.timeline_events (
     source        text        NOT NULL,  -- owning service
@@ -58,4 +58,12 @@ CREATE TABLE IF NOT EXISTS projections.timeline_events_confirmations (
 CREATE TABLE IF NOT EXISTS projections.timeline_events_holders (
     person_id     uuid        PRIMARY KEY,
     authority     text        NOT NULL
+);
+
+-- persons erased in a source service: their rows from that source are gone, and any later
+-- event of that source about them is not shown (issue: erasure, contracts/privacy.py)
+CREATE TABLE IF NOT EXISTS projections.timeline_events_erased (
+    person_id     uuid        NOT NULL,
+    source        text        NOT NULL,
+    PRIMARY KEY (person_id, source)
 );

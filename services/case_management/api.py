@@ -23,6 +23,6 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         outcome: CommandOutcome = getattr(app, command.name)(actor, **arguments)
         return outcome
 
-    register_commands(server, invoke)
+    register_commands(server, invoke, app)
     register_subject_access(server, lambda person_id: app.subject_access(person_id))
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

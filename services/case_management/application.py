@@ -29,6 +29,7 @@ from services.case_management.domain import (
     SystemicGap,
 )
 from services.case_management.domain.mediation import pool_id
+from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import HubApplication
 from services.runtime.subject_access import history
 from services.runtime.vault import PersonalDataVault
@@ -102,6 +103,7 @@ class CaseManagement(HubApplication):
         ):
             # the case exists, but not for this case manager: the same answer as for no case
             raise NotFound(f"no case {case_id}", "caseId")
+        refuse_if_erased(self.vault, case.person_id, "caseId")
         return case
 
     def _encrypt(self, person_id: UUID, field: str, value: str | None) -> str | None:
@@ -301,7 +303,11 @@ class CaseManagement(HubApplication):
                 consent = self._get(
                     Consent, UUID(str(notification.originator_id)), "consentId", "consent"
                 )
-                if consent.status == "active" and consent.valid_until < today:
+                if (
+                    consent.status == "active"
+                    and consent.valid_until < today
+                    and not self.vault.is_erased(consent.person_id)
+                ):
                     consent.expire(today=today)
                     results.append(self._save(consent, consent_id=consent.id))
             if len(batch) < 500:
@@ -359,6 +365,7 @@ class CaseManagement(HubApplication):
         if referral.to_agency != actor.agency:
             # the referral exists, but not for this agency: say nothing more about it
             raise NotFound(f"no referral {referral_id}", "referralId")
+        refuse_if_erased(self.vault, referral.person_id, "referralId")
         return referral
 
     def accept_referral(self, actor: Actor, *, referral_id: UUID) -> Result:

@@ -7,4 +7,4 @@ from services.runtime.commands import CommandServer, call_method, register_comma
 
 
 def register_routes(server: CommandServer, app: ConflictManagement) -> None:
-    register_commands(server, call_method(app))
+    register_commands(server, call_method(app), app)

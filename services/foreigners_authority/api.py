@@ -79,5 +79,5 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         )
         return outcome
 
-    register_commands(server, invoke)
+    register_commands(server, invoke, app)
     register_subject_access(server, lambda person_id: app.subject_access(person_id))

@@ -31,9 +31,10 @@ from services.foreigners_authority.domain import (
     inbound_id,
     legacy_inbound_id,
 )
+from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import HubApplication
 from services.runtime.subject_access import history
-from services.runtime.vault import PersonalDataVault
+from services.runtime.vault import PersonalDataVault, PersonErased
 
 SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
@@ -169,7 +170,7 @@ class ForeignersAuthority(HubApplication):
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
         load_codelists().check_title(str(command.title), command.paragraph)
         file = (
-            self._file(command.person_id)
+            self._live_file(command.person_id)
             if command.agency is None
             else self._held_file(command.person_id, command.agency, "personId")
         )
@@ -197,7 +198,7 @@ class ForeignersAuthority(HubApplication):
 
     def _decided_file(self, decision: ConsentDecision) -> ResidenceFile:
         if decision.agency is None:  # the hub's admin
-            return self._file(decision.person_id)
+            return self._live_file(decision.person_id)
         return self._held_file(decision.person_id, decision.agency, "personId")
 
     def receive(self, form: Any) -> Receipt:
@@ -240,7 +241,7 @@ class ForeignersAuthority(HubApplication):
                 change_for(form.body)(file, self.today())
         except DomainError as error:
             field = f"body.{error.field}" if error.field else "body"
-            if isinstance(error, UnknownPerson):  # _held_file names the field in full
+            if isinstance(error, UnknownPerson | PersonErased):  # _held_file names it in full
                 field = error.field or "personId"
             return Receipt(
                 form.message_id,
@@ -288,6 +289,7 @@ class ForeignersAuthority(HubApplication):
             file = None
         if file is None or not file.held_by(authority):
             raise UnknownPerson(NOT_HELD, field)
+        refuse_if_erased(self.vault, person_id, field)
         return file
 
     def residence_file(self, person_id: UUID) -> dict[str, Any]:
@@ -346,4 +348,10 @@ class ForeignersAuthority(HubApplication):
             raise UnknownPerson(f"no residence file for person {person_id}", "personId") from None
         if not isinstance(file, ResidenceFile):  # the id names another kind of aggregate
             raise UnknownPerson(f"no residence file for person {person_id}", "personId")
+        return file
+
+    def _live_file(self, person_id: UUID) -> ResidenceFile:
+        """The file (for the hub's admin, who acts for any authority), unless erased."""
+        file = self._file(person_id)
+        refuse_if_erased(self.vault, person_id)
         return file

@@ -36,9 +36,11 @@ from pydantic import BaseModel, ValidationError
 
 from contracts import command_subject
 from contracts.commands import CATALOGUE, Command
+from contracts.commands.privacy import ERASE_PERSON, RESTRICT_PROCESSING
 from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
+from services.runtime.erasure import refuse_if_erased
 from services.runtime.logs import collect_personal_values, personal_field_names, personal_values
 from services.runtime.sealing import Opener, Sealer
 
@@ -190,8 +192,9 @@ class CommandServer:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        if self._subscription is not None:
-            await self._subscription.drain()  # type: ignore[no-untyped-call]
+        subscription, self._subscription = self._subscription, None
+        if subscription is not None:  # stopping twice is harmless
+            await subscription.drain()  # type: ignore[no-untyped-call]
         self._writer.shutdown(wait=True)
 
     async def _on_msg(self, msg: Msg) -> None:
@@ -350,12 +353,33 @@ def call_method(app: Any) -> Invoke:
     return invoke
 
 
-def register_commands(server: CommandServer, invoke: Invoke) -> None:
+def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
     """Route every command the catalogue gives ``server``'s service to ``invoke``, on the
     writer thread, after checking the caller's role against the declaration. The reply is the
-    outcome's position and the ids the declaration names."""
+    outcome's position and the ids the declaration names.
+
+    The erasure (``erase_person``) and the restriction (``restrict_processing``) are served
+    the same way in every service (services/runtime/erasure.py), and a command naming an
+    erased or restricted person is refused."""
+
+    def erase(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        outcome: CommandOutcome = app.erase_person(payload.person_id, payload.ground, payload.rule)
+        return outcome
+
+    def guarded(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        refuse_if_erased(app.vault, getattr(payload, "person_id", None))
+        return invoke(command, payload, context)
+
+    def restrict(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
+        outcome: CommandOutcome = app.restrict_processing(
+            payload.person_id, payload.ground, payload.rule
+        )
+        return outcome
+
+    special = {ERASE_PERSON: erase, RESTRICT_PROCESSING: restrict}
     for command in CATALOGUE.of(server.service):
-        server.route(command.name, command.payload, _handler(server, command, invoke), command)
+        run = special.get(command.name, guarded)
+        server.route(command.name, command.payload, _handler(server, command, run), command)
 
 
 def _handler(server: CommandServer, command: Command, invoke: Invoke) -> Handler:

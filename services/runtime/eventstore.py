@@ -62,6 +62,18 @@ class HubApplication(Application[UUID]):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def erase_person(self, person_id: UUID, ground: Any, rule: str | None = None) -> Any:
+        """Erase the person's data in this service (Art. 17 GDPR; services/runtime/erasure.py)."""
+        from services.runtime.erasure import erase_person
+
+        return erase_person(self, getattr(self, "vault"), person_id, ground, rule)  # noqa: B009
+
+    def restrict_processing(self, person_id: UUID, ground: Any, rule: str | None = None) -> Any:
+        """Restrict the processing of the person's data here (Art. 18 GDPR, § 84 (3) SGB X)."""
+        from services.runtime.erasure import restrict_processing
+
+        return restrict_processing(self, getattr(self, "vault"), person_id, ground, rule)  # noqa: B009
+
     def construct_mapper(self) -> Mapper[UUID]:
         base = super().construct_mapper()
         return ContextMapper(

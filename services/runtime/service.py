@@ -20,6 +20,7 @@ from services.runtime.database import (
     schema_lock,
     with_database,
 )
+from services.runtime.erasure import with_erasures
 from services.runtime.messaging import close, connect
 from services.runtime.outbox import IntegrationMapper
 from services.runtime.relay import OutboxRelay, ensure_relay_position_table
@@ -43,6 +44,10 @@ class ServiceSpec:
     http: Callable[[Any, CommandServer, HubSettings], Any] | None = None
     #: reactions to other services' events (application, JetStream, execute -> loops)
     policies: Callable[[Any, Any, Any], list[Any]] | None = None
+
+    def mapper(self, app: Any) -> IntegrationMapper:
+        """What the relay publishes: the service's own contract events and its erasures."""
+        return with_erasures(self.name, self.integration(app))
 
 
 def database_url(settings: HubSettings) -> str:
@@ -150,7 +155,7 @@ async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.E
     nc = await connect(settings, f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
-    relay = OutboxRelay(service=spec.name, app=app, mapper=spec.integration(app), js=js, pool=pool)
+    relay = OutboxRelay(service=spec.name, app=app, mapper=spec.mapper(app), js=js, pool=pool)
     log.info("%s relay: running", spec.name)
     try:
         await relay.run(stop)

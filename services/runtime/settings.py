@@ -65,6 +65,13 @@ class HubSettings(BaseSettings):
     inbound_port: int = 8001  # the foreigners authority's inbound interface
     log_level: str = "INFO"
     demo: bool = True
+    # -- retention (docs/data-protection.md "Retention"): the rules, how often the gateway runs them
+    retention_rules: Path | None = Field(
+        default=None, description="a TOML file of retention rules (default: the hub's own)"
+    )
+    retention_every_hours: float = Field(
+        default=24.0, ge=0, description="how often the gateway runs the retention rules (0: never)"
+    )
     consistency_wait_seconds: float = 5.0
     command_timeout_seconds: float = 10.0
     max_body_bytes: int = Field(

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import jwt
 
 from contracts.roles import Role
+from kernel.purposes import PURPOSES
 
 if TYPE_CHECKING:
     from services.runtime.settings import HubSettings
@@ -35,13 +36,17 @@ class AuthError(Exception):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: pseudonymous user id, agency, role and when the token expires."""
+    """Who is calling: pseudonymous user id, agency, role, when the token expires and the
+    purpose the token is bound to, if any."""
 
     subject: str
     agency: str
     role: str
     #: when the token expires (seconds since the epoch); not part of who is calling
     exp: int | None = field(default=None, compare=False)
+    #: the token's ``purpose`` claim as it stands (the gateway checks it against
+    #: kernel.purposes); not part of who is calling
+    purpose: str | None = field(default=None, compare=False)
 
 
 def issue_token(
@@ -52,13 +57,17 @@ def issue_token(
     role: str,
     issuer: str,
     ttl_seconds: int = 8 * 3600,
+    purpose: str | None = None,
 ) -> str:
+    """A signed HS256 token; with ``purpose``, bound to that purpose (its ``purpose`` claim)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
+    if purpose is not None and purpose not in PURPOSES:
+        raise ValueError(f"unknown purpose {purpose!r}; one of {', '.join(sorted(PURPOSES))}")
     if not agency.strip() or not subject.strip():
         raise ValueError("agency and subject must not be empty")
     now = int(time.time())
-    claims = {
+    claims: dict[str, Any] = {
         "sub": subject,
         "agency": agency,
         "role": role,
@@ -66,6 +75,8 @@ def issue_token(
         "iat": now,
         "exp": now + ttl_seconds,
     }
+    if purpose is not None:
+        claims["purpose"] = purpose
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -94,8 +105,21 @@ def verify_token(secret: str, token: str, *, issuer: str) -> Principal:
     if role not in ROLES:
         raise AuthError(f"the bearer token names an unknown role {role!r}")
     return Principal(
-        subject=str(claims["sub"]), agency=agency, role=str(role), exp=int(claims["exp"])
+        subject=str(claims["sub"]),
+        agency=agency,
+        role=str(role),
+        exp=int(claims["exp"]),
+        purpose=_purpose(claims, "purpose"),
     )
+
+
+def _purpose(claims: dict[str, Any], path: str) -> str | None:
+    """The purpose a token is bound to (its claim at ``path``: a string, or a list of one),
+    or None; the value is checked by the gateway, not here."""
+    values = list(_strings(_claim(claims, path)))
+    if len(values) > 1:
+        raise AuthError(f"the bearer token names several purposes in the claim '{path}'")
+    return values[0] if values else None
 
 
 #: checks a bearer token and names its caller (raises AuthError)
@@ -131,17 +155,18 @@ OIDC_ALGORITHMS = ("RS256", "ES256")
 class ClaimMapping:
     """Where an access token names the caller's agency and role.
 
-    ``agency_claim`` and ``role_claim`` are dotted paths into the claims
+    ``agency_claim``, ``role_claim`` and ``purpose_claim`` are dotted paths into the claims
     (``realm_access.roles``). A claim may hold a string or a list of strings. For the agency,
     only values starting with ``agency_prefix`` count, with the prefix removed (a Keycloak
     group ``/agencies/kim-05315`` names agency ``kim-05315``); an empty prefix takes the
     values as they are. For the role, only values that are hub roles count. Exactly one
-    agency and one role must remain.
+    agency and one role must remain. A purpose claim is optional (at most one value).
     """
 
     agency_claim: str = "groups"
     agency_prefix: str = "/agencies/"
     role_claim: str = "realm_access.roles"
+    purpose_claim: str = "purpose"
 
     def principal(self, claims: dict[str, Any]) -> Principal:
         agencies = sorted(
@@ -178,6 +203,7 @@ class ClaimMapping:
             agency=agencies[0],
             role=roles[0],
             exp=int(claims["exp"]) if isinstance(claims.get("exp"), int | float) else None,
+            purpose=_purpose(claims, self.purpose_claim),
         )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 from collections import OrderedDict
 from uuid import UUID
 
@@ -19,15 +20,41 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from psycopg import sql
 
+from kernel.errors import DomainError
 from services.runtime.database import check_identifier
 
 TOKEN_PREFIX = "hubenc:v1:"  # noqa: S105 - a format marker, not a secret
 _NONCE = 12
 _CACHE_SIZE = 10_000
+#: how long a process keeps a person's unwrapped key: after an erasure by another process of
+#: the same service (a replica), this one stops reading the person's data within this time
+KEY_CACHE_SECONDS = 60.0
 
 
 class PersonalDataUnavailable(LookupError):
     """The person's key is missing or was erased: the data cannot be read any more."""
+
+
+class PersonErased(DomainError, PersonalDataUnavailable):
+    """The person's data was erased here: nothing can be read or recorded about them."""
+
+    def __init__(self, field: str | None = "personId") -> None:
+        super().__init__(ERASED_MESSAGE, "erased", field)
+
+
+ERASED_MESSAGE = "this person's data was erased; nothing more can be read or recorded about them"
+
+
+class PersonRestricted(DomainError):
+    """The processing of the person's data is restricted here: nothing is shown or recorded."""
+
+    def __init__(self, field: str | None = "personId") -> None:
+        super().__init__(RESTRICTED_MESSAGE, "restricted", field)
+
+
+RESTRICTED_MESSAGE = (
+    "the processing of this person's data is restricted; nothing more can be recorded about them"
+)
 
 
 class TamperedCiphertext(ValueError):
@@ -95,7 +122,7 @@ class PersonalDataVault:
         self._table = sql.Identifier(check_identifier(schema), "person_keys")
         self._keyless = master_key_b64 is None
         self._wrapper = KeyWrapper(master_key_b64 or _b64e(bytes(32)))
-        self._cache: OrderedDict[UUID, bytes] = OrderedDict()
+        self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
 
@@ -114,6 +141,11 @@ class PersonalDataVault:
                     " created_at timestamptz NOT NULL DEFAULT now(),"
                     " erased_at timestamptz)"
                 ).format(self._table)
+            )
+            self._connection().execute(
+                sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS restricted_at timestamptz").format(
+                    self._table
+                )
             )
 
     def _require_master_key(self) -> None:
@@ -143,9 +175,8 @@ class PersonalDataVault:
     def _key(self, person_id: UUID) -> bytes:
         self._require_master_key()
         with self._lock:
-            key = self._cache.get(person_id)
+            key = self._cached(person_id)
             if key is not None:
-                self._cache.move_to_end(person_id)
                 return key
             row = (
                 self._connection()
@@ -155,16 +186,28 @@ class PersonalDataVault:
                 )
                 .fetchone()
             )
-            if row is None or row[0] is None:
-                raise PersonalDataUnavailable(f"no key for person {person_id} (erased or unknown)")
+            if row is None:
+                raise PersonalDataUnavailable(f"no key for person {person_id}")
+            if row[0] is None:
+                raise PersonErased()
             wrapped = row[0]
             assert isinstance(wrapped, bytes)
             key = self._wrapper.unwrap(person_id, wrapped)
             self._remember(person_id, key)
             return key
 
+    def _cached(self, person_id: UUID) -> bytes | None:
+        entry = self._cache.get(person_id)
+        if entry is None:
+            return None
+        if time.monotonic() - entry[1] > KEY_CACHE_SECONDS:
+            del self._cache[person_id]
+            return None
+        self._cache.move_to_end(person_id)
+        return entry[0]
+
     def _remember(self, person_id: UUID, key: bytes) -> None:
-        self._cache[person_id] = key
+        self._cache[person_id] = (key, time.monotonic())
         if len(self._cache) > _CACHE_SIZE:
             self._cache.popitem(last=False)
 
@@ -175,17 +218,63 @@ class PersonalDataVault:
         return decrypt_field(self._key(person_id), person_id, field, token)
 
     def erase(self, person_id: UUID) -> bool:
-        """Destroy the person's key. Returns False when there was no live key."""
+        """Destroy the person's key, and leave a tombstone so that no new key can be made for
+        them. Idempotent; returns whether the person had a key here (now destroyed), so a
+        repeated call answers as the first did."""
         with self._lock:
             self._cache.pop(person_id, None)
-            cursor = self._connection().execute(
-                sql.SQL(
-                    "UPDATE {} SET wrapped_key = NULL, erased_at = now() "
-                    "WHERE person_id = %s AND wrapped_key IS NOT NULL"
-                ).format(self._table),
-                (person_id,),
+            row = (
+                self._connection()
+                .execute(
+                    sql.SQL(
+                        "INSERT INTO {table} (person_id, wrapped_key, erased_at)"
+                        " VALUES (%(p)s, NULL, now())"
+                        " ON CONFLICT (person_id) DO UPDATE SET wrapped_key = NULL,"
+                        " erased_at = coalesce({table}.erased_at, now())"
+                        " RETURNING created_at < erased_at"
+                    ).format(table=self._table),
+                    {"p": person_id},
+                )
+                .fetchone()
             )
-            return cursor.rowcount == 1
+            return bool(row and row[0])
+
+    def restrict(self, person_id: UUID) -> None:
+        """Mark the person's processing restricted (their key is kept). Idempotent."""
+        with self._lock:
+            self._connection().execute(
+                sql.SQL(
+                    "INSERT INTO {table} (person_id, wrapped_key, restricted_at)"
+                    " VALUES (%(p)s, NULL, now()) ON CONFLICT (person_id) DO UPDATE"
+                    " SET restricted_at = coalesce({table}.restricted_at, now())"
+                ).format(table=self._table),
+                {"p": person_id},
+            )
+
+    def withdrawn(self, person_id: UUID) -> str | None:
+        """``erased``, ``restricted`` or None: whether the service may still process the
+        person's data (always asked of the database: another process may have decided)."""
+        with self._lock:
+            row = (
+                self._connection()
+                .execute(
+                    sql.SQL(
+                        "SELECT erased_at IS NOT NULL, restricted_at IS NOT NULL FROM {}"
+                        " WHERE person_id = %s"
+                    ).format(self._table),
+                    (person_id,),
+                )
+                .fetchone()
+            )
+        if row is None:
+            return None
+        if row[0]:
+            return "erased"
+        return "restricted" if row[1] else None
+
+    def is_erased(self, person_id: UUID) -> bool:
+        """Was the person's data erased here?"""
+        return self.withdrawn(person_id) == "erased"
 
     def close(self) -> None:
         with self._lock:

@@ -7,4 +7,4 @@ from services.steering_group.application import SteeringGroup
 
 
 def register_routes(server: CommandServer, app: SteeringGroup) -> None:
-    register_commands(server, call_method(app))
+    register_commands(server, call_method(app), app)

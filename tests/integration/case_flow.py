@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from gateway.context import PURPOSE_HEADER
 from tests.integration.conftest import InProcessHub
 
 KIM = "kim-05315"
 AWO = "awo-05315"
+#: who calls: role, agency, subject and, for reads under a consent, the purpose named in the
+#: ``Hub-Purpose`` header (``call`` sends it when the dict has one; see ``reading_for``)
 CASE_MANAGER = {"role": "case_manager", "agency": KIM, "subject": "cm-anna"}
-PARTNER = {"role": "partner_agency", "agency": AWO, "subject": "awo-ben"}
+PARTNER = {"role": "partner_agency", "agency": AWO, "subject": "awo-ben", "purpose": "referral"}
 
 OPEN_CASE = """mutation($input: OpenCaseInput!) { openCase(input: $input) {
   personId caseId position } }"""
@@ -34,6 +37,17 @@ TIMELINE = """query($id: ID!, $atLeast: String) { person(id: $id) {
   timeline(atLeast: $atLeast) { eventType summary } } }"""
 
 
+def reading_for(who: dict[str, str], purpose: str | None) -> dict[str, str]:
+    """``who``, reading for ``purpose`` (``None``: naming no purpose)."""
+    caller = {k: v for k, v in who.items() if k != "purpose"}
+    return caller if purpose is None else {**caller, "purpose": purpose}
+
+
+def purpose_header(purpose: str | None) -> dict[str, str]:
+    """The header naming the purpose of a read (none for ``None``)."""
+    return {} if purpose is None else {PURPOSE_HEADER: purpose}
+
+
 async def call(
     hub: InProcessHub, query: str, variables: dict[str, Any], who: dict[str, str]
 ) -> dict[str, Any]:
@@ -48,7 +62,8 @@ async def call(
             agency=who["agency"],
             role=who["role"],
             issuer=hub.settings.jwt_issuer,
-        )
+        ),
+        **purpose_header(who.get("purpose")),
     }
     response = await hub.client.post(
         "/graphql", json={"query": query, "variables": variables}, headers=headers

@@ -129,7 +129,7 @@ async def running_hub(
         relays[spec.name] = OutboxRelay(
             service=spec.name,
             app=relay_app,
-            mapper=spec.integration(relay_app),
+            mapper=spec.mapper(relay_app),
             js=(await connect_as(f"{spec.name}_relay")).jetstream(),
             pool=pool,
         )

@@ -43,13 +43,16 @@ class Caller:
     role: str
     agency: str
     subject: str
+    #: the purpose its token is bound to: readers under consent read for one the seed's
+    #: consent names
+    purpose: str | None = None
 
 
 #: each role's caller: the agencies that hold, receive or may see the seeded records
 HOME = {
     "abh_officer": Caller("abh_officer", ABH, "abh-clara"),
-    "case_manager": Caller("case_manager", KIM, "cm-anna"),
-    "partner_agency": Caller("partner_agency", AWO, "awo-ben"),
+    "case_manager": Caller("case_manager", KIM, "cm-anna", "referral"),
+    "partner_agency": Caller("partner_agency", AWO, "awo-ben", "referral"),
     "steering": Caller("steering", "steering-05315", "sg-dora"),
     "conflict_board": Caller("conflict_board", "board-05315", "board-emil"),
     "admin": Caller("admin", "hub-ops", "ops-fritz"),
@@ -57,7 +60,9 @@ HOME = {
 }
 #: the same role at another agency: holds nothing and is named by no consent
 STRANGER = {
-    role: Caller(role, caller.agency.replace("05315", "05111"), f"{caller.subject}-other")
+    role: Caller(
+        role, caller.agency.replace("05315", "05111"), f"{caller.subject}-other", caller.purpose
+    )
     for role, caller in HOME.items()
 }
 STRANGER["admin"] = Caller("admin", "hub-ops-2", "ops-other")
@@ -102,6 +107,7 @@ def token(hub: InProcessHub, caller: Caller) -> str:
         agency=caller.agency,
         role=caller.role,
         issuer=hub.settings.jwt_issuer,
+        purpose=caller.purpose,
     )
 
 
@@ -433,7 +439,7 @@ async def test_a_mutation_is_refused_or_reaches_its_command_as_the_matrix_says(
 ) -> None:
     name = entry.operation.split(".")[1]
     argument = schema._schema.mutation_type.fields[name].args["input"]  # type: ignore[union-attr]
-    document = f"mutation($i: {argument.type}) {{ {name}(input: $i) {{ position }} }}"
+    document = f"mutation($i: {argument.type}) {{ {name}(input: $i) {{ __typename }} }}"
 
     body = await call(hub, HOME[entry.role], document, {"i": sample(argument.type)})
 

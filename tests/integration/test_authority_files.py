@@ -27,7 +27,13 @@ from tests.integration.test_pathway import (
 )
 
 OTHER = {"role": "abh_officer", "agency": "abh-05111", "subject": "abh-koeln"}
-MANAGER = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+#: reads the authority's records for the purpose its consents name (consent_of: counselling)
+MANAGER = {
+    "role": "case_manager",
+    "agency": "kim-05315",
+    "subject": "cm-anna",
+    "purpose": "counselling",
+}
 REGISTER = """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
   personId position } }"""
 GRANT_TITLE = """mutation($input: GrantResidenceTitleInput!) { grantResidenceTitle(input: $input) {

@@ -13,7 +13,13 @@ from tests.integration.case_flow import ASSESS, CASE_MANAGER, GRANT, OPEN_CASE, 
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_pathway import PATHWAY, refugee_path
 
-OTHER_KIM = {"role": "case_manager", "agency": "kim-05111", "subject": "cm-eve"}
+#: another agency's case manager, reading for the purpose of the consent it records itself
+OTHER_KIM = {
+    "role": "case_manager",
+    "agency": "kim-05111",
+    "subject": "cm-eve",
+    "purpose": "counselling",
+}
 EVERYTHING = [
     "case_basic",
     "identity",

@@ -10,6 +10,7 @@ import httpx
 from gateway.consistency import Position
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
 from services.runtime.tokens import issue_token
+from tests.integration.case_flow import CASE_MANAGER as MANAGER
 from tests.integration.case_flow import GRANT, OPEN_CASE, call, ok
 from tests.integration.conftest import InProcessHub
 
@@ -229,7 +230,7 @@ async def test_a_case_manager_sees_no_pathway_on_its_own_consent_for_residence_d
     # the authority's records need a consent the authority has confirmed (issue 9): a case
     # manager's own consent, even one covering residence data, releases none of them
     person, position = await refugee_path(hub)
-    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    manager = {**MANAGER, "purpose": "counselling"}  # reading for a purpose its consent names
     before = await ok(hub, PATHWAY, {"id": person, "atLeast": position}, manager)
 
     opened = await open_case_for(hub, person, manager)
@@ -262,7 +263,7 @@ async def test_the_authority_confirms_a_consent_and_the_pathway_follows_its_deci
 ) -> None:
     # given a person on abh-05315's file and a case manager's consent covering residence data
     person, position = await refugee_path(hub)
-    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    manager = {**MANAGER, "purpose": "counselling"}  # reading for a purpose its consent names
     opened = await open_case_for(hub, person, manager)
     consent = await consent_of(hub, opened["caseId"], manager, "case_basic", "residence")
     await ok(hub, TIMELINE, {"id": person, "p": consent["position"]}, manager)
@@ -299,7 +300,7 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     # given a path with an integration course (B1), and a case whose consent covers
     # residence data only
     person, position = await refugee_path(hub)
-    manager = {"role": "case_manager", "agency": "kim-05315", "subject": "cm-anna"}
+    manager = {**MANAGER, "purpose": "counselling"}  # reading for a purpose its consent names
     opened = await open_case_for(hub, person, manager)
     residence = await consent_of(hub, opened["caseId"], manager, "residence")
     await ok(hub, TIMELINE, {"id": person, "p": residence["position"]}, manager)

@@ -45,7 +45,7 @@ async def test_no_personal_value_crosses_the_bus_in_clear(
         recorded.append(msg.subject.encode() + headers.encode() + msg.data)
 
     tap = await nats_client.subscribe(">", cb=record)
-    await nats_client.flush()  # the server has the subscription before anything is sent
+    await nats_client.flush()  # the server knows the tap before the first command
 
     # when the authority registers an arrival and a case manager opens a case
     registered = await ok(

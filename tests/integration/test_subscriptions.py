@@ -21,6 +21,7 @@ from tests.integration.case_flow import (
     consent_for_awo,
     ok,
     open_case,
+    purpose_header,
     refer_to_awo,
 )
 from tests.integration.conftest import InProcessHub
@@ -62,9 +63,13 @@ class Subscriber:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, url: str, token: str | None) -> AsyncIterator[Subscriber]:
+    async def connect(
+        cls, url: str, token: str | None, purpose: str | None = None
+    ) -> AsyncIterator[Subscriber]:
+        """A connection with ``token`` in ``connection_init``, reading for ``purpose``."""
         async with websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws:
             payload = {"Authorization": f"Bearer {token}"} if token else {}
+            payload.update(purpose_header(purpose))
             await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
             yield cls(ws)
 
@@ -107,7 +112,7 @@ async def test_a_partner_receives_its_referral_and_the_withdrawal_but_nothing_af
     hub: InProcessHub, ws_url: str
 ) -> None:
     opened = await open_case(hub)
-    async with Subscriber.connect(ws_url, token_for(hub, PARTNER)) as partner:
+    async with Subscriber.connect(ws_url, token_for(hub, PARTNER), PARTNER["purpose"]) as partner:
         await partner.acked()
         await partner.subscribe("inbox", INBOX)
         await partner.subscribe("events", EVENTS, {"person": opened["personId"]})

@@ -11,7 +11,11 @@ consent):
 - the person timeline, and the subscription's check at delivery time: which rows;
 - the pathway: whether the reader sees it at all (residence data), and its language facts;
 - the referrals: each consent's status today, and whether the referral may still show what
-  it shares (its recipient, categories and purpose covered today).
+  it shares (its recipient, categories and purpose covered today, and the read's purpose).
+
+Every reader reads for a purpose drawn too (or none): a consent releases a fact only when it
+names the read's purpose, and a read that names none is released nothing by any consent
+(the domain's ``coverage`` of a ``None`` purpose covers nothing).
 
 So nothing is shared without a covering consent, and a withdrawn or lapsed consent hides
 every row it alone covered, on every read. And, stated apart from that oracle
@@ -47,6 +51,8 @@ AUTHORITIES = [AUTHORITY, "abh-2"]
 FA = "foreigners_authority"
 CATEGORIES = ["case_basic", "work", "residence", "language", "health", "religion"]
 PURPOSES = ["referral", "counselling", "housing_support"]
+#: the purposes a read may name: those consents name, one no consent names, and none
+READ_PURPOSES = [*PURPOSES, "benefit_processing", None]
 PERSONS = [uuid.UUID(int=1), uuid.UUID(int=2)]
 SOURCES = ["case_management", "foreigners_authority"]
 ROLES = ["partner_agency", "case_manager", "abh_officer", "steering", "admin"]
@@ -106,7 +112,11 @@ referral_specs = st.lists(
     ),
     max_size=4,
 )
-readers = st.tuples(st.sampled_from([*AGENCIES, *AUTHORITIES]), st.sampled_from(ROLES))
+readers = st.tuples(
+    st.sampled_from([*AGENCIES, *AUTHORITIES]),
+    st.sampled_from(ROLES),
+    st.sampled_from(READ_PURPOSES),
+)
 #: which authority holds each person's file (``None``: no registration seen)
 holder_specs = st.fixed_dictionaries({p: st.none() | st.sampled_from(AUTHORITIES) for p in PERSONS})
 #: the authorities' latest decisions on consents: (consent index, authority) -> confirmed
@@ -148,12 +158,14 @@ def status_today(consent: Consent) -> str:
 
 
 def covers(consent: Consent, agency: str, categories: list[str], purpose: str | None) -> bool:
-    """A read with no purpose of its own is covered by any purpose the consent names."""
-    purposes = consent.purposes if purpose is None else [purpose]
-    return any(
-        consent.covers(recipient=agency, categories=categories, purpose=p, on=TODAY).covered
-        for p in purposes
-    )
+    """The domain's rule for a read made for ``purpose`` (``None``: it named none)."""
+    return consent.covers(
+        recipient=agency, categories=categories, purpose=purpose, on=TODAY
+    ).covered
+
+
+def names(consent: Consent, purpose: str | None) -> bool:
+    return purpose is not None and purpose in consent.purposes
 
 
 @dataclass(frozen=True)
@@ -171,8 +183,11 @@ class World:
         return holder is not None and self.decisions.get((index, holder)) is True
 
 
-def may_see(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
-    """Who sees a fact about a person: the roles' limits, then the controller's consent.
+def may_see(
+    fact: dict[str, Any], world: World, agency: str, role: str, purpose: str | None
+) -> bool:
+    """Who sees a fact about a person, read for ``purpose``: the roles' limits, then the
+    controller's consent for that purpose.
 
     ``controllers[i]`` recorded ``domain[i]`` (the agency of its case): a consent releases
     only its controller's facts; the authority's facts only once the authority holding the
@@ -189,7 +204,7 @@ def may_see(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
         return any(
             c.person_id == fact["person"]
             and world.confirmed_by_holder(i, fact["person"])
-            and covers(c, agency, fact["categories"], None)
+            and covers(c, agency, fact["categories"], purpose)
             for i, c in enumerate(domain)
         )
     if fact["owner"] is None:
@@ -201,20 +216,23 @@ def may_see(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
             return False
         governing = domain[fact["consent"]]
         if fact["categories"] == ["consent"]:
-            return agency in governing.recipients
-        return covers(governing, agency, [], None)
+            return agency in governing.recipients and names(governing, purpose)
+        return covers(governing, agency, [], purpose)
     return any(
         c.person_id == fact["person"]
         and controller == fact["owner"]
-        and covers(c, agency, fact["categories"], None)
+        and covers(c, agency, fact["categories"], purpose)
         for c, controller in zip(domain, controllers, strict=True)
     )
 
 
-def released(fact: dict[str, Any], world: World, agency: str, role: str) -> bool:
+def released(
+    fact: dict[str, Any], world: World, agency: str, role: str, purpose: str | None
+) -> bool:
     """The property, stated apart from the oracle: a fact reaches an agency only if the agency
-    controls it, or its controller released it to that agency (an active consent recorded by
-    the fact's owner, about the fact's person or governing the fact, naming the agency).
+    controls it, or its controller released it to that agency for the read's purpose (an
+    active consent recorded by the fact's owner, about the fact's person or governing the
+    fact, naming the agency and the purpose).
 
     The authority's facts are controlled by the authority holding the person's file: its
     officers read them, and only a consent naming the agency that this authority confirmed
@@ -230,6 +248,7 @@ def released(fact: dict[str, Any], world: World, agency: str, role: str) -> bool
             c.person_id == fact["person"]
             and world.confirmed_by_holder(i, fact["person"])
             and agency in c.recipients
+            and names(c, purpose)
             and c.is_active(TODAY)
             for i, c in enumerate(world.domain)
         )
@@ -241,6 +260,7 @@ def released(fact: dict[str, Any], world: World, agency: str, role: str) -> bool
         controller == fact["owner"]
         and (c.person_id == fact["person"] or fact["consent"] == i)
         and agency in c.recipients
+        and names(c, purpose)
         and c.is_active(TODAY)
         for i, (c, controller) in enumerate(zip(world.domain, world.controllers, strict=True))
     )
@@ -403,7 +423,7 @@ async def store(
         }
     ],
     referral_list=[],
-    reader=("awo", "partner_agency"),
+    reader=("awo", "partner_agency", "referral"),
     cut=0,
     holders={PERSONS[0]: "abh-2", PERSONS[1]: None},
     decisions={(0, AUTHORITY): True},
@@ -414,7 +434,7 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     consent_specs: list[dict[str, Any]],
     row_specs: list[dict[str, Any]],
     referral_list: list[dict[str, Any]],
-    reader: tuple[str, str],
+    reader: tuple[str, str, str | None],
     cut: int,
     holders: dict[uuid.UUID, str | None],
     decisions: dict[tuple[int, str], bool],
@@ -426,10 +446,12 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
     referral_ids = await store(conn, consent_specs, row_specs, referral_list, holders, decisions)
     domain = [domain_consent(c) for c in consent_specs]
     world = World(domain, controllers, holders, decisions)
-    agency, role = reader
-    who = Reader(agency, role, TODAY)
+    agency, role, purpose = reader
+    who = Reader(agency, role, TODAY, purpose)
     allowed = {
-        position for position, r in enumerate(row_specs, start=1) if may_see(r, world, agency, role)
+        position
+        for position, r in enumerate(row_specs, start=1)
+        if may_see(r, world, agency, role, purpose)
     }
 
     # when each read runs, then it returns what the domain rule allows
@@ -446,37 +468,39 @@ async def test_every_read_shows_exactly_what_the_consent_rule_allows(
             world,
             agency,
             role,
+            purpose,
         ), "pathway"
         assert access.language == may_see(
             {**residence_file, "categories": ["language"], "consent": None},
             world,
             agency,
             role,
+            purpose,
         ), "pathway language facts"
 
-        assert all(released(row_specs[r["position"] - 1], world, agency, role) for r in timeline), (
-            "a row reached an agency its controller did not release it to"
-        )
+        assert all(
+            released(row_specs[r["position"] - 1], world, agency, role, purpose) for r in timeline
+        ), "a row reached an agency its controller did not release it to"
 
     delivered = await new_rows(
         conn, who, after={s: cut for s in SOURCES}, upto={s: len(row_specs) for s in SOURCES}
     )
     assert {r["position"] for r in delivered} == {p for p in allowed if p > cut}, "delivery"
-    assert all(released(row_specs[r["position"] - 1], world, agency, role) for r in delivered), (
-        "a delivery reached an agency its controller did not release it to"
-    )
+    assert all(
+        released(row_specs[r["position"] - 1], world, agency, role, purpose) for r in delivered
+    ), "a delivery reached an agency its controller did not release it to"
 
-    sent = await referrals(conn, TODAY, case_ids=PERSONS)
+    sent = await referrals(conn, TODAY, case_ids=PERSONS, purpose=purpose)
     assert {r["referral_id"] for r in sent} == set(referral_ids)
     for row in sent:
         ref = referral_list[referral_ids.index(row["referral_id"])]
         consent = domain[ref["consent"]]
         assert row["consent_status"] == status_today(consent), "referral consent status"
-        assert (
-            row["shared"]
-            == consent.covers(
-                recipient=ref["to"], categories=ref["categories"], purpose=ref["purpose"], on=TODAY
+        assert row["shared"] == all(  # for the referral's purpose and for the read's
+            consent.covers(
+                recipient=ref["to"], categories=ref["categories"], purpose=p, on=TODAY
             ).covered
+            for p in (ref["purpose"], purpose)
         ), "referral shared case"
     inbox = await referrals(conn, TODAY, to_agency=agency, after_version=cut)
     assert {r["referral_id"] for r in inbox} == {

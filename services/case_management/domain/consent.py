@@ -64,11 +64,12 @@ def coverage(
     special_categories_explicit: bool,
     recipient: str,
     wanted_categories: frozenset[str] | set[str] | list[str],
-    purpose: str,
+    purpose: str | None,
     on: date,
 ) -> Coverage:
     """The consent rule, pure: does this consent let ``recipient`` receive these categories
-    for ``purpose`` on day ``on``? Lists every missing part."""
+    for ``purpose`` on day ``on``? Lists every missing part. A sharing or read that names no
+    purpose (``None``) is covered by no consent (purpose at read time)."""
     missing: list[str] = []
     if status == "withdrawn":
         missing.append("the consent was withdrawn")
@@ -86,7 +87,9 @@ def coverage(
         missing.append(
             f"special categories ({', '.join(special)}) need explicit consent (Art. 9 GDPR)"
         )
-    if purpose not in purposes:
+    if purpose is None:
+        missing.append("no purpose was named")
+    elif purpose not in purposes:
         missing.append(f"purpose {purpose} is not named in the consent")
     return Coverage(missing)
 
@@ -200,7 +203,9 @@ class Consent(Aggregate):
     def is_active(self, on: date) -> bool:
         return self.status == "active" and on <= self.valid_until
 
-    def covers(self, *, recipient: str, categories: list[str], purpose: str, on: date) -> Coverage:
+    def covers(
+        self, *, recipient: str, categories: list[str], purpose: str | None, on: date
+    ) -> Coverage:
         return coverage(
             status=self.status,
             valid_until=self.valid_until,

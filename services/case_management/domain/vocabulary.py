@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from kernel import categories
+from kernel.purposes import Purpose as Purpose  # the hub's one list of purposes
 
 
 class LegalSphere(StrEnum):
@@ -60,19 +61,6 @@ DOMAIN_CATEGORY = {
     LifeDomain.HEALTH: DataCategory.HEALTH,
     LifeDomain.FAMILY: DataCategory.FAMILY,
 }
-
-
-class Purpose(StrEnum):
-    """Purposes a consent may name (Zweckbindung)."""
-
-    REFERRAL = "referral"  # Vermittlung an eine Fachstelle
-    CASE_CONFERENCE = "case_conference"  # Fallkonferenz
-    COUNSELLING = "counselling"
-    EMPLOYMENT_SUPPORT = "employment_support"
-    BENEFIT_PROCESSING = "benefit_processing"
-    EDUCATION_SUPPORT = "education_support"
-    HOUSING_SUPPORT = "housing_support"
-    HEALTH_SUPPORT = "health_support"
 
 
 class TargetGroup(StrEnum):

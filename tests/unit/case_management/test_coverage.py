@@ -146,6 +146,27 @@ def test_a_sharing_is_covered_exactly_when_status_date_recipient_categories_and_
     assert result.covered == rule_holds(terms, sharing)
 
 
+def test_a_read_that_names_no_purpose_is_covered_by_no_consent() -> None:
+    # purpose at read time: a consent naming every purpose still covers no read without one
+    terms, sharing = everything_for(date(2026, 3, 31))
+    terms = replace(terms, purposes=frozenset(PURPOSES))
+
+    result = coverage(
+        status=terms.status,
+        valid_until=terms.valid_until,
+        recipients=terms.recipients,
+        categories=terms.categories,
+        purposes=terms.purposes,
+        special_categories_explicit=terms.special_categories_explicit,
+        recipient=sharing.recipient,
+        wanted_categories=sharing.wanted_categories,
+        purpose=None,
+        on=sharing.on,
+    )
+
+    assert result.missing == ["no purpose was named"]
+
+
 @FAST
 @given(st.sampled_from(STATUSES) | st.text(max_size=12))
 def test_a_consent_in_any_status_but_active_covers_nothing(status: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -90,6 +91,8 @@ def _field_strategy(annotation: Any) -> st.SearchStrategy[Any]:
         return aware_datetimes
     if annotation is date:
         return st.dates()
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return st.sampled_from(list(annotation))
     return non_empty
 
 

@@ -69,10 +69,12 @@ def test_the_gateway_offers_exactly_one_mutation_per_command() -> None:
     assert mutation is not None
     offered = {field.graphql_name or field.python_name for field in mutation.fields}  # type: ignore[union-attr]
     assert offered == {command.mutation for command in CATALOGUE}
-    assert len(offered) == len(CATALOGUE)
+    # each exposed command is a mutation of its own; the erasure is one for every service
+    assert len({command.mutation for command in CATALOGUE.exposed()}) == len(CATALOGUE.exposed())
+    assert {c.mutation for c in CATALOGUE if not c.exposed} == {"erasePerson", "restrictProcessing"}
 
 
-@pytest.mark.parametrize("command", list(CATALOGUE), ids=lambda c: f"{c.service}.{c.name}")
+@pytest.mark.parametrize("command", CATALOGUE.exposed(), ids=lambda c: f"{c.service}.{c.name}")
 def test_each_mutation_returns_the_ids_its_command_declares(command: Command) -> None:
     result_name = command.mutation[0].upper() + command.mutation[1:] + "Result"
     result = schema.get_type_by_name(result_name)

@@ -209,7 +209,8 @@ def test_importing_contracts_registers_the_foreigners_authority_contracts() -> N
         "hub.foreigners_authority.asylum_decision_received.v1",
         "hub.foreigners_authority.naturalisation_completed.v1",
     } <= types
-    assert len(types) == 23  # with consent_confirmed and consent_declined
+    # with consent_confirmed, consent_declined, personal_data_erased, processing_restricted
+    assert len(types) == 25
     assert REGISTRY.services() == [
         "case_management",
         "conflict_management",
