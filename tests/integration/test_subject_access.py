@@ -402,3 +402,39 @@ async def test_a_service_whose_key_was_erased_shows_as_erased(hub: InProcessHub)
     assert "Daten gelöscht" in text
     assert CONTACT not in text
     assert GOAL_TEXT not in text
+
+
+async def test_after_erase_person_every_holder_shows_as_erased_and_nothing_personal_is_left(
+    hub: InProcessHub,
+) -> None:
+    # given a person with a history, erased everywhere by the data-protection officer
+    seeded = await person_with_a_history(hub)
+    erased = await ok(
+        hub,
+        "mutation($i: ErasePersonInput!) { erasePerson(input: $i) { complete } }",
+        {"i": {"personId": seeded["person"], "ground": "REQUEST"}},
+        DPO,
+    )
+    assert erased["erasePerson"]["complete"] is True
+
+    # when the data-protection officer asks for the report
+    report = (await ok(hub, REPORT, {"p": seeded["person"]}, DPO))["subjectAccessReport"]
+    pdf = await hub.client.get(
+        f"/reports/subject-access/{seeded['person']}.pdf", headers=bearer(hub, DPO)
+    )
+
+    # then it is still answered (the person was known): each holder says erased, and the
+    # access log remains; no personal value is left in it
+    assert {s["service"]: s["status"] for s in report["services"]} == {
+        "foreigners_authority": "erased",
+        "case_management": "erased",
+        "conflict_management": "none_by_design",
+        "steering_group": "none_by_design",
+    }
+    assert report["accessLog"]
+    assert pdf.status_code == 200
+    text = pdf_text(pdf.content)
+    assert text.count("Daten gelöscht") == 2
+    for value in VALUES:
+        assert value not in str(report["document"]), value
+        assert value not in text, value
