@@ -43,6 +43,10 @@ STATUS_TEXT = {
     "unavailable": "Der Dienst hat nicht geantwortet; diese Auskunft ist insoweit unvollständig "
     "und wird nachgereicht.",
 }
+RESTRICTED_TEXT = (
+    "Die Verarbeitung dieser Daten ist eingeschränkt (Art. 18 DSGVO): sie werden nur noch "
+    "gespeichert und weder angezeigt noch verändert."
+)
 CONSENT_STATUS = {"active": "erteilt", "withdrawn": "widerrufen", "expired": "abgelaufen"}
 DECISIONS = {"confirmed": "bestätigt", "declined": "abgelehnt"}
 CASE_STATUS = {"open": "offen", "closed": "abgeschlossen"}
@@ -428,6 +432,8 @@ def render(document: dict[str, Any]) -> bytes:
     w.heading("1. Gespeicherte Daten")
     for holding in document["services"]:
         w.heading(SERVICE_NAMES.get(holding["service"], holding["service"]), 2)
+        if holding.get("restricted"):
+            w.text(RESTRICTED_TEXT)
         if holding["status"] != "found":
             w.text(STATUS_TEXT.get(holding["status"], holding["status"]))
         elif holding["service"] == "foreigners_authority":

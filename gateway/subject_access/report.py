@@ -54,6 +54,7 @@ async def _holding(
     holding: dict[str, Any] = {"service": service, "status": status}
     if status == FOUND:
         holding["data"] = answer.get("data") or {}
+        holding["restricted"] = bool(answer.get("restricted"))
     return holding
 
 

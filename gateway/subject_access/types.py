@@ -17,6 +17,9 @@ class SubjectAccessHoldings:
         "or unavailable (the service did not answer)"
     )
     data: JSON | None = strawberry.field(description="the service's data in clear text, if found")
+    restricted: bool = strawberry.field(
+        description="the processing of the data is restricted (Art. 18 GDPR): kept, not used"
+    )
 
 
 @strawberry.type(description="The foreigners authority's decision on a consent")
@@ -112,7 +115,12 @@ def from_document(document: dict[str, Any]) -> SubjectAccessReport:
         person_id=strawberry.ID(document["person_id"]),
         generated_at=_instant(document["generated_at"]),
         services=[
-            SubjectAccessHoldings(service=h["service"], status=h["status"], data=h.get("data"))
+            SubjectAccessHoldings(
+                service=h["service"],
+                status=h["status"],
+                data=h.get("data"),
+                restricted=bool(h.get("restricted")),
+            )
             for h in document["services"]
         ],
         consents=[

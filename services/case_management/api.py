@@ -24,5 +24,9 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         return outcome
 
     register_commands(server, invoke, app)
-    register_subject_access(server, lambda person_id: app.subject_access(person_id))
+    register_subject_access(
+        server,
+        lambda person_id: app.subject_access(person_id),
+        lambda person_id: app.vault.withdrawn(person_id),
+    )
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

@@ -80,4 +80,8 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         return outcome
 
     register_commands(server, invoke, app)
-    register_subject_access(server, lambda person_id: app.subject_access(person_id))
+    register_subject_access(
+        server,
+        lambda person_id: app.subject_access(person_id),
+        lambda person_id: app.vault.withdrawn(person_id),
+    )

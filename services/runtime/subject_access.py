@@ -43,19 +43,28 @@ class SubjectAccessRequest(BaseModel):
     nonce: str = Field(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-def answer(read: Reader, person_id: UUID) -> dict[str, Any]:
-    """What the service holds on the person, or why it holds nothing (any more)."""
+def answer(
+    read: Reader, person_id: UUID, withdrawn: Callable[[UUID], str | None] | None = None
+) -> dict[str, Any]:
+    """What the service holds on the person, or why it holds nothing (any more); data whose
+    processing is restricted (Art. 18 GDPR) is still reported, marked ``restricted``."""
     try:
         data = read(person_id)
     except PersonalDataUnavailable:
         return {"status": ERASED}
     if data is None:
         return {"status": UNKNOWN}
-    return {"status": FOUND, "data": dict(data)}
+    restricted = withdrawn is not None and withdrawn(person_id) == "restricted"
+    return {"status": FOUND, "data": dict(data), "restricted": restricted}
 
 
-def register_subject_access(server: CommandServer, read: Reader) -> None:
-    """Serve ``hub.cmd.<service>.subject_access`` for the data-protection officer only."""
+def register_subject_access(
+    server: CommandServer,
+    read: Reader,
+    withdrawn: Callable[[UUID], str | None] | None = None,
+) -> None:
+    """Serve ``hub.cmd.<service>.subject_access`` for the data-protection officer only;
+    ``withdrawn`` (the vault's) tells whether the person's processing is restricted."""
 
     async def handle(request: SubjectAccessRequest, context: CommandContext) -> dict[str, Any]:
         if context.role not in DATA_PROTECTION:
@@ -65,7 +74,7 @@ def register_subject_access(server: CommandServer, read: Reader) -> None:
             raise CommandRejected(
                 "unavailable", "this service holds no key to seal its answer for the gateway"
             )
-        body = await server.execute(lambda: answer(read, request.person_id), context)
+        body = await server.execute(lambda: answer(read, request.person_id, withdrawn), context)
         return {"sealed": opener.seal_reply(f"{server.service}.{COMMAND}", request.nonce, body)}
 
     server.route(COMMAND, SubjectAccessRequest, handle)

@@ -30,7 +30,7 @@ CONTACT, GOAL_TEXT, NOTE = "lina@example.org", "Deutschkurs B1 bis zum Sommer", 
 VALUES = (GIVEN, FAMILY, BORN, AZR, CONTACT, GOAL_TEXT, NOTE)
 REPORT = """query($p: ID!) { subjectAccessReport(personId: $p) {
   personId generatedAt
-  services { service status data }
+  services { service status restricted data }
   consents { id status recipients categories purposes validUntil
              authorityDecisions { decision on } }
   recipients { referrals { toAgency sharedCategories purpose }
@@ -438,3 +438,30 @@ async def test_after_erase_person_every_holder_shows_as_erased_and_nothing_perso
     for value in VALUES:
         assert value not in str(report["document"]), value
         assert value not in text, value
+
+
+async def test_data_whose_processing_is_restricted_is_reported_and_marked_so(
+    hub: InProcessHub,
+) -> None:
+    # given a person whose processing the data-protection officer restricted (Art. 18 GDPR)
+    seeded = await person_with_a_history(hub)
+    restricted = await ok(
+        hub,
+        "mutation($i: RestrictProcessingInput!) { restrictProcessing(input: $i) { complete } }",
+        {"i": {"personId": seeded["person"], "ground": "ACCURACY_CONTESTED"}},
+        DPO,
+    )
+    assert restricted["restrictProcessing"]["complete"] is True
+
+    # when the officer asks for the report
+    report = (await ok(hub, REPORT, {"p": seeded["person"]}, DPO))["subjectAccessReport"]
+    pdf = await hub.client.get(
+        f"/reports/subject-access/{seeded['person']}.pdf", headers=bearer(hub, DPO)
+    )
+
+    # then the kept data is reported (the right of access stays), marked restricted
+    services = {s["service"]: s for s in report["services"]}
+    for holder in ("foreigners_authority", "case_management"):
+        assert (services[holder]["status"], services[holder]["restricted"]) == ("found", True)
+    assert services["case_management"]["data"]["client"]["family_name"] == FAMILY
+    assert "Die Verarbeitung dieser Daten ist eingeschränkt" in pdf_text(pdf.content)
