@@ -30,6 +30,7 @@ from gateway import audit, erasure, readiness, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, request_purpose
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
+from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
 from projections import schema as read_models
 from services.runtime import telemetry
@@ -471,6 +472,14 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
 
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(TracingMiddleware, tracer=tracer)
+
+    def report_resources() -> tuple[asyncpg.Pool, CommandClient]:
+        pool, commands = state["pool"], state["commands"]
+        assert isinstance(pool, asyncpg.Pool)
+        assert isinstance(commands, CommandClient)
+        return pool, commands
+
+    app.include_router(subject_access_routes(authenticate_off_loop, buckets.take, report_resources))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -12,6 +12,7 @@ the last number and hash, so that removing entries from the end shows too.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -74,6 +75,17 @@ $$;
 DROP TRIGGER IF EXISTS audit_chain ON gateway.audit_log;
 CREATE TRIGGER audit_chain BEFORE INSERT ON gateway.audit_log
   FOR EACH ROW EXECUTE FUNCTION gateway.audit_chain();
+
+-- one person's entries, for the Art. 15 report: the gateway may call it (database_roles), but
+-- still not read the log itself
+CREATE OR REPLACE FUNCTION gateway.audit_entries_of(person uuid)
+RETURNS TABLE (at timestamptz, subject text, agency text, role text, action text,
+               purpose text, detail text)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+  SELECT e.at, e.subject, e.agency, e.role, e.action, e.purpose, e.detail
+  FROM gateway.audit_log e WHERE e.person_id = person ORDER BY e.at, e.id
+$$;
+REVOKE ALL ON FUNCTION gateway.audit_entries_of(uuid) FROM PUBLIC;
 """
 
 
@@ -124,6 +136,26 @@ async def record_read(
         purpose,
         detail,
     )
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One read of a person's data: when, who (subject, agency, role), what, for which purpose."""
+
+    at: datetime
+    subject: str
+    agency: str
+    role: str
+    action: str
+    purpose: str
+    detail: str | None
+
+
+async def entries_of(pool: asyncpg.Pool, person_id: UUID) -> list[AuditEntry]:
+    """The log's entries about one person, oldest first (through ``gateway.audit_entries_of``:
+    the gateway's role cannot read the log itself)."""
+    rows = await pool.fetch("SELECT * FROM gateway.audit_entries_of($1)", person_id)
+    return [AuditEntry(**dict(row)) for row in rows]
 
 
 async def verify_chain(conn: asyncpg.Connection) -> ChainReport:

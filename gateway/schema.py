@@ -33,6 +33,7 @@ from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
 from gateway.steering.queries import SteeringQueries
+from gateway.subject_access.queries import SubjectAccessQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import Person
 from services.runtime.logs import redacting
@@ -66,7 +67,15 @@ class PersonQueries:
 
 
 Query = merge_types(
-    "Query", (PersonQueries, CaseQueries, PathwayQueries, ConflictQueries, SteeringQueries)
+    "Query",
+    (
+        PersonQueries,
+        CaseQueries,
+        PathwayQueries,
+        ConflictQueries,
+        SteeringQueries,
+        SubjectAccessQueries,
+    ),
 )
 Mutation = merge_types("Mutation", (mutation_type(), ErasureMutations))
 

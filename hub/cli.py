@@ -56,7 +56,7 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
     settings.resolved_jwt_secret()  # dev secrets: made once, before any process needs them
     settings.resolved_vault_master_key()
     settings.resolved_indicator_key()
-    for name in SERVICES:
+    for name in [*SERVICES, "gateway"]:  # the gateway's opens replies sealed for it
         settings.resolved_sealing_key(name)
 
     def on_ready(base_url: str, env: dict[str, str]) -> None:

@@ -53,6 +53,8 @@ class Grant:
     schema: str
     table: str | None = None  # None: every table in ``schema``
     sequences: bool = False  # the schema's sequences rather than its tables
+    #: a function's name and argument types (``audit_entries_of(uuid)``) instead of tables
+    function: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,8 @@ GATEWAY_ROLE = DatabaseRole(
         Grant("INSERT", AUDIT_SCHEMA, table="audit_log"),
         Grant("USAGE", AUDIT_SCHEMA, table="audit_log_id_seq", sequences=True),
         Grant("SELECT, INSERT, UPDATE", AUDIT_SCHEMA, table="erasures"),
+        # one person's entries for the Art. 15 report (SECURITY DEFINER), not the log itself
+        Grant("EXECUTE", AUDIT_SCHEMA, function="audit_entries_of(uuid)"),
     ),
 )
 
@@ -147,6 +151,7 @@ def grant_statements(
         statements += [
             sql.SQL("REVOKE ALL ON ALL TABLES IN SCHEMA {} FROM {}").format(target, name),
             sql.SQL("REVOKE ALL ON ALL SEQUENCES IN SCHEMA {} FROM {}").format(target, name),
+            sql.SQL("REVOKE ALL ON ALL FUNCTIONS IN SCHEMA {} FROM {}").format(target, name),
             sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(target, name),
         ]
     for schema in role.schemas:
@@ -156,7 +161,15 @@ def grant_statements(
     for grant in role.grants:
         rights = sql.SQL(grant.privileges)
         in_schema = sql.Identifier(grant.schema)
-        if grant.table is not None:
+        if grant.function is not None:
+            function, arguments = grant.function.split("(", 1)
+            signature = sql.SQL("{}({}").format(
+                sql.Identifier(grant.schema, function), sql.SQL(arguments)
+            )
+            statements.append(
+                sql.SQL("GRANT {} ON FUNCTION {} TO {}").format(rights, signature, name)
+            )
+        elif grant.table is not None:
             kind = sql.SQL("SEQUENCE" if grant.sequences else "TABLE")
             target = sql.Identifier(grant.schema, grant.table)
             statements.append(sql.SQL("GRANT {} ON {} {} TO {}").format(rights, kind, target, name))

@@ -9,6 +9,7 @@ from contracts.commands.case_management import AssessNeeds
 from services.case_management.application import Actor, CaseManagement
 from services.runtime.commands import CommandOutcome, CommandServer, register_commands
 from services.runtime.context import SYSTEM_CONTEXT, CommandContext
+from services.runtime.subject_access import register_subject_access
 
 EXPIRY_SWEEP_SECONDS = 600.0
 
@@ -23,4 +24,9 @@ def register_routes(server: CommandServer, app: CaseManagement) -> None:
         return outcome
 
     register_commands(server, invoke, app)
+    register_subject_access(
+        server,
+        lambda person_id: app.subject_access(person_id),
+        lambda person_id: app.vault.withdrawn(person_id),
+    )
     server.schedule(EXPIRY_SWEEP_SECONDS, lambda: app.expire_consents(), SYSTEM_CONTEXT)

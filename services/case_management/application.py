@@ -31,10 +31,20 @@ from services.case_management.domain import (
 from services.case_management.domain.mediation import pool_id
 from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import HubApplication
+from services.runtime.subject_access import history
 from services.runtime.vault import PersonalDataVault
 
 SERVICE = "case_management"
 A = TypeVar("A", bound=Aggregate)
+#: the vault's field of each ciphertext whose name does not say it
+_VAULT_FIELDS = {"description_enc": "goal", "note_enc": "referral_note"}
+#: the records that hang on a person, by the event that creates them
+_PERSON_RECORDS = {
+    get_topic(Case.Opened): "cases",
+    get_topic(Consent.Granted): "consents",
+    get_topic(Referral.Sent): "referrals",
+    get_topic(MediationRequest.Requested): "mediation",
+}
 
 
 @dataclass(frozen=True)
@@ -491,3 +501,157 @@ class CaseManagement(HubApplication):
         client = self._get(Client, case.person_id, "caseId", "client")
         names = json.loads(self.vault.decrypt(case.person_id, "names", client.names_enc))
         return {"given_names": names["given"], "family_name": names["family"]}
+
+    # -- the Art. 15 report --------------------------------------------------------------
+    def subject_access(self, person_id: UUID) -> dict[str, Any] | None:
+        """Everything case management holds on the person, in clear text, for the
+        data-protection officer's Art. 15 report: the client's data, cases (needs, goals with
+        their descriptions, conferences), consents, referrals with the categories they shared,
+        mediation requests; None when it knows nothing of the person. Raises
+        ``PersonalDataUnavailable`` once the person's key is erased."""
+        try:
+            known: object = self.repository.get(person_id)
+        except AggregateNotFoundError:
+            known = None
+        client = known if isinstance(known, Client) else None
+        records = self._records_of(person_id)
+        if client is None and not any(records.values()):
+            return None
+
+        def decrypt(field: str, token: str) -> str:
+            return self.vault.decrypt(person_id, field, token)
+
+        person: dict[str, Any] = {}
+        if client is not None:
+            names = json.loads(decrypt("names", client.names_enc))
+            person = {
+                "given_names": names["given"],
+                "family_name": names["family"],
+                "birth_date": decrypt("birth_date", client.birth_date_enc)
+                if client.birth_date_enc
+                else None,
+                "contact": decrypt("contact", client.contact_enc) if client.contact_enc else None,
+            }
+        return {
+            "client": person,
+            "cases": [self._case_report(i, decrypt) for i in records["cases"]],
+            "consents": [self._consent_report(i, decrypt) for i in records["consents"]],
+            "referrals": [self._referral_report(i, decrypt) for i in records["referrals"]],
+            "mediation": [self._mediation_report(i, decrypt) for i in records["mediation"]],
+        }
+
+    def _records_of(self, person_id: UUID) -> dict[str, list[UUID]]:
+        """The ids of the cases, consents, referrals and mediation requests of the person (a
+        scan of the events that create them: the report is rare, an index is not worth it)."""
+        found: dict[str, list[UUID]] = {kind: [] for kind in _PERSON_RECORDS.values()}
+        start = 1
+        while True:
+            batch = self.recorder.select_notifications(
+                start=start, limit=500, topics=list(_PERSON_RECORDS)
+            )
+            for notification in batch:
+                created = self.mapper.to_domain_event(notification)
+                if getattr(created, "person_id", None) == person_id:
+                    found[_PERSON_RECORDS[notification.topic]].append(created.originator_id)
+            if len(batch) < 500:
+                return found
+            start = batch[-1].id + 1
+
+    def _history(
+        self, aggregate_id: UUID, decrypt: Callable[[str, str], str]
+    ) -> list[dict[str, Any]]:
+        return history(self.events.get(aggregate_id), decrypt, _VAULT_FIELDS)
+
+    def _case_report(self, case_id: UUID, decrypt: Callable[[str, str], str]) -> dict[str, Any]:
+        case = self._get(Case, case_id, "caseId", "case")
+        events = self._history(case_id, decrypt)
+        return {
+            "case_id": case.id,
+            "agency": case.agency,
+            "case_manager": case.case_manager,
+            "target_group": case.target_group,
+            "legal_spheres": case.legal_spheres,
+            "intake_source": case.intake_source,
+            "interpreter_needed": case.interpreter_needed,
+            "opened_on": case.opened_on,
+            "status": "open" if case.is_open else "closed",
+            "closed_on": case.closed_on,
+            "close_reason": case.close_reason,
+            "needs": dict(case.needs),
+            "goals": [
+                {
+                    "goal_id": e["fields"]["goal_id"],
+                    "domain": e["fields"]["domain"],
+                    "description": e["fields"]["description"],
+                    "target_date": e["fields"]["target_date"],
+                }
+                for e in events
+                if e["event"] == "goal_agreed"
+            ],
+            "conferences": [
+                {
+                    "held_on": e["fields"]["held_on"],
+                    "participants": e["fields"]["participants"],
+                    "consent_id": e["fields"]["consent_id"],
+                }
+                for e in events
+                if e["event"] == "conference_held"
+            ],
+            "history": events,
+        }
+
+    def _consent_report(
+        self, consent_id: UUID, decrypt: Callable[[str, str], str]
+    ) -> dict[str, Any]:
+        consent = self._get(Consent, consent_id, "consentId", "consent")
+        return {
+            "consent_id": consent.id,
+            "case_id": consent.case_id,
+            "recipients": consent.recipients,
+            "categories": consent.categories,
+            "purposes": consent.purposes,
+            "special_categories_explicit": consent.special_categories_explicit,
+            "mutual": consent.mutual,
+            "language": consent.language,
+            "valid_from": consent.valid_from,
+            "valid_until": consent.valid_until,
+            "status": consent.status,
+            "ended_on": consent.ended_on,
+            "history": self._history(consent_id, decrypt),
+        }
+
+    def _referral_report(
+        self, referral_id: UUID, decrypt: Callable[[str, str], str]
+    ) -> dict[str, Any]:
+        referral = self._get(Referral, referral_id, "referralId", "referral")
+        events = self._history(referral_id, decrypt)
+        sent = next((e for e in events if e["event"] == "sent"), None)
+        return {
+            "referral_id": referral.id,
+            "case_id": referral.case_id,
+            "from_agency": referral.from_agency,
+            "to_agency": referral.to_agency,
+            "service": referral.service,
+            "consent_id": referral.consent_id,
+            "shared_categories": referral.shared_categories,
+            "purpose": referral.purpose,
+            "note": sent["fields"].get("note") if sent else None,
+            "sent_at": sent["recorded_at"] if sent else None,
+            "status": referral.status,
+            "history": events,
+        }
+
+    def _mediation_report(
+        self, request_id: UUID, decrypt: Callable[[str, str], str]
+    ) -> dict[str, Any]:
+        request = self._get(MediationRequest, request_id, "requestId", "mediation request")
+        return {
+            "request_id": request.id,
+            "case_id": request.case_id,
+            "language": request.language,
+            "starts_at": request.starts_at,
+            "minutes": request.minutes,
+            "agency": request.agency,
+            "status": request.status,
+            "history": self._history(request_id, decrypt),
+        }

@@ -16,6 +16,7 @@ from services.foreigners_authority.application import (
 from services.foreigners_authority.domain import EntryMode, TitleKind
 from services.runtime.commands import CommandOutcome, CommandServer, register_commands
 from services.runtime.context import CommandContext
+from services.runtime.subject_access import register_subject_access
 
 
 def _authority(context: CommandContext) -> str | None:
@@ -79,3 +80,8 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         return outcome
 
     register_commands(server, invoke, app)
+    register_subject_access(
+        server,
+        lambda person_id: app.subject_access(person_id),
+        lambda person_id: app.vault.withdrawn(person_id),
+    )

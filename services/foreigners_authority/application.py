@@ -33,6 +33,7 @@ from services.foreigners_authority.domain import (
 )
 from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import HubApplication
+from services.runtime.subject_access import history
 from services.runtime.vault import PersonalDataVault, PersonErased
 
 SERVICE = "foreigners_authority"
@@ -309,6 +310,35 @@ class ForeignersAuthority(HubApplication):
                 {k: (v.isoformat() if isinstance(v, date) else v) for k, v in t.items()}
                 for t in file.titles
             ],
+        }
+
+    def subject_access(self, person_id: UUID) -> dict[str, Any] | None:
+        """Everything the authority holds on the person, in clear text, for the data-protection
+        officer's Art. 15 report: the file, every recorded step of it (decisions included) and
+        its decisions on consents; None without a file. Raises ``PersonalDataUnavailable``
+        once the person's key is erased."""
+        try:
+            file = self._file(person_id)
+        except UnknownPerson:
+            return None
+        events = history(
+            self.events.get(person_id),
+            lambda field, token: self.vault.decrypt(person_id, field, token),
+        )
+        decisions = [
+            {
+                "consent_id": record["fields"]["consent_id"],
+                "decision": "confirmed" if record["event"] == "consent_confirmed" else "declined",
+                "on": record["fields"].get("confirmed_on") or record["fields"].get("declined_on"),
+            }
+            for record in events
+            if record["event"] in ("consent_confirmed", "consent_declined")
+        ]
+        return {
+            "residence_file": self.residence_file(person_id),
+            "holding_authority": file.abh_id,
+            "history": events,
+            "consent_decisions": decisions,
         }
 
     def _file(self, person_id: UUID) -> ResidenceFile:

@@ -15,6 +15,7 @@ import contextvars
 import functools
 import json
 import logging
+import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -311,6 +312,20 @@ class CommandClient:
         result = reply.get("result") or {}
         assert isinstance(result, dict)
         return result
+
+    async def read_sealed(
+        self, service: str, command: str, body: Mapping[str, Any], context: CommandContext
+    ) -> dict[str, Any]:
+        """A read whose reply carries personal data: the service seals the reply body for the
+        gateway, bound to this command and a fresh nonce, and it is opened here."""
+        if self.sealer is None:
+            raise ServiceUnavailable("the gateway holds no key to open sealed replies")
+        nonce = secrets.token_urlsafe(24)
+        result = await self.send(service, command, {**body, "nonce": nonce}, context)
+        token = result.get("sealed")
+        if not isinstance(token, str):
+            raise CommandRejected("unsealed", "the reply was not sealed for the gateway")
+        return self.sealer.open_reply(f"{service}.{command}", nonce, token)
 
 
 class CommandOutcome(Protocol):

@@ -9,10 +9,17 @@ command's subject as associated data, so a sealed value cannot be replayed into 
 command). Only the service holds the private key; it opens the value before validating the
 command, and refuses personal fields that arrive in clear.
 
-Replies carry positions and ids only, and error messages never quote input values, so replies
-need no sealing. Keys: ``HUB_SEALING_KEY`` (a service process's private key, base64url of 32
-bytes) and ``HUB_SEALING_PUBLIC_KEYS`` (the gateway's JSON map service -> public key); in dev
-both are derived from keys created once under ``HUB_HOME/secrets``.
+Replies to commands carry positions and ids only, and error messages never quote input values,
+so they need no sealing. The one reply that carries personal data, a service's answer to the
+data-protection officer's ``subject_access`` read (Art. 15 GDPR), is sealed as a whole the
+other way round: to the gateway's own X25519 public key, with the command's subject and a
+nonce the gateway chose for this request as associated data, so an answer recorded off the bus
+can be neither read nor replayed into another request.
+
+Keys: ``HUB_SEALING_KEY`` (a process's private key, base64url of 32 bytes: each service's, and
+the gateway's own), ``HUB_SEALING_PUBLIC_KEYS`` (the gateway's JSON map service -> public key)
+and ``HUB_GATEWAY_PUBLIC_KEY`` (the services' copy of the gateway's public key); in dev all
+are derived from keys created once under ``HUB_HOME/secrets``.
 """
 
 from __future__ import annotations
@@ -97,11 +104,28 @@ def _aad(command: Command) -> bytes:
     return f"{command.service}.{command.name}".encode()
 
 
-class Sealer:
-    """The gateway's side: seals each command's personal fields for its service."""
+def _reply_aad(subject: str, nonce: str) -> bytes:
+    """A sealed reply's associated data: the command (``<service>.<command>``) and the
+    request's nonce."""
+    return f"reply {subject} {nonce}".encode()
 
-    def __init__(self, public_keys: Mapping[str, str]) -> None:
+
+class Sealer:
+    """The gateway's side: seals each command's personal fields for its service, and opens the
+    replies sealed for the gateway (with its own private key, ``own_key``)."""
+
+    def __init__(self, public_keys: Mapping[str, str], own_key: str | None = None) -> None:
         self._keys = {service: public_key(key) for service, key in public_keys.items()}
+        self._own = private_key(own_key) if own_key is not None else None
+
+    def open_reply(self, subject: str, nonce: str, token: str) -> dict[str, Any]:
+        """A reply body sealed for the gateway by :meth:`Opener.seal_reply`."""
+        if self._own is None:
+            raise SealError("the gateway holds no key to open sealed replies (HUB_SEALING_KEY)")
+        opened = json.loads(open_sealed(self._own, token, _reply_aad(subject, nonce)))
+        if not isinstance(opened, dict):
+            raise SealError("the sealed reply is not an object")
+        return opened
 
     def seal_body(self, command: Command, body: Mapping[str, Any]) -> dict[str, Any]:
         personal = command.sealed_fields & body.keys()
@@ -118,10 +142,23 @@ class Sealer:
 
 class Opener:
     """A service's side: opens the sealed fields of its commands with its private key, and
-    refuses personal fields in clear."""
+    refuses personal fields in clear; seals replies that carry personal data for the gateway
+    (``gateway_key``, its public key)."""
 
-    def __init__(self, encoded_private_key: str) -> None:
+    def __init__(self, encoded_private_key: str, gateway_key: str | None = None) -> None:
         self._key = private_key(encoded_private_key)
+        self._gateway = public_key(gateway_key) if gateway_key is not None else None
+
+    @property
+    def seals_replies(self) -> bool:
+        return self._gateway is not None
+
+    def seal_reply(self, subject: str, nonce: str, body: Mapping[str, Any]) -> str:
+        """``body`` as JSON, sealed for the gateway; ``subject`` is ``<service>.<command>``."""
+        if self._gateway is None:
+            raise SealError("this service holds no gateway key (HUB_GATEWAY_PUBLIC_KEY)")
+        plaintext = json.dumps(body, default=str, ensure_ascii=False).encode()
+        return seal(self._gateway, plaintext, _reply_aad(subject, nonce))
 
     def open_body(self, command: Command, data: bytes) -> bytes:
         """The command's JSON body with its sealed fields in place (unchanged when it holds
@@ -148,12 +185,30 @@ class Opener:
 
 
 def sealer_for(settings: HubSettings, services: Iterable[str]) -> Sealer:
-    """The gateway's sealer, from ``HUB_SEALING_PUBLIC_KEYS`` or (dev) the services' keys."""
+    """The gateway's sealer, from ``HUB_SEALING_PUBLIC_KEYS`` or (dev) the services' keys, with
+    the gateway's own key from ``HUB_SEALING_KEY`` or (dev) its key under HUB_HOME. Without its
+    own key outside dev it still seals commands, and refuses to open sealed replies."""
+    own = _gateway_key(settings)
     if settings.sealing_public_keys is not None:
-        return Sealer(settings.sealing_public_keys)
-    return Sealer({s: public_of(settings.resolved_sealing_key(s)) for s in services})
+        return Sealer(settings.sealing_public_keys, own)
+    return Sealer({s: public_of(settings.resolved_sealing_key(s)) for s in services}, own)
 
 
 def opener_for(settings: HubSettings, service: str) -> Opener:
-    """A service's opener, from ``HUB_SEALING_KEY`` or (dev) its key under HUB_HOME."""
-    return Opener(settings.resolved_sealing_key(service))
+    """A service's opener, from ``HUB_SEALING_KEY`` or (dev) its key under HUB_HOME, with the
+    gateway's public key from ``HUB_GATEWAY_PUBLIC_KEY`` or (dev) the gateway's key under
+    HUB_HOME (none outside dev without the setting: replies with personal data are refused)."""
+    gateway = settings.gateway_public_key
+    if gateway is None and settings.env == "dev":
+        gateway = public_of(settings.resolved_sealing_key(GATEWAY, own=False))
+    return Opener(settings.resolved_sealing_key(service), gateway)
+
+
+GATEWAY = "gateway"
+
+
+def _gateway_key(settings: HubSettings) -> str | None:
+    try:
+        return settings.resolved_sealing_key(GATEWAY)
+    except RuntimeError:  # outside dev without HUB_SEALING_KEY
+        return None

@@ -52,6 +52,11 @@ class HubSettings(BaseSettings):
     sealing_public_keys: dict[str, str] | None = Field(
         default=None, description="the gateway's map of service -> X25519 public key (base64url)"
     )
+    gateway_public_key: str | None = Field(
+        default=None,
+        description="the gateway's X25519 public key: services seal replies with personal data"
+        " (the Art. 15 report) to it (base64url)",
+    )
     # the embedded PostgreSQL's superuser (provisioning only; processes connect as their roles)
     postgres_admin_password: SecretStr | None = None
     gateway_host: str = "127.0.0.1"
@@ -143,10 +148,11 @@ class HubSettings(BaseSettings):
             return self.indicator_key.get_secret_value()
         return self._dev_secret("indicator.key")
 
-    def resolved_sealing_key(self, service: str) -> str:
-        """``service``'s private key for sealed command fields; in dev created once under
-        ``home`` (one per service)."""
-        if self.sealing_key is not None:
+    def resolved_sealing_key(self, service: str, *, own: bool = True) -> str:
+        """``service``'s private key for sealed command fields (``gateway``: the gateway's, for
+        sealed replies); in dev created once under ``home`` (one per process). ``own=False``
+        reads another process's development key, never ``HUB_SEALING_KEY``."""
+        if own and self.sealing_key is not None:
             return self.sealing_key.get_secret_value()
         return self._dev_secret(f"sealing-{service}.key")
 

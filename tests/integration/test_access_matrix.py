@@ -337,6 +337,13 @@ PROBES: dict[str, Probe] = {
         lambda d, s: d["conflict"] is not None,
         _roles("conflict_board", "admin"),
     ),
+    "Query.subjectAccessReport": Probe(
+        "query($p: ID!) { subjectAccessReport(personId: $p) { personId services { status } } }",
+        lambda s: {"p": s.person},
+        "subjectAccessReport",
+        lambda d, s: d["subjectAccessReport"] is not None,
+        _roles("dpo"),
+    ),
     "Query.steering": Probe(
         "{ steering { openConflicts { suppressedGroups } } }",
         lambda s: {},

@@ -131,6 +131,10 @@ def test_the_gateway_reads_read_models_and_only_appends_to_its_audit_log(
     assert denied(gateway, "UPDATE gateway.audit_log SET subject = 'someone else'")
     assert denied(gateway, "DELETE FROM gateway.audit_log")
     assert denied(gateway, "SELECT * FROM gateway.audit_log")
+    # one person's entries, for the Art. 15 report, through the log's own function
+    assert not denied(
+        gateway, "SELECT * FROM gateway.audit_entries_of('00000000-0000-4000-8000-000000000000')"
+    )
     assert denied(gateway, "DELETE FROM projections.timeline_events")
     assert denied(gateway, f"SELECT * FROM {events_table(database_url, 'foreigners_authority')}")
     assert denied(gateway, "SELECT * FROM foreigners_authority.person_keys")
@@ -150,6 +154,7 @@ def test_the_projector_writes_read_models_and_reads_no_service(
     assert denied(projector, f"SELECT * FROM {events_table(database_url, 'case_management')}")
     assert denied(projector, "SELECT * FROM case_management.person_keys")
     assert denied(projector, "SELECT * FROM gateway.audit_log")
+    assert denied(projector, "SELECT * FROM gateway.audit_entries_of(gen_random_uuid())")
     assert denied(projector, "CREATE TABLE projections.extra (id int)")
 
 

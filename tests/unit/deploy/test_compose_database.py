@@ -64,7 +64,13 @@ def test_each_command_server_holds_its_sealing_key_and_the_gateway_the_public_on
         command = spec.get("command", [])
         if command[:3] == ["hub", "run", "service"]:
             assert "HUB_SEALING_KEY" in spec["environment"], name
+            # it seals its answers to the Art. 15 read for the gateway
+            assert "HUB_GATEWAY_PUBLIC_KEY" in spec["environment"], name
+        elif command[:3] == ["hub", "run", "gateway"]:
+            # the gateway's own key: it opens the replies sealed for it
+            assert "HUB_SEALING_KEY" in spec["environment"], name
         elif command[:2] == ["hub", "run"]:
             assert "HUB_SEALING_KEY" not in spec["environment"], name
+            assert "HUB_GATEWAY_PUBLIC_KEY" not in spec["environment"], name
     assert "HUB_SEALING_PUBLIC_KEYS" in environments["gateway"]
     assert "HUB_INDICATOR_KEY" in environments["gateway"]

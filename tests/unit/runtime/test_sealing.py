@@ -99,3 +99,37 @@ def test_a_command_without_personal_fields_passes_unchanged() -> None:
 
     assert Sealer({}).seal_body(grant, json.loads(body)) == json.loads(body)
     assert Opener(key()).open_body(grant, body) == body
+
+
+# -- replies sealed for the gateway (the Art. 15 read) --------------------------------------
+
+SUBJECT = "case_management.subject_access"
+ANSWER = {"status": "found", "data": {"client": {"family_name": "Saleh", "birth_date": "1990"}}}
+
+
+def test_a_reply_sealed_for_the_gateway_opens_only_with_its_key_for_its_request() -> None:
+    gateway = key()
+    service = Opener(key(), gateway_key=public_of(gateway))
+
+    token = service.seal_reply(SUBJECT, "nonce-of-this-request", ANSWER)
+
+    assert "Saleh" not in token
+    assert Sealer({}, own_key=gateway).open_reply(SUBJECT, "nonce-of-this-request", token) == (
+        ANSWER
+    )
+    with pytest.raises(SealError):  # another request's nonce: a replayed answer
+        Sealer({}, own_key=gateway).open_reply(SUBJECT, "nonce-of-another-one", token)
+    with pytest.raises(SealError):  # another service's command
+        Sealer({}, own_key=gateway).open_reply(
+            "foreigners_authority.subject_access", "nonce-of-this-request", token
+        )
+    with pytest.raises(SealError):  # another key than the gateway's
+        Sealer({}, own_key=key()).open_reply(SUBJECT, "nonce-of-this-request", token)
+
+
+def test_without_the_keys_no_reply_is_sealed_or_opened() -> None:
+    with pytest.raises(SealError):
+        Opener(key()).seal_reply(SUBJECT, "n" * 16, ANSWER)
+    assert not Opener(key()).seals_replies
+    with pytest.raises(SealError):
+        Sealer({}).open_reply(SUBJECT, "n" * 16, "token")
