@@ -7,6 +7,7 @@ from datetime import date
 
 from projections.pathway.readiness import (
     REQUIREMENT_KEYS,
+    CourseCompletion,
     counted_days,
     evaluate,
     law_in_force,
@@ -75,21 +76,38 @@ REFUGEE_PATH = (
 )
 
 
-def test_syrian_refugee_before_the_2024_reform_waits_for_the_new_law() -> None:
+def test_syrian_refugee_before_the_2024_reform_was_promulgated_knows_only_the_old_law() -> None:
     """Given Gestattung from 2018-10-01 and refugee status granted 2019-09-10, when evaluated on
-    2024-03-01 (8 years under stag-2000), then the period is met on 2024-06-27 under stag-2024."""
+    2024-03-01, before the StARModG was promulgated (BGBl. 2024 I Nr. 104 of 2024-03-26), then
+    only stag-2000 is known: 8 years, met on 2026-10-01 (issue 11, item 14)."""
     # given
     person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
     # when
     result = evaluate(person, date(2024, 3, 1))
     # then
     assert result.law_version == "stag-2000"
+    assert result.known_law_versions == ("stag-2000",)
     assert result.counted_residence_days == (date(2024, 3, 1) - date(2018, 10, 1)).days
     assert met(result, "residence_period") is False
-    assert result.earliest_residence_date == date(2024, 6, 27)
-    assert "met on 2024-06-27 under stag-2024" in reason(result, "residence_period")
+    assert result.earliest_residence_date == date(2026, 10, 1)
+    assert "met on 2026-10-01 if the periods known continue" in reason(result, "residence_period")
     assert "Aufenthaltsgestattung counted" in reason(result, "residence_period")
     assert met(result, "single_nationality") is None
+
+
+def test_syrian_refugee_after_the_2024_reform_was_promulgated_waits_for_it() -> None:
+    """Given the same path, when evaluated on 2024-04-01, after the promulgation on 2024-03-26
+    but before the reform takes effect on 2024-06-27, then the period is met on 2024-06-27
+    under stag-2024 (§ 10 Abs. 1 StAG as amended by the StARModG)."""
+    # given
+    person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
+    # when
+    result = evaluate(person, date(2024, 4, 1))
+    # then
+    assert result.law_version == "stag-2000"
+    assert result.known_law_versions == ("stag-2000", "stag-2024")
+    assert result.earliest_residence_date == date(2024, 6, 27)
+    assert "met on 2024-06-27 under stag-2024" in reason(result, "residence_period")
 
 
 def test_syrian_refugee_after_the_2024_reform_meets_the_period() -> None:
@@ -124,7 +142,8 @@ def test_syrian_refugee_after_the_2025_amendment_still_meets_the_period() -> Non
 def test_gestattung_does_not_count_before_protection_is_granted() -> None:
     """Given an asylum seeker on a Gestattung since 2018-10-01 who is recognised on
     2019-09-10, when evaluated on 2019-06-01, then nothing counts yet and the Gestattung is no
-    qualifying title; the projection counts the Gestattung once protection is granted."""
+    qualifying title; the projection counts the Gestattung once protection is granted, under
+    the law known then (stag-2000)."""
     # given
     person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
     # when
@@ -133,7 +152,8 @@ def test_gestattung_does_not_count_before_protection_is_granted() -> None:
     assert result.counted_residence_days == 0
     assert "not counted without protection granted" in reason(result, "residence_period")
     assert reason(result, "qualifying_title").startswith("Aufenthaltsgestattung (§ 55 AsylG)")
-    assert result.earliest_residence_date == date(2024, 6, 27)
+    # the grant is projected, but in 2019 only the old law (8 years) was known
+    assert result.earliest_residence_date == date(2026, 10, 1)
 
 
 def test_gestattung_without_protection_does_not_count() -> None:
@@ -287,18 +307,27 @@ def test_former_student_with_section_18b_qualifies() -> None:
 BLUE_CARD = title("§ 18g AufenthG", date(2021, 9, 1))
 
 
-def test_fast_track_with_c1_under_the_2024_law() -> None:
+def test_fast_track_with_c1_under_the_2024_law_is_the_authoritys_decision() -> None:
     """Given a Blue Card since 2021-09-01 and German at C1, when evaluated on 2025-01-15
-    (stag-2024), then the 3-year fast track is met since 2024-09-01."""
+    (stag-2024), then the 3-year fast track would apply, but § 10 Abs. 3 StAG 2024 says the
+    authority "kann" shorten the period: decision of the authority needed, five years (met on
+    2026-09-01) otherwise."""
     # given
     person = facts(BLUE_CARD, language_level="C1")
     # when
     result = evaluate(person, date(2025, 1, 15))
     # then
     assert result.law_version == "stag-2024"
-    assert met(result, "residence_period") is True
-    assert result.earliest_residence_date == date(2024, 9, 1)
-    assert "of 3 years counted (stag-2024, fast track" in reason(result, "residence_period")
+    residence = result.requirement("residence_period")
+    assert residence.met is None
+    assert residence.decision_needed is True
+    assert residence.state == "decision_needed"
+    assert residence.code == "decision_reduction"
+    assert result.earliest_residence_date == date(2026, 9, 1)
+    assert "decision of the authority needed; otherwise met on 2026-09-01" in residence.reason
+    assert "fast track" in residence.reason
+    assert "Entscheidung der Behörde nötig" in residence.reason_de
+    assert result.ready is False
 
 
 def test_fast_track_repealed_in_2025_back_to_five_years() -> None:
@@ -331,11 +360,15 @@ FAMILY = title("§ 28 Abs. 1 AufenthG", date(2015, 4, 1))
 
 
 def test_2000_law_seven_years_with_integration_course() -> None:
-    """Given a spouse under § 28 since 2015-04-01 with an integration course completed on
-    2016-03-01, when evaluated on 2022-06-01 (stag-2000), then 7 years are met since 2022-04-01;
-    without the course 8 years apply (2023-04-01); with B2 six years (2021-04-01)."""
+    """Given a spouse under § 28 since 2015-04-01 who completed the integration course on
+    2016-03-01 with B1 and the final test, when evaluated on 2022-06-01 (stag-2000), then 7
+    years are met since 2022-04-01 (§ 10 Abs. 3 Satz 1 StAG a.F.); without the course 8 years
+    apply (2023-04-01); B2 alone makes six years possible only at the authority's discretion
+    (§ 10 Abs. 3 Satz 2 StAG a.F., "kann")."""
     # given
-    with_course = facts(FAMILY, integration_course_completed_on=date(2016, 3, 1))
+    with_course = facts(
+        FAMILY, integration_courses=[CourseCompletion("B1", date(2016, 3, 1), True)]
+    )
     without_course = facts(FAMILY, language_level="B1")
     with_b2 = facts(FAMILY, language_level="B2")
     # when
@@ -345,17 +378,18 @@ def test_2000_law_seven_years_with_integration_course() -> None:
     assert [r.earliest_residence_date for r in results] == [
         date(2022, 4, 1),
         date(2023, 4, 1),
-        date(2021, 4, 1),
+        date(2023, 4, 1),
     ]
-    assert [met(r, "residence_period") for r in results] == [True, False, True]
-    assert "integration course completed" in reason(results[0], "residence_period")
+    assert [met(r, "residence_period") for r in results] == [True, False, None]
+    assert "successful integration course" in reason(results[0], "residence_period")
+    assert results[2].requirement("residence_period").decision_needed is True
 
 
 def test_2000_law_reduction_applies_only_from_course_completion() -> None:
     """Given the same spouse completing the course only on 2022-08-01, when evaluated on
     2022-06-01, then the period is met on 2022-08-01, not on 2022-04-01."""
     # given
-    person = facts(FAMILY, integration_course_completed_on=date(2022, 8, 1))
+    person = facts(FAMILY, integration_courses=[CourseCompletion("B1", date(2022, 8, 1), True)])
     # when
     result = evaluate(person, date(2022, 6, 1))
     # then
@@ -451,7 +485,8 @@ BRIDGED = (
 def test_fiktionsbescheinigung_bridges_two_titles() -> None:
     """Given § 18b, a Fiktionsbescheinigung while the extension was pending, then § 18b again,
     when evaluated on 2025-04-01, then the residence is continuous: met since 2025-03-01;
-    without the Fiktion the four-month gap pushes it to 2025-07-01."""
+    without the Fiktion the four-month gap breaks the residence (§ 10 Abs. 1 StAG: unbroken),
+    which starts again on 2023-07-01: met on 2028-07-01."""
     # given
     bridged = facts(*BRIDGED)
     gap = facts(BRIDGED[0], BRIDGED[2])
@@ -461,7 +496,10 @@ def test_fiktionsbescheinigung_bridges_two_titles() -> None:
     # then
     assert with_fiktion.earliest_residence_date == date(2025, 3, 1)
     assert met(with_fiktion, "residence_period") is True
-    assert without_fiktion.earliest_residence_date == date(2025, 7, 1)
+    assert without_fiktion.earliest_residence_date == date(2028, 7, 1)
+    assert "interrupted from 2023-03-01 to 2023-06-30" in reason(
+        without_fiktion, "residence_period"
+    )
     assert met(without_fiktion, "residence_period") is False
 
 
@@ -511,7 +549,8 @@ def test_five_calendar_years_from_new_year() -> None:
 
 def test_other_requirements_come_from_the_facts() -> None:
     """Given A2 German, a naturalisation test only after the evaluation date, livelihood from
-    SGB II and unknown conviction and commitment, when evaluated, then each is reported."""
+    SGB II and unknown conviction and commitment, when evaluated, then each is reported (the
+    later test is not known yet)."""
     # given
     person = facts(
         period("settlement_permit", date(2010, 1, 1)),
@@ -525,7 +564,8 @@ def test_other_requirements_come_from_the_facts() -> None:
     assert met(result, "language") is False
     assert reason(result, "language") == "German at A2; B1 required"
     assert met(result, "naturalisation_test") is False
-    assert reason(result, "naturalisation_test") == "naturalisation test passed only on 2026-02-01"
+    assert reason(result, "naturalisation_test").startswith("no passed naturalisation test known")
+    assert "2026" not in reason(result, "naturalisation_test")
     assert met(result, "livelihood") is False
     assert met(result, "no_conviction") is None
     assert met(result, "commitment") is None
