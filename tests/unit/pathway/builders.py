@@ -45,8 +45,14 @@ def title(paragraph: str, start: date, end: date | None = None) -> Period:
     return Period("residence_title", start, end, paragraph)
 
 
-def period(kind: str, start: date, end: date | None = None, paragraph: str | None = None) -> Period:
-    return Period(kind, start, end, paragraph)
+def period(
+    kind: str,
+    start: date,
+    end: date | None = None,
+    paragraph: str | None = None,
+    continues: str | None = None,
+) -> Period:
+    return Period(kind, start, end, paragraph, continues)
 
 
 def facts(*periods: Period, **changes: Any) -> PathwayFacts:
