@@ -331,13 +331,16 @@ class PathwayFacts:
       renewals between two titles.
     - ``eu_or_swiss_citizen``; ``departed_on``: the first day abroad after a final departure.
 
-    Older, undated fields (kept so existing callers work; prefer the dated ones):
-    ``language_level`` counts on every date; ``naturalisation_test_passed_on`` is an
-    Einbürgerungstest passed that day; ``integration_course_completed_on`` is a course whose
+    Older, undated fields (kept so existing callers work; prefer the dated ones). They are a
+    fallback only, used when no dated fact of the same kind is given at all (so passing both,
+    e.g. a level derived from the certificates, cannot date a certificate back):
+    ``language_level`` counts on every date unless ``language_certificates`` or an
+    ``integration_courses`` entry with a level is given; ``naturalisation_test_passed_on`` is
+    an Einbürgerungstest passed that day; ``integration_course_completed_on`` is a course whose
     level and final test are not known (it does not shorten the old-law period, which needs
     B1 and the final test); ``livelihood_secured``, ``no_relevant_conviction`` and
-    ``commitment_declared`` hold on every date unless a dated assessment of the same
-    requirement exists on or before the evaluation day. ``None`` in a tri-state field means
+    ``commitment_declared`` hold on every date unless some dated assessment of the same
+    requirement is given. ``None`` in a tri-state field means
     "not known"; it never counts as met.
     """
 
@@ -957,9 +960,10 @@ def _level_at_least(level: str | None, minimum: str) -> bool:
 
 def _best_level(facts: PathwayFacts, on: date) -> tuple[str | None, date | None]:
     """The highest German level proven on ``on`` and since when (None: the undated level)."""
-    best: tuple[str | None, date | None] = (facts.language_level, None)
     proofs = [(c.level, c.issued_on) for c in facts.language_certificates]
     proofs += [(c.level, c.completed_on) for c in facts.integration_courses if c.level]
+    # the undated level is a fallback for callers that know no dated proof at all
+    best: tuple[str | None, date | None] = (None if proofs else facts.language_level, None)
     for level, day in sorted(proofs, key=lambda proof: proof[1]):
         if day <= on and level is not None and not _level_at_least(best[0], level):
             best = (level, day)
@@ -1889,6 +1893,8 @@ def _assessed_requirement(
         return Requirement(
             key, met, f"{text[0]} ({by}){note}", f"{text[1]} ({by_de}){note_de}", code
         )
+    if any(assessment.requirement == key for assessment in facts.assessments):
+        legacy = None  # the undated value is a fallback only: dated assessments exist
     if legacy is None:
         return Requirement(key, None, unknown[0] + note, unknown[1] + note_de, "unknown")
     text = yes if legacy else no

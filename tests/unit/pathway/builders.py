@@ -169,8 +169,10 @@ def pathway_facts(
     departures: bool = True,
     min_periods: int = 0,
     dated: bool = False,
+    undated: bool = True,
 ) -> PathwayFacts:
-    """Any path; with ``dated`` also dated facts (certificates, stays abroad, applications...)."""
+    """Any path; with ``dated`` also dated facts (certificates, stays abroad, applications...);
+    without ``undated`` none of the older undated fields (level, assessments as booleans)."""
 
     def maybe_date() -> date | None:
         return draw(st.one_of(st.none(), st.dates(first, last)))
@@ -182,12 +184,12 @@ def pathway_facts(
             draw(st.lists(periods(kinds, first, last), min_size=min_periods, max_size=5))
         ),
         protection_granted_on=maybe_date(),
-        language_level=draw(st.one_of(st.none(), st.sampled_from(LEVELS))),
+        language_level=draw(st.one_of(st.none(), st.sampled_from(LEVELS))) if undated else None,
         naturalisation_test_passed_on=maybe_date(),
         integration_course_completed_on=maybe_date(),
-        livelihood_secured=draw(st.one_of(st.none(), st.booleans())),
-        no_relevant_conviction=draw(st.one_of(st.none(), st.booleans())),
-        commitment_declared=draw(st.one_of(st.none(), st.booleans())),
+        livelihood_secured=draw(st.one_of(st.none(), st.booleans())) if undated else None,
+        no_relevant_conviction=draw(st.one_of(st.none(), st.booleans())) if undated else None,
+        commitment_declared=draw(st.one_of(st.none(), st.booleans())) if undated else None,
         eu_or_swiss_citizen=draw(st.booleans()),
         departed_on=departed_on,
     )

@@ -1146,3 +1146,23 @@ def test_every_requirement_is_explained_in_german_with_a_code() -> None:
     assert result.requirement("residence_period").reason_de.startswith(
         "7 Jahre 3 Monate von 5 Jahren angerechnet (stag-2025); erfüllt seit 2024-06-27"
     )
+
+
+def test_undated_values_derived_from_dated_facts_do_not_date_them_back() -> None:
+    """Given a caller that passes both a C1 certificate issued 2025-09-01 and the undated level
+    C1 derived from it, and livelihood assessed on 2025-03-01 together with the undated
+    boolean, when evaluated on 2024-08-01, then the dated facts decide: language and livelihood
+    are not known yet (issue 11, item 5)."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2015, 1, 1)),
+        language_level="C1",
+        language_certificates=[LanguageCertificate("C1", date(2025, 9, 1))],
+        livelihood_secured=True,
+        assessments=[Assessment("livelihood", "met", date(2025, 3, 1), "abh_officer")],
+    )
+    # when
+    result = evaluate(person, date(2024, 8, 1))
+    # then
+    assert met(result, "language") is None
+    assert met(result, "livelihood") is None
