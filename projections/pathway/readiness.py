@@ -1389,7 +1389,11 @@ def evaluate(
     earliest = without if title is None else _earliest_date(renewed, versions, as_of)
     assumed = title is not None and earliest != without
     discretionary = None
-    if any(reduced.discretionary for v in versions for reduced in v.reduced_periods):
+    if any(
+        reduced.discretionary and reduced.holds(renewed, date.max)
+        for v in versions
+        for reduced in v.reduced_periods
+    ):
         discretionary = _earliest_date(renewed, versions, as_of, discretion=True)
     if departed:
         earliest = without = discretionary = None
@@ -1609,14 +1613,15 @@ def _counting_notes(
                 )
         for left, back, interrupting in _stays(facts, version, day):
             if not interrupting and chain.start <= left < chain.end:
-                until = "ongoing" if back == _INF else f"to {_day(back - 1)}"
-                until_de = "andauernd" if back == _INF else f"bis {_day(back - 1)}"
+                if back == _INF:
+                    span, span_de = f"since {_day(left)}", f"seit {_day(left)}"
+                else:
+                    span = f"from {_day(left)} to {_day(back - 1)}"
+                    span_de = f"vom {_day(left)} bis {_day(back - 1)}"
                 notes.append(
                     (
-                        f"stay abroad from {_day(left)} {until} does not interrupt"
-                        " (§ 12b Abs. 1 StAG)",
-                        f"Auslandsaufenthalt ab {_day(left)} {until_de} unterbricht nicht"
-                        " (§ 12b Abs. 1 StAG)",
+                        f"stay abroad {span} does not interrupt (§ 12b Abs. 1 StAG)",
+                        f"Auslandsaufenthalt {span_de} unterbricht nicht (§ 12b Abs. 1 StAG)",
                     )
                 )
         if chain.abroad is not None:
