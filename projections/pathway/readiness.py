@@ -1,8 +1,10 @@
 """Naturalisation readiness (Einbürgerung, § 10 StAG): pure, data-driven rules.
 
-The law versions live in ``rules.json`` (one entry per version of § 10 StAG, by date); this
-module only interprets them. Eligibility is evaluated under the version in force on the
-evaluation date (``as_of``).
+The law versions live in ``rules.json`` (one entry per version of § 10 StAG, with its
+promulgation and effective dates); this module only interprets them. Eligibility is evaluated
+under the version in force on the evaluation date (``as_of``) as known on ``as_of``: only the
+versions promulgated by then (``known_rules``), only the facts dated by then (see
+``PathwayFacts``).
 
 Counting lawful habitual residence (rechtmäßiger gewöhnlicher Aufenthalt), simplified:
 
@@ -14,25 +16,36 @@ Counting lawful habitual residence (rechtmäßiger gewöhnlicher Aufenthalt), si
   only once protection has been granted (§ 55 Abs. 3 AsylG): for an evaluation date ``d`` it
   counts when ``protection_granted_on <= d``, and then the whole time before recognition counts.
   A Duldung never counts. Overlapping periods count once.
-- The counted days *up to* ``d`` are the counted days strictly before ``d``: someone who arrived
-  on 2020-01-01 has 1827 days (exactly five calendar years) counted on 2025-01-01.
-- ``departed_on`` is the first day abroad: nothing counts from it on, and from it on the
-  residence requirements fail.
-- Required length (calendar years): N years are the days from the first counted day ``f`` to
+- The residence must be unbroken (§ 10 Abs. 1 StAG). The counted days form runs; a gap between
+  two of them starts a new run unless (as known on ``d``) a Fiktionsbescheinigung continuing
+  the old title begins the next status, or a title application was filed while the old title
+  was valid (both § 81 Abs. 4 AufenthG: the gap counts), or one was filed in the gap (§ 12b
+  Abs. 3 StAG: the gap does not interrupt but does not count); nothing of the kind helps when
+  a Duldung or an uncounted Gestattung lies in the gap. A stay abroad of up to six months (or
+  back within the period the authority set) does not interrupt and its days count (§ 12b
+  Abs. 1 StAG); a longer one removes its days and starts a new run on return, and the
+  earlier run may be credited up to five years at the authority's discretion (§ 12b Abs. 2).
+- The counted days *up to* ``d`` are the counted days of the run holding ``d`` strictly before
+  ``d``: someone who arrived on 2020-01-01 has 1827 days (exactly five calendar years)
+  counted on 2025-01-01. On a day outside every run (a gap, abroad too long, after
+  ``departed_on``, the first day abroad) the residence requirement is not met.
+- Required length (calendar years): N years are the days from the run's first day ``f`` to
   ``f + N years`` (Feb 29 + N years = Mar 1, as a period starting Feb 29 ends on Feb 28 under
-  § 188 Abs. 3 BGB). The requirement is met on ``d`` when the counted days up to ``d`` reach
-  that number, i.e. on ``f + N years`` exactly when the residence was continuous; with gaps the
-  counted days are laid end to end from ``f``. Gaps are simply not counted: § 12b StAG
-  (harmless interruptions up to six months, crediting earlier stays) is not modelled.
+  § 188 Abs. 3 BGB). The requirement is met on ``d`` when the counted days of the run up to
+  ``d`` reach that number (uncounted harmless gaps push the day later).
 - N is the version's ``residence_years``, or the shortest reduced period whose condition holds
-  on ``d`` (an integration course completed by ``d``; a language level, which the facts record
-  without a date and is therefore assumed to hold throughout).
+  on ``d`` (a successful integration course, B1 and the final test, completed by ``d``; a
+  language level proven by ``d``). A ``discretionary`` reduction ("kann") is never applied:
+  when only it (or a § 12b Abs. 2 credit) would meet the period, the requirement says that
+  the authority must decide (``Requirement.decision_needed``).
 
-``Readiness.earliest_residence_date`` is, when the residence period is met on ``as_of``, the
-first day of the unbroken run of days (up to ``as_of``) on which it is met under the law in
-force on each day; otherwise the next day after ``as_of`` on which it will be met, assuming
-ongoing periods continue and dated periods end. So ``residence_period`` is met exactly when
-``earliest_residence_date <= as_of``, also after the 2025 repeal of the fast track.
+``Readiness.earliest_residence_date`` is the first day on which the residence requirement is
+met under the law in force on that day, as known on ``as_of``: when it is met on ``as_of``, the
+first day of the unbroken run of such days holding ``as_of``; otherwise the next such day after
+``as_of``, assuming ongoing periods continue and dated periods end, and, when the current
+residence title ends first with nothing known after it, that it is renewed on time (said in
+``Readiness.assumption``; ``earliest_residence_date_without_renewal`` is the date without).
+So ``residence_period`` is met exactly when ``earliest_residence_date <= as_of``.
 """
 
 from __future__ import annotations
