@@ -38,9 +38,23 @@ def test_shipped_versions_are_sorted_and_adjacent() -> None:
     assert [v.id for v in rules] == ["stag-2000", "stag-2024", "stag-2025"]
     assert [(v.valid_from, v.valid_until) for v in rules] == [
         (date(2000, 1, 1), date(2024, 6, 26)),
-        (date(2024, 6, 27), date(2025, 10, 26)),
-        (date(2025, 10, 27), None),
+        (date(2024, 6, 27), date(2025, 10, 29)),
+        (date(2025, 10, 30), None),
     ]
+    # promulgated in the Bundesgesetzblatt: BGBl. I 1999 S. 1618, 2024 I Nr. 104, 2025 I Nr. 256
+    assert [v.promulgated_on for v in rules] == [
+        date(1999, 7, 23),
+        date(2024, 3, 26),
+        date(2025, 10, 29),
+    ]
+    assert all(v.source for v in rules)
+    assert [[r.discretionary for r in v.reduced_periods] for v in rules] == [
+        [False, True],
+        [True],
+        [],
+    ]
+    assert {v.waivable for v in rules} == {("language", "naturalisation_test")}
+    assert {v.knowledge_test_min_points for v in rules} == {17}
     assert [v.residence_years for v in rules] == [8, 5, 5]
     assert [[r.years for r in v.reduced_periods] for v in rules] == [[7, 6], [3], []]
     assert [v.multiple_nationality_allowed for v in rules] == [False, True, True]
@@ -53,8 +67,8 @@ def test_shipped_versions_are_sorted_and_adjacent() -> None:
         (date(2000, 1, 1), "stag-2000"),
         (date(2024, 6, 26), "stag-2000"),
         (date(2024, 6, 27), "stag-2024"),
-        (date(2025, 10, 26), "stag-2024"),
-        (date(2025, 10, 27), "stag-2025"),
+        (date(2025, 10, 29), "stag-2024"),
+        (date(2025, 10, 30), "stag-2025"),
         (date(2040, 1, 1), "stag-2025"),
     ],
 )
@@ -95,6 +109,12 @@ def _broken(change: str) -> dict[str, Any]:
         versions[2]["residence_years"] = "5"
     elif change == "duplicate_id":
         versions[2]["id"] = "stag-2024"
+    elif change == "promulgated_after_effect":
+        versions[2]["promulgated_on"] = "2025-11-01"
+    elif change == "no_promulgation":
+        del versions[1]["promulgated_on"]
+    elif change == "unknown_waivable":
+        versions[1]["waivable"] = ["identity"]
     return data
 
 
@@ -109,6 +129,9 @@ def _broken(change: str) -> dict[str, Any]:
         "bad_paragraph",
         "string_years",
         "duplicate_id",
+        "promulgated_after_effect",
+        "no_promulgation",
+        "unknown_waivable",
     ],
 )
 def test_malformed_rules_are_rejected(change: str) -> None:
@@ -219,3 +242,58 @@ def test_versions_are_law_version_instances() -> None:
     """The loader is cached and returns typed, immutable versions."""
     assert load_rules() is load_rules()
     assert all(isinstance(version, LawVersion) for version in load_rules())
+
+
+def test_dated_facts_are_validated() -> None:
+    """Given the dated facts, when built with an unknown code or impossible dates, then
+    ValueError; levels are normalised and an assessor must be a code, not a name."""
+    from projections.pathway.readiness import (
+        Assessment,
+        CourseCompletion,
+        KnowledgeTest,
+        LanguageCertificate,
+        NationalityFact,
+        StayAbroad,
+        Waiver,
+    )
+
+    day = date(2024, 1, 1)
+    assert LanguageCertificate(" b1", day).level == "B1"
+    assert CourseCompletion("b1", day, True).successful is True
+    assert CourseCompletion("A2", day, True).successful is False
+    assert CourseCompletion("B1", day, None).successful is False
+    with pytest.raises(ValueError, match="language level"):
+        LanguageCertificate("B3", day)
+    with pytest.raises(ValueError, match="test kind"):
+        KnowledgeTest("driving", day)
+    with pytest.raises(ValueError, match="points"):
+        KnowledgeTest("leben_in_deutschland", day, 34)
+    with pytest.raises(ValueError, match="requirement"):
+        Assessment("language", "met", day, "abh_officer")
+    with pytest.raises(ValueError, match="outcome"):
+        Assessment("livelihood", "maybe", day, "abh_officer")
+    with pytest.raises(ValueError, match="code"):
+        Assessment("livelihood", "met", day, "Erika Mustermann")
+    with pytest.raises(ValueError, match="ground"):
+        Waiver("language", "poverty", day)
+    with pytest.raises(ValueError, match="returned before"):
+        StayAbroad(day, date(2023, 12, 31))
+    with pytest.raises(ValueError, match="kind"):
+        NationalityFact("dual", day)
+    with pytest.raises(ValueError, match="fiktion"):
+        Period("residence_title", day, None, "§ 18b AufenthG", continues="§ 18b AufenthG")
+    facts = PathwayFacts(periods=[], assessments=[Assessment("livelihood", "met", day, "abh")])
+    assert isinstance(facts.periods, tuple)
+    assert isinstance(facts.assessments, tuple)
+
+
+def test_an_evaluation_knows_only_the_versions_promulgated_by_then() -> None:
+    """Given the rules, when asked what was known on a day, then only the versions promulgated
+    by then, the last of them open-ended (item 14 of issue 11)."""
+    from projections.pathway.readiness import known_rules
+
+    assert [(v.id, v.valid_until) for v in known_rules(date(2024, 1, 2))] == [("stag-2000", None)]
+    assert [v.id for v in known_rules(date(2024, 3, 26))] == ["stag-2000", "stag-2024"]
+    assert known_rules(date(2024, 3, 26))[-1].valid_until is None
+    assert known_rules(date(2025, 10, 29)) == load_rules()
+    assert known_rules(date(1999, 7, 22)) == ()
