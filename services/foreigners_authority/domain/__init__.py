@@ -32,6 +32,7 @@ from services.foreigners_authority.domain.vocabulary import (
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
+    WaiverGround,
 )
 
 _OLD_MODULE = "services.foreigners_authority.domain"
@@ -56,6 +57,7 @@ __all__ = [
     "ResidenceFile",
     "TitleKind",
     "UnknownPerson",
+    "WaiverGround",
     "check_arrival",
     "inbound_id",
     "legacy_inbound_id",
