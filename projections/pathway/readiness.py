@@ -86,28 +86,257 @@ class Period:
     vorübergehender Schutz (§ 24 AufenthG), Aufenthaltserlaubnis, Niederlassungserlaubnis,
     Daueraufenthalt-EU, Freizügigkeit (FreizügG/EU) or Visum. ``paragraph`` is the legal basis of
     a title, e.g. "§ 25 Abs. 2 AufenthG"; ``end=None`` means ongoing.
+
+    ``continues`` is only for ``kind="fiktion"``: the legal basis of the title whose validity a
+    timely application continues (Fortgeltungsfiktion, § 81 Abs. 4 AufenthG), e.g.
+    "§ 18b AufenthG". Set it when the Fiktionsbescheinigung says the old title is deemed to
+    continue; leave it None for § 81 Abs. 3 (Erlaubnis-/Duldungsfiktion) or when not known. A
+    continuing fiction counts as lawful residence from the continued title's expiry on (it
+    bridges the days up to the certificate) and, as the current status, qualifies when the
+    continued title would (§ 10 Abs. 1 Nr. 2 StAG).
     """
 
     kind: str
     start: date
     end: date | None
     paragraph: str | None = None
+    continues: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown period kind {self.kind!r}; expected one of {KINDS}")
         if self.end is not None and self.end < self.start:
             raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
+        if self.continues is not None and self.kind != "fiktion":
+            raise ValueError("only a fiktion period can continue a title")
+
+
+@dataclass(frozen=True)
+class LanguageCertificate:
+    """A German language certificate (Sprachzertifikat) at a CEFR ``level``, from ``issued_on``."""
+
+    level: str
+    issued_on: date
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", _level(self.level))
+
+
+@dataclass(frozen=True)
+class CourseCompletion:
+    """An integration course (Integrationskurs) finished on ``completed_on``.
+
+    ``level`` is the CEFR level the language test (Deutsch-Test für Zuwanderer) showed, None if
+    not known; it proves that level from ``completed_on`` like a certificate.
+    ``final_test_passed`` says whether the course's final test was passed as a whole (B1 in
+    the DTZ and the test "Leben in Deutschland", § 17 Abs. 2 IntV: "erfolgreiche Teilnahme",
+    Zertifikat Integrationskurs); None if not known.
+    """
+
+    level: str | None
+    completed_on: date
+    final_test_passed: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.level is not None:
+            object.__setattr__(self, "level", _level(self.level))
+
+    @property
+    def successful(self) -> bool:
+        """Successful participation (§ 10 Abs. 3 Satz 1 StAG a.F., § 17 Abs. 2 IntV)."""
+        return (
+            self.final_test_passed is True
+            and self.level is not None
+            and _level_at_least(self.level, "B1")
+        )
+
+
+#: Kinds of ``KnowledgeTest``: the Einbürgerungstest (EinbTestV) or the integration course's
+#: test "Leben in Deutschland" (§ 17 Abs. 1 Nr. 2 IntV), which uses the same questions.
+TEST_KINDS: Final = ("einbuergerungstest", "leben_in_deutschland")
+
+
+@dataclass(frozen=True)
+class KnowledgeTest:
+    """A passed test of the knowledge of the legal and social order (§ 10 Abs. 1 Nr. 7 StAG).
+
+    ``kind`` is one of ``TEST_KINDS``; ``passed_on`` the day of the test; ``points`` the
+    correct answers out of 33 when known. An Einbürgerungstest is passed with 17 points; the
+    test "Leben in Deutschland" proves the knowledge only with at least 17 points
+    (§ 1 Abs. 3 EinbTestV; it is passed for the orientation course already with 15).
+    """
+
+    kind: str
+    passed_on: date
+    points: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in TEST_KINDS:
+            raise ValueError(f"unknown test kind {self.kind!r}; expected one of {TEST_KINDS}")
+        if self.points is not None and not 0 <= self.points <= 33:
+            raise ValueError("points must be 0 to 33")
+
+
+#: Requirements an ``Assessment`` may decide (the others follow from the facts).
+ASSESSED: Final = ("livelihood", "no_conviction", "commitment")
+#: Outcomes of an ``Assessment``; "waived" means a statutory exception applies (e.g. the
+#: livelihood exceptions of § 10 Abs. 1 Satz 1 Nr. 3 StAG) and counts as met.
+OUTCOMES: Final = ("met", "not_met", "waived")
+_ASSESSOR = re.compile(r"^[a-z0-9][a-z0-9_.:-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """One dated assessment of livelihood, convictions or commitment.
+
+    ``requirement`` is one of ``ASSESSED``, ``outcome`` one of ``OUTCOMES``; it holds from
+    ``assessed_on`` until a later assessment of the same requirement. ``assessed_by`` says who
+    assessed as an agency or role code (e.g. "abh_officer", "case_manager" or
+    "abh:05315000"), never a person's name: lower-case letters, digits and ``_.:-`` only.
+    The engine takes what it is given: the caller decides whose assessments count (the
+    authority's readiness must not use a case manager's assessment, § 87 AufenthG).
+    """
+
+    requirement: str
+    outcome: str
+    assessed_on: date
+    assessed_by: str
+
+    def __post_init__(self) -> None:
+        if self.requirement not in ASSESSED:
+            raise ValueError(
+                f"unknown requirement {self.requirement!r}; expected one of {ASSESSED}"
+            )
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {self.outcome!r}; expected one of {OUTCOMES}")
+        if not _ASSESSOR.match(self.assessed_by):
+            raise ValueError("assessed_by must be an agency or role code")
+
+
+#: Grounds of a waiver under § 10 Abs. 6 StAG.
+WAIVER_GROUNDS: Final = ("illness", "disability", "age")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """A waiver under § 10 Abs. 6 StAG, decided on ``decided_on``.
+
+    The authority waives the language requirement (Nr. 6, ``"language"``) or the knowledge
+    requirement (Nr. 7, ``"naturalisation_test"``) when the person cannot meet it because of
+    illness, disability or age (``ground``, one of ``WAIVER_GROUNDS``). From ``decided_on`` on
+    the waived requirement is met. ``requirement`` may name any key of ``REQUIREMENT_KEYS``;
+    the engine applies it only where the law version lists the requirement as waivable
+    (rules.json ``waivable``) and otherwise says so in the reason.
+    """
+
+    requirement: str
+    ground: str
+    decided_on: date
+
+    def __post_init__(self) -> None:
+        if self.requirement not in REQUIREMENT_KEYS:
+            raise ValueError(f"unknown requirement {self.requirement!r}")
+        if self.ground not in WAIVER_GROUNDS:
+            raise ValueError(f"unknown ground {self.ground!r}; expected one of {WAIVER_GROUNDS}")
+
+
+@dataclass(frozen=True)
+class StayAbroad:
+    """A stay abroad (Auslandsaufenthalt) that is not a departure (§ 12b Abs. 1 StAG).
+
+    ``left_on`` is the first day abroad, ``returned_on`` the day of return (None: still
+    abroad), ``authority_set_until`` the last day of a longer period the foreigners authority
+    set for the return (§ 51 Abs. 1 Nr. 7 AufenthG), if any. A stay of up to six months, or a
+    return within the period set, does not interrupt the habitual residence and its days count;
+    a longer one interrupts it: its days do not count and residence starts again on return,
+    where the earlier time may be credited at the authority's discretion (§ 12b Abs. 2 StAG).
+    The stay is known from ``left_on``, the return from ``returned_on``.
+    """
+
+    left_on: date
+    returned_on: date | None = None
+    authority_set_until: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.returned_on is not None and self.returned_on < self.left_on:
+            raise ValueError("returned before leaving")
+        if self.authority_set_until is not None and self.authority_set_until < self.left_on:
+            raise ValueError("the period set for the return ends before the stay began")
+
+
+#: Kinds of ``NationalityFact`` (single nationality, § 10 Abs. 1 Nr. 4 and § 12 StAG a.F.).
+NATIONALITY_KINDS: Final = ("given_up", "section_12_exception", "stateless")
+
+
+@dataclass(frozen=True)
+class NationalityFact:
+    """A dated fact about the previous nationality, for the laws that require single
+    nationality (``stag-2000``): ``"given_up"`` (given up or lost, § 10 Abs. 1 Nr. 4 StAG
+    a.F.), ``"section_12_exception"`` (the authority found an exception of § 12 StAG a.F.:
+    multiple nationality accepted) or ``"stateless"`` (no nationality to give up). From
+    ``on`` the single-nationality requirement is met.
+    """
+
+    kind: str
+    on: date
+
+    def __post_init__(self) -> None:
+        if self.kind not in NATIONALITY_KINDS:
+            raise ValueError(f"unknown kind {self.kind!r}; expected one of {NATIONALITY_KINDS}")
+
+
+@dataclass(frozen=True)
+class TitleApplication:
+    """An application for a residence title or its renewal, filed on ``applied_on``.
+
+    The engine uses it to tell why a gap lies between two titles: an application filed while
+    the old title was still valid continues it (§ 81 Abs. 4 AufenthG: the gap counts); one
+    filed after it expired makes the gap harmless but uncounted (§ 12b Abs. 3 StAG). Either
+    needs the next title (or Fiktionsbescheinigung) to follow.
+    """
+
+    applied_on: date
+    paragraph: str | None = None
 
 
 @dataclass(frozen=True)
 class PathwayFacts:
     """What is known about a person's path to naturalisation (Einbürgerung).
 
-    ``None`` in a tri-state field means "not known"; it never counts as met.
-    ``protection_granted_on`` is the positive asylum decision (Asylberechtigung, Flüchtlings-
-    eigenschaft § 3 AsylG or subsidiärer Schutz § 4 AsylG); ``commitment_declared`` is the
-    Bekenntnis zur freiheitlichen demokratischen Grundordnung.
+    Every fact is dated and counts only from its date: on an evaluation day ``d`` the engine
+    uses the certificates, courses, tests, assessments, waivers and nationality facts dated on
+    or before ``d`` (and the stays abroad and applications begun by then), so a fact dated after
+    ``as_of`` never changes whether a requirement is met on ``as_of``. Periods describe the
+    status over time and are used as they are (also future ones, for the projected date).
+
+    Dated facts (the shape to map events into):
+
+    - ``periods``: the residence statuses (``Period``); a Fiktionsbescheinigung continuing a
+      title (§ 81 Abs. 4 AufenthG) names it in ``Period.continues``.
+    - ``protection_granted_on``: the positive asylum decision (Asylberechtigung,
+      Flüchtlingseigenschaft § 3 AsylG or subsidiärer Schutz § 4 AsylG).
+    - ``language_certificates``: ``LanguageCertificate(level, issued_on)``.
+    - ``integration_courses``: ``CourseCompletion(level, completed_on, final_test_passed)``.
+    - ``knowledge_tests``: ``KnowledgeTest(kind, passed_on, points)`` (Einbürgerungstest or
+      "Leben in Deutschland").
+    - ``assessments``: ``Assessment(requirement, outcome, assessed_on, assessed_by)`` for
+      livelihood, convictions (§ 12a StAG) and the commitment to the free democratic order
+      (Bekenntnis zur FDGO); the latest on or before ``d`` counts (on one day, the last given).
+    - ``waivers``: ``Waiver(requirement, ground, decided_on)`` under § 10 Abs. 6 StAG.
+    - ``stays_abroad``: ``StayAbroad(left_on, returned_on, authority_set_until)``, § 12b StAG.
+    - ``nationality``: ``NationalityFact(kind, on)``: given up, § 12 exception, stateless.
+    - ``title_applications``: ``TitleApplication(applied_on, paragraph)``, for late or timely
+      renewals between two titles.
+    - ``eu_or_swiss_citizen``; ``departed_on``: the first day abroad after a final departure.
+
+    Older, undated fields (kept so existing callers work; prefer the dated ones):
+    ``language_level`` counts on every date; ``naturalisation_test_passed_on`` is an
+    Einbürgerungstest passed that day; ``integration_course_completed_on`` is a course whose
+    level and final test are not known (it does not shorten the old-law period, which needs
+    B1 and the final test); ``livelihood_secured``, ``no_relevant_conviction`` and
+    ``commitment_declared`` hold on every date unless a dated assessment of the same
+    requirement exists on or before the evaluation day. ``None`` in a tri-state field means
+    "not known"; it never counts as met.
     """
 
     periods: tuple[Period, ...]
@@ -120,15 +349,39 @@ class PathwayFacts:
     commitment_declared: bool | None = None
     eu_or_swiss_citizen: bool = False
     departed_on: date | None = None
+    language_certificates: tuple[LanguageCertificate, ...] = ()
+    integration_courses: tuple[CourseCompletion, ...] = ()
+    knowledge_tests: tuple[KnowledgeTest, ...] = ()
+    assessments: tuple[Assessment, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
+    stays_abroad: tuple[StayAbroad, ...] = ()
+    nationality: tuple[NationalityFact, ...] = ()
+    title_applications: tuple[TitleApplication, ...] = ()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.periods, tuple):
-            object.__setattr__(self, "periods", tuple(self.periods))
+        for name in (
+            "periods",
+            "language_certificates",
+            "integration_courses",
+            "knowledge_tests",
+            "assessments",
+            "waivers",
+            "stays_abroad",
+            "nationality",
+            "title_applications",
+        ):
+            value = getattr(self, name)
+            if not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
         if self.language_level is not None:
-            level = self.language_level.strip().upper()
-            if level not in LEVELS:
-                raise ValueError(f"unknown language level {self.language_level!r}")
-            object.__setattr__(self, "language_level", level)
+            object.__setattr__(self, "language_level", _level(self.language_level))
+
+
+def _level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in LEVELS:
+        raise ValueError(f"unknown language level {value!r}")
+    return level
 
 
 @dataclass(frozen=True)

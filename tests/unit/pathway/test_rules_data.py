@@ -219,3 +219,46 @@ def test_versions_are_law_version_instances() -> None:
     """The loader is cached and returns typed, immutable versions."""
     assert load_rules() is load_rules()
     assert all(isinstance(version, LawVersion) for version in load_rules())
+
+
+def test_dated_facts_are_validated() -> None:
+    """Given the dated facts, when built with an unknown code or impossible dates, then
+    ValueError; levels are normalised and an assessor must be a code, not a name."""
+    from projections.pathway.readiness import (
+        Assessment,
+        CourseCompletion,
+        KnowledgeTest,
+        LanguageCertificate,
+        NationalityFact,
+        StayAbroad,
+        Waiver,
+    )
+
+    day = date(2024, 1, 1)
+    assert LanguageCertificate(" b1", day).level == "B1"
+    assert CourseCompletion("b1", day, True).successful is True
+    assert CourseCompletion("A2", day, True).successful is False
+    assert CourseCompletion("B1", day, None).successful is False
+    with pytest.raises(ValueError, match="language level"):
+        LanguageCertificate("B3", day)
+    with pytest.raises(ValueError, match="test kind"):
+        KnowledgeTest("driving", day)
+    with pytest.raises(ValueError, match="points"):
+        KnowledgeTest("leben_in_deutschland", day, 34)
+    with pytest.raises(ValueError, match="requirement"):
+        Assessment("language", "met", day, "abh_officer")
+    with pytest.raises(ValueError, match="outcome"):
+        Assessment("livelihood", "maybe", day, "abh_officer")
+    with pytest.raises(ValueError, match="code"):
+        Assessment("livelihood", "met", day, "Erika Mustermann")
+    with pytest.raises(ValueError, match="ground"):
+        Waiver("language", "poverty", day)
+    with pytest.raises(ValueError, match="returned before"):
+        StayAbroad(day, date(2023, 12, 31))
+    with pytest.raises(ValueError, match="kind"):
+        NationalityFact("dual", day)
+    with pytest.raises(ValueError, match="fiktion"):
+        Period("residence_title", day, None, "§ 18b AufenthG", continues="§ 18b AufenthG")
+    facts = PathwayFacts(periods=[], assessments=[Assessment("livelihood", "met", day, "abh")])
+    assert isinstance(facts.periods, tuple)
+    assert isinstance(facts.assessments, tuple)
