@@ -284,6 +284,14 @@ class NaturalisationTestPassed(Payload):
 
     person_id: _PersonId
     passed_on: date
+    test: Annotated[
+        str | None,
+        Field(
+            description="einbuergerungstest (also when null) or leben_in_deutschland (the "
+            "integration course's test, which uses the same questions)."
+        ),
+    ] = None
+    points: Annotated[int | None, Field(description="Correct answers out of 33, if known.")] = None
 
 
 @contract(SERVICE, "naturalisation_assured")

@@ -16,7 +16,6 @@ from gateway import audit
 from gateway.context import HubContext, HubError, ctx, read_after
 from gateway.pathway.types import Milestone, Pathway, PersonAtStage, PersonPage, StatusPeriod
 from projections.pathway import queries
-from projections.pathway.readiness import PathwayFacts, Period
 
 CONSUMER = "pathway"
 #: the timeline's side tables (consents, decisions, holders) decide who sees a pathway
@@ -34,20 +33,7 @@ async def load_pathway(
         return None
     periods = await queries.periods(pool, person)
     milestones = await queries.milestones(pool, person)
-    facts = PathwayFacts(
-        periods=tuple(
-            Period(p["kind"], p["start_on"], p["end_on"], p["paragraph"]) for p in periods
-        ),
-        protection_granted_on=row["protection_granted_on"],
-        language_level=row["language_level"] if with_language else None,
-        naturalisation_test_passed_on=row["test_passed_on"],
-        integration_course_completed_on=row["course_completed_on"] if with_language else None,
-        livelihood_secured=row["livelihood_secured"],
-        no_relevant_conviction=row["no_relevant_conviction"],
-        commitment_declared=row["commitment_declared"],
-        eu_or_swiss_citizen=row["eu_or_swiss"],
-        departed_on=row["departed_on"],
-    )
+    facts = await queries.facts(pool, row, with_language=with_language)
     return Pathway(
         stage=row["stage"],
         stage_since=row["stage_since"],

@@ -26,6 +26,7 @@ from services.foreigners_authority.domain.vocabulary import (
     DuldungGround,
     EntryMode,
     FiktionKind,
+    KnowledgeTestKind,
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
@@ -224,9 +225,12 @@ class ResidenceFile(Aggregate):
         ground: str | None = None
 
     class NaturalisationTestPassed(Aggregate.Event):
-        """The naturalisation test (Einbürgerungstest) was passed."""
+        """The naturalisation test (Einbürgerungstest) was passed; or the integration course's
+        test "Leben in Deutschland" (``test``), with its points out of 33 where known."""
 
         passed_on: date
+        test: str | None = None
+        points: int | None = None
 
     class NaturalisationAssured(Aggregate.Event):
         """Naturalisation assured (Einbürgerungszusicherung)."""
@@ -801,14 +805,15 @@ class ResidenceFile(Aggregate):
         if not law_version.strip():
             raise InvalidValue("name the law version the assessment applies", "lawVersion")
         waived = RequirementOutcome(outcome) is RequirementOutcome.WAIVED
-        if ground is not None and not waived:
-            raise InvalidValue("only a waiver names a ground", "ground")
-        if (
-            waived
-            and ground is None
-            and NaturalisationRequirement(requirement)
-            in (NaturalisationRequirement.LANGUAGE, NaturalisationRequirement.NATURALISATION_TEST)
-        ):
+        waivable = NaturalisationRequirement(requirement) in (
+            NaturalisationRequirement.LANGUAGE,
+            NaturalisationRequirement.NATURALISATION_TEST,
+        )
+        if ground is not None and not (waived and waivable):
+            raise InvalidValue(
+                "only a waiver of the language or knowledge requirement names a ground", "ground"
+            )
+        if waived and waivable and ground is None:
             raise InvalidValue(
                 "a waiver under § 10 (6) StAG names its ground: illness, disability or age",
                 "ground",
@@ -869,14 +874,26 @@ class ResidenceFile(Aggregate):
                 "nationality",
             )
 
-    def record_naturalisation_test(self, *, passed_on: date, today: date) -> None:
+    def record_naturalisation_test(
+        self,
+        *,
+        passed_on: date,
+        today: date,
+        test: KnowledgeTestKind = KnowledgeTestKind.EINBUERGERUNGSTEST,
+        points: int | None = None,
+    ) -> None:
         self._require_open()
         _not_future(passed_on, today, "passedOn", "the test")
-        self._test_passed(passed_on=passed_on)
+        if points is not None and not 0 <= points <= 33:
+            raise InvalidValue("a test has 33 questions: points are 0 to 33", "points")
+        self._test_passed(passed_on=passed_on, test=KnowledgeTestKind(test), points=points)
 
     @event(NaturalisationTestPassed)
-    def _test_passed(self, passed_on: date) -> None:
-        self.test_passed_on = passed_on
+    def _test_passed(
+        self, passed_on: date, test: str | None = None, points: int | None = None
+    ) -> None:
+        if test in (None, KnowledgeTestKind.EINBUERGERUNGSTEST):
+            self.test_passed_on = passed_on
 
     def assure_naturalisation(self, *, assured_on: date, today: date) -> None:
         _not_future(assured_on, today, "assuredOn", "the assurance")

@@ -98,6 +98,13 @@ class WaiverGround(StrEnum):
     AGE = "age"  # altersbedingt
 
 
+class KnowledgeTestKind(StrEnum):
+    """Tests of the knowledge of the legal and social order (§ 10 (1) Nr. 7 StAG)."""
+
+    EINBUERGERUNGSTEST = "einbuergerungstest"  # EinbTestV
+    LEBEN_IN_DEUTSCHLAND = "leben_in_deutschland"  # the orientation course's test, § 17 IntV
+
+
 class RequirementOutcome(StrEnum):
     MET = "met"
     NOT_MET = "not_met"

@@ -129,7 +129,9 @@ def change_for(body: Any) -> Change:
             today=t,
         )
     if isinstance(body, m.TestPassed):
-        return lambda f, t: f.record_naturalisation_test(passed_on=body.passed_on, today=t)
+        return lambda f, t: f.record_naturalisation_test(
+            passed_on=body.passed_on, test=body.test, points=body.points, today=t
+        )
     if isinstance(body, m.Assured):
         return lambda f, t: f.assure_naturalisation(assured_on=body.assured_on, today=t)
     if isinstance(body, m.Completed):

@@ -20,6 +20,7 @@ from services.foreigners_authority.domain import (
     DuldungGround,
     EntryMode,
     FiktionKind,
+    KnowledgeTestKind,
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
@@ -272,6 +273,11 @@ class RequirementAssessed(Form):
 class TestPassed(Form):
     kind: Literal["test_passed"]
     passed_on: date
+    test: KnowledgeTestKind = Field(
+        default=KnowledgeTestKind.EINBUERGERUNGSTEST,
+        description="The Einbürgerungstest, or the integration course's 'Leben in Deutschland'",
+    )
+    points: int | None = Field(default=None, ge=0, le=33, description="Correct answers of 33")
 
 
 class Assured(Form):

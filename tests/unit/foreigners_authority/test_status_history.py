@@ -503,7 +503,7 @@ def test_a_waiver_of_language_or_test_names_its_ground_and_needs_no_application(
             assessed_on=date(2026, 1, 15),
             today=TODAY,
         )
-    with pytest.raises(InvalidValue, match="only a waiver"):
+    with pytest.raises(InvalidValue, match="only a waiver of the language"):
         file.assess_requirement(
             requirement=NaturalisationRequirement.LIVELIHOOD,
             outcome=RequirementOutcome.MET,
