@@ -11,6 +11,7 @@ persons at a stage.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -192,7 +193,7 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
             if c["kind"] == "knowledge_test"
         ),
         assessments=tuple(
-            Assessment(a["requirement"], a["outcome"], a["assessed_on"], a["agency"])
+            Assessment(a["requirement"], a["outcome"], a["assessed_on"], _code(a["agency"]))
             for a in assessments
             if a["requirement"] in ASSESSED
         ),
@@ -211,6 +212,12 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
             TitleApplication(a["applied_on"], a["paragraph"]) for a in applications
         ),
     )
+
+
+def _code(agency: str) -> str:
+    """An agency id as the engine's assessor code (lower case, no spaces)."""
+    code = re.sub(r"[^a-z0-9_.:-]", "-", agency.strip().lower())[:64]
+    return code if code[:1].isalnum() else f"a{code}"[:64]
 
 
 async def _nationality(conn: Fetch, row: Any) -> tuple[NationalityFact, ...]:
