@@ -10,6 +10,9 @@ from gateway.context import HubError, today
 from projections.pathway.readiness import PathwayFacts, evaluate
 
 WITHHELD = "not shown: no consent covers the person's language data for your agency"
+WITHHELD_DE = (
+    "nicht angezeigt: keine Einwilligung erfasst die Sprachdaten der Person für Ihre Stelle"
+)
 
 
 @strawberry.type(description="A milestone on the path (entry, first title, naturalised, ...)")
@@ -21,8 +24,19 @@ class Milestone:
 @strawberry.type(description="One requirement of § 10 StAG: met, not met, or unknown (null)")
 class ReadinessRequirement:
     key: str
-    met: bool | None
+    met: bool | None = strawberry.field(
+        description="true, false, or null: not known, or a decision of the authority is needed"
+    )
     reason: str
+    reason_de: str = strawberry.field(description="The reason in German, for case managers")
+    code: str = strawberry.field(
+        description="A stable reason code, e.g. met, not_yet, decision_12b2, waived"
+    )
+    decision_needed: bool = strawberry.field(
+        description="The law leaves this to the authority's discretion (e.g. § 12b Abs. 2 "
+        "StAG): the hub does not guess"
+    )
+    state: str = strawberry.field(description="met, not_met, unknown or decision_needed")
 
 
 @strawberry.type(description="Naturalisation readiness under the law in force on asOf")
@@ -32,7 +46,21 @@ class Readiness:
     ready: bool
     counted_residence_days: int
     earliest_residence_date: dt.date | None = strawberry.field(
-        description="Earliest date the residence-period requirement is met, on the known path"
+        description="The first day on which the residence requirement is met under the law in "
+        "force on that day, as known on asOf (the day the current unbroken run of such days "
+        "began, or the next such day); projected, where needed, under the assumption that "
+        "the current title is renewed on time (see renewalAssumed, assumption)"
+    )
+    earliest_residence_date_without_renewal: dt.date | None = strawberry.field(
+        description="The same date on the known periods only, without assuming a renewal"
+    )
+    renewal_assumed: bool = strawberry.field(
+        description="Whether earliestResidenceDate assumes the current title is renewed on time"
+    )
+    assumption: str | None = strawberry.field(description="The assumption made, in English")
+    assumption_de: str | None = strawberry.field(description="The assumption made, in German")
+    known_law_versions: list[str] = strawberry.field(
+        description="The versions of § 10 StAG promulgated by asOf, which the answer uses"
     )
     requirements: list[ReadinessRequirement]
 
@@ -78,10 +106,31 @@ class Pathway:
             ready=result.ready,
             counted_residence_days=result.counted_residence_days,
             earliest_residence_date=result.earliest_residence_date,
+            earliest_residence_date_without_renewal=result.earliest_residence_date_without_renewal,
+            renewal_assumed=result.renewal_assumed,
+            assumption=result.assumption,
+            assumption_de=result.assumption_de,
+            known_law_versions=list(result.known_law_versions),
             requirements=[
-                ReadinessRequirement(key=r.key, met=None, reason=WITHHELD)
+                ReadinessRequirement(
+                    key=r.key,
+                    met=None,
+                    reason=WITHHELD,
+                    reason_de=WITHHELD_DE,
+                    code="withheld",
+                    decision_needed=False,
+                    state="unknown",
+                )
                 if self.language_withheld and r.key == "language"
-                else ReadinessRequirement(key=r.key, met=r.met, reason=r.reason)
+                else ReadinessRequirement(
+                    key=r.key,
+                    met=r.met,
+                    reason=r.reason,
+                    reason_de=r.reason_de,
+                    code=r.code,
+                    decision_needed=r.decision_needed,
+                    state=r.state,
+                )
                 for r in result.requirements
             ],
         )

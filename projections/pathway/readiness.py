@@ -1,8 +1,10 @@
 """Naturalisation readiness (Einbürgerung, § 10 StAG): pure, data-driven rules.
 
-The law versions live in ``rules.json`` (one entry per version of § 10 StAG, by date); this
-module only interprets them. Eligibility is evaluated under the version in force on the
-evaluation date (``as_of``).
+The law versions live in ``rules.json`` (one entry per version of § 10 StAG, with its
+promulgation and effective dates); this module only interprets them. Eligibility is evaluated
+under the version in force on the evaluation date (``as_of``) as known on ``as_of``: only the
+versions promulgated by then (``known_rules``), only the facts dated by then (see
+``PathwayFacts``).
 
 Counting lawful habitual residence (rechtmäßiger gewöhnlicher Aufenthalt), simplified:
 
@@ -14,29 +16,42 @@ Counting lawful habitual residence (rechtmäßiger gewöhnlicher Aufenthalt), si
   only once protection has been granted (§ 55 Abs. 3 AsylG): for an evaluation date ``d`` it
   counts when ``protection_granted_on <= d``, and then the whole time before recognition counts.
   A Duldung never counts. Overlapping periods count once.
-- The counted days *up to* ``d`` are the counted days strictly before ``d``: someone who arrived
-  on 2020-01-01 has 1827 days (exactly five calendar years) counted on 2025-01-01.
-- ``departed_on`` is the first day abroad: nothing counts from it on, and from it on the
-  residence requirements fail.
-- Required length (calendar years): N years are the days from the first counted day ``f`` to
+- The residence must be unbroken (§ 10 Abs. 1 StAG). The counted days form runs; a gap between
+  two of them starts a new run unless (as known on ``d``) a Fiktionsbescheinigung continuing
+  the old title begins the next status, or a title application was filed while the old title
+  was valid (both § 81 Abs. 4 AufenthG: the gap counts), or one was filed in the gap (§ 12b
+  Abs. 3 StAG: the gap does not interrupt but does not count); nothing of the kind helps when
+  a Duldung or an uncounted Gestattung lies in the gap. A stay abroad of up to six months (or
+  back within the period the authority set) does not interrupt and its days count (§ 12b
+  Abs. 1 StAG); a longer one removes its days and starts a new run on return, and the
+  earlier run may be credited up to five years at the authority's discretion (§ 12b Abs. 2).
+- The counted days *up to* ``d`` are the counted days of the run holding ``d`` strictly before
+  ``d``: someone who arrived on 2020-01-01 has 1827 days (exactly five calendar years)
+  counted on 2025-01-01. On a day outside every run (a gap, abroad too long, after
+  ``departed_on``, the first day abroad) the residence requirement is not met.
+- Required length (calendar years): N years are the days from the run's first day ``f`` to
   ``f + N years`` (Feb 29 + N years = Mar 1, as a period starting Feb 29 ends on Feb 28 under
-  § 188 Abs. 3 BGB). The requirement is met on ``d`` when the counted days up to ``d`` reach
-  that number, i.e. on ``f + N years`` exactly when the residence was continuous; with gaps the
-  counted days are laid end to end from ``f``. Gaps are simply not counted: § 12b StAG
-  (harmless interruptions up to six months, crediting earlier stays) is not modelled.
+  § 188 Abs. 3 BGB). The requirement is met on ``d`` when the counted days of the run up to
+  ``d`` reach that number (uncounted harmless gaps push the day later).
 - N is the version's ``residence_years``, or the shortest reduced period whose condition holds
-  on ``d`` (an integration course completed by ``d``; a language level, which the facts record
-  without a date and is therefore assumed to hold throughout).
+  on ``d`` (a successful integration course, B1 and the final test, completed by ``d``; a
+  language level proven by ``d``). A ``discretionary`` reduction ("kann") is never applied:
+  when only it (or a § 12b Abs. 2 credit) would meet the period, the requirement says that
+  the authority must decide (``Requirement.decision_needed``).
 
-``Readiness.earliest_residence_date`` is, when the residence period is met on ``as_of``, the
-first day of the unbroken run of days (up to ``as_of``) on which it is met under the law in
-force on each day; otherwise the next day after ``as_of`` on which it will be met, assuming
-ongoing periods continue and dated periods end. So ``residence_period`` is met exactly when
-``earliest_residence_date <= as_of``, also after the 2025 repeal of the fast track.
+``Readiness.earliest_residence_date`` is the first day on which the residence requirement is
+met under the law in force on that day, as known on ``as_of``: when it is met on ``as_of``, the
+first day of the unbroken run of such days holding ``as_of``; otherwise the next such day after
+``as_of``, assuming ongoing periods continue and dated periods end, and, when the current
+residence title ends first with nothing known after it, that it is renewed on time (said in
+``Readiness.assumption``; ``earliest_residence_date_without_renewal`` is the date without).
+So ``residence_period`` is met exactly when ``earliest_residence_date <= as_of``.
 """
 
 from __future__ import annotations
 
+import calendar
+import dataclasses
 import itertools
 import json
 import re
@@ -72,7 +87,7 @@ REQUIREMENT_KEYS: Final = (
     "single_nationality",
 )
 #: Conditions a reduced residence period (verkürzte Aufenthaltsdauer) may name in rules.json.
-CONDITIONS: Final = ("integration_course_completed", "language_at_least")
+CONDITIONS: Final = ("integration_course_successful", "language_at_least")
 
 _INF: Final = date.max.toordinal() + 1  # exclusive end of an ongoing period, in ordinals
 _ONE_DAY: Final = timedelta(days=1)
@@ -329,13 +344,16 @@ class PathwayFacts:
       renewals between two titles.
     - ``eu_or_swiss_citizen``; ``departed_on``: the first day abroad after a final departure.
 
-    Older, undated fields (kept so existing callers work; prefer the dated ones):
-    ``language_level`` counts on every date; ``naturalisation_test_passed_on`` is an
-    Einbürgerungstest passed that day; ``integration_course_completed_on`` is a course whose
+    Older, undated fields (kept so existing callers work; prefer the dated ones). They are a
+    fallback only, used when no dated fact of the same kind is given at all (so passing both,
+    e.g. a level derived from the certificates, cannot date a certificate back):
+    ``language_level`` counts on every date unless ``language_certificates`` or an
+    ``integration_courses`` entry with a level is given; ``naturalisation_test_passed_on`` is
+    an Einbürgerungstest passed that day; ``integration_course_completed_on`` is a course whose
     level and final test are not known (it does not shorten the old-law period, which needs
     B1 and the final test); ``livelihood_secured``, ``no_relevant_conviction`` and
-    ``commitment_declared`` hold on every date unless a dated assessment of the same
-    requirement exists on or before the evaluation day. ``None`` in a tri-state field means
+    ``commitment_declared`` hold on every date unless some dated assessment of the same
+    requirement is given. ``None`` in a tri-state field means
     "not known"; it never counts as met.
     """
 
@@ -384,18 +402,51 @@ def _level(value: str) -> str:
     return level
 
 
+#: ``Requirement.state`` values.
+STATES: Final = ("met", "not_met", "unknown", "decision_needed")
+
+
 @dataclass(frozen=True)
 class Requirement:
-    """One requirement of § 10 StAG (Einbürgerungsvoraussetzung); ``met=None`` = not known."""
+    """One requirement of § 10 StAG (Einbürgerungsvoraussetzung).
+
+    ``met`` is True, False, or None: not known, or ``decision_needed`` when the law leaves the
+    answer to the authority's discretion (e.g. § 12b Abs. 2 StAG); the engine then does not
+    guess. ``reason`` explains it in English, ``reason_de`` in German (for case managers);
+    ``code`` is a stable reason code (e.g. ``"met"``, ``"not_yet"``, ``"decision_12b2"``).
+    """
 
     key: str
     met: bool | None
     reason: str
+    reason_de: str = ""
+    code: str = ""
+    decision_needed: bool = False
+
+    @property
+    def state(self) -> str:
+        """One of ``STATES``."""
+        if self.decision_needed:
+            return "decision_needed"
+        return {True: "met", False: "not_met", None: "unknown"}[self.met]
 
 
 @dataclass(frozen=True)
 class Readiness:
-    """The result of ``evaluate``: each requirement under the law version in force on ``as_of``."""
+    """The result of ``evaluate``: each requirement under the law version in force on ``as_of``,
+    as known on ``as_of`` (only versions promulgated by then, only facts dated by then).
+
+    ``earliest_residence_date`` is the first day on which the residence requirement is met
+    under the law in force on that day, as known on ``as_of``: when it is met on ``as_of``, the
+    first day of the unbroken run of such days that holds ``as_of``; otherwise the next such
+    day after ``as_of``, projected on the known periods and, where the current residence title
+    ends before, under the assumption that it is renewed on time (``renewal_assumed``; the
+    assumption is then spelled out in ``assumption``/``assumption_de``).
+    ``earliest_residence_date_without_renewal`` is the same date on the known periods only
+    (None when they do not reach it). Discretionary shortenings and § 12b Abs. 2 credits are
+    never assumed. ``counted_residence_days`` are the days of the current unbroken residence
+    (the run that holds ``as_of``, or the last one before it) counted before ``as_of``.
+    """
 
     as_of: date
     law_version: str
@@ -403,6 +454,11 @@ class Readiness:
     ready: bool
     counted_residence_days: int
     earliest_residence_date: date | None
+    earliest_residence_date_without_renewal: date | None = None
+    renewal_assumed: bool = False
+    assumption: str | None = None
+    assumption_de: str | None = None
+    known_law_versions: tuple[str, ...] = ()
 
     def requirement(self, key: str) -> Requirement:
         """The requirement named ``key`` (one of ``REQUIREMENT_KEYS``)."""
@@ -441,19 +497,27 @@ class ParagraphRef:
 
 @dataclass(frozen=True)
 class ReducedPeriod:
-    """A shortened residence period (verkürzte Mindestaufenthaltsdauer, § 10 Abs. 3 StAG)."""
+    """A shortened residence period (verkürzte Mindestaufenthaltsdauer, § 10 Abs. 3 StAG).
+
+    ``discretionary`` marks a "kann" rule: the authority decides, so the engine reports
+    "decision of the authority needed" instead of applying it.
+    """
 
     years: int
     condition: str
     label: str
     level: str | None = None
+    discretionary: bool = False
+    label_de: str = ""
 
     def holds(self, facts: PathwayFacts, on: date) -> bool:
-        """Whether the condition is fulfilled on ``on`` according to the facts."""
-        if self.condition == "integration_course_completed":
-            completed = facts.integration_course_completed_on
-            return completed is not None and completed <= on
-        return _level_at_least(facts.language_level, self.level or "C2")
+        """Whether the condition is fulfilled on ``on`` according to the facts dated by then."""
+        if self.condition == "integration_course_successful":
+            return any(
+                course.successful and course.completed_on <= on
+                for course in facts.integration_courses
+            )
+        return _level_at_least(_best_level(facts, on)[0], self.level or "C2")
 
 
 @dataclass(frozen=True)
@@ -461,6 +525,8 @@ class LawVersion:
     """One version of § 10 StAG (Anspruchseinbürgerung), in force ``valid_from``-``valid_until``.
 
     Loaded from rules.json; ``valid_until`` is inclusive and ``None`` for the current version.
+    ``promulgated_on`` is the day the amending law was promulgated (verkündet): before it, the
+    version was not known, and an evaluation as of an earlier day does not use it.
     """
 
     id: str
@@ -477,15 +543,26 @@ class LawVersion:
     qualifying_kinds: tuple[str, ...]
     paragraph_checked_kinds: tuple[str, ...]
     non_qualifying_paragraphs: tuple[ParagraphRef, ...]
+    promulgated_on: date = date.min
+    source: str = ""
+    waivable: tuple[str, ...] = ("language", "naturalisation_test")
+    knowledge_test_min_points: int = 17
+    harmless_absence_months: int = 6
+    creditable_years: int = 5
 
     def in_force(self, on: date) -> bool:
         """Whether this version is in force on ``on``."""
         return self.valid_from <= on and (self.valid_until is None or on <= self.valid_until)
 
-    def required_years(self, facts: PathwayFacts, on: date) -> tuple[int, ReducedPeriod | None]:
-        """The shortest residence period that applies on ``on``, and the reduction used."""
+    def required_years(
+        self, facts: PathwayFacts, on: date, *, discretion: bool = False
+    ) -> tuple[int, ReducedPeriod | None]:
+        """The shortest residence period that applies on ``on``, and the reduction used;
+        discretionary reductions only with ``discretion``."""
         years, used = self.residence_years, None
         for reduced in self.reduced_periods:
+            if reduced.discretionary and not discretion:
+                continue
             if reduced.years < years and reduced.holds(facts, on):
                 years, used = reduced.years, reduced
         return years, used
@@ -557,6 +634,17 @@ def _parse_version(raw: object) -> LawVersion:
     language = _str(item, "language_level", where)
     if language not in LEVELS:
         raise ValueError(f"{where}: unknown language level {language!r}")
+    promulgated_on = _date(item, "promulgated_on", where)
+    if promulgated_on > valid_from:
+        raise ValueError(f"{where}: promulgated_on after valid_from")
+    waivable = (
+        _str_list(item, "waivable", where)
+        if "waivable" in item
+        else ("language", "naturalisation_test")
+    )
+    unknown = set(waivable) - set(REQUIREMENT_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: 'waivable' names unknown requirements {sorted(unknown)}")
     return LawVersion(
         id=vid,
         title=str(item.get("title", vid)),
@@ -576,6 +664,12 @@ def _parse_version(raw: object) -> LawVersion:
         non_qualifying_paragraphs=tuple(
             _parse_code(code, where) for code in _str_list(item, "non_qualifying_paragraphs", where)
         ),
+        promulgated_on=promulgated_on,
+        source=str(item.get("source", "")),
+        waivable=waivable,
+        knowledge_test_min_points=_int_or(item, "knowledge_test_min_points", 17, where),
+        harmless_absence_months=_int_or(item, "harmless_absence_months", 6, where),
+        creditable_years=_int_or(item, "creditable_years", 5, where),
     )
 
 
@@ -590,11 +684,16 @@ def _parse_reduced(raw: object, base_years: int, where: str) -> ReducedPeriod:
     level = item.get("level")
     if condition == "language_at_least" and (not isinstance(level, str) or level not in LEVELS):
         raise ValueError(f"{where}: condition language_at_least needs a CEFR 'level'")
+    discretionary = item.get("discretionary", False)
+    if not isinstance(discretionary, bool):
+        raise ValueError(f"{where}: 'discretionary' must be true or false")
     return ReducedPeriod(
         years=years,
         condition=condition,
         label=str(item.get("label", condition)),
         level=level if isinstance(level, str) else None,
+        discretionary=discretionary,
+        label_de=str(item.get("label_de", item.get("label", condition))),
     )
 
 
@@ -627,6 +726,10 @@ def _int(item: dict[str, object], key: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValueError(f"{where}: {key!r} must be an integer")
     return value
+
+
+def _int_or(item: dict[str, object], key: str, default: int, where: str) -> int:
+    return default if key not in item else _int(item, key, where)
 
 
 def _bool(item: dict[str, object], key: str, where: str) -> bool:
@@ -705,43 +808,95 @@ def parse_paragraph(text: str) -> ParagraphRef | None:
 
 def _title_qualifies(period: Period, version: LawVersion) -> tuple[bool | None, str]:
     """Whether ``period`` as the current status is a qualifying title (§ 10 Abs. 1 Nr. 2 StAG)."""
+    met, reason, _ = _title_verdict(period, version)
+    return met, reason
+
+
+def _title_verdict(period: Period, version: LawVersion) -> tuple[bool | None, str, str]:
+    """The verdict on ``period`` as the current status, with its reason in English and German.
+
+    A Fiktionsbescheinigung continuing a title (§ 81 Abs. 4 AufenthG) is judged as that title.
+    """
     kind = period.kind
+    if kind == "fiktion" and period.continues:
+        continued = Period("residence_title", period.start, period.end, period.continues)
+        met, en, de = _title_verdict(continued, version)
+        return (
+            met,
+            f"Fiktionsbescheinigung continuing {period.continues} (§ 81 Abs. 4 AufenthG): {en}",
+            f"Fiktionsbescheinigung, Fortgeltung von {period.continues}"
+            f" (§ 81 Abs. 4 AufenthG): {de}",
+        )
     named = f" under {period.paragraph}" if period.paragraph else ""
+    named_de = f" nach {period.paragraph}" if period.paragraph else ""
     if kind in version.qualifying_kinds:
-        return True, f"{_KIND_NAMES[kind]}{named} qualifies"
+        return (
+            True,
+            f"{_KIND_NAMES[kind]}{named} qualifies",
+            f"{_KIND_NAMES_DE[kind]}{named_de} genügt",
+        )
     if kind not in version.paragraph_checked_kinds:
         if kind == "temporary_protection":
             paragraph = period.paragraph or "§ 24 AufenthG"
-            return False, f"{paragraph} (temporary protection) does not qualify: {_CHANGE}"
-        return False, f"{_KIND_NAMES[kind]}{named} is not a qualifying title: {_NEXT_STEP[kind]}"
+            return (
+                False,
+                f"{paragraph} (temporary protection) does not qualify: {_CHANGE}",
+                f"{paragraph} (vorübergehender Schutz) genügt nicht: {_CHANGE_DE}",
+            )
+        return (
+            False,
+            f"{_KIND_NAMES[kind]}{named} is not a qualifying title: {_NEXT_STEP[kind]}",
+            f"{_KIND_NAMES_DE[kind]}{named_de} genügt nicht: {_NEXT_STEP_DE[kind]}",
+        )
     if period.paragraph is None:
         return (
             None,
             "legal basis of the residence title not known (§§ 16a-20, 22-25 may not qualify)",
+            "Rechtsgrundlage des Aufenthaltstitels nicht bekannt (§§ 16a-20, 22-25 AufenthG"
+            " genügen teils nicht)",
         )
     if _FREE_MOVEMENT_LAW.search(period.paragraph):
-        return True, f"{period.paragraph} qualifies"
+        return True, f"{period.paragraph} qualifies", f"{period.paragraph} genügt"
     if _OTHER_LAW.search(period.paragraph):
-        return None, f"{period.paragraph}: not a residence title under the AufenthG"
+        return (
+            None,
+            f"{period.paragraph}: not a residence title under the AufenthG",
+            f"{period.paragraph}: kein Aufenthaltstitel nach dem AufenthG",
+        )
     ref = parse_paragraph(period.paragraph)
     if ref is None:
-        return None, f"legal basis {period.paragraph!r} not recognised"
+        return (
+            None,
+            f"legal basis {period.paragraph!r} not recognised",
+            f"Rechtsgrundlage {period.paragraph!r} nicht erkannt",
+        )
     unknown: list[ParagraphRef] = []
     for rule in version.non_qualifying_paragraphs:
         covered = rule.covers(ref)
         if covered:
             purpose = _PURPOSES.get(rule.code, "")
+            purpose_de = _PURPOSES_DE.get(rule.code, "")
             label = f" ({purpose})" if purpose else ""
-            return False, f"{ref}{label} does not qualify: {_CHANGE}"
+            label_de = f" ({purpose_de})" if purpose_de else ""
+            return (
+                False,
+                f"{ref}{label} does not qualify: {_CHANGE}",
+                f"{ref}{label_de} genügt nicht: {_CHANGE_DE}",
+            )
         if covered is None:
             unknown.append(rule)
     if unknown:
         listed = ", ".join(f"Abs. {rule.subsection}" for rule in unknown)
-        return None, f"{ref} without subsection: {listed} do not qualify"
-    return True, f"{ref} qualifies"
+        return (
+            None,
+            f"{ref} without subsection: {listed} do not qualify",
+            f"{ref} ohne Absatz: {listed} genügen nicht",
+        )
+    return True, f"{ref} qualifies", f"{ref} genügt"
 
 
 _CHANGE: Final = "change to another title first"
+_CHANGE_DE: Final = "zuerst ist ein Wechsel in einen anderen Aufenthaltstitel nötig"
 _KIND_NAMES: Final = {
     "gestattung": "Aufenthaltsgestattung (§ 55 AsylG)",
     "duldung": "Duldung (§ 60a AufenthG)",
@@ -752,6 +907,17 @@ _KIND_NAMES: Final = {
     "eu_long_term": "EU long-term residence (Daueraufenthalt-EU)",
     "eu_free_movement": "EU free movement (Freizügigkeit)",
     "visa": "visa (Visum)",
+}
+_KIND_NAMES_DE: Final = {
+    "gestattung": "Aufenthaltsgestattung (§ 55 AsylG)",
+    "duldung": "Duldung (§ 60a AufenthG)",
+    "fiktion": "Fiktionsbescheinigung (§ 81 AufenthG)",
+    "temporary_protection": "vorübergehender Schutz (§ 24 AufenthG)",
+    "residence_title": "Aufenthaltserlaubnis",
+    "settlement_permit": "Niederlassungserlaubnis",
+    "eu_long_term": "Erlaubnis zum Daueraufenthalt-EU",
+    "eu_free_movement": "Freizügigkeit (FreizügG/EU)",
+    "visa": "Visum",
 }
 _NEXT_STEP: Final = {
     "gestattung": "protection or a residence title is needed first",
@@ -764,13 +930,76 @@ _NEXT_STEP: Final = {
     "eu_free_movement": _CHANGE,
     "visa": "a residence title is needed first",
 }
+_NEXT_STEP_DE: Final = {
+    "gestattung": "zuerst ist Schutz oder ein Aufenthaltstitel nötig",
+    "duldung": "zuerst ist ein Aufenthaltstitel nötig (z. B. §§ 25a, 25b AufenthG)",
+    "fiktion": "zuerst muss der beantragte Titel erteilt werden",
+    "temporary_protection": _CHANGE_DE,
+    "residence_title": _CHANGE_DE,
+    "settlement_permit": _CHANGE_DE,
+    "eu_long_term": _CHANGE_DE,
+    "eu_free_movement": _CHANGE_DE,
+    "visa": "zuerst ist ein Aufenthaltstitel nötig",
+}
+_PURPOSES_DE: Final = {
+    "16a": "Berufsausbildung",
+    "16b": "Studium",
+    "16d": "Anerkennung ausländischer Berufsqualifikationen",
+    "16e": "studienbezogenes Praktikum",
+    "16f": "Sprachkurs oder Schulbesuch",
+    "17": "Suche nach einem Ausbildungs- oder Studienplatz",
+    "18d": "Forschung",
+    "18f": "mobile Forscher",
+    "19": "ICT-Karte",
+    "19b": "Mobiler-ICT-Karte",
+    "19e": "Europäischer Freiwilligendienst",
+    "20": "Arbeitsplatzsuche",
+    "22": "Aufnahme aus dem Ausland",
+    "23(1)": "Aufnahme durch ein Land",
+    "23a": "Härtefallkommission",
+    "24": "vorübergehender Schutz",
+    "25(3)": "Abschiebungsverbot",
+    "25(4)": "vorübergehender Aufenthalt aus dringenden Gründen",
+    "25(5)": "Ausreise unmöglich",
+}
 
 
-# --- counting ------------------------------------------------------------------------------------
+# --- dated facts --------------------------------------------------------------------------------
 
 
 def _level_at_least(level: str | None, minimum: str) -> bool:
     return level is not None and LEVELS.index(level) >= LEVELS.index(minimum)
+
+
+def _best_level(facts: PathwayFacts, on: date) -> tuple[str | None, date | None]:
+    """The highest German level proven on ``on`` and since when (None: the undated level)."""
+    proofs = [(c.level, c.issued_on) for c in facts.language_certificates]
+    proofs += [(c.level, c.completed_on) for c in facts.integration_courses if c.level]
+    # the undated level is a fallback for callers that know no dated proof at all
+    best: tuple[str | None, date | None] = (None if proofs else facts.language_level, None)
+    for level, day in sorted(proofs, key=lambda proof: proof[1]):
+        if day <= on and level is not None and not _level_at_least(best[0], level):
+            best = (level, day)
+    return best
+
+
+def _waiver(facts: PathwayFacts, key: str, on: date) -> Waiver | None:
+    waivers = [w for w in facts.waivers if w.requirement == key and w.decided_on <= on]
+    return min(waivers, key=lambda waiver: waiver.decided_on, default=None)
+
+
+def _latest_assessment(facts: PathwayFacts, key: str, on: date) -> Assessment | None:
+    """The latest assessment of ``key`` on or before ``on``; on one day, the last given."""
+    latest: Assessment | None = None
+    for assessment in facts.assessments:
+        if assessment.requirement != key or assessment.assessed_on > on:
+            continue
+        if latest is None or assessment.assessed_on >= latest.assessed_on:
+            latest = assessment
+    return latest
+
+
+# --- counting ------------------------------------------------------------------------------------
 
 
 def _gestattung_counts(facts: PathwayFacts, version: LawVersion, on: int) -> bool:
@@ -782,19 +1011,20 @@ def _gestattung_counts(facts: PathwayFacts, version: LawVersion, on: int) -> boo
     )
 
 
-def _counted_intervals(facts: PathwayFacts, version: LawVersion, on: int) -> list[tuple[int, int]]:
-    """Merged half-open ordinal intervals of counted days, as counted on day ``on``."""
+def _kinds_on(facts: PathwayFacts, version: LawVersion, on: int) -> frozenset[str]:
     kinds = set(version.counting_kinds)
     if _gestattung_counts(facts, version, on):
         kinds.add("gestattung")
-    stop = _INF if facts.departed_on is None else facts.departed_on.toordinal()
-    raw = sorted(
-        (period.start.toordinal(), min(stop, _end(period)))
-        for period in facts.periods
-        if period.kind in kinds
-    )
+    return frozenset(kinds)
+
+
+def _end(period: Period) -> int:
+    return _INF if period.end is None else period.end.toordinal() + 1
+
+
+def _merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
-    for start, end in raw:
+    for start, end in sorted(intervals):
         if start >= end:
             continue
         if merged and start <= merged[-1][1]:
@@ -805,8 +1035,22 @@ def _counted_intervals(facts: PathwayFacts, version: LawVersion, on: int) -> lis
     return merged
 
 
-def _end(period: Period) -> int:
-    return _INF if period.end is None else period.end.toordinal() + 1
+def _subtract(
+    intervals: Sequence[tuple[int, int]], holes: Sequence[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    result = list(intervals)
+    for hole_start, hole_end in holes:
+        pieces: list[tuple[int, int]] = []
+        for start, end in result:
+            if end <= hole_start or start >= hole_end:
+                pieces.append((start, end))
+                continue
+            if start < hole_start:
+                pieces.append((start, hole_start))
+            if end > hole_end:
+                pieces.append((hole_end, end))
+        result = pieces
+    return result
 
 
 def _days_before(intervals: Iterable[tuple[int, int]], day: int) -> int:
@@ -829,57 +1073,241 @@ def _add_years(day: int, years: int) -> int:
     year = start.year + years
     if year > date.max.year:
         return _INF
+    if year < 1:
+        return 1
     try:
         return start.replace(year=year).toordinal()
     except ValueError:  # Feb 29 in a common year
         return date(year, 3, 1).toordinal()
 
 
+def _add_months(day: int, months: int) -> int:
+    """``day + months`` calendar months (the month's last day if it is shorter, § 188 BGB)."""
+    start = date.fromordinal(day)
+    year, month = divmod(start.year * 12 + start.month - 1 + months, 12)
+    if year > date.max.year:
+        return _INF
+    last = calendar.monthrange(year, month + 1)[1]
+    return date(year, month + 1, min(start.day, last)).toordinal()
+
+
 def _required_days(first: int, years: int) -> int:
     return _add_years(first, years) - first
 
 
+def _allowed_return(stay: StayAbroad, months: int) -> int:
+    """The last day a return keeps the stay harmless (§ 12b Abs. 1 StAG), as an ordinal."""
+    allowed = _add_months(stay.left_on.toordinal(), months)
+    if stay.authority_set_until is not None:
+        allowed = max(allowed, stay.authority_set_until.toordinal())
+    return allowed
+
+
+def _stays(facts: PathwayFacts, version: LawVersion, on: int) -> list[tuple[int, int, bool]]:
+    """The stays abroad known on ``on``: (left, back or _INF, interrupting)."""
+    stays = []
+    for stay in facts.stays_abroad:
+        left = stay.left_on.toordinal()
+        if left > on:
+            continue
+        back = None
+        if stay.returned_on is not None and stay.returned_on.toordinal() <= on:
+            back = stay.returned_on.toordinal()
+        allowed = _allowed_return(stay, version.harmless_absence_months)
+        interrupting = back > allowed if back is not None else on > allowed
+        stays.append((left, _INF if back is None else back, interrupting))
+    return stays
+
+
+#: Statuses a renewal or first grant can follow a gap with (§ 81 Abs. 4 AufenthG, § 12b Abs. 3).
+_GRANTED_KINDS: Final = frozenset(
+    {"residence_title", "settlement_permit", "eu_long_term", "fiktion"}
+)
+
+
+@dataclass(frozen=True)
+class _Chain:
+    """An unbroken run of lawful residence: ``start``-``end`` (ordinals, end exclusive).
+
+    ``intervals`` are the counted days; ``gap`` the break before it (previous run's end, this
+    start); ``abroad`` the interrupting stay abroad before it with the days of earlier residence
+    the authority may credit (``credit``, § 12b Abs. 2 StAG); ``bridges`` the gaps inside it
+    that do not interrupt it: (kind, start, end) with kind "fiktion", "timely" or "late".
+    """
+
+    start: int
+    end: int
+    intervals: tuple[tuple[int, int], ...]
+    gap: tuple[int, int] | None = None
+    abroad: tuple[int, int] | None = None
+    credit: int = 0
+    bridges: tuple[tuple[str, int, int], ...] = ()
+
+    def days_before(self, day: int) -> int:
+        return _days_before(self.intervals, day)
+
+
+def _bridge(
+    facts: PathwayFacts, kinds: frozenset[str], on: int, prev: _Chain, start: int
+) -> str | None:
+    """Why the gap from ``prev.end`` to ``start`` does not interrupt the residence, if it
+    does not: a Fiktionsbescheinigung continuing the title ("fiktion"), a timely application
+    ("timely", both § 81 Abs. 4 AufenthG, counted) or a late one ("late", § 12b Abs. 3 StAG,
+    not counted). Known only once the following status has begun (``start <= on``)."""
+    gap_start = prev.end
+    if start > on:
+        return None
+    for period in facts.periods:
+        if (
+            period.kind not in kinds
+            and period.start.toordinal() < start
+            and _end(period) > gap_start
+        ):
+            return None  # another status (a Duldung, an uncounted Gestattung) fills the gap
+    following = [period for period in facts.periods if period.start.toordinal() == start]
+    if any(period.kind == "fiktion" and period.continues for period in following):
+        return "fiktion"
+    if not any(period.kind in _GRANTED_KINDS for period in following):
+        return None
+    applied = [a.applied_on.toordinal() for a in facts.title_applications]
+    title_start = prev.intervals[-1][0]
+    if any(title_start <= day < gap_start and day <= on for day in applied):
+        return "timely"
+    if any(gap_start <= day < start and day <= on for day in applied):
+        return "late"
+    return None
+
+
+def _chains(facts: PathwayFacts, version: LawVersion, on: int) -> list[_Chain]:
+    """The unbroken runs of lawful residence as known on day ``on`` (ordinal), oldest first."""
+    kinds = _kinds_on(facts, version, on)
+    stop = _INF if facts.departed_on is None else facts.departed_on.toordinal()
+    lawful = _merge(
+        (period.start.toordinal(), min(stop, _end(period)))
+        for period in facts.periods
+        if period.kind in kinds
+    )
+    abroad = [
+        (left, back) for left, back, interrupting in _stays(facts, version, on) if interrupting
+    ]
+    chains: list[_Chain] = []
+    for start, end in _subtract(lawful, abroad):
+        if not chains:
+            chains.append(_Chain(start, end, ((start, end),)))
+            continue
+        prev = chains[-1]
+        gap = (prev.end, start)
+        stay = next((s for s in abroad if s[0] < start and s[1] > prev.end - 1), None)
+        if stay is not None:
+            cap = stay[0] - _add_years(stay[0], -version.creditable_years)
+            credit = min(cap, prev.days_before(_INF))
+            chains.append(_Chain(start, end, ((start, end),), gap, stay, credit))
+            continue
+        bridge = _bridge(facts, kinds, on, prev, start)
+        if bridge is None:
+            chains.append(_Chain(start, end, ((start, end),), gap))
+            continue
+        if bridge == "late":
+            intervals = (*prev.intervals, (start, end))
+        else:
+            intervals = (*prev.intervals[:-1], (prev.intervals[-1][0], end))
+        chains[-1] = dataclasses.replace(
+            prev, end=end, intervals=intervals, bridges=(*prev.bridges, (bridge, *gap))
+        )
+    return chains
+
+
+def _current(chains: Sequence[_Chain], day: int) -> tuple[_Chain | None, _Chain | None]:
+    """The run holding ``day`` (or None), and the run to report: that one or the last before."""
+    holding = next((chain for chain in chains if chain.start <= day < chain.end), None)
+    if holding is not None:
+        return holding, holding
+    before = [chain for chain in chains if chain.start < day]
+    return None, before[-1] if before else None
+
+
 def counted_days(facts: PathwayFacts, until: date, rules_version: LawVersion) -> int:
-    """Days of lawful habitual residence counted strictly before ``until`` (see module docs)."""
+    """All days of lawful habitual residence counted strictly before ``until``, in every run
+    (the requirement itself needs them unbroken: see ``Readiness.counted_residence_days``)."""
     on = until.toordinal()
-    return _days_before(_counted_intervals(facts, rules_version, on), on)
+    return sum(chain.days_before(on) for chain in _chains(facts, rules_version, on))
+
+
+@dataclass(frozen=True)
+class _ResidenceState:
+    met: bool | None
+    decision: str | None  # "12b2" or "reduction": decision of the authority needed
+    holding: _Chain | None
+    shown: _Chain | None
+    counted: int
+    years: int
+    reduced: ReducedPeriod | None
+    discretionary: ReducedPeriod | None = None
+
+
+def _residence_state(facts: PathwayFacts, version: LawVersion, day: int) -> _ResidenceState:
+    on = date.fromordinal(day)
+    holding, shown = _current(_chains(facts, version, day), day)
+    counted = 0 if shown is None else shown.days_before(day)
+    years, reduced = version.required_years(facts, on)
+    state = _ResidenceState(False, None, holding, shown, counted, years, reduced)
+    if holding is None:
+        return state
+    if counted >= _required_days(holding.start, years):
+        return dataclasses.replace(state, met=True)
+    if holding.credit and counted + holding.credit >= _required_days(holding.start, years):
+        return dataclasses.replace(state, met=None, decision="12b2")
+    short, discretionary = version.required_years(facts, on, discretion=True)
+    if short < years and counted + holding.credit >= _required_days(holding.start, short):
+        return dataclasses.replace(
+            state, met=None, decision="reduction", discretionary=discretionary
+        )
+    return state
 
 
 def residence_met_on(
     facts: PathwayFacts, on: date, rules: Sequence[LawVersion] | None = None
 ) -> bool:
-    """Whether the residence period is met on ``on`` under the law version in force that day."""
-    day = on.toordinal()
-    if facts.departed_on is not None and on >= facts.departed_on:
-        return False
+    """Whether the residence period is met on ``on`` under the law version in force that day
+    (unbroken, without discretionary shortenings or credits)."""
     version = _version_on(on, load_rules() if rules is None else rules)
     if version is None:
         return False
-    years, _ = version.required_years(facts, on)
-    intervals = _counted_intervals(facts, version, day)
-    if not intervals:
-        return False
-    return _days_before(intervals, day) >= _required_days(intervals[0][0], years)
+    return _residence_state(facts, version, on.toordinal()).met is True
 
 
-def _met_runs(facts: PathwayFacts, rules: Sequence[LawVersion]) -> list[tuple[int, int]]:
-    """Half-open ordinal runs of days on which the residence period is met.
-
-    Between consecutive breakpoints (a law version starts or ends, the integration course is
-    completed, protection is granted, departure) the required number of days is fixed and the
-    counted days only grow, so each window holds one candidate: the day after the required-th
-    counted day.
-    """
+def _breakpoints(facts: PathwayFacts, rules: Sequence[LawVersion]) -> set[int]:
+    """The days on which what is known, or the law, may change."""
     points = {version.valid_from.toordinal() for version in rules}
     points.update(
         version.valid_until.toordinal() + 1 for version in rules if version.valid_until is not None
     )
-    for event in (facts.integration_course_completed_on, facts.protection_granted_on):
-        if event is not None:
-            points.add(event.toordinal())
+    days = [facts.protection_granted_on, facts.integration_course_completed_on]
+    days += [period.start for period in facts.periods]
+    days += [period.end + _ONE_DAY for period in facts.periods if period.end is not None]
+    days += [certificate.issued_on for certificate in facts.language_certificates]
+    days += [course.completed_on for course in facts.integration_courses]
+    days += [application.applied_on for application in facts.title_applications]
+    for stay in facts.stays_abroad:
+        days += [stay.left_on, stay.returned_on]
+        for months in {version.harmless_absence_months for version in rules}:
+            points.add(_allowed_return(stay, months) + 1)
+    points.update(day.toordinal() for day in days if day is not None)
+    return points
+
+
+def _met_runs(
+    facts: PathwayFacts, rules: Sequence[LawVersion], *, discretion: bool = False
+) -> list[tuple[int, int]]:
+    """Half-open ordinal runs of days on which the residence period is met.
+
+    Between consecutive breakpoints (the law changes, or what is known does) the required
+    number of days and the runs of lawful residence are fixed, and the counted days of a run
+    only grow: each run holds one candidate, the day after its required-th counted day.
+    """
     stop = _INF if facts.departed_on is None else facts.departed_on.toordinal()
     first_law = min(version.valid_from for version in rules).toordinal()
-    bounds = sorted(point for point in points if first_law <= point < stop)
+    bounds = sorted(p for p in _breakpoints(facts, rules) if first_law <= p < stop)
     bounds.append(stop)
     runs: list[tuple[int, int]] = []
     for window_start, window_end in itertools.pairwise(bounds):
@@ -887,20 +1315,20 @@ def _met_runs(facts: PathwayFacts, rules: Sequence[LawVersion]) -> list[tuple[in
         version = _version_on(on, rules)
         if version is None:
             continue
-        years, _ = version.required_years(facts, on)
-        intervals = _counted_intervals(facts, version, window_start)
-        if not intervals:
-            continue
-        reached = _nth_day(intervals, _required_days(intervals[0][0], years))
-        if reached is None:
-            continue
-        start = max(window_start, reached + 1)
-        if start >= window_end:
-            continue
-        if runs and runs[-1][1] == start:
-            runs[-1] = (runs[-1][0], window_end)
-        else:
-            runs.append((start, window_end))
+        years, _ = version.required_years(facts, on, discretion=discretion)
+        for chain in _chains(facts, version, window_start):
+            if chain.end <= window_start or chain.start >= window_end:
+                continue
+            reached = _nth_day(chain.intervals, _required_days(chain.start, years))
+            if reached is None:
+                continue
+            start, end = max(window_start, reached + 1), min(window_end, chain.end)
+            if start >= end:
+                continue
+            if runs and runs[-1][1] == start:
+                runs[-1] = (runs[-1][0], end)
+            else:
+                runs.append((start, end))
     return runs
 
 
@@ -911,59 +1339,128 @@ def _earliest(runs: Iterable[tuple[int, int]], as_of: int) -> int | None:
     return None
 
 
+def _earliest_date(
+    facts: PathwayFacts, rules: Sequence[LawVersion], as_of: date, *, discretion: bool = False
+) -> date | None:
+    found = _earliest(_met_runs(facts, rules, discretion=discretion), as_of.toordinal())
+    return None if found is None else date.fromordinal(found)
+
+
+def known_rules(on: date, rules: Sequence[LawVersion] | None = None) -> tuple[LawVersion, ...]:
+    """The law versions known on ``on``: those promulgated by then. The last of them stays in
+    force indefinitely when its successor was not promulgated yet."""
+    versions = load_rules() if rules is None else rules
+    known = [version for version in versions if version.promulgated_on <= on]
+    if known and len(known) < len(versions) and known[-1].valid_until is not None:
+        known[-1] = dataclasses.replace(known[-1], valid_until=None)
+    return tuple(known)
+
+
+def _renewed(facts: PathwayFacts, as_of: date) -> tuple[PathwayFacts, Period | None]:
+    """The facts with the current time-limited title renewed on time (continued indefinitely),
+    and that title; unchanged when nothing needs the assumption or later facts are known."""
+    if facts.departed_on is not None:
+        return facts, None
+    current = [
+        period
+        for period in facts.periods
+        if (period.kind == "residence_title" or (period.kind == "fiktion" and period.continues))
+        and period.end is not None
+        and period.start <= as_of <= period.end
+    ]
+    if not current:
+        return facts, None
+    title = max(current, key=lambda period: (period.end or date.max, period.start))
+    assert title.end is not None
+    if any(period.start > title.end for period in facts.periods):
+        return facts, None  # what follows is known
+    periods = tuple(
+        dataclasses.replace(period, end=None) if period is title else period
+        for period in facts.periods
+    )
+    return dataclasses.replace(facts, periods=periods), title
+
+
 # --- evaluation ----------------------------------------------------------------------------------
 
 
 def evaluate(
     facts: PathwayFacts, as_of: date, rules: tuple[LawVersion, ...] | None = None
 ) -> Readiness:
-    """Readiness for naturalisation on ``as_of`` under the version of § 10 StAG then in force.
+    """Readiness for naturalisation on ``as_of`` under the version of § 10 StAG then in force,
+    as known on ``as_of``: only the versions promulgated by then, only the facts dated by then.
 
     Raises ``LookupError`` if no version in ``rules`` (default: rules.json) is in force on
     ``as_of``.
     """
-    versions = load_rules() if rules is None else rules
+    versions = known_rules(as_of, rules)
     version = law_in_force(as_of, versions)
     departed = facts.departed_on is not None and facts.departed_on <= as_of
-    counted = counted_days(facts, as_of, version)
-    earliest_ordinal = _earliest(_met_runs(facts, versions), as_of.toordinal())
-    earliest = None if earliest_ordinal is None else date.fromordinal(earliest_ordinal)
+    state = _residence_state(facts, version, as_of.toordinal())
+    without = _earliest_date(facts, versions, as_of)
+    renewed, title = _renewed(facts, as_of)
+    earliest = without if title is None else _earliest_date(renewed, versions, as_of)
+    assumed = title is not None and earliest != without
+    discretionary = None
+    if any(
+        reduced.discretionary and reduced.holds(renewed, date.max)
+        for v in versions
+        for reduced in v.reduced_periods
+    ):
+        discretionary = _earliest_date(renewed, versions, as_of, discretion=True)
+    if departed:
+        earliest = without = discretionary = None
+        assumed = False
+    assumption = assumption_de = None
+    if assumed and title is not None:
+        named = f" ({title.paragraph})" if title.paragraph else ""
+        assumption = (
+            f"assumes the residence title{named} valid until {title.end} is renewed on time"
+        )
+        assumption_de = (
+            f"unter der Annahme, dass der bis {title.end} gültige Aufenthaltstitel{named}"
+            " rechtzeitig verlängert wird"
+        )
+    residence = _residence_requirement(
+        facts,
+        as_of,
+        version,
+        versions,
+        state,
+        _Dates(earliest, without, assumption, assumption_de, discretionary),
+    )
     requirements = (
-        _residence_requirement(facts, as_of, version, versions, counted, earliest),
+        residence,
         _title_requirement(facts, as_of, version),
-        _tri_state(
-            "livelihood",
-            facts.livelihood_secured,
-            "livelihood secured without SGB II / SGB XII",
-            "livelihood depends on SGB II / SGB XII (exceptions not assessed)",
-            "livelihood not known",
-        ),
-        _language_requirement(facts, version),
-        _test_requirement(facts, as_of),
-        _tri_state(
-            "commitment",
-            facts.commitment_declared,
-            "commitment to the free democratic order declared (Bekenntnis zur FDGO)",
-            "commitment to the free democratic order not declared",
-            "commitment to the free democratic order not known",
-        ),
-        _tri_state(
-            "no_conviction",
-            facts.no_relevant_conviction,
-            "no relevant conviction (§ 12a StAG)",
-            "relevant conviction recorded (§ 12a StAG)",
-            "convictions not known",
-        ),
-        _nationality_requirement(facts, version),
+        _assessed_requirement(facts, "livelihood", facts.livelihood_secured, as_of, version),
+        _language_requirement(facts, as_of, version),
+        _test_requirement(facts, as_of, version),
+        _assessed_requirement(facts, "commitment", facts.commitment_declared, as_of, version),
+        _assessed_requirement(facts, "no_conviction", facts.no_relevant_conviction, as_of, version),
+        _nationality_requirement(facts, as_of, version),
     )
     return Readiness(
         as_of=as_of,
         law_version=version.id,
         requirements=requirements,
         ready=all(requirement.met is True for requirement in requirements),
-        counted_residence_days=counted,
-        earliest_residence_date=None if departed else earliest,
+        counted_residence_days=state.counted,
+        earliest_residence_date=earliest,
+        earliest_residence_date_without_renewal=without,
+        renewal_assumed=assumed,
+        assumption=assumption,
+        assumption_de=assumption_de,
+        known_law_versions=tuple(v.id for v in versions),
     )
+
+
+@dataclass(frozen=True)
+class _Dates:
+    earliest: date | None
+    without_renewal: date | None
+    assumption: str | None
+    assumption_de: str | None
+    discretionary: date | None
 
 
 def _residence_requirement(
@@ -971,135 +1468,542 @@ def _residence_requirement(
     as_of: date,
     version: LawVersion,
     versions: Sequence[LawVersion],
-    counted: int,
-    earliest: date | None,
+    state: _ResidenceState,
+    dates: _Dates,
 ) -> Requirement:
     key = "residence_period"
     if facts.departed_on is not None and facts.departed_on <= as_of:
         return Requirement(
-            key, False, f"departed on {facts.departed_on}: residence in Germany ended"
+            key,
+            False,
+            f"departed on {facts.departed_on}: residence in Germany ended",
+            f"ausgereist am {facts.departed_on}: der Aufenthalt in Deutschland hat geendet",
+            "departed",
         )
-    years, reduced = version.required_years(facts, as_of)
-    intervals = _counted_intervals(facts, version, as_of.toordinal())
-    span = _span_text(intervals[0][0] if intervals else as_of.toordinal(), counted)
-    basis = version.id if reduced is None else f"{version.id}, {reduced.label}"
+    first = state.shown.start if state.shown is not None else as_of.toordinal()
+    span, span_de = _span_text(first, state.counted)
+    years = state.years
+    basis, basis_de = version.id, version.id
+    if state.reduced is not None:
+        basis = f"{version.id}, {state.reduced.label}"
+        basis_de = f"{version.id}, {state.reduced.label_de}"
     text = f"{span} of {_plural(years, 'year')} counted ({basis})"
-    notes = _counting_notes(facts, version, as_of)
-    if earliest is not None and earliest <= as_of:
-        return Requirement(key, True, f"{text}; met since {earliest}{notes}")
+    text_de = f"{span_de} von {years} Jahren angerechnet ({basis_de})"
+    notes, notes_de = _counting_notes(facts, version, as_of, state)
+    earliest = dates.earliest
+    if state.met is True and earliest is not None:
+        return Requirement(
+            key,
+            True,
+            f"{text}; met since {earliest}{notes}",
+            f"{text_de}; erfüllt seit {earliest}{notes_de}",
+            "met",
+        )
+    if state.decision == "12b2":
+        credit = version.creditable_years
+        return Requirement(
+            key,
+            None,
+            f"{text}; with up to {_plural(credit, 'year')} of the residence before the stay abroad"
+            " credited it would be met: decision of the authority needed (§ 12b Abs. 2 StAG)"
+            f"{notes}",
+            f"{text_de}; mit Anrechnung von bis zu {credit} Jahren des Aufenthalts vor dem"
+            " Auslandsaufenthalt wäre sie erfüllt: Entscheidung der Behörde nötig"
+            f" (§ 12b Abs. 2 StAG){notes_de}",
+            "decision_12b2",
+            decision_needed=True,
+        )
+    if state.decision == "reduction" and state.discretionary is not None:
+        reduced = state.discretionary
+        later, later_de = "", ""
+        if earliest is not None:
+            later, later_de = f"; otherwise met on {earliest}", f"; sonst erfüllt am {earliest}"
+        return Requirement(
+            key,
+            None,
+            f"{text}; met with {_plural(reduced.years, 'year')} only at the authority's discretion"
+            f" ({reduced.label}): decision of the authority needed{later}{notes}",
+            f"{text_de}; mit {reduced.years} Jahren nur nach Ermessen der Behörde erfüllt"
+            f" ({reduced.label_de}): Entscheidung der Behörde nötig{later_de}{notes_de}",
+            "decision_reduction",
+            decision_needed=True,
+        )
+    discretion, discretion_de = "", ""
+    if dates.discretionary is not None and (earliest is None or dates.discretionary < earliest):
+        discretion = f"; from {dates.discretionary} at the authority's discretion (§ 10 Abs. 3)"
+        discretion_de = f"; ab {dates.discretionary} nach Ermessen der Behörde (§ 10 Abs. 3)"
     if earliest is not None:
-        later = law_in_force(earliest, versions)
-        under = "" if later.id == version.id else f" under {later.id}"
+        later_version = law_in_force(earliest, versions)
+        under = "" if later_version.id == version.id else f" under {later_version.id}"
+        under_de = "" if later_version.id == version.id else f" nach {later_version.id}"
         when = f"met on {earliest}{under} if the periods known continue"
-        return Requirement(key, False, f"{text}; {when}{notes}")
-    ongoing = any(
-        period.end is None and period.kind in _counting_kinds(facts, version, as_of)
-        for period in facts.periods
-    )
+        when_de = f"erfüllt am {earliest}{under_de}, wenn die bekannten Zeiten fortdauern"
+        if dates.assumption is not None and dates.assumption_de is not None:
+            when += f" ({dates.assumption}"
+            when_de += f" ({dates.assumption_de}"
+            if dates.without_renewal is not None:
+                when += f"; without it on {dates.without_renewal})"
+                when_de += f"; ohne diese Annahme am {dates.without_renewal})"
+            else:
+                when += "; not reached without it)"
+                when_de += "; ohne diese Annahme nicht erreicht)"
+        return Requirement(
+            key,
+            False,
+            f"{text}; {when}{discretion}{notes}",
+            f"{text_de}; {when_de}{discretion_de}{notes_de}",
+            "not_yet",
+        )
     if facts.departed_on is not None:
         why = f" (departure on {facts.departed_on})"
+        why_de = f" (Ausreise am {facts.departed_on})"
+    elif any(
+        period.end is None for period in facts.periods if period.kind in version.counting_kinds
+    ):
+        why, why_de = "", ""
     else:
-        why = "" if ongoing else " (no ongoing counted period)"
-    return Requirement(key, False, f"{text}; not reachable with the periods known{why}{notes}")
+        why, why_de = " (no ongoing counted period)", " (keine fortdauernde angerechnete Zeit)"
+    return Requirement(
+        key,
+        False,
+        f"{text}; not reachable with the periods known{why}{discretion}{notes}",
+        f"{text_de}; mit den bekannten Zeiten nicht erreichbar{why_de}{discretion_de}{notes_de}",
+        "not_reachable",
+    )
 
 
-def _counting_kinds(facts: PathwayFacts, version: LawVersion, as_of: date) -> set[str]:
-    kinds = set(version.counting_kinds)
-    if _gestattung_counts(facts, version, as_of.toordinal()):
-        kinds.add("gestattung")
-    return kinds
-
-
-def _counting_notes(facts: PathwayFacts, version: LawVersion, as_of: date) -> str:
+def _counting_notes(
+    facts: PathwayFacts, version: LawVersion, as_of: date, state: _ResidenceState
+) -> tuple[str, str]:
+    day = as_of.toordinal()
     kinds = {period.kind for period in facts.periods if period.start <= as_of}
-    notes = []
+    notes: list[tuple[str, str]] = []
     if "gestattung" in kinds and "gestattung" not in version.counting_kinds:
-        if _gestattung_counts(facts, version, as_of.toordinal()):
-            notes.append("Aufenthaltsgestattung counted as protection was granted")
+        if _gestattung_counts(facts, version, day):
+            notes.append(
+                (
+                    "Aufenthaltsgestattung counted as protection was granted",
+                    "Aufenthaltsgestattung angerechnet, da Schutz zuerkannt wurde",
+                )
+            )
         else:
-            notes.append("Aufenthaltsgestattung not counted without protection granted")
+            notes.append(
+                (
+                    "Aufenthaltsgestattung not counted without protection granted",
+                    "Aufenthaltsgestattung ohne Schutzzuerkennung nicht angerechnet",
+                )
+            )
     if "duldung" in kinds and "duldung" not in version.counting_kinds:
-        notes.append("Duldung not counted")
-    return "" if not notes else " (" + "; ".join(notes) + ")"
+        notes.append(("Duldung not counted", "Duldung nicht angerechnet"))
+    chain = state.shown
+    if chain is not None:
+        for kind, start, end in chain.bridges:
+            first, last = _day(start), _day(end - 1)
+            if kind == "fiktion":
+                notes.append(
+                    (
+                        f"Fiktionsbescheinigung bridges {first} to {last} (§ 81 Abs. 4 AufenthG)",
+                        f"Fiktionsbescheinigung überbrückt {first} bis {last}"
+                        " (§ 81 Abs. 4 AufenthG)",
+                    )
+                )
+            elif kind == "timely":
+                notes.append(
+                    (
+                        f"{first} to {last} counted: applied in time (§ 81 Abs. 4 AufenthG)",
+                        f"{first} bis {last} angerechnet: rechtzeitig beantragt"
+                        " (§ 81 Abs. 4 AufenthG)",
+                    )
+                )
+            else:
+                notes.append(
+                    (
+                        f"{first} to {last} not counted but no interruption: late application"
+                        " (§ 12b Abs. 3 StAG)",
+                        f"{first} bis {last} nicht angerechnet, aber keine Unterbrechung:"
+                        " verspäteter Antrag (§ 12b Abs. 3 StAG)",
+                    )
+                )
+        for left, back, interrupting in _stays(facts, version, day):
+            if not interrupting and chain.start <= left < chain.end:
+                if back == _INF:
+                    span, span_de = f"since {_day(left)}", f"seit {_day(left)}"
+                else:
+                    span = f"from {_day(left)} to {_day(back - 1)}"
+                    span_de = f"vom {_day(left)} bis {_day(back - 1)}"
+                notes.append(
+                    (
+                        f"stay abroad {span} does not interrupt (§ 12b Abs. 1 StAG)",
+                        f"Auslandsaufenthalt {span_de} unterbricht nicht (§ 12b Abs. 1 StAG)",
+                    )
+                )
+        if chain.abroad is not None:
+            left, back = chain.abroad
+            notes.append(
+                (
+                    f"stay abroad from {_day(left)} to {_day(back - 1)} longer than allowed"
+                    f" interrupts the residence (§ 12b Abs. 1 StAG): counted from {_day(back)}",
+                    f"Auslandsaufenthalt vom {_day(left)} bis {_day(back - 1)} länger als"
+                    f" zulässig unterbricht den Aufenthalt (§ 12b Abs. 1 StAG): angerechnet ab"
+                    f" {_day(back)}",
+                )
+            )
+        elif chain.gap is not None:
+            gap_start, gap_end = chain.gap
+            notes.append(
+                (
+                    f"lawful residence interrupted from {_day(gap_start)} to {_day(gap_end - 1)}"
+                    f" (§ 10 Abs. 1 StAG requires it unbroken): counted from {_day(gap_end)}",
+                    f"rechtmäßiger Aufenthalt unterbrochen vom {_day(gap_start)} bis"
+                    f" {_day(gap_end - 1)} (§ 10 Abs. 1 StAG verlangt ihn ununterbrochen):"
+                    f" angerechnet ab {_day(gap_end)}",
+                )
+            )
+        if state.holding is None and chain.end <= day:
+            stays = [s for s in _stays(facts, version, day) if s[2] and s[1] == _INF]
+            if stays:
+                notes.append(
+                    (
+                        f"abroad since {_day(stays[-1][0])} longer than allowed"
+                        " (§ 12b Abs. 1 StAG)",
+                        f"seit {_day(stays[-1][0])} länger als zulässig im Ausland"
+                        " (§ 12b Abs. 1 StAG)",
+                    )
+                )
+            else:
+                notes.append(
+                    (
+                        f"no lawful residence known since {_day(chain.end)}",
+                        f"kein rechtmäßiger Aufenthalt bekannt seit {_day(chain.end)}",
+                    )
+                )
+    if not notes:
+        return "", ""
+    return (
+        " (" + "; ".join(en for en, _ in notes) + ")",
+        " (" + "; ".join(de for _, de in notes) + ")",
+    )
+
+
+def _day(ordinal: int) -> date:
+    return date.fromordinal(min(ordinal, date.max.toordinal()))
 
 
 def _title_requirement(facts: PathwayFacts, as_of: date, version: LawVersion) -> Requirement:
     key = "qualifying_title"
     if facts.departed_on is not None and facts.departed_on <= as_of:
-        return Requirement(key, False, f"departed on {facts.departed_on}: no residence title")
+        return Requirement(
+            key,
+            False,
+            f"departed on {facts.departed_on}: no residence title",
+            f"ausgereist am {facts.departed_on}: kein Aufenthaltstitel",
+            "departed",
+        )
     current = [
         period
         for period in facts.periods
         if period.start <= as_of and (period.end is None or as_of <= period.end)
     ]
     if not current:
-        return Requirement(key, False, f"no residence status recorded on {as_of}")
-    verdicts = [_title_qualifies(period, version) for period in current]
-    for wanted in (True, None, False):
-        for met, reason in verdicts:
-            if met is wanted:
-                return Requirement(key, met, reason)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _language_requirement(facts: PathwayFacts, version: LawVersion) -> Requirement:
-    required = version.language_level
-    level = facts.language_level
-    if level is None:
-        return Requirement(
-            "language", None, f"no German language certificate known ({required} required)"
-        )
-    if _level_at_least(level, required):
-        return Requirement("language", True, f"German at {level} ({required} required)")
-    return Requirement("language", False, f"German at {level}; {required} required")
-
-
-def _test_requirement(facts: PathwayFacts, as_of: date) -> Requirement:
-    passed = facts.naturalisation_test_passed_on
-    key = "naturalisation_test"
-    if passed is None:
         return Requirement(
             key,
             False,
-            "naturalisation test (Einbürgerungstest) not passed;"
-            " 'Leben in Deutschland' is not enough",
+            f"no residence status recorded on {as_of}",
+            f"kein Aufenthaltsstatus am {as_of} erfasst",
+            "no_status",
         )
-    if passed > as_of:
-        return Requirement(key, False, f"naturalisation test passed only on {passed}")
-    return Requirement(key, True, f"naturalisation test passed on {passed}")
+    verdicts = [_title_verdict(period, version) for period in current]
+    for wanted, code in ((True, "met"), (None, "unknown"), (False, "not_qualifying")):
+        for met, reason, reason_de in verdicts:
+            if met is wanted:
+                return Requirement(key, met, reason, reason_de, code)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _nationality_requirement(facts: PathwayFacts, version: LawVersion) -> Requirement:
+def _waived(key: str, waiver: Waiver) -> Requirement:
+    ground, ground_de = _GROUNDS[waiver.ground]
+    return Requirement(
+        key,
+        True,
+        f"waived on {waiver.decided_on} for {ground} (§ 10 Abs. 6 StAG)",
+        f"am {waiver.decided_on} wegen {ground_de} abgesehen (§ 10 Abs. 6 StAG)",
+        "waived",
+    )
+
+
+_GROUNDS: Final = {
+    "illness": ("illness", "Krankheit"),
+    "disability": ("disability", "Behinderung"),
+    "age": ("age", "Alters"),
+}
+
+
+def _language_requirement(facts: PathwayFacts, as_of: date, version: LawVersion) -> Requirement:
+    key = "language"
+    waiver = _waiver(facts, key, as_of)
+    if waiver is not None and key in version.waivable:
+        return _waived(key, waiver)
+    required = version.language_level
+    level, since = _best_level(facts, as_of)
+    if level is None:
+        return Requirement(
+            key,
+            None,
+            f"no German language certificate known ({required} required)",
+            f"kein Nachweis der Deutschkenntnisse bekannt ({required} erforderlich)",
+            "unknown",
+        )
+    proven = "" if since is None else f", proven on {since}"
+    proven_de = "" if since is None else f", nachgewiesen am {since}"
+    if _level_at_least(level, required):
+        return Requirement(
+            key,
+            True,
+            f"German at {level}{proven} ({required} required)",
+            f"Deutsch auf Niveau {level}{proven_de} ({required} erforderlich)",
+            "met",
+        )
+    return Requirement(
+        key,
+        False,
+        f"German at {level}{proven}; {required} required",
+        f"Deutsch auf Niveau {level}{proven_de}; {required} erforderlich",
+        "below_level",
+    )
+
+
+_TEST_SOURCE: Final = "§ 10 Abs. 5 StAG, § 1 Abs. 3 EinbTestV"
+
+
+def _test_requirement(facts: PathwayFacts, as_of: date, version: LawVersion) -> Requirement:
+    key = "naturalisation_test"
+    waiver = _waiver(facts, key, as_of)
+    if waiver is not None and key in version.waivable:
+        return _waived(key, waiver)
+    minimum = version.knowledge_test_min_points
+    tests = [test for test in facts.knowledge_tests if test.passed_on <= as_of]
+    legacy = facts.naturalisation_test_passed_on
+    if legacy is not None and legacy <= as_of:
+        tests.append(KnowledgeTest("einbuergerungstest", legacy))
+    tests.sort(key=lambda test: test.passed_on)
+    for test in tests:
+        if test.kind == "einbuergerungstest":
+            return Requirement(
+                key,
+                True,
+                f"naturalisation test passed on {test.passed_on}",
+                f"Einbürgerungstest bestanden am {test.passed_on}",
+                "met",
+            )
+    lid = [test for test in tests if test.kind == "leben_in_deutschland"]
+    for test in lid:
+        if test.points is not None and test.points >= minimum:
+            return Requirement(
+                key,
+                True,
+                f"'Leben in Deutschland' passed on {test.passed_on} with {test.points} of 33"
+                f" points: proves the knowledge like the naturalisation test ({_TEST_SOURCE})",
+                f"Test 'Leben in Deutschland' am {test.passed_on} mit {test.points} von 33"
+                f" Punkten: weist die Kenntnisse wie der Einbürgerungstest nach ({_TEST_SOURCE})",
+                "met_leben_in_deutschland",
+            )
+    if any(test.points is None for test in lid):
+        test = next(test for test in lid if test.points is None)
+        return Requirement(
+            key,
+            None,
+            f"'Leben in Deutschland' passed on {test.passed_on}, points not known: it proves the"
+            f" knowledge with at least {minimum} of 33 points ({_TEST_SOURCE})",
+            f"Test 'Leben in Deutschland' am {test.passed_on} bestanden, Punktzahl nicht"
+            f" bekannt: er weist die Kenntnisse ab {minimum} von 33 Punkten nach ({_TEST_SOURCE})",
+            "points_unknown",
+        )
+    if lid:
+        test = lid[-1]
+        return Requirement(
+            key,
+            False,
+            f"'Leben in Deutschland' passed on {test.passed_on} with {test.points} of 33 points:"
+            f" the knowledge needs at least {minimum} ({_TEST_SOURCE})",
+            f"Test 'Leben in Deutschland' am {test.passed_on} mit {test.points} von 33 Punkten:"
+            f" für die Kenntnisse sind mindestens {minimum} nötig ({_TEST_SOURCE})",
+            "points_below",
+        )
+    return Requirement(
+        key,
+        False,
+        "no passed naturalisation test known (Einbürgerungstest, or 'Leben in Deutschland'"
+        f" with at least {minimum} of 33 points: {_TEST_SOURCE})",
+        "kein bestandener Einbürgerungstest bekannt (Einbürgerungstest oder Test 'Leben in"
+        f" Deutschland' mit mindestens {minimum} von 33 Punkten: {_TEST_SOURCE})",
+        "not_passed",
+    )
+
+
+#: English and German texts of the assessed requirements: met, not met, waived, unknown.
+_ASSESSED_TEXTS: Final = {
+    "livelihood": (
+        (
+            "livelihood secured without SGB II / SGB XII",
+            "Lebensunterhalt ohne SGB II / XII gesichert",
+        ),
+        (
+            "livelihood depends on SGB II / SGB XII (exceptions not assessed)",
+            "Lebensunterhalt hängt von SGB II / XII ab (Ausnahmen nicht geprüft)",
+        ),
+        (
+            "livelihood: a statutory exception applies (§ 10 Abs. 1 Satz 1 Nr. 3 StAG)",
+            "Lebensunterhalt: eine gesetzliche Ausnahme greift (§ 10 Abs. 1 Satz 1 Nr. 3 StAG)",
+        ),
+        ("livelihood not known", "Lebensunterhalt nicht bekannt"),
+    ),
+    "commitment": (
+        (
+            "commitment to the free democratic order declared (Bekenntnis zur FDGO)",
+            "Bekenntnis zur freiheitlichen demokratischen Grundordnung abgegeben",
+        ),
+        (
+            "commitment to the free democratic order not declared",
+            "Bekenntnis zur freiheitlichen demokratischen Grundordnung nicht abgegeben",
+        ),
+        (
+            "commitment: exception found (§ 10 Abs. 1 Satz 2 StAG)",
+            "Bekenntnis: Ausnahme festgestellt (§ 10 Abs. 1 Satz 2 StAG)",
+        ),
+        (
+            "commitment to the free democratic order not known",
+            "Bekenntnis zur freiheitlichen demokratischen Grundordnung nicht bekannt",
+        ),
+    ),
+    "no_conviction": (
+        ("no relevant conviction (§ 12a StAG)", "keine relevante Verurteilung (§ 12a StAG)"),
+        (
+            "relevant conviction recorded (§ 12a StAG)",
+            "relevante Verurteilung erfasst (§ 12a StAG)",
+        ),
+        (
+            "convictions disregarded (§ 12a StAG)",
+            "Verurteilungen bleiben außer Betracht (§ 12a StAG)",
+        ),
+        ("convictions not known", "Verurteilungen nicht bekannt"),
+    ),
+}
+
+
+def _assessed_requirement(
+    facts: PathwayFacts, key: str, legacy: bool | None, as_of: date, version: LawVersion
+) -> Requirement:
+    yes, no, waived, unknown = _ASSESSED_TEXTS[key]
+    note = note_de = ""
+    waiver = _waiver(facts, key, as_of)
+    if waiver is not None and key not in version.waivable:
+        note = f" (a waiver under § 10 Abs. 6 StAG does not cover {key})"
+        note_de = " (ein Absehen nach § 10 Abs. 6 StAG erfasst diese Voraussetzung nicht)"
+    assessment = _latest_assessment(facts, key, as_of)
+    if assessment is not None:
+        text, met, code = {
+            "met": (yes, True, "met"),
+            "not_met": (no, False, "not_met"),
+            "waived": (waived, True, "exception"),
+        }[assessment.outcome]
+        by = f"assessed on {assessment.assessed_on} by {assessment.assessed_by}"
+        by_de = f"geprüft am {assessment.assessed_on} durch {assessment.assessed_by}"
+        return Requirement(
+            key, met, f"{text[0]} ({by}){note}", f"{text[1]} ({by_de}){note_de}", code
+        )
+    if any(assessment.requirement == key for assessment in facts.assessments):
+        legacy = None  # the undated value is a fallback only: dated assessments exist
+    if legacy is None:
+        return Requirement(key, None, unknown[0] + note, unknown[1] + note_de, "unknown")
+    text = yes if legacy else no
+    return Requirement(
+        key, legacy, text[0] + note, text[1] + note_de, "met" if legacy else "not_met"
+    )
+
+
+_NATIONALITY_TEXTS: Final = {
+    "given_up": (
+        "previous nationality given up on {on}",
+        "bisherige Staatsangehörigkeit am {on} aufgegeben",
+    ),
+    "section_12_exception": (
+        "multiple nationality accepted under § 12 StAG (found on {on})",
+        "Mehrstaatigkeit nach § 12 StAG hingenommen (festgestellt am {on})",
+    ),
+    "stateless": (
+        "stateless (recorded on {on}): no nationality to give up",
+        "staatenlos (erfasst am {on}): keine Staatsangehörigkeit aufzugeben",
+    ),
+}
+
+
+def _nationality_requirement(facts: PathwayFacts, as_of: date, version: LawVersion) -> Requirement:
     key = "single_nationality"
     if version.multiple_nationality_allowed:
-        return Requirement(key, True, f"multiple nationality allowed ({version.id})")
+        return Requirement(
+            key,
+            True,
+            f"multiple nationality allowed ({version.id})",
+            f"Mehrstaatigkeit zulässig ({version.id})",
+            "multiple_allowed",
+        )
     if facts.eu_or_swiss_citizen and version.multiple_nationality_allowed_for_eu_swiss:
         return Requirement(
-            key, True, f"EU or Swiss citizen: multiple nationality allowed ({version.id})"
+            key,
+            True,
+            f"EU or Swiss citizen: multiple nationality allowed ({version.id})",
+            f"Unionsbürger oder Schweizer: Mehrstaatigkeit zulässig ({version.id})",
+            "eu_swiss",
+        )
+    known = [fact for fact in facts.nationality if fact.on <= as_of]
+    if known:
+        fact = min(known, key=lambda fact: fact.on)
+        en, de = _NATIONALITY_TEXTS[fact.kind]
+        return Requirement(
+            key,
+            True,
+            f"{en.format(on=fact.on)} ({version.id})",
+            f"{de.format(on=fact.on)} ({version.id})",
+            fact.kind,
         )
     return Requirement(
         key,
         None,
         "previous nationality must be given up unless an exception of § 12 StAG applies"
         f" ({version.id})",
+        "die bisherige Staatsangehörigkeit muss aufgegeben werden, außer eine Ausnahme nach"
+        f" § 12 StAG greift ({version.id})",
+        "unknown",
     )
-
-
-def _tri_state(key: str, value: bool | None, yes: str, no: str, unknown: str) -> Requirement:
-    if value is None:
-        return Requirement(key, None, unknown)
-    return Requirement(key, value, yes if value else no)
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _span_text(first: int, days: int) -> str:
-    """``days`` as calendar years and months laid end to end from the ordinal ``first``."""
+_GERMAN_UNITS: Final = {
+    "year": ("Jahr", "Jahre"),
+    "month": ("Monat", "Monate"),
+    "day": ("Tag", "Tage"),
+}
+
+
+def _german(count: int, unit: str) -> str:
+    one, many = _GERMAN_UNITS[unit]
+    return f"{count} {one if count == 1 else many}"
+
+
+def _span_text(first: int, days: int) -> tuple[str, str]:
+    """``days`` as calendar years and months laid end to end from the ordinal ``first``,
+    in English and German."""
     start = date.fromordinal(first)
     end = date.fromordinal(min(first + days, date.max.toordinal()))
     months = (end.year - start.year) * 12 + end.month - start.month - (end.day < start.day)
     years, months = divmod(max(months, 0), 12)
-    parts = [_plural(n, unit) for n, unit in ((years, "year"), (months, "month")) if n]
-    return " ".join(parts) if parts else _plural(days, "day")
+    units = [(n, unit) for n, unit in ((years, "year"), (months, "month")) if n]
+    if not units:
+        return _plural(days, "day"), _german(days, "day")
+    return (
+        " ".join(_plural(n, unit) for n, unit in units),
+        " ".join(_german(n, unit) for n, unit in units),
+    )

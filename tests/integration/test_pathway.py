@@ -19,7 +19,8 @@ PATHWAY = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
   pathway(atLeast: $atLeast) { stage stageSince entryDate milestones { name reachedOn }
     periods { kind start end paragraph }
     readiness(asOf: $asOf) { lawVersion ready earliestResidenceDate countedResidenceDays
-      requirements { key met reason } } } } }"""
+      earliestResidenceDateWithoutRenewal renewalAssumed assumption assumptionDe
+      knownLawVersions requirements { key met reason reasonDe code decisionNeeded state } } } } }"""
 AT_STAGE = """query($stage: String!, $first: Int!, $after: String, $atLeast: String) {
   personsAtStage(stage: $stage, first: $first, after: $after, atLeast: $atLeast) {
     items { personId stage } nextCursor } }"""
@@ -147,8 +148,19 @@ async def test_a_refugee_path_shows_stage_milestones_and_readiness(hub: InProces
     assert readiness["lawVersion"] == "stag-2025"
     residence = next(r for r in readiness["requirements"] if r["key"] == "residence_period")
     assert residence["met"] is True  # Gestattung counts: protection was granted later
-    # 7 years (integration course) under the law before 2024-06-27, from the asylum application
-    assert readiness["earliestResidenceDate"] == "2022-11-20"
+    # 8 years under the law before 2024-06-27, from the asylum application: the course does not
+    # shorten it to 7 as its final test is not known (§ 10 (3) StAG a.F., § 17 (2) IntV)
+    assert readiness["earliestResidenceDate"] == "2023-11-20"
+    assert readiness["earliestResidenceDateWithoutRenewal"] == "2023-11-20"
+    assert readiness["renewalAssumed"] is False
+    assert readiness["assumption"] is None
+    assert readiness["knownLawVersions"] == ["stag-2000", "stag-2024", "stag-2025"]
+    assert residence["reasonDe"].startswith("11 Jahre")
+    assert (residence["code"], residence["state"], residence["decisionNeeded"]) == (
+        "met",
+        "met",
+        False,
+    )
     assert readiness["ready"] is False  # no naturalisation test yet, livelihood unknown
 
 
@@ -321,6 +333,8 @@ async def test_the_pathway_shows_language_facts_only_under_a_consent_for_languag
     language = next(r for r in pathway["readiness"]["requirements"] if r["key"] == "language")
     assert language["met"] is None
     assert "B1" not in language["reason"]
+    assert "B1" not in language["reasonDe"]
+    assert language["code"] == "withheld"
 
     # and once a consent covers language data too, it shows them
     both = await consent_of(hub, opened["caseId"], manager, "language")

@@ -38,9 +38,23 @@ def test_shipped_versions_are_sorted_and_adjacent() -> None:
     assert [v.id for v in rules] == ["stag-2000", "stag-2024", "stag-2025"]
     assert [(v.valid_from, v.valid_until) for v in rules] == [
         (date(2000, 1, 1), date(2024, 6, 26)),
-        (date(2024, 6, 27), date(2025, 10, 26)),
-        (date(2025, 10, 27), None),
+        (date(2024, 6, 27), date(2025, 10, 29)),
+        (date(2025, 10, 30), None),
     ]
+    # promulgated in the Bundesgesetzblatt: BGBl. I 1999 S. 1618, 2024 I Nr. 104, 2025 I Nr. 256
+    assert [v.promulgated_on for v in rules] == [
+        date(1999, 7, 23),
+        date(2024, 3, 26),
+        date(2025, 10, 29),
+    ]
+    assert all(v.source for v in rules)
+    assert [[r.discretionary for r in v.reduced_periods] for v in rules] == [
+        [False, True],
+        [True],
+        [],
+    ]
+    assert {v.waivable for v in rules} == {("language", "naturalisation_test")}
+    assert {v.knowledge_test_min_points for v in rules} == {17}
     assert [v.residence_years for v in rules] == [8, 5, 5]
     assert [[r.years for r in v.reduced_periods] for v in rules] == [[7, 6], [3], []]
     assert [v.multiple_nationality_allowed for v in rules] == [False, True, True]
@@ -53,8 +67,8 @@ def test_shipped_versions_are_sorted_and_adjacent() -> None:
         (date(2000, 1, 1), "stag-2000"),
         (date(2024, 6, 26), "stag-2000"),
         (date(2024, 6, 27), "stag-2024"),
-        (date(2025, 10, 26), "stag-2024"),
-        (date(2025, 10, 27), "stag-2025"),
+        (date(2025, 10, 29), "stag-2024"),
+        (date(2025, 10, 30), "stag-2025"),
         (date(2040, 1, 1), "stag-2025"),
     ],
 )
@@ -95,6 +109,12 @@ def _broken(change: str) -> dict[str, Any]:
         versions[2]["residence_years"] = "5"
     elif change == "duplicate_id":
         versions[2]["id"] = "stag-2024"
+    elif change == "promulgated_after_effect":
+        versions[2]["promulgated_on"] = "2025-11-01"
+    elif change == "no_promulgation":
+        del versions[1]["promulgated_on"]
+    elif change == "unknown_waivable":
+        versions[1]["waivable"] = ["identity"]
     return data
 
 
@@ -109,6 +129,9 @@ def _broken(change: str) -> dict[str, Any]:
         "bad_paragraph",
         "string_years",
         "duplicate_id",
+        "promulgated_after_effect",
+        "no_promulgation",
+        "unknown_waivable",
     ],
 )
 def test_malformed_rules_are_rejected(change: str) -> None:
@@ -262,3 +285,15 @@ def test_dated_facts_are_validated() -> None:
     facts = PathwayFacts(periods=[], assessments=[Assessment("livelihood", "met", day, "abh")])
     assert isinstance(facts.periods, tuple)
     assert isinstance(facts.assessments, tuple)
+
+
+def test_an_evaluation_knows_only_the_versions_promulgated_by_then() -> None:
+    """Given the rules, when asked what was known on a day, then only the versions promulgated
+    by then, the last of them open-ended (item 14 of issue 11)."""
+    from projections.pathway.readiness import known_rules
+
+    assert [(v.id, v.valid_until) for v in known_rules(date(2024, 1, 2))] == [("stag-2000", None)]
+    assert [v.id for v in known_rules(date(2024, 3, 26))] == ["stag-2000", "stag-2024"]
+    assert known_rules(date(2024, 3, 26))[-1].valid_until is None
+    assert known_rules(date(2025, 10, 29)) == load_rules()
+    assert known_rules(date(1999, 7, 22)) == ()

@@ -7,6 +7,14 @@ from datetime import date
 
 from projections.pathway.readiness import (
     REQUIREMENT_KEYS,
+    Assessment,
+    CourseCompletion,
+    KnowledgeTest,
+    LanguageCertificate,
+    NationalityFact,
+    StayAbroad,
+    TitleApplication,
+    Waiver,
     counted_days,
     evaluate,
     law_in_force,
@@ -75,21 +83,38 @@ REFUGEE_PATH = (
 )
 
 
-def test_syrian_refugee_before_the_2024_reform_waits_for_the_new_law() -> None:
+def test_syrian_refugee_before_the_2024_reform_was_promulgated_knows_only_the_old_law() -> None:
     """Given Gestattung from 2018-10-01 and refugee status granted 2019-09-10, when evaluated on
-    2024-03-01 (8 years under stag-2000), then the period is met on 2024-06-27 under stag-2024."""
+    2024-03-01, before the StARModG was promulgated (BGBl. 2024 I Nr. 104 of 2024-03-26), then
+    only stag-2000 is known: 8 years, met on 2026-10-01 (issue 11, item 14)."""
     # given
     person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
     # when
     result = evaluate(person, date(2024, 3, 1))
     # then
     assert result.law_version == "stag-2000"
+    assert result.known_law_versions == ("stag-2000",)
     assert result.counted_residence_days == (date(2024, 3, 1) - date(2018, 10, 1)).days
     assert met(result, "residence_period") is False
-    assert result.earliest_residence_date == date(2024, 6, 27)
-    assert "met on 2024-06-27 under stag-2024" in reason(result, "residence_period")
+    assert result.earliest_residence_date == date(2026, 10, 1)
+    assert "met on 2026-10-01 if the periods known continue" in reason(result, "residence_period")
     assert "Aufenthaltsgestattung counted" in reason(result, "residence_period")
     assert met(result, "single_nationality") is None
+
+
+def test_syrian_refugee_after_the_2024_reform_was_promulgated_waits_for_it() -> None:
+    """Given the same path, when evaluated on 2024-04-01, after the promulgation on 2024-03-26
+    but before the reform takes effect on 2024-06-27, then the period is met on 2024-06-27
+    under stag-2024 (§ 10 Abs. 1 StAG as amended by the StARModG)."""
+    # given
+    person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
+    # when
+    result = evaluate(person, date(2024, 4, 1))
+    # then
+    assert result.law_version == "stag-2000"
+    assert result.known_law_versions == ("stag-2000", "stag-2024")
+    assert result.earliest_residence_date == date(2024, 6, 27)
+    assert "met on 2024-06-27 under stag-2024" in reason(result, "residence_period")
 
 
 def test_syrian_refugee_after_the_2024_reform_meets_the_period() -> None:
@@ -124,7 +149,8 @@ def test_syrian_refugee_after_the_2025_amendment_still_meets_the_period() -> Non
 def test_gestattung_does_not_count_before_protection_is_granted() -> None:
     """Given an asylum seeker on a Gestattung since 2018-10-01 who is recognised on
     2019-09-10, when evaluated on 2019-06-01, then nothing counts yet and the Gestattung is no
-    qualifying title; the projection counts the Gestattung once protection is granted."""
+    qualifying title; the projection counts the Gestattung once protection is granted, under
+    the law known then (stag-2000)."""
     # given
     person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10))
     # when
@@ -133,7 +159,8 @@ def test_gestattung_does_not_count_before_protection_is_granted() -> None:
     assert result.counted_residence_days == 0
     assert "not counted without protection granted" in reason(result, "residence_period")
     assert reason(result, "qualifying_title").startswith("Aufenthaltsgestattung (§ 55 AsylG)")
-    assert result.earliest_residence_date == date(2024, 6, 27)
+    # the grant is projected, but in 2019 only the old law (8 years) was known
+    assert result.earliest_residence_date == date(2026, 10, 1)
 
 
 def test_gestattung_without_protection_does_not_count() -> None:
@@ -287,18 +314,27 @@ def test_former_student_with_section_18b_qualifies() -> None:
 BLUE_CARD = title("§ 18g AufenthG", date(2021, 9, 1))
 
 
-def test_fast_track_with_c1_under_the_2024_law() -> None:
+def test_fast_track_with_c1_under_the_2024_law_is_the_authoritys_decision() -> None:
     """Given a Blue Card since 2021-09-01 and German at C1, when evaluated on 2025-01-15
-    (stag-2024), then the 3-year fast track is met since 2024-09-01."""
+    (stag-2024), then the 3-year fast track would apply, but § 10 Abs. 3 StAG 2024 says the
+    authority "kann" shorten the period: decision of the authority needed, five years (met on
+    2026-09-01) otherwise."""
     # given
     person = facts(BLUE_CARD, language_level="C1")
     # when
     result = evaluate(person, date(2025, 1, 15))
     # then
     assert result.law_version == "stag-2024"
-    assert met(result, "residence_period") is True
-    assert result.earliest_residence_date == date(2024, 9, 1)
-    assert "of 3 years counted (stag-2024, fast track" in reason(result, "residence_period")
+    residence = result.requirement("residence_period")
+    assert residence.met is None
+    assert residence.decision_needed is True
+    assert residence.state == "decision_needed"
+    assert residence.code == "decision_reduction"
+    assert result.earliest_residence_date == date(2026, 9, 1)
+    assert "decision of the authority needed; otherwise met on 2026-09-01" in residence.reason
+    assert "fast track" in residence.reason
+    assert "Entscheidung der Behörde nötig" in residence.reason_de
+    assert result.ready is False
 
 
 def test_fast_track_repealed_in_2025_back_to_five_years() -> None:
@@ -331,11 +367,15 @@ FAMILY = title("§ 28 Abs. 1 AufenthG", date(2015, 4, 1))
 
 
 def test_2000_law_seven_years_with_integration_course() -> None:
-    """Given a spouse under § 28 since 2015-04-01 with an integration course completed on
-    2016-03-01, when evaluated on 2022-06-01 (stag-2000), then 7 years are met since 2022-04-01;
-    without the course 8 years apply (2023-04-01); with B2 six years (2021-04-01)."""
+    """Given a spouse under § 28 since 2015-04-01 who completed the integration course on
+    2016-03-01 with B1 and the final test, when evaluated on 2022-06-01 (stag-2000), then 7
+    years are met since 2022-04-01 (§ 10 Abs. 3 Satz 1 StAG a.F.); without the course 8 years
+    apply (2023-04-01); B2 alone makes six years possible only at the authority's discretion
+    (§ 10 Abs. 3 Satz 2 StAG a.F., "kann")."""
     # given
-    with_course = facts(FAMILY, integration_course_completed_on=date(2016, 3, 1))
+    with_course = facts(
+        FAMILY, integration_courses=[CourseCompletion("B1", date(2016, 3, 1), True)]
+    )
     without_course = facts(FAMILY, language_level="B1")
     with_b2 = facts(FAMILY, language_level="B2")
     # when
@@ -345,17 +385,18 @@ def test_2000_law_seven_years_with_integration_course() -> None:
     assert [r.earliest_residence_date for r in results] == [
         date(2022, 4, 1),
         date(2023, 4, 1),
-        date(2021, 4, 1),
+        date(2023, 4, 1),
     ]
-    assert [met(r, "residence_period") for r in results] == [True, False, True]
-    assert "integration course completed" in reason(results[0], "residence_period")
+    assert [met(r, "residence_period") for r in results] == [True, False, None]
+    assert "successful integration course" in reason(results[0], "residence_period")
+    assert results[2].requirement("residence_period").decision_needed is True
 
 
 def test_2000_law_reduction_applies_only_from_course_completion() -> None:
     """Given the same spouse completing the course only on 2022-08-01, when evaluated on
     2022-06-01, then the period is met on 2022-08-01, not on 2022-04-01."""
     # given
-    person = facts(FAMILY, integration_course_completed_on=date(2022, 8, 1))
+    person = facts(FAMILY, integration_courses=[CourseCompletion("B1", date(2022, 8, 1), True)])
     # when
     result = evaluate(person, date(2022, 6, 1))
     # then
@@ -451,7 +492,8 @@ BRIDGED = (
 def test_fiktionsbescheinigung_bridges_two_titles() -> None:
     """Given § 18b, a Fiktionsbescheinigung while the extension was pending, then § 18b again,
     when evaluated on 2025-04-01, then the residence is continuous: met since 2025-03-01;
-    without the Fiktion the four-month gap pushes it to 2025-07-01."""
+    without the Fiktion the four-month gap breaks the residence (§ 10 Abs. 1 StAG: unbroken),
+    which starts again on 2023-07-01: met on 2028-07-01."""
     # given
     bridged = facts(*BRIDGED)
     gap = facts(BRIDGED[0], BRIDGED[2])
@@ -461,7 +503,10 @@ def test_fiktionsbescheinigung_bridges_two_titles() -> None:
     # then
     assert with_fiktion.earliest_residence_date == date(2025, 3, 1)
     assert met(with_fiktion, "residence_period") is True
-    assert without_fiktion.earliest_residence_date == date(2025, 7, 1)
+    assert without_fiktion.earliest_residence_date == date(2028, 7, 1)
+    assert "interrupted from 2023-03-01 to 2023-06-30" in reason(
+        without_fiktion, "residence_period"
+    )
     assert met(without_fiktion, "residence_period") is False
 
 
@@ -511,7 +556,8 @@ def test_five_calendar_years_from_new_year() -> None:
 
 def test_other_requirements_come_from_the_facts() -> None:
     """Given A2 German, a naturalisation test only after the evaluation date, livelihood from
-    SGB II and unknown conviction and commitment, when evaluated, then each is reported."""
+    SGB II and unknown conviction and commitment, when evaluated, then each is reported (the
+    later test is not known yet)."""
     # given
     person = facts(
         period("settlement_permit", date(2010, 1, 1)),
@@ -525,7 +571,8 @@ def test_other_requirements_come_from_the_facts() -> None:
     assert met(result, "language") is False
     assert reason(result, "language") == "German at A2; B1 required"
     assert met(result, "naturalisation_test") is False
-    assert reason(result, "naturalisation_test") == "naturalisation test passed only on 2026-02-01"
+    assert reason(result, "naturalisation_test").startswith("no passed naturalisation test known")
+    assert "2026" not in reason(result, "naturalisation_test")
     assert met(result, "livelihood") is False
     assert met(result, "no_conviction") is None
     assert met(result, "commitment") is None
@@ -566,3 +613,556 @@ def test_new_law_version_is_data_only() -> None:
     assert with_future.law_version == "stag-2030"
     assert with_future.earliest_residence_date == date(2030, 3, 1)
     assert today.earliest_residence_date == date(2031, 3, 1)
+
+
+# --- issue 11, item 5: every fact counts only from its date ------------------------------------
+
+
+def test_a_certificate_counts_only_from_the_day_it_was_issued() -> None:
+    """Given a settlement permit since 2015 and a C1 certificate issued 2025-09-01 (nothing
+    else about German), when evaluated on 2024-08-01, then no language certificate is known
+    yet (§ 10 Abs. 1 Satz 1 Nr. 6 StAG needs the proof) and the person is not ready; on
+    2025-10-01 German at C1 is proven since 2025-09-01."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2015, 1, 1)),
+        language_certificates=[LanguageCertificate("C1", date(2025, 9, 1))],
+        **{**ALL_OTHER_MET, "language_level": None},
+    )
+    # when
+    before = evaluate(person, date(2024, 8, 1))
+    after = evaluate(person, date(2025, 10, 1))
+    # then
+    assert met(before, "language") is None
+    assert before.ready is False
+    assert met(after, "language") is True
+    assert reason(after, "language") == "German at C1, proven on 2025-09-01 (B1 required)"
+    assert after.requirement("language").reason_de.startswith("Deutsch auf Niveau C1")
+    assert after.ready is True
+
+
+def test_assessments_count_from_their_date_and_the_latest_one_decides() -> None:
+    """Given livelihood assessed as secured on 2025-03-01 by the authority and as not secured on
+    2025-09-01, when evaluated on 2025-01-01, 2025-06-01 and 2025-10-01, then unknown, met and
+    not met; each reason says when and by whom (a role code) it was assessed (§ 10 Abs. 1
+    Satz 1 Nr. 3 StAG; the assessment is the authority's, issue 11 item 9)."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2015, 1, 1)),
+        assessments=[
+            Assessment("livelihood", "met", date(2025, 3, 1), "abh_officer"),
+            Assessment("livelihood", "not_met", date(2025, 9, 1), "abh_officer"),
+            Assessment("commitment", "met", date(2025, 3, 1), "case_manager"),
+        ],
+    )
+    # when
+    results = [evaluate(person, date(*d)) for d in ((2025, 1, 1), (2025, 6, 1), (2025, 10, 1))]
+    # then
+    assert [met(r, "livelihood") for r in results] == [None, True, False]
+    assert reason(results[1], "livelihood") == (
+        "livelihood secured without SGB II / SGB XII (assessed on 2025-03-01 by abh_officer)"
+    )
+    assert (
+        "geprüft am 2025-09-01 durch abh_officer" in results[2].requirement("livelihood").reason_de
+    )
+    assert "by case_manager" in reason(results[1], "commitment")
+    assert met(results[0], "commitment") is None
+
+
+# --- issue 11, item 2: breaks in lawful residence are not bridged ------------------------------
+
+
+def test_a_duldung_between_two_titles_breaks_the_residence() -> None:
+    """Given § 18b for three years, then three years of Duldung, then § 25b, when evaluated on
+    2026-01-01, then only the § 25b time counts: § 10 Abs. 1 Satz 1 StAG requires five years of
+    uninterrupted lawful habitual residence, and a Duldung is no lawful residence (§ 60a
+    Abs. 3 AufenthG; VAH-StAG 10.1.1); the § 12b StAG exceptions do not apply."""
+    # given
+    person = facts(
+        title("§ 18b AufenthG", date(2016, 1, 1), date(2018, 12, 31)),
+        period("duldung", date(2019, 1, 1), date(2021, 12, 31)),
+        title("§ 25b AufenthG", date(2022, 1, 1)),
+        title_applications=[TitleApplication(date(2021, 10, 1), "§ 25b AufenthG")],
+    )
+    # when
+    result = evaluate(person, date(2026, 1, 1))
+    # then
+    assert result.counted_residence_days == (date(2026, 1, 1) - date(2022, 1, 1)).days
+    assert result.earliest_residence_date == date(2027, 1, 1)
+    assert met(result, "residence_period") is False
+    residence = reason(result, "residence_period")
+    assert residence.startswith("4 years of 5 years counted (stag-2025)")
+    assert "interrupted from 2019-01-01 to 2021-12-31" in residence
+    assert "Duldung not counted" in residence
+    assert (
+        "unterbrochen vom 2019-01-01 bis 2021-12-31"
+        in result.requirement("residence_period").reason_de
+    )
+
+
+RENEWAL_GAP = (
+    title("§ 18b AufenthG", date(2021, 1, 1), date(2023, 12, 31)),
+    title("§ 18b AufenthG", date(2024, 3, 1)),
+)
+
+
+def test_a_late_renewal_does_not_interrupt_but_the_gap_is_not_counted() -> None:
+    """Given § 18b until 2023-12-31, a renewal applied for late on 2024-02-01 and granted from
+    2024-03-01, when evaluated on 2025-06-01, then the gap is disregarded (§ 12b Abs. 3 StAG)
+    but its 60 days do not count: met on 2026-03-02 instead of 2026-01-01; without the
+    application the residence starts again on 2024-03-01 (met on 2029-03-01)."""
+    # given
+    late = facts(*RENEWAL_GAP, title_applications=[TitleApplication(date(2024, 2, 1))])
+    unexplained = facts(*RENEWAL_GAP)
+    # when
+    with_application = evaluate(late, date(2025, 6, 1))
+    without = evaluate(unexplained, date(2025, 6, 1))
+    # then
+    assert with_application.earliest_residence_date == date(2026, 3, 2)
+    assert "late application (§ 12b Abs. 3 StAG)" in reason(with_application, "residence_period")
+    assert (
+        with_application.counted_residence_days
+        == ((date(2024, 1, 1) - date(2021, 1, 1)) + (date(2025, 6, 1) - date(2024, 3, 1))).days
+    )
+    assert without.earliest_residence_date == date(2029, 3, 1)
+
+
+def test_a_timely_renewal_continues_the_title_and_the_gap_counts() -> None:
+    """Given the same titles and the renewal applied for on 2023-12-01 while the title was
+    still valid, when evaluated on 2026-02-01, then the old title is deemed to continue until
+    the decision (§ 81 Abs. 4 Satz 1 AufenthG): the gap counts, met since 2026-01-01."""
+    # given
+    person = facts(*RENEWAL_GAP, title_applications=[TitleApplication(date(2023, 12, 1))])
+    # when
+    result = evaluate(person, date(2026, 2, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert result.earliest_residence_date == date(2026, 1, 1)
+    assert "applied in time (§ 81 Abs. 4 AufenthG)" in reason(result, "residence_period")
+
+
+def test_a_duldung_in_the_gap_is_no_late_renewal() -> None:
+    """Given the late application but a Duldung in the gap, when evaluated, then the gap is a
+    break, not a late renewal (§ 12b Abs. 3 StAG covers only the late application itself)."""
+    # given
+    person = facts(
+        *RENEWAL_GAP,
+        period("duldung", date(2024, 1, 15), date(2024, 2, 29)),
+        title_applications=[TitleApplication(date(2024, 2, 1))],
+    )
+    # when
+    result = evaluate(person, date(2025, 6, 1))
+    # then
+    assert result.earliest_residence_date == date(2029, 3, 1)
+
+
+# --- issue 11, item 3: stays abroad (§ 12b Abs. 1 and 2 StAG) ----------------------------------
+
+SETTLED = period("settlement_permit", date(2020, 1, 1), paragraph="§ 9 AufenthG")
+
+
+def test_a_stay_abroad_of_up_to_six_months_does_not_interrupt() -> None:
+    """Given a settlement permit since 2020-01-01 and a stay abroad from 2022-03-01 to
+    2022-08-15, when evaluated on 2025-02-01, then the habitual residence was not interrupted
+    and the days abroad count (§ 12b Abs. 1 Satz 1 StAG): met since 2025-01-01."""
+    # given
+    person = facts(SETTLED, stays_abroad=[StayAbroad(date(2022, 3, 1), date(2022, 8, 15))])
+    # when
+    result = evaluate(person, date(2025, 2, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert result.earliest_residence_date == date(2025, 1, 1)
+    assert "does not interrupt (§ 12b Abs. 1 StAG)" in reason(result, "residence_period")
+
+
+def test_a_longer_stay_within_the_period_the_authority_set_does_not_interrupt() -> None:
+    """Given a stay abroad from 2022-03-01 to 2023-01-15 and a return period set by the
+    authority until 2023-02-28 (§ 51 Abs. 1 Nr. 7 AufenthG), when evaluated on 2025-02-01, then
+    it does not interrupt either (§ 12b Abs. 1 Satz 2 StAG)."""
+    # given
+    stay = StayAbroad(date(2022, 3, 1), date(2023, 1, 15), authority_set_until=date(2023, 2, 28))
+    person = facts(SETTLED, stays_abroad=[stay])
+    # when
+    result = evaluate(person, date(2025, 2, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert result.earliest_residence_date == date(2025, 1, 1)
+
+
+LONG_STAY = StayAbroad(date(2022, 3, 1), date(2023, 3, 1))
+
+
+def test_a_long_stay_abroad_interrupts_and_crediting_is_the_authoritys_decision() -> None:
+    """Given a stay abroad of a year (2022-03-01 to 2023-03-01) without a period set, when
+    evaluated on 2026-06-01, then the residence starts again on return (§ 12b Abs. 1 StAG);
+    the 3 years 3 months since do not reach five, but with the two years before the stay
+    credited (up to five years, § 12b Abs. 2 StAG, "kann") they would: the engine does not
+    guess but reports a decision of the authority; without crediting met on 2028-03-01."""
+    # given
+    person = facts(SETTLED, stays_abroad=[LONG_STAY], **ALL_OTHER_MET)
+    # when
+    result = evaluate(person, date(2026, 6, 1))
+    # then
+    residence = result.requirement("residence_period")
+    assert residence.met is None
+    assert residence.decision_needed is True
+    assert residence.code == "decision_12b2"
+    assert "decision of the authority needed (§ 12b Abs. 2 StAG)" in residence.reason
+    assert "interrupts the residence (§ 12b Abs. 1 StAG): counted from 2023-03-01" in (
+        residence.reason
+    )
+    assert "Entscheidung der Behörde nötig (§ 12b Abs. 2 StAG)" in residence.reason_de
+    assert result.counted_residence_days == (date(2026, 6, 1) - date(2023, 3, 1)).days
+    assert result.earliest_residence_date == date(2028, 3, 1)
+    assert result.ready is False
+
+
+def test_a_long_stay_abroad_without_enough_earlier_time_is_simply_not_met() -> None:
+    """Given the same stay, when evaluated on 2024-01-01, then even five credited years would
+    not reach the period (2 years 2 months before plus 10 months after): not met, no decision
+    needed."""
+    # given
+    person = facts(SETTLED, stays_abroad=[LONG_STAY])
+    # when
+    result = evaluate(person, date(2024, 1, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert result.requirement("residence_period").decision_needed is False
+
+
+def test_an_open_stay_abroad_interrupts_only_once_six_months_have_passed() -> None:
+    """Given a settlement permit since 2015 and a stay abroad from 2025-01-10 with no return
+    known, when evaluated on 2025-05-01 and on 2025-08-01, then first the residence goes on
+    (§ 12b Abs. 1 Satz 1 StAG), then it is interrupted since the six months passed."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2015, 1, 1)),
+        stays_abroad=[StayAbroad(date(2025, 1, 10))],
+    )
+    # when
+    within = evaluate(person, date(2025, 5, 1))
+    beyond = evaluate(person, date(2025, 8, 1))
+    # then
+    assert met(within, "residence_period") is True
+    assert met(beyond, "residence_period") is False
+    assert "abroad since 2025-01-10 longer than allowed" in reason(beyond, "residence_period")
+    assert beyond.earliest_residence_date is None
+
+
+# --- issue 11, item 4: the Fiktionsbescheinigung (§ 81 Abs. 4 AufenthG) -------------------------
+
+LATE_CERTIFICATE = (
+    title("§ 18b AufenthG", date(2020, 3, 1), date(2023, 2, 28)),
+    period("fiktion", date(2023, 4, 15), date(2023, 9, 30), "§ 81 Abs. 4 AufenthG"),
+    title("§ 18b AufenthG", date(2023, 10, 1)),
+)
+
+
+def test_a_continuing_fiction_bridges_the_days_before_the_certificate() -> None:
+    """Given § 18b until 2023-02-28 and a Fiktionsbescheinigung issued only on 2023-04-15 that
+    the old title continues (timely application, § 81 Abs. 4 Satz 1 AufenthG), when evaluated
+    on 2025-04-01, then the days from the expiry to the certificate count: met since
+    2025-03-01. A certificate that does not say it continues the title leaves a break."""
+    # given
+    continuing = dataclasses.replace(LATE_CERTIFICATE[1], continues="§ 18b AufenthG")
+    bridged = facts(LATE_CERTIFICATE[0], continuing, LATE_CERTIFICATE[2])
+    unknown = facts(*LATE_CERTIFICATE)
+    # when
+    result = evaluate(bridged, date(2025, 4, 1))
+    without = evaluate(unknown, date(2025, 4, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert result.earliest_residence_date == date(2025, 3, 1)
+    assert "Fiktionsbescheinigung bridges 2023-03-01 to 2023-04-14" in reason(
+        result, "residence_period"
+    )
+    assert without.earliest_residence_date == date(2028, 4, 15)
+
+
+def test_the_bridge_is_known_only_from_the_certificate() -> None:
+    """Given the continuing fiction, when evaluated on 2023-04-01 (before the certificate),
+    then the title has expired and nothing is known yet: the residence requirement is not met
+    (the certificate counts from its date, issue 11 item 5)."""
+    # given
+    continuing = dataclasses.replace(LATE_CERTIFICATE[1], continues="§ 18b AufenthG")
+    person = facts(LATE_CERTIFICATE[0], continuing, LATE_CERTIFICATE[2])
+    # when
+    result = evaluate(person, date(2023, 4, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert "no lawful residence known since 2023-03-01" in reason(result, "residence_period")
+
+
+def test_a_continuing_fiction_of_a_qualifying_title_is_a_qualifying_title() -> None:
+    """Given a person whose only current status is the fiction continuing § 18b AufenthG, when
+    evaluated during it, then qualifying_title is met as for § 18b (§ 81 Abs. 4 AufenthG with
+    § 10 Abs. 1 Satz 1 Nr. 2 StAG); a fiction continuing § 16b (study) does not qualify."""
+    # given
+    skilled = facts(
+        period("fiktion", date(2023, 3, 1), date(2023, 8, 31), continues="§ 18b AufenthG")
+    )
+    student = facts(
+        period("fiktion", date(2023, 3, 1), date(2023, 8, 31), continues="§ 16b AufenthG")
+    )
+    # when
+    results = [evaluate(person, date(2023, 6, 1)) for person in (skilled, student)]
+    # then
+    assert [met(r, "qualifying_title") for r in results] == [True, False]
+    assert reason(results[0], "qualifying_title") == (
+        "Fiktionsbescheinigung continuing § 18b AufenthG (§ 81 Abs. 4 AufenthG):"
+        " § 18b AufenthG qualifies"
+    )
+
+
+# --- issue 11, item 6: waivers under § 10 Abs. 6 StAG -------------------------------------------
+
+
+def test_waivers_meet_the_language_and_knowledge_requirements_from_their_date() -> None:
+    """Given an older person with German at A2 and no test, and waivers of both requirements for
+    age decided on 2025-02-01 (§ 10 Abs. 6 StAG: Nr. 6 and 7 are waived for illness, disability
+    or age), when evaluated on 2025-01-15 and 2025-03-01, then first not met, then met."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2010, 1, 1)),
+        waivers=[
+            Waiver("language", "age", date(2025, 2, 1)),
+            Waiver("naturalisation_test", "age", date(2025, 2, 1)),
+        ],
+        **{**ALL_OTHER_MET, "language_level": "A2", "naturalisation_test_passed_on": None},
+    )
+    # when
+    before = evaluate(person, date(2025, 1, 15))
+    after = evaluate(person, date(2025, 3, 1))
+    # then
+    assert [met(before, k) for k in ("language", "naturalisation_test")] == [False, False]
+    assert [met(after, k) for k in ("language", "naturalisation_test")] == [True, True]
+    assert reason(after, "language") == "waived on 2025-02-01 for age (§ 10 Abs. 6 StAG)"
+    assert after.requirement("language").code == "waived"
+    assert after.ready is True
+
+
+def test_a_waiver_of_livelihood_is_not_one_of_section_10_6() -> None:
+    """Given a waiver recorded for livelihood, when evaluated, then it changes nothing: § 10
+    Abs. 6 StAG covers only language and knowledge; the reason says so."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2010, 1, 1)),
+        waivers=[Waiver("livelihood", "illness", date(2025, 2, 1))],
+    )
+    # when
+    result = evaluate(person, date(2025, 3, 1))
+    # then
+    assert met(result, "livelihood") is None
+    assert "does not cover livelihood" in reason(result, "livelihood")
+
+
+# --- issue 11, item 7: single nationality under stag-2000 ---------------------------------------
+
+
+def test_giving_up_the_old_nationality_meets_single_nationality_under_the_old_law() -> None:
+    """Given a third-country national under stag-2000 who gave up the old nationality on
+    2019-05-01 (§ 10 Abs. 1 Satz 1 Nr. 4 StAG a.F.), when evaluated on 2019-04-01 and on
+    2020-01-01, then first unknown, then met and ready; an exception found under § 12 StAG a.F.
+    also meets it."""
+    # given
+    given_up = facts(
+        title("§ 25 Abs. 1 AufenthG", date(2010, 1, 1)),
+        nationality=[NationalityFact("given_up", date(2019, 5, 1))],
+        **{**ALL_OTHER_MET, "naturalisation_test_passed_on": date(2018, 5, 10)},
+    )
+    excepted = dataclasses.replace(
+        given_up, nationality=(NationalityFact("section_12_exception", date(2019, 5, 1)),)
+    )
+    # when
+    before = evaluate(given_up, date(2019, 4, 1))
+    after = evaluate(given_up, date(2020, 1, 1))
+    exception = evaluate(excepted, date(2020, 1, 1))
+    # then
+    assert met(before, "single_nationality") is None
+    assert met(after, "single_nationality") is True
+    assert reason(after, "single_nationality") == (
+        "previous nationality given up on 2019-05-01 (stag-2000)"
+    )
+    assert after.ready is True
+    assert met(exception, "single_nationality") is True
+    assert "§ 12 StAG" in reason(exception, "single_nationality")
+
+
+# --- issue 11, item 10: the date under the assumption of on-time renewal -------------------------
+
+
+def test_a_temporary_title_gives_a_date_assuming_on_time_renewal() -> None:
+    """Given § 25b from 2022-06-01, renewed to 2026-05-31 (ordinary two-year titles, § 25b
+    Abs. 5 AufenthG), when evaluated on 2025-01-01, then the known periods do not reach five
+    years, but if the current title is renewed on time the period is met on 2027-06-01; the
+    answer states that assumption and that there is no date without it."""
+    # given
+    person = facts(
+        title("§ 25b AufenthG", date(2022, 6, 1), date(2024, 5, 31)),
+        title("§ 25b AufenthG", date(2024, 6, 1), date(2026, 5, 31)),
+    )
+    # when
+    result = evaluate(person, date(2025, 1, 1))
+    # then
+    assert result.earliest_residence_date == date(2027, 6, 1)
+    assert result.earliest_residence_date_without_renewal is None
+    assert result.renewal_assumed is True
+    assert result.assumption == (
+        "assumes the residence title (§ 25b AufenthG) valid until 2026-05-31 is renewed on time"
+    )
+    assert result.assumption_de is not None
+    assert "rechtzeitig verlängert" in result.assumption_de
+    assert "not reached without it" in reason(result, "residence_period")
+    assert met(result, "residence_period") is False
+
+
+def test_no_assumption_when_the_known_title_reaches_the_date() -> None:
+    """Given § 25b from 2022-06-01 valid until 2028-12-31, when evaluated on 2025-01-01, then
+    the known period reaches 2027-06-01 without any assumption."""
+    # given
+    person = facts(title("§ 25b AufenthG", date(2022, 6, 1), date(2028, 12, 31)))
+    # when
+    result = evaluate(person, date(2025, 1, 1))
+    # then
+    assert result.earliest_residence_date == result.earliest_residence_date_without_renewal
+    assert result.earliest_residence_date == date(2027, 6, 1)
+    assert result.renewal_assumed is False
+    assert result.assumption is None
+
+
+def test_no_renewal_is_assumed_when_a_duldung_is_known_to_follow() -> None:
+    """Given the same two-year title followed by a known Duldung, when evaluated, then nothing
+    is assumed: the date is not reachable."""
+    # given
+    person = facts(
+        title("§ 25b AufenthG", date(2022, 6, 1), date(2026, 5, 31)),
+        period("duldung", date(2026, 6, 1)),
+    )
+    # when
+    result = evaluate(person, date(2025, 1, 1))
+    # then
+    assert result.earliest_residence_date is None
+    assert result.renewal_assumed is False
+
+
+# --- issue 11, item 11: the old-law course reduction needs B1 and the final test --------------
+
+
+def test_an_integration_course_at_a2_does_not_shorten_the_old_law_period() -> None:
+    """Given a spouse under § 28 since 2015-04-01 whose course ended at A2 (final test passed
+    otherwise) or at B1 with the final test not known, when evaluated on 2022-06-01, then eight
+    years apply: successful participation (§ 10 Abs. 3 Satz 1 StAG a.F.) means B1 in the
+    Deutsch-Test für Zuwanderer and the test 'Leben in Deutschland' (§ 17 Abs. 2 IntV)."""
+    # given
+    a2 = facts(FAMILY, integration_courses=[CourseCompletion("A2", date(2016, 3, 1), True)])
+    unknown = facts(FAMILY, integration_courses=[CourseCompletion("B1", date(2016, 3, 1))])
+    legacy = facts(FAMILY, integration_course_completed_on=date(2016, 3, 1))
+    # when
+    results = [evaluate(person, date(2022, 6, 1)) for person in (a2, unknown, legacy)]
+    # then
+    assert {r.earliest_residence_date for r in results} == {date(2023, 4, 1)}
+    assert reason(results[0], "residence_period").startswith("7 years 2 months of 8 years")
+
+
+# --- issue 11, item 14: what was known then ------------------------------------------------------
+
+
+def test_on_2024_01_02_the_2024_reform_was_not_known() -> None:
+    """Given a title since 2019-01-01, when evaluated on 2024-01-02, then only stag-2000 was
+    promulgated: eight years, met on 2027-01-01, not the five-year date of the later reform;
+    as of 2024-04-01 the promulgated reform (BGBl. 2024 I Nr. 104) gives 2024-06-27."""
+    # given
+    person = facts(title("§ 18b AufenthG", date(2019, 1, 1)))
+    # when
+    then = evaluate(person, date(2024, 1, 2))
+    later = evaluate(person, date(2024, 4, 1))
+    # then
+    assert then.earliest_residence_date == date(2027, 1, 1)
+    assert later.earliest_residence_date == date(2024, 6, 27)
+
+
+def test_the_2025_amendment_took_effect_on_2025_10_30() -> None:
+    """Given a Blue Card since 2021-09-01 and C1, when evaluated on 2025-10-28, then stag-2024
+    is still in force (the amendment of 27 October 2025, BGBl. 2025 I Nr. 256, was promulgated
+    on 2025-10-29 and took effect on 2025-10-30)."""
+    # given
+    person = facts(BLUE_CARD, language_level="C1")
+    # when
+    result = evaluate(person, date(2025, 10, 28))
+    # then
+    assert result.law_version == "stag-2024"
+    assert result.known_law_versions == ("stag-2000", "stag-2024")
+    assert evaluate(person, date(2025, 10, 30)).law_version == "stag-2025"
+
+
+# --- issue 11, item 15: when 'Leben in Deutschland' proves the knowledge -----------------------
+
+
+def test_leben_in_deutschland_with_17_points_proves_the_knowledge() -> None:
+    """Given the integration course's test 'Leben in Deutschland' with 17, 15 and unknown points,
+    and an Einbürgerungstest, when evaluated, then 17 points prove the knowledge like the
+    naturalisation test (§ 10 Abs. 5 StAG; § 1 Abs. 3 EinbTestV: 17 of 33), 15 points (enough
+    for the orientation course) do not, unknown points leave it unknown."""
+    # given
+    base = period("settlement_permit", date(2010, 1, 1))
+    on = date(2024, 5, 1)
+    tests = {
+        "lid17": KnowledgeTest("leben_in_deutschland", on, 17),
+        "lid15": KnowledgeTest("leben_in_deutschland", on, 15),
+        "lid": KnowledgeTest("leben_in_deutschland", on),
+        "einb": KnowledgeTest("einbuergerungstest", on),
+    }
+    # when
+    results = {
+        name: evaluate(facts(base, knowledge_tests=[test]), date(2025, 1, 1))
+        for name, test in tests.items()
+    }
+    # then
+    assert {name: met(r, "naturalisation_test") for name, r in results.items()} == {
+        "lid17": True,
+        "lid15": False,
+        "lid": None,
+        "einb": True,
+    }
+    assert "§ 10 Abs. 5 StAG, § 1 Abs. 3 EinbTestV" in reason(
+        results["lid17"], "naturalisation_test"
+    )
+    assert "needs at least 17" in reason(results["lid15"], "naturalisation_test")
+    assert "not enough" not in reason(results["lid15"], "naturalisation_test")
+
+
+# --- German explanations --------------------------------------------------------------------------
+
+
+def test_every_requirement_is_explained_in_german_with_a_code() -> None:
+    """Given a refugee path, when evaluated, then every requirement has a German reason and a
+    reason code beside the English reason (for case managers)."""
+    # given
+    person = facts(*REFUGEE_PATH, protection_granted_on=date(2019, 9, 10), **ALL_OTHER_MET)
+    # when
+    result = evaluate(person, date(2026, 1, 1))
+    # then
+    assert all(r.reason_de and r.code and r.reason_de != r.reason for r in result.requirements)
+    assert result.requirement("residence_period").reason_de.startswith(
+        "7 Jahre 3 Monate von 5 Jahren angerechnet (stag-2025); erfüllt seit 2024-06-27"
+    )
+
+
+def test_undated_values_derived_from_dated_facts_do_not_date_them_back() -> None:
+    """Given a caller that passes both a C1 certificate issued 2025-09-01 and the undated level
+    C1 derived from it, and livelihood assessed on 2025-03-01 together with the undated
+    boolean, when evaluated on 2024-08-01, then the dated facts decide: language and livelihood
+    are not known yet (issue 11, item 5)."""
+    # given
+    person = facts(
+        period("settlement_permit", date(2015, 1, 1)),
+        language_level="C1",
+        language_certificates=[LanguageCertificate("C1", date(2025, 9, 1))],
+        livelihood_secured=True,
+        assessments=[Assessment("livelihood", "met", date(2025, 3, 1), "abh_officer")],
+    )
+    # when
+    result = evaluate(person, date(2024, 8, 1))
+    # then
+    assert met(result, "language") is None
+    assert met(result, "livelihood") is None
