@@ -503,3 +503,97 @@ async def test_erasing_a_person_drops_their_dated_facts(hub: InProcessHub) -> No
     while any(await rows()):
         assert asyncio.get_running_loop().time() < deadline, await rows()
         await asyncio.sleep(0.1)
+
+
+# -- end to end: the engine counts what the messages recorded -------------------------------
+
+READINESS = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
+  pathway(atLeast: $atLeast) { readiness(asOf: $asOf) { countedResidenceDays
+    requirements { key met code state } } } } }"""
+
+
+async def readiness(hub: InProcessHub, person: str, receipt: dict[str, Any], as_of: str) -> Any:
+    data = await ok(
+        hub, READINESS, {"id": person, "atLeast": receipt["atLeast"], "asOf": as_of}, OFFICER
+    )
+    found = data["person"]["pathway"]["readiness"]
+    found["by_key"] = {r["key"]: r for r in found["requirements"]}
+    return found
+
+
+async def test_the_gestattung_during_the_court_procedure_counts_once_the_court_protects(
+    hub: InProcessHub,
+) -> None:
+    # given a rejection the court overturned, and the title that followed (§ 55 (3), § 67 AsylG)
+    person = await arrived(hub, "2015-10-01", "asylum")
+    for body in [
+        {"kind": "application_filed", "filedOn": "2015-10-05"},
+        {"kind": "decision", "outcome": "rejected", "decidedOn": "2016-08-01"},
+        {"kind": "appeal_filed", "filedOn": "2016-08-10"},
+        {"kind": "court_decision", "outcome": "refugee", "decidedOn": "2018-02-01"},
+        {"kind": "decision_final", "finalOn": "2018-03-10"},
+    ]:
+        await send(hub, "asylum_decision", body, person)
+    last = await send(
+        hub, "residence_decision", title("§ 25 Abs. 2 AufenthG", "2018-05-01", "2021-04-30"), person
+    )
+
+    # when readiness is evaluated on the day the title ended
+    found = await readiness(hub, person, last, "2021-05-01")
+
+    # then every day from the application counts, the court procedure included
+    assert found["countedResidenceDays"] == (date(2021, 5, 1) - date(2015, 10, 5)).days
+
+
+async def test_a_short_stay_abroad_does_not_interrupt_and_a_departure_would(
+    hub: InProcessHub,
+) -> None:
+    # given a title since the entry and a stay abroad of two months (§ 12b (1) Satz 1 StAG)
+    person = await arrived(hub, "2019-03-01", "visa")
+    await send(
+        hub, "residence_decision", title("§ 18b AufenthG", "2019-03-01", "2027-02-28"), person
+    )
+    await send(hub, "residence_decision", {"kind": "stay_abroad", "leftOn": "2021-06-01"}, person)
+    last = await send(
+        hub, "residence_decision", {"kind": "returned", "returnedOn": "2021-08-01"}, person
+    )
+
+    # when readiness is evaluated after the return
+    found = await readiness(hub, person, last, "2022-03-01")
+
+    # then the days abroad count and residence is unbroken since the entry
+    assert found["countedResidenceDays"] == (date(2022, 3, 1) - date(2019, 3, 1)).days
+
+
+async def test_a_waiver_and_single_nationality_reach_readiness_from_their_dates(
+    hub: InProcessHub,
+) -> None:
+    # given a person with two nationalities and a waiver of the test (§ 10 (6), § 12 StAG)
+    person = await arrived(hub, "2012-01-10", "visa", ("TUR", "IRN"))
+    for body in [
+        {"kind": "nationality_given_up", "nationality": "TUR", "givenUpOn": "2020-05-01"},
+        {
+            "kind": "multiple_nationality_accepted",
+            "nationality": "IRN",
+            "paragraph": "§ 12 Abs. 1 Satz 2 Nr. 1 StAG",
+            "decidedOn": "2020-06-01",
+        },
+        {
+            "kind": "requirement_assessed",
+            "requirement": "naturalisation_test",
+            "outcome": "waived",
+            "lawVersion": "stag-2000",
+            "assessedOn": "2020-07-01",
+            "ground": "age",
+        },
+    ]:
+        last = await send(hub, "naturalisation", body, person)
+
+    before = await readiness(hub, person, last, "2020-05-15")
+    after = await readiness(hub, person, last, "2020-07-15")
+
+    # then each counts from its own date, not before (a fact dated later changes nothing)
+    assert before["by_key"]["single_nationality"]["met"] is not True
+    assert before["by_key"]["naturalisation_test"]["met"] is not True
+    assert after["by_key"]["single_nationality"]["met"] is True
+    assert after["by_key"]["naturalisation_test"]["met"] is True
