@@ -193,7 +193,7 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
             if c["kind"] == "knowledge_test"
         ),
         assessments=tuple(
-            Assessment(a["requirement"], a["outcome"], a["assessed_on"], _code(a["agency"]))
+            Assessment(a["requirement"], a["outcome"], a["assessed_on"], assessor_code(a["agency"]))
             for a in assessments
             if a["requirement"] in ASSESSED
         ),
@@ -214,7 +214,7 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
     )
 
 
-def _code(agency: str) -> str:
+def assessor_code(agency: str) -> str:
     """An agency id as the engine's assessor code (lower case, no spaces)."""
     code = re.sub(r"[^a-z0-9_.:-]", "-", agency.strip().lower())[:64]
     return code if code[:1].isalnum() else f"a{code}"[:64]

@@ -394,6 +394,21 @@ MUTATIONS: dict[str, Sample] = {
             "participants": ["kim-05315"],
         },
     ),
+    "recordPrecheckAssessment": Sample(
+        KIM,
+        lambda d: {
+            "caseId": d.id("openCase", "caseId"),
+            "requirement": "livelihood",
+            "outcome": "met",
+            "assessedOn": TODAY.isoformat(),
+        },
+        lambda d: {
+            "caseId": d.id("openCase", "caseId"),
+            "requirement": "no_such_requirement",
+            "outcome": "met",
+            "assessedOn": TODAY.isoformat(),
+        },
+    ),
     "changeLegalSphere": Sample(
         KIM,
         lambda d: {

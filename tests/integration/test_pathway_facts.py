@@ -27,10 +27,19 @@ from projections.pathway.readiness import (
 )
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
 from services.runtime.tokens import issue_token
+from tests.integration.case_flow import CASE_MANAGER as MANAGER
 from tests.integration.case_flow import call, ok
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_erasure import DPO, ERASE
-from tests.integration.test_pathway import ABH, PATHWAY, send
+from tests.integration.test_pathway import (
+    ABH,
+    CONFIRM,
+    PATHWAY,
+    TIMELINE,
+    consent_of,
+    open_case_for,
+    send,
+)
 
 OFFICER = {"role": "abh_officer", "agency": ABH, "subject": "abh-1"}
 _n = iter(range(1, 10**6))
@@ -597,3 +606,83 @@ async def test_a_waiver_and_single_nationality_reach_readiness_from_their_dates(
     assert before["by_key"]["naturalisation_test"]["met"] is not True
     assert after["by_key"]["single_nationality"]["met"] is True
     assert after["by_key"]["naturalisation_test"]["met"] is True
+
+
+# -- item 9: pre-check before an application -------------------------------------------------
+
+PRECHECK = """mutation($input: RecordPrecheckAssessmentInput!) {
+  recordPrecheckAssessment(input: $input) { position } }"""
+BOTH = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
+  pathway(atLeast: $atLeast) {
+    readiness(asOf: $asOf) { requirements { key met } }
+    precheck(asOf: $asOf) { requirements { key met } } } } }"""
+
+
+def _met(answer: Any, key: str) -> bool | None:
+    found: bool | None = next(r["met"] for r in answer["requirements"] if r["key"] == key)
+    return found
+
+
+async def test_a_case_managers_precheck_counts_for_their_precheck_and_never_for_the_authority(
+    hub: InProcessHub,
+) -> None:
+    # given a person on the authority's file, whose commitment the authority assessed before
+    # any application, and a case manager with a consent the authority confirmed
+    person = await arrived(hub, "2017-01-10", "visa")
+    await send(
+        hub, "residence_decision", title("§ 18b AufenthG", "2017-01-10", "2027-01-09"), person
+    )
+    authority = await send(
+        hub,
+        "naturalisation",
+        {
+            "kind": "requirement_assessed",
+            "requirement": "commitment",
+            "outcome": "met",
+            "lawVersion": "stag-2025",
+            "assessedOn": "2025-11-03",
+        },
+        person,
+    )
+    manager = {**MANAGER, "purpose": "counselling"}
+    opened = await open_case_for(hub, person, manager)
+    consent = await consent_of(hub, opened["caseId"], manager, "case_basic", "residence")
+    await ok(hub, TIMELINE, {"id": person, "p": consent["position"]}, manager)
+    decision = {"input": {"personId": person, "consentId": consent["consentId"]}}
+    confirmed = (await ok(hub, CONFIRM, decision, OFFICER))["confirmConsent"]
+    await ok(hub, TIMELINE, {"id": person, "p": confirmed["position"]}, manager)
+
+    # when the case manager records their own assessment of the livelihood on their case
+    recorded = await ok(
+        hub,
+        PRECHECK,
+        {
+            "input": {
+                "caseId": opened["caseId"],
+                "requirement": "livelihood",
+                "outcome": "met",
+                "assessedOn": "2026-01-15",
+            }
+        },
+        manager,
+    )
+    variables = {"id": person, "atLeast": authority["atLeast"], "asOf": "2026-02-01"}
+    officer = (await ok(hub, BOTH, variables, OFFICER))["person"]["pathway"]
+    own = recorded["recordPrecheckAssessment"]["position"]  # read your own write
+    variables = {"id": person, "atLeast": own, "asOf": "2026-02-01"}
+    case_manager = (await ok(hub, BOTH, variables, manager))["person"]["pathway"]
+
+    # then the case manager's pre-check combines the authority's facts with their own
+    assert _met(case_manager["precheck"], "commitment") is True  # the authority's
+    assert _met(case_manager["precheck"], "livelihood") is True  # their own
+    assert _met(case_manager["readiness"], "livelihood") is None  # readiness: authority only
+    # and the authority never counts the case manager's assessment (§ 87 AufenthG)
+    assert _met(officer["readiness"], "livelihood") is None
+    assert _met(officer["precheck"], "livelihood") is None
+    assert _met(officer["precheck"], "commitment") is True
+    # nor does it reach the authority's records
+    rows = await hub.pool.fetch(
+        "SELECT requirement FROM projections.pathway_assessments WHERE person_id = $1",
+        UUID(person),
+    )
+    assert [r["requirement"] for r in rows] == ["commitment"]
