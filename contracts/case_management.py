@@ -275,3 +275,16 @@ class SystemicGapReported(Payload):
     affected_count: int | None = None
     agency: _Agency
     reported_on: date
+
+
+@contract(SERVICE, "precheck_assessed")
+class PrecheckAssessed(Payload):
+    """A case manager assessed a naturalisation requirement for a pre-check on their case
+    (livelihood, no_conviction or commitment: met or not_met). Case-management data: it never
+    reaches the foreigners authority (§ 87 AufenthG)."""
+
+    case_id: _Id
+    person_id: _Id
+    requirement: str
+    outcome: str
+    assessed_on: date

@@ -204,6 +204,10 @@ class IntegrationCourseCompleted(Payload):
     person_id: _PersonId
     level: str
     completed_on: date
+    final_test_passed: Annotated[
+        bool | None,
+        Field(description="Whether the course's final test (DTZ) was passed; null: not reported."),
+    ] = None
 
 
 @contract(SERVICE, "language_certificate_recorded")
@@ -268,6 +272,10 @@ class NaturalisationRequirementAssessed(Payload):
     outcome: str
     law_version: str
     assessed_on: date
+    ground: Annotated[
+        str | None,
+        Field(description="A waiver's ground under § 10 (6) StAG: illness, disability or age."),
+    ] = None
 
 
 @contract(SERVICE, "naturalisation_test_passed")
@@ -276,6 +284,14 @@ class NaturalisationTestPassed(Payload):
 
     person_id: _PersonId
     passed_on: date
+    test: Annotated[
+        str | None,
+        Field(
+            description="einbuergerungstest (also when null) or leben_in_deutschland (the "
+            "integration course's test, which uses the same questions)."
+        ),
+    ] = None
+    points: Annotated[int | None, Field(description="Correct answers out of 33, if known.")] = None
 
 
 @contract(SERVICE, "naturalisation_assured")
@@ -292,3 +308,72 @@ class NaturalisationCompleted(Payload):
 
     person_id: _PersonId
     certificate_date: date
+
+
+# -- added for issue 11: the asylum procedure in court, stays abroad, single nationality ----
+
+
+@contract(SERVICE, "asylum_appeal_filed")
+class AsylumAppealFiled(Payload):
+    """An action against the BAMF's decision was brought (Klage, § 74 AsylG)."""
+
+    person_id: _PersonId
+    filed_on: date
+
+
+@contract(SERVICE, "asylum_court_decided")
+class AsylumCourtDecided(Payload):
+    """A court decided on the asylum application: asylum, refugee, subsidiary,
+    deportation_ban or rejected."""
+
+    person_id: _PersonId
+    outcome: str
+    decided_on: date
+
+
+@contract(SERVICE, "asylum_decision_final")
+class AsylumDecisionFinal(Payload):
+    """The last decision on the asylum application became final; the Aufenthaltsgestattung
+    ends (§ 67 (1) Nr. 6 AsylG)."""
+
+    person_id: _PersonId
+    final_on: date
+
+
+@contract(SERVICE, "stay_abroad_began")
+class StayAbroadBegan(Payload):
+    """The person left for a stay abroad that is not a departure (§ 12b (1) StAG)."""
+
+    person_id: _PersonId
+    left_on: date
+    permitted_until: Annotated[
+        date | None,
+        Field(description="A longer period the authority set for the return, if any."),
+    ] = None
+
+
+@contract(SERVICE, "returned_from_abroad")
+class ReturnedFromAbroad(Payload):
+    """The person came back from a stay abroad."""
+
+    person_id: _PersonId
+    returned_on: date
+
+
+@contract(SERVICE, "nationality_given_up")
+class NationalityGivenUp(Payload):
+    """The person gave up (or lost) a nationality the file records."""
+
+    person_id: _PersonId
+    nationality: Annotated[str, Field(description="ISO 3166-1 alpha-3 code.")]
+    given_up_on: date
+
+
+@contract(SERVICE, "multiple_nationality_accepted")
+class MultipleNationalityAccepted(Payload):
+    """The authority accepts that a nationality is kept (an exception under § 12 StAG)."""
+
+    person_id: _PersonId
+    nationality: Annotated[str, Field(description="ISO 3166-1 alpha-3 code.")]
+    paragraph: str
+    decided_on: date

@@ -187,6 +187,16 @@ class AssignMediator(CommandPayload):
     mediator_id: UUID
 
 
+class RecordPrecheckAssessment(CommandPayload):
+    """A case manager's own assessment for a pre-check before any naturalisation application.
+    It stays in case management: it never reaches the foreigners authority (§ 87 AufenthG)."""
+
+    case_id: UUID
+    requirement: str = Field(description="livelihood, no_conviction, commitment")
+    outcome: str = Field(description="met, not_met")
+    assessed_on: date
+
+
 class ReportSystemicGap(CommandPayload):
     """A systemic gap, described without personal data."""
 
@@ -314,6 +324,13 @@ COMMANDS = (
         AssignMediator,
         "Assign a mediator to a request",
         ("request_id", "mediator_id"),
+    ),
+    _SERVICE.command(
+        "record_precheck",
+        "recordPrecheckAssessment",
+        RecordPrecheckAssessment,
+        "Record your own pre-check assessment on your case (never sent to the authority)",
+        ("case_id",),
     ),
     _SERVICE.command(
         "report_gap",

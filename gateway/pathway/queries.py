@@ -11,14 +11,19 @@ import asyncpg
 import strawberry
 from strawberry.types import Info
 
-from contracts.roles import AUTHORITY, WITH_CONSENT
+from contracts.roles import AUTHORITY, WITH_CONSENT, Role
 from gateway import audit
+from gateway.consistency import BadToken, Position
 from gateway.context import HubContext, HubError, ctx, read_after
 from gateway.pathway.types import Milestone, Pathway, PersonAtStage, PersonPage, StatusPeriod
+from projections.case_views import queries as case_views
 from projections.pathway import queries
-from projections.pathway.readiness import PathwayFacts, Period
+from projections.pathway.queries import assessor_code
+from projections.pathway.readiness import Assessment
 
 CONSUMER = "pathway"
+#: a case manager's pre-check assessments are in the case views
+PRECHECK_CONSUMER = "case_views"
 #: the timeline's side tables (consents, decisions, holders) decide who sees a pathway
 VISIBILITY = "timeline"
 LANGUAGE_MILESTONES = frozenset({"integration_course_completed"})
@@ -34,20 +39,7 @@ async def load_pathway(
         return None
     periods = await queries.periods(pool, person)
     milestones = await queries.milestones(pool, person)
-    facts = PathwayFacts(
-        periods=tuple(
-            Period(p["kind"], p["start_on"], p["end_on"], p["paragraph"]) for p in periods
-        ),
-        protection_granted_on=row["protection_granted_on"],
-        language_level=row["language_level"] if with_language else None,
-        naturalisation_test_passed_on=row["test_passed_on"],
-        integration_course_completed_on=row["course_completed_on"] if with_language else None,
-        livelihood_secured=row["livelihood_secured"],
-        no_relevant_conviction=row["no_relevant_conviction"],
-        commitment_declared=row["commitment_declared"],
-        eu_or_swiss_citizen=row["eu_or_swiss"],
-        departed_on=row["departed_on"],
-    )
+    facts = await queries.facts(pool, row, with_language=with_language)
     return Pathway(
         stage=row["stage"],
         stage_since=row["stage_since"],
@@ -69,16 +61,36 @@ async def load_pathway(
     )
 
 
+def _consumers(at_least: str | None) -> tuple[str, ...]:
+    """The read models a pathway read waits for: a case-management position (a case manager's
+    pre-check assessment) is read by the case views, every other by the pathway."""
+    try:
+        source = Position.parse(at_least).service if at_least else None
+    except BadToken:
+        source = None  # read_after refuses it
+    if source == "case_management":
+        return (PRECHECK_CONSUMER, VISIBILITY)
+    return (CONSUMER, VISIBILITY)
+
+
 async def pathway_for(
     info: Info[HubContext, None], person: UUID, at_least: str | None
 ) -> Pathway | None:
     context = ctx(info)
     principal = context.require(AUTHORITY | WITH_CONSENT, "read pathways")
-    await read_after(context, at_least, CONSUMER, VISIBILITY)
+    await read_after(context, at_least, *_consumers(at_least))
     access = await queries.pathway_access(context.pool, person, context.reader(principal))
     if not access.residence:
         return None  # absent, not an error: no consent covers residence data for this agency
     found = await load_pathway(context.pool, person, with_language=access.language)
+    if found is not None and principal.role == Role.CASE_MANAGER:
+        # the case manager's own pre-check assessments, for ``precheck`` only: never for the
+        # authority, whose answers use its own records alone (§ 87 AufenthG)
+        rows = await case_views.precheck_assessments(context.pool, person, principal.agency)
+        found.own_assessments = tuple(
+            Assessment(r["requirement"], r["outcome"], r["assessed_on"], assessor_code(r["agency"]))
+            for r in rows
+        )
     if found is not None:
         await audit.record_read(
             context.pool,

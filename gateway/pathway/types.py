@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import strawberry
 
 from gateway.context import HubError, today
-from projections.pathway.readiness import PathwayFacts, evaluate
+from projections.pathway.readiness import Assessment, PathwayFacts, evaluate
 
 WITHHELD = "not shown: no consent covers the person's language data for your agency"
 WITHHELD_DE = (
@@ -86,54 +87,72 @@ class Pathway:
     periods: list[StatusPeriod]
     facts: strawberry.Private[PathwayFacts]
     language_withheld: strawberry.Private[bool] = False
+    #: a case manager's own agency's pre-check assessments (only ever for ``precheck``)
+    own_assessments: strawberry.Private[tuple[Assessment, ...]] = ()
 
     @strawberry.field(
         description="Readiness for naturalisation (§ 10 StAG) on a date, on the facts the "
         "caller may see"
     )
     def readiness(self, as_of: dt.date | None = None) -> Readiness:
-        try:
-            result = evaluate(self.facts, as_of or today())
-        except (LookupError, OverflowError):
-            raise HubError(
-                "no version of § 10 StAG known to the hub is in force on asOf",
-                "invalid_input",
-                "asOf",
-            ) from None
-        return Readiness(
-            as_of=result.as_of,
-            law_version=result.law_version,
-            ready=result.ready,
-            counted_residence_days=result.counted_residence_days,
-            earliest_residence_date=result.earliest_residence_date,
-            earliest_residence_date_without_renewal=result.earliest_residence_date_without_renewal,
-            renewal_assumed=result.renewal_assumed,
-            assumption=result.assumption,
-            assumption_de=result.assumption_de,
-            known_law_versions=list(result.known_law_versions),
-            requirements=[
-                ReadinessRequirement(
-                    key=r.key,
-                    met=None,
-                    reason=WITHHELD,
-                    reason_de=WITHHELD_DE,
-                    code="withheld",
-                    decision_needed=False,
-                    state="unknown",
-                )
-                if self.language_withheld and r.key == "language"
-                else ReadinessRequirement(
-                    key=r.key,
-                    met=r.met,
-                    reason=r.reason,
-                    reason_de=r.reason_de,
-                    code=r.code,
-                    decision_needed=r.decision_needed,
-                    state=r.state,
-                )
-                for r in result.requirements
-            ],
+        return _readiness(self.facts, self.language_withheld, as_of)
+
+    @strawberry.field(
+        description="A pre-check before any application: readiness on the facts of the "
+        "authority the caller may see together with the caller's own agency's assessments "
+        "(recordPrecheckAssessment). For the authority it equals readiness: a case manager's "
+        "assessment never counts for it (§ 87 AufenthG)"
+    )
+    def precheck(self, as_of: dt.date | None = None) -> Readiness:
+        facts = dataclasses.replace(
+            self.facts, assessments=self.facts.assessments + self.own_assessments
         )
+        return _readiness(facts, self.language_withheld, as_of)
+
+
+def _readiness(facts: PathwayFacts, language_withheld: bool, as_of: dt.date | None) -> Readiness:
+    try:
+        result = evaluate(facts, as_of or today())
+    except (LookupError, OverflowError):
+        raise HubError(
+            "no version of § 10 StAG known to the hub is in force on asOf",
+            "invalid_input",
+            "asOf",
+        ) from None
+    return Readiness(
+        as_of=result.as_of,
+        law_version=result.law_version,
+        ready=result.ready,
+        counted_residence_days=result.counted_residence_days,
+        earliest_residence_date=result.earliest_residence_date,
+        earliest_residence_date_without_renewal=result.earliest_residence_date_without_renewal,
+        renewal_assumed=result.renewal_assumed,
+        assumption=result.assumption,
+        assumption_de=result.assumption_de,
+        known_law_versions=list(result.known_law_versions),
+        requirements=[
+            ReadinessRequirement(
+                key=r.key,
+                met=None,
+                reason=WITHHELD,
+                reason_de=WITHHELD_DE,
+                code="withheld",
+                decision_needed=False,
+                state="unknown",
+            )
+            if language_withheld and r.key == "language"
+            else ReadinessRequirement(
+                key=r.key,
+                met=r.met,
+                reason=r.reason,
+                reason_de=r.reason_de,
+                code=r.code,
+                decision_needed=r.decision_needed,
+                state=r.state,
+            )
+            for r in result.requirements
+        ],
+    )
 
 
 @strawberry.type(description="A person at a stage (the foreigners authority's worklist)")

@@ -46,6 +46,23 @@ async def _needs(conn: asyncpg.Connection, e: CloudEvent, p: cm.NeedsAssessed) -
     )
 
 
+@on_event.handles(cm.PrecheckAssessed)
+async def _precheck(conn: asyncpg.Connection, e: CloudEvent, p: cm.PrecheckAssessed) -> None:
+    await conn.execute(
+        "INSERT INTO projections.cv_precheck (person_id, case_id, position, agency, role,"
+        " requirement, outcome, assessed_on) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)"
+        " ON CONFLICT DO NOTHING",
+        UUID(p.person_id),
+        UUID(p.case_id),
+        e.sourceposition,
+        e.sourceagency,
+        e.actingrole,
+        p.requirement,
+        p.outcome,
+        p.assessed_on,
+    )
+
+
 @on_event.handles(cm.GoalAgreed)
 async def _goal(conn: asyncpg.Connection, e: CloudEvent, p: cm.GoalAgreed) -> None:
     await conn.execute(
@@ -297,6 +314,7 @@ async def _erased(
     cases = "SELECT case_id FROM projections.cv_cases WHERE person_id = $1"
     await conn.execute(f"DELETE FROM projections.cv_goals WHERE case_id IN ({cases})", person)
     await conn.execute("DELETE FROM projections.cv_consents WHERE person_id = $1", person)
+    await conn.execute("DELETE FROM projections.cv_precheck WHERE person_id = $1", person)
     await conn.execute(
         "UPDATE projections.cv_cases SET erased = true, needs = '{}' WHERE person_id = $1", person
     )

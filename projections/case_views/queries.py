@@ -185,3 +185,16 @@ async def latest_version(conn: FetchVal, referral_ids: Sequence[UUID]) -> int | 
         list(referral_ids),
     )
     return None if version is None else int(version)
+
+
+async def precheck_assessments(conn: Fetch, person_id: UUID, agency: str) -> list[Any]:
+    """The pre-check assessments ``agency``'s case managers recorded on their cases about the
+    person (never another agency's, and never read for the foreigners authority)."""
+    return await conn.fetch(
+        "SELECT p.requirement, p.outcome, p.assessed_on, p.agency"
+        " FROM projections.cv_precheck p JOIN projections.cv_cases c USING (case_id)"
+        " WHERE p.person_id = $1 AND p.agency = $2 AND c.agency = $2 AND NOT c.erased"
+        " ORDER BY p.assessed_on, p.position",
+        person_id,
+        agency,
+    )

@@ -1,4 +1,4 @@
--- version: 2
+-- version: 3
 -- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
 CREATE TABLE IF NOT EXISTS projections.cv_cases (
     case_id           uuid PRIMARY KEY,
@@ -107,3 +107,19 @@ CREATE TABLE IF NOT EXISTS projections.cv_gaps (
 -- a person erased by case management: their cases stay for the pseudonymous statistics
 -- (target groups) and are shown to nobody; goals and consents are dropped
 ALTER TABLE projections.cv_cases ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;
+
+-- Version 3 (issue 11): case managers' own pre-check assessments (livelihood, convictions,
+-- commitment), with the agency that made them (the event's source agency). Case-management
+-- data: read only for that agency's own pre-check, never for the foreigners authority.
+CREATE TABLE IF NOT EXISTS projections.cv_precheck (
+    person_id   uuid NOT NULL,
+    case_id     uuid NOT NULL,
+    position    bigint NOT NULL,
+    agency      text NOT NULL,
+    role        text NOT NULL,
+    requirement text NOT NULL,
+    outcome     text NOT NULL,
+    assessed_on date NOT NULL,
+    PRIMARY KEY (case_id, position)
+);
+CREATE INDEX IF NOT EXISTS cv_precheck_person_idx ON projections.cv_precheck (person_id, agency);

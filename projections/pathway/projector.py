@@ -143,18 +143,43 @@ class PersonPath:
         )
 
     async def period(
-        self, kind: str, start: date, end: date | None, paragraph: str | None = None
+        self,
+        kind: str,
+        start: date,
+        end: date | None,
+        paragraph: str | None = None,
+        continues: str | None = None,
     ) -> None:
         await self.conn.execute(
             "INSERT INTO projections.pathway_periods (person_id, position, kind, start_on,"
-            " end_on, paragraph) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            " end_on, paragraph, continues) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT DO NOTHING",
             self.pid,
             self.position,
             kind,
             start,
             end,
             paragraph,
+            continues,
         )
+
+    async def insert(self, table: str, **values: Any) -> None:
+        """A dated fact begun by this event (one row per event: a redelivery adds none)."""
+        names = ", ".join(values)
+        slots = ", ".join(f"${i}" for i in range(3, len(values) + 3))
+        await self.conn.execute(
+            f"INSERT INTO projections.{table} (person_id, position, {names})"
+            f" VALUES ($1, $2, {slots}) ON CONFLICT DO NOTHING",
+            self.pid,
+            self.position,
+            *values.values(),
+        )
+
+    async def entry_date(self) -> date | None:
+        found: date | None = await self.conn.fetchval(
+            "SELECT entry_date FROM projections.pathway_persons WHERE person_id = $1", self.pid
+        )
+        return found
 
     async def end(
         self, kinds: tuple[str, ...] | None, on: date, *, only_open_past: bool = False
@@ -187,11 +212,13 @@ on_event: Dispatch[PersonPath, None] = Dispatch()
 async def _registered(person: PersonPath, event: CloudEvent, p: fa.PersonRegistered) -> None:
     await person.conn.execute(
         "INSERT INTO projections.pathway_persons (person_id, abh_id, stage, stage_since,"
-        " eu_or_swiss) VALUES ($1, $2, 'arrival', $3, $4) ON CONFLICT DO NOTHING",
+        " eu_or_swiss, nationalities) VALUES ($1, $2, 'arrival', $3, $4, $5)"
+        " ON CONFLICT DO NOTHING",
         person.pid,
         p.abh_id,
         date_in_germany(event.time),
         bool(set(p.nationalities) & EU_CODES),
+        list(p.nationalities),
     )
     await person.entered("arrival", date_in_germany(event.time))
 
@@ -235,18 +262,44 @@ async def _asylum_filed(
 async def _asylum_decided(
     person: PersonPath, event: CloudEvent, p: fa.AsylumDecisionReceived
 ) -> None:
-    # After a positive decision the Gestattung runs on until the title follows
-    # (§ 55 (2) AsylG: it ends when the decision is final); after a negative one, now.
-    if p.outcome not in PROTECTION:
-        await person.end(("gestattung",), p.decided_on)
+    # The Gestattung runs on: after a positive decision until the title follows, after a
+    # negative one until the decision is final (§ 67 (1) Nr. 6 AsylG: an action may follow)
     if p.outcome in PROTECTION:
-        await person.set(protection_granted_on=p.decided_on)
-        await person.milestone("protection_granted", p.decided_on)
-        await person.stage("protected_or_tolerated", p.decided_on)
+        await _protected(person, p.decided_on)
+
+
+async def _protected(person: PersonPath, on: date) -> None:
+    await person.conn.execute(
+        "UPDATE projections.pathway_persons SET protection_granted_on = $2 WHERE person_id = $1"
+        " AND protection_granted_on IS NULL",
+        person.pid,
+        on,
+    )
+    await person.milestone("protection_granted", on)
+    await person.stage("protected_or_tolerated", on)
+
+
+@on_event.handles(fa.AsylumCourtDecided)
+async def _court_decided(person: PersonPath, event: CloudEvent, p: fa.AsylumCourtDecided) -> None:
+    if p.outcome in PROTECTION:
+        await _protected(person, p.decided_on)
+
+
+@on_event.handles(fa.AsylumDecisionFinal)
+async def _asylum_final(person: PersonPath, event: CloudEvent, p: fa.AsylumDecisionFinal) -> None:
+    protected = await person.conn.fetchval(
+        "SELECT protection_granted_on IS NOT NULL FROM projections.pathway_persons"
+        " WHERE person_id = $1",
+        person.pid,
+    )
+    if not protected:  # with protection the stay stays lawful until the title follows
+        await person.end(("gestattung",), p.final_on, only_open_past=True)
 
 
 @on_event.handles(fa.DuldungIssued)
 async def _duldung(person: PersonPath, event: CloudEvent, p: fa.DuldungIssued) -> None:
+    # a Duldung shows the asylum procedure is over: an open Gestattung ends before it
+    await person.end(("gestattung",), p.valid_from, only_open_past=True)
     await person.period("duldung", p.valid_from, p.valid_until)
     await person.stage("protected_or_tolerated", p.valid_from)
 
@@ -256,13 +309,25 @@ async def _title_applied(
     person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleApplied
 ) -> None:
     await person.stage("status_pending", p.applied_on, only_from=("arrival",))
+    await person.insert(
+        "pathway_title_applications", applied_on=p.applied_on, paragraph=p.paragraph
+    )
 
 
 @on_event.handles(fa.FiktionsbescheinigungIssued)
 async def _fiktion(
     person: PersonPath, event: CloudEvent, p: fa.FiktionsbescheinigungIssued
 ) -> None:
-    await person.period("fiktion", p.issued_on, p.valid_until)
+    continues = None
+    if p.kind == "81_4":  # the title applied for in time is deemed to continue
+        continues = await person.conn.fetchval(
+            "SELECT paragraph FROM projections.pathway_periods WHERE person_id = $1"
+            " AND kind IN ('residence_title', 'visa') AND start_on <= $2"
+            " ORDER BY start_on DESC, position DESC LIMIT 1",
+            person.pid,
+            p.issued_on,
+        )
+    await person.period("fiktion", p.issued_on, p.valid_until, continues=continues)
 
 
 @on_event.handles(fa.TemporaryProtectionGranted)
@@ -289,7 +354,11 @@ async def _temporary_protection_extended(
 @on_event.handles(fa.ResidenceTitleGranted)
 async def _title(person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleGranted) -> None:
     kind = TITLE_KINDS.get(p.title, "residence_title")
-    start = p.valid_from
+    # a title (a visa above all) counts from the entry, not from a validity before it
+    entered = await person.entry_date()
+    start = p.valid_from if entered is None else max(p.valid_from, entered)
+    if p.valid_until is not None and p.valid_until < start:
+        return  # a visa that ran out before the entry: no stay under it
     await person.end(("gestattung", "duldung", "fiktion"), start)
     await person.end(
         ("residence_title", "visa", "temporary_protection"), start, only_open_past=True
@@ -307,6 +376,14 @@ async def _title(person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleGran
 async def _course(person: PersonPath, event: CloudEvent, p: fa.IntegrationCourseCompleted) -> None:
     await person.raise_level(p.level)
     await person.set(course_completed_on=p.completed_on)
+    await person.insert(
+        "pathway_certificates",
+        kind="integration_course",
+        on_date=p.completed_on,
+        level=p.level,
+        final_test_passed=p.final_test_passed,
+        **_who(event),
+    )
     await person.milestone("integration_course_completed", p.completed_on)
 
 
@@ -315,6 +392,53 @@ async def _certificate(
     person: PersonPath, event: CloudEvent, p: fa.LanguageCertificateRecorded
 ) -> None:
     await person.raise_level(p.cefr_level)
+    await person.insert(
+        "pathway_certificates",
+        kind="language_certificate",
+        on_date=p.issued_on,
+        level=p.cefr_level,
+        **_who(event),
+    )
+
+
+def _who(event: CloudEvent) -> dict[str, str]:
+    """Who recorded a fact: the agency and role codes of the event's envelope (never a name)."""
+    return {"agency": event.sourceagency, "role": event.actingrole}
+
+
+@on_event.handles(fa.StayAbroadBegan)
+async def _abroad(person: PersonPath, event: CloudEvent, p: fa.StayAbroadBegan) -> None:
+    await person.insert(
+        "pathway_stays_abroad", left_on=p.left_on, permitted_until=p.permitted_until
+    )
+
+
+@on_event.handles(fa.ReturnedFromAbroad)
+async def _returned(person: PersonPath, event: CloudEvent, p: fa.ReturnedFromAbroad) -> None:
+    await person.conn.execute(
+        "UPDATE projections.pathway_stays_abroad SET returned_on = $2 WHERE person_id = $1"
+        " AND returned_on IS NULL AND left_on <= $2",
+        person.pid,
+        p.returned_on,
+    )
+
+
+@on_event.handles(fa.NationalityGivenUp)
+async def _given_up(person: PersonPath, event: CloudEvent, p: fa.NationalityGivenUp) -> None:
+    await person.insert(
+        "pathway_nationality", nationality=p.nationality, kind="given_up", on_date=p.given_up_on
+    )
+
+
+@on_event.handles(fa.MultipleNationalityAccepted)
+async def _kept(person: PersonPath, event: CloudEvent, p: fa.MultipleNationalityAccepted) -> None:
+    await person.insert(
+        "pathway_nationality",
+        nationality=p.nationality,
+        kind="section_12_exception",
+        on_date=p.decided_on,
+        paragraph=p.paragraph,
+    )
 
 
 @on_event.handles(fa.DepartureRecorded)
@@ -350,11 +474,29 @@ async def _requirement(
     }.get(p.requirement)
     if column is not None:
         await person.set(**{column: p.outcome in ("met", "waived")})
+    await person.insert(
+        "pathway_assessments",
+        requirement=p.requirement,
+        outcome=p.outcome,
+        assessed_on=p.assessed_on,
+        law_version=p.law_version,
+        ground=p.ground,
+        **_who(event),
+    )
 
 
 @on_event.handles(fa.NaturalisationTestPassed)
 async def _test(person: PersonPath, event: CloudEvent, p: fa.NaturalisationTestPassed) -> None:
-    await person.set(test_passed_on=p.passed_on)
+    if p.test in (None, "einbuergerungstest"):
+        await person.set(test_passed_on=p.passed_on)
+    await person.insert(
+        "pathway_certificates",
+        kind="knowledge_test",
+        on_date=p.passed_on,
+        test=p.test or "einbuergerungstest",
+        points=p.points,
+        **_who(event),
+    )
 
 
 @on_event.handles(fa.NaturalisationCompleted)
@@ -382,11 +524,23 @@ async def _erased(
     path: PersonPath, event: CloudEvent, p: PersonalDataErased | ProcessingRestricted
 ) -> None:
     """The person is hidden from every read (their pathway, the authority's worklist) and their
-    periods of stay are dropped; the stage, the stage history and the milestones stay for the
-    pseudonymous process statistics, which therefore do not change."""
+    periods of stay and dated facts are dropped; the stage, the stage history and the
+    milestones stay for the pseudonymous process statistics, which therefore do not change."""
     await path.conn.execute(
-        "UPDATE projections.pathway_persons SET erased = true WHERE person_id = $1", path.pid
+        "UPDATE projections.pathway_persons SET erased = true, nationalities = NULL"
+        " WHERE person_id = $1",
+        path.pid,
     )
-    await path.conn.execute(
-        "DELETE FROM projections.pathway_periods WHERE person_id = $1", path.pid
-    )
+    for table in ERASED_TABLES:
+        await path.conn.execute(f"DELETE FROM projections.{table} WHERE person_id = $1", path.pid)
+
+
+#: the tables of a person's dated facts: dropped with the periods on erasure or restriction
+ERASED_TABLES = (
+    "pathway_periods",
+    "pathway_certificates",
+    "pathway_assessments",
+    "pathway_stays_abroad",
+    "pathway_nationality",
+    "pathway_title_applications",
+)

@@ -11,10 +11,26 @@ persons at a stage.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, Protocol
 from uuid import UUID
 
+from projections.pathway.readiness import (
+    ASSESSED,
+    REQUIREMENT_KEYS,
+    Assessment,
+    CourseCompletion,
+    KnowledgeTest,
+    LanguageCertificate,
+    NationalityFact,
+    PathwayFacts,
+    Period,
+    StayAbroad,
+    TitleApplication,
+    Waiver,
+)
 from projections.timeline.visibility import Fact, Reader, may_see
 
 
@@ -65,7 +81,7 @@ async def person(conn: FetchRow, person_id: UUID) -> Any:
 async def periods(conn: Fetch, person_id: UUID) -> list[Any]:
     """The person's status periods, in the order they began."""
     return await conn.fetch(
-        "SELECT kind, start_on, end_on, paragraph FROM projections.pathway_periods"
+        "SELECT kind, start_on, end_on, paragraph, continues FROM projections.pathway_periods"
         " WHERE person_id = $1 ORDER BY start_on, position",
         person_id,
     )
@@ -105,3 +121,122 @@ async def persons_at_stage(
         reader.today,
         reader.purpose,
     )
+
+
+#: countries whose code says "stateless" (ICAO): no nationality to give up
+STATELESS = frozenset({"XXA"})
+
+
+async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> PathwayFacts:
+    """The readiness engine's facts of the person whose pathway row is ``row``, each dated, as
+    the foreigners authority recorded them. Without ``with_language`` the language facts
+    (certificates, integration courses, the language level) are left out, as the reader may not
+    see them.
+
+    Only the authority's own records are here: a case manager's assessments never reach the
+    pathway (§ 87 AufenthG); a case manager's pre-check adds them on their own side."""
+    person_id = row["person_id"]
+    periods = await conn.fetch(
+        "SELECT kind, start_on, end_on, paragraph, continues FROM projections.pathway_periods"
+        " WHERE person_id = $1 ORDER BY start_on, position",
+        person_id,
+    )
+    certificates = await conn.fetch(
+        "SELECT kind, on_date, level, final_test_passed, test, points"
+        " FROM projections.pathway_certificates WHERE person_id = $1 ORDER BY on_date, position",
+        person_id,
+    )
+    assessments = await conn.fetch(
+        "SELECT requirement, outcome, assessed_on, ground, agency"
+        " FROM projections.pathway_assessments WHERE person_id = $1"
+        " ORDER BY assessed_on, position",
+        person_id,
+    )
+    stays = await conn.fetch(
+        "SELECT left_on, returned_on, permitted_until FROM projections.pathway_stays_abroad"
+        " WHERE person_id = $1 ORDER BY left_on, position",
+        person_id,
+    )
+    applications = await conn.fetch(
+        "SELECT applied_on, paragraph FROM projections.pathway_title_applications"
+        " WHERE person_id = $1 ORDER BY applied_on, position",
+        person_id,
+    )
+    nationality = await _nationality(conn, row)
+    return PathwayFacts(
+        periods=tuple(
+            Period(p["kind"], p["start_on"], p["end_on"], p["paragraph"], p["continues"])
+            for p in periods
+        ),
+        protection_granted_on=row["protection_granted_on"],
+        language_level=row["language_level"] if with_language else None,
+        naturalisation_test_passed_on=row["test_passed_on"],
+        integration_course_completed_on=row["course_completed_on"] if with_language else None,
+        livelihood_secured=row["livelihood_secured"],
+        no_relevant_conviction=row["no_relevant_conviction"],
+        commitment_declared=row["commitment_declared"],
+        eu_or_swiss_citizen=row["eu_or_swiss"],
+        departed_on=row["departed_on"],
+        language_certificates=tuple(
+            LanguageCertificate(c["level"], c["on_date"])
+            for c in certificates
+            if with_language and c["kind"] == "language_certificate"
+        ),
+        integration_courses=tuple(
+            CourseCompletion(c["level"], c["on_date"], c["final_test_passed"])
+            for c in certificates
+            if with_language and c["kind"] == "integration_course"
+        ),
+        knowledge_tests=tuple(
+            KnowledgeTest(c["test"], c["on_date"], c["points"])
+            for c in certificates
+            if c["kind"] == "knowledge_test"
+        ),
+        assessments=tuple(
+            Assessment(a["requirement"], a["outcome"], a["assessed_on"], assessor_code(a["agency"]))
+            for a in assessments
+            if a["requirement"] in ASSESSED
+        ),
+        waivers=tuple(
+            Waiver(a["requirement"], a["ground"], a["assessed_on"])
+            for a in assessments
+            if a["outcome"] == "waived"
+            and a["ground"] is not None
+            and a["requirement"] in REQUIREMENT_KEYS
+        ),
+        stays_abroad=tuple(
+            StayAbroad(s["left_on"], s["returned_on"], s["permitted_until"]) for s in stays
+        ),
+        nationality=nationality,
+        title_applications=tuple(
+            TitleApplication(a["applied_on"], a["paragraph"]) for a in applications
+        ),
+    )
+
+
+def assessor_code(agency: str) -> str:
+    """An agency id as the engine's assessor code (lower case, no spaces)."""
+    code = re.sub(r"[^a-z0-9_.:-]", "-", agency.strip().lower())[:64]
+    return code if code[:1].isalnum() else f"a{code}"[:64]
+
+
+async def _nationality(conn: Fetch, row: Any) -> tuple[NationalityFact, ...]:
+    """Single nationality, dated: from the day the last of the person's nationalities was given
+    up or kept under § 12 StAG ("section_12_exception" if any was kept), or "stateless"."""
+    held = set(row["nationalities"] or ())
+    if not held:
+        return ()  # not known (projected before version 4)
+    if held <= STATELESS:
+        return (NationalityFact("stateless", date.min),)
+    records = await conn.fetch(
+        "SELECT nationality, kind, on_date FROM projections.pathway_nationality"
+        " WHERE person_id = $1 ORDER BY on_date, position",
+        row["person_id"],
+    )
+    settled = {r["nationality"]: r for r in records}
+    others = held - STATELESS
+    if not others <= set(settled):
+        return ()
+    last = max(settled[n]["on_date"] for n in others)
+    kept = any(settled[n]["kind"] == "section_12_exception" for n in others)
+    return (NationalityFact("section_12_exception" if kept else "given_up", last),)

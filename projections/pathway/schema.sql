@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,
@@ -59,3 +59,70 @@ INSERT INTO projections.pathway_stage_history (person_id, since, stage, position
 -- a person erased by the foreigners authority: the row stays for the pseudonymous process
 -- statistics (stage counts), and no read about the person shows it any more
 ALTER TABLE projections.pathway_persons ADD COLUMN IF NOT EXISTS erased boolean NOT NULL DEFAULT false;
+
+-- Version 4 (issue 11): dated facts, each kept with the day it holds from and who recorded it
+-- (the agency and role codes of the event's envelope, never a name), so readiness can count
+-- each from its date. Rows projected before version 4 get these facts on a rebuild.
+ALTER TABLE projections.pathway_persons ADD COLUMN IF NOT EXISTS nationalities text[];
+-- a Fiktionsbescheinigung under § 81 (4) AufenthG: the paragraph of the title it continues
+ALTER TABLE projections.pathway_periods ADD COLUMN IF NOT EXISTS continues text;
+
+-- language certificates, integration courses (level, final test) and knowledge tests
+CREATE TABLE IF NOT EXISTS projections.pathway_certificates (
+    person_id   uuid NOT NULL,
+    position    bigint NOT NULL,
+    kind        text NOT NULL,        -- language_certificate, integration_course, knowledge_test
+    on_date     date NOT NULL,
+    level       text,                 -- CEFR level (certificates and courses)
+    final_test_passed boolean,        -- integration courses: the course's final test
+    test        text,                 -- knowledge tests: einbuergerungstest, leben_in_deutschland
+    points      integer,              -- knowledge tests: correct answers of 33
+    agency      text NOT NULL,
+    role        text NOT NULL,
+    PRIMARY KEY (person_id, position)
+);
+
+-- the authority's assessments of a requirement (also before an application: a pre-check),
+-- waivers under § 10 (6) StAG with their ground
+CREATE TABLE IF NOT EXISTS projections.pathway_assessments (
+    person_id   uuid NOT NULL,
+    position    bigint NOT NULL,
+    requirement text NOT NULL,
+    outcome     text NOT NULL,
+    assessed_on date NOT NULL,
+    law_version text NOT NULL,
+    ground      text,
+    agency      text NOT NULL,
+    role        text NOT NULL,
+    PRIMARY KEY (person_id, position)
+);
+
+-- stays abroad that are no departure (§ 12b (1) StAG)
+CREATE TABLE IF NOT EXISTS projections.pathway_stays_abroad (
+    person_id   uuid NOT NULL,
+    position    bigint NOT NULL,
+    left_on     date NOT NULL,
+    returned_on date,
+    permitted_until date,
+    PRIMARY KEY (person_id, position)
+);
+
+-- a nationality given up, or kept under an exception of § 12 StAG
+CREATE TABLE IF NOT EXISTS projections.pathway_nationality (
+    person_id   uuid NOT NULL,
+    position    bigint NOT NULL,
+    nationality text NOT NULL,
+    kind        text NOT NULL,        -- given_up, section_12_exception
+    on_date     date NOT NULL,
+    paragraph   text,
+    PRIMARY KEY (person_id, position)
+);
+
+-- applications for a title (renewals: timely or late, § 81 (4) AufenthG, § 12b (3) StAG)
+CREATE TABLE IF NOT EXISTS projections.pathway_title_applications (
+    person_id   uuid NOT NULL,
+    position    bigint NOT NULL,
+    applied_on  date NOT NULL,
+    paragraph   text,
+    PRIMARY KEY (person_id, position)
+);

@@ -124,6 +124,29 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
         f"Language certificate {p.cefr_level} recorded", ("language",)
     ),
     fa.DepartureRecorded: lambda p: Description(f"Departed on {_d(p.departed_on)}", RESIDENCE),
+    fa.StayAbroadBegan: lambda p: Description(
+        f"Stay abroad from {_d(p.left_on)}"
+        + (f", return permitted until {_d(p.permitted_until)}" if p.permitted_until else ""),
+        RESIDENCE,
+    ),
+    fa.ReturnedFromAbroad: lambda p: Description(
+        f"Returned from abroad on {_d(p.returned_on)}", RESIDENCE
+    ),
+    fa.AsylumAppealFiled: lambda p: Description(
+        f"Action against the asylum decision brought on {_d(p.filed_on)}", RESIDENCE
+    ),
+    fa.AsylumCourtDecided: lambda p: Description(
+        f"Court decision on asylum: {_w(p.outcome)} ({_d(p.decided_on)})", RESIDENCE
+    ),
+    fa.AsylumDecisionFinal: lambda p: Description(
+        f"Asylum decision final on {_d(p.final_on)}", RESIDENCE
+    ),
+    fa.NationalityGivenUp: lambda p: Description(
+        f"Nationality {p.nationality} given up on {_d(p.given_up_on)}", RESIDENCE
+    ),
+    fa.MultipleNationalityAccepted: lambda p: Description(
+        f"Nationality {p.nationality} may be kept ({p.paragraph}), {_d(p.decided_on)}", RESIDENCE
+    ),
     fa.ConsentConfirmed: lambda p: Description(
         f"Consent confirmed by the foreigners authority on {_d(p.confirmed_on)}", RESIDENCE
     ),

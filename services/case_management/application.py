@@ -169,6 +169,21 @@ class CaseManagement(HubApplication):
         case.assess_needs(needs=needs, today=self.today())
         return self._save(case, case_id=case.id)
 
+    def record_precheck(
+        self,
+        actor: Actor,
+        *,
+        case_id: UUID,
+        requirement: str,
+        outcome: str,
+        assessed_on: date,
+    ) -> Result:
+        case = self._own_case(case_id, actor)
+        case.record_precheck(
+            requirement=requirement, outcome=outcome, assessed_on=assessed_on, today=self.today()
+        )
+        return self._save(case, case_id=case.id)
+
     def agree_goal(
         self, actor: Actor, *, case_id: UUID, domain: str, description: str, target_date: date
     ) -> Result:

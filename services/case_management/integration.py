@@ -76,6 +76,18 @@ CASE_EVENTS: dict[type, Callable[..., OutgoingEvent]] = {
             _day(e.assessed_on),
         )
     ),
+    Case.PrecheckAssessed: _case_event(
+        lambda e, case, person: (
+            c.PrecheckAssessed(
+                case_id=case,
+                person_id=person,
+                requirement=e.requirement,
+                outcome=e.outcome,
+                assessed_on=e.assessed_on,
+            ),
+            _day(e.assessed_on),
+        )
+    ),
     Case.GoalAgreed: _case_event(
         lambda e, case, person: (
             c.GoalAgreed(

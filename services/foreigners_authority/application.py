@@ -168,7 +168,9 @@ class ForeignersAuthority(HubApplication):
         return file
 
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
-        load_codelists().check_title(str(command.title), command.paragraph)
+        codes = load_codelists()
+        codes.check_title(str(command.title), command.paragraph)
+        codes.check_limit(command.paragraph, command.valid_until)
         file = (
             self._live_file(command.person_id)
             if command.agency is None

@@ -116,4 +116,11 @@ SIMPLE: dict[type, tuple[type[Payload], str]] = {
     ResidenceFile.NaturalisationTestPassed: (c.NaturalisationTestPassed, "passed_on"),
     ResidenceFile.NaturalisationAssured: (c.NaturalisationAssured, "assured_on"),
     ResidenceFile.NaturalisationCompleted: (c.NaturalisationCompleted, "certificate_date"),
+    ResidenceFile.AsylumAppealFiled: (c.AsylumAppealFiled, "filed_on"),
+    ResidenceFile.AsylumCourtDecided: (c.AsylumCourtDecided, "decided_on"),
+    ResidenceFile.AsylumDecisionFinal: (c.AsylumDecisionFinal, "final_on"),
+    ResidenceFile.StayAbroadBegan: (c.StayAbroadBegan, "left_on"),
+    ResidenceFile.ReturnedFromAbroad: (c.ReturnedFromAbroad, "returned_on"),
+    ResidenceFile.NationalityGivenUp: (c.NationalityGivenUp, "given_up_on"),
+    ResidenceFile.MultipleNationalityAccepted: (c.MultipleNationalityAccepted, "decided_on"),
 }

@@ -394,6 +394,21 @@ MUTATIONS: dict[str, Sample] = {
             "participants": ["kim-05315"],
         },
     ),
+    "recordPrecheckAssessment": Sample(
+        KIM,
+        lambda d: {
+            "caseId": d.id("openCase", "caseId"),
+            "requirement": "livelihood",
+            "outcome": "met",
+            "assessedOn": TODAY.isoformat(),
+        },
+        lambda d: {
+            "caseId": d.id("openCase", "caseId"),
+            "requirement": "no_such_requirement",
+            "outcome": "met",
+            "assessedOn": TODAY.isoformat(),
+        },
+    ),
     "changeLegalSphere": Sample(
         KIM,
         lambda d: {
@@ -827,6 +842,8 @@ INBOUND: list[Step] = [
             validFrom="2019-02-01",
         ),
     ),
+    Step("refugee", "residence_decision", _fixed(kind="stay_abroad", leftOn="2019-07-01")),
+    Step("refugee", "residence_decision", _fixed(kind="returned", returnedOn="2019-08-15")),
     Step("refugee", "naturalisation", _fixed(kind="test_passed", passedOn="2021-03-01")),
     Step(
         "refugee",
@@ -836,6 +853,11 @@ INBOUND: list[Step] = [
     Step("refugee", "naturalisation", _req("residence_period")),
     Step("refugee", "naturalisation", _req("language")),
     Step("refugee", "naturalisation", _fixed(kind="assured", assuredOn="2021-08-01")),
+    Step(
+        "refugee",
+        "naturalisation",
+        _fixed(kind="nationality_given_up", nationality="SYR", givenUpOn="2021-10-01"),
+    ),
     Step("refugee", "naturalisation", _fixed(kind="completed", certificateDate="2021-12-01")),
     # a rejected applicant, tolerated, then granted § 25b; the file goes to another authority
     Step(
@@ -849,6 +871,13 @@ INBOUND: list[Step] = [
         "asylum_decision",
         _fixed(kind="decision", outcome="rejected", decidedOn="2017-02-01"),
     ),
+    Step("tolerated", "asylum_decision", _fixed(kind="appeal_filed", filedOn="2017-02-10")),
+    Step(
+        "tolerated",
+        "asylum_decision",
+        _fixed(kind="court_decision", outcome="rejected", decidedOn="2017-02-20"),
+    ),
+    Step("tolerated", "asylum_decision", _fixed(kind="decision_final", finalOn="2017-02-27")),
     Step(
         "tolerated",
         "residence_decision",
@@ -902,6 +931,16 @@ INBOUND: list[Step] = [
         "ukraine",
         "residence_decision",
         _fixed(kind="temporary_protection_extended", validUntil="2025-03-04"),
+    ),
+    Step(
+        "ukraine",
+        "naturalisation",
+        _fixed(
+            kind="multiple_nationality_accepted",
+            nationality="UKR",
+            paragraph="§ 12 Abs. 1 Satz 2 Nr. 1 StAG",
+            decidedOn="2024-06-01",
+        ),
     ),
     Step("ukraine", "residence_decision", _fixed(kind="departure", departedOn="2025-01-15")),
 ]

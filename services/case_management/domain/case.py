@@ -18,6 +18,9 @@ from services.case_management.domain.vocabulary import (
 )
 
 NEED_LEVELS = ("none", "low", "medium", "high")
+#: what a case manager may assess in a pre-check (the rest follows from the authority's facts)
+PRECHECK_REQUIREMENTS = ("livelihood", "no_conviction", "commitment")
+PRECHECK_OUTCOMES = ("met", "not_met")
 
 
 def _enum_values(values: list[str], enum: type, field: str) -> list[str]:
@@ -66,6 +69,13 @@ class Case(Aggregate):
     class NeedsAssessed(Aggregate.Event):
         assessed_on: date
         needs: dict[str, str]
+
+    class PrecheckAssessed(Aggregate.Event):
+        """A pre-check assessment of a naturalisation requirement, by the case's manager."""
+
+        requirement: str
+        outcome: str
+        assessed_on: date
 
     class GoalAgreed(Aggregate.Event):
         goal_id: UUID
@@ -173,6 +183,25 @@ class Case(Aggregate):
     @event(NeedsAssessed)
     def _needs_assessed(self, assessed_on: date, needs: dict[str, str]) -> None:
         self.needs.update(needs)
+
+    def record_precheck(
+        self, *, requirement: str, outcome: str, assessed_on: date, today: date
+    ) -> None:
+        """The case manager's own assessment for a pre-check (before any application)."""
+        self._require_open()
+        if requirement not in PRECHECK_REQUIREMENTS:
+            raise InvalidValue(
+                f"requirement is one of {', '.join(PRECHECK_REQUIREMENTS)}", "requirement"
+            )
+        if outcome not in PRECHECK_OUTCOMES:
+            raise InvalidValue(f"outcome is one of {', '.join(PRECHECK_OUTCOMES)}", "outcome")
+        if assessed_on > today:
+            raise InvalidValue("the assessment lies in the future", "assessedOn")
+        self._precheck(requirement=requirement, outcome=outcome, assessed_on=assessed_on)
+
+    @event(PrecheckAssessed)
+    def _precheck(self, requirement: str, outcome: str, assessed_on: date) -> None:
+        pass
 
     def agree_goal(
         self, *, goal_id: UUID, domain: str, description_enc: str, target_date: date, today: date

@@ -1,14 +1,15 @@
 """Code lists of the foreigners authority, kept as data files: countries (ISO 3166-1 alpha-3
-and ICAO's XX codes), official municipality keys (AGS) and residence-title paragraphs with
-the kind of title each gives. Loaded once, on first use; checked by the application before a
-command reaches the residence file."""
+and ICAO's XX codes), official municipality keys (AGS), residence-title paragraphs with
+the kind of title each gives, and the limits set on titles under a paragraph (§ 24). Loaded
+once, on first use; checked by the application before a command reaches the residence file."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -29,6 +30,8 @@ class CodeLists:
     lands: dict[str, str]
     nrw_districts: dict[str, str]
     titles: dict[str, str]  # paragraph -> kind of title
+    #: paragraph -> the last day a title (or protection) under it may run
+    limits: dict[str, date] = field(default_factory=dict)
 
     def check_nationalities(self, codes: Iterable[str], field: str = "nationalities") -> None:
         unknown = sorted(c for c in codes if c not in self.countries)
@@ -57,6 +60,20 @@ class CodeLists:
                 f"{paragraph} is not a paragraph under which a residence title is granted", field
             )
 
+    def limit(self, paragraph: str) -> date | None:
+        """The last day a title under ``paragraph`` may run, if a limit is set (a subsection
+        falls back to its section)."""
+        return self.limits.get(paragraph) or self.limits.get(_SUBSECTION.sub("", paragraph))
+
+    def check_limit(
+        self, paragraph: str, valid_until: date | None, field: str = "validUntil"
+    ) -> None:
+        """The one check of a limit such as § 24's: for a title granted under the paragraph
+        and for § 24 protection granted or extended alike."""
+        limit = self.limit(paragraph)
+        if limit is not None and (valid_until is None or valid_until > limit):
+            raise InvalidValue(f"{paragraph} runs at most until {limit.isoformat()}", field)
+
     def check_title(self, kind: str, paragraph: str, field: str = "paragraph") -> None:
         self.check_paragraph(paragraph, field)
         expected = self.title_kind(paragraph)
@@ -73,10 +90,12 @@ def load_codelists() -> CodeLists:
     countries = _read("countries.json")["countries"]
     municipalities = _read("municipalities.json")
     titles = _read("titles.json")["titles"]
+    limits = _read("limits.json")["limits"]
     return CodeLists(
         countries={c["code"]: c["name"] for c in countries},
         free_movement=frozenset(c["code"] for c in countries if c["free_movement"]),
         lands=dict(municipalities["lands"]),
         nrw_districts=dict(municipalities["nrw_districts"]),
         titles={t["paragraph"]: t["kind"] for t in titles},
+        limits={item["paragraph"]: date.fromisoformat(item["until"]) for item in limits},
     )

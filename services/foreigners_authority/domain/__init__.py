@@ -29,9 +29,11 @@ from services.foreigners_authority.domain.vocabulary import (
     DuldungGround,
     EntryMode,
     FiktionKind,
+    KnowledgeTestKind,
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
+    WaiverGround,
 )
 
 _OLD_MODULE = "services.foreigners_authority.domain"
@@ -51,11 +53,13 @@ __all__ = [
     "FiktionKind",
     "InboundMessage",
     "InvalidValue",
+    "KnowledgeTestKind",
     "NaturalisationRequirement",
     "RequirementOutcome",
     "ResidenceFile",
     "TitleKind",
     "UnknownPerson",
+    "WaiverGround",
     "check_arrival",
     "inbound_id",
     "legacy_inbound_id",

@@ -20,16 +20,17 @@ from services.foreigners_authority.domain.vocabulary import (
     MUNICIPALITY_KEY,
     PARAGRAPH,
     PROTECTION_OUTCOMES,
-    TEMPORARY_PROTECTION_LIMIT,
     AsylumOutcome,
     Channel,
     CourseObligor,
     DuldungGround,
     EntryMode,
     FiktionKind,
+    KnowledgeTestKind,
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
+    WaiverGround,
 )
 
 PERMANENT = (TitleKind.SETTLEMENT_PERMIT, TitleKind.EU_LONG_TERM_RESIDENCE)
@@ -135,12 +136,55 @@ class ResidenceFile(Aggregate):
 
         level: str
         completed_on: date
+        final_test_passed: bool | None = None
 
     class LanguageCertificateRecorded(Aggregate.Event):
         """A language certificate (CEFR level) was recorded."""
 
         cefr_level: str
         issued_on: date
+
+    class AsylumAppealFiled(Aggregate.Event):
+        """An action against the BAMF's decision was brought before the administrative court."""
+
+        filed_on: date
+
+    class AsylumCourtDecided(Aggregate.Event):
+        """A court decided on the asylum application (it replaces the BAMF's outcome)."""
+
+        outcome: str
+        decided_on: date
+
+    class AsylumDecisionFinal(Aggregate.Event):
+        """The decision on the asylum application became final (unanfechtbar): the
+        Aufenthaltsgestattung ends (§ 67 (1) Nr. 6 AsylG)."""
+
+        final_on: date
+
+    class StayAbroadBegan(Aggregate.Event):
+        """The person left Germany for a stay abroad that is not a departure (§ 12b (1) StAG);
+        ``permitted_until``: a longer period the authority set for the return."""
+
+        left_on: date
+        permitted_until: date | None
+
+    class ReturnedFromAbroad(Aggregate.Event):
+        """The person came back from a stay abroad."""
+
+        returned_on: date
+
+    class NationalityGivenUp(Aggregate.Event):
+        """The person gave up (or lost) a nationality they held (ISO 3166-1 alpha-3)."""
+
+        nationality: str
+        given_up_on: date
+
+    class MultipleNationalityAccepted(Aggregate.Event):
+        """The authority accepts that a nationality is kept: an exception under § 12 StAG."""
+
+        nationality: str
+        paragraph: str
+        decided_on: date
 
     class DepartureRecorded(Aggregate.Event):
         """The person left Germany (Ausreise)."""
@@ -178,11 +222,15 @@ class ResidenceFile(Aggregate):
         outcome: str
         law_version: str
         assessed_on: date
+        ground: str | None = None
 
     class NaturalisationTestPassed(Aggregate.Event):
-        """The naturalisation test (Einbürgerungstest) was passed."""
+        """The naturalisation test (Einbürgerungstest) was passed; or the integration course's
+        test "Leben in Deutschland" (``test``), with its points out of 33 where known."""
 
         passed_on: date
+        test: str | None = None
+        points: int | None = None
 
     class NaturalisationAssured(Aggregate.Event):
         """Naturalisation assured (Einbürgerungszusicherung)."""
@@ -228,6 +276,13 @@ class ResidenceFile(Aggregate):
         self.naturalisation_assured_on: date | None = None
         self.naturalised_on: date | None = None
         self.test_passed_on: date | None = None
+        self.asylum_decided_on: date | None = None
+        self.asylum_appeal_on: date | None = None
+        self.asylum_final_on: date | None = None
+        self.abroad_since: date | None = None
+        self.given_up: dict[str, date] = {}
+        self.kept: dict[str, date] = {}
+        self.returned_on: date | None = None
 
     # -- arrival --------------------------------------------------------------------------
     @classmethod
@@ -314,7 +369,12 @@ class ResidenceFile(Aggregate):
 
     @property
     def asylum_pending(self) -> bool:
-        return self.asylum_filed_on is not None and self.asylum_outcome is None
+        """Whether no final decision on an asylum application exists: the person holds an
+        Aufenthaltsgestattung, also while an action against the BAMF's decision is before the
+        court (it ends only when the decision is final, § 67 (1) Nr. 6 AsylG)."""
+        if self.asylum_filed_on is None or self.asylum_final_on is not None:
+            return False
+        return self.asylum_outcome is None or self.asylum_appeal_on is not None
 
     # -- residence titles -----------------------------------------------------------------
     def grant_residence_title(
@@ -343,9 +403,15 @@ class ResidenceFile(Aggregate):
             raise InvalidValue("a temporary title needs an end date", "validUntil")
         if title is not TitleKind.NATIONAL_VISA:
             self._not_before_entry(granted_on, "grantedOn")
-        if permanent and not self.titles and self.protection_granted_on is None:
+        if (
+            permanent
+            and not self.titles
+            and self.protection_granted_on is None
+            and self.entry_mode is not EntryMode.VISA  # the visa is a title (§ 4 (1) Nr. 1)
+        ):
             raise Contradiction(
-                "a settlement permit follows a residence title or protection; the file has neither",
+                "a settlement permit follows a residence title (a visa entry counts) or "
+                "protection; the file has neither",
                 "title",
             )
         if any(not c.strip() for c in conditions):
@@ -428,12 +494,15 @@ class ResidenceFile(Aggregate):
     def _asylum_filed(self, filed_on: date) -> None:
         self.asylum_filed_on = filed_on
         self.asylum_outcome = None
+        self.asylum_decided_on = None
+        self.asylum_appeal_on = None
+        self.asylum_final_on = None
 
     def record_asylum_decision(
         self, *, outcome: AsylumOutcome, decided_on: date, today: date
     ) -> None:
         self._require_open()
-        if not self.asylum_pending:
+        if not self.asylum_pending or self.asylum_outcome is not None:
             raise Contradiction("no asylum application is pending", "outcome")
         assert self.asylum_filed_on is not None
         _not_future(decided_on, today, "decidedOn", "the decision")
@@ -444,8 +513,70 @@ class ResidenceFile(Aggregate):
     @event(AsylumDecisionReceived)
     def _asylum_decided(self, outcome: str, decided_on: date) -> None:
         self.asylum_outcome = outcome
+        self.asylum_decided_on = decided_on
         if AsylumOutcome(outcome) in PROTECTION_OUTCOMES:
             self.protection_granted_on = decided_on
+
+    def file_asylum_appeal(self, *, filed_on: date, today: date) -> None:
+        """An action against the BAMF's decision (Klage, § 74 AsylG): the procedure, and with
+        it the Aufenthaltsgestattung, goes on until the decision is final."""
+        self._require_open()
+        _not_future(filed_on, today, "filedOn", "the action")
+        if self.asylum_decided_on is None:
+            raise Contradiction(
+                "the file records no decision of the BAMF to act against", "filedOn"
+            )
+        if self.asylum_final_on is not None:
+            raise Contradiction(
+                f"the decision on the asylum application became final on {self.asylum_final_on}",
+                "filedOn",
+            )
+        if self.asylum_appeal_on is not None:
+            raise Contradiction(f"an action is pending since {self.asylum_appeal_on}", "filedOn")
+        if filed_on < self.asylum_decided_on:
+            raise Contradiction("the action lies before the decision", "filedOn")
+        self._appeal_filed(filed_on=filed_on)
+
+    @event(AsylumAppealFiled)
+    def _appeal_filed(self, filed_on: date) -> None:
+        self.asylum_appeal_on = filed_on
+
+    def record_court_decision(
+        self, *, outcome: AsylumOutcome, decided_on: date, today: date
+    ) -> None:
+        """A court's decision on the asylum application (any instance); a grant of protection
+        counts from the decision. The procedure ends when a decision becomes final."""
+        self._require_open()
+        if self.asylum_appeal_on is None or self.asylum_final_on is not None:
+            raise Contradiction("no action against an asylum decision is pending", "outcome")
+        _not_future(decided_on, today, "decidedOn", "the decision")
+        if decided_on < self.asylum_appeal_on:
+            raise Contradiction("the decision lies before the action", "decidedOn")
+        self._court_decided(outcome=AsylumOutcome(outcome), decided_on=decided_on)
+
+    @event(AsylumCourtDecided)
+    def _court_decided(self, outcome: str, decided_on: date) -> None:
+        self.asylum_outcome = outcome
+        self.asylum_decided_on = decided_on
+        if AsylumOutcome(outcome) in PROTECTION_OUTCOMES and self.protection_granted_on is None:
+            self.protection_granted_on = decided_on
+
+    def record_asylum_decision_final(self, *, final_on: date, today: date) -> None:
+        """The last decision on the asylum application became final (unanfechtbar or
+        rechtskräftig): the Aufenthaltsgestattung ends (§ 67 (1) Nr. 6 AsylG)."""
+        self._require_open()
+        if self.asylum_decided_on is None or self.asylum_final_on is not None:
+            raise Contradiction(
+                "no decision on an asylum application is waiting to become final", "finalOn"
+            )
+        _not_future(final_on, today, "finalOn", "the date")
+        if final_on < self.asylum_decided_on:
+            raise Contradiction("it lies before the decision", "finalOn")
+        self._asylum_final(final_on=final_on)
+
+    @event(AsylumDecisionFinal)
+    def _asylum_final(self, final_on: date) -> None:
+        self.asylum_final_on = final_on
 
     def issue_duldung(
         self, *, ground: DuldungGround, valid_from: date, valid_until: date, today: date
@@ -480,10 +611,7 @@ class ResidenceFile(Aggregate):
         _not_future(valid_from, today, "validFrom", "the start")
         if valid_until <= valid_from:
             raise InvalidValue("the protection ends before it starts", "validUntil")
-        if valid_until > TEMPORARY_PROTECTION_LIMIT:
-            raise InvalidValue(
-                f"§ 24 protection runs at most until {TEMPORARY_PROTECTION_LIMIT}", "validUntil"
-            )
+        # the limit of § 24 protection is data (code lists), checked by the application
         self._protection(valid_from=valid_from, valid_until=valid_until)
 
     @event(TemporaryProtectionGranted)
@@ -496,10 +624,6 @@ class ResidenceFile(Aggregate):
             raise Contradiction("the person holds no temporary protection", "validUntil")
         if valid_until <= self.temporary_protection_until:
             raise InvalidValue("an extension ends later than the protection did", "validUntil")
-        if valid_until > TEMPORARY_PROTECTION_LIMIT:
-            raise InvalidValue(
-                f"§ 24 protection runs at most until {TEMPORARY_PROTECTION_LIMIT}", "validUntil"
-            )
         self._protection_extended(valid_until=valid_until)
 
     @event(TemporaryProtectionExtended)
@@ -516,16 +640,29 @@ class ResidenceFile(Aggregate):
     def _course_imposed(self, by: str, imposed_on: date) -> None:
         pass
 
-    def complete_integration_course(self, *, level: str, completed_on: date, today: date) -> None:
+    def complete_integration_course(
+        self,
+        *,
+        level: str,
+        completed_on: date,
+        today: date,
+        final_test_passed: bool | None = None,
+    ) -> None:
+        """The course completed at ``level``; ``final_test_passed``: whether the course's final
+        test (Deutsch-Test für Zuwanderer) was passed (None: not reported)."""
         self._require_open()
         if level not in CEFR_LEVELS:
             raise InvalidValue(f"level is one of {', '.join(CEFR_LEVELS)}", "level")
         _not_future(completed_on, today, "completedOn", "the completion")
         self._not_before_entry(completed_on, "completedOn")
-        self._course_completed(level=level, completed_on=completed_on)
+        self._course_completed(
+            level=level, completed_on=completed_on, final_test_passed=final_test_passed
+        )
 
     @event(IntegrationCourseCompleted)
-    def _course_completed(self, level: str, completed_on: date) -> None:
+    def _course_completed(
+        self, level: str, completed_on: date, final_test_passed: bool | None = None
+    ) -> None:
         self.course_completed_on = completed_on
         self._raise_level(level)
 
@@ -546,6 +683,47 @@ class ResidenceFile(Aggregate):
             self.language_level
         ):
             self.language_level = level
+
+    # -- stays abroad (§ 12b (1) StAG) -----------------------------------------------------
+    def record_stay_abroad(
+        self, *, left_on: date, permitted_until: date | None, today: date
+    ) -> None:
+        """A stay abroad that is not a departure: the file stays open, and the return is
+        recorded later. ``permitted_until``: a longer period the authority set for the return
+        (§ 12b (1) Satz 2 StAG, § 51 (1) Nr. 7 AufenthG)."""
+        self._require_open()
+        _not_future(left_on, today, "leftOn", "the journey")
+        self._not_before_entry(left_on, "leftOn")
+        if self.abroad_since is not None:
+            raise Contradiction(f"the person is abroad since {self.abroad_since}", "leftOn")
+        if self.returned_on is not None and left_on < self.returned_on:
+            raise Contradiction(f"the file has a later return ({self.returned_on})", "leftOn")
+        if permitted_until is not None and permitted_until <= left_on:
+            raise InvalidValue(
+                "the period for the return ends before the journey", "permittedUntil"
+            )
+        self._went_abroad(left_on=left_on, permitted_until=permitted_until)
+
+    @event(StayAbroadBegan)
+    def _went_abroad(self, left_on: date, permitted_until: date | None) -> None:
+        self.abroad_since = left_on
+
+    def record_return(self, *, returned_on: date, today: date) -> None:
+        """The return from the open stay abroad."""
+        self._require_open()
+        if self.abroad_since is None:
+            raise Contradiction("the file records no stay abroad to return from", "returnedOn")
+        _not_future(returned_on, today, "returnedOn", "the return")
+        if returned_on < self.abroad_since:
+            raise Contradiction(
+                f"the return lies before the journey ({self.abroad_since})", "returnedOn"
+            )
+        self._returned(returned_on=returned_on)
+
+    @event(ReturnedFromAbroad)
+    def _returned(self, returned_on: date) -> None:
+        self.abroad_since = None
+        self.returned_on = returned_on
 
     # -- leaving --------------------------------------------------------------------------
     def record_departure(self, *, departed_on: date, today: date) -> None:
@@ -617,32 +795,105 @@ class ResidenceFile(Aggregate):
         law_version: str,
         assessed_on: date,
         today: date,
+        ground: WaiverGround | None = None,
     ) -> None:
+        """One requirement assessed, with or without a naturalisation application (a pre-check
+        before one is the same assessment). A waiver of the language or the knowledge
+        requirement (§ 10 (6) StAG) names its ground: illness, disability or age."""
         _not_future(assessed_on, today, "assessedOn", "the assessment")
-        self._require_application(assessed_on, "assessedOn")
+        self._require_open()
         if not law_version.strip():
             raise InvalidValue("name the law version the assessment applies", "lawVersion")
+        waived = RequirementOutcome(outcome) is RequirementOutcome.WAIVED
+        waivable = NaturalisationRequirement(requirement) in (
+            NaturalisationRequirement.LANGUAGE,
+            NaturalisationRequirement.NATURALISATION_TEST,
+        )
+        if ground is not None and not (waived and waivable):
+            raise InvalidValue(
+                "only a waiver of the language or knowledge requirement names a ground", "ground"
+            )
+        if waived and waivable and ground is None:
+            raise InvalidValue(
+                "a waiver under § 10 (6) StAG names its ground: illness, disability or age",
+                "ground",
+            )
         self._assessed(
             requirement=NaturalisationRequirement(requirement),
             outcome=RequirementOutcome(outcome),
             law_version=law_version,
             assessed_on=assessed_on,
+            ground=None if ground is None else WaiverGround(ground),
         )
 
     @event(NaturalisationRequirementAssessed)
     def _assessed(
-        self, requirement: str, outcome: str, law_version: str, assessed_on: date
+        self,
+        requirement: str,
+        outcome: str,
+        law_version: str,
+        assessed_on: date,
+        ground: str | None = None,
     ) -> None:
         pass
 
-    def record_naturalisation_test(self, *, passed_on: date, today: date) -> None:
+    # -- single nationality (§ 10 (1) Nr. 4 StAG before 2024-06-27, § 12 StAG) --------------
+    def give_up_nationality(self, *, nationality: str, given_up_on: date, today: date) -> None:
+        """A nationality the file records was given up (or lost)."""
+        self._require_open()
+        self._recorded_nationality(nationality)
+        _not_future(given_up_on, today, "givenUpOn", "the date")
+        self._nationality_given_up(nationality=nationality, given_up_on=given_up_on)
+
+    @event(NationalityGivenUp)
+    def _nationality_given_up(self, nationality: str, given_up_on: date) -> None:
+        self.given_up[nationality] = given_up_on
+
+    def accept_multiple_nationality(
+        self, *, nationality: str, paragraph: str, decided_on: date, today: date
+    ) -> None:
+        """The authority decided that ``nationality`` may be kept, under § 12 StAG."""
+        self._require_open()
+        self._recorded_nationality(nationality)
+        _paragraph(paragraph)
+        if not paragraph.startswith("§ 12 ") or not paragraph.endswith(" StAG"):
+            raise InvalidValue("an exception is granted under § 12 StAG", "paragraph")
+        _not_future(decided_on, today, "decidedOn", "the decision")
+        self._multiple_accepted(nationality=nationality, paragraph=paragraph, decided_on=decided_on)
+
+    @event(MultipleNationalityAccepted)
+    def _multiple_accepted(self, nationality: str, paragraph: str, decided_on: date) -> None:
+        self.kept[nationality] = decided_on
+
+    def _recorded_nationality(self, nationality: str) -> None:
+        if nationality not in self.nationalities:
+            raise Contradiction(f"the file records no nationality {nationality}", "nationality")
+        if nationality in self.given_up or nationality in self.kept:
+            raise Contradiction(
+                f"the file already records what became of nationality {nationality}",
+                "nationality",
+            )
+
+    def record_naturalisation_test(
+        self,
+        *,
+        passed_on: date,
+        today: date,
+        test: KnowledgeTestKind = KnowledgeTestKind.EINBUERGERUNGSTEST,
+        points: int | None = None,
+    ) -> None:
         self._require_open()
         _not_future(passed_on, today, "passedOn", "the test")
-        self._test_passed(passed_on=passed_on)
+        if points is not None and not 0 <= points <= 33:
+            raise InvalidValue("a test has 33 questions: points are 0 to 33", "points")
+        self._test_passed(passed_on=passed_on, test=KnowledgeTestKind(test), points=points)
 
     @event(NaturalisationTestPassed)
-    def _test_passed(self, passed_on: date) -> None:
-        self.test_passed_on = passed_on
+    def _test_passed(
+        self, passed_on: date, test: str | None = None, points: int | None = None
+    ) -> None:
+        if test in (None, KnowledgeTestKind.EINBUERGERUNGSTEST):
+            self.test_passed_on = passed_on
 
     def assure_naturalisation(self, *, assured_on: date, today: date) -> None:
         _not_future(assured_on, today, "assuredOn", "the assurance")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import date
 from enum import StrEnum
 
 NATIONALITY = re.compile(r"^[A-Z]{3}$")
@@ -12,8 +11,6 @@ PARAGRAPH = re.compile(
     r"^§ \d+[a-z]?( Abs\. \d+)?( (Satz|S\.) \d+)?( Nr\. \d+)?"
     r" (AufenthG|AsylG|FreizügG/EU|BeschV|StAG)$"
 )
-#: § 24 AufenthG protection for people from Ukraine runs, by ordinance, until this day at most.
-TEMPORARY_PROTECTION_LIMIT = date(2027, 3, 4)
 
 
 class EntryMode(StrEnum):
@@ -91,6 +88,21 @@ class NaturalisationRequirement(StrEnum):
     COMMITMENT = "commitment"
     NO_CONVICTION = "no_conviction"
     IDENTITY = "identity"
+
+
+class WaiverGround(StrEnum):
+    """Grounds on which § 10 (6) StAG waives the language and knowledge requirements."""
+
+    ILLNESS = "illness"  # körperliche, geistige oder seelische Krankheit
+    DISABILITY = "disability"  # Behinderung
+    AGE = "age"  # altersbedingt
+
+
+class KnowledgeTestKind(StrEnum):
+    """Tests of the knowledge of the legal and social order (§ 10 (1) Nr. 7 StAG)."""
+
+    EINBUERGERUNGSTEST = "einbuergerungstest"  # EinbTestV
+    LEBEN_IN_DEUTSCHLAND = "leben_in_deutschland"  # the orientation course's test, § 17 IntV
 
 
 class RequirementOutcome(StrEnum):

@@ -11,6 +11,8 @@ from services.foreigners_authority.domain import ResidenceFile
 from services.foreigners_authority.inbound import messages as m
 
 Change = Callable[[ResidenceFile, date], None]
+#: the paragraph whose limit (code lists) temporary protection is checked against
+TEMPORARY_PROTECTION = "§ 24 AufenthG"
 
 
 def check_codes(body: Any) -> None:
@@ -18,6 +20,9 @@ def check_codes(body: Any) -> None:
     codes = load_codelists()
     if isinstance(body, m.TitleGranted):
         codes.check_title(str(body.title), body.paragraph)
+        codes.check_limit(body.paragraph, body.valid_until)
+    elif isinstance(body, m.ProtectionGranted | m.ProtectionExtended):
+        codes.check_limit(TEMPORARY_PROTECTION, body.valid_until)
     elif isinstance(body, m.TitleApplied):
         codes.check_paragraph(body.paragraph)
     elif isinstance(body, m.AddressChange):
@@ -60,6 +65,31 @@ def change_for(body: Any) -> Change:
         return lambda f, t: f.extend_temporary_protection(valid_until=body.valid_until, today=t)
     if isinstance(body, m.Departure):
         return lambda f, t: f.record_departure(departed_on=body.departed_on, today=t)
+    if isinstance(body, m.StayAbroad):
+        return lambda f, t: f.record_stay_abroad(
+            left_on=body.left_on, permitted_until=body.permitted_until, today=t
+        )
+    if isinstance(body, m.Returned):
+        return lambda f, t: f.record_return(returned_on=body.returned_on, today=t)
+    if isinstance(body, m.AppealFiled):
+        return lambda f, t: f.file_asylum_appeal(filed_on=body.filed_on, today=t)
+    if isinstance(body, m.CourtDecision):
+        return lambda f, t: f.record_court_decision(
+            outcome=body.outcome, decided_on=body.decided_on, today=t
+        )
+    if isinstance(body, m.DecisionFinal):
+        return lambda f, t: f.record_asylum_decision_final(final_on=body.final_on, today=t)
+    if isinstance(body, m.NationalityGivenUp):
+        return lambda f, t: f.give_up_nationality(
+            nationality=body.nationality, given_up_on=body.given_up_on, today=t
+        )
+    if isinstance(body, m.MultipleNationalityAccepted):
+        return lambda f, t: f.accept_multiple_nationality(
+            nationality=body.nationality,
+            paragraph=body.paragraph,
+            decided_on=body.decided_on,
+            today=t,
+        )
     if isinstance(body, m.AsylumFiled):
         return lambda f, t: f.file_asylum_application(filed_on=body.filed_on, today=t)
     if isinstance(body, m.AsylumDecided):
@@ -72,7 +102,10 @@ def change_for(body: Any) -> Change:
         )
     if isinstance(body, m.CourseCompleted):
         return lambda f, t: f.complete_integration_course(
-            level=body.level, completed_on=body.completed_on, today=t
+            level=body.level,
+            completed_on=body.completed_on,
+            final_test_passed=body.final_test_passed,
+            today=t,
         )
     if isinstance(body, m.LanguageCertificate):
         return lambda f, t: f.record_language_certificate(
@@ -92,10 +125,13 @@ def change_for(body: Any) -> Change:
             outcome=body.outcome,
             law_version=body.law_version,
             assessed_on=body.assessed_on,
+            ground=body.ground,
             today=t,
         )
     if isinstance(body, m.TestPassed):
-        return lambda f, t: f.record_naturalisation_test(passed_on=body.passed_on, today=t)
+        return lambda f, t: f.record_naturalisation_test(
+            passed_on=body.passed_on, test=body.test, points=body.points, today=t
+        )
     if isinstance(body, m.Assured):
         return lambda f, t: f.assure_naturalisation(assured_on=body.assured_on, today=t)
     if isinstance(body, m.Completed):

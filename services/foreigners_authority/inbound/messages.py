@@ -20,9 +20,11 @@ from services.foreigners_authority.domain import (
     DuldungGround,
     EntryMode,
     FiktionKind,
+    KnowledgeTestKind,
     NaturalisationRequirement,
     RequirementOutcome,
     TitleKind,
+    WaiverGround,
 )
 
 Cefr = Literal["A1", "A2", "B1", "B2", "C1", "C2"]
@@ -121,6 +123,24 @@ class Departure(Form):
     departed_on: date
 
 
+class StayAbroad(Form):
+    """A stay abroad that is not a departure (§ 12b (1) StAG): the file stays open."""
+
+    kind: Literal["stay_abroad"]
+    left_on: date
+    permitted_until: date | None = Field(
+        default=None,
+        description="A longer period the authority set for the return (§ 12b (1) Satz 2 StAG)",
+    )
+
+
+class Returned(Form):
+    """The return from the stay abroad."""
+
+    kind: Literal["returned"]
+    returned_on: date
+
+
 Decision = Annotated[
     TitleGranted
     | TitleApplied
@@ -128,7 +148,9 @@ Decision = Annotated[
     | DuldungIssued
     | ProtectionGranted
     | ProtectionExtended
-    | Departure,
+    | Departure
+    | StayAbroad
+    | Returned,
     Field(discriminator="kind"),
 ]
 
@@ -153,10 +175,34 @@ class AsylumDecided(Form):
     decided_on: date
 
 
+class AppealFiled(Form):
+    """An action against the BAMF's decision before the administrative court."""
+
+    kind: Literal["appeal_filed"]
+    filed_on: date
+
+
+class CourtDecision(Form):
+    """A court's decision on the asylum application (any instance)."""
+
+    kind: Literal["court_decision"]
+    outcome: AsylumOutcome
+    decided_on: date
+
+
+class DecisionFinal(Form):
+    """The last decision became final: the Aufenthaltsgestattung ends (§ 67 (1) Nr. 6 AsylG)."""
+
+    kind: Literal["decision_final"]
+    final_on: date
+
+
 class AsylumDecision(Envelope):
     message_type: Literal["asylum_decision"]
     person_id: UUID
-    body: AsylumFiled | AsylumDecided = Field(discriminator="kind")
+    body: AsylumFiled | AsylumDecided | AppealFiled | CourtDecision | DecisionFinal = Field(
+        discriminator="kind"
+    )
 
 
 # -- integration course --------------------------------------------------------------------
@@ -172,6 +218,9 @@ class CourseCompleted(Form):
     kind: Literal["completed"]
     level: Cefr
     completed_on: date
+    final_test_passed: bool | None = Field(
+        default=None, description="Whether the course's final test (DTZ) was passed"
+    )
 
 
 class LanguageCertificate(Form):
@@ -216,11 +265,19 @@ class RequirementAssessed(Form):
     outcome: RequirementOutcome
     law_version: str = Field(min_length=1, max_length=40)
     assessed_on: date
+    ground: WaiverGround | None = Field(
+        default=None, description="A waiver's ground under § 10 (6) StAG"
+    )
 
 
 class TestPassed(Form):
     kind: Literal["test_passed"]
     passed_on: date
+    test: KnowledgeTestKind = Field(
+        default=KnowledgeTestKind.EINBUERGERUNGSTEST,
+        description="The Einbürgerungstest, or the integration course's 'Leben in Deutschland'",
+    )
+    points: int | None = Field(default=None, ge=0, le=33, description="Correct answers of 33")
 
 
 class Assured(Form):
@@ -233,12 +290,35 @@ class Completed(Form):
     certificate_date: date
 
 
+class NationalityGivenUp(Form):
+    """A nationality the file records was given up (or lost)."""
+
+    kind: Literal["nationality_given_up"]
+    nationality: str = Field(pattern=r"^[A-Z]{3}$")
+    given_up_on: date
+
+
+class MultipleNationalityAccepted(Form):
+    """An exception under § 12 StAG: the nationality may be kept."""
+
+    kind: Literal["multiple_nationality_accepted"]
+    nationality: str = Field(pattern=r"^[A-Z]{3}$")
+    paragraph: str = Field(max_length=80, description="e.g. § 12 Abs. 1 Satz 2 Nr. 1 StAG")
+    decided_on: date
+
+
 class Naturalisation(Envelope):
     message_type: Literal["naturalisation"]
     person_id: UUID
-    body: NaturalisationApplied | RequirementAssessed | TestPassed | Assured | Completed = Field(
-        discriminator="kind"
-    )
+    body: (
+        NaturalisationApplied
+        | RequirementAssessed
+        | TestPassed
+        | Assured
+        | Completed
+        | NationalityGivenUp
+        | MultipleNationalityAccepted
+    ) = Field(discriminator="kind")
 
 
 InboundMessageForm = Annotated[

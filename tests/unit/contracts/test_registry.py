@@ -209,8 +209,9 @@ def test_importing_contracts_registers_the_foreigners_authority_contracts() -> N
         "hub.foreigners_authority.asylum_decision_received.v1",
         "hub.foreigners_authority.naturalisation_completed.v1",
     } <= types
-    # with consent_confirmed, consent_declined, personal_data_erased, processing_restricted
-    assert len(types) == 25
+    # with consent_confirmed, consent_declined, personal_data_erased, processing_restricted,
+    # and (issue 11) the asylum procedure in court, stays abroad and single nationality
+    assert len(types) == 32
     assert REGISTRY.services() == [
         "case_management",
         "conflict_management",

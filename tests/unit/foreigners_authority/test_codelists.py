@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from services.foreigners_authority.codelists import load_codelists
@@ -75,3 +77,20 @@ def test_titles_that_contradict_their_paragraph_are_refused(
         CODES.check_title(kind, paragraph)
 
     assert refused.value.field == field
+
+
+@pytest.mark.parametrize("paragraph", ["§ 24 AufenthG", "§ 24 Abs. 1 AufenthG"])
+def test_the_limit_of_section_24_is_data_checked_in_one_place(paragraph: str) -> None:
+    assert CODES.limit(paragraph) == date(2027, 3, 4)
+    CODES.check_limit(paragraph, date(2027, 3, 4))
+
+    with pytest.raises(InvalidValue, match="2027-03-04") as refused:
+        CODES.check_limit(paragraph, date(2027, 3, 5))
+
+    assert refused.value.field == "validUntil"
+
+
+def test_paragraphs_without_a_limit_are_not_limited() -> None:
+    assert CODES.limit("§ 18b AufenthG") is None
+    CODES.check_limit("§ 18b AufenthG", date(2040, 1, 1))
+    CODES.check_limit("§ 18b AufenthG", None)

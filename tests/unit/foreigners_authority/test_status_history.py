@@ -23,6 +23,7 @@ from services.foreigners_authority.domain import (
     RequirementOutcome,
     ResidenceFile,
     TitleKind,
+    WaiverGround,
 )
 
 TODAY = date(2026, 11, 21)
@@ -178,7 +179,8 @@ def test_a_fiktionsbescheinigung_needs_a_pending_application() -> None:
         )
 
 
-def test_temporary_protection_runs_at_most_until_the_ordinance_allows() -> None:
+def test_temporary_protection_is_extended_by_the_file_the_limit_is_the_code_lists_affair() -> None:
+    # the limit of § 24 is data (codelists/limits.json), checked once by the application
     file = arrived(date(2022, 3, 9), EntryMode.TEMPORARY_PROTECTION)
 
     file.grant_temporary_protection(
@@ -186,8 +188,8 @@ def test_temporary_protection_runs_at_most_until_the_ordinance_allows() -> None:
     )
     file.extend_temporary_protection(valid_until=date(2027, 3, 4), today=TODAY)
 
-    with pytest.raises(InvalidValue, match="2027-03-04"):
-        file.extend_temporary_protection(valid_until=date(2028, 3, 4), today=TODAY)
+    with pytest.raises(InvalidValue, match="later"):
+        file.extend_temporary_protection(valid_until=date(2026, 3, 4), today=TODAY)
     assert names(file) == ["TemporaryProtectionGranted", "TemporaryProtectionExtended"]
 
 
@@ -355,3 +357,198 @@ def test_every_event_of_the_file_maps_to_a_contract() -> None:
     mapped = [to_contract(e) for e in events]
     assert all(m is not None for m in mapped)
     assert len({type(m.payload) for m in mapped if m is not None}) == 17
+
+
+# -- issue 11 --------------------------------------------------------------------------------
+
+
+def test_a_stay_abroad_is_not_a_departure_and_the_file_stays_open() -> None:
+    # § 12b (1) StAG: a stay abroad may not interrupt residence; so it is no departure
+    file = arrived()
+    file.record_stay_abroad(left_on=date(2019, 7, 1), permitted_until=None, today=TODAY)
+    with pytest.raises(Contradiction, match="abroad since"):
+        file.record_stay_abroad(left_on=date(2019, 8, 1), permitted_until=None, today=TODAY)
+
+    file.record_return(returned_on=date(2019, 9, 15), today=TODAY)
+    file.record_stay_abroad(
+        left_on=date(2021, 1, 1), permitted_until=date(2021, 12, 31), today=TODAY
+    )
+    file.record_return(returned_on=date(2021, 10, 1), today=TODAY)
+    file.file_asylum_application(filed_on=date(2022, 1, 10), today=TODAY)
+
+    assert file.departed_on is None
+    assert names(file) == [
+        "StayAbroadBegan",
+        "ReturnedFromAbroad",
+        "StayAbroadBegan",
+        "ReturnedFromAbroad",
+        "AsylumApplicationFiled",
+    ]
+
+
+def test_a_return_needs_a_stay_abroad_and_comes_after_it() -> None:
+    file = arrived()
+    with pytest.raises(Contradiction, match="no stay abroad"):
+        file.record_return(returned_on=date(2019, 9, 15), today=TODAY)
+    file.record_stay_abroad(left_on=date(2019, 7, 1), permitted_until=None, today=TODAY)
+
+    with pytest.raises(Contradiction, match="before the journey"):
+        file.record_return(returned_on=date(2019, 6, 1), today=TODAY)
+    with pytest.raises(InvalidValue, match="period for the return"):
+        arrived().record_stay_abroad(
+            left_on=date(2019, 7, 1), permitted_until=date(2019, 6, 1), today=TODAY
+        )
+
+
+def test_an_action_against_a_rejection_keeps_the_gestattung_until_the_decision_is_final() -> None:
+    # § 67 (1) Nr. 6 AsylG: the Gestattung ends when the decision is final, not at the BAMF's
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 6, 1), today=TODAY
+    )
+    file.file_asylum_appeal(filed_on=date(2016, 6, 10), today=TODAY)
+
+    assert file.asylum_pending
+    with pytest.raises(Contradiction, match="Aufenthaltsgestattung"):
+        file.issue_duldung(
+            ground=DuldungGround.GENERAL,
+            valid_from=date(2016, 7, 1),
+            valid_until=date(2016, 12, 31),
+            today=TODAY,
+        )
+    file.record_court_decision(
+        outcome=AsylumOutcome.SUBSIDIARY, decided_on=date(2018, 3, 1), today=TODAY
+    )
+    file.record_asylum_decision_final(final_on=date(2018, 4, 5), today=TODAY)
+
+    assert not file.asylum_pending
+    assert file.protection_granted_on == date(2018, 3, 1)
+    assert names(file)[-3:] == ["AsylumAppealFiled", "AsylumCourtDecided", "AsylumDecisionFinal"]
+
+
+def test_court_decisions_need_an_action_and_a_final_decision_ends_the_procedure() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2015, 10, 20), today=TODAY)
+    with pytest.raises(Contradiction, match="no decision of the BAMF"):
+        file.file_asylum_appeal(filed_on=date(2016, 6, 10), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 6, 1), today=TODAY
+    )
+    with pytest.raises(Contradiction, match="no action"):
+        file.record_court_decision(
+            outcome=AsylumOutcome.REFUGEE, decided_on=date(2017, 1, 1), today=TODAY
+        )
+    with pytest.raises(Contradiction, match="before the decision"):
+        file.file_asylum_appeal(filed_on=date(2016, 5, 1), today=TODAY)
+    file.record_asylum_decision_final(final_on=date(2016, 6, 20), today=TODAY)
+
+    with pytest.raises(Contradiction, match="became final"):
+        file.file_asylum_appeal(filed_on=date(2016, 6, 25), today=TODAY)
+    file.issue_duldung(
+        ground=DuldungGround.GENERAL,
+        valid_from=date(2016, 7, 1),
+        valid_until=date(2016, 12, 31),
+        today=TODAY,
+    )
+
+
+def test_nationality_given_up_or_kept_under_section_12_is_recorded_once_each() -> None:
+    file = ResidenceFile.register_arrival(
+        person_id=uuid4(),
+        names_enc="hubenc:v1:n",
+        birth_date_enc="hubenc:v1:b",
+        azr_number_enc="hubenc:v1:a",
+        abh_id="abh-05111",
+        facts=ArrivalFacts(
+            date(1995, 11, 2),
+            ["TUR", "IRN"],
+            date(2010, 1, 1),
+            EntryMode.VISA,
+            "05111000",
+            date(2010, 1, 1),
+        ),
+        today=TODAY,
+    )
+    file.collect_events()
+
+    with pytest.raises(InvalidValue, match="§ 12 StAG"):
+        file.accept_multiple_nationality(
+            nationality="IRN", paragraph="§ 25 AufenthG", decided_on=date(2023, 6, 1), today=TODAY
+        )
+    file.give_up_nationality(nationality="TUR", given_up_on=date(2023, 5, 1), today=TODAY)
+    file.accept_multiple_nationality(
+        nationality="IRN",
+        paragraph="§ 12 Abs. 1 Satz 2 Nr. 1 StAG",
+        decided_on=date(2023, 6, 1),
+        today=TODAY,
+    )
+
+    assert names(file) == ["NationalityGivenUp", "MultipleNationalityAccepted"]
+    with pytest.raises(Contradiction, match="already"):
+        file.give_up_nationality(nationality="TUR", given_up_on=date(2023, 7, 1), today=TODAY)
+    with pytest.raises(Contradiction, match="no nationality SYR"):
+        file.give_up_nationality(nationality="SYR", given_up_on=date(2023, 7, 1), today=TODAY)
+
+
+def test_a_waiver_of_language_or_test_names_its_ground_and_needs_no_application() -> None:
+    # § 10 (6) StAG: illness, disability or age; a pre-check is an assessment before applying
+    file = arrived()
+
+    with pytest.raises(InvalidValue, match="ground"):
+        file.assess_requirement(
+            requirement=NaturalisationRequirement.LANGUAGE,
+            outcome=RequirementOutcome.WAIVED,
+            law_version="stag-2025",
+            assessed_on=date(2026, 1, 15),
+            today=TODAY,
+        )
+    with pytest.raises(InvalidValue, match="only a waiver of the language"):
+        file.assess_requirement(
+            requirement=NaturalisationRequirement.LIVELIHOOD,
+            outcome=RequirementOutcome.MET,
+            law_version="stag-2025",
+            assessed_on=date(2026, 1, 15),
+            today=TODAY,
+            ground=WaiverGround.AGE,
+        )
+    file.assess_requirement(
+        requirement=NaturalisationRequirement.LANGUAGE,
+        outcome=RequirementOutcome.WAIVED,
+        law_version="stag-2025",
+        assessed_on=date(2026, 1, 15),
+        today=TODAY,
+        ground=WaiverGround.ILLNESS,
+    )
+
+    (assessed,) = file.collect_events()
+    assert isinstance(assessed, ResidenceFile.NaturalisationRequirementAssessed)
+    assert (assessed.ground, assessed.assessed_on) == ("illness", date(2026, 1, 15))
+    assert file.naturalisation_applied_on is None
+
+
+def test_a_settlement_permit_straight_after_a_visa_entry_is_accepted() -> None:
+    # the national visa is a title (§ 4 (1) Nr. 1, § 6 (3) AufenthG), sent or not
+    file = arrived(date(2020, 3, 1), EntryMode.VISA)
+
+    file.grant_residence_title(
+        title=TitleKind.SETTLEMENT_PERMIT,
+        paragraph="§ 18c Abs. 3 AufenthG",
+        granted_on=date(2020, 4, 1),
+        valid_from=date(2020, 4, 1),
+        valid_until=None,
+        conditions=[],
+        today=TODAY,
+    )
+
+    other = arrived(date(2020, 3, 1), EntryMode.VISA_FREE)
+    with pytest.raises(Contradiction, match="settlement permit"):
+        other.grant_residence_title(
+            title=TitleKind.SETTLEMENT_PERMIT,
+            paragraph="§ 18c Abs. 3 AufenthG",
+            granted_on=date(2020, 4, 1),
+            valid_from=date(2020, 4, 1),
+            valid_until=None,
+            conditions=[],
+            today=TODAY,
+        )
