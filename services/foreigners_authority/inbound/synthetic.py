@@ -197,7 +197,7 @@ class _Builder:
         )
         law = (
             "stag-2025"
-            if applied >= date(2025, 10, 27)
+            if applied >= date(2025, 10, 30)
             else ("stag-2024" if applied >= date(2024, 6, 27) else "stag-2000")
         )
         assessed = applied + timedelta(days=rng.randint(60, 200))
