@@ -628,3 +628,33 @@ def test_a_running_server_refuses_a_declared_oversize_body_without_waiting_for_i
 
     assert answer.startswith(b"HTTP/1.1 413")
     assert b'"too_large"' in answer
+
+
+def test_a_messages_personal_values_are_redacted_from_every_log_line(
+    app: ForeignersAuthority,
+    client: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a service that (by mistake) logs what it receives
+    import logging
+
+    received = app.receive
+    careless = logging.getLogger("services.foreigners_authority.careless")
+
+    def logging_receive(form: Any) -> Any:
+        careless.warning("received %s", form)
+        return received(form)
+
+    monkeypatch.setattr(app, "receive", logging_receive)
+    caplog.set_level(logging.INFO)
+    # when a new person arrives, and a message with a bad AZR number is refused
+    accepted = client(new_person(givenNames="Zainab-Leila", azrNumber="998877665544"))
+    client(new_person(givenNames="Zainab-Leila", azrNumber="not-a-number"))
+    # then the log line is there, without the names, the birth date or the AZR number
+    assert accepted.status_code == 200, accepted.text
+    lines = "\n".join(r.getMessage() for r in caplog.records)
+    assert "received" in lines
+    assert "[redacted]" in lines
+    for value in ("Zainab-Leila", "Rahimi", "1994-02-03", "998877665544"):
+        assert value not in lines, value

@@ -24,12 +24,15 @@ from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.context import CommandContext
+from services.runtime.logs import redacting
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
 
 #: only an authority's officers send: admin is the hub's operator, not an authority, and holds
 #: no file, so it may neither send for an authority nor open files of its own
 SENDER_ROLES = frozenset({str(Role.ABH_OFFICER)})
 MAX_BYTES = 256 * 1024
+#: the fields of inbound messages that hold personal values: redacted from every log line
+PERSONAL_FIELDS = frozenset({"given_names", "family_name", "birth_date", "azr_number"})
 FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
 
 Execute = Callable[[Callable[[], Receipt], CommandContext], Awaitable[Receipt]]
@@ -202,33 +205,35 @@ def create_inbound_app(
                 ],
                 400,
             )
-        message_id = data.get("messageId") if isinstance(data, dict) else None
-        message_id = message_id if isinstance(message_id, str) else None
-        try:
-            form = FORMS.validate_python(data)
-        except ValidationError as error:
-            return _rejected(message_id, _field_errors(error), 422)
-        if form.sender != principal.agency:  # the sender is the token's agency, always
-            return _rejected(
-                form.message_id,
-                [
-                    {
-                        "field": "sender",
-                        "code": "forbidden",
-                        "message": f"your token is for {principal.agency}, not {form.sender}",
-                    }
-                ],
-                403,
+        # the message's personal values never reach a log line, whatever happens below
+        with redacting(data, PERSONAL_FIELDS):
+            message_id = data.get("messageId") if isinstance(data, dict) else None
+            message_id = message_id if isinstance(message_id, str) else None
+            try:
+                form = FORMS.validate_python(data)
+            except ValidationError as error:
+                return _rejected(message_id, _field_errors(error), 422)
+            if form.sender != principal.agency:  # the sender is the token's agency, always
+                return _rejected(
+                    form.message_id,
+                    [
+                        {
+                            "field": "sender",
+                            "code": "forbidden",
+                            "message": f"your token is for {principal.agency}, not {form.sender}",
+                        }
+                    ],
+                    403,
+                )
+            context = CommandContext(
+                agency=principal.agency,
+                role=principal.role,
+                legal_basis="§ 86 AufenthG",
+                purpose="residence_administration",
+                subject=principal.subject,
+                correlation_id=form.message_id,
             )
-        context = CommandContext(
-            agency=principal.agency,
-            role=principal.role,
-            legal_basis="§ 86 AufenthG",
-            purpose="residence_administration",
-            subject=principal.subject,
-            correlation_id=form.message_id,
-        )
-        receipt = await execute(lambda: app.receive(form), context)
-        return JSONResponse(_receipt(receipt), status_code=_status(receipt))
+            receipt = await execute(lambda: app.receive(form), context)
+            return JSONResponse(_receipt(receipt), status_code=_status(receipt))
 
     return api
