@@ -49,6 +49,7 @@ TIMELINE = """query($id: ID!, $atLeast: String) {
 #: ``connection_lost`` / ``client_timeout``: the answer was lost, the outcome is unknown.
 CLEAR_CODES = {"unavailable", "conflict", "no_connection", "connection_lost"}
 
+GATEWAY_KILL = "kill -9 gateway"
 POISON_SUBJECT = "hub.foreigners_authority.arrival_registered.v1"
 POISON_STREAM = "HUB_FOREIGNERS_AUTHORITY"
 
@@ -113,6 +114,7 @@ class Client:
     def __init__(self, hub: ChaosHub) -> None:
         self.hub = hub
         self.outcomes: list[Outcome] = []
+        self.watcher: Watcher | None = None  # the live subscription, once the run is over
         self._lock = threading.Lock()
         self._tokens = {
             who["role"]: hub.token(who["role"], who["agency"], who["subject"]) for who in (ABH, KIM)
@@ -215,6 +217,85 @@ class Client:
         return time.monotonic() - started
 
 
+LIVE = "subscription { caseEvents { eventType traceId service position } }"
+
+
+class Watcher:
+    """A live ``caseEvents`` subscription held through the run, as an authority's officer.
+    It records what it receives and when the server ended it; when its connection is gone
+    it connects again (the events in between are not replayed: the subscription has no
+    cursor a client could resume from)."""
+
+    def __init__(self, hub: ChaosHub, phase: Callable[[], str]) -> None:
+        self.url = hub.base_url.replace("http://", "ws://") + "/graphql"
+        self.token = hub.token(ABH["role"], ABH["agency"], ABH["subject"])
+        self.phase = phase
+        self.received: dict[str, str] = {}  # trace id -> the phase it arrived in
+        self.rows: list[tuple[float, str, int]] = []  # (when, service, position) received
+        self.ended: list[tuple[str, str]] = []  # (phase, why) each time it ended
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), daemon=True)
+        self.ready = threading.Event()  # subscribed (cleared while it is not)
+
+    def start(self) -> None:
+        self._thread.start()
+        if not self.ready.wait(30):
+            raise AssertionError("the live subscription did not start")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    async def _run(self) -> None:
+        import websockets
+
+        while not self._stop.is_set():
+            try:
+                async with websockets.connect(
+                    self.url, subprotocols=["graphql-transport-ws"], open_timeout=5
+                ) as ws:  # type: ignore[arg-type]
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "type": "connection_init",
+                                "payload": {"Authorization": f"Bearer {self.token}"},
+                            }
+                        )
+                    )
+                    ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                    assert ack["type"] == "connection_ack", ack
+                    await ws.send(
+                        json.dumps({"id": "live", "type": "subscribe", "payload": {"query": LIVE}})
+                    )
+                    self.ready.set()
+                    try:
+                        await self._receive(ws)
+                    finally:
+                        self.ready.clear()
+            except (OSError, TimeoutError, AssertionError) as error:
+                self.ended.append((self.phase(), f"connect: {type(error).__name__}"))
+            except Exception as error:  # the connection closed under it
+                self.ended.append((self.phase(), f"closed: {type(error).__name__}"))
+            if not self._stop.is_set():
+                await asyncio.sleep(0.5)
+
+    async def _receive(self, ws: Any) -> None:
+        while not self._stop.is_set():
+            try:
+                raw = await asyncio.wait_for(ws.recv(), 0.5)
+            except TimeoutError:
+                continue
+            message = json.loads(raw)
+            if message.get("type") == "next":
+                row = (message["payload"].get("data") or {}).get("caseEvents") or {}
+                if row.get("traceId"):
+                    self.received.setdefault(row["traceId"], self.phase())
+                self.rows.append((time.monotonic(), row.get("service"), row.get("position")))
+            elif message.get("type") in ("error", "complete"):
+                self.ended.append((self.phase(), f"{message['type']}: {message.get('payload')}"))
+                return
+
+
 class Load:
     """Steady load from ``workers`` threads: arrivals and conferences on the phase's case."""
 
@@ -275,6 +356,10 @@ class PhaseReport:
     lost: int = 0
     duplicated: int = 0
     half_written: int = 0
+    #: accepted arrivals a live subscription should have received, and those it missed
+    live_expected: int = 0
+    live_missed: int = 0
+    subscription_ends: list[str] = field(default_factory=list)
     unclear: list[str] = field(default_factory=list)  # refusals without a clear code
 
 
@@ -299,16 +384,17 @@ class Report:
     def table(self) -> str:
         head = (
             f"{'fault':<36} {'recovery':>8} {'accepted':>8} {'refused':>7} {'stored*':>7}"
-            f" {'lost':>4} {'dup':>4} {'half':>4}  refusals"
+            f" {'lost':>4} {'dup':>4} {'half':>4} {'live':>9}  refusals"
         )
         lines = [f"chaos run, seed {self.seed}", head, "-" * len(head)]
         for p in self.phases.values():
             recovery = f"{p.recovery_seconds:.1f}s" if p.recovery_seconds is not None else "-"
             codes = ", ".join(f"{c} {n}" for c, n in sorted(p.refused_codes.items()))
+            live = f"{p.live_expected - p.live_missed}/{p.live_expected}"
             lines.append(
                 f"{p.name:<36} {recovery:>8} {p.accepted:>8} {p.refused:>7}"
                 f" {p.refused_but_stored:>7} {p.lost:>4} {p.duplicated:>4} {p.half_written:>4}"
-                f"  {codes}"
+                f" {live:>9}  {codes}"
             )
         total = PhaseReport("total")
         for p in self.phases.values():
@@ -325,6 +411,10 @@ class Report:
             f" {total.half_written:>4}"
         )
         lines.append("stored*: refused (answer lost), yet stored complete and delivered once")
+        lines.append("live: accepted arrivals a live caseEvents subscription received / expected")
+        for p in self.phases.values():
+            for end in p.subscription_ends:
+                lines.append(f"live subscription ended during {p.name}: {end}")
         if self.poison:
             lines.append(f"poison: {json.dumps(self.poison, sort_keys=True)}")
         for problem in self.problems:
@@ -347,8 +437,10 @@ def run(
     client = Client(hub)
     load = Load(client, rate, seed=seed)
     recovery: dict[str, float] = {}
+    watcher = Watcher(hub, lambda: load.target[0])
     with httpx.Client() as http:
         load.target = ("steady", client.open_case(http, "steady"))
+        watcher.start()
         load.start()
         try:
             time.sleep(phase_seconds)
@@ -360,11 +452,14 @@ def run(
                     time.sleep(chooser.uniform(0.1, 0.5) * phase_seconds)
                     fault.inject(hub)
                     recovery[name] = client.probe(http, name)
+                    if not watcher.ready.wait(60):  # a new gateway: the watcher subscribes again
+                        raise AssertionError(f"no live subscription after {name}")
                     time.sleep(max(0.0, phase_seconds - (time.monotonic() - started)))
             load.target = ("after", None)
             time.sleep(phase_seconds / 2)
         finally:
             load.stop()
+    client.watcher = watcher
     return client, recovery
 
 
@@ -480,7 +575,7 @@ async def _bus(hub: ChaosHub) -> tuple[Any, ...]:
         for service in SERVICES:
             stream = stream_name(service)
             info = await js.stream_info(stream)
-            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
                 msg = await js.get_msg(stream, seq=seq)
                 msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
                 if msg_id.startswith("poison:"):
@@ -500,7 +595,7 @@ async def _bus(hub: ChaosHub) -> tuple[Any, ...]:
                 }
         dead_letters: dict[str, dict[int, str]] = defaultdict(dict)
         info = await js.stream_info(DEAD_LETTER_STREAM)
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+        for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
             try:
                 msg = await js.get_msg(DEAD_LETTER_STREAM, seq=seq)
             except NotFoundError:  # a deleted message
@@ -532,6 +627,9 @@ def settle(hub: ChaosHub, client: Client, timeout: float = 120) -> Evidence:
         ]
         busy = any(c["pending"] or c["ack_pending"] for c in evidence.consumers.values())
         if (not pending and not busy) or time.monotonic() > deadline:
+            if client.watcher is not None:
+                time.sleep(6)  # a subscriber looks at least every 5s, notified or not
+                client.watcher.stop()
             return evidence
         time.sleep(1)
 
@@ -561,11 +659,16 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
                 phase.duplicated += 1
             elif not delivered:
                 phase.lost += 1
+                phase.unclear.append(
+                    f"lost {outcome.kind} {outcome.trace_id}: stored {stored}, on the stream"
+                    f" {on_stream}, on the timeline {on_timeline}, in the pathway"
+                    f" {outcome.ids.get('personId') in evidence.pathway}"
+                )
         else:
             phase.refused += 1
             phase.refused_codes[outcome.code or "?"] += 1
             if outcome.code not in CLEAR_CODES and outcome.code != "client_timeout":
-                phase.unclear.append(f"{outcome.code}: {outcome.message}")
+                phase.unclear.append(f"unclear refusal {outcome.code}: {outcome.message}")
             if stored:
                 phase.refused_but_stored += 1
                 if duplicated:
@@ -573,6 +676,39 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
                 elif not delivered:
                     phase.half_written += 1
     report = Report(seed, phases, consumers=evidence.consumers)
+    watcher = client.watcher
+    if watcher is not None:
+        for outcome in client.outcomes:
+            if outcome.accepted and outcome.kind in ("arrival", "probe"):
+                phase = phases[outcome.phase]
+                phase.live_expected += 1
+                phase.live_missed += outcome.trace_id not in watcher.received
+        for name, why in watcher.ended:
+            phases.setdefault(name, PhaseReport(name)).subscription_ends.append(why)
+        for phase in phases.values():
+            if phase.name.startswith(GATEWAY_KILL):
+                continue  # its connection died with the gateway
+            if phase.subscription_ends:
+                report.problems.append(
+                    f"{phase.name}: the live subscription ended ({phase.subscription_ends[0]})"
+                )
+            if phase.live_missed:
+                first = next(
+                    o
+                    for o in client.outcomes
+                    if o.phase == phase.name
+                    and o.accepted
+                    and o.kind in ("arrival", "probe")
+                    and o.trace_id not in watcher.received
+                )
+                keys = evidence.stored.get(first.trace_id, [])
+                rows = [(service, position) for _, service, position in watcher.rows]
+                report.problems.append(
+                    f"{phase.name}: the live subscription missed {phase.live_missed} of"
+                    f" {phase.live_expected} arrivals, e.g. {first.trace_id} at {keys}"
+                    f" (rows received: {len(rows)}, of those {sorted(set(keys) & set(rows))};"
+                    f" received around them: {_around(rows, keys)})"
+                )
     # conferences: the case read model counts each exactly once
     held: Counter[str] = Counter()
     for outcome in client.outcomes:
@@ -589,9 +725,16 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
             report.problems.append(f"consumer {name} did not catch up: {consumer}")
     for phase in phases.values():
         for unclear in phase.unclear[:3]:
-            report.problems.append(f"{phase.name}: unclear refusal {unclear}")
+            report.problems.append(f"{phase.name}: {unclear}")
     report.poison = poison_report(evidence, report)
     return report
+
+
+def _around(rows: list[tuple[str, int]], keys: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    if not keys:
+        return []
+    service, position = keys[0]
+    return sorted(r for r in rows if r[0] == service and abs(r[1] - position) <= 6)
 
 
 def events_per_command(client: Client, evidence: Evidence) -> dict[str, int]:
