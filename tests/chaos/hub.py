@@ -28,6 +28,8 @@ from services.runtime.settings import HubSettings
 from tests.conftest import FAST_PASSWORDS, TEST_JWT_SECRET, TEST_VAULT_KEY, rehash_admin_password
 
 DATABASE = "chaos"
+#: the throw-away server's administrator, known so that a failed run's data can be inspected
+ADMIN_PASSWORD = "chaos-admin"  # a test server on a unix socket in /tmp
 
 #: crash safety is what is tested, so commits are synchronous; ``fsync=off`` only spares the
 #: shared disk (a killed server loses nothing the kernel holds; only a power cut would)
@@ -59,7 +61,10 @@ class ChaosHub:
         self.root = root or Path(tempfile.mkdtemp(prefix="hubchaos-"))
         self.secrets = self.root / "bus"
         self.postgres = EmbeddedPostgres(
-            self.root / "pg" / "data", settings=POSTGRES_SETTINGS, log_file=self.root / "pg.log"
+            self.root / "pg" / "data",
+            settings=POSTGRES_SETTINGS,
+            log_file=self.root / "pg.log",
+            password=ADMIN_PASSWORD,
         )
         self.nats = EmbeddedNats(
             self.root / "nats" / "js",

@@ -503,6 +503,8 @@ class Evidence:
     #: consumer -> dead letters (original sequence -> reason)
     dead_letters: dict[str, dict[int, str]]
     poison_seqs: list[int]
+    #: (consumer, source) -> (position, stream sequence) in projections.consumer_positions
+    positions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
 
 
 SERVICES = ("foreigners_authority", "case_management")
@@ -545,6 +547,12 @@ def gather(hub: ChaosHub) -> Evidence:
         pathway = {
             str(p) for (p,) in conn.execute("SELECT person_id FROM projections.pathway_persons")
         }
+        positions = {
+            (str(c), str(s)): (int(p), int(q))
+            for c, s, p, q in conn.execute(
+                "SELECT consumer, source, position, stream_seq FROM projections.consumer_positions"
+            ).fetchall()
+        }
     on_stream, stream_traces, consumers, dead_letters, poison_seqs = asyncio.run(_bus(hub))
     return Evidence(
         stored,
@@ -556,6 +564,7 @@ def gather(hub: ChaosHub) -> Evidence:
         consumers,
         dead_letters,
         poison_seqs,
+        positions,
     )
 
 
@@ -727,6 +736,8 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
         for unclear in phase.unclear[:3]:
             report.problems.append(f"{phase.name}: {unclear}")
     report.poison = poison_report(evidence, report)
+    if report.failures():
+        report.problems.append(f"read-model positions: {sorted(evidence.positions.items())}")
     return report
 
 
