@@ -42,7 +42,7 @@ def test_nothing_is_lost_or_duplicated_while_processes_and_servers_die(
 ) -> None:
     # given a hub under steady load
     seed = int(os.environ.get("HUB_CHAOS_SEED") or random.randrange(1_000_000))
-    rounds, phase_seconds, rate = (3, 20.0, 20.0) if LONG else (1, 3.0, 10.0)
+    rounds, phase_seconds, rate = (2, 15.0, 20.0) if LONG else (1, 3.0, 10.0)
 
     # when each process kind is killed, each server restarted, and poison published
     client, recovery = scenario.run(
