@@ -417,8 +417,8 @@ class Report:
         lines.append("stored*: refused (answer lost), yet stored complete and delivered once")
         lines.append("live: accepted arrivals a live caseEvents subscription received / expected")
         for p in self.phases.values():
-            for end in p.subscription_ends:
-                lines.append(f"live subscription ended during {p.name}: {end}")
+            for end, n in Counter(p.subscription_ends).items():
+                lines.append(f"live subscription ended during {p.name}: {end} ({n}x)")
         if self.poison:
             lines.append(f"poison: {json.dumps(self.poison, sort_keys=True)}")
         for problem in self.problems:
