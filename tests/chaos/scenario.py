@@ -479,9 +479,13 @@ async def _publish_poison(hub: ChaosHub) -> None:
     nc = await connect_admin(hub.settings, "chaos")
     try:
         js = nc.jetstream()
+        batch = secrets.token_hex(4)  # each phase's poison is new, not a duplicate NATS drops
         for n, body in enumerate([b"not json at all", b'{"specversion": "1.0", "id": "x"}']):
             await js.publish(
-                POISON_SUBJECT, body, stream=POISON_STREAM, headers={"Nats-Msg-Id": f"poison:{n}"}
+                POISON_SUBJECT,
+                body,
+                stream=POISON_STREAM,
+                headers={"Nats-Msg-Id": f"poison:{batch}:{n}"},
             )
     finally:
         await close(nc)
