@@ -6,13 +6,16 @@ nothing half written, the consumers resumed, and poison went to the dead letters
 
 The short run (in ``make test``) hits every fault once with short phases. ``make chaos``
 (``HUB_CHAOS=long``) runs longer phases at a higher rate, several rounds; ``HUB_CHAOS_SEED``
-repeats a run's random moments.
+repeats a run's random moments;
+``HUB_CHAOS_KEEP=1`` keeps the run's servers' data (its PostgreSQL's admin password is
+``tests.chaos.hub.ADMIN_PASSWORD``).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -34,6 +37,8 @@ def chaos_hub() -> Iterator[ChaosHub]:
         yield hub
     finally:
         hub.stop()
+        if not os.environ.get("HUB_CHAOS_KEEP"):  # keep a run's data to inspect it
+            shutil.rmtree(hub.root, ignore_errors=True)
 
 
 @pytest.mark.timeout(1800 if LONG else 240)
