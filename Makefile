@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint typecheck check bench export clean-data install
+.PHONY: up test lint typecheck check bench chaos export clean-data install
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/hub bench --arrivals 2000
+
+# the long fault-injection run (tests/chaos; a short one is part of `make test`):
+# prints accepted / refused / lost / duplicated per fault; HUB_CHAOS_SEED=n repeats a run
+chaos: $(STAMP)
+	HUB_CHAOS=long $(BIN)/python -m pytest tests/chaos -s -p no:cacheprovider
 
 export: $(STAMP)
 	$(BIN)/hub contracts export exported/contracts

@@ -22,6 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+import psycopg
+from eventsourcing.persistence import InterfaceError as StoreInterfaceError
+from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import RecordConflictError
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -106,6 +109,10 @@ class Route:
     handler: Handler
     #: the catalogue's declaration, whose personal fields arrive sealed (None: plain route)
     command: Command | None = None
+
+
+#: errors of an unreachable or restarting database, from the event store and the vault
+DATABASE_DOWN = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
 
 
 class CommandServer:
@@ -240,6 +247,14 @@ class CommandServer:
                 if error.missing is not None:
                     reply["error"]["missing"] = list(error.missing)
                 return reply
+            except DATABASE_DOWN as error:
+                # the transaction did not commit (or its outcome is unknown, as with a lost
+                # reply): a clear, retryable refusal, not an internal error with a traceback
+                span.record_exception(error)
+                log.warning(
+                    "command %s: the database is unavailable (%s)", command, type(error).__name__
+                )
+                return _error("unavailable", "the service's database is unavailable; try again")
             except Exception as error:
                 reference = str(uuid.uuid4())
                 log.exception("command %s failed (reference %s)", command, reference)

@@ -94,7 +94,9 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.CannotConnectNowError,
+    # the server shutting down, crashing or terminating the session (57P01-57P03): these
+    # end the connection mid-transaction, they say nothing about the event
+    asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.QueryCanceledError,
     asyncpg.exceptions.LockNotAvailableError,
     asyncpg.InterfaceError,

@@ -91,4 +91,8 @@ def eventsourcing_env(url: str, schema: str, *, pool_size: int = 5) -> dict[str,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
         "POSTGRES_PRE_PING": "y",
+        # how long a command waits for a connection while the server is away: it then fails
+        # as `unavailable` before the gateway's own timeout, instead of queueing behind the
+        # pool's reconnection (default 30s)
+        "POSTGRES_CONNECT_TIMEOUT": "5",
     }

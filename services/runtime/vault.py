@@ -9,10 +9,12 @@ their data, in the event store, on the stream and in any projection, becomes unr
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import threading
 import time
 from collections import OrderedDict
+from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -22,6 +24,8 @@ from psycopg import sql
 
 from kernel.errors import DomainError
 from services.runtime.database import check_identifier
+
+log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "hubenc:v1:"  # noqa: S105 - a format marker, not a secret
 _NONCE = 12
@@ -131,9 +135,22 @@ class PersonalDataVault:
             self._conn = psycopg.connect(self._url, autocommit=True)
         return self._conn
 
+    def _execute(
+        self, query: sql.Composed | sql.SQL, params: Any = None
+    ) -> psycopg.Cursor[tuple[object, ...]]:
+        """Run ``query`` on the vault's connection, once more on a new connection when the
+        old one broke (the server restarted): every statement here is idempotent."""
+        try:
+            return self._connection().execute(query, params)
+        except psycopg.OperationalError:
+            if self._conn is None or not self._conn.closed:
+                raise
+            log.warning("vault: the database connection broke; reconnecting once")
+            return self._connection().execute(query, params)
+
     def setup(self) -> None:
         with self._lock:
-            self._connection().execute(
+            self._execute(
                 sql.SQL(
                     "CREATE TABLE IF NOT EXISTS {} ("
                     " person_id uuid PRIMARY KEY,"
@@ -142,7 +159,7 @@ class PersonalDataVault:
                     " erased_at timestamptz)"
                 ).format(self._table)
             )
-            self._connection().execute(
+            self._execute(
                 sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS restricted_at timestamptz").format(
                     self._table
                 )
@@ -157,17 +174,13 @@ class PersonalDataVault:
         self._require_master_key()
         key = AESGCM.generate_key(bit_length=256)
         with self._lock:
-            created = (
-                self._connection()
-                .execute(
-                    sql.SQL(
-                        "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
-                        "ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
-                    ).format(self._table),
-                    (person_id, self._wrapper.wrap(person_id, key)),
-                )
-                .fetchone()
-            )
+            created = self._execute(
+                sql.SQL(
+                    "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
+                    "ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
+                ).format(self._table),
+                (person_id, self._wrapper.wrap(person_id, key)),
+            ).fetchone()
             self._cache.pop(person_id, None)
             if created is not None:
                 self._remember(person_id, key)
@@ -178,14 +191,10 @@ class PersonalDataVault:
             key = self._cached(person_id)
             if key is not None:
                 return key
-            row = (
-                self._connection()
-                .execute(
-                    sql.SQL("SELECT wrapped_key FROM {} WHERE person_id = %s").format(self._table),
-                    (person_id,),
-                )
-                .fetchone()
-            )
+            row = self._execute(
+                sql.SQL("SELECT wrapped_key FROM {} WHERE person_id = %s").format(self._table),
+                (person_id,),
+            ).fetchone()
             if row is None:
                 raise PersonalDataUnavailable(f"no key for person {person_id}")
             if row[0] is None:
@@ -223,26 +232,22 @@ class PersonalDataVault:
         repeated call answers as the first did."""
         with self._lock:
             self._cache.pop(person_id, None)
-            row = (
-                self._connection()
-                .execute(
-                    sql.SQL(
-                        "INSERT INTO {table} (person_id, wrapped_key, erased_at)"
-                        " VALUES (%(p)s, NULL, now())"
-                        " ON CONFLICT (person_id) DO UPDATE SET wrapped_key = NULL,"
-                        " erased_at = coalesce({table}.erased_at, now())"
-                        " RETURNING created_at < erased_at"
-                    ).format(table=self._table),
-                    {"p": person_id},
-                )
-                .fetchone()
-            )
+            row = self._execute(
+                sql.SQL(
+                    "INSERT INTO {table} (person_id, wrapped_key, erased_at)"
+                    " VALUES (%(p)s, NULL, now())"
+                    " ON CONFLICT (person_id) DO UPDATE SET wrapped_key = NULL,"
+                    " erased_at = coalesce({table}.erased_at, now())"
+                    " RETURNING created_at < erased_at"
+                ).format(table=self._table),
+                {"p": person_id},
+            ).fetchone()
             return bool(row and row[0])
 
     def restrict(self, person_id: UUID) -> None:
         """Mark the person's processing restricted (their key is kept). Idempotent."""
         with self._lock:
-            self._connection().execute(
+            self._execute(
                 sql.SQL(
                     "INSERT INTO {table} (person_id, wrapped_key, restricted_at)"
                     " VALUES (%(p)s, NULL, now()) ON CONFLICT (person_id) DO UPDATE"
@@ -255,17 +260,13 @@ class PersonalDataVault:
         """``erased``, ``restricted`` or None: whether the service may still process the
         person's data (always asked of the database: another process may have decided)."""
         with self._lock:
-            row = (
-                self._connection()
-                .execute(
-                    sql.SQL(
-                        "SELECT erased_at IS NOT NULL, restricted_at IS NOT NULL FROM {}"
-                        " WHERE person_id = %s"
-                    ).format(self._table),
-                    (person_id,),
-                )
-                .fetchone()
-            )
+            row = self._execute(
+                sql.SQL(
+                    "SELECT erased_at IS NOT NULL, restricted_at IS NOT NULL FROM {}"
+                    " WHERE person_id = %s"
+                ).format(self._table),
+                (person_id,),
+            ).fetchone()
         if row is None:
             return None
         if row[0]:

@@ -31,6 +31,10 @@ def test_the_backoff_doubles_up_to_its_maximum() -> None:
         asyncpg.exceptions.DeadlockDetectedError("deadlock"),
         eventsourcing.persistence.OperationalError("server closed the connection"),
         eventsourcing.persistence.InterfaceError("connection already closed"),
+        # the server shutting down, crashing or terminating the session mid-transaction
+        asyncpg.exceptions.AdminShutdownError("terminating connection (administrator)"),
+        asyncpg.exceptions.CrashShutdownError("terminating connection (crash)"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
     ],
 )
 def test_lost_connections_timeouts_and_lock_conflicts_are_transient(error: Exception) -> None:
