@@ -22,6 +22,10 @@ REGISTER = """mutation($input: RegisterArrivalInput!) {
   registerArrival(input: $input) { personId position } }"""
 GRANT_TITLE = """mutation($input: GrantResidenceTitleInput!) {
   grantResidenceTitle(input: $input) { position } }"""
+DEFINE_GOAL = """mutation($input: DefineGoalInput!) {
+  defineIntegrationGoal(input: $input) { goalId } }"""
+RECORD_VALUE = """mutation($input: RecordIndicatorValueInput!) {
+  recordIndicatorValue(input: $input) { position } }"""
 CASELOAD = "{ caseload { openCases cases { id } } }"
 
 
@@ -283,10 +287,33 @@ async def test_the_authority_sees_a_pathway_and_readiness_on_two_dates(
 
 
 async def test_the_steering_dashboard_draws_charts_with_tables(hub: InProcessHub) -> None:
+    goal = {
+        "fieldOfAction": "language",
+        "goal": "Mehr Menschen erreichen B1",
+        "indicator": "Anteil B1-Abschlüsse",
+        "unit": "%",
+        "baseline": 40,
+        "target": 60,
+        "due": (dt.date.today() + dt.timedelta(days=900)).isoformat(),
+    }
+    defined = await hub.graphql(DEFINE_GOAL, {"input": goal}, role="steering")
+    goal_id = defined["data"]["defineIntegrationGoal"]["goalId"]
+    recorded = await hub.graphql(
+        RECORD_VALUE,
+        {"input": {"goalId": goal_id, "period": "2026-Q2", "value": 47}},
+        role="steering",
+    )
+    stand = recorded["data"]["recordIndicatorValue"]["position"]
     async with signed_in(hub, "lenkungsgruppe") as steering:
-        page = await steering.get("/steuerung?nach=target_group")
-        assert page.status_code == 200, page.text
-        assert page.text.count("<svg") >= 4
+        for _ in range(50):
+            page = await steering.get("/steuerung?nach=target_group")
+            assert page.status_code == 200, page.text
+            if "Anteil B1-Abschlüsse" in page.text and "2026-Q2" in page.text:
+                break
+            await asyncio.sleep(0.1)
+        assert stand
+        assert page.text.count("<svg") >= 5  # four indicators and the goal's course
+        assert "Ziel 60,0" in page.text
         assert 'id="tabelle-stufen"' in page.text
         assert 'id="tabelle-konflikte"' in page.text
 
