@@ -184,6 +184,8 @@ MILESTONES = {
     "entry": "Einreise",
     "registered": "Registrierung",
     "first_title": "Erster Titel",
+    "integration_course_completed": "Integrationskurs abgeschlossen",
+    "permanent_status": "Unbefristeter Aufenthalt",
     "permanent": "Niederlassungserlaubnis",
     "naturalisation_applied": "Einbürgerung beantragt",
     "naturalised": "Eingebürgert",
