@@ -3,8 +3,12 @@ far as the referral's consent and the chosen purpose allow."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from contracts.roles import PARTNERS
 from gateway.workspace import forms, labels
@@ -18,6 +22,10 @@ INBOX = """query($atLeast: String) {
     sharedCase { targetGroup legalSpheres needs { domain level } goals { domain targetDate } }
   }
 }"""
+LIVE = "subscription { referralInbox { id status consentStatus } }"
+#: how long one event stream stays open; the browser reconnects at once and refreshes the
+#: list, and a stopping gateway never waits longer than this for an open page
+STREAM_SECONDS = 20.0
 ACTIONS = {
     "annehmen": ("acceptReferral", "AcceptReferralInput", None),
     "ablehnen": ("declineReferral", "DeclineReferralInput", "reason"),
@@ -40,7 +48,7 @@ def router(ws: Workspace) -> APIRouter:
         )
         return ws.page(
             request,
-            "partners/inbox.html",
+            "partners/_list.html" if query.get("teil") == "liste" else "partners/inbox.html",
             session,
             referrals=answer.data.get("referralInbox") or [],
             purpose=purpose,
@@ -48,6 +56,39 @@ def router(ws: Workspace) -> APIRouter:
             notices=answer.notices,
             problems=answer.problems,
             token=session.form_token(),
+        )
+
+    @routes.get("/eingang/live")
+    async def live(request: Request) -> Response:
+        """Server-sent events fed by the ``referralInbox`` subscription: an event (ids and
+        states only, no case data) whenever a referral arrives, is answered or loses its
+        consent."""
+        session = ws.guard(request, PARTNERS)
+        if not isinstance(session, Session):
+            return session
+        purpose = request.query_params.get("zweck") or None
+        stream = await ws.subscribe(session, LIVE, purpose=purpose)
+        if stream is None:
+            return Response(status_code=400)
+
+        async def events() -> AsyncIterator[str]:
+            yield "retry: 1000\n\n"
+            try:
+                async with asyncio.timeout(STREAM_SECONDS):
+                    async for result in stream:
+                        if result.errors or not result.data:
+                            continue
+                        referral = result.data["referralInbox"]
+                        yield f"data: {json.dumps(referral)}\n\n"
+            except TimeoutError:
+                pass
+            finally:
+                await stream.aclose()
+
+        return StreamingResponse(
+            events(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     @routes.post("/eingang/{referral_id}/{action}")

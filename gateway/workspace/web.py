@@ -15,7 +15,6 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 
 from gateway.auth import Principal
 from gateway.context import BadPurpose, HubContext, request_purpose
@@ -248,6 +247,19 @@ class Workspace:
         notices = list((result.extensions or {}).get("notices", []))
         return Answer(result.data or {}, problems, notices)
 
+    async def subscribe(
+        self, session: Session, document: str, *, purpose: str | None = None
+    ) -> Any:
+        """A subscription through the gateway's schema as the session's principal: its
+        results as an async iterator, or ``None`` when it is refused before it starts."""
+        try:
+            checked = request_purpose(purpose, session.principal) if purpose else None
+        except BadPurpose:
+            return None
+        context = self.contexts(session.principal, checked)
+        stream = await self.schema.subscribe(document, context_value=context)
+        return stream if hasattr(stream, "__aiter__") else None
+
 
 def problem(error: Any) -> Problem:
     extensions = getattr(error, "extensions", None) or {}
@@ -257,13 +269,5 @@ def problem(error: Any) -> Problem:
     return Problem(message, code, extensions.get("field"), missing)
 
 
-Handler = Callable[..., Awaitable[Response]]
-
-
 def first(values: list[str]) -> str:
     return values[0] if values else ""
-
-
-def markup(svg: str) -> Markup:
-    """An SVG built from escaped parts (gateway.workspace.charts) as markup."""
-    return Markup(svg)  # noqa: S704 - charts escape every text they draw

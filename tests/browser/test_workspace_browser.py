@@ -52,6 +52,18 @@ def test_a_case_manager_takes_a_person_from_intake_to_referral_and_the_partner_a
     page.get_by_role("button", name="Einwilligung speichern").click()
     assert page.get_by_text("Die Einwilligung wurde erfasst.").is_visible()
 
+    case_url = page.url.split("?")[0]
+
+    partner = pages("awo")
+    inbox = partner.page
+    inbox.wait_for_url("**/eingang")
+    inbox.get_by_label("Zweck des Lesens").select_option("referral")
+    inbox.get_by_role("button", name="Mit diesem Zweck anzeigen").click()
+    inbox.wait_for_url("**/eingang?zweck=referral")
+    inbox.evaluate("window.notReloaded = true")
+    card = inbox.locator("section.referral", has_text="Migrationsberatung Browser")
+    assert card.count() == 0
+
     page.get_by_role("link", name="Überweisung senden").click()
     page.get_by_label("Empfangende Stelle").fill("awo-05315")
     page.get_by_label("Angebot").fill("Migrationsberatung Browser")
@@ -67,17 +79,25 @@ def test_a_case_manager_takes_a_person_from_intake_to_referral_and_the_partner_a
     page.get_by_role("button", name="Überweisung senden").click()
     assert page.get_by_text("Die Überweisung wurde gesendet.").is_visible()
 
-    partner = pages("awo")
-    inbox = partner.page
-    inbox.wait_for_url("**/eingang")
-    inbox.get_by_label("Zweck des Lesens").select_option("referral")
-    inbox.get_by_role("button", name="Mit diesem Zweck anzeigen").click()
-    card = inbox.locator("section.referral", has_text="Migrationsberatung Browser")
-    assert card.locator(".shared-case").is_visible()
+    # the partner sees it arrive without a reload
+    card.locator(".shared-case").wait_for(timeout=15_000)
+    assert inbox.evaluate("window.notReloaded === true")
+    assert inbox.get_by_text("Der Eingang wurde aktualisiert.").is_visible()
     partner.check("eingang")
     card.get_by_role("button", name="Annehmen").click()
     assert inbox.get_by_text("Die Überweisung wurde angenommen.").is_visible()
     partner.check("eingang-angenommen")
+    inbox.evaluate("window.notReloaded = true")
+    assert card.locator(".shared-case").is_visible()
+
+    # the consent is withdrawn: the partner's page loses the shared data without a reload
+    page.goto(case_url)
+    page.get_by_role("button", name="Widerrufen").first.click()
+    assert page.get_by_text("Die Einwilligung wurde widerrufen.").is_visible()
+    card.locator(".no-shared-case").wait_for(timeout=15_000)
+    assert card.locator(".shared-case").count() == 0
+    assert inbox.evaluate("window.notReloaded === true")
+    partner.check("eingang-widerrufen")
 
 
 def test_the_authority_looks_at_a_pathway_and_readiness_on_two_dates(pages: Open) -> None:
