@@ -318,6 +318,22 @@ async def test_the_steering_dashboard_draws_charts_with_tables(hub: InProcessHub
         assert 'id="tabelle-konflikte"' in page.text
 
 
+async def test_the_inbox_list_comes_alone_for_the_live_update_and_its_stream_needs_a_session(
+    hub: InProcessHub,
+) -> None:
+    async with browser(hub) as anonymous:
+        assert (await anonymous.get("/eingang/live")).status_code == 303
+    async with signed_in(hub, "awo") as partner:
+        page = await partner.get("/eingang")
+        assert 'data-live-src="/eingang/live"' in page.text
+        assert '<script src="/assets/workspace.js"></script>' in page.text
+        part = await partner.get("/eingang?teil=liste&zweck=referral")
+        assert part.status_code == 200
+        assert "<html" not in part.text
+    async with signed_in(hub, "lenkungsgruppe") as steering:
+        assert (await steering.get("/eingang/live")).status_code == 403
+
+
 async def test_sign_out_ends_the_session(hub: InProcessHub) -> None:
     async with signed_in(hub, "fallmanagement") as client:
         page = await client.get("/faelle")
