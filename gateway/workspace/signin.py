@@ -45,6 +45,7 @@ HOME = {
     "partner_agency": "/eingang",
     "abh_officer": "/personen",
     "steering": "/steuerung",
+    "conflict_board": "/konflikte",
     "admin": "/faelle",
 }
 

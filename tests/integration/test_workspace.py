@@ -334,6 +334,67 @@ async def test_the_inbox_list_comes_alone_for_the_live_update_and_its_stream_nee
         assert (await steering.get("/eingang/live")).status_code == 403
 
 
+REPORT_CONFLICT = """mutation($input: ReportConflictInput!) {
+  reportConflict(input: $input) { conflictId position } }"""
+
+
+async def test_the_board_escalates_a_conflict_to_the_steering_groups_agenda(
+    hub: InProcessHub,
+) -> None:
+    board = hub.headers("conflict_board", "konfliktmanagement-05315")
+    reported = await hub.graphql(
+        REPORT_CONFLICT,
+        {
+            "input": {
+                "kind": "administration",
+                "district": "Köln-Kalk",
+                "stage": 2,
+                "description": "Unklare Zuständigkeit",
+                "parties": [
+                    {"type": "organisation", "name": "Amt A"},
+                    {"type": "organisation", "name": "Amt B"},
+                ],
+            }
+        },
+        headers=board,
+    )
+    conflict = reported["data"]["reportConflict"]
+    async with signed_in(hub, "konfliktmanagement") as client:
+        listed = await client.get(
+            f"/konflikte/{conflict['conflictId']}?stand={conflict['position']}"
+        )
+        assert listed.status_code == 200, listed.text
+        token = {"csrf": hidden(listed.text, "csrf"), "formular": hidden(listed.text, "formular")}
+        refused = await client.post(
+            f"/konflikte/{conflict['conflictId']}/eskalation",
+            data={**token, "bisher": "2", "stufe": "1", "gremium": "", "begruendung": ""},
+        )
+        assert refused.status_code == 400
+        for field in ("stufe", "gremium", "begruendung"):
+            assert f'id="{field}-fehler"' in refused.text
+        escalated = await client.post(
+            f"/konflikte/{conflict['conflictId']}/eskalation",
+            data={
+                **token,
+                "bisher": "2",
+                "stufe": "4",
+                "gremium": "steering_group",
+                "begruendung": "Zuständigkeit klären",
+            },
+        )
+        assert escalated.status_code == 303, escalated.text
+        page = await client.get(escalated.headers["location"])
+        assert "Der Konflikt wurde eskaliert." in page.text
+        assert "Stufe 2 → 4, an Lenkungsgruppe" in page.text
+    async with signed_in(hub, "lenkungsgruppe") as steering:
+        for _ in range(50):
+            agenda = await steering.get("/steuerung")
+            if "Köln-Kalk, Glasl-Stufe 4" in agenda.text:
+                break
+            await asyncio.sleep(0.1)
+        assert "Köln-Kalk, Glasl-Stufe 4" in agenda.text
+
+
 async def test_sign_out_ends_the_session(hub: InProcessHub) -> None:
     async with signed_in(hub, "fallmanagement") as client:
         page = await client.get("/faelle")
