@@ -117,6 +117,33 @@ def test_the_authority_looks_at_a_pathway_and_readiness_on_two_dates(pages: Open
     officer.check("weg")
 
 
+def test_the_board_escalates_a_conflict_which_the_steering_group_finds_on_its_agenda(
+    pages: Open,
+) -> None:
+    board = pages("konfliktmanagement")
+    page = board.page
+    page.wait_for_url("**/konflikte")
+    board.check("konflikte")
+    page.get_by_role("row", name=re.compile("Köln-Innenstadt")).get_by_role("link").click()
+    board.check("konflikt")
+    page.get_by_label("Neue Glasl-Stufe").select_option("4")
+    page.get_by_label("An", exact=True).select_option("steering_group")
+    page.get_by_label("Begründung").fill("Zuständigkeit zwischen zwei Ämtern klären")
+    page.get_by_role("button", name="Eskalieren").click()
+    assert page.get_by_text("Der Konflikt wurde eskaliert.").is_visible()
+
+    steering = pages("lenkungsgruppe")
+    agenda = steering.page
+    agenda.wait_for_url("**/steuerung")
+    item = agenda.get_by_text("Köln-Innenstadt, Glasl-Stufe 4")
+    for _ in range(30):
+        if item.count():
+            break
+        agenda.wait_for_timeout(300)
+        agenda.reload()
+    assert item.is_visible()
+
+
 def test_the_steering_dashboard_renders_its_charts_and_tables(pages: Open) -> None:
     steering = pages("lenkungsgruppe")
     page = steering.page
