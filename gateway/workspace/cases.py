@@ -104,6 +104,7 @@ def router(ws: Workspace) -> APIRouter:
         errors: dict[str, str],
         token: str,
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         return ws.page(
             request,
@@ -113,6 +114,7 @@ def router(ws: Workspace) -> APIRouter:
             values=values,
             errors=errors,
             token=token,
+            restored=restored,
         )
 
     @routes.get("/faelle/neu")
@@ -120,11 +122,14 @@ def router(ws: Workspace) -> APIRouter:
         session = ws.guard(request, CASE_MANAGERS)
         if not isinstance(session, Session):
             return session
-        return await intake_page(request, session, {}, {}, session.form_token())
+        draft = ws.draft(request, "rechtskreise")
+        return await intake_page(
+            request, session, draft or {}, {}, session.form_token(), restored=draft is not None
+        )
 
     @routes.post("/faelle/neu")
     async def intake(request: Request) -> Response:
-        session = ws.guard(request, CASE_MANAGERS)
+        session = await ws.guard_form(request, CASE_MANAGERS)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)
@@ -183,6 +188,7 @@ def router(ws: Workspace) -> APIRouter:
         errors: dict[str, str],
         token: str,
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         return ws.page(
             request,
@@ -193,6 +199,7 @@ def router(ws: Workspace) -> APIRouter:
             values=values,
             errors=errors,
             token=token,
+            restored=restored,
         )
 
     @routes.get("/faelle/{case_id}/einwilligung")
@@ -203,11 +210,14 @@ def router(ws: Workspace) -> APIRouter:
         case = await load_case(session, case_id, None)
         if case is None:
             return ws.page(request, "not_found.html", session, status_code=404)
-        return await consent_page(request, session, case, {}, {}, session.form_token())
+        draft = ws.draft(request, "kategorien", "zwecke")
+        return await consent_page(
+            request, session, case, draft or {}, {}, session.form_token(), restored=bool(draft)
+        )
 
     @routes.post("/faelle/{case_id}/einwilligung")
     async def consent(request: Request, case_id: str) -> Response:
-        session = ws.guard(request, CASE_MANAGERS)
+        session = await ws.guard_form(request, CASE_MANAGERS)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)
@@ -264,6 +274,7 @@ def router(ws: Workspace) -> APIRouter:
         token: str,
         missing: list[str],
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         return ws.page(
             request,
@@ -274,6 +285,7 @@ def router(ws: Workspace) -> APIRouter:
             values=values,
             errors=errors,
             token=token,
+            restored=restored,
             missing=missing,
         )
 
@@ -285,11 +297,21 @@ def router(ws: Workspace) -> APIRouter:
         case = await load_case(session, case_id, None)
         if case is None:
             return ws.page(request, "not_found.html", session, status_code=404)
-        return await referral_page(request, session, case, {}, {}, session.form_token(), [])
+        draft = ws.draft(request, "kategorien")
+        return await referral_page(
+            request,
+            session,
+            case,
+            draft or {},
+            {},
+            session.form_token(),
+            [],
+            restored=draft is not None,
+        )
 
     @routes.post("/faelle/{case_id}/ueberweisung")
     async def refer(request: Request, case_id: str) -> Response:
-        session = ws.guard(request, CASE_MANAGERS)
+        session = await ws.guard_form(request, CASE_MANAGERS)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)

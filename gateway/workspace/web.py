@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +33,9 @@ PAGE_CSP = (
 COOKIE = "hub_session"
 #: a secure cookie's name (prod): bound to this host and HTTPS
 COOKIE_SECURE = "__Host-hub_session"
+
+#: how long the values of a form sent after its session ended are kept for the user
+DRAFT_SECONDS = 15 * 60
 
 ContextFactory = Callable[[Principal, str | None], HubContext]
 
@@ -135,6 +140,9 @@ class Workspace:
         self.env = env
         self.dev = env == "dev"
         self.sessions = sessions or SessionStore()
+        #: forms sent after their session ended: id -> (when, page, values); restored once
+        #: into the form after the user signed in again
+        self.drafts: dict[str, tuple[float, str, dict[str, list[str]]]] = {}
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env_ = self.templates.env
         env_.filters["datum"] = labels.date_de
@@ -177,6 +185,40 @@ class Workspace:
         if session.principal.role not in roles:
             return self.page(request, "refused.html", session, status_code=403)
         return session
+
+    async def guard_form(self, request: Request, roles: frozenset[str]) -> Session | Response:
+        """As :meth:`guard`, for a form's POST: without a session the form's values are kept
+        (not its tokens) and the user continues at the form, filled in, after signing in."""
+        session = self.session(request)
+        if session is not None:
+            return self.guard(request, roles)
+        form = await request.form()
+        values: dict[str, list[str]] = {}
+        for key, value in form.multi_items():
+            if isinstance(value, str) and key not in ("csrf", "formular"):
+                values.setdefault(key, []).append(value)
+        now = time.monotonic()
+        for key, (created, _, _) in list(self.drafts.items()):
+            if now - created > DRAFT_SECONDS:
+                del self.drafts[key]
+        draft = secrets.token_urlsafe(18)
+        self.drafts[draft] = (now, request.url.path, values)
+        target = quote(f"{request.url.path}?entwurf={draft}")
+        return RedirectResponse(f"/anmelden?weiter={target}", status_code=303)
+
+    def draft(self, request: Request, *many: str) -> dict[str, Any] | None:
+        """The values of a form sent after its session ended, once, on the same page."""
+        key = request.query_params.get("entwurf")
+        found = self.drafts.pop(key, None) if key else None
+        if found is None:
+            return None
+        created, path, values = found
+        if path != request.url.path or time.monotonic() - created > DRAFT_SECONDS:
+            return None
+        return {
+            name: [v for v in items if v] if name in many else (items[0] if items else "")
+            for name, items in values.items()
+        }
 
     async def posted(self, request: Request, session: Session) -> dict[str, list[str]] | Response:
         """The submitted form, when its CSRF token is the session's; else a refusal (403)."""

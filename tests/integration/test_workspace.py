@@ -9,6 +9,7 @@ import contextlib
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
+from urllib.parse import unquote
 
 import httpx
 import pytest
@@ -153,6 +154,33 @@ def cases_listed(html: str) -> int:
     found = re.search(r"Fälle \((\d+)\)", html)
     assert found
     return int(found.group(1))
+
+
+async def test_a_form_sent_after_the_session_ended_is_filled_in_again_after_sign_in(
+    hub: InProcessHub,
+) -> None:
+    async with signed_in(hub, "fallmanagement") as client:
+        data = {**await form_of(client, "/faelle/neu"), **INTAKE, "kontakt": "0221 123"}
+        client.cookies.clear()  # the session has ended (timeout or a restart)
+        sent = await client.post("/faelle/neu", data=data)
+        assert sent.status_code == 303
+        assert sent.headers["location"].startswith("/anmelden?weiter=/faelle/neu%3Fentwurf%3D")
+        again = await client.post(
+            "/anmelden",
+            data={
+                "benutzer": "fallmanagement",
+                "weiter": unquote(sent.headers["location"].split("weiter=")[1]),
+            },
+        )
+        assert again.headers["location"].startswith("/faelle/neu?entwurf=")
+        form = await client.get(again.headers["location"])
+        assert "Ihre Eingaben sind wiederhergestellt" in form.text
+        assert 'value="Beispiel"' in form.text
+        assert 'value="0221 123"' in form.text
+        assert 'id="rechtskreise-sgb_ii" name="rechtskreise" value="sgb_ii" checked' in form.text
+        assert hidden(form.text, "csrf") != data["csrf"]  # a new session, new tokens
+        once = await client.get(again.headers["location"])
+        assert "Ihre Eingaben sind wiederhergestellt" not in once.text  # restored once only
 
 
 async def test_a_double_submit_opens_one_case(hub: InProcessHub) -> None:
