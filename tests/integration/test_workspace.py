@@ -148,6 +148,10 @@ async def test_the_intake_form_shows_each_error_at_its_field_and_in_a_summary_an
         assert 'value="Hanna"' in page
         assert 'value="31.02.1990"' in page
         assert '<option value="jobcenter" selected>' in page
+        data["vorname"] = '"><script>alert(1)</script>'
+        escaped = (await client.post("/faelle/neu", data=data)).text
+        assert "<script>alert(1)</script>" not in escaped
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in escaped
 
 
 def cases_listed(html: str) -> int:
@@ -421,6 +425,30 @@ async def test_the_board_escalates_a_conflict_to_the_steering_groups_agenda(
                 break
             await asyncio.sleep(0.1)
         assert "Köln-Kalk, Glasl-Stufe 4" in agenda.text
+
+
+async def test_a_case_manager_reports_a_systemic_gap(hub: InProcessHub) -> None:
+    async with signed_in(hub, "fallmanagement") as client:
+        token = await form_of(client, "/luecken/neu")
+        refused = await client.post(
+            "/luecken/neu", data={**token, "kategorie": "", "betroffene": "viele"}
+        )
+        assert refused.status_code == 400
+        for field in ("kategorie", "beschreibung", "betroffene"):
+            assert f'id="{field}-fehler"' in refused.text
+        sent = await client.post(
+            "/luecken/neu",
+            data={
+                **token,
+                "kategorie": "waiting_times",
+                "rechtskreis": "sgb_ii",
+                "beschreibung": "Lange Wartezeiten auf Termine im Jobcenter",
+                "betroffene": "8",
+            },
+        )
+        assert sent.status_code == 303, sent.text
+        page = await client.get(sent.headers["location"])
+        assert "Die Lücke wurde an die Lenkungsgruppe gemeldet." in page.text
 
 
 async def test_sign_out_ends_the_session(hub: InProcessHub) -> None:
