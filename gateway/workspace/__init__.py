@@ -7,7 +7,16 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from gateway.workspace import authority, cases, conflicts, gaps, partners, signin, steering
+from gateway.workspace import (
+    authority,
+    cases,
+    conflicts,
+    gaps,
+    mediation,
+    partners,
+    signin,
+    steering,
+)
 from gateway.workspace.web import HERE, Workspace
 
 __all__ = ["Workspace", "graphiql_page", "install"]
@@ -16,7 +25,7 @@ __all__ = ["Workspace", "graphiql_page", "install"]
 def install(app: FastAPI, workspace: Workspace) -> None:
     """Serves the workspace's pages on ``app`` and its vendored assets under ``/assets``."""
     app.mount("/assets", StaticFiles(directory=str(HERE / "static")), name="assets")
-    for module in (signin, cases, gaps, partners, authority, conflicts, steering):
+    for module in (signin, cases, mediation, gaps, partners, authority, conflicts, steering):
         app.include_router(module.router(workspace))
 
 

@@ -451,6 +451,56 @@ async def test_a_case_manager_reports_a_systemic_gap(hub: InProcessHub) -> None:
         assert "Die Lücke wurde an die Lenkungsgruppe gemeldet." in page.text
 
 
+REGISTER_MEDIATOR = """mutation($input: RegisterMediatorInput!) {
+  registerMediator(input: $input) { mediatorId } }"""
+
+
+async def test_a_case_manager_asks_for_a_mediator_beside_the_calendar(hub: InProcessHub) -> None:
+    await hub.graphql(
+        REGISTER_MEDIATOR,
+        {
+            "input": {
+                "displayName": "Yusuf Demir",
+                "languages": ["ar", "tr"],
+                "availability": ["mon 08:00-16:00"],
+                "pledgeSignedOn": "2026-01-05",
+            }
+        },
+        headers=hub.headers("case_manager", "kim-05315"),
+    )
+    async with signed_in(hub, "fallmanagement") as client:
+        case_id = await open_case(client)
+        for _ in range(50):
+            form = await client.get(f"/faelle/{case_id}/sprachmittlung")
+            if "ar, tr" in form.text:
+                break
+            await asyncio.sleep(0.1)
+        assert "ar, tr" in form.text
+        assert "Yusuf" not in form.text  # the mediator's name stays encrypted
+        token = {"csrf": hidden(form.text, "csrf"), "formular": hidden(form.text, "formular")}
+        refused = await client.post(
+            f"/faelle/{case_id}/sprachmittlung",
+            data={**token, "sprache": "Arabisch", "tag": "gestern", "uhrzeit": "25:00"},
+        )
+        assert refused.status_code == 400
+        for field in ("sprache", "tag", "uhrzeit"):
+            assert f'id="{field}-fehler"' in refused.text
+        monday = dt.date.today() + dt.timedelta(days=7 - dt.date.today().weekday())
+        sent = await client.post(
+            f"/faelle/{case_id}/sprachmittlung",
+            data={
+                **token,
+                "sprache": "ar",
+                "tag": monday.strftime("%d.%m.%Y"),
+                "uhrzeit": "10:00",
+                "minuten": "60",
+            },
+        )
+        assert sent.status_code == 303, sent.text
+        page = await client.get(sent.headers["location"])
+        assert "Die Sprachmittlung wurde angefragt" in page.text
+
+
 async def test_sign_out_ends_the_session(hub: InProcessHub) -> None:
     async with signed_in(hub, "fallmanagement") as client:
         page = await client.get("/faelle")
