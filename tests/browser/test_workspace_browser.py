@@ -40,6 +40,12 @@ def test_a_case_manager_takes_a_person_from_intake_to_referral_and_the_partner_a
     page.wait_for_url(re.compile(r"/faelle/[0-9a-f-]{36}\?"))
     assert page.get_by_text("Der Fall wurde aufgenommen.").is_visible()
     manager.check("fallakte")
+    case_page = page.url.split("?")[0]
+    page.goto(f"{case_page}/sprachmittlung")
+    manager.check("sprachmittlung")
+    page.goto("/luecken/neu")
+    manager.check("lücke-melden")
+    page.goto(case_page)
 
     page.get_by_role("link", name="Einwilligung erfassen").click()
     manager.check("einwilligung")
@@ -65,6 +71,7 @@ def test_a_case_manager_takes_a_person_from_intake_to_referral_and_the_partner_a
     assert card.count() == 0
 
     page.get_by_role("link", name="Überweisung senden").click()
+    manager.check("überweisung")
     page.get_by_label("Empfangende Stelle").fill("awo-05315")
     page.get_by_label("Angebot").fill("Migrationsberatung Browser")
     page.get_by_label("Einwilligung").select_option(index=1)
