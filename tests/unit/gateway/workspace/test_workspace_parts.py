@@ -139,3 +139,31 @@ def test_charts_are_labelled_svg_that_escapes_every_text() -> None:
     )
     assert "01.01.2024" in path
     assert "Duldung: 01.01.2016 bis 01.01.2018" in path
+
+
+async def test_outside_development_the_demo_sign_in_is_closed_and_cookies_are_secure() -> None:
+    import httpx
+    from fastapi import FastAPI
+    from starlette.responses import Response
+
+    from gateway.workspace import install
+
+    app = FastAPI()
+    workspace = Workspace(schema=None, contexts=lambda p, q: None, env="prod")  # type: ignore[arg-type]
+    install(app, workspace)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="https://hub.test") as client:
+        page = await client.get("/anmelden")
+        assert "Anmeldung nicht eingerichtet" in page.text
+        assert "benutzer-fallmanagement" not in page.text
+        refused = await client.post("/anmelden", data={"benutzer": "fallmanagement"})
+        assert refused.status_code == 403
+        assert "set-cookie" not in refused.headers
+        assert (await client.get("/faelle")).status_code == 303
+    assert workspace.cookie == "__Host-hub_session"
+    plain = Response()
+    workspace.set_cookie(plain, workspace.sessions.create(WHO))
+    cookie = plain.headers["set-cookie"].lower()
+    assert "secure" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
