@@ -171,6 +171,10 @@ class Workspace:
         )
 
     def to_sign_in(self, request: Request) -> RedirectResponse:
+        """The sign-in page, continuing at this page afterwards (a GET; an action sent
+        without a session continues at the user's first page)."""
+        if request.method != "GET":
+            return RedirectResponse("/anmelden", status_code=303)
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query

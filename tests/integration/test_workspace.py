@@ -355,6 +355,8 @@ async def test_the_inbox_list_comes_alone_for_the_live_update_and_its_stream_nee
 ) -> None:
     async with browser(hub) as anonymous:
         assert (await anonymous.get("/eingang/live")).status_code == 303
+        action = await anonymous.post("/eingang/x/annehmen", data={"csrf": "x"})
+        assert action.headers["location"] == "/anmelden"  # not back to a POST-only path
     async with signed_in(hub, "awo") as partner:
         page = await partner.get("/eingang")
         assert 'data-live-src="/eingang/live"' in page.text
