@@ -30,8 +30,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A hub as ``make up`` starts it, for this module."""
     home = tmp_path_factory.mktemp("browser-hub")
     port = _free_port()
     log = home / "hub.log"
@@ -63,8 +64,10 @@ def hub_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 proc.kill()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    """Playwright's sync API runs its own event loop: it is stopped after this module, so the
+    asyncio tests that follow find none running."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: run `sudo apt-get install -y chromium` (make browser)")
     from playwright.sync_api import sync_playwright
