@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: up test lint typecheck check bench chaos export clean-data install
+.PHONY: up test lint typecheck check bench chaos export clean-data install vendor browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,23 @@ install: $(STAMP)
 up: $(STAMP)
 	$(BIN)/hub up
 
-test: $(STAMP)
+# The browser tests drive Debian's chromium (tests/browser); as root it is installed with apt
+# when missing, otherwise the target fails with the one command to run. It never skips.
+CHROMIUM ?= /usr/bin/chromium
+
+browser:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "chromium is missing; install it with: sudo apt-get install -y chromium" >&2; exit 1; \
+	  fi; }
+
+# Refresh the vendored front-end assets (KERN, GraphiQL, axe-core) from the npm registry.
+vendor:
+	sh gateway/workspace/vendor.sh
+
+test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports

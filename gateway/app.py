@@ -32,6 +32,8 @@ from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, requ
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
+from gateway.workspace import Workspace, graphiql_page
+from gateway.workspace import install as install_workspace
 from projections import schema as read_models
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
@@ -128,11 +130,11 @@ class TracingMiddleware:
 
 #: the API answers JSON only: nothing may load, frame or be framed
 API_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-#: GraphiQL's page (dev only) loads its scripts and styles from unpkg.com and runs inline ones
+#: GraphiQL's page (dev only) loads its scripts and styles from the hub (gateway/workspace);
+#: its editor sets inline styles
 IDE_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://unpkg.com; img-src 'self' data:; "
-    "font-src 'self' data: https://unpkg.com; connect-src 'self'; "
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HSTS = "max-age=31536000; includeSubDomains"
@@ -280,6 +282,10 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
     it (4401) when that token expires."""
 
     graphql_transport_ws_handler_class = ExpiringTransportWSHandler
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql_page()  # served from the hub, not from a CDN
 
     async def on_ws_connect(self, context: HubContext) -> None:
         params = context.connection_params if isinstance(context.connection_params, dict) else {}
@@ -438,13 +444,34 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         redoc_url=None,
     )
     app.state.schema_settings = schema_settings
+    served_schema = schema if settings.env == "dev" else build_schema(introspection_for_all=False)
     graphql = AuthenticatingRouter(
-        schema if settings.env == "dev" else build_schema(introspection_for_all=False),
+        served_schema,
         context_getter=context_getter,
         graphql_ide="graphiql" if ide_enabled else None,
         subscription_protocols=[GRAPHQL_TRANSPORT_WS_PROTOCOL],
     )
     app.include_router(graphql, prefix="/graphql")
+
+    def workspace_context(principal: Principal, purpose: str | None) -> HubContext:
+        """The context /graphql builds, for a principal signed in to the workspace."""
+        pool = state["pool"]
+        commands = state["commands"]
+        assert isinstance(pool, asyncpg.Pool)
+        assert isinstance(commands, CommandClient)
+        return HubContext(
+            principal=principal,
+            pool=pool,
+            commands=commands,
+            settings=schema_settings,
+            authenticate=authenticate,
+            notifier=state.get("notifier"),
+            purpose=purpose,
+        )
+
+    install_workspace(
+        app, Workspace(schema=served_schema, contexts=workspace_context, env=settings.env)
+    )
 
     @app.exception_handler(Unauthenticated)
     async def unauthenticated(_: Request, error: Unauthenticated) -> JSONResponse:

@@ -90,7 +90,8 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             settings, subject="demo-awo", agency="awo-05315", role="partner_agency", ttl=12 * 3600
         )
         print(
-            f"\n  The hub is up: {base_url}/graphql (GraphiQL in the browser)\n"
+            f"\n  Workspace (Arbeitsoberfläche): {base_url}/\n"
+            f"  The hub is up: {base_url}/graphql (GraphiQL in the browser)\n"
             f"  Demo token (foreigners authority officer, 12 h):\n\n  {token}\n\n"
             f"  Case manager of the demo cases (kim-05315):\n\n  {case_manager}\n\n"
             f"  Partner agency (awo-05315):\n\n  {partner}\n\n"

@@ -233,14 +233,15 @@ async def test_every_answer_carries_the_security_headers(
         assert "strict-transport-security" not in answer.headers  # dev: plain HTTP
 
 
-async def test_in_dev_graphiql_page_may_load_its_scripts(client: httpx.AsyncClient) -> None:
+async def test_in_dev_graphiql_page_loads_its_scripts_from_the_hub_only(
+    client: httpx.AsyncClient,
+) -> None:
     page = await client.get("/graphql", headers={"Accept": "text/html"})
 
     assert_security_headers(page)
-    assert (
-        "script-src 'self' 'unsafe-inline' https://unpkg.com"
-        in (page.headers["content-security-policy"])
-    )
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    assert "unpkg.com" not in page.headers["content-security-policy"]
+    assert "unpkg.com" not in page.text
 
 
 async def test_in_prod_answers_carry_hsts_and_the_strict_policy(

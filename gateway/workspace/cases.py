@@ -1,0 +1,345 @@
+"""Fallmanagement: Fallübersicht, Fallaufnahme, Fallakte, Einwilligung erfassen and
+widerrufen, Überweisung senden."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from contracts.roles import CASE_MANAGERS
+from gateway.context import today
+from gateway.workspace import forms
+from gateway.workspace.sessions import Session
+from gateway.workspace.web import Workspace
+
+CASELOAD = """query($closed: Boolean!, $atLeast: String) {
+  caseload(includeClosed: $closed, atLeast: $atLeast) {
+    openCases closedCases referralsWaiting unservedMediation
+    cases { id personId targetGroup legalSpheres intakeSource interpreterNeeded openedOn status
+            needs { domain level } referrals { status } consents { status } }
+  }
+}"""
+CASE = """query($id: ID!, $atLeast: String) {
+  case(id: $id, atLeast: $atLeast) {
+    id personId agency targetGroup legalSpheres intakeSource interpreterNeeded openedOn status
+    closedOn closeReason conferences lastConference
+    needs { domain level }
+    goals { id domain targetDate }
+    consents { id recipients categories purposes specialCategoriesExplicit validFrom validUntil
+               language mutual status endedOn }
+    referrals { id toAgency service purpose sharedCategories status sentAt answeredAt
+                declineReason outcome consentStatus }
+    mediation { id language startsAt minutes status reason }
+  }
+}"""
+TIMELINE = """query($id: ID!) {
+  person(id: $id) { timeline(limit: 200) { occurredAt service eventType summary } }
+}"""
+OPEN_CASE = """mutation($input: OpenCaseInput!) {
+  openCase(input: $input) { caseId personId position }
+}"""
+GRANT = """mutation($input: GrantConsentInput!) {
+  grantConsent(input: $input) { consentId position }
+}"""
+WITHDRAW = """mutation($input: WithdrawConsentInput!) {
+  withdrawConsent(input: $input) { position }
+}"""
+REFER = """mutation($input: SendReferralInput!) {
+  sendReferral(input: $input) { referralId position }
+}"""
+
+
+def _filtered(cases: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
+    group, sphere = query.get("zielgruppe", ""), query.get("rechtskreis", "")
+    waiting = query.get("offen") == "ueberweisung"
+    found = []
+    for case in cases:
+        if group and case["targetGroup"] != group:
+            continue
+        if sphere and sphere not in case["legalSpheres"]:
+            continue
+        if waiting and not any(r["status"] == "sent" for r in case["referrals"]):
+            continue
+        found.append(case)
+    return found
+
+
+def router(ws: Workspace) -> APIRouter:
+    routes = APIRouter(include_in_schema=False)
+
+    async def load_case(session: Session, case_id: str, at_least: str | None) -> Any:
+        answer = await ws.graphql(session, CASE, {"id": case_id, "atLeast": at_least or None})
+        return answer.data.get("case") if answer.ok else None
+
+    @routes.get("/faelle")
+    async def caseload(request: Request) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        query = dict(request.query_params)
+        closed = query.get("status") in ("alle", "closed")
+        answer = await ws.graphql(
+            session, CASELOAD, {"closed": closed, "atLeast": query.get("stand") or None}
+        )
+        load = answer.data.get("caseload") or {}
+        cases = _filtered(load.get("cases", []), query)
+        if query.get("status") == "closed":
+            cases = [c for c in cases if c["status"] == "closed"]
+        return ws.page(
+            request,
+            "cases/list.html",
+            session,
+            load=load,
+            cases=cases,
+            query=query,
+            problems=answer.problems,
+        )
+
+    async def intake_page(
+        request: Request,
+        session: Session,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        token: str,
+        status_code: int = 200,
+        restored: bool = False,
+    ) -> Response:
+        return ws.page(
+            request,
+            "cases/new.html",
+            session,
+            status_code=status_code,
+            values=values,
+            errors=errors,
+            token=token,
+            restored=restored,
+        )
+
+    @routes.get("/faelle/neu")
+    async def intake_form(request: Request) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request, "rechtskreise")
+        return await intake_page(
+            request, session, draft or {}, {}, session.form_token(), restored=draft is not None
+        )
+
+    @routes.post("/faelle/neu")
+    async def intake(request: Request) -> Response:
+        session = await ws.guard_form(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        form = await ws.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+        token = forms.one(form, "formular")
+        value, errors = forms.open_case(form, today())
+
+        async def act() -> str | None:
+            nonlocal errors
+            if errors:
+                return None
+            answer = await ws.graphql(session, OPEN_CASE, {"input": value})
+            if not answer.ok:
+                errors = forms.api_errors(answer.problems)
+                return None
+            opened = answer.data["openCase"]
+            return f"/faelle/{opened['caseId']}?stand={opened['position']}&neu=1"
+
+        target = await ws.once(session, token, act)
+        if target is None:
+            values = forms.kept(form, "rechtskreise")
+            return await intake_page(request, session, values, errors, token, 400)
+        return RedirectResponse(target, status_code=303)
+
+    @routes.get("/faelle/{case_id}")
+    async def case_file(request: Request, case_id: str) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        query = dict(request.query_params)
+        case = await load_case(session, case_id, query.get("stand"))
+        if case is None:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        purpose = query.get("zweck") or None
+        timeline = await ws.graphql(session, TIMELINE, {"id": case["personId"]}, purpose=purpose)
+        person = timeline.data.get("person") or {}
+        return ws.page(
+            request,
+            "cases/detail.html",
+            session,
+            case=case,
+            query=query,
+            purpose=purpose,
+            timeline=person.get("timeline") or [],
+            notices=timeline.notices,
+            problems=timeline.problems,
+            token=session.form_token(),
+        )
+
+    async def consent_page(
+        request: Request,
+        session: Session,
+        case: Any,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        token: str,
+        status_code: int = 200,
+        restored: bool = False,
+    ) -> Response:
+        return ws.page(
+            request,
+            "cases/consent.html",
+            session,
+            status_code=status_code,
+            case=case,
+            values=values,
+            errors=errors,
+            token=token,
+            restored=restored,
+        )
+
+    @routes.get("/faelle/{case_id}/einwilligung")
+    async def consent_form(request: Request, case_id: str) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        case = await load_case(session, case_id, None)
+        if case is None:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        draft = ws.draft(request, "kategorien", "zwecke")
+        return await consent_page(
+            request, session, case, draft or {}, {}, session.form_token(), restored=bool(draft)
+        )
+
+    @routes.post("/faelle/{case_id}/einwilligung")
+    async def consent(request: Request, case_id: str) -> Response:
+        session = await ws.guard_form(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        form = await ws.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+        case = await load_case(session, case_id, None)
+        if case is None:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        token = forms.one(form, "formular")
+        value, errors = forms.grant_consent(form, case_id, today())
+
+        async def act() -> str | None:
+            nonlocal errors
+            if errors:
+                return None
+            answer = await ws.graphql(session, GRANT, {"input": value})
+            if not answer.ok:
+                errors = forms.api_errors(answer.problems)
+                return None
+            position = answer.data["grantConsent"]["position"]
+            return f"/faelle/{case_id}?stand={position}&einwilligung=1"
+
+        target = await ws.once(session, token, act)
+        if target is None:
+            values = forms.kept(form, "kategorien", "zwecke")
+            return await consent_page(request, session, case, values, errors, token, 400)
+        return RedirectResponse(target, status_code=303)
+
+    @routes.post("/faelle/{case_id}/einwilligung/{consent_id}/widerruf")
+    async def withdraw(request: Request, case_id: str, consent_id: str) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        form = await ws.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+
+        async def act() -> str | None:
+            answer = await ws.graphql(session, WITHDRAW, {"input": {"consentId": consent_id}})
+            if not answer.ok:
+                return f"/faelle/{case_id}?fehler={answer.problems[0].code}"
+            position = answer.data["withdrawConsent"]["position"]
+            return f"/faelle/{case_id}?stand={position}&widerrufen=1"
+
+        target = await ws.once(session, forms.one(form, "formular"), act)
+        return RedirectResponse(target or f"/faelle/{case_id}", status_code=303)
+
+    async def referral_page(
+        request: Request,
+        session: Session,
+        case: Any,
+        values: dict[str, Any],
+        errors: dict[str, str],
+        token: str,
+        missing: list[str],
+        status_code: int = 200,
+        restored: bool = False,
+    ) -> Response:
+        return ws.page(
+            request,
+            "cases/referral.html",
+            session,
+            status_code=status_code,
+            case=case,
+            values=values,
+            errors=errors,
+            token=token,
+            restored=restored,
+            missing=missing,
+        )
+
+    @routes.get("/faelle/{case_id}/ueberweisung")
+    async def referral_form(request: Request, case_id: str) -> Response:
+        session = ws.guard(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        case = await load_case(session, case_id, None)
+        if case is None:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        draft = ws.draft(request, "kategorien")
+        return await referral_page(
+            request,
+            session,
+            case,
+            draft or {},
+            {},
+            session.form_token(),
+            [],
+            restored=draft is not None,
+        )
+
+    @routes.post("/faelle/{case_id}/ueberweisung")
+    async def refer(request: Request, case_id: str) -> Response:
+        session = await ws.guard_form(request, CASE_MANAGERS)
+        if not isinstance(session, Session):
+            return session
+        form = await ws.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+        case = await load_case(session, case_id, None)
+        if case is None:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        token = forms.one(form, "formular")
+        value, errors = forms.send_referral(form, case_id)
+        missing: list[str] = []
+
+        async def act() -> str | None:
+            nonlocal errors, missing
+            if errors:
+                return None
+            answer = await ws.graphql(session, REFER, {"input": value})
+            if not answer.ok:
+                missing = [m for p in answer.problems for m in p.missing]
+                errors = forms.api_errors(answer.problems, fallback="einwilligung")
+                return None
+            position = answer.data["sendReferral"]["position"]
+            return f"/faelle/{case_id}?stand={position}&ueberwiesen=1"
+
+        target = await ws.once(session, token, act)
+        if target is None:
+            values = forms.kept(form, "kategorien")
+            return await referral_page(request, session, case, values, errors, token, missing, 400)
+        return RedirectResponse(target, status_code=303)
+
+    return routes

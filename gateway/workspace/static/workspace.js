@@ -1,0 +1,32 @@
+// Live updates of the referral inbox: server-sent events (fed by the GraphQL subscription
+// referralInbox) say that something changed; the list is then fetched again from the server,
+// rendered as the page renders it. No data travels in the events themselves.
+(function () {
+  "use strict";
+  var list = document.querySelector("[data-live-src]");
+  if (!list || !window.EventSource || !window.fetch) {
+    return;
+  }
+  var status = document.getElementById("live-status");
+  var last = null;
+  function refresh(announce) {
+    fetch(list.getAttribute("data-list-src"), { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) {
+          return;
+        }
+        if (last === null || html !== last) {
+          list.innerHTML = html;
+          if (last !== null && announce && status) {
+            status.textContent = "Der Eingang wurde aktualisiert.";
+          }
+        }
+        last = html;
+      })
+      .catch(function () { /* the next event or reconnect tries again */ });
+  }
+  var source = new EventSource(list.getAttribute("data-live-src"));
+  source.onopen = function () { refresh(true); };
+  source.onmessage = function () { refresh(true); };
+})();
