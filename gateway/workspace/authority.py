@@ -32,8 +32,8 @@ PATHWAY = """query($id: ID!, $first: Date!, $second: Date!) {
   } }
 }
 fragment R on Readiness {
-  asOf lawVersion ready countedResidenceDays earliestResidenceDate
-  requirements { key met reason }
+  asOf lawVersion ready countedResidenceDays earliestResidenceDate renewalAssumed assumptionDe
+  requirements { key met reasonDe decisionNeeded }
 }"""
 
 

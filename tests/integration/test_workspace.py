@@ -312,6 +312,8 @@ async def test_the_authority_sees_a_pathway_and_readiness_on_two_dates(
         assert "Am 01.01.2026" in page.text
         assert "Am 01.06.2030" in page.text
         assert "Aufenthaltsdauer" in page.text
+        assert "Lebensunterhalt nicht bekannt" in page.text  # the reasons in German
+        assert "livelihood not known" not in page.text
         bad = await officer.get(f"/personen/{person}?datum=morgen")
         assert 'id="datum-fehler"' in bad.text
         worklist = await officer.get("/personen?stufe=titled")
