@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from gateway.workspace import labels
+from kernel.categories import SPECIAL_CATEGORIES
 
 Form = dict[str, list[str]]
 Errors = dict[str, str]
@@ -122,7 +123,7 @@ def grant_consent(form: Form, case_id: str, today: dt.date) -> tuple[dict[str, A
     elif any(p not in labels.PURPOSES for p in purposes):
         errors["zwecke"] = "Bitte wählen Sie nur Zwecke aus der Liste."
     explicit = one(form, "ausdruecklich") == "ja"
-    special = sorted(set(categories) & labels.SPECIAL_CATEGORIES)
+    special = sorted(set(categories) & SPECIAL_CATEGORIES)
     if special and not explicit:
         errors["ausdruecklich"] = (
             "Für besondere Kategorien (Gesundheit, Religion, ethnische Herkunft) muss die "

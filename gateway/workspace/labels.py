@@ -87,7 +87,6 @@ CATEGORIES = {
         "Ethnische Herkunft. Nur mit ausdrücklicher Einwilligung (Art. 9 DSGVO).",
     ),
 }
-SPECIAL_CATEGORIES = frozenset({"health", "religion", "ethnicity"})
 
 #: purposes with what a consent for them allows
 PURPOSES = {

@@ -19,6 +19,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter, ValidationError
 
+from contracts.commands import personal_fields
+from contracts.commands.foreigners_authority import RegisterArrival
 from contracts.positions import Position
 from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
@@ -31,8 +33,9 @@ from services.runtime.tokens import AuthError, Principal, verify_off_loop, verif
 #: no file, so it may neither send for an authority nor open files of its own
 SENDER_ROLES = frozenset({str(Role.ABH_OFFICER)})
 MAX_BYTES = 256 * 1024
-#: the fields of inbound messages that hold personal values: redacted from every log line
-PERSONAL_FIELDS = frozenset({"given_names", "family_name", "birth_date", "azr_number"})
+#: the fields of inbound messages that hold personal values (a new person's are the arrival's,
+#: as the command catalogue marks them): redacted from every log line
+PERSONAL_FIELDS = personal_fields(RegisterArrival)
 FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
 
 Execute = Callable[[Callable[[], Receipt], CommandContext], Awaitable[Receipt]]
