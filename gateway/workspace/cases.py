@@ -3,6 +3,7 @@ widerrufen, Überweisung senden."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,7 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from contracts.roles import CASE_MANAGERS
 from gateway.context import today
-from gateway.workspace import forms
+from gateway.workspace import forms, labels
 from gateway.workspace.sessions import Session
 from gateway.workspace.web import Workspace
 
@@ -49,6 +50,18 @@ WITHDRAW = """mutation($input: WithdrawConsentInput!) {
 REFER = """mutation($input: SendReferralInput!) {
   sendReferral(input: $input) { referralId position }
 }"""
+
+
+def _of_kind(
+    rows: list[dict[str, Any]], name: str, details: Callable[[str], dict[str, str] | None]
+) -> list[dict[str, str]]:
+    """The timeline rows of one event type (oldest first) with their details in German (the
+    timeline lists the person's events of the reader's own agency without a purpose)."""
+    found = []
+    for row in rows:
+        if labels.event_name(row["eventType"]) == name:
+            found.append(details(row["summary"]) or {"am": labels.date_de(row["occurredAt"])})
+    return found
 
 
 def _filtered(cases: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
@@ -167,6 +180,7 @@ def router(ws: Workspace) -> APIRouter:
         purpose = query.get("zweck") or None
         timeline = await ws.graphql(session, TIMELINE, {"id": case["personId"]}, purpose=purpose)
         person = timeline.data.get("person") or {}
+        rows = person.get("timeline") or []
         return ws.page(
             request,
             "cases/detail.html",
@@ -174,7 +188,9 @@ def router(ws: Workspace) -> APIRouter:
             case=case,
             query=query,
             purpose=purpose,
-            timeline=person.get("timeline") or [],
+            timeline=rows,
+            sphere_changes=_of_kind(rows, "legal_sphere_changed", labels.legal_sphere_change),
+            conferences=_of_kind(rows, "case_conference_held", labels.conference),
             notices=timeline.notices,
             problems=timeline.problems,
             token=session.form_token(),

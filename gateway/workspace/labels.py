@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -230,3 +231,118 @@ def number_de(value: float | int | None, digits: int = 0) -> str:
         return DASH
     text = f"{value:,.{digits}f}"
     return text.replace(",", " ").replace(".", ",").replace(" ", ".")
+
+
+#: German labels of the timeline's event types (``hub.<service>.<name>.v<n>``: the name). The
+#: API's ``summary`` stays English; the workspace shows these instead.
+EVENTS = {
+    # foreigners authority
+    "person_registered": "Ausländerakte angelegt",
+    "entry_recorded": "Einreise erfasst",
+    "residence_registered": "Wohnsitz angemeldet",
+    "residence_title_granted": "Aufenthaltstitel erteilt",
+    "asylum_application_filed": "Asylantrag gestellt (Aufenthaltsgestattung)",
+    "asylum_decision_received": "Asylentscheidung erhalten",
+    "duldung_issued": "Duldung erteilt",
+    "residence_title_applied": "Aufenthaltstitel beantragt",
+    "fiktionsbescheinigung_issued": "Fiktionsbescheinigung ausgestellt",
+    "temporary_protection_granted": "Vorübergehender Schutz (§ 24 AufenthG) gewährt",
+    "temporary_protection_extended": "Vorübergehender Schutz verlängert",
+    "integration_course_obligation_imposed": "Verpflichtung zum Integrationskurs",
+    "integration_course_completed": "Integrationskurs abgeschlossen",
+    "language_certificate_recorded": "Sprachzertifikat erfasst",
+    "departure_recorded": "Ausreise erfasst",
+    "stay_abroad_began": "Auslandsaufenthalt begonnen",
+    "returned_from_abroad": "Rückkehr aus dem Ausland",
+    "asylum_appeal_filed": "Klage gegen die Asylentscheidung erhoben",
+    "asylum_court_decided": "Gerichtsentscheidung im Asylverfahren",
+    "asylum_decision_final": "Asylentscheidung bestandskräftig",
+    "nationality_given_up": "Staatsangehörigkeit aufgegeben",
+    "multiple_nationality_accepted": "Mehrstaatigkeit hingenommen",
+    "consent_confirmed": "Einwilligung von der Ausländerbehörde bestätigt",
+    "consent_declined": "Einwilligung von der Ausländerbehörde abgelehnt",
+    "case_file_transferred": "Akte abgegeben",
+    "naturalisation_applied": "Einbürgerung beantragt",
+    "naturalisation_requirement_assessed": "Einbürgerungsvoraussetzung geprüft",
+    "naturalisation_test_passed": "Einbürgerungstest bestanden",
+    "naturalisation_assured": "Einbürgerungszusicherung erteilt",
+    "naturalisation_completed": "Eingebürgert (Urkunde ausgehändigt)",
+    # case management
+    "client_registered": "Beim KIM-Case-Management registriert",
+    "case_opened": "Fall aufgenommen",
+    "needs_assessed": "Bedarfe eingeschätzt",
+    "goal_agreed": "Ziel vereinbart",
+    "case_conference_held": "Fallkonferenz durchgeführt",
+    "legal_sphere_changed": "Rechtskreiswechsel",
+    "case_closed": "Fall abgeschlossen",
+    "case_reopened": "Fall wieder aufgenommen",
+    "consent_granted": "Einwilligung erteilt",
+    "consent_withdrawn": "Einwilligung widerrufen",
+    "consent_expired": "Einwilligung abgelaufen",
+    "referral_sent": "Überweisung gesendet",
+    "referral_accepted": "Überweisung angenommen",
+    "referral_declined": "Überweisung abgelehnt",
+    "referral_completed": "Überweisung abgeschlossen",
+    "mediation_requested": "Sprachmittlung angefragt",
+    "mediator_assigned": "Sprachmittlung zugeteilt",
+    "mediation_unserved": "Keine Sprachmittlung verfügbar",
+}
+
+SERVICES = {
+    "foreigners_authority": "Ausländerbehörde",
+    "case_management": "KIM-Case-Management",
+    "conflict_management": "Konfliktmanagement",
+    "steering_group": "Lenkungsgruppe",
+}
+
+_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_SPHERE_CHANGE = re.compile(r"Legal sphere changed (.+?) -> (.+?) from (\d{4}-\d{2}-\d{2})")
+_CONFERENCE = re.compile(r"Case conference held on (\d{4}-\d{2}-\d{2}) with (.*)")
+
+
+def event_name(event_type: str) -> str:
+    """``hub.case_management.legal_sphere_changed.v1`` -> ``legal_sphere_changed``."""
+    parts = event_type.split(".")
+    return parts[2] if len(parts) >= 3 else event_type
+
+
+def _sphere(words: str) -> str:
+    """A legal sphere as the summary writes it (``sgb ii``, ``none``) in German."""
+    if words == "none":
+        return "keiner"
+    return LEGAL_SPHERES.get(words.replace(" ", "_"), words)
+
+
+def legal_sphere_change(summary: str) -> dict[str, str] | None:
+    """From, to and the day of a Rechtskreiswechsel, in German, from its timeline summary."""
+    found = _SPHERE_CHANGE.match(summary)
+    if found is None:
+        return None
+    return {
+        "von": _sphere(found.group(1)),
+        "nach": _sphere(found.group(2)),
+        "ab": date_de(found.group(3)),
+    }
+
+
+def conference(summary: str) -> dict[str, str] | None:
+    """The day and the participating agencies of a case conference, from its summary."""
+    found = _CONFERENCE.match(summary)
+    if found is None:
+        return None
+    return {"am": date_de(found.group(1)), "mit": found.group(2)}
+
+
+def timeline_de(event_type: str, summary: str) -> str:
+    """A timeline row in German: the event type's label, with the details the workspace can
+    say in German (a Rechtskreiswechsel, a case conference; otherwise the dates)."""
+    name = event_name(event_type)
+    text = EVENTS.get(name, "Ereignis")
+    change = legal_sphere_change(summary) if name == "legal_sphere_changed" else None
+    if change:
+        return f"{text}: {change['von']} → {change['nach']} ab {change['ab']}"
+    held = conference(summary) if name == "case_conference_held" else None
+    if held:
+        return f"{text} am {held['am']} mit {held['mit']}"
+    dates = [date_de(d) for d in _ISO_DATE.findall(summary)]
+    return f"{text} ({', '.join(dates)})" if dates else text
