@@ -179,11 +179,15 @@ def send_referral(form: Form, case_id: str) -> tuple[dict[str, Any], Errors]:
     }, errors
 
 
-def api_errors(problems: list[Any], fallback: str = "_") -> Errors:
-    """The API's refusals as form errors: on the field the API names, else at the top."""
+def api_errors(
+    problems: list[Any], fallback: str = "_", fields: dict[str, str] | None = None
+) -> Errors:
+    """The API's refusals as form errors: on the field the API names (``fields``: a form's
+    own names for the API's input fields, before the shared ones), else at the top."""
     errors: Errors = {}
+    names = {**API_FIELDS, **(fields or {})}
     for problem in problems:
-        name = API_FIELDS.get(problem.field or "", fallback)
+        name = names.get(problem.field or "", fallback)
         text = problem.message
         if problem.missing:
             text += " Es fehlt: " + "; ".join(problem.missing) + "."

@@ -9,17 +9,15 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
-from typing import Any
 
 import httpx
 import pytest
 
 from gateway.auth import issue_token
-
 from tests.conftest import Servers
 from tests.integration.conftest import InProcessHub
 from tests.integration.live_hub import module_hub
-from tests.integration.test_workspace import INTAKE, browser, form_of, hidden, open_case
+from tests.integration.test_workspace import browser, hidden, open_case
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +115,130 @@ async def test_the_case_file_shows_legal_sphere_changes_conferences_and_a_german
         assert "Fall aufgenommen" in page.text
         assert "Legal sphere changed" not in page.text  # the API's English summary is not shown
         assert "Case opened" not in page.text
+
+
+REPORT_CONFLICT = """mutation($input: ReportConflictInput!) {
+  reportConflict(input: $input) { conflictId position } }"""
+
+
+async def test_the_board_intervenes_records_the_outcome_and_corrects_its_log(
+    hub: InProcessHub,
+) -> None:
+    reported = await hub.graphql(
+        REPORT_CONFLICT,
+        {
+            "input": {
+                "kind": "neighbourhood",
+                "district": "Köln-Mülheim",
+                "stage": 3,
+                "description": "Streit um die Nutzung des Innenhofs",
+                "parties": [
+                    {"type": "group", "name": "Hausgemeinschaft Nord"},
+                    {"type": "group", "name": "Hausgemeinschaft Süd"},
+                ],
+            }
+        },
+        headers=hub.headers("conflict_board", "konfliktmanagement-05315"),
+    )
+    conflict = reported["data"]["reportConflict"]
+    path = f"/konflikte/{conflict['conflictId']}"
+    async with browser(hub) as client:
+        await sign_in(client, "konfliktmanagement")
+        page = await client.get(f"{path}?stand={conflict['position']}")
+        assert page.status_code == 200, page.text
+
+        # schedule an intervention: errors at the fields first, input kept
+        action = f"{path}/intervention"
+        refused = await client.post(
+            action, data={**tokens_of(page.text, action), "format": "", "termin": "31.02.2026"}
+        )
+        assert refused.status_code == 400
+        for field in ("format", "termin", "moderation"):
+            assert f'href="#{field}"' in refused.text
+            assert f'id="{field}-fehler"' in refused.text
+        assert 'value="31.02.2026"' in refused.text
+        data = {
+            **tokens_of(refused.text, action),
+            "format": "mediation",
+            "termin": "15.12.2026",
+            "moderation": "Schiedsstelle Mülheim",
+        }
+        first, second = await asyncio.gather(
+            client.post(action, data=data), client.post(action, data=data)
+        )
+        assert first.status_code == second.status_code == 303, first.text
+        page = await client.get(first.headers["location"])
+        assert "Die Intervention wurde geplant." in page.text
+        assert "15.12.2026" in page.text
+        page = await page_until(client, path, "Ergebnis einer Intervention erfassen")
+        assert page.text.count("Mediation am 15.12.2026 (Schiedsstelle Mülheim)") == 1  # not two
+
+        # record its outcome
+        intervention = re.search(
+            r'<option value="([0-9a-f-]{36})">Mediation am 15.12.2026', page.text
+        )
+        assert intervention
+        action = f"{path}/ergebnis"
+        done = await client.post(
+            action,
+            data={
+                **tokens_of(page.text, action),
+                "intervention": intervention.group(1),
+                "ergebnis": "held",
+                "stufe_danach": "2",
+                "notiz": "Vereinbarung über Ruhezeiten",
+            },
+        )
+        assert done.status_code == 303, done.text
+        page = await client.get(done.headers["location"])
+        assert "Das Ergebnis der Intervention wurde erfasst." in page.text
+        assert "durchgeführt: Vereinbarung über Ruhezeiten" in page.text
+
+        # a log entry, then its correction: the first stays, struck through, beside it
+        action = f"{path}/protokoll"
+        written = await client.post(
+            action, data={**tokens_of(page.text, action), "eintrag": "Sitzung am Montag"}
+        )
+        assert written.status_code == 303, written.text
+        page = await client.get(written.headers["location"])
+        assert "Sitzung am Montag" in page.text
+        entry = re.search(r"\?korrigiert=([0-9a-f-]{36})#eintrag", page.text)
+        assert entry
+        form = await client.get(f"{path}?korrigiert={entry.group(1)}")
+        assert f'<option value="{entry.group(1)}" selected>' in form.text
+        corrected = await client.post(
+            action,
+            data={
+                **tokens_of(form.text, action),
+                "korrigiert": entry.group(1),
+                "eintrag": "Sitzung am Dienstag",
+            },
+        )
+        assert corrected.status_code == 303, corrected.text
+        page = await client.get(corrected.headers["location"])
+        html = page.text
+        assert re.search(r"<del[^>]*>Sitzung am Montag</del>", html)
+        assert "<ins>Sitzung am Dienstag</ins>" in html
+        assert "(korrigiert den Eintrag vom" in html
+        assert html.count("Sitzung am Montag") >= 1  # the corrected entry is still shown
+
+        # resolve: the lessons are checked, then the conflict is closed
+        action = f"{path}/abschluss"
+        short = await client.post(
+            action, data={**tokens_of(html, action), "abschluss": "agreement", "erkenntnisse": "ok"}
+        )
+        assert short.status_code == 400
+        assert 'id="erkenntnisse-fehler"' in short.text
+        resolved = await client.post(
+            action,
+            data={
+                **tokens_of(short.text, action),
+                "abschluss": "agreement",
+                "erkenntnisse": "Feste Ruhezeiten helfen beiden Gruppen.",
+            },
+        )
+        assert resolved.status_code == 303, resolved.text
+        page = await client.get(resolved.headers["location"])
+        assert "Der Konflikt wurde abgeschlossen." in page.text
+        listed = await page_until(client, "/konflikte", "abgeschlossen")
+        assert "Köln-Mülheim" in listed.text
