@@ -12,6 +12,7 @@ from gateway.workspace import (
     cases,
     conflicts,
     gaps,
+    gaps_board,
     mediation,
     partners,
     signin,
@@ -25,7 +26,17 @@ __all__ = ["Workspace", "graphiql_page", "install"]
 def install(app: FastAPI, workspace: Workspace) -> None:
     """Serves the workspace's pages on ``app`` and its vendored assets under ``/assets``."""
     app.mount("/assets", StaticFiles(directory=str(HERE / "static")), name="assets")
-    for module in (signin, cases, mediation, gaps, partners, authority, conflicts, steering):
+    for module in (
+        signin,
+        cases,
+        mediation,
+        gaps,
+        partners,
+        authority,
+        conflicts,
+        steering,
+        gaps_board,
+    ):
         app.include_router(module.router(workspace))
 
 

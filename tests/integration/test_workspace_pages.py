@@ -242,3 +242,107 @@ async def test_the_board_intervenes_records_the_outcome_and_corrects_its_log(
         assert "Der Konflikt wurde abgeschlossen." in page.text
         listed = await page_until(client, "/konflikte", "abgeschlossen")
         assert "Köln-Mülheim" in listed.text
+
+
+REPORT_GAP = """mutation($input: ReportSystemicGapInput!) {
+  reportSystemicGap(input: $input) { gapId position } }"""
+
+
+async def test_the_steering_group_triages_a_gap_decides_and_completes_a_measure_and_closes_it(
+    hub: InProcessHub,
+) -> None:
+    reported = await hub.graphql(
+        REPORT_GAP,
+        {
+            "input": {
+                "category": "waiting_times",
+                "description": "Wartezeiten von mehr als drei Monaten auf einen Sprachkurs",
+                "affectedCount": 12,
+            }
+        },
+        headers=hub.headers("case_manager", "kim-05315"),
+    )
+    assert "errors" not in reported, reported
+    gap = reported["data"]["reportSystemicGap"]
+    path = f"/steuerung/luecken/{gap['gapId']}"
+    async with browser(hub) as client:
+        await sign_in(client, "lenkungsgruppe")
+        board = await page_until(client, "/steuerung/luecken", gap["gapId"])
+        assert 'id="tabelle-luecken"' in board.text
+        assert "Wartezeiten" in board.text
+        page = await client.get(path)
+        assert page.status_code == 200, page.text
+        assert "Maßnahme beschließen" not in page.text  # triage comes first
+
+        action = f"{path}/einordnung"
+        refused = await client.post(
+            action, data={**tokens_of(page.text, action), "zustaendig": "x"}
+        )
+        assert refused.status_code == 400
+        for field in ("prioritaet", "zustaendig"):
+            assert f'id="{field}-fehler"' in refused.text
+        assert 'value="x"' in refused.text
+        triaged = await client.post(
+            action,
+            data={
+                **tokens_of(refused.text, action),
+                "prioritaet": "high",
+                "zustaendig": "Amt für Integration",
+            },
+        )
+        assert triaged.status_code == 303, triaged.text
+        page = await client.get(triaged.headers["location"])
+        assert "Die Lücke wurde eingeordnet." in page.text
+        assert "hoch" in page.text
+
+        action = f"{path}/massnahme"
+        due = (dt.date.today() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
+        decided = await client.post(
+            action,
+            data={
+                **tokens_of(page.text, action),
+                "titel": "Zusätzliche Kursplätze beim Träger",
+                "verantwortlich": "Volkshochschule",
+                "faellig": due,
+            },
+        )
+        assert decided.status_code == 303, decided.text
+        page = await client.get(decided.headers["location"])
+        assert "Zusätzliche Kursplätze beim Träger" in page.text
+
+        # closing is refused while a measure is open
+        action = f"{path}/schliessen"
+        early = await client.post(
+            action, data={**tokens_of(page.text, action), "ergebnis": "Erledigt"}
+        )
+        assert early.status_code == 400
+        assert 'id="ergebnis-fehler"' in early.text
+
+        action = f"{path}/erledigt"
+        measure = re.search(r'<option value="([0-9a-f-]{36})">Zusätzliche Kursplätze', early.text)
+        assert measure
+        completed = await client.post(
+            action,
+            data={
+                **tokens_of(early.text, action),
+                "massnahme": measure.group(1),
+                "erledigt_am": dt.date.today().strftime("%d.%m.%Y"),
+            },
+        )
+        assert completed.status_code == 303, completed.text
+        page = await client.get(completed.headers["location"])
+        assert "Die Maßnahme ist als erledigt vermerkt." in page.text
+
+        action = f"{path}/schliessen"
+        closed = await client.post(
+            action,
+            data={**tokens_of(page.text, action), "ergebnis": "Kursplätze verdoppelt"},
+        )
+        assert closed.status_code == 303, closed.text
+        page = await client.get(closed.headers["location"])
+        assert "Die Lücke wurde geschlossen." in page.text
+        assert "Kursplätze verdoppelt" in page.text
+        assert "Lücke schließen</span>" not in page.text  # no forms on a closed gap
+    async with browser(hub) as client:
+        await sign_in(client, "awo")
+        assert (await client.get(path)).status_code == 403
