@@ -36,6 +36,7 @@ DEMO_USERS = (
     DemoUser(
         "lenkungsgruppe", "demo-steering", "lenkungsgruppe-05315", "steering", "Lenkungsgruppe"
     ),
+    DemoUser("datenschutz", "demo-dpo", "datenschutz-05315", "dpo", "Datenschutzbeauftragte"),
 )
 BY_KEY = {user.key: user for user in DEMO_USERS}
 
@@ -46,6 +47,7 @@ HOME = {
     "abh_officer": "/personen",
     "steering": "/steuerung",
     "conflict_board": "/konflikte",
+    "dpo": "/datenschutz",
     "admin": "/faelle",
 }
 
