@@ -15,6 +15,7 @@ from gateway.workspace import (
     gaps_board,
     mediation,
     partners,
+    privacy,
     signin,
     steering,
 )
@@ -32,6 +33,7 @@ def install(app: FastAPI, workspace: Workspace) -> None:
         mediation,
         gaps,
         partners,
+        privacy,
         authority,
         conflicts,
         steering,

@@ -9,12 +9,14 @@ import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
 
 from gateway.auth import issue_token
 from tests.conftest import Servers
+from tests.helpers import arrival_input
 from tests.integration.conftest import InProcessHub
 from tests.integration.live_hub import module_hub
 from tests.integration.test_workspace import browser, hidden, open_case
@@ -346,3 +348,120 @@ async def test_the_steering_group_triages_a_gap_decides_and_completes_a_measure_
     async with browser(hub) as client:
         await sign_in(client, "awo")
         assert (await client.get(path)).status_code == 403
+
+
+REGISTER = """mutation($input: RegisterArrivalInput!) {
+  registerArrival(input: $input) { personId position } }"""
+PERSON_DATA = (
+    """query($p: ID!) { subjectAccessReport(personId: $p) { services { service status } } }"""
+)
+
+
+async def registered(hub: InProcessHub, **changes: Any) -> str:
+    created = await hub.graphql(REGISTER, {"input": arrival_input(**changes)})
+    assert "errors" not in created, created
+    person: str = created["data"]["registerArrival"]["personId"]
+    return person
+
+
+async def test_the_data_protection_officer_reports_restricts_and_erases_after_confirming(
+    hub: InProcessHub,
+) -> None:
+    reported, restricted, erased = [await registered(hub) for _ in range(3)]
+    async with browser(hub) as client:
+        signed = await client.post("/anmelden", data={"benutzer": "datenschutz"})
+        assert signed.headers["location"] == "/datenschutz"
+        page = await client.get("/datenschutz")
+        assert page.status_code == 200
+        assert "Datenschutz: Rechte der betroffenen Personen" in page.text
+
+        # the Art. 15 report: a summary on the page, the data itself only in the PDF and JSON
+        bad = await client.get("/datenschutz/auskunft?person=nicht-eine-kennung")
+        assert bad.status_code == 400
+        assert 'id="auskunft-person-fehler"' in bad.text
+        assert 'value="nicht-eine-kennung"' in bad.text
+        report = await client.get(f"/datenschutz/auskunft?person={reported}")
+        assert report.status_code == 200, report.text
+        assert 'id="tabelle-dienste"' in report.text
+        assert 'Ausländerbehörde</td><td class="kern-table__cell">Daten vorhanden' in report.text
+        assert "Demchenko" not in report.text
+        assert f'href="/datenschutz/auskunft/{reported}.pdf"' in report.text
+        as_pdf = await client.get(f"/datenschutz/auskunft/{reported}.pdf")
+        assert as_pdf.status_code == 200
+        assert as_pdf.headers["content-type"] == "application/pdf"
+        assert as_pdf.content.startswith(b"%PDF")
+        as_json = await client.get(f"/datenschutz/auskunft/{reported}.json")
+        assert as_json.status_code == 200
+        assert as_json.json()["person_id"] == reported
+        assert "Demchenko" in as_json.text  # the report itself is in clear text, for the DPO
+        unknown = await client.get(f"/datenschutz/auskunft?person={UNKNOWN}")
+        assert unknown.status_code == 404
+        assert "Keine Person mit dieser Kennung" in unknown.text
+
+        # restriction: errors at the fields, then done
+        action = "/datenschutz/einschraenken"
+        refused = await client.post(
+            action, data={**tokens_of(page.text, action), "einschraenken-person": "x"}
+        )
+        assert refused.status_code == 400
+        for field in ("einschraenken-person", "einschraenken-grund"):
+            assert f'href="#{field}"' in refused.text
+            assert f'id="{field}-fehler"' in refused.text
+        done = await client.post(
+            action,
+            data={
+                **tokens_of(refused.text, action),
+                "einschraenken-person": restricted,
+                "einschraenken-grund": "accuracy_contested",
+            },
+        )
+        assert done.status_code == 303, done.text
+        shown = await client.get(done.headers["location"])
+        assert "Die Verarbeitung der Daten der Person ist eingeschränkt" in shown.text
+
+        # erasure: a first step, then the confirmation; nothing is erased before it
+        action = "/datenschutz/loeschen"
+        asked = await client.post(
+            action,
+            data={
+                **tokens_of(page.text, action),
+                "loeschen-person": erased,
+                "loeschen-grund": "request",
+            },
+        )
+        assert asked.status_code == 200, asked.text
+        assert "Diese Löschung kann nicht rückgängig gemacht werden." in asked.text
+        still = await hub.graphql(
+            PERSON_DATA, {"p": erased}, headers=hub.headers("dpo", "datenschutz-05315")
+        )
+        assert {"service": "foreigners_authority", "status": "found"} in still["data"][
+            "subjectAccessReport"
+        ]["services"]
+        confirm = "/datenschutz/loeschen/bestaetigen"
+        tokens = tokens_of(asked.text, confirm)
+        unconfirmed = await client.post(
+            confirm, data={**tokens, "person": erased, "grund": "request"}
+        )
+        assert unconfirmed.status_code == 400
+        assert 'id="bestaetigt-fehler"' in unconfirmed.text
+        data = {**tokens, "person": erased, "grund": "request", "bestaetigt": "ja"}
+        first, second = await asyncio.gather(
+            client.post(confirm, data=data), client.post(confirm, data=data)
+        )
+        assert first.status_code == second.status_code == 303, first.text
+        assert first.headers["location"] == second.headers["location"]
+        shown = await client.get(first.headers["location"])
+        assert "Die Daten der Person wurden gelöscht" in shown.text
+        gone = await hub.graphql(
+            PERSON_DATA, {"p": erased}, headers=hub.headers("dpo", "datenschutz-05315")
+        )
+        assert {"service": "foreigners_authority", "status": "erased"} in gone["data"][
+            "subjectAccessReport"
+        ]["services"]
+    async with browser(hub) as client:
+        await sign_in(client, "abh")
+        assert (await client.get("/datenschutz")).status_code == 403
+        assert (await client.get(f"/datenschutz/auskunft/{reported}.json")).status_code == 403
+
+
+UNKNOWN = "00000000-0000-4000-8000-000000000000"
