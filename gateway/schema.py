@@ -32,6 +32,7 @@ from gateway.erasure import ErasureMutations
 from gateway.errors import add_codes
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
+from gateway.pathway.search import PersonSearchQueries
 from gateway.steering.queries import SteeringQueries
 from gateway.subject_access.queries import SubjectAccessQueries
 from gateway.subscriptions import Subscription
@@ -72,6 +73,7 @@ Query = merge_types(
         PersonQueries,
         CaseQueries,
         PathwayQueries,
+        PersonSearchQueries,
         ConflictQueries,
         SteeringQueries,
         SubjectAccessQueries,

@@ -323,6 +323,13 @@ PROBES: dict[str, Probe] = {
         ),
         _roles("abh_officer", "admin"),
     ),
+    "Query.personSearch": Probe(
+        "query($p: ID!) { personSearch(personId: $p) { personId } }",
+        lambda s: {"p": s.person},
+        "personSearch",
+        lambda d, s: s.person in {i["personId"] for i in d["personSearch"] or []},
+        _roles("abh_officer", "admin"),
+    ),
     "Query.conflicts": Probe(
         "{ conflicts { id } }",
         lambda s: {},
