@@ -1,10 +1,12 @@
-"""Ausländerbehörde: the worklist of persons by stage, and a person's Weg zur Einbürgerung:
-the status periods as a timeline, readiness on a chosen date (and a second one to compare),
-each requirement with its reason."""
+"""Ausländerbehörde: the worklist of persons by stage, the person search, a person's
+Statusverlauf (the status periods and the authority's events about them, in German), and the
+Weg zur Einbürgerung: the status periods as a timeline, readiness on a chosen date (and a
+second one to compare), each requirement with its reason."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,7 +14,7 @@ from fastapi.responses import Response
 
 from contracts.roles import AUTHORITY
 from gateway.context import today
-from gateway.workspace import charts, labels
+from gateway.workspace import charts, forms, labels
 from gateway.workspace.forms import parse_date
 from gateway.workspace.sessions import Session
 from gateway.workspace.web import Workspace
@@ -35,6 +37,61 @@ fragment R on Readiness {
   asOf lawVersion ready countedResidenceDays earliestResidenceDate renewalAssumed assumptionDe
   requirements { key met reasonDe decisionNeeded }
 }"""
+SEARCH = """query($id: ID, $ags: String, $stage: String, $from: Date, $to: Date) {
+  personSearch(personId: $id, municipalityKey: $ags, stage: $stage, enteredFrom: $from,
+               enteredTo: $to, first: 100) {
+    personId stage stageSince municipalityKey entryDate
+  }
+}"""
+HISTORY = """query($id: ID!) {
+  person(id: $id) {
+    pathway { stage stageSince entryDate municipalityKey
+              milestones { name reachedOn } periods { kind start end paragraph } }
+    timeline(limit: 500) { occurredAt service eventType summary }
+  }
+}"""
+#: the search form's fields -> the API's arguments (and the API's fields -> the form's)
+SEARCH_FIELDS = {
+    "personId": "kennung",
+    "municipalityKey": "gemeinde",
+    "stage": "stufe",
+    "enteredFrom": "eingereist_ab",
+    "enteredTo": "eingereist_bis",
+}
+
+
+def check_search(query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The search's variables from the form (a GET), or the errors at their fields."""
+    errors: dict[str, str] = {}
+    person = query.get("kennung", "").strip()
+    if person and not re.fullmatch(r"[0-9a-fA-F-]{36}", person):
+        errors["kennung"] = "Die Personenkennung hat 36 Zeichen (Ziffern, a bis f, Bindestriche)."
+    ags = query.get("gemeinde", "").strip()
+    if ags and not re.fullmatch(r"\d{8}", ags):
+        errors["gemeinde"] = "Der Gemeindeschlüssel (AGS) hat 8 Ziffern, z. B. 05315000."
+    stage = query.get("stufe", "")
+    if stage and stage not in labels.STAGES:
+        errors["stufe"] = "Bitte wählen Sie eine Stufe aus der Liste."
+    dates: dict[str, str | None] = {}
+    for name in ("eingereist_ab", "eingereist_bis"):
+        text = query.get(name, "").strip()
+        chosen = parse_date(text) if text else None
+        if text and chosen is None:
+            errors[name] = "Bitte geben Sie das Datum als TT.MM.JJJJ ein."
+        dates[name] = chosen.isoformat() if chosen else None
+    start, end = dates["eingereist_ab"], dates["eingereist_bis"]
+    if start and end and start > end:
+        errors["eingereist_bis"] = "Das Ende des Zeitraums liegt vor seinem Anfang."
+    variables = {
+        "id": person or None,
+        "ags": ags or None,
+        "stage": stage or None,
+        "from": start,
+        "to": end,
+    }
+    if not errors and not any(variables.values()):
+        errors["kennung"] = "Bitte füllen Sie mindestens ein Suchfeld aus."
+    return variables, errors
 
 
 def router(ws: Workspace) -> APIRouter:
@@ -57,6 +114,59 @@ def router(ws: Workspace) -> APIRouter:
             session,
             stage=stage,
             page=page,
+            problems=answer.problems,
+        )
+
+    @routes.get("/personen/suche")
+    async def search(request: Request) -> Response:
+        session = ws.guard(request, AUTHORITY)
+        if not isinstance(session, Session):
+            return session
+        query = dict(request.query_params)
+        asked = any(query.get(name) for name in SEARCH_FIELDS.values())
+        found: list[dict[str, Any]] | None = None
+        errors: dict[str, str] = {}
+        problems: list[Any] = []
+        if asked or "suchen" in query:
+            variables, errors = check_search(query)
+            if not errors:
+                answer = await ws.graphql(session, SEARCH, variables)
+                errors = forms.api_errors(
+                    [p for p in answer.problems if p.field], fields=SEARCH_FIELDS
+                )
+                problems = [p for p in answer.problems if not p.field]
+                found = answer.data.get("personSearch") if answer.ok else None
+        return ws.page(
+            request,
+            "authority/search.html",
+            session,
+            status_code=400 if errors else 200,
+            values=query,
+            errors=errors,
+            problems=problems,
+            found=found,
+        )
+
+    @routes.get("/personen/{person_id}/verlauf")
+    async def history(request: Request, person_id: str) -> Response:
+        session = ws.guard(request, AUTHORITY)
+        if not isinstance(session, Session):
+            return session
+        answer = await ws.graphql(session, HISTORY, {"id": person_id})
+        person: dict[str, Any] = answer.data.get("person") or {}
+        found = person.get("pathway")
+        if found is None and not answer.problems:
+            return ws.page(request, "not_found.html", session, status_code=404)
+        events = sorted(person.get("timeline") or [], key=lambda e: e["occurredAt"], reverse=True)
+        periods = sorted((found or {}).get("periods") or [], key=lambda p: p["start"], reverse=True)
+        return ws.page(
+            request,
+            "authority/history.html",
+            session,
+            person_id=person_id,
+            pathway=found,
+            periods=periods,
+            events=events,
             problems=answer.problems,
         )
 

@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -465,3 +466,77 @@ async def test_the_data_protection_officer_reports_restricts_and_erases_after_co
 
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
+
+
+GRANT_TITLE = """mutation($input: GrantResidenceTitleInput!) {
+  grantResidenceTitle(input: $input) { position } }"""
+SEARCH = """query($p: ID) { personSearch(personId: $p) { personId } }"""
+
+
+async def test_the_authority_searches_its_persons_and_reads_a_status_history(
+    hub: InProcessHub,
+) -> None:
+    person = await registered(hub, entryDate="2023-05-17", municipalityKey="05315000")
+    async with browser(hub) as client:
+        await sign_in(client, "abh")
+        empty = await client.get("/personen/suche?suchen=1")
+        assert empty.status_code == 400
+        assert "Bitte füllen Sie mindestens ein Suchfeld aus." in empty.text
+        bad = await client.get("/personen/suche?kennung=xyz&gemeinde=123&eingereist_ab=31.02.2023")
+        assert bad.status_code == 400
+        for field in ("kennung", "gemeinde", "eingereist_ab"):
+            assert f'href="#{field}"' in bad.text
+            assert f'id="{field}-fehler"' in bad.text
+        assert 'value="xyz"' in bad.text  # what was typed is kept
+
+        by_id = await page_until(client, f"/personen/suche?kennung={person}", "Treffer (1)")
+        assert f'href="/personen/{person}/verlauf"' in by_id.text
+        assert "Treffer (1)" in by_id.text
+        by_range = await client.get(
+            "/personen/suche?gemeinde=05315000&eingereist_ab=17.05.2023&eingereist_bis=17.05.2023"
+        )
+        assert by_range.status_code == 200
+        assert f'href="/personen/{person}/verlauf"' in by_range.text
+        none = await client.get(
+            "/personen/suche?eingereist_ab=01.01.1990&eingereist_bis=02.01.1990"
+        )
+        assert "Keine Person gefunden." in none.text
+
+        history = await page_until(client, f"/personen/{person}/verlauf", "Einreise erfasst")
+        assert history.status_code == 200
+        assert 'id="tabelle-status"' in history.text
+        assert "Kein Status erfasst." in history.text
+        granted = await hub.graphql(
+            GRANT_TITLE,
+            {
+                "input": {
+                    "personId": person,
+                    "title": "RESIDENCE_PERMIT",
+                    "paragraph": "§ 24 AufenthG",
+                    "validFrom": "2023-06-01",
+                    "validUntil": "2027-03-04",
+                }
+            },
+        )
+        assert "errors" not in granted, granted
+        history = await page_until(client, f"/personen/{person}/verlauf", "§ 24 AufenthG")
+        assert "Aufenthaltstitel</td>" in history.text
+        assert "01.06.2023" in history.text
+        assert "Aufenthaltstitel erteilt" in history.text
+        assert "17.05.2023" in history.text
+        assert "Entered Germany" not in history.text  # German, not the API's summary
+        assert "Demchenko" not in history.text
+    # another authority finds nothing of this person; the search is audited
+    other = await hub.graphql(
+        SEARCH, {"p": person}, headers=hub.headers("abh_officer", "abh-05111")
+    )
+    assert other["data"]["personSearch"] == []
+    refused = await hub.graphql(
+        SEARCH, {"p": person}, headers=hub.headers("case_manager", "kim-05315")
+    )
+    assert refused["errors"][0]["extensions"]["code"] == "forbidden"
+    logged = await hub.pool.fetchval(
+        "SELECT count(*) FROM gateway.audit_log WHERE action = 'person_search' AND person_id = $1",
+        UUID(person),
+    )
+    assert logged >= 2
