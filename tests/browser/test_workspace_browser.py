@@ -162,6 +162,124 @@ def test_the_steering_dashboard_renders_its_charts_and_tables(pages: Open) -> No
     assert page.get_by_text("Wiederholte Sachbeschädigungen").count() == 0  # no free text
 
 
+def test_the_board_intervenes_records_the_outcome_and_corrects_its_log(pages: Open) -> None:
+    board = pages("konfliktmanagement")
+    page = board.page
+    page.wait_for_url("**/konflikte")
+    page.get_by_role("link", name="Schule").first.click()
+    page.wait_for_url(re.compile(r"/konflikte/[0-9a-f-]{36}"))
+    page.get_by_role("button", name="Intervention planen").click()
+    assert page.locator("#fehler").is_visible()
+    assert page.locator("#termin-fehler").is_visible()
+    board.check("intervention-fehler")
+    page.get_by_label("Art der Intervention").select_option("moderation")
+    page.get_by_label("Termin").fill((dt.date.today() + dt.timedelta(days=14)).strftime("%d.%m.%Y"))
+    page.get_by_label("Moderierende Organisation").fill("Schulsozialarbeit Chorweiler")
+    page.get_by_role("button", name="Intervention planen").click()
+    assert page.get_by_text("Die Intervention wurde geplant.").is_visible()
+    board.check("intervention-geplant")
+    for _ in range(30):
+        if page.get_by_role("button", name="Ergebnis erfassen").count():
+            break
+        page.wait_for_timeout(300)
+        page.reload()
+    page.get_by_label("Intervention", exact=True).select_option(index=1)
+    page.get_by_label("Verlauf").select_option("held")
+    page.get_by_label("Glasl-Stufe danach").select_option("2")
+    page.get_by_role("button", name="Ergebnis erfassen").click()
+    assert page.get_by_text("Das Ergebnis der Intervention wurde erfasst.").is_visible()
+    page.get_by_label("Eintrag", exact=True).fill("Elternabend am Montag vereinbart")
+    page.get_by_role("button", name="Eintrag speichern").click()
+    assert page.get_by_text("Der Eintrag wurde ins Gremienprotokoll geschrieben.").is_visible()
+    page.get_by_role("link", name=re.compile("^Korrigieren")).last.click()
+    page.get_by_label("Eintrag", exact=True).fill("Elternabend am Dienstag vereinbart")
+    page.get_by_role("button", name="Eintrag speichern").click()
+    assert page.locator("del", has_text="Elternabend am Montag vereinbart").is_visible()
+    assert page.locator("ins", has_text="Elternabend am Dienstag vereinbart").first.is_visible()
+    board.check("protokoll-korrektur")
+
+
+def test_the_steering_group_triages_a_gap_and_decides_a_measure(pages: Open) -> None:
+    steering = pages("lenkungsgruppe")
+    page = steering.page
+    page.wait_for_url("**/steuerung")
+    page.get_by_role("link", name="Lücken", exact=True).click()
+    page.wait_for_url("**/steuerung/luecken")
+    steering.check("lücken")
+    page.get_by_role("link", name=re.compile("^Wartezeiten")).first.click()
+    steering.check("lücke")
+    page.get_by_role("button", name="Einordnen").click()
+    assert page.locator("#prioritaet-fehler").is_visible()
+    steering.check("lücke-fehler")
+    page.get_by_label("Priorität").select_option("high")
+    page.get_by_label("Zuständige Stelle").fill("Amt für Integration")
+    page.get_by_role("button", name="Einordnen").click()
+    assert page.get_by_text("Die Lücke wurde eingeordnet.").is_visible()
+    page.get_by_label("Maßnahme", exact=True).fill("Zusätzliche B1-Kurse")
+    page.get_by_label("Verantwortliche Stelle").fill("Volkshochschule")
+    page.get_by_label("Fällig am").fill(
+        (dt.date.today() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
+    )
+    page.get_by_role("button", name="Maßnahme beschließen").click()
+    assert page.get_by_text("Die Maßnahme wurde beschlossen.").is_visible()
+    assert page.locator("#tabelle-massnahmen").is_visible()
+    steering.check("lücke-massnahme")
+
+
+def test_the_authority_searches_a_person_and_reads_the_status_history(pages: Open) -> None:
+    officer = pages("abh")
+    page = officer.page
+    page.wait_for_url("**/personen")
+    page.get_by_role("link", name="Personensuche").click()
+    officer.check("suche")
+    page.get_by_role("button", name="Suchen").click()
+    assert page.locator("#fehler").is_visible()
+    officer.check("suche-fehler")
+    page.get_by_label("Gemeindeschlüssel (AGS)").fill("05315000")
+    page.get_by_role("button", name="Suchen").click()
+    assert page.locator("#tabelle-treffer").is_visible()
+    officer.check("suche-treffer")
+    page.get_by_role("link", name=re.compile("^Statusverlauf")).first.click()
+    page.wait_for_url(re.compile(r"/personen/[0-9a-f-]{36}/verlauf"))
+    assert page.locator("#tabelle-status").is_visible()
+    assert page.get_by_text("Ausländerakte angelegt").is_visible()
+    officer.check("statusverlauf")
+
+
+def test_the_data_protection_officer_reports_and_erases_after_confirming(pages: Open) -> None:
+    officer = pages("abh")
+    officer.page.wait_for_url("**/personen")
+    href = officer.page.locator("table a").first.get_attribute("href")
+    assert href
+    person = href.rsplit("/", 1)[1]
+
+    dpo = pages("datenschutz")
+    page = dpo.page
+    page.wait_for_url("**/datenschutz")
+    dpo.check("datenschutz")
+    page.get_by_label("Personenkennung").first.fill(person)
+    page.get_by_role("button", name="Auskunft erstellen").click()
+    assert page.locator("#tabelle-dienste").is_visible()
+    assert page.get_by_role("link", name="Auskunft als PDF herunterladen").is_visible()
+    dpo.check("auskunft")
+    page.locator("#loeschen-person").fill(person)
+    page.get_by_role("button", name="Weiter zur Bestätigung").click()
+    assert page.locator("#loeschen-grund-fehler").is_visible()
+    dpo.check("löschen-fehler")
+    page.get_by_label("Grund der Löschung").select_option("request")
+    page.get_by_role("button", name="Weiter zur Bestätigung").click()
+    assert page.get_by_role("heading", name="Löschung bestätigen").is_visible()
+    dpo.check("löschen-bestätigen")
+    page.get_by_role("button", name="Endgültig löschen").click()
+    assert page.locator("#bestaetigt-fehler").is_visible()
+    dpo.check("löschen-bestätigen-fehler")
+    page.get_by_label(re.compile("^Ich bestätige")).check()
+    page.get_by_role("button", name="Endgültig löschen").click()
+    page.wait_for_url("**/datenschutz?erledigt=loeschung*")
+    assert page.get_by_text("Die Daten der Person wurden gelöscht").is_visible()
+    dpo.check("gelöscht")
+
+
 def test_graphiql_starts_from_the_hubs_own_assets(chromium: Any, hub_url: str) -> None:
     context = chromium.new_context()
     page = context.new_page()
