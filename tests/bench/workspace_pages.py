@@ -62,7 +62,26 @@ def main() -> None:
     client.close()
     if person:
         pages.append(("abh", f"/personen/{person.group(1)}"))
-    pages += [("lenkungsgruppe", "/steuerung"), ("", "/anmelden")]
+        pages.append(("abh", f"/personen/{person.group(1)}/verlauf"))
+    pages.append(("abh", "/personen/suche?gemeinde=05315000"))
+    pages.append(("konfliktmanagement", "/konflikte"))
+    client = _signed_in(args.url, "konfliktmanagement")
+    conflict = re.search(r'href="/konflikte/([0-9a-f-]{36})"', client.get("/konflikte").text)
+    client.close()
+    if conflict:
+        pages.append(("konfliktmanagement", f"/konflikte/{conflict.group(1)}"))
+    pages += [("lenkungsgruppe", "/steuerung"), ("lenkungsgruppe", "/steuerung/luecken")]
+    client = _signed_in(args.url, "lenkungsgruppe")
+    gap = re.search(
+        r'href="/steuerung/luecken/([0-9a-f-]{36})"', client.get("/steuerung/luecken").text
+    )
+    client.close()
+    if gap:
+        pages.append(("lenkungsgruppe", f"/steuerung/luecken/{gap.group(1)}"))
+    pages.append(("datenschutz", "/datenschutz"))
+    if person:
+        pages.append(("datenschutz", f"/datenschutz/auskunft?person={person.group(1)}"))
+    pages.append(("", "/anmelden"))
 
     print(f"{'page':<58} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
     worst = 0.0
