@@ -370,12 +370,11 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/konflikte/{conflict_id}/{name}")
     async def act_on(request: Request, conflict_id: str, name: str) -> Response:
-        if name not in FORMS:
-            session = ws.session(request)
-            return ws.page(request, "not_found.html", session, status_code=404)
         session = ws.guard(request, BOARD)
         if not isinstance(session, Session):
             return session
+        if name not in FORMS:
+            return ws.page(request, "not_found.html", session, status_code=404)
         form = await ws.posted(request, session)
         if not isinstance(form, dict):
             return form
