@@ -295,6 +295,7 @@ def router(ws: Workspace) -> APIRouter:
         token: str,
         failed: str = "",
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         if conflict is None:
             return ws.page(request, "not_found.html", session, status_code=404)
@@ -321,6 +322,7 @@ def router(ws: Workspace) -> APIRouter:
             failed=failed,
             query=query,
             today=labels.date_de(today()),
+            restored=restored,
         )
 
     @routes.get("/konflikte/{conflict_id}")
@@ -332,9 +334,24 @@ def router(ws: Workspace) -> APIRouter:
         found = await load(session, conflict_id, at_least)
         return await detail(request, session, found, {}, {}, session.form_token())
 
+    @routes.get("/konflikte/{conflict_id}/{name}")
+    async def restore(request: Request, conflict_id: str, name: str) -> Response:
+        """A form of the conflict's page sent after its session ended, filled in again (once)
+        after the user signed in; otherwise the conflict's page."""
+        session = ws.guard(request, BOARD)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request) if name in FORMS or name == "eskalation" else None
+        if draft is None:
+            return RedirectResponse(f"/konflikte/{conflict_id}", status_code=303)
+        found = await load(session, conflict_id, None)
+        return await detail(
+            request, session, found, draft, {}, session.form_token(), name, restored=True
+        )
+
     @routes.post("/konflikte/{conflict_id}/eskalation")
     async def escalate(request: Request, conflict_id: str) -> Response:
-        session = ws.guard(request, BOARD)
+        session = await ws.guard_form(request, BOARD)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)
@@ -370,7 +387,7 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/konflikte/{conflict_id}/{name}")
     async def act_on(request: Request, conflict_id: str, name: str) -> Response:
-        session = ws.guard(request, BOARD)
+        session = await ws.guard_form(request, BOARD)
         if not isinstance(session, Session):
             return session
         if name not in FORMS:

@@ -176,6 +176,7 @@ def router(ws: Workspace) -> APIRouter:
         token: str,
         failed: str = "",
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         if gap is None:
             return ws.page(request, "not_found.html", session, status_code=404)
@@ -192,6 +193,7 @@ def router(ws: Workspace) -> APIRouter:
             failed=failed,
             query=dict(request.query_params),
             today=labels.date_de(today()),
+            restored=restored,
             **common(),
         )
 
@@ -206,9 +208,30 @@ def router(ws: Workspace) -> APIRouter:
         gaps, _ = await load(session, request.query_params.get("stand") or None)
         return await gap_page(request, session, find(gaps, gap_id), {}, {}, session.form_token())
 
+    @routes.get("/steuerung/luecken/{gap_id}/{name}")
+    async def restore(request: Request, gap_id: str, name: str) -> Response:
+        """A form of the gap's page sent after its session ended, filled in again (once)."""
+        session = ws.guard(request, STEERING)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request) if name in FORMS else None
+        if draft is None:
+            return RedirectResponse(f"/steuerung/luecken/{gap_id}", status_code=303)
+        gaps, _ = await load(session, None)
+        return await gap_page(
+            request,
+            session,
+            find(gaps, gap_id),
+            draft,
+            {},
+            session.form_token(),
+            name,
+            restored=True,
+        )
+
     @routes.post("/steuerung/luecken/{gap_id}/{name}")
     async def act_on(request: Request, gap_id: str, name: str) -> Response:
-        session = ws.guard(request, STEERING)
+        session = await ws.guard_form(request, STEERING)
         if not isinstance(session, Session):
             return session
         if name not in FORMS:

@@ -128,6 +128,7 @@ def router(ws: Workspace) -> APIRouter:
         report: Any = None,
         problems: Any = (),
         status_code: int = 200,
+        restored: bool = False,
     ) -> Response:
         return ws.page(
             request,
@@ -145,6 +146,7 @@ def router(ws: Workspace) -> APIRouter:
             restriction_grounds={str(k): v for k, v in RESTRICTION_GROUNDS.items()},
             services=SERVICES,
             holding=HOLDING,
+            restored=restored,
         )
 
     @routes.get("/datenschutz")
@@ -153,6 +155,40 @@ def router(ws: Workspace) -> APIRouter:
         if not isinstance(session, Session):
             return session
         return page(request, session)
+
+    @routes.get("/datenschutz/einschraenken")
+    @routes.get("/datenschutz/loeschen")
+    async def restore(request: Request) -> Response:
+        """A form sent after its session ended, filled in again (once) after signing in."""
+        session = ws.guard(request, DATA_PROTECTION)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request)
+        if draft is None:
+            return RedirectResponse("/datenschutz", status_code=303)
+        name = request.url.path.rsplit("/", 1)[1]
+        return page(
+            request,
+            session,
+            values=draft,
+            failed=name,
+            token=session.form_token(),
+            restored=True,
+        )
+
+    @routes.get("/datenschutz/loeschen/bestaetigen")
+    async def restore_confirmation(request: Request) -> Response:
+        """The confirmation sent after its session ended: shown again, to be confirmed anew."""
+        session = ws.guard(request, DATA_PROTECTION)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request)
+        if draft is None:
+            return RedirectResponse("/datenschutz", status_code=303)
+        value, errors = check({k: [str(v)] for k, v in draft.items()}, ERASURE_GROUNDS)
+        if errors:
+            return RedirectResponse("/datenschutz", status_code=303)
+        return confirm_page(request, session, value, {}, session.form_token())
 
     @routes.get("/datenschutz/auskunft")
     async def report(request: Request) -> Response:
@@ -231,7 +267,7 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/datenschutz/einschraenken")
     async def restrict(request: Request) -> Response:
-        session = ws.guard(request, DATA_PROTECTION)
+        session = await ws.guard_form(request, DATA_PROTECTION)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)
@@ -270,7 +306,7 @@ def router(ws: Workspace) -> APIRouter:
     @routes.post("/datenschutz/loeschen")
     async def erase_asked(request: Request) -> Response:
         """The first step: checks the form and shows what will happen, to be confirmed."""
-        session = ws.guard(request, DATA_PROTECTION)
+        session = await ws.guard_form(request, DATA_PROTECTION)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)
@@ -314,7 +350,7 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/datenschutz/loeschen/bestaetigen")
     async def erase(request: Request) -> Response:
-        session = ws.guard(request, DATA_PROTECTION)
+        session = await ws.guard_form(request, DATA_PROTECTION)
         if not isinstance(session, Session):
             return session
         form = await ws.posted(request, session)

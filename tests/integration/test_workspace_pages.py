@@ -10,6 +10,7 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator
 from typing import Any
+from urllib.parse import unquote
 from uuid import UUID
 
 import httpx
@@ -540,3 +541,76 @@ async def test_the_authority_searches_its_persons_and_reads_a_status_history(
         UUID(person),
     )
     assert logged >= 2
+
+
+async def continue_after_sign_in(
+    client: httpx.AsyncClient, action: str, data: dict[str, str], user: str
+) -> httpx.Response:
+    """Sends ``data`` to ``action`` without a session, signs in again as the redirect asks, and
+    returns the form as it is then shown."""
+    client.cookies.clear()  # the session has ended (timeout or a restart)
+    sent = await client.post(action, data=data)
+    assert sent.status_code == 303, sent.text
+    assert sent.headers["location"].startswith(f"/anmelden?weiter={action}%3Fentwurf%3D")
+    again = await client.post(
+        "/anmelden",
+        data={"benutzer": user, "weiter": unquote(sent.headers["location"].split("weiter=")[1])},
+    )
+    assert again.headers["location"].startswith(f"{action}?entwurf=")
+    form = await client.get(again.headers["location"])
+    assert form.status_code == 200, form.text
+    assert "Ihre Eingaben sind wiederhergestellt" in form.text
+    once = await client.get(again.headers["location"])
+    assert once.status_code == 303  # restored once, then the page itself
+    return form
+
+
+async def test_forms_sent_after_the_session_ended_are_filled_in_again_after_sign_in(
+    hub: InProcessHub,
+) -> None:
+    reported = await hub.graphql(
+        REPORT_CONFLICT,
+        {
+            "input": {
+                "kind": "school",
+                "district": "Köln-Ehrenfeld",
+                "stage": 2,
+                "description": "Streit um die Nutzung der Turnhalle",
+                "parties": [
+                    {"type": "group", "name": "Elternschaft"},
+                    {"type": "organisation", "name": "Sportverein"},
+                ],
+            }
+        },
+        headers=hub.headers("conflict_board", "konfliktmanagement-05315"),
+    )
+    path = f"/konflikte/{reported['data']['reportConflict']['conflictId']}"
+    async with browser(hub) as client:
+        await sign_in(client, "konfliktmanagement")
+        page = await page_until(client, path, "Intervention planen")
+        action = f"{path}/intervention"
+        data = {
+            **tokens_of(page.text, action),
+            "format": "dialogue",
+            "termin": "20.12.2026",
+            "moderation": "Stadtteilbüro Ehrenfeld",
+        }
+        form = await continue_after_sign_in(client, action, data, "konfliktmanagement")
+        assert 'value="Stadtteilbüro Ehrenfeld"' in form.text
+        assert '<option value="dialogue" selected>' in form.text
+        sent = await client.post(action, data={**data, **tokens_of(form.text, action)})
+        assert sent.status_code == 303, sent.text
+
+    person = await registered(hub)
+    async with browser(hub) as client:
+        await sign_in(client, "datenschutz")
+        page = await client.get("/datenschutz")
+        action = "/datenschutz/loeschen"
+        data = {
+            **tokens_of(page.text, action),
+            "loeschen-person": person,
+            "loeschen-grund": "no_longer_needed",
+        }
+        form = await continue_after_sign_in(client, action, data, "datenschutz")
+        assert f'value="{person}"' in form.text
+        assert '<option value="no_longer_needed" selected>' in form.text
