@@ -54,6 +54,8 @@ SUBMISSION_SECONDS = MAX_SECONDS
 CLAIM_SECONDS = 60.0
 #: the seen time is written at most this often per session
 TOUCH_SECONDS = 60.0
+#: a sign-in purges expired sessions, drafts and sign-ins at most this often per gateway
+PURGE_SECONDS = 60.0
 
 DDL = """
 CREATE SCHEMA IF NOT EXISTS gateway;
@@ -178,6 +180,7 @@ class SessionStore:
         self.clock = clock
         #: form tokens being run by this process: a double click waits for the first
         self._running: dict[tuple[bytes, bytes], asyncio.Lock] = {}
+        self._purged: float | None = None
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -189,7 +192,11 @@ class SessionStore:
     # -- sessions ---------------------------------------------------------------------------
 
     async def create(self, principal: Principal, display: str = "") -> Session:
+        """A new session (every sign-in); expired ones are purged now and then on the way."""
         now = self.clock()
+        if self._purged is None or now - self._purged >= PURGE_SECONDS:
+            self._purged = now
+            await self.purge()
         session = Session(
             id=new_id(),
             principal=principal,

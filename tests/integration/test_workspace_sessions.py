@@ -178,6 +178,21 @@ async def test_expired_sessions_are_refused_and_purged(
     assert await sessions.pool.fetchval("SELECT count(*) FROM gateway.workspace_sessions") == 0
 
 
+async def test_a_sign_in_purges_what_has_expired(
+    store: tuple[SessionStore, list[float]],
+) -> None:
+    sessions, now = store
+    await sessions.create(WHO)
+    await sessions.keep_draft("/faelle/neu", {"nachname": ["Beispiel"]})
+    await sessions.keep_login("state", {"nonce": "n"})
+    now[0] += MAX_SECONDS + 1
+    fresh = await sessions.create(WHO)  # the next sign-in, somewhere
+    assert await sessions.get(fresh.id) is not None
+    for table in ("workspace_sessions", "workspace_drafts", "workspace_logins"):
+        left = await sessions.pool.fetchval(f"SELECT count(*) FROM gateway.{table}")
+        assert left == (1 if table == "workspace_sessions" else 0), table
+
+
 async def test_a_form_token_runs_its_action_once_across_two_gateways(
     store: tuple[SessionStore, list[float]],
 ) -> None:
@@ -273,3 +288,47 @@ async def app_post(transport: httpx.ASGITransport, settings: HubSettings, subjec
             json={"query": "{ __typename }"},
             headers=_bearer(settings, subject, "case_manager"),
         )
+
+
+async def test_the_gateways_database_role_may_do_what_the_store_does(
+    settings: HubSettings, database_url: str
+) -> None:
+    """Provisioned as ``hub up`` does it, the gateway's own role (which may create nothing)
+    keeps sessions, form tokens, drafts and sign-ins."""
+    from hub import database_roles, database_setup
+    from hub.catalog import SERVICES
+
+    assert database_roles.WORKSPACE_TABLES == workspace_sessions.TABLES
+    admin = await asyncpg.connect(database_url)
+    try:
+        await database_setup.create_shared_tables(admin)
+    finally:
+        await admin.close()
+    await asyncio.to_thread(database_setup.create_event_stores, settings)
+    passwords = await asyncio.to_thread(
+        database_setup.create_roles, settings, str(settings.postgres_url)
+    )
+    role = database_roles.role_for("gateway", SERVICES).name(settings.database)
+    url = database_roles.role_url(database_url, role, passwords["gateway"])
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        await workspace_sessions.ensure_tables(pool)  # only looks
+        sessions = SessionStore(lambda: pool)
+        session = await sessions.create(WHO)
+        assert await sessions.get(session.id) is not None
+
+        async def act() -> str | None:
+            return "/faelle/1"
+
+        assert await sessions.once(session, "t", act) == "/faelle/1"
+        draft = await sessions.keep_draft("/faelle/neu", {"nachname": ["Beispiel"]})
+        assert await sessions.take_draft(draft, "/faelle/neu") == {"nachname": ["Beispiel"]}
+        await sessions.keep_login("state", {"nonce": "n"})
+        assert await sessions.take_login("state") == {"nonce": "n"}
+        await sessions.purge()
+        await sessions.end(session.id)
+        assert await sessions.get(session.id) is None
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await pool.execute("CREATE TABLE gateway.workspace_extra (id int)")
+    finally:
+        await pool.close()
