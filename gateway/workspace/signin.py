@@ -13,7 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 from gateway.auth import Principal
 from gateway.workspace import labels
 from gateway.workspace.oidc import CALLBACK_PATH, SignInFailed
-from gateway.workspace.web import Workspace, first
+from gateway.workspace.web import RateLimited, Workspace, first
 
 #: the cookie that binds a sign-in at the identity provider to this browser (its state)
 LOGIN_COOKIE = "hub_login"
@@ -92,6 +92,10 @@ def router(ws: Workspace) -> APIRouter:
     async def to_provider(request: Request, weiter: str) -> Response:
         """Sends the browser to the identity provider (a new sign-in with PKCE)."""
         assert ws.oidc is not None
+        if ws.limit is not None:  # each start keeps a row: bounded per client address
+            wait = ws.limit(f"anmeldung:{request.client.host if request.client else '-'}")
+            if wait > 0:
+                raise RateLimited(wait)
         try:
             url, state = await ws.oidc.start(ws.sessions, weiter)
         except SignInFailed as failed:

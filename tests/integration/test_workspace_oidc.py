@@ -460,3 +460,26 @@ async def test_in_prod_the_demo_sign_in_is_off(hub: tuple[Any, Any], database_ur
         assert refused.status_code == 403
         assert (await client.get("/anmelden/idp")).status_code == 303
     assert await count_sessions(database_url) == 0
+
+
+async def test_sign_ins_started_from_one_address_are_rate_limited(
+    settings: HubSettings, database_url: str, nats_client: Any, idp: FakeProvider
+) -> None:
+    limited = in_prod(
+        settings,
+        jwt_secret=None,
+        oidc_issuer=idp.issuer,
+        oidc_audience=AUDIENCE,
+        oidc_client_id=CLIENT_ID,
+        oidc_redirect_uri=REDIRECT_URI,
+        rate_limit_per_second=0.2,
+        rate_limit_burst=2,
+    )
+    async with (
+        running_gateway(limited, database_url, nats_client) as (app, _),
+        browser(app) as client,
+    ):
+        answers = [await client.get("/anmelden") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [303, 303, 429]
+    assert "Zu viele Anfragen" in answers[2].text
+    assert int(answers[2].headers["retry-after"]) >= 1
