@@ -223,8 +223,13 @@ class SessionStore:
 
     async def get(self, session_id: str | None) -> Session | None:
         """The session of a cookie's id; an expired one is deleted and refused."""
+        return (await self.lookup(session_id))[0]
+
+    async def lookup(self, session_id: str | None) -> tuple[Session | None, str | None]:
+        """The session of a cookie's id, and when it has just expired (and was deleted), the
+        subject it belonged to: a form sent now is kept as that user's draft."""
         if not session_id or len(session_id) > 128:
-            return None
+            return None, None
         key = digest(session_id)
         row = await self.pool.fetchrow(
             "SELECT subject, agency, role, display, csrf, created_at, seen_at, idle_until,"
@@ -232,14 +237,14 @@ class SessionStore:
             key,
         )
         if row is None:
-            return None
+            return None, None
         now = self.clock()
         if now >= row["idle_until"].timestamp() or now >= row["expires_at"].timestamp():
             await self.pool.execute(
                 "DELETE FROM gateway.workspace_sessions WHERE id_hash = $1", key
             )
             await self._forget_submissions(key)
-            return None
+            return None, str(row["subject"])
         seen = row["seen_at"].timestamp()
         if now - seen >= TOUCH_SECONDS:
             await self.pool.execute(
@@ -257,7 +262,7 @@ class SessionStore:
             created=row["created_at"].timestamp(),
             seen=seen,
             display=row["display"],
-        )
+        ), None
 
     async def end(self, session_id: str | None) -> None:
         if session_id:
@@ -366,34 +371,48 @@ class SessionStore:
 
     # -- drafts -----------------------------------------------------------------------------
 
-    async def keep_draft(self, path: str, values: dict[str, list[str]]) -> str:
-        """Keeps a form's values for ``path``; answers the draft's id (its key)."""
+    async def keep_draft(
+        self, path: str, values: dict[str, list[str]], owner: str | None = None
+    ) -> str:
+        """Keeps a form's values for ``path``; answers the draft's id (its key). With
+        ``owner`` (the subject whose session had just expired) only that user gets it back."""
         draft = new_id()
         await self.pool.execute(
             "INSERT INTO gateway.workspace_drafts (id_hash, sealed, expires_at)"
             " VALUES ($1, $2, $3)",
             digest(draft),
-            seal(draft, b"draft", {"path": path, "values": values}),
+            seal(draft, b"draft", {"path": path, "values": values, "owner": owner}),
             _at(self.clock() + DRAFT_SECONDS),
         )
         return draft
 
-    async def take_draft(self, draft: str, path: str) -> dict[str, list[str]] | None:
-        """The values of a draft for ``path``, once; ``None`` when unknown, expired or of
-        another page."""
+    async def take_draft(
+        self, draft: str, path: str, subject: str | None = None
+    ) -> dict[str, list[str]] | None:
+        """The values of a draft for ``path``, once, for ``subject``; ``None`` when unknown,
+        expired, of another page (then it is gone) or of another user (then it stays for its
+        owner)."""
         if not draft or len(draft) > 128:
             return None
-        row = await self.pool.fetchrow(
-            "DELETE FROM gateway.workspace_drafts WHERE id_hash = $1 RETURNING sealed, expires_at",
-            digest(draft),
+        key = digest(draft)
+        sealed = await self.pool.fetchval(
+            "SELECT sealed FROM gateway.workspace_drafts WHERE id_hash = $1 AND expires_at > $2",
+            key,
+            _at(self.clock()),
         )
-        if row is None or self.clock() >= row["expires_at"].timestamp():
+        found = unseal(draft, b"draft", sealed) if sealed is not None else None
+        if found is None:
             return None
-        found = unseal(draft, b"draft", row["sealed"])
-        if found is None or found.get("path") != path:
+        owner = found.get("owner")
+        if owner is not None and owner != subject:
             return None
+        taken = await self.pool.fetchval(
+            "DELETE FROM gateway.workspace_drafts WHERE id_hash = $1 RETURNING 1", key
+        )
         values = found.get("values")
-        return values if isinstance(values, dict) else None
+        if taken is None or found.get("path") != path or not isinstance(values, dict):
+            return None
+        return values
 
     # -- sign-ins in progress ---------------------------------------------------------------
 

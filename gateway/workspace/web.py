@@ -39,6 +39,8 @@ RateLimit = Callable[[str], float]
 #: where a request's session and restored draft are kept once loaded (``Workspace.load``)
 SESSION_KEY = "hub.workspace.session"
 DRAFT_KEY = "hub.workspace.draft"
+#: the subject of a session that expired with this request (its form becomes their draft)
+EXPIRED_KEY = "hub.workspace.expired"
 
 
 class RateLimited(Exception):
@@ -175,9 +177,10 @@ class Workspace:
         """Every page's first step (a dependency of the workspace's routes): the session of
         the request's cookie, a draft named in ``?entwurf=`` for this page, and the API's
         rate limit for the signed-in principal (raises :class:`RateLimited`)."""
-        session = await self.sessions.get(request.cookies.get(self.cookie))
+        session, expired = await self.sessions.lookup(request.cookies.get(self.cookie))
         request.scope[SESSION_KEY] = session
         if session is None:
+            request.scope[EXPIRED_KEY] = expired
             return
         if self.limit is not None:
             wait = self.limit(session.principal.subject)
@@ -185,7 +188,9 @@ class Workspace:
                 raise RateLimited(wait)
         draft = request.query_params.get("entwurf")
         if draft and request.method == "GET":
-            request.scope[DRAFT_KEY] = await self.sessions.take_draft(draft, request.url.path)
+            request.scope[DRAFT_KEY] = await self.sessions.take_draft(
+                draft, request.url.path, session.principal.subject
+            )
 
     def session(self, request: Request) -> Session | None:
         """The request's session, as :meth:`load` found it."""
@@ -233,7 +238,10 @@ class Workspace:
         for key, value in form.multi_items():
             if isinstance(value, str) and key not in ("csrf", "formular"):
                 values.setdefault(key, []).append(value)
-        draft = await self.sessions.keep_draft(request.url.path, values)
+        owner = request.scope.get(EXPIRED_KEY)
+        draft = await self.sessions.keep_draft(
+            request.url.path, values, owner if isinstance(owner, str) else None
+        )
         target = quote(f"{request.url.path}?entwurf={draft}")
         return RedirectResponse(f"/anmelden?weiter={target}", status_code=303)
 

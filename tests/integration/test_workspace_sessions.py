@@ -107,10 +107,14 @@ async def test_a_restarted_gateway_keeps_the_session_the_draft_and_the_form_toke
         assert again.status_code == 303
         assert again.headers["location"] == opened.headers["location"]
 
-        # the session ends (timeout); the form typed meanwhile is kept in the database
-        await hub.pool.execute("DELETE FROM gateway.workspace_sessions")
+        # the session times out; the form typed meanwhile is kept in the database, as the
+        # draft of the user whose session it was
+        await hub.pool.execute(
+            "UPDATE gateway.workspace_sessions SET idle_until = now() - interval '1 second'"
+        )
         sent = await restarted.post("/faelle/neu", data=draft_data)
         assert sent.status_code == 303
+        assert await hub.pool.fetchval("SELECT count(*) FROM gateway.workspace_sessions") == 0
         assert sent.headers["location"].startswith("/anmelden?weiter=/faelle/neu%3Fentwurf%3D")
         stored = await hub.pool.fetch("SELECT sealed FROM gateway.workspace_drafts")
         assert len(stored) == 1
@@ -211,7 +215,7 @@ async def test_a_form_token_runs_its_action_once_across_two_gateways(
         sessions.once(session, "t", act),
         replica.once(session, "t", act),
     )
-    assert results == ["/faelle/1"] * 3
+    assert list(results) == ["/faelle/1"] * 3
     assert len(calls) == 1
     assert await replica.once(session, "t", act) == "/faelle/1"
     assert len(calls) == 1
@@ -225,7 +229,7 @@ async def test_a_form_token_runs_its_action_once_across_two_gateways(
     assert len(calls) == 3
 
 
-async def test_a_draft_is_taken_once_for_its_own_page_and_not_after_it_expired(
+async def test_a_draft_is_taken_once_for_its_own_page_by_its_owner_until_it_expires(
     store: tuple[SessionStore, list[float]],
 ) -> None:
     sessions, now = store
@@ -236,6 +240,10 @@ async def test_a_draft_is_taken_once_for_its_own_page_and_not_after_it_expired(
     kept = await sessions.keep_draft("/faelle/neu", values)
     assert await sessions.take_draft(kept, "/faelle/neu") == values
     assert await sessions.take_draft(kept, "/faelle/neu") is None
+    owned = await sessions.keep_draft("/faelle/neu", values, owner="demo-case-manager")
+    assert await sessions.take_draft(owned, "/faelle/neu", "someone-else") is None
+    assert await sessions.take_draft(owned, "/faelle/neu") is None
+    assert await sessions.take_draft(owned, "/faelle/neu", "demo-case-manager") == values
     late = await sessions.keep_draft("/faelle/neu", values)
     now[0] += workspace_sessions.DRAFT_SECONDS + 1
     assert await sessions.take_draft(late, "/faelle/neu") is None
