@@ -208,7 +208,8 @@ def router(ws: Workspace) -> APIRouter:
             await ws.sessions.end(session.id)
         away = await ws.oidc.logout_url() if ws.oidc is not None else None
         response = RedirectResponse(away or "/anmelden?abgemeldet=1", status_code=303)
-        response.delete_cookie(ws.cookie, path="/")
+        # a __Host- cookie is only replaced (here: expired) by one that is Secure as well
+        response.delete_cookie(ws.cookie, path="/", secure=not ws.dev, httponly=True)
         return response
 
     return routes

@@ -9,7 +9,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import asyncpg
@@ -21,6 +21,9 @@ from gateway.auth import Principal
 from gateway.context import BadPurpose, HubContext, request_purpose
 from gateway.workspace import labels
 from gateway.workspace.sessions import Session, SessionStore
+
+if TYPE_CHECKING:
+    from gateway.workspace.oidc import OidcSignIn
 
 HERE = Path(__file__).parent
 #: the workspace's pages: only their own scripts, styles and fonts; SVG drawn inline
@@ -148,7 +151,7 @@ class Workspace:
         pool: Callable[[], asyncpg.Pool | None] = lambda: None,
         sessions: SessionStore | None = None,
         limit: RateLimit | None = None,
-        oidc: Any = None,
+        oidc: OidcSignIn | None = None,
     ) -> None:
         self.schema = schema
         self.contexts = contexts

@@ -303,6 +303,13 @@ async def test_a_case_manager_signs_in_at_the_provider_and_out_again(
             "post_logout_redirect_uri": [f"{HUB}/anmelden?abgemeldet=1"],
         }
         assert await count_sessions(database_url) == 0
+        expired = next(
+            value.lower()
+            for name, value in out.headers.multi_items()
+            if name == "set-cookie" and value.startswith(SESSION_COOKIE)
+        )
+        assert "max-age=0" in expired
+        assert "secure" in expired  # else a browser keeps a __Host- cookie
         after = await client.get("/faelle")
         assert after.status_code == 303  # signed out
         gone = await client.get("/anmelden?abgemeldet=1")
