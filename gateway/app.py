@@ -34,6 +34,8 @@ from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
 from gateway.workspace import Workspace, graphiql_page
 from gateway.workspace import install as install_workspace
+from gateway.workspace import sessions as workspace_sessions
+from gateway.workspace.oidc import sign_in_for
 from projections import schema as read_models
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
@@ -355,6 +357,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             pool, nc = resources.pool, resources.nc
         await audit.ensure_tables(pool)
         await erasure.ensure_tables(pool)
+        await workspace_sessions.ensure_tables(pool)
         await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
@@ -469,8 +472,20 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             purpose=purpose,
         )
 
+    def workspace_pool() -> asyncpg.Pool | None:
+        pool = state.get("pool")
+        return pool if isinstance(pool, asyncpg.Pool) else None
+
     install_workspace(
-        app, Workspace(schema=served_schema, contexts=workspace_context, env=settings.env)
+        app,
+        Workspace(
+            schema=served_schema,
+            contexts=workspace_context,
+            env=settings.env,
+            pool=workspace_pool,  # sessions, drafts and form tokens (gateway.workspace_*)
+            limit=buckets.take,  # the API's rate limit, per signed-in principal
+            oidc=sign_in_for(settings, verify),
+        ),
     )
 
     @app.exception_handler(Unauthenticated)

@@ -13,7 +13,8 @@ Every kind of process connects as its own role, named ``<database>_<process>``
 - the projector: the read models (schema ``projections``), nothing of the services;
 - the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
   INSERT only, so it can neither alter nor erase what it recorded, nor read it back); it
-  keeps the erasures it carries out (``gateway.erasures``: no DELETE).
+  keeps the erasures it carries out (``gateway.erasures``: no DELETE), and the workspace's
+  sessions, form tokens, drafts and sign-ins (``gateway.workspace_*``).
 
 The roles own nothing and may create nothing: schemas, tables and functions are created by the
 provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
@@ -42,6 +43,13 @@ ROW_WRITES = "SELECT, INSERT, UPDATE, DELETE"
 #: eventsourcing's stored-events tables: read, append and lock, never delete
 EVENTS_TABLE_SUFFIX = "_events"
 EVENT_STORE_RIGHTS = "SELECT, INSERT, UPDATE"
+#: the workspace's tables in the gateway's schema (gateway/workspace/sessions.py TABLES)
+WORKSPACE_TABLES = (
+    "workspace_sessions",
+    "workspace_submissions",
+    "workspace_drafts",
+    "workspace_logins",
+)
 _PROVISION_LOCK = 0x68756272  # one provisioning of roles at a time on a server
 
 
@@ -114,6 +122,9 @@ GATEWAY_ROLE = DatabaseRole(
         Grant("INSERT", AUDIT_SCHEMA, table="audit_log"),
         Grant("USAGE", AUDIT_SCHEMA, table="audit_log_id_seq", sequences=True),
         Grant("SELECT, INSERT, UPDATE", AUDIT_SCHEMA, table="erasures"),
+        # the workspace's sessions, one-time form tokens, drafts and sign-ins in progress
+        # (gateway/workspace/sessions.py TABLES)
+        *(Grant(ROW_WRITES, AUDIT_SCHEMA, table=table) for table in WORKSPACE_TABLES),
         # one person's entries for the Art. 15 report (SECURITY DEFINER), not the log itself
         Grant("EXECUTE", AUDIT_SCHEMA, function="audit_entries_of(uuid)"),
     ),

@@ -4,7 +4,10 @@ executed in-process as the signed-in user (docs/workspace.md)."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import math
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
 from gateway.workspace import (
@@ -19,13 +22,15 @@ from gateway.workspace import (
     signin,
     steering,
 )
-from gateway.workspace.web import HERE, Workspace
+from gateway.workspace.web import HERE, RateLimited, Workspace
 
 __all__ = ["Workspace", "graphiql_page", "install"]
 
 
 def install(app: FastAPI, workspace: Workspace) -> None:
-    """Serves the workspace's pages on ``app`` and its vendored assets under ``/assets``."""
+    """Serves the workspace's pages on ``app`` and its vendored assets under ``/assets``.
+    Every page first loads its session (and a restored draft) and takes the signed-in
+    principal's share of the API's rate limit (``Workspace.load``)."""
     app.mount("/assets", StaticFiles(directory=str(HERE / "static")), name="assets")
     for module in (
         signin,
@@ -39,7 +44,17 @@ def install(app: FastAPI, workspace: Workspace) -> None:
         steering,
         gaps_board,
     ):
-        app.include_router(module.router(workspace))
+        app.include_router(module.router(workspace), dependencies=[Depends(workspace.load)])
+
+    @app.exception_handler(RateLimited)
+    async def too_many(request: Request, error: Exception) -> Response:
+        assert isinstance(error, RateLimited)
+        wait = max(1, math.ceil(error.retry_after))
+        response = workspace.page(
+            request, "rate_limited.html", workspace.session(request), status_code=429, wait=wait
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
 
 
 def graphiql_page() -> str:

@@ -1,16 +1,42 @@
-"""Server-side sessions of the workspace: a random id in an HttpOnly, SameSite=Lax cookie
-(Secure outside development), the signed-in principal, a CSRF token for every form, and the
-one-time form tokens that keep a double submit from sending a command twice."""
+"""Server-side sessions of the workspace, kept in the gateway's PostgreSQL schema, so that a
+restart or a second gateway replica keeps the user signed in and keeps what they typed.
+
+- **Sessions** (``gateway.workspace_sessions``): a random 256-bit id in an HttpOnly,
+  SameSite=Lax cookie (Secure outside development); the table holds only its SHA-256, the
+  signed-in principal, the CSRF token and two deadlines (idle and absolute). An expired
+  session is refused and deleted.
+- **One-time form tokens** (``gateway.workspace_submissions``): what a form token did (the
+  page to go to), so that a repeated submit, also after a restart or on another replica,
+  gets the first one's result and sends no command again.
+- **Drafts** (``gateway.workspace_drafts``): the values of a form sent after its session
+  ended, restored once after the user signed in again. They may hold personal values, so they
+  are encrypted (AES-GCM) with a key derived from the draft's random id, which lives only in
+  the user's address bar (``?entwurf=``); the table holds the id's hash and ciphertext.
+- **Sign-ins in progress** (``gateway.workspace_logins``): an OpenID Connect login's nonce,
+  PKCE verifier and the page to continue at, encrypted the same way under its ``state``, and
+  taken once by the callback.
+
+Times come from ``clock`` (seconds since the epoch), so that tests can move it.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import hmac
+import json
 import secrets
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
+
+import asyncpg
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.hashes import SHA256
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from gateway.auth import Principal
 
@@ -18,87 +44,396 @@ from gateway.auth import Principal
 IDLE_SECONDS = 30 * 60
 #: the longest a session lives, however active
 MAX_SECONDS = 10 * 3600
-#: form tokens a session remembers (the oldest are forgotten first)
-MAX_FORM_TOKENS = 200
+#: how long the values of a form sent after its session ended are kept for the user
+DRAFT_SECONDS = 15 * 60
+#: how long a sign-in at the identity provider may take
+LOGIN_SECONDS = 10 * 60
+#: how long a form token's result is remembered (a double click, the back button)
+SUBMISSION_SECONDS = MAX_SECONDS
+#: a form token claimed by a gateway that has not finished it after this long is taken over
+CLAIM_SECONDS = 60.0
+#: the seen time is written at most this often per session
+TOUCH_SECONDS = 60.0
+#: a sign-in purges expired sessions, drafts and sign-ins at most this often per gateway
+PURGE_SECONDS = 60.0
+
+DDL = """
+CREATE SCHEMA IF NOT EXISTS gateway;
+CREATE TABLE IF NOT EXISTS gateway.workspace_sessions (
+    id_hash      bytea       PRIMARY KEY,  -- SHA-256 of the cookie's random id
+    subject      text        NOT NULL,     -- the principal (pseudonymous user id)
+    agency       text        NOT NULL,
+    role         text        NOT NULL,
+    display      text        NOT NULL DEFAULT '',
+    csrf         text        NOT NULL,
+    created_at   timestamptz NOT NULL,
+    seen_at      timestamptz NOT NULL,
+    idle_until   timestamptz NOT NULL,     -- seen_at + idle time
+    expires_at   timestamptz NOT NULL      -- created_at + absolute lifetime
+);
+CREATE INDEX IF NOT EXISTS workspace_sessions_idle_idx
+    ON gateway.workspace_sessions (idle_until);
+CREATE TABLE IF NOT EXISTS gateway.workspace_submissions (
+    session_hash bytea       NOT NULL,
+    token_hash   bytea       NOT NULL,
+    redirect     text,                     -- NULL: running (claimed at claimed_at)
+    claimed_at   timestamptz NOT NULL,
+    PRIMARY KEY (session_hash, token_hash)
+);
+CREATE INDEX IF NOT EXISTS workspace_submissions_claimed_idx
+    ON gateway.workspace_submissions (claimed_at);
+CREATE TABLE IF NOT EXISTS gateway.workspace_drafts (
+    id_hash      bytea       PRIMARY KEY,  -- SHA-256 of the draft's random id
+    sealed       bytea       NOT NULL,     -- AES-GCM under a key derived from the id
+    expires_at   timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS gateway.workspace_logins (
+    state_hash   bytea       PRIMARY KEY,  -- SHA-256 of the OpenID Connect state
+    sealed       bytea       NOT NULL,     -- nonce, PKCE verifier, where to continue
+    expires_at   timestamptz NOT NULL
+);
+"""
+
+#: the tables the gateway's database role reads and writes (hub/database_roles.py)
+TABLES = ("workspace_sessions", "workspace_submissions", "workspace_drafts", "workspace_logins")
 
 
-@dataclass
-class Submission:
-    """What one form token did: running (``lock`` held) or done, with the page to go to."""
+async def create_tables(db: asyncpg.Pool | asyncpg.Connection) -> None:
+    await db.execute(DDL)
 
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    redirect: str | None = None
+
+async def ensure_tables(pool: asyncpg.Pool | asyncpg.Connection) -> None:
+    """The gateway at start-up: after the provisioning only look; without one (tests on a
+    fresh database as the administrator) create."""
+    if await pool.fetchval("SELECT to_regclass('gateway.workspace_logins')") is None:
+        await create_tables(pool)
+
+
+def digest(value: str) -> bytes:
+    return hashlib.sha256(value.encode()).digest()
+
+
+def new_id() -> str:
+    """A random 256-bit id, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def seal(secret: str, purpose: bytes, data: dict[str, Any]) -> bytes:
+    """``data`` encrypted under a key derived from ``secret`` (which the table never holds)."""
+    nonce = secrets.token_bytes(12)
+    return nonce + AESGCM(_key(secret, purpose)).encrypt(nonce, json.dumps(data).encode(), purpose)
+
+
+def unseal(secret: str, purpose: bytes, sealed: bytes) -> dict[str, Any] | None:
+    try:
+        plain = AESGCM(_key(secret, purpose)).decrypt(sealed[:12], sealed[12:], purpose)
+    except (InvalidTag, ValueError):
+        return None
+    found = json.loads(plain)
+    return found if isinstance(found, dict) else None
+
+
+def _key(secret: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=SHA256(), length=32, salt=None, info=b"hub-workspace:" + purpose).derive(
+        secret.encode()
+    )
 
 
 @dataclass
 class Session:
+    """A signed-in user: the cookie's id (only in memory), the principal, the CSRF token."""
+
     id: str
     principal: Principal
     csrf: str
     created: float
     seen: float
     display: str = ""
-    submissions: dict[str, Submission] = field(default_factory=dict)
+
+    @property
+    def key(self) -> bytes:
+        return digest(self.id)
 
     def form_token(self) -> str:
         """A fresh token for one form (hidden field ``formular``)."""
         return secrets.token_urlsafe(18)
 
-    def submission(self, token: str) -> Submission:
-        """The submission of a form token: the same object for a repeated submit."""
-        found = self.submissions.get(token)
-        if found is None:
-            if len(self.submissions) >= MAX_FORM_TOKENS:
-                oldest = next(iter(self.submissions))
-                del self.submissions[oldest]
-            found = self.submissions[token] = Submission()
-        return found
-
     def csrf_ok(self, sent: Any) -> bool:
         return isinstance(sent, str) and hmac.compare_digest(sent, self.csrf)
 
 
+def _at(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
 class SessionStore:
-    """Sessions in the gateway's memory (one gateway process per deployment in development;
-    several replicas need sticky sessions or a shared store)."""
+    """Sessions, form tokens, drafts and sign-ins in progress, in PostgreSQL.
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    ``pool`` gives the gateway's pool (it exists only once the gateway has started)."""
+
+    def __init__(
+        self,
+        pool: Callable[[], asyncpg.Pool | None],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._pool = pool
         self.clock = clock
-        self._sessions: dict[str, Session] = {}
+        #: form tokens being run by this process: a double click waits for the first
+        self._running: dict[tuple[bytes, bytes], asyncio.Lock] = {}
+        self._purged: float | None = None
 
-    def create(self, principal: Principal, display: str = "") -> Session:
-        self._expire()
+    @property
+    def pool(self) -> asyncpg.Pool:
+        pool = self._pool()
+        if pool is None:
+            raise RuntimeError("the workspace's sessions need the gateway's database")
+        return pool
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, display: str = "") -> Session:
+        """A new session (every sign-in); expired ones are purged now and then on the way."""
         now = self.clock()
+        if self._purged is None or now - self._purged >= PURGE_SECONDS:
+            self._purged = now
+            await self.purge()
         session = Session(
-            id=secrets.token_urlsafe(32),
+            id=new_id(),
             principal=principal,
             csrf=secrets.token_urlsafe(32),
             created=now,
             seen=now,
             display=display,
         )
-        self._sessions[session.id] = session
+        await self.pool.execute(
+            "INSERT INTO gateway.workspace_sessions (id_hash, subject, agency, role, display,"
+            " csrf, created_at, seen_at, idle_until, expires_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8, $9)",
+            session.key,
+            principal.subject,
+            principal.agency,
+            principal.role,
+            display,
+            session.csrf,
+            _at(now),
+            _at(now + IDLE_SECONDS),
+            _at(now + MAX_SECONDS),
+        )
         return session
 
-    def get(self, session_id: str | None) -> Session | None:
-        if not session_id:
-            return None
-        session = self._sessions.get(session_id)
-        if session is None:
-            return None
+    async def get(self, session_id: str | None) -> Session | None:
+        """The session of a cookie's id; an expired one is deleted and refused."""
+        return (await self.lookup(session_id))[0]
+
+    async def lookup(self, session_id: str | None) -> tuple[Session | None, str | None]:
+        """The session of a cookie's id, and when it has just expired (and was deleted), the
+        subject it belonged to: a form sent now is kept as that user's draft."""
+        if not session_id or len(session_id) > 128:
+            return None, None
+        key = digest(session_id)
+        row = await self.pool.fetchrow(
+            "SELECT subject, agency, role, display, csrf, created_at, seen_at, idle_until,"
+            " expires_at FROM gateway.workspace_sessions WHERE id_hash = $1",
+            key,
+        )
+        if row is None:
+            return None, None
         now = self.clock()
-        if now - session.seen > IDLE_SECONDS or now - session.created > MAX_SECONDS:
-            del self._sessions[session_id]
-            return None
-        session.seen = now
-        return session
+        if now >= row["idle_until"].timestamp() or now >= row["expires_at"].timestamp():
+            await self.pool.execute(
+                "DELETE FROM gateway.workspace_sessions WHERE id_hash = $1", key
+            )
+            await self._forget_submissions(key)
+            return None, str(row["subject"])
+        seen = row["seen_at"].timestamp()
+        if now - seen >= TOUCH_SECONDS:
+            await self.pool.execute(
+                "UPDATE gateway.workspace_sessions SET seen_at = $2, idle_until = $3"
+                " WHERE id_hash = $1",
+                key,
+                _at(now),
+                _at(now + IDLE_SECONDS),
+            )
+            seen = now
+        return Session(
+            id=session_id,
+            principal=Principal(subject=row["subject"], agency=row["agency"], role=row["role"]),
+            csrf=row["csrf"],
+            created=row["created_at"].timestamp(),
+            seen=seen,
+            display=row["display"],
+        ), None
 
-    def end(self, session_id: str | None) -> None:
+    async def end(self, session_id: str | None) -> None:
         if session_id:
-            self._sessions.pop(session_id, None)
+            key = digest(session_id)
+            await self.pool.execute(
+                "DELETE FROM gateway.workspace_sessions WHERE id_hash = $1", key
+            )
+            await self._forget_submissions(key)
 
-    def _expire(self) -> None:
-        now = self.clock()
-        for key, session in list(self._sessions.items()):
-            if now - session.seen > IDLE_SECONDS or now - session.created > MAX_SECONDS:
-                del self._sessions[key]
+    async def purge(self) -> int:
+        """Deletes expired sessions (with their form tokens), drafts and sign-ins; answers
+        how many sessions went."""
+        now = _at(self.clock())
+        async with self.pool.acquire() as conn, conn.transaction():
+            gone = await conn.fetch(
+                "DELETE FROM gateway.workspace_sessions WHERE idle_until <= $1 OR expires_at <= $1"
+                " RETURNING id_hash",
+                now,
+            )
+            await conn.execute(
+                "DELETE FROM gateway.workspace_submissions"
+                " WHERE session_hash = ANY($1::bytea[]) OR claimed_at <= $2",
+                [row["id_hash"] for row in gone],
+                _at(self.clock() - SUBMISSION_SECONDS),
+            )
+            await conn.execute("DELETE FROM gateway.workspace_drafts WHERE expires_at <= $1", now)
+            await conn.execute("DELETE FROM gateway.workspace_logins WHERE expires_at <= $1", now)
+        return len(gone)
+
+    async def _forget_submissions(self, key: bytes) -> None:
+        await self.pool.execute(
+            "DELETE FROM gateway.workspace_submissions WHERE session_hash = $1", key
+        )
+
+    # -- one-time form tokens ---------------------------------------------------------------
+
+    async def once(
+        self, session: Session, token: str, action: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        """Runs ``action`` once per form token of ``session``: a repeated submit (a double
+        click, the back button, also after a restart or on another replica) waits for the
+        first and gets its result (the page to go to) without running it again. An
+        ``action`` that answers ``None`` (the form had errors) may run again."""
+        if not token:
+            return await action()
+        key = (session.key, digest(token))
+        lock = self._running.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                return await self._once(key, action)
+        finally:
+            if not lock.locked() and self._running.get(key) is lock:
+                del self._running[key]
+
+    async def _once(
+        self, key: tuple[bytes, bytes], action: Callable[[], Awaitable[str | None]]
+    ) -> str | None:
+        deadline = self.clock() + CLAIM_SECONDS
+        while True:
+            now = self.clock()
+            row = await self.pool.fetchrow(
+                "INSERT INTO gateway.workspace_submissions"
+                " (session_hash, token_hash, redirect, claimed_at) VALUES ($1, $2, NULL, $3)"
+                " ON CONFLICT (session_hash, token_hash) DO UPDATE SET claimed_at = $3"
+                " WHERE gateway.workspace_submissions.redirect IS NULL"
+                " AND gateway.workspace_submissions.claimed_at <= $4"
+                " RETURNING redirect",
+                *key,
+                _at(now),
+                _at(now - CLAIM_SECONDS),
+            )
+            if row is not None:  # claimed by this call: run it
+                break
+            done = await self.pool.fetchval(
+                "SELECT redirect FROM gateway.workspace_submissions"
+                " WHERE session_hash = $1 AND token_hash = $2",
+                *key,
+            )
+            if done is not None:
+                return str(done)
+            if self.clock() > deadline:
+                break  # the claim is stale: its gateway died
+            await asyncio.sleep(0.1)  # another gateway is running it
+        try:
+            redirect = await action()
+        except BaseException:
+            await self._release(key)
+            raise
+        if redirect is None:
+            await self._release(key)
+        else:
+            await self.pool.execute(
+                "UPDATE gateway.workspace_submissions SET redirect = $3"
+                " WHERE session_hash = $1 AND token_hash = $2",
+                *key,
+                redirect,
+            )
+        return redirect
+
+    async def _release(self, key: tuple[bytes, bytes]) -> None:
+        await self.pool.execute(
+            "DELETE FROM gateway.workspace_submissions"
+            " WHERE session_hash = $1 AND token_hash = $2 AND redirect IS NULL",
+            *key,
+        )
+
+    # -- drafts -----------------------------------------------------------------------------
+
+    async def keep_draft(
+        self, path: str, values: dict[str, list[str]], owner: str | None = None
+    ) -> str:
+        """Keeps a form's values for ``path``; answers the draft's id (its key). With
+        ``owner`` (the subject whose session had just expired) only that user gets it back."""
+        draft = new_id()
+        await self.pool.execute(
+            "INSERT INTO gateway.workspace_drafts (id_hash, sealed, expires_at)"
+            " VALUES ($1, $2, $3)",
+            digest(draft),
+            seal(draft, b"draft", {"path": path, "values": values, "owner": owner}),
+            _at(self.clock() + DRAFT_SECONDS),
+        )
+        return draft
+
+    async def take_draft(
+        self, draft: str, path: str, subject: str | None = None
+    ) -> dict[str, list[str]] | None:
+        """The values of a draft for ``path``, once, for ``subject``; ``None`` when unknown,
+        expired, of another page (then it is gone) or of another user (then it stays for its
+        owner)."""
+        if not draft or len(draft) > 128:
+            return None
+        key = digest(draft)
+        sealed = await self.pool.fetchval(
+            "SELECT sealed FROM gateway.workspace_drafts WHERE id_hash = $1 AND expires_at > $2",
+            key,
+            _at(self.clock()),
+        )
+        found = unseal(draft, b"draft", sealed) if sealed is not None else None
+        if found is None:
+            return None
+        owner = found.get("owner")
+        if owner is not None and owner != subject:
+            return None
+        taken = await self.pool.fetchval(
+            "DELETE FROM gateway.workspace_drafts WHERE id_hash = $1 RETURNING 1", key
+        )
+        values = found.get("values")
+        if taken is None or found.get("path") != path or not isinstance(values, dict):
+            return None
+        return values
+
+    # -- sign-ins in progress ---------------------------------------------------------------
+
+    async def keep_login(self, state: str, data: dict[str, Any]) -> None:
+        await self.pool.execute(
+            "INSERT INTO gateway.workspace_logins (state_hash, sealed, expires_at)"
+            " VALUES ($1, $2, $3)",
+            digest(state),
+            seal(state, b"login", data),
+            _at(self.clock() + LOGIN_SECONDS),
+        )
+
+    async def take_login(self, state: str) -> dict[str, Any] | None:
+        """A sign-in's data by its ``state``, once (a replayed callback finds nothing)."""
+        if not state or len(state) > 128:
+            return None
+        row = await self.pool.fetchrow(
+            "DELETE FROM gateway.workspace_logins WHERE state_hash = $1 RETURNING sealed,"
+            " expires_at",
+            digest(state),
+        )
+        if row is None or self.clock() >= row["expires_at"].timestamp():
+            return None
+        return unseal(state, b"login", row["sealed"])

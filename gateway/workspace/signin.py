@@ -1,5 +1,7 @@
-"""Sign-in and sign-out. In development one picks a demo user (role and agency); elsewhere the
-page says that sign-in through the identity provider is not configured yet."""
+"""Sign-in and sign-out. In development one picks a demo user (role and agency); in prod the
+user signs in at the identity provider (OpenID Connect, gateway/workspace/oidc.py), and
+without its settings the page says that sign-in is not configured. The demo sign-in is
+closed outside development."""
 
 from __future__ import annotations
 
@@ -9,7 +11,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from gateway.auth import Principal
-from gateway.workspace.web import Workspace, first
+from gateway.workspace import labels
+from gateway.workspace.oidc import CALLBACK_PATH, SignInFailed
+from gateway.workspace.web import RateLimited, Workspace, first
+
+#: the cookie that binds a sign-in at the identity provider to this browser (its state)
+LOGIN_COOKIE = "hub_login"
+LOGIN_COOKIE_SECURE = "__Host-hub_login"
 
 
 @dataclass(frozen=True)
@@ -80,23 +88,91 @@ def router(ws: Workspace) -> APIRouter:
             return ws.to_sign_in(request)
         return ws.page(request, "start.html", session)
 
+    def login_cookie() -> str:
+        return LOGIN_COOKIE if ws.dev else LOGIN_COOKIE_SECURE
+
+    async def to_provider(request: Request, weiter: str) -> Response:
+        """Sends the browser to the identity provider (a new sign-in with PKCE)."""
+        assert ws.oidc is not None
+        if ws.limit is not None:  # each start keeps a row: bounded per client address
+            wait = ws.limit(f"anmeldung:{request.client.host if request.client else '-'}")
+            if wait > 0:
+                raise RateLimited(wait)
+        try:
+            url, state = await ws.oidc.start(ws.sessions, weiter)
+        except SignInFailed as failed:
+            return ws.page(request, "signin_error.html", None, status_code=502, error=failed)
+        response = RedirectResponse(url, status_code=303)
+        response.set_cookie(
+            login_cookie(),
+            state,
+            max_age=600,
+            httponly=True,
+            samesite="lax",
+            secure=not ws.dev,
+            path="/",
+        )
+        return response
+
     @routes.get("/anmelden")
     async def sign_in_page(request: Request, weiter: str = "") -> Response:
+        target = _safe_target(weiter) or ""
+        if ws.oidc is not None and not ws.dev and not request.query_params.get("abgemeldet"):
+            return await to_provider(request, target)
         return ws.page(
             request,
             "signin.html",
             None,
             users=DEMO_USERS,
             dev=ws.dev,
-            weiter=_safe_target(weiter) or "",
+            oidc=ws.oidc is not None,
+            weiter=target,
             errors={},
         )
+
+    @routes.get("/anmelden/idp")
+    async def sign_in_at_provider(request: Request, weiter: str = "") -> Response:
+        if ws.oidc is None:
+            return RedirectResponse("/anmelden", status_code=303)
+        return await to_provider(request, _safe_target(weiter) or "")
+
+    @routes.get(CALLBACK_PATH)
+    async def callback(request: Request) -> Response:
+        if ws.oidc is None:
+            return RedirectResponse("/anmelden", status_code=303)
+        params = {key: value for key, value in request.query_params.items()}
+        try:
+            principal, weiter = await ws.oidc.finish(
+                ws.sessions, params, request.cookies.get(login_cookie())
+            )
+        except SignInFailed as failed:
+            response: Response = ws.page(
+                request, "signin_error.html", None, status_code=400, error=failed
+            )
+        else:
+            await ws.sessions.end(request.cookies.get(ws.cookie))  # a new id at every sign-in
+            session = await ws.sessions.create(
+                principal, display=labels.label(labels.ROLES, principal.role)
+            )
+            go = _safe_target(weiter) or home_of(principal.role)
+            response = RedirectResponse(go, status_code=303)
+            ws.set_cookie(response, session)
+        response.delete_cookie(login_cookie(), path="/", secure=not ws.dev, httponly=True)
+        return response
 
     @routes.post("/anmelden")
     async def sign_in(request: Request) -> Response:
         if not ws.dev:
             return ws.page(
-                request, "signin.html", None, status_code=403, users=(), dev=False, errors={}
+                request,
+                "signin.html",
+                None,
+                status_code=403,
+                users=(),
+                dev=False,
+                oidc=ws.oidc is not None,
+                weiter="",
+                errors={},
             )
         form = await request.form()
         key = form.get("benutzer")
@@ -110,11 +186,12 @@ def router(ws: Workspace) -> APIRouter:
                 status_code=400,
                 users=DEMO_USERS,
                 dev=True,
+                oidc=ws.oidc is not None,
                 weiter=target if isinstance(target, str) else "",
                 errors={"benutzer": "Bitte wählen Sie aus, als wer Sie sich anmelden."},
             )
-        ws.sessions.end(request.cookies.get(ws.cookie))  # a new id at every sign-in
-        session = ws.sessions.create(
+        await ws.sessions.end(request.cookies.get(ws.cookie))  # a new id at every sign-in
+        session = await ws.sessions.create(
             Principal(subject=user.subject, agency=user.agency, role=user.role),
             display=user.name,
         )
@@ -130,9 +207,11 @@ def router(ws: Workspace) -> APIRouter:
             form = await request.form()
             if not session.csrf_ok(first([v for v in form.getlist("csrf") if isinstance(v, str)])):
                 return ws.page(request, "refused.html", session, status_code=403, csrf=True)
-            ws.sessions.end(session.id)
-        response = RedirectResponse("/anmelden?abgemeldet=1", status_code=303)
-        response.delete_cookie(ws.cookie, path="/")
+            await ws.sessions.end(session.id)
+        away = await ws.oidc.logout_url() if ws.oidc is not None else None
+        response = RedirectResponse(away or "/anmelden?abgemeldet=1", status_code=303)
+        # a __Host- cookie is only replaced (here: expired) by one that is Secure as well
+        response.delete_cookie(ws.cookie, path="/", secure=not ws.dev, httponly=True)
         return response
 
     return routes

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import secrets
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+import asyncpg
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -22,6 +21,9 @@ from gateway.auth import Principal
 from gateway.context import BadPurpose, HubContext, request_purpose
 from gateway.workspace import labels
 from gateway.workspace.sessions import Session, SessionStore
+
+if TYPE_CHECKING:
+    from gateway.workspace.oidc import OidcSignIn
 
 HERE = Path(__file__).parent
 #: the workspace's pages: only their own scripts, styles and fonts; SVG drawn inline
@@ -34,10 +36,23 @@ COOKIE = "hub_session"
 #: a secure cookie's name (prod): bound to this host and HTTPS
 COOKIE_SECURE = "__Host-hub_session"
 
-#: how long the values of a form sent after its session ended are kept for the user
-DRAFT_SECONDS = 15 * 60
-
 ContextFactory = Callable[[Principal, str | None], HubContext]
+#: the API's rate limit: takes a request of a subject, answers the seconds to wait (0: go on)
+RateLimit = Callable[[str], float]
+#: where a request's session and restored draft are kept once loaded (``Workspace.load``)
+SESSION_KEY = "hub.workspace.session"
+DRAFT_KEY = "hub.workspace.draft"
+#: the subject of a session that expired with this request (its form becomes their draft)
+EXPIRED_KEY = "hub.workspace.expired"
+
+
+class RateLimited(Exception):
+    """A signed-in user sent more requests than the API's rate limit allows."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("rate limited")
+        self.retry_after = retry_after
+
 
 #: German messages for the API's error codes (the API's own messages are English)
 CODE_MESSAGES = {
@@ -133,16 +148,20 @@ class Workspace:
         schema: Any,
         contexts: ContextFactory,
         env: str,
+        pool: Callable[[], asyncpg.Pool | None] = lambda: None,
         sessions: SessionStore | None = None,
+        limit: RateLimit | None = None,
+        oidc: OidcSignIn | None = None,
     ) -> None:
         self.schema = schema
         self.contexts = contexts
         self.env = env
         self.dev = env == "dev"
-        self.sessions = sessions or SessionStore()
-        #: forms sent after their session ended: id -> (when, page, values); restored once
-        #: into the form after the user signed in again
-        self.drafts: dict[str, tuple[float, str, dict[str, list[str]]]] = {}
+        #: sessions, one-time form tokens and drafts, in the gateway's database
+        self.sessions = sessions or SessionStore(pool)
+        self.limit = limit
+        #: the OpenID Connect sign-in (gateway/workspace/oidc.py), when configured
+        self.oidc = oidc
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         env_ = self.templates.env
         env_.filters["datum"] = labels.date_de
@@ -157,8 +176,29 @@ class Workspace:
     def cookie(self) -> str:
         return COOKIE if self.dev else COOKIE_SECURE
 
+    async def load(self, request: Request) -> None:
+        """Every page's first step (a dependency of the workspace's routes): the session of
+        the request's cookie, a draft named in ``?entwurf=`` for this page, and the API's
+        rate limit for the signed-in principal (raises :class:`RateLimited`)."""
+        session, expired = await self.sessions.lookup(request.cookies.get(self.cookie))
+        request.scope[SESSION_KEY] = session
+        if session is None:
+            request.scope[EXPIRED_KEY] = expired
+            return
+        if self.limit is not None:
+            wait = self.limit(session.principal.subject)
+            if wait > 0:
+                raise RateLimited(wait)
+        draft = request.query_params.get("entwurf")
+        if draft and request.method == "GET":
+            request.scope[DRAFT_KEY] = await self.sessions.take_draft(
+                draft, request.url.path, session.principal.subject
+            )
+
     def session(self, request: Request) -> Session | None:
-        return self.sessions.get(request.cookies.get(self.cookie))
+        """The request's session, as :meth:`load` found it."""
+        found = request.scope.get(SESSION_KEY)
+        return found if isinstance(found, Session) else None
 
     def set_cookie(self, response: Response, session: Session) -> None:
         response.set_cookie(
@@ -201,23 +241,17 @@ class Workspace:
         for key, value in form.multi_items():
             if isinstance(value, str) and key not in ("csrf", "formular"):
                 values.setdefault(key, []).append(value)
-        now = time.monotonic()
-        for key, (created, _, _) in list(self.drafts.items()):
-            if now - created > DRAFT_SECONDS:
-                del self.drafts[key]
-        draft = secrets.token_urlsafe(18)
-        self.drafts[draft] = (now, request.url.path, values)
+        owner = request.scope.get(EXPIRED_KEY)
+        draft = await self.sessions.keep_draft(
+            request.url.path, values, owner if isinstance(owner, str) else None
+        )
         target = quote(f"{request.url.path}?entwurf={draft}")
         return RedirectResponse(f"/anmelden?weiter={target}", status_code=303)
 
     def draft(self, request: Request, *many: str) -> dict[str, Any] | None:
         """The values of a form sent after its session ended, once, on the same page."""
-        key = request.query_params.get("entwurf")
-        found = self.drafts.pop(key, None) if key else None
-        if found is None:
-            return None
-        created, path, values = found
-        if path != request.url.path or time.monotonic() - created > DRAFT_SECONDS:
+        values = request.scope.get(DRAFT_KEY)
+        if not isinstance(values, dict):
             return None
         return {
             name: [v for v in items if v] if name in many else (items[0] if items else "")
@@ -241,13 +275,7 @@ class Workspace:
         """Runs ``action`` once per form token: a repeated submit (a double click) waits for
         the first and gets its result (the page to go to) without sending the command
         again. An ``action`` that answers ``None`` (the form had errors) may run again."""
-        if not token:
-            return await action()
-        submission = session.submission(token)
-        async with submission.lock:
-            if submission.redirect is None:
-                submission.redirect = await action()
-            return submission.redirect
+        return await self.sessions.once(session, token, action)
 
     # -- pages ------------------------------------------------------------------------------
 

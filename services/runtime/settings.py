@@ -39,6 +39,23 @@ class HubSettings(BaseSettings):
     oidc_agency_claim: str = "groups"
     oidc_agency_prefix: str = "/agencies/"
     oidc_role_claim: str = "realm_access.roles"
+    # the workspace's sign-in through the identity provider (authorization code flow with
+    # PKCE, docs/workspace.md); on when the issuer, the client id and the redirect URI are set
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="the workspace client's secret (a confidential client)"
+    )
+    oidc_redirect_uri: str | None = Field(
+        default=None, description="the hub's callback, https://<host>/anmelden/rueckruf"
+    )
+    oidc_scopes: str = "openid"
+    oidc_post_logout_redirect_uri: str | None = Field(
+        default=None, description="where the provider's logout sends the user back to"
+    )
+    # the provider's endpoints; default: from the issuer's discovery document
+    oidc_authorization_endpoint: str | None = None
+    oidc_token_endpoint: str | None = None
+    oidc_end_session_endpoint: str | None = None
     vault_master_key: SecretStr | None = Field(
         default=None, description="base64url-encoded 32-byte key wrapping the per-person keys"
     )

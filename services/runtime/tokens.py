@@ -261,6 +261,13 @@ class OidcVerifier:
         self._lock = threading.Lock()
 
     def __call__(self, token: str) -> Principal:
+        return self.mapping.principal(self.claims(token))
+
+    def claims(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+        """The verified claims of a token of this issuer, for ``audience`` (default: the
+        access tokens' audience; the workspace's sign-in checks its ID token for its client
+        id with the same keys and checks)."""
+        audience = audience or self.audience
         alg = _header(token).get("alg")
         if not isinstance(alg, str) or alg.lower() == "none":
             raise AuthError("unsigned bearer tokens (alg none) are refused")
@@ -281,7 +288,7 @@ class OidcVerifier:
                 key.key,
                 algorithms=[alg],
                 issuer=self.issuer,
-                audience=self.audience,
+                audience=audience,
                 leeway=self.clock_skew_seconds,
                 options={"require": ["exp", "iss", "aud", "sub"]},
             )
@@ -296,7 +303,7 @@ class OidcVerifier:
             ) from None
         except jwt.InvalidAudienceError:
             raise AuthError(
-                f"the bearer token is meant for another audience (expected {self.audience!r})"
+                f"the bearer token is meant for another audience (expected {audience!r})"
             ) from None
         except jwt.InvalidSignatureError:
             raise AuthError("the bearer token's signature is not valid") from None
@@ -304,7 +311,7 @@ class OidcVerifier:
             raise AuthError(f"the bearer token lacks the claim '{error.claim}'") from None
         except jwt.PyJWTError:
             raise AuthError("the bearer token is not a valid signed JWT") from None
-        return self.mapping.principal(claims)
+        return claims
 
     def _signing_key(self, kid: Any) -> jwt.PyJWK:
         if not isinstance(kid, str) or not kid:

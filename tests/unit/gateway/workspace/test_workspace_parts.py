@@ -1,14 +1,15 @@
-"""The workspace's pure parts: German formats, consent gaps in German, form checks, sessions
-and the one-time form tokens, and the SVG charts."""
+"""The workspace's pure parts: German formats, consent gaps in German, form checks, the CSRF
+check and the sealing of drafts, and the SVG charts (sessions and one-time form tokens on
+PostgreSQL: tests/integration/test_workspace_sessions.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 
 from gateway.auth import Principal
 from gateway.workspace import charts, forms, labels
-from gateway.workspace.sessions import IDLE_SECONDS, SessionStore
+from gateway.workspace.oidc import challenge_of
+from gateway.workspace.sessions import Session, seal, unseal
 from gateway.workspace.web import Workspace, missing_de
 
 TODAY = dt.date(2026, 11, 30)
@@ -80,43 +81,25 @@ def test_a_consent_for_special_categories_needs_the_explicit_flag() -> None:
     assert "gueltig_bis" in errors
 
 
-def test_sessions_end_after_idle_time_and_check_their_csrf_token() -> None:
-    now = [1000.0]
-    store = SessionStore(clock=lambda: now[0])
-    session = store.create(WHO)
-    assert store.get(session.id) is session
-    assert session.csrf_ok(session.csrf)
+def test_a_session_checks_its_csrf_token() -> None:
+    session = Session(id="x", principal=WHO, csrf="the-token", created=0.0, seen=0.0)
+    assert session.csrf_ok("the-token")
     assert not session.csrf_ok("forged")
     assert not session.csrf_ok(None)
-    now[0] += IDLE_SECONDS + 1
-    assert store.get(session.id) is None
-    assert store.get("unknown") is None
 
 
-async def test_a_form_token_runs_its_action_once_even_when_submitted_twice_at_once() -> None:
-    workspace = Workspace(schema=None, contexts=lambda p, q: None, env="dev")  # type: ignore[arg-type]
-    session = workspace.sessions.create(WHO)
-    calls: list[int] = []
+def test_a_draft_is_sealed_under_its_id_and_opens_only_with_it() -> None:
+    sealed = seal("draft-id", b"draft", {"values": {"nachname": ["Beispiel"]}})
+    assert b"Beispiel" not in sealed
+    assert unseal("draft-id", b"draft", sealed) == {"values": {"nachname": ["Beispiel"]}}
+    assert unseal("another-id", b"draft", sealed) is None
+    assert unseal("draft-id", b"login", sealed) is None  # bound to what it is
 
-    async def act() -> str | None:
-        calls.append(1)
-        await asyncio.sleep(0.05)
-        return "/faelle/1"
 
-    first, second = await asyncio.gather(
-        workspace.once(session, "t", act), workspace.once(session, "t", act)
-    )
-    assert first == second == "/faelle/1"
-    assert len(calls) == 1
-    assert await workspace.once(session, "t", act) == "/faelle/1"
-    assert len(calls) == 1
-
-    async def refused() -> str | None:
-        calls.append(1)
-        return None  # the form had errors: the user may correct them and submit again
-
-    assert await workspace.once(session, "u", refused) is None
-    assert await workspace.once(session, "u", act) == "/faelle/1"
+def test_the_pkce_challenge_is_s256_of_the_verifier() -> None:
+    # RFC 7636, appendix B
+    verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+    assert challenge_of(verifier) == "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
 
 
 def test_charts_are_labelled_svg_that_escapes_every_text() -> None:
@@ -162,7 +145,7 @@ async def test_outside_development_the_demo_sign_in_is_closed_and_cookies_are_se
         assert (await client.get("/faelle")).status_code == 303
     assert workspace.cookie == "__Host-hub_session"
     plain = Response()
-    workspace.set_cookie(plain, workspace.sessions.create(WHO))
+    workspace.set_cookie(plain, Session(id="x", principal=WHO, csrf="c", created=0.0, seen=0.0))
     cookie = plain.headers["set-cookie"].lower()
     assert "secure" in cookie
     assert "httponly" in cookie
