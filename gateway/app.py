@@ -28,7 +28,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from contracts import REGISTRY
 from gateway import audit, erasure, readiness, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
-from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, request_purpose
+from gateway.context import (
+    PURPOSE_HEADER,
+    BadPurpose,
+    VerifiedTokens,
+    connection_purpose,
+    request_purpose,
+)
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
@@ -343,6 +349,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     tracer = telemetry.tracer("hub.gateway")
     ide_enabled = settings.env == "dev"
     buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+    verified = VerifiedTokens()  # tokens verified in the last 30 s (gateway.context)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -394,7 +401,12 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         return verify(bearer_token(authorization))
 
     async def authenticate_off_loop(authorization: str | None) -> Principal:
-        return await verify_off_loop(verify, authorization)
+        known = verified.get(authorization)
+        if known is not None:
+            return known
+        principal = await verify_off_loop(verify, authorization)
+        verified.put(authorization, principal)
+        return principal
 
     async def context_getter(
         request: Request = None,  # type: ignore[assignment]
