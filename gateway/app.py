@@ -338,6 +338,15 @@ def _asks_for_ide_page(request: Request) -> bool:
     )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The gateway pool's reset on release: nothing beyond what asyncpg always does (roll
+    back an open transaction, drop listeners). The gateway keeps no session state on pooled
+    connections (no SET, LISTEN, cursor or session advisory lock outside a transaction; the
+    notifier has its own connection), so the default reset query would only cost each read a
+    second round trip."""
+    return None
+
+
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     verify = token_verifier(settings)
@@ -356,7 +365,9 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         telemetry.setup_tracing("hub-gateway")
         owned = resources is None
         if resources is None:
-            pool = await asyncpg.create_pool(database_url(settings), min_size=2, max_size=16)
+            pool = await asyncpg.create_pool(
+                database_url(settings), min_size=2, max_size=16, reset=keep_session
+            )
             nc = await connect(settings, "gateway")
         else:
             pool, nc = resources.pool, resources.nc

@@ -391,6 +391,92 @@ async def raw_copy(bench: Bench) -> tuple[int, float]:
         await conn.close()
 
 
+# -- scale ---------------------------------------------------------------------------------
+
+
+async def replicate(bench: Bench, factor: int) -> int:
+    """Bulk-load the timeline's and the pathway's tables to ``factor`` times their persons:
+    every row but the target person's is copied ``factor - 1`` times in SQL (INSERT ...
+    SELECT), each copy with its own person id and positions; returns the timeline's rows."""
+    from projections.rebuild import tables
+
+    conn = await asyncpg.connect(bench.db_url)
+    try:
+        offset = int(
+            await conn.fetchval(
+                "SELECT coalesce(max(position), 0) FROM projections.timeline_events"
+            )
+        )
+        for projection in ("timeline", "pathway"):
+            for table in tables(projection):
+                columns = [
+                    r["column_name"]
+                    for r in await conn.fetch(
+                        "SELECT column_name FROM information_schema.columns WHERE"
+                        " table_schema = 'projections' AND table_name = $1"
+                        " ORDER BY ordinal_position",
+                        table,
+                    )
+                ]
+                if "person_id" not in columns:
+                    continue
+                copied = {
+                    "person_id": "md5(t.person_id::text || ':' || k)::uuid",
+                    "position": f"t.position + k * {offset}",
+                    "event_id": "t.event_id || ':' || k",
+                }
+                select = ", ".join(copied.get(c, f"t.{c}") for c in columns)
+                await conn.execute(
+                    f"INSERT INTO projections.{table} ({', '.join(columns)}) SELECT {select}"
+                    f" FROM projections.{table} t, generate_series(1, {factor - 1}) k"
+                    " WHERE t.person_id <> $1 ON CONFLICT DO NOTHING",
+                    uuid.UUID(bench.target),
+                )
+        await conn.execute("ANALYZE")
+        return int(await conn.fetchval("SELECT count(*) FROM projections.timeline_events"))
+    finally:
+        await conn.close()
+
+
+async def explain(bench: Bench) -> dict[str, str]:
+    """EXPLAIN ANALYZE of the timeline's SQL (as the gateway's reader) and of the indicators."""
+    from kernel.clock import today_in_germany
+    from projections.indicators import queries as indicators
+    from projections.timeline.queries import COLUMNS
+    from projections.timeline.visibility import Reader, visible
+
+    reader = Reader(AGENCY, "abh_officer", today_in_germany(), None)
+    plans: dict[str, str] = {}
+    conn = await asyncpg.connect(bench.db_url)
+
+    class Explaining:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def fetch(self, query: str, *args: Any) -> list[Any]:
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
+            plans[self.name] = "\n".join(r[0] for r in rows)
+            return []
+
+    try:
+        await Explaining("timeline").fetch(
+            f"SELECT {COLUMNS} FROM projections.timeline_events t"
+            f" WHERE t.person_id = $1 AND {visible()}"
+            " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $6",
+            uuid.UUID(bench.target),
+            reader.agency,
+            reader.role,
+            reader.today,
+            reader.purpose,
+            500,
+        )
+        await indicators.stage_counts(Explaining("stageCounts"), key="k", by="municipality")
+        await indicators.milestone_durations(Explaining("milestoneDurations"), key="k")
+    finally:
+        await conn.close()
+    return plans
+
+
 # -- reads -----------------------------------------------------------------------------------
 
 
@@ -575,11 +661,16 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
     load = os.getloadavg()[0]
     bench = start(with_gateway=True)
     sizes: list[tuple[int, dict[str, Load], list[tuple[str, int, float]]]] = []
+    plans: list[tuple[int, dict[str, str]]] = []
     try:
-        for size in (SMALL, LARGE) if million else (SMALL,):
-            asyncio.run(grow(bench, size))
-            rebuilt = asyncio.run(rebuild_all(bench))
-            sizes.append((bench.events, read_figures(bench, seconds), rebuilt))
+        asyncio.run(grow(bench, SMALL))
+        rebuilt = asyncio.run(rebuild_all(bench))
+        sizes.append((bench.events, read_figures(bench, seconds), rebuilt))
+        plans.append((bench.events, asyncio.run(explain(bench))))
+        if million:
+            stored = asyncio.run(replicate(bench, LARGE // SMALL))
+            sizes.append((stored, read_figures(bench, seconds), []))
+            plans.append((stored, asyncio.run(explain(bench))))
         entries, commits = asyncio.run(audit_stats(bench))
     finally:
         stop(bench, keep)
@@ -590,7 +681,7 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
     )
     header = "  " + f"{'':44}" + "".join(f"{f'{n:,} events':>40}" for n, _, _ in sizes)
     print(header)
-    rows = [
+    lines = [
         ("{ __typename } (wrk)", "typename"),
         ("timeline (wrk)", "timeline"),
         ("same SQL, bare asyncpg (32 clients)", "asyncpg"),
@@ -598,11 +689,23 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
         ("stageCounts(by municipality), one client", "stage_counts_1"),
         ("milestoneDurations, one client", "milestones_1"),
     ]
-    for label, key in rows:
+    for label, key in lines:
         cells = "".join(f"{_cell(f[key]):>40}" for _, f, _ in sizes)
         print(f"  {label:44}{cells}")
     for n, _, rebuilt in sizes:
-        print(f"  read models built from {n:,} events: " + _rebuilt(rebuilt))
+        if rebuilt:
+            print(f"  read models built from {n:,} events: " + _rebuilt(rebuilt))
+        else:
+            print(
+                f"  {n:,} events: the timeline's and pathway's tables of the first size"
+                " replicated in SQL (INSERT ... SELECT, new person ids), not replayed"
+            )
+    for n, found in plans:
+        for name, plan in found.items():
+            took = re.search(r"Execution Time: ([\d.]+ ms)", plan)
+            print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {took.group(1) if took else '?'}")
+            if million:
+                print("    " + plan.replace("\n", "\n    "))
     print(f"  audit log: {entries:,} entries in {commits:,} transactions (group commit)\n")
     return 0
 
