@@ -471,7 +471,9 @@ def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
         from hub import bench_reads
 
         if args.what == "reads":
-            return bench_reads.run_reads(million=args.million, seconds=args.seconds, keep=args.keep)
+            return bench_reads.run_reads(
+                million=args.million, seconds=args.wrk_seconds, keep=args.keep
+            )
         return bench_reads.run_rebuild(events=args.events, keep=args.keep)
     from hub.bench import run_benchmark
 
@@ -574,7 +576,7 @@ def parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--million", action="store_true", help="reads: also at 1,000,000 events")
-    bench.add_argument("--seconds", type=int, default=10, help="reads: seconds per wrk run")
+    bench.add_argument("--wrk-seconds", type=int, default=10, help="reads: seconds per wrk run")
     bench.add_argument("--events", type=int, default=100_000, help="rebuild: events to replay")
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
