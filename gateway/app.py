@@ -28,7 +28,13 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.types import Connec
 from contracts import REGISTRY
 from gateway import audit, erasure, readiness, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
-from gateway.context import PURPOSE_HEADER, BadPurpose, connection_purpose, request_purpose
+from gateway.context import (
+    PURPOSE_HEADER,
+    BadPurpose,
+    VerifiedTokens,
+    connection_purpose,
+    request_purpose,
+)
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
@@ -334,6 +340,15 @@ def _asks_for_ide_page(request: Request) -> bool:
     )
 
 
+async def keep_session(conn: asyncpg.Connection) -> None:
+    """The gateway pool's reset on release: nothing beyond what asyncpg always does (roll
+    back an open transaction, drop listeners). The gateway keeps no session state on pooled
+    connections (no SET, LISTEN, cursor or session advisory lock outside a transaction; the
+    notifier has its own connection), so the default reset query would only cost each read a
+    second round trip."""
+    return None
+
+
 def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
     """Build the gateway; with ``resources`` given (tests), it uses those connections."""
     verify = token_verifier(settings)
@@ -345,13 +360,16 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     tracer = telemetry.tracer("hub.gateway")
     ide_enabled = settings.env == "dev"
     buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+    verified = VerifiedTokens()  # tokens verified in the last 30 s (gateway.context)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         telemetry.setup_tracing("hub-gateway")
         owned = resources is None
         if resources is None:
-            pool = await asyncpg.create_pool(database_url(settings), min_size=2, max_size=16)
+            pool = await asyncpg.create_pool(
+                database_url(settings), min_size=2, max_size=16, reset=keep_session
+            )
             nc = await connect(settings, "gateway")
         else:
             pool, nc = resources.pool, resources.nc
@@ -397,7 +415,12 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         return verify(bearer_token(authorization))
 
     async def authenticate_off_loop(authorization: str | None) -> Principal:
-        return await verify_off_loop(verify, authorization)
+        known = verified.get(authorization)
+        if known is not None:
+            return known
+        principal = await verify_off_loop(verify, authorization)
+        verified.put(authorization, principal)
+        return principal
 
     async def context_getter(
         request: Request = None,  # type: ignore[assignment]

@@ -11,6 +11,8 @@ the last number and hash, so that removing entries from the end shows too.
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -116,8 +118,113 @@ async def ensure_tables(pool: asyncpg.Pool | asyncpg.Connection) -> None:
         await create_tables(pool)
 
 
+#: the most entries one group commit writes (more wait for the next one)
+MAX_GROUP = 1000
+
+_INSERT_ONE = (
+    "INSERT INTO gateway.audit_log (subject, agency, role, action, person_id, purpose, detail)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+)
+#: several entries in one statement, in the order given (the trigger chains them row by row)
+_INSERT_MANY = (
+    "INSERT INTO gateway.audit_log (subject, agency, role, action, person_id, purpose, detail)"
+    " SELECT e.subject, e.agency, e.role, e.action, e.person_id, e.purpose, e.detail"
+    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::text[],"
+    " $7::text[]) WITH ORDINALITY"
+    " AS e(subject, agency, role, action, person_id, purpose, detail, n) ORDER BY e.n"
+)
+
+Entry = tuple[str, str, str, str, UUID | None, str, str | None]
+
+
+class GroupCommit:
+    """Writes the audit entries of concurrent reads in one transaction (group commit).
+
+    :meth:`append` queues an entry and returns only once the transaction holding it has
+    committed; if that transaction fails, every read waiting on it fails with the error, so
+    no read is answered without its entry stored. One flush runs at a time per pool: while it
+    commits, the next entries gather for the one after it. The flush runs as its own task, so
+    a read whose client goes away cannot cancel the commit of the others. Entries enter the
+    chain in the order they were appended (the trigger numbers and hashes them row by row,
+    under the chain's lock, as for a single insert).
+    """
+
+    def __init__(
+        self, pool: asyncpg.Pool, on_idle: Callable[[GroupCommit], None] | None = None
+    ) -> None:
+        self.pool = pool
+        self.on_idle = on_idle
+        self._waiting: list[tuple[Entry, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+        #: how many transactions and entries were written (for the benchmark)
+        self.commits = 0
+        self.entries = 0
+
+    async def append(self, entry: Entry) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((entry, future))
+        if self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush_all())
+        # shielded: a cancelled read does not cancel its entry (it is written all the same)
+        await asyncio.shield(future)
+
+    async def _flush_all(self) -> None:
+        try:
+            while self._waiting:
+                group = self._waiting[:MAX_GROUP]
+                del self._waiting[:MAX_GROUP]
+                try:
+                    await self._write([entry for entry, _ in group])
+                except Exception as error:  # every read waiting on this commit fails with it
+                    for _, future in group:
+                        if not future.done():
+                            future.set_exception(error)
+                except BaseException:  # cancelled (the loop shuts down): none of them answers
+                    self._waiting[:0] = group
+                    raise
+                else:
+                    self.commits += 1
+                    self.entries += len(group)
+                    for _, future in group:
+                        if not future.done():
+                            future.set_result(None)
+        finally:
+            self._flushing = None
+            for _, future in self._waiting:  # left only when cancelled
+                if not future.done():
+                    future.set_exception(RuntimeError("the audit log's commit was interrupted"))
+            self._waiting.clear()
+            if self.on_idle is not None:
+                self.on_idle(self)
+
+    async def _write(self, entries: list[Entry]) -> None:
+        if len(entries) == 1:
+            await self.pool.execute(_INSERT_ONE, *entries[0])
+            return
+        columns = [list(column) for column in zip(*entries, strict=True)]
+        await self.pool.execute(_INSERT_MANY, *columns)
+
+
+#: the group commit of each pool with entries waiting or being written (id(pool) -> it); it
+#: is dropped when idle, so no task outlives the reads and no pool is kept alive
+_GROUPS: dict[int, GroupCommit] = {}
+
+
+def group_commit(pool: asyncpg.Pool) -> GroupCommit:
+    """The pool's group commit (made when entries start to wait, dropped when idle)."""
+    group = _GROUPS.get(id(pool))
+    if group is None or group.pool is not pool:
+        group = _GROUPS[id(pool)] = GroupCommit(pool, on_idle=_forget)
+    return group
+
+
+def _forget(group: GroupCommit) -> None:
+    if _GROUPS.get(id(group.pool)) is group:
+        del _GROUPS[id(group.pool)]
+
+
 async def record_read(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | asyncpg.Connection,
     principal: Principal,
     *,
     action: str,
@@ -125,9 +232,12 @@ async def record_read(
     purpose: str,
     detail: str | None = None,
 ) -> None:
-    await pool.execute(
-        "INSERT INTO gateway.audit_log (subject, agency, role, action, person_id, purpose, detail)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    """Log one read of person data; returns once the entry is stored (committed).
+
+    Through a pool, the entries of concurrent reads are committed together
+    (:class:`GroupCommit`); on a connection (inside the caller's transaction), at once.
+    """
+    entry: Entry = (
         principal.subject,
         principal.agency,
         principal.role,
@@ -136,6 +246,10 @@ async def record_read(
         purpose,
         detail,
     )
+    if isinstance(pool, asyncpg.Pool):
+        await group_commit(pool).append(entry)
+    else:
+        await pool.execute(_INSERT_ONE, *entry)
 
 
 @dataclass(frozen=True)

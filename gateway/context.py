@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -148,6 +150,56 @@ class HubContext(BaseContext):
         """The purpose an audit entry records: the request's, or, when it named none, ``own``
         (the reader's own processing, e.g. ``case_processing``)."""
         return self.purpose or own
+
+
+class VerifiedTokens:
+    """Bearer tokens verified in the last ``ttl`` seconds, by their SHA-256 digest (the tokens
+    themselves are not kept): a client's next request with the same token is not verified
+    again (a signature check and claim parsing cost as much CPU as a small read). A token
+    is accepted from here only until its own ``exp`` as well, and at most ``size`` are kept.
+    An identity provider's revoked key or token is therefore refused within ``ttl`` seconds
+    (the hub's own HS256 tokens cannot be revoked before they expire anyway). Only
+    successful verifications are kept: a bad token is checked, and refused, every time."""
+
+    def __init__(
+        self, ttl: float = 30.0, size: int = 10_000, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.ttl = ttl
+        self.size = size
+        self.clock = clock
+        self._entries: dict[bytes, tuple[Principal, float]] = {}
+
+    @staticmethod
+    def _key(authorization: str) -> bytes:
+        return hashlib.sha256(authorization.encode("utf-8", "surrogatepass")).digest()
+
+    def get(self, authorization: str | None) -> Principal | None:
+        if not authorization or self.ttl <= 0:
+            return None
+        key = self._key(authorization)
+        found = self._entries.get(key)
+        if found is None:
+            return None
+        principal, until = found
+        if self.clock() >= until:
+            del self._entries[key]
+            return None
+        return principal
+
+    def put(self, authorization: str | None, principal: Principal) -> None:
+        if not authorization or self.ttl <= 0:
+            return
+        now = self.clock()
+        until = now + self.ttl
+        if principal.exp is not None:
+            until = min(until, float(principal.exp))
+        if until <= now:
+            return
+        if len(self._entries) >= self.size:
+            self._entries = {k: v for k, v in self._entries.items() if v[1] > now}
+            if len(self._entries) >= self.size:
+                self._entries.clear()
+        self._entries[self._key(authorization)] = (principal, until)
 
 
 def ctx(info: Info[HubContext, None]) -> HubContext:

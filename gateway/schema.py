@@ -30,6 +30,7 @@ from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.documents import ParseAndValidateOffLoop
 from gateway.erasure import ErasureMutations
 from gateway.errors import add_codes
+from gateway.execution import PlainObjectsExecutionContext
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
 from gateway.pathway.search import PersonSearchQueries
@@ -108,6 +109,7 @@ class HubSchema(strawberry.Schema):
             partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
             *kwargs.pop("extensions", []),
         ]
+        kwargs.setdefault("execution_context_class", PlainObjectsExecutionContext)
         super().__init__(**kwargs, extensions=extensions)
 
     def process_errors(self, errors: list[GraphQLError], execution_context: Any = None) -> None:

@@ -467,6 +467,14 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
+    if args.what in ("reads", "rebuild"):  # hub/bench_reads.py
+        from hub import bench_reads
+
+        if args.what == "reads":
+            return bench_reads.run_reads(
+                million=args.million, seconds=args.wrk_seconds, keep=args.keep
+            )
+        return bench_reads.run_rebuild(events=args.events, keep=args.keep)
     from hub.bench import run_benchmark
 
     return run_benchmark(arrivals=args.arrivals, keep=args.keep)
@@ -559,7 +567,17 @@ def parser() -> argparse.ArgumentParser:
     retention_run.set_defaults(func=cmd_retention_run)
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
+    bench.add_argument(
+        "what",
+        nargs="?",
+        choices=["pipeline", "reads", "rebuild"],
+        default="pipeline",
+        help="reads: timeline and indicators under wrk; rebuild: replay into every read model",
+    )
     bench.add_argument("--arrivals", type=int, default=2000)
+    bench.add_argument("--million", action="store_true", help="reads: also at 1,000,000 events")
+    bench.add_argument("--wrk-seconds", type=int, default=10, help="reads: seconds per wrk run")
+    bench.add_argument("--events", type=int, default=100_000, help="rebuild: events to replay")
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
 

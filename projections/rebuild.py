@@ -24,12 +24,13 @@ import contextlib
 import logging
 import re
 import zlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
 
 import asyncpg
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
@@ -163,6 +164,16 @@ class ShadowHandler:
         await self.inner.committed(events)
 
 
+class ReplayLoop(ConsumerLoop):
+    """The rebuild's consumer: the projector's loop without a tracing span per event (a
+    replay of history continues no caller's trace, and a span per replayed event costs more
+    than applying it)."""
+
+    @contextlib.contextmanager
+    def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
+        yield None
+
+
 def _handler(projection: Projection) -> Handler:
     if projection.name == timeline.NAME:
         # the live projector's lock is taken once, by the swap, not by every replayed batch
@@ -217,7 +228,7 @@ async def _rebuild(
             durable = rebuild_durable(service, name)
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream_name(service), durable)
-            loop = ConsumerLoop(
+            replay = ReplayLoop(
                 js=js,
                 pool=pool,
                 stream=stream_name(service),
@@ -228,8 +239,8 @@ async def _rebuild(
                 schema=SCHEMA,
                 batch_size=batch_size,
             )
-            await loop.setup()
-            loops.append(loop)
+            await replay.setup()
+            loops.append(replay)
         await _drain(loops)
         if before_switch is not None:
             await before_switch()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from uuid import UUID
 
@@ -43,26 +43,40 @@ Tracked = tuple[str | None, UUID | None]
 NOBODY: Tracked = (None, None)
 
 
+@dataclass
+class Pending:
+    """Side-table writes of the current transaction that wait for ``flush``: who holds which
+    person's file (the last word counts) and the owners of cases, referrals and requests (the
+    first word counts). One statement each per batch instead of one per event."""
+
+    holders: dict[UUID, str] = field(default_factory=dict)
+    refs: dict[UUID, Tracked] = field(default_factory=dict)
+
+    def clear(self) -> None:
+        self.holders.clear()
+        self.refs.clear()
+
+
 @dataclass(frozen=True)
 class SideTables:
     """The timeline's side tables in one transaction: the owners of cases, referrals and
     requests (``refs``), the consents, the authorities' decisions on them, and which
-    authority holds each person's file."""
+    authority holds each person's file. Holders and owners are buffered in ``pending`` and
+    written by :meth:`write_pending` (the projection's ``flush``); :meth:`owner` reads the
+    buffered ones first."""
 
     conn: asyncpg.Connection
     refs: str
     consents: str
     confirmations: str = ""
     holders: str = ""
+    pending: Pending = field(default_factory=Pending)
 
     async def hand_over(self, person_id: str, authority: str) -> None:
         """``authority`` holds the person's file from now on."""
-        await self.conn.execute(
-            f"INSERT INTO {self.holders} (person_id, authority) VALUES ($1, $2)"
-            " ON CONFLICT (person_id) DO UPDATE SET authority = EXCLUDED.authority",
-            UUID(person_id),
-            authority,
-        )
+        person = UUID(person_id)
+        self.pending.holders.pop(person, None)  # the latest word goes last
+        self.pending.holders[person] = authority
 
     async def decide(self, consent_id: str, authority: str | None, confirmed: bool) -> None:
         """Record an authority's decision on a consent (the latest decision counts)."""
@@ -76,19 +90,37 @@ class SideTables:
         )
 
     async def owner(self, ref: str) -> Tracked:
+        waiting = self.pending.refs.get(UUID(ref))
+        if waiting is not None:
+            return waiting
         row = await self.conn.fetchrow(
             f"SELECT owner_agency, consent_id FROM {self.refs} WHERE ref_id = $1", UUID(ref)
         )
         return (row["owner_agency"], row["consent_id"]) if row else NOBODY
 
     async def remember(self, ref: str, owner: str | None, consent: UUID | None) -> None:
-        await self.conn.execute(
-            f"INSERT INTO {self.refs} (ref_id, owner_agency, consent_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT (ref_id) DO NOTHING",
-            UUID(ref),
-            owner,
-            consent,
-        )
+        self.pending.refs.setdefault(UUID(ref), (owner, consent))
+
+    async def write_pending(self) -> None:
+        """Write the buffered holders and owners, one statement each."""
+        if self.pending.holders:
+            await self.conn.execute(
+                f"INSERT INTO {self.holders} (person_id, authority)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[])"
+                " ON CONFLICT (person_id) DO UPDATE SET authority = EXCLUDED.authority",
+                list(self.pending.holders),
+                list(self.pending.holders.values()),
+            )
+        if self.pending.refs:
+            await self.conn.execute(
+                f"INSERT INTO {self.refs} (ref_id, owner_agency, consent_id)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[])"
+                " ON CONFLICT (ref_id) DO NOTHING",
+                list(self.pending.refs),
+                [owner for owner, _ in self.pending.refs.values()],
+                [consent for _, consent in self.pending.refs.values()],
+            )
+        self.pending.clear()
 
 
 #: Keeps the side tables; returns the row's owner agency and governing consent
@@ -231,13 +263,21 @@ class TimelineProjection:
         self._holders = f"projections.{table}_holders"
         self._erased = f"projections.{table}_erased"
         self._rows: list[tuple[object, ...]] = []
+        self._pending = Pending()
+
+    def _side(self, conn: asyncpg.Connection) -> SideTables:
+        return SideTables(
+            conn, self._refs, self._consents, self._confirmations, self._holders, self._pending
+        )
 
     async def begin(self, conn: asyncpg.Connection) -> None:
         self._rows.clear()  # a rolled-back attempt leaves nothing behind
+        self._pending.clear()
         if self.lock:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", LOCK_KEY)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
+        await self._side(conn).write_pending()
         if self._rows:
             await conn.executemany(self._insert, self._rows)
             self._rows.clear()
@@ -273,8 +313,7 @@ class TimelineProjection:
         if isinstance(payload, PersonalDataErased | ProcessingRestricted):
             await self.erase(conn, source_key(event), UUID(payload.person_id))
             return
-        side = SideTables(conn, self._refs, self._consents, self._confirmations, self._holders)
-        owner, consent = await track(side, event, payload) or NOBODY
+        owner, consent = await track(self._side(conn), event, payload) or NOBODY
         if event.personid is None:
             return
         described = describe(payload)

@@ -1,0 +1,177 @@
+"""Completing lists of plain objects without graphql-core's machinery for every leaf.
+
+A timeline of 50 entries with 8 fields each is 400 leaf fields; graphql-core resolves and
+completes each of them on its own (a resolver call through strawberry's wrapper, path
+bookkeeping, nullability checks), and that cost more CPU than the rest of the request. Most
+of our object types are plain: every selected field is an attribute of the Python object
+(strawberry's *basic* field: no resolver, no permission class, no field extension, no
+argument) of a scalar or enum type.
+
+:class:`PlainObjectsExecutionContext` completes such an object directly: it reads each
+selected attribute and coerces it with the field's own scalar or enum, exactly what the
+default path would do for these fields. The fields are collected by graphql-core as always
+(fragments, aliases, ``@skip`` / ``@include`` apply), and the decision is made once per
+selection. Anything else takes the ordinary path: a field with a resolver, arguments or
+another directive, an object whose ``is_type_of`` is asynchronous or says no, and any value
+that would be an error there (a null in a non-null field, a value its scalar refuses), so
+that errors look the same as before. The hub's schema extensions have no per-field
+``resolve`` hook (a test checks it), so nothing is skipped that would otherwise have run.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import (
+    GraphQLBoolean,
+    GraphQLLeafType,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLString,
+    Undefined,
+    get_nullable_type,
+    is_leaf_type,
+    is_non_null_type,
+)
+from graphql.execution.collect_fields import FieldDetailsList
+from graphql.pyutils import Path
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.field import StrawberryField
+
+#: the directives collect_subfields has already applied (others: the ordinary path)
+_APPLIED = frozenset({"skip", "include"})
+_MISSING = object()
+_BUILT_IN = {"String": GraphQLString, "Boolean": GraphQLBoolean}
+_PLAIN: dict[str, type] = {"String": str, "Boolean": bool}
+
+
+@dataclass(frozen=True)
+class _Leaf:
+    key: str  # the response key (alias or name)
+    attribute: str | None  # None: __typename
+    leaf: GraphQLLeafType | None
+    nullable: bool
+    #: the Python type whose values the leaf's coercion returns unchanged (String: str,
+    #: Boolean: bool); an Int only within 32 bits, so int goes the ordinary way
+    plain: type | None = None
+
+
+@dataclass(frozen=True)
+class PlainPlan:
+    """How to complete one selection on one object type: its leaves in response order."""
+
+    type_name: str
+    leaves: tuple[_Leaf, ...]
+
+    def complete(self, source: Any) -> dict[str, Any] | None:
+        """The completed object, or ``None`` to let the ordinary path do it (and raise the
+        error it raises)."""
+        out: dict[str, Any] = {}
+        for leaf in self.leaves:
+            if leaf.attribute is None:
+                out[leaf.key] = self.type_name
+                continue
+            value = getattr(source, leaf.attribute, _MISSING)
+            if value is None or value is Undefined:
+                if not leaf.nullable:
+                    return None
+                out[leaf.key] = None
+                continue
+            if value is _MISSING or isinstance(value, Exception):
+                return None
+            if type(value) is leaf.plain:  # a str for String, an int for Int: as it is
+                out[leaf.key] = value
+                continue
+            assert leaf.leaf is not None
+            try:
+                coerced = leaf.leaf.coerce_output_value(value)
+            except Exception:  # the ordinary path raises it where it belongs
+                return None
+            if coerced is None or coerced is Undefined:
+                return None
+            out[leaf.key] = coerced
+        return out
+
+
+def plain_plan(
+    return_type: GraphQLObjectType, grouped_field_set: Any, deferred: bool
+) -> PlainPlan | None:
+    """The plan for a selection whose every field is a plain leaf, else ``None``."""
+    if deferred:
+        return None
+    leaves = []
+    for key, details in grouped_field_set.items():
+        nodes = [detail.node for detail in details]
+        if any(detail.fragment_variable_values for detail in details):
+            return None
+        name = nodes[0].name.value
+        for node in nodes:
+            if node.arguments or node.selection_set is not None:
+                return None
+            if any(d.name.value not in _APPLIED for d in node.directives or ()):
+                return None
+        if name == "__typename":
+            leaves.append(_Leaf(key, None, None, False))
+            continue
+        field = return_type.fields.get(name)
+        if field is None or field.args:
+            return None
+        definition = (field.extensions or {}).get(GraphQLCoreConverter.DEFINITION_BACKREF)
+        if not isinstance(definition, StrawberryField) or not definition.is_basic_field:
+            return None
+        if definition.permission_classes or not definition.python_name:
+            return None
+        named = get_nullable_type(field.type)
+        if not is_leaf_type(named):
+            return None
+        nullable = not is_non_null_type(field.type)
+        plain = _PLAIN.get(named.name) if named is _BUILT_IN.get(named.name) else None
+        leaves.append(_Leaf(key, definition.python_name, named, nullable, plain))
+    return PlainPlan(return_type.name, tuple(leaves))
+
+
+class PlainObjectsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    """Strawberry's execution context, completing plain objects directly (module doc)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: (type, id of the field group) -> (the field group, kept alive; the plan or None)
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, PlainPlan | None]] = {}
+
+    def _plan(
+        self, return_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> PlainPlan | None:
+        key = (return_type, id(field_details_list))
+        cached = self._plans.get(key)
+        if cached is not None:
+            return cached[1]
+        grouped, deferred, forbidden = self.collect_subfields(return_type, field_details_list)
+        plan = None if forbidden else plain_plan(return_type, grouped, bool(deferred))
+        self._plans[key] = (field_details_list, plan)
+        return plan
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        plan = self._plan(return_type, field_details_list)
+        if plan is not None:
+            is_type_of = return_type.is_type_of
+            fits = True if is_type_of is None else is_type_of(result, info)
+            if inspect.iscoroutine(fits):
+                fits.close()  # an asynchronous check: the ordinary path awaits it
+            elif fits is True:
+                completed = plan.complete(result)
+                if completed is not None:
+                    return completed
+        return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )

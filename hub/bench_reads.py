@@ -1,0 +1,747 @@
+"""``hub bench reads`` and ``hub bench rebuild``: reads, rebuilds and scale on throwaway servers.
+
+Both start an embedded PostgreSQL and NATS of their own and provision them as ``hub up`` does.
+The events are synthetic foreigners-authority events (valid contract envelopes, as the relay
+publishes them: an arrival's three events and two more per person, and one person with
+``PERSON_EVENTS`` events) published straight onto the service's stream; the read models are
+then built from the stream by ``projections.rebuild`` (the projectors' own handlers).
+
+``reads``: the gateway alone (its own process, its own database role) answers
+``{ __typename }`` and the timeline of the person with 50 events to wrk (32 connections),
+beside the same SQL through bare asyncpg; then the steering indicators and the timeline one
+client at a time. With ``--million`` the same again after the stream grew to 1,000,000 events.
+
+``rebuild``: the raw JetStream fetch rate, a raw COPY of the timeline's rows into a copy of
+its table, and the rebuild of every read model (events per second each).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from gateway.auth import issue_token
+from hub.supervisor import Supervisor, default_children
+from services.runtime.database import with_database
+from services.runtime.embedded import free_port
+from services.runtime.settings import HubSettings
+
+SERVICE = "foreigners_authority"
+AGENCY = "abh-05315"
+PERSON_EVENTS = 50
+EVENTS_PER_PERSON = 5
+CONNECTIONS = 32
+SMALL, LARGE = 10_000, 1_000_000
+
+TYPENAME = "{ __typename }"
+TIMELINE = (
+    "query($id: ID!) { person(id: $id) { timeline { occurredAt recordedAt service eventType"
+    " summary traceId position personId } } }"
+)
+STAGE_COUNTS = '{ steering { stageCounts(by: "municipality") { rows { group stage persons } } } }'
+MILESTONES = (
+    "{ steering { milestoneDurations { rows { fromMilestone toMilestone persons medianDays } } } }"
+)
+
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.body = {body}
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+"""
+
+
+# -- synthetic events ------------------------------------------------------------------------
+
+
+def _envelope(kind: str, person: str, position: int, day: dt.date, data: dict[str, Any]) -> bytes:
+    at = dt.datetime.combine(day, dt.time(9, 0), tzinfo=dt.UTC).isoformat()
+    event_type = f"hub.{SERVICE}.{kind}.v1"
+    return json.dumps(
+        {
+            "specversion": "1.0",
+            "id": f"bench-{position}",
+            "source": f"/hub/{SERVICE}",
+            "type": event_type,
+            "time": at,
+            "dataschema": f"https://schemas.integration-hub.example/{event_type}.json",
+            "datacontenttype": "application/json",
+            "data": {"person_id": person, **data},
+            "personid": person,
+            "correlationid": f"bench-{person}",
+            "legalbasis": "§ 86 AufenthG",
+            "purpose": "residence_administration",
+            "sourceagency": AGENCY,
+            "actingrole": "abh_officer",
+            "recordedtime": at,
+            "sourceposition": position,
+            "traceparent": f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01",
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def person_events(person: str, first_position: int, n: int, salt: int) -> list[tuple[str, bytes]]:
+    """``n`` (>= 3) events about ``person``: registration, entry, residence, then titles and
+    language certificates in turn; (event name, envelope) each."""
+    entry = dt.date(2015, 1, 1) + dt.timedelta(days=salt % 2500)
+    municipality = f"05315{salt % 40:03d}"
+    kinds: list[tuple[str, dt.date, dict[str, Any]]] = [
+        (
+            "person_registered",
+            entry,
+            {
+                "names_enc": "enc:v1:bench",
+                "birth_date_enc": "enc:v1:bench",
+                "azr_number_enc": "enc:v1:bench",
+                "nationalities": ["SYR"],
+                "abh_id": AGENCY,
+            },
+        ),
+        ("entry_recorded", entry, {"entry_date": entry.isoformat(), "entry_mode": "asylum"}),
+        (
+            "residence_registered",
+            entry,
+            {"municipality_key": municipality, "registered_on": entry.isoformat()},
+        ),
+    ]
+    for i in range(n - 3):
+        on = entry + dt.timedelta(days=60 * (i + 1))
+        if i % 2 == 0:
+            kinds.append(
+                (
+                    "residence_title_granted",
+                    on,
+                    {
+                        "title": "residence_permit",
+                        "paragraph": "§ 25 Abs. 2 AufenthG",
+                        "valid_from": on.isoformat(),
+                        "valid_until": (on + dt.timedelta(days=365)).isoformat(),
+                        "conditions": [],
+                        "granted_on": on.isoformat(),
+                    },
+                )
+            )
+        else:
+            kinds.append(
+                (
+                    "language_certificate_recorded",
+                    on,
+                    {"cefr_level": "B1", "issued_on": on.isoformat()},
+                )
+            )
+    return [
+        (kind, _envelope(kind, person, first_position + i, day, data))
+        for i, (kind, day, data) in enumerate(kinds)
+    ]
+
+
+def synthetic(persons: int, first_position: int) -> Iterator[tuple[str, bytes]]:
+    """The events of ``persons`` ordinary persons (EVENTS_PER_PERSON each), in order."""
+    position = first_position
+    for n in range(persons):
+        person = str(uuid.uuid4())
+        yield from person_events(person, position, EVENTS_PER_PERSON, n)
+        position += EVENTS_PER_PERSON
+
+
+async def publish(nc: Any, events: Iterator[tuple[str, bytes]], first_position: int) -> int:
+    """Publish onto the service's stream as its relay would (core publishes, flushed every
+    few thousand); returns how many."""
+    count = 0
+    for kind, body in events:
+        subject = f"hub.{SERVICE}.{kind}.v1"
+        position = first_position + count
+        await nc.publish(subject, body, headers={"Nats-Msg-Id": f"{SERVICE}:{position}"})
+        count += 1
+        if count % 5000 == 0:
+            await nc.flush()
+    await nc.flush()
+    return count
+
+
+async def wait_stored(js: Any, stream: str, expected: int, timeout: float = 600.0) -> None:
+    deadline = time.monotonic() + timeout
+    while (await js.stream_info(stream)).state.messages < expected:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{stream} did not reach {expected} messages")
+        await asyncio.sleep(0.1)
+
+
+# -- the throwaway hub -----------------------------------------------------------------------
+
+
+@dataclass
+class Bench:
+    supervisor: Supervisor
+    settings: HubSettings
+    db_url: str
+    nats_url: str
+    home: Path
+    events: int = 0
+    target: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def token(self, role: str, agency: str) -> str:
+        return issue_token(
+            self.settings.resolved_jwt_secret(),
+            subject=f"bench-{role}",
+            agency=agency,
+            role=role,
+            issuer=self.settings.jwt_issuer,
+            ttl_seconds=24 * 3600,
+        )
+
+
+def start(with_gateway: bool) -> Bench:
+    home = Path(tempfile.mkdtemp(prefix="hub-bench-reads-"))
+    port = free_port()
+    for name in ("HUB_POSTGRES_URL", "HUB_NATS_URL"):
+        os.environ.pop(name, None)
+    # one token sends every request: the per-subject rate limit would measure itself
+    os.environ["HUB_RATE_LIMIT_PER_SECOND"] = "0"
+    os.environ.update(
+        {
+            "HUB_HOME": str(home),
+            "HUB_GATEWAY_PORT": str(port),
+            "HUB_INBOUND_PORT": str(free_port()),
+            "HUB_LOG_LEVEL": "WARNING",
+        }
+    )
+    settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
+    from hub.catalog import SERVICES
+
+    children = [c for c in default_children(list(SERVICES)) if c.name == "gateway"]
+    supervisor = Supervisor(settings, children=children if with_gateway else [])
+    pg_url, nats_url = supervisor.start_servers()
+    supervisor.env = {
+        **os.environ,
+        "HUB_POSTGRES_URL": pg_url,
+        "HUB_NATS_URL": nats_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    supervisor.provision(pg_url, nats_url)
+    settings = settings.model_copy(update={"postgres_url": pg_url, "nats_url": nats_url})
+    bench = Bench(supervisor, settings, with_database(pg_url, settings.database), nats_url, home)
+    if with_gateway:
+        for child in supervisor.children:
+            supervisor.spawn(child)
+        supervisor.wait_healthy()
+    return bench
+
+
+def stop(bench: Bench, keep: bool) -> None:
+    bench.supervisor.shutdown()
+    if not keep:
+        shutil.rmtree(bench.home, ignore_errors=True)
+
+
+async def grow(bench: Bench, total: int, *, target: bool = True) -> float:
+    """Publish events until the stream holds ``total`` (the first batch includes the person
+    with PERSON_EVENTS events); returns the publish rate."""
+    from nats.js.api import StreamInfo  # noqa: F401 - the admin connection's JetStream
+
+    from contracts import stream_name
+    from services.runtime.messaging import close, connect_admin
+
+    nc = await connect_admin(bench.settings, "bench")
+    try:
+        js = nc.jetstream()
+        started = time.perf_counter()
+        published = 0
+        if target and not bench.target:
+            bench.target = str(uuid.uuid4())
+            published += await publish(
+                nc,
+                iter(person_events(bench.target, bench.events + 1, PERSON_EVENTS, 7)),
+                bench.events + 1,
+            )
+            bench.events += published
+        persons = max(0, (total - bench.events) // EVENTS_PER_PERSON)
+        count = await publish(nc, synthetic(persons, bench.events + 1), bench.events + 1)
+        bench.events += count
+        published += count
+        await wait_stored(js, stream_name(SERVICE), bench.events)
+        return published / (time.perf_counter() - started)
+    finally:
+        await close(nc)
+
+
+# -- rebuild ---------------------------------------------------------------------------------
+
+
+async def rebuild_all(bench: Bench) -> list[tuple[str, int, float]]:
+    """Rebuild every read model from the streams: (name, events replayed, seconds)."""
+    from contracts import stream_name
+    from projections.rebuild import rebuild
+    from projections.runner import PROJECTIONS
+    from services.runtime.messaging import close, connect_admin
+
+    nc = await connect_admin(bench.settings, "bench-rebuild")
+    pool = await asyncpg.create_pool(bench.db_url, min_size=2, max_size=8)
+    try:
+        js = nc.jetstream()
+        results = []
+        for projection in PROJECTIONS:
+            events = 0
+            for service in projection.sources():
+                events += (await js.stream_info(stream_name(service))).state.messages
+            started = time.perf_counter()
+            await rebuild(js, pool, projection.name)
+            results.append((projection.name, events, time.perf_counter() - started))
+        return results
+    finally:
+        await pool.close()
+        await close(nc)
+
+
+async def raw_fetch(bench: Bench, batch: int = 1000) -> tuple[int, float, float]:
+    """Fetch the whole stream through a pull consumer, as the rebuild does (batches of
+    ``batch``, acked): (messages, seconds to fetch and ack, seconds to also decode)."""
+    from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+    from contracts import REGISTRY, stream_name
+    from services.runtime.messaging import close, connect_admin
+
+    nc = await connect_admin(bench.settings, "bench-fetch")
+    try:
+        js = nc.jetstream()
+        stream = stream_name(SERVICE)
+        total = (await js.stream_info(stream)).state.messages
+        timings = []
+        for decode in (False, True):
+            durable = f"bench_raw_{int(decode)}"
+            await js.add_consumer(
+                stream,
+                ConsumerConfig(
+                    durable_name=durable,
+                    ack_policy=AckPolicy.EXPLICIT,
+                    deliver_policy=DeliverPolicy.ALL,
+                    max_ack_pending=-1,
+                ),
+            )
+            sub = await js.pull_subscribe_bind(durable, stream=stream)
+            seen = 0
+            started = time.perf_counter()
+            while seen < total:
+                msgs = await sub.fetch(batch, timeout=5)
+                for msg in msgs:
+                    if decode:
+                        REGISTRY.decode(msg.data)
+                    await msg.ack()
+                seen += len(msgs)
+            timings.append(time.perf_counter() - started)
+            await sub.unsubscribe()
+            await js.delete_consumer(stream, durable)
+        return total, timings[0], timings[1]
+    finally:
+        await close(nc)
+
+
+async def raw_copy(bench: Bench) -> tuple[int, float]:
+    """COPY the timeline's rows (as the projector would write them) into a copy of its table
+    with the same indexes: (rows, seconds)."""
+    conn = await asyncpg.connect(bench.db_url)
+    try:
+        await conn.execute(
+            "DROP TABLE IF EXISTS projections.bench_copy;"
+            " CREATE TABLE projections.bench_copy"
+            " (LIKE projections.timeline_events INCLUDING ALL)"
+        )
+        columns = [
+            "source",
+            "position",
+            "event_id",
+            "person_id",
+            "event_type",
+            "occurred_at",
+            "recorded_at",
+            "summary",
+            "trace_id",
+            "categories",
+            "owner_agency",
+            "consent_id",
+        ]
+        rows = await conn.fetch(f"SELECT {', '.join(columns)} FROM projections.timeline_events")
+        records = [tuple(r) for r in rows]
+        started = time.perf_counter()
+        await conn.copy_records_to_table(
+            "bench_copy", schema_name="projections", columns=columns, records=records
+        )
+        seconds = time.perf_counter() - started
+        await conn.execute("DROP TABLE projections.bench_copy")
+        return len(records), seconds
+    finally:
+        await conn.close()
+
+
+# -- scale ---------------------------------------------------------------------------------
+
+
+async def replicate(bench: Bench, factor: int) -> int:
+    """Bulk-load the timeline's and the pathway's tables to ``factor`` times their persons:
+    every row but the target person's is copied ``factor - 1`` times in SQL (INSERT ...
+    SELECT), each copy with its own person id and positions; returns the timeline's rows."""
+    from projections.rebuild import tables
+
+    conn = await asyncpg.connect(bench.db_url)
+    try:
+        offset = int(
+            await conn.fetchval(
+                "SELECT coalesce(max(position), 0) FROM projections.timeline_events"
+            )
+        )
+        for projection in ("timeline", "pathway"):
+            for table in tables(projection):
+                columns = [
+                    r["column_name"]
+                    for r in await conn.fetch(
+                        "SELECT column_name FROM information_schema.columns WHERE"
+                        " table_schema = 'projections' AND table_name = $1"
+                        " ORDER BY ordinal_position",
+                        table,
+                    )
+                ]
+                if "person_id" not in columns:
+                    continue
+                copied = {
+                    "person_id": "md5(t.person_id::text || ':' || k)::uuid",
+                    "position": f"t.position + k * {offset}",
+                    "event_id": "t.event_id || ':' || k",
+                }
+                select = ", ".join(copied.get(c, f"t.{c}") for c in columns)
+                await conn.execute(
+                    f"INSERT INTO projections.{table} ({', '.join(columns)}) SELECT {select}"
+                    f" FROM projections.{table} t, generate_series(1, {factor - 1}) k"
+                    " WHERE t.person_id <> $1 ON CONFLICT DO NOTHING",
+                    uuid.UUID(bench.target),
+                )
+        await conn.execute("ANALYZE")
+        return int(await conn.fetchval("SELECT count(*) FROM projections.timeline_events"))
+    finally:
+        await conn.close()
+
+
+async def explain(bench: Bench) -> dict[str, str]:
+    """EXPLAIN ANALYZE of the timeline's SQL (as the gateway's reader) and of the indicators."""
+    from kernel.clock import today_in_germany
+    from projections.indicators import queries as indicators
+    from projections.timeline.queries import COLUMNS
+    from projections.timeline.visibility import Reader, visible
+
+    reader = Reader(AGENCY, "abh_officer", today_in_germany(), None)
+    plans: dict[str, str] = {}
+    conn = await asyncpg.connect(bench.db_url)
+
+    class Explaining:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        async def fetch(self, query: str, *args: Any) -> list[Any]:
+            rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
+            plans[self.name] = "\n".join(r[0] for r in rows)
+            return []
+
+    try:
+        await Explaining("timeline").fetch(
+            f"SELECT {COLUMNS} FROM projections.timeline_events t"
+            f" WHERE t.person_id = $1 AND {visible()}"
+            " ORDER BY t.occurred_at, t.recorded_at, t.source, t.position LIMIT $6",
+            uuid.UUID(bench.target),
+            reader.agency,
+            reader.role,
+            reader.today,
+            reader.purpose,
+            500,
+        )
+        await indicators.stage_counts(Explaining("stageCounts"), key="k", by="municipality")
+        await indicators.milestone_durations(Explaining("milestoneDurations"), key="k")
+    finally:
+        await conn.close()
+    return plans
+
+
+# -- reads -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Load:
+    rate: float
+    p50_ms: float
+    p99_ms: float
+    errors: int = 0
+    #: the gateway process's CPU time per request (less sensitive to a shared machine)
+    cpu_ms: float | None = None
+
+
+def gateway_cpu(bench: Bench) -> float:
+    """CPU seconds the gateway process has used so far."""
+    import psutil
+
+    proc = bench.supervisor.children[0].proc
+    assert proc is not None
+    process = psutil.Process(proc.pid)
+    family = [process, *process.children()]
+    return float(sum(p.cpu_times().user + p.cpu_times().system for p in family))
+
+
+def wrk(bench: Bench, query: str, variables: dict[str, Any], token: str, seconds: int) -> Load:
+    body = json.dumps({"query": query, "variables": variables})
+    script = bench.home / f"wrk-{abs(hash(query))}.lua"
+    script.write_text(WRK_SCRIPT.format(body=json.dumps(body), token=token))
+    cpu_before = gateway_cpu(bench)
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            f"-c{CONNECTIONS}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"{bench.supervisor.base_url}/graphql",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    cpu = gateway_cpu(bench) - cpu_before
+    requests = int(_grab(r"(\d+) requests in", out))
+    return Load(
+        rate=float(_grab(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(_grab(r"50%\s+([\d.]+\w+)", out)),
+        p99_ms=_ms(_grab(r"99%\s+([\d.]+\w+)", out)),
+        errors=int(_grab(r"Non-2xx or 3xx responses:\s+(\d+)", out, "0")),
+        cpu_ms=cpu / max(1, requests) * 1000,
+    )
+
+
+def _grab(pattern: str, text: str, default: str | None = None) -> str:
+    found = re.search(pattern, text)
+    if found is None:
+        if default is not None:
+            return default
+        raise RuntimeError(f"wrk printed no {pattern!r}:\n{text}")
+    return found.group(1)
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def bare_asyncpg(bench: Bench, seconds: float) -> Load:
+    """The timeline's SQL through asyncpg alone: 32 clients, a pool as large as the
+    gateway's."""
+    from kernel.clock import today_in_germany
+    from projections.timeline.queries import person_timeline
+    from projections.timeline.visibility import Reader
+
+    reader = Reader(AGENCY, "abh_officer", today_in_germany(), None)
+    person = uuid.UUID(bench.target)
+    pool = await asyncpg.create_pool(bench.db_url, min_size=16, max_size=16)
+    latencies: list[float] = []
+    try:
+        assert len(await person_timeline(pool, person, reader, limit=500)) == PERSON_EVENTS
+        deadline = time.perf_counter() + seconds
+
+        async def client() -> None:
+            while time.perf_counter() < deadline:
+                began = time.perf_counter()
+                await person_timeline(pool, person, reader, limit=500)
+                latencies.append(time.perf_counter() - began)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(CONNECTIONS)))
+        elapsed = time.perf_counter() - started
+    finally:
+        await pool.close()
+    return Load(
+        len(latencies) / elapsed,
+        statistics.median(latencies) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+    )
+
+
+async def one_client(
+    bench: Bench, query: str, variables: dict[str, Any], token: str, times: int
+) -> Load:
+    """One client, one request after the other: the latency of a read alone."""
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=bench.supervisor.base_url, headers=headers) as client:
+        for n in range(times + 3):
+            began = time.perf_counter()
+            response = await client.post("/graphql", json={"query": query, "variables": variables})
+            body = response.json()
+            if body.get("errors"):
+                raise RuntimeError(f"the read failed: {body['errors']}")
+            if n >= 3:  # after a warm-up
+                latencies.append(time.perf_counter() - began)
+    return Load(
+        len(latencies) / sum(latencies),
+        statistics.median(latencies) * 1000,
+        _percentile(latencies, 0.99) * 1000,
+    )
+
+
+def check_timeline(bench: Bench, token: str) -> None:
+    response = httpx.post(
+        f"{bench.supervisor.base_url}/graphql",
+        json={"query": TIMELINE, "variables": {"id": bench.target}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+    body = response.json()
+    rows = (body.get("data") or {}).get("person", {}).get("timeline") or []
+    if len(rows) != PERSON_EVENTS:
+        raise RuntimeError(f"the timeline read did not answer {PERSON_EVENTS} rows: {body}")
+
+
+async def audit_stats(bench: Bench) -> tuple[int, int]:
+    conn = await asyncpg.connect(bench.db_url)
+    try:
+        entries = int(await conn.fetchval("SELECT count(*) FROM gateway.audit_log"))
+        commits = int(
+            await conn.fetchval("SELECT count(DISTINCT xmin::text) FROM gateway.audit_log")
+        )
+        return entries, commits
+    finally:
+        await conn.close()
+
+
+def read_figures(bench: Bench, seconds: int) -> dict[str, Load]:
+    officer = bench.token("abh_officer", AGENCY)
+    steering = bench.token("steering", "lk-05315")
+    check_timeline(bench, officer)
+    variables = {"id": bench.target}
+    wrk(bench, TIMELINE, variables, officer, 2)  # warm-up
+    figures = {
+        "typename": wrk(bench, TYPENAME, {}, officer, seconds),
+        "timeline": wrk(bench, TIMELINE, variables, officer, seconds),
+        "asyncpg": asyncio.run(bare_asyncpg(bench, seconds)),
+        "timeline_1": asyncio.run(one_client(bench, TIMELINE, variables, officer, 200)),
+        "stage_counts_1": asyncio.run(one_client(bench, STAGE_COUNTS, {}, steering, 20)),
+        "milestones_1": asyncio.run(one_client(bench, MILESTONES, {}, steering, 20)),
+    }
+    return figures
+
+
+def _wrk_missing() -> bool:
+    if shutil.which("wrk") is None:
+        print("hub bench reads needs wrk: apt-get install -y wrk")
+        return True
+    return False
+
+
+def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -> int:
+    if _wrk_missing():
+        return 2
+    load = os.getloadavg()[0]
+    bench = start(with_gateway=True)
+    sizes: list[tuple[int, dict[str, Load], list[tuple[str, int, float]]]] = []
+    plans: list[tuple[int, dict[str, str]]] = []
+    try:
+        asyncio.run(grow(bench, SMALL))
+        rebuilt = asyncio.run(rebuild_all(bench))
+        sizes.append((bench.events, read_figures(bench, seconds), rebuilt))
+        plans.append((bench.events, asyncio.run(explain(bench))))
+        if million:
+            stored = asyncio.run(replicate(bench, LARGE // SMALL))
+            sizes.append((stored, read_figures(bench, seconds), []))
+            plans.append((stored, asyncio.run(explain(bench))))
+        entries, commits = asyncio.run(audit_stats(bench))
+    finally:
+        stop(bench, keep)
+    print(
+        f"\nhub bench reads: timeline of one person with {PERSON_EVENTS} events, {CONNECTIONS}"
+        f" connections (wrk, {seconds} s), gateway in its own process, embedded PostgreSQL,"
+        f" {os.cpu_count()} cores, load average {load:.1f} at the start"
+    )
+    header = "  " + f"{'':44}" + "".join(f"{f'{n:,} events':>40}" for n, _, _ in sizes)
+    print(header)
+    lines = [
+        ("{ __typename } (wrk)", "typename"),
+        ("timeline (wrk)", "timeline"),
+        ("same SQL, bare asyncpg (32 clients)", "asyncpg"),
+        ("timeline, one client", "timeline_1"),
+        ("stageCounts(by municipality), one client", "stage_counts_1"),
+        ("milestoneDurations, one client", "milestones_1"),
+    ]
+    for label, key in lines:
+        cells = "".join(f"{_cell(f[key]):>40}" for _, f, _ in sizes)
+        print(f"  {label:44}{cells}")
+    for n, _, rebuilt in sizes:
+        if rebuilt:
+            print(f"  read models built from {n:,} events: " + _rebuilt(rebuilt))
+        else:
+            print(
+                f"  {n:,} events: the timeline's and pathway's tables of the first size"
+                " replicated in SQL (INSERT ... SELECT, new person ids), not replayed"
+            )
+    for n, found in plans:
+        for name, plan in found.items():
+            took = re.search(r"Execution Time: ([\d.]+ ms)", plan)
+            print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {took.group(1) if took else '?'}")
+            if million:
+                print("    " + plan.replace("\n", "\n    "))
+    print(f"  audit log: {entries:,} entries in {commits:,} transactions (group commit)\n")
+    return 0
+
+
+def _cell(load: Load) -> str:
+    cpu = f" ({load.cpu_ms:.2f} ms CPU)" if load.cpu_ms is not None else ""
+    return f"{load.rate:,.0f}/s p50 {load.p50_ms:.1f} p99 {load.p99_ms:.1f}{cpu}"
+
+
+def _rebuilt(rebuilt: list[tuple[str, int, float]]) -> str:
+    return ", ".join(f"{name} {events / s:,.0f} ev/s" for name, events, s in rebuilt if events)
+
+
+def run_rebuild(*, events: int = 100_000, keep: bool = False) -> int:
+    load = os.getloadavg()[0]
+    bench = start(with_gateway=False)
+    try:
+        publish_rate = asyncio.run(grow(bench, events))
+        fetched, fetch_s, decode_s = asyncio.run(raw_fetch(bench))
+        rebuilt = asyncio.run(rebuild_all(bench))
+        copied, copy_s = asyncio.run(raw_copy(bench))
+    finally:
+        stop(bench, keep)
+    print(
+        f"\nhub bench rebuild: {bench.events:,} events on the {SERVICE} stream (published at"
+        f" {publish_rate:,.0f}/s), embedded PostgreSQL + NATS, {os.cpu_count()} cores, load"
+        f" average {load:.1f} at the start\n"
+        f"  raw JetStream fetch (batches of 1000, acked)  {fetched / fetch_s:>10,.0f} events/s\n"
+        f"  raw fetch + decode (REGISTRY.decode)          {fetched / decode_s:>10,.0f} events/s\n"
+        f"  raw COPY of the timeline's rows               {copied / copy_s:>10,.0f} rows/s"
+        f" ({copied:,} rows)"
+    )
+    total_events = sum(e for _, e, _ in rebuilt)
+    total_s = sum(s for _, _, s in rebuilt)
+    for name, n, seconds in rebuilt:
+        if n:
+            print(f"  rebuild {name:37}{n / seconds:>10,.0f} events/s ({n:,} in {seconds:.1f} s)")
+    print(f"  rebuild, every read model{'':21}{total_events / total_s:>10,.0f} events/s\n")
+    return 0
