@@ -138,6 +138,9 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
     fa.AsylumCourtDecided: lambda p: Description(
         f"Court decision on asylum: {_w(p.outcome)} ({_d(p.decided_on)})", RESIDENCE
     ),
+    fa.AsylumSuspensiveEffectOrdered: lambda p: Description(
+        f"Court ordered the suspensive effect of the action ({_d(p.ordered_on)})", RESIDENCE
+    ),
     fa.AsylumDecisionFinal: lambda p: Description(
         f"Asylum decision final on {_d(p.final_on)}", RESIDENCE
     ),

@@ -119,6 +119,7 @@ SIMPLE: dict[type, tuple[type[Payload], str]] = {
     ResidenceFile.AsylumAppealFiled: (c.AsylumAppealFiled, "filed_on"),
     ResidenceFile.AsylumCourtDecided: (c.AsylumCourtDecided, "decided_on"),
     ResidenceFile.AsylumDecisionFinal: (c.AsylumDecisionFinal, "final_on"),
+    ResidenceFile.AsylumSuspensiveEffectOrdered: (c.AsylumSuspensiveEffectOrdered, "ordered_on"),
     ResidenceFile.StayAbroadBegan: (c.StayAbroadBegan, "left_on"),
     ResidenceFile.ReturnedFromAbroad: (c.ReturnedFromAbroad, "returned_on"),
     ResidenceFile.NationalityGivenUp: (c.NationalityGivenUp, "given_up_on"),

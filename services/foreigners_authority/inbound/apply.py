@@ -94,8 +94,13 @@ def change_for(body: Any) -> Change:
         return lambda f, t: f.file_asylum_application(filed_on=body.filed_on, today=t)
     if isinstance(body, m.AsylumDecided):
         return lambda f, t: f.record_asylum_decision(
-            outcome=body.outcome, decided_on=body.decided_on, today=t
+            outcome=body.outcome,
+            decided_on=body.decided_on,
+            manifestly_unfounded=body.manifestly_unfounded,
+            today=t,
         )
+    if isinstance(body, m.SuspensiveEffectOrdered):
+        return lambda f, t: f.order_suspensive_effect(ordered_on=body.ordered_on, today=t)
     if isinstance(body, m.CourseObligation):
         return lambda f, t: f.impose_course_obligation(
             by=body.by, imposed_on=body.imposed_on, today=t

@@ -173,6 +173,22 @@ class AsylumDecided(Form):
     kind: Literal["decision"]
     outcome: AsylumOutcome
     decided_on: date
+    manifestly_unfounded: bool = Field(
+        default=False,
+        description="A rejection as 'offensichtlich unbegründet' (§ 30 AsylG): an action has no"
+        " suspensive effect (§ 75 (1) AsylG), so the Aufenthaltsgestattung ends when the"
+        " decision is notified (§ 67 (1) Nr. 4 AsylG), unless a court orders the suspensive"
+        " effect (suspensive_effect_ordered)",
+    )
+
+
+class SuspensiveEffectOrdered(Form):
+    """A court ordered the suspensive effect of the action against a rejection as manifestly
+    unfounded (§ 80 (5) VwGO, § 36 (3) AsylG): the rejection becomes ineffective and the
+    procedure goes on (§ 37 (1) AsylG)."""
+
+    kind: Literal["suspensive_effect_ordered"]
+    ordered_on: date
 
 
 class AppealFiled(Form):
@@ -200,9 +216,14 @@ class DecisionFinal(Form):
 class AsylumDecision(Envelope):
     message_type: Literal["asylum_decision"]
     person_id: UUID
-    body: AsylumFiled | AsylumDecided | AppealFiled | CourtDecision | DecisionFinal = Field(
-        discriminator="kind"
-    )
+    body: (
+        AsylumFiled
+        | AsylumDecided
+        | AppealFiled
+        | CourtDecision
+        | DecisionFinal
+        | SuspensiveEffectOrdered
+    ) = Field(discriminator="kind")
 
 
 # -- integration course --------------------------------------------------------------------

@@ -552,3 +552,62 @@ def test_a_settlement_permit_straight_after_a_visa_entry_is_accepted() -> None:
             conditions=[],
             today=TODAY,
         )
+
+
+def test_a_manifestly_unfounded_rejection_ends_the_procedure_unless_a_court_orders() -> None:
+    """§§ 30, 75 (1), 67 (1) Nr. 4 AsylG: after a rejection as manifestly unfounded the
+    Gestattung is gone even while an action is pending (a Duldung may be issued); a court's
+    order of the suspensive effect (§ 80 (5) VwGO, § 37 (1) AsylG) makes the rejection
+    ineffective and the BAMF decides again."""
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2016, 1, 10), today=TODAY)
+    with pytest.raises(InvalidValue, match="only a rejection"):
+        file.record_asylum_decision(
+            outcome=AsylumOutcome.REFUGEE,
+            decided_on=date(2016, 6, 1),
+            manifestly_unfounded=True,
+            today=TODAY,
+        )
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED,
+        decided_on=date(2016, 6, 1),
+        manifestly_unfounded=True,
+        today=TODAY,
+    )
+    file.file_asylum_appeal(filed_on=date(2016, 6, 5), today=TODAY)
+
+    assert file.asylum_pending is False
+    file.issue_duldung(
+        ground=DuldungGround.GENERAL,
+        valid_from=date(2016, 6, 10),
+        valid_until=date(2016, 12, 9),
+        today=TODAY,
+    )
+
+    file.order_suspensive_effect(ordered_on=date(2016, 6, 20), today=TODAY)
+    assert file.asylum_pending is True
+    with pytest.raises(Contradiction, match="manifestly unfounded"):
+        file.order_suspensive_effect(ordered_on=date(2016, 7, 1), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REFUGEE, decided_on=date(2017, 3, 1), today=TODAY
+    )
+    assert file.protection_granted_on == date(2017, 3, 1)
+    assert names(file) == [
+        "AsylumApplicationFiled",
+        "AsylumDecisionReceived",
+        "AsylumAppealFiled",
+        "DuldungIssued",
+        "AsylumSuspensiveEffectOrdered",
+        "AsylumDecisionReceived",
+    ]
+
+
+def test_an_ordinary_rejection_cannot_get_a_suspensive_effect_order() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2016, 1, 10), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 6, 1), today=TODAY
+    )
+
+    with pytest.raises(Contradiction, match="no rejection as manifestly unfounded"):
+        file.order_suspensive_effect(ordered_on=date(2016, 6, 20), today=TODAY)

@@ -1345,3 +1345,69 @@ def test_a_certificate_after_a_late_application_alone_does_not_bridge_the_gap() 
     # then
     assert met(result, "residence_period") is False
     assert "interrupted from 2026-01-01 to 2026-02-14" in reason(result, "residence_period")
+
+
+# --- issue 11, remaining gaps 3: rejection as manifestly unfounded (§ 30 AsylG) -----------------
+
+#: A protected person's path up to the title (§ 25 Abs. 2 AufenthG from 2019-04-01), whose
+#: asylum application of 2016-01-10 the BAMF rejected on 2016-06-01 and a court later granted.
+COURT_PROTECTION = date(2019, 3, 1)
+PROTECTED_TITLE = title("§ 25 Abs. 2 AufenthG", date(2019, 4, 1))
+
+
+def test_a_manifestly_unfounded_rejection_ends_the_gestattung_and_breaks_the_residence() -> None:
+    """Given an asylum application of 2016-01-10 rejected as manifestly unfounded on
+    2016-06-01 (§ 30 AsylG), a Duldung while the action was pending, refugee status granted by
+    the court on 2019-03-01 and § 25 Abs. 2 from 2019-04-01, when evaluated on 2024-05-01
+    (eight years under stag-2000, the 2024 reform promulgated), then the Gestattung ended with
+    the rejection (the action has no suspensive effect, § 75 Abs. 1 AsylG; the deportation
+    warning is enforceable, § 67 Abs. 1 Nr. 4 AsylG) and the Duldung broke the residence:
+    counted from the title, five years met only under stag-2024 on 2024-06-27. After an
+    ordinary rejection the action keeps the Gestattung (§ 67 Abs. 1 Nr. 6 AsylG) and all of
+    it counts once protected (§ 55 Abs. 3 AsylG): eight years met since 2024-01-10."""
+    # given
+    manifestly_unfounded = facts(
+        period("gestattung", date(2016, 1, 10), date(2016, 5, 31)),
+        period("duldung", date(2016, 6, 10), date(2019, 3, 31)),
+        PROTECTED_TITLE,
+        protection_granted_on=COURT_PROTECTION,
+    )
+    ordinary = facts(
+        period("gestattung", date(2016, 1, 10), date(2019, 3, 31)),
+        PROTECTED_TITLE,
+        protection_granted_on=COURT_PROTECTION,
+    )
+    # when
+    result = evaluate(manifestly_unfounded, date(2024, 5, 1))
+    kept = evaluate(ordinary, date(2024, 5, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert result.earliest_residence_date == date(2024, 6, 27)
+    assert "Duldung not counted" in reason(result, "residence_period")
+    assert "counted from 2019-04-01" in reason(result, "residence_period")
+    assert met(kept, "residence_period") is True
+    assert kept.earliest_residence_date == date(2024, 1, 10)
+
+
+def test_a_suspensive_effect_ordered_restores_the_gestattung_from_the_order() -> None:
+    """Given the same rejection, but the court ordered the suspensive effect on 2016-06-20
+    (§ 80 Abs. 5 VwGO, § 36 Abs. 3 AsylG), so the rejection became ineffective and the
+    procedure went on (§ 37 Abs. 1 AsylG), and the BAMF granted refugee status on 2017-03-01
+    with § 25 Abs. 2 from 2017-04-01, when evaluated on 2024-05-01, then the Gestattung from
+    the order counts (§ 55 Abs. 3 AsylG): eight years on 2024-06-20. The 19 days between the
+    rejection and the order are not bridged (the hub counts the restored Gestattung from the
+    order only, § 37 Abs. 1 AsylG taken to act from the order), so the time before the
+    rejection does not count."""
+    # given
+    person = facts(
+        period("gestattung", date(2016, 1, 10), date(2016, 5, 31)),
+        period("gestattung", date(2016, 6, 20), date(2017, 3, 31)),
+        title("§ 25 Abs. 2 AufenthG", date(2017, 4, 1)),
+        protection_granted_on=date(2017, 3, 1),
+    )
+    # when
+    result = evaluate(person, date(2024, 5, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert result.earliest_residence_date == date(2024, 6, 20)
+    assert "interrupted from 2016-06-01 to 2016-06-19" in reason(result, "residence_period")
