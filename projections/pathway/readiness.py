@@ -110,9 +110,10 @@ class Period:
     bridges the days up to the certificate) and, as the current status, qualifies when the
     continued title would (§ 10 Abs. 1 Nr. 2 StAG).
 
-    ``applied_on`` is only for the fiction the engine derives from a timely application that
-    no certificate documents (yet): the day the renewal was applied for (see
-    ``pending_fictions``). Callers leave it None.
+    ``applied_on`` and ``continues_kind`` are only for the fiction the engine derives from a
+    timely application that no certificate documents (yet): the day the renewal was applied
+    for and the kind of the continued title, a residence title or a visa (see
+    ``pending_fictions``). Callers leave them None.
     """
 
     kind: str
@@ -121,6 +122,7 @@ class Period:
     paragraph: str | None = None
     continues: str | None = None
     applied_on: date | None = None
+    continues_kind: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -832,18 +834,27 @@ def _title_verdict(period: Period, version: LawVersion) -> tuple[bool | None, st
     """
     kind = period.kind
     if kind == "fiktion" and period.applied_on is not None:
-        continued = Period("residence_title", period.start, period.end, period.continues or None)
+        continued = Period(
+            period.continues_kind or "residence_title",
+            period.start,
+            period.end,
+            period.continues or None,
+        )
         met, en, de = _title_verdict(continued, version)
-        named = period.continues or "the residence title"
-        named_de = period.continues or "der Aufenthaltstitel"
+        if continued.kind == "visa":
+            named = f"the visa ({period.continues})" if period.continues else "the visa"
+            named_de = f"das Visum ({period.continues})" if period.continues else "das Visum"
+        else:
+            named = period.continues or "the residence title"
+            named_de = period.continues or "der Aufenthaltstitel"
         return (
             met,
-            f"{named} is deemed to continue while the renewal applied for in time on"
+            f"{named} is deemed to continue while the application filed in time on"
             f" {period.applied_on} is pending (§ 81 Abs. 4 AufenthG, no certificate needed):"
             f" {en}",
             f"{named_de} gilt fort, solange über den rechtzeitig am {period.applied_on}"
-            f" gestellten Verlängerungsantrag nicht entschieden ist (§ 81 Abs. 4 AufenthG, auch"
-            f" ohne Fiktionsbescheinigung): {de}",
+            f" gestellten Antrag nicht entschieden ist (§ 81 Abs. 4 AufenthG, auch ohne"
+            f" Fiktionsbescheinigung): {de}",
         )
     if kind == "fiktion" and period.continues:
         continued = Period("residence_title", period.start, period.end, period.continues)
@@ -1193,7 +1204,13 @@ def pending_fictions(facts: PathwayFacts, on: date) -> tuple[Period, ...]:
         end = min(following) - _ONE_DAY if following else None
         if first not in fictions or applied < (fictions[first].applied_on or date.max):
             fictions[first] = Period(
-                "fiktion", first, end, None, title.paragraph or "", applied_on=applied
+                "fiktion",
+                first,
+                end,
+                None,
+                title.paragraph or "",
+                applied_on=applied,
+                continues_kind=title.kind,
             )
     return tuple(fictions[first] for first in sorted(fictions))
 

@@ -424,7 +424,9 @@ class ResidenceFile(Aggregate):
             permanent
             and not self.titles
             and self.protection_granted_on is None
-            and self.entry_mode is not EntryMode.VISA  # the visa is a title (§ 4 (1) Nr. 1)
+            # the visa is a title (§ 4 (1) Nr. 1), also the visa for family reunification
+            # (§ 6 (3) with §§ 27-36a AufenthG) a family reunification entry was made on
+            and self.entry_mode not in (EntryMode.VISA, EntryMode.FAMILY_REUNIFICATION)
         ):
             raise Contradiction(
                 "a settlement permit follows a residence title (a visa entry counts) or "

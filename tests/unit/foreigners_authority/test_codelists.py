@@ -55,6 +55,11 @@ def test_known_keys_pass(key: str) -> None:
         ("residence_permit", "§ 28 Abs. 1 AufenthG"),  # a subsection of a listed section
         ("settlement_permit", "§ 26 Abs. 3 AufenthG"),
         ("national_visa", "§ 18b AufenthG"),  # a visa for the purpose of a later title
+        # family reunification (§§ 27-36a AufenthG): the visa for it and the titles after it
+        ("national_visa", "§ 30 AufenthG"),
+        ("residence_permit", "§ 32 AufenthG"),
+        ("residence_permit", "§ 36a AufenthG"),  # to persons with subsidiary protection
+        ("national_visa", "§ 36a Abs. 1 AufenthG"),
     ],
 )
 def test_titles_that_fit_their_paragraph_pass(kind: str, paragraph: str) -> None:

@@ -541,6 +541,18 @@ def test_a_settlement_permit_straight_after_a_visa_entry_is_accepted() -> None:
         today=TODAY,
     )
 
+    # a family reunification entry is made on a visa too (§ 6 (3) with §§ 27-36a AufenthG)
+    family = arrived(date(2020, 3, 1), EntryMode.FAMILY_REUNIFICATION)
+    family.grant_residence_title(
+        title=TitleKind.SETTLEMENT_PERMIT,
+        paragraph="§ 35 AufenthG",
+        granted_on=date(2020, 4, 1),
+        valid_from=date(2020, 4, 1),
+        valid_until=None,
+        conditions=[],
+        today=TODAY,
+    )
+
     other = arrived(date(2020, 3, 1), EntryMode.VISA_FREE)
     with pytest.raises(Contradiction, match="settlement permit"):
         other.grant_residence_title(

@@ -1200,7 +1200,7 @@ def test_a_renewal_applied_for_in_time_continues_the_title_without_a_certificate
     )
     assert met(result, "qualifying_title") is True
     assert reason(result, "qualifying_title") == (
-        "§ 18b AufenthG is deemed to continue while the renewal applied for in time on 2025-12-01"
+        "§ 18b AufenthG is deemed to continue while the application filed in time on 2025-12-01"
         " is pending (§ 81 Abs. 4 AufenthG, no certificate needed): § 18b AufenthG qualifies"
     )
     assert "auch ohne Fiktionsbescheinigung" in (
@@ -1411,3 +1411,54 @@ def test_a_suspensive_effect_ordered_restores_the_gestattung_from_the_order() ->
     assert met(result, "residence_period") is False
     assert result.earliest_residence_date == date(2024, 6, 20)
     assert "interrupted from 2016-06-01 to 2016-06-19" in reason(result, "residence_period")
+
+
+# --- issue 11, remaining gaps 4: family reunification (§§ 27-36a AufenthG) ----------------------
+
+FAMILY_VISA = period("visa", date(2020, 3, 10), date(2020, 6, 9), "§ 30 AufenthG")
+SPOUSE_PERMITS = (
+    title("§ 30 AufenthG", date(2020, 7, 1), date(2023, 6, 30)),
+    title("§ 30 AufenthG", date(2023, 7, 1), date(2026, 6, 30)),
+)
+SPOUSE_APPLIED = TitleApplication(date(2020, 5, 20), "§ 30 AufenthG")
+
+
+def test_a_spouse_s_family_reunification_visa_and_the_permit_applied_for_in_time() -> None:
+    """Given a spouse who entered on 2020-03-10 with a visa for family reunification (national
+    visa, § 6 Abs. 3 with § 30 AufenthG, valid until 2020-06-09; it counts from the entry),
+    applied in time on 2020-05-20 for the residence permit under § 30 granted from 2020-07-01,
+    when evaluated on 2025-04-01, then the visa's time counts (a visa is a title, § 4 Abs. 1
+    Nr. 1 AufenthG) and the days from the visa's expiry to the permit count too (§ 81 Abs. 4
+    AufenthG: a visa is continued like any title, only a Schengen visa is excluded): five
+    years met since 2025-03-10, and § 30 qualifies (§ 10 Abs. 1 Satz 1 Nr. 2 StAG does not
+    exclude family reunification). Without the application the gap breaks the residence."""
+    # given
+    applied = facts(
+        FAMILY_VISA, *SPOUSE_PERMITS, title_applications=[SPOUSE_APPLIED], **ALL_OTHER_MET
+    )
+    not_applied = facts(FAMILY_VISA, *SPOUSE_PERMITS, **ALL_OTHER_MET)
+    # when
+    result = evaluate(applied, date(2025, 4, 1))
+    without = evaluate(not_applied, date(2025, 4, 1))
+    # then
+    assert result.earliest_residence_date == date(2025, 3, 10)
+    assert reason(result, "qualifying_title") == "§ 30 AufenthG qualifies"
+    assert result.ready is True
+    assert without.earliest_residence_date == date(2025, 7, 1)
+
+
+def test_a_family_reunification_visa_continued_by_the_application_is_no_qualifying_title() -> None:
+    """Given the visa and the pending application, when evaluated on 2020-06-20 (after the
+    visa's expiry), then the visa is deemed to continue (§ 81 Abs. 4 AufenthG) and counts, but
+    as the current status it is a visa, not a qualifying residence title."""
+    # given
+    pending = facts(FAMILY_VISA, title_applications=[SPOUSE_APPLIED], **ALL_OTHER_MET)
+    # when
+    result = evaluate(pending, date(2020, 6, 20))
+    # then
+    assert result.counted_residence_days == (date(2020, 6, 20) - date(2020, 3, 10)).days
+    assert met(result, "qualifying_title") is False
+    assert reason(result, "qualifying_title").startswith(
+        "the visa (§ 30 AufenthG) is deemed to continue while the application filed in time"
+    )
+    assert reason(result, "qualifying_title").endswith("a residence title is needed first")
