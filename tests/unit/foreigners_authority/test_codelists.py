@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from importlib import resources
 
 import pytest
 
@@ -99,3 +101,21 @@ def test_paragraphs_without_a_limit_are_not_limited() -> None:
     assert CODES.limit("§ 18b AufenthG") is None
     CODES.check_limit("§ 18b AufenthG", date(2040, 1, 1))
     CODES.check_limit("§ 18b AufenthG", None)
+
+
+def test_the_section_24_limit_cites_the_eu_decisions_that_set_it() -> None:
+    """The limit of § 24 is the end date of the last EU decision extending temporary
+    protection: Council Implementing Decision (EU) 2025/1460 (to 2027-03-04), after
+    (EU) 2022/382, (EU) 2023/2409 and (EU) 2024/1836."""
+    data = json.loads(
+        resources.files("services.foreigners_authority.codelists")
+        .joinpath("limits.json")
+        .read_text(encoding="utf-8")
+    )
+    (limit,) = [item for item in data["limits"] if item["paragraph"] == "§ 24 AufenthG"]
+    decisions = [d["decision"] for d in limit["decisions"]]
+
+    assert decisions == ["(EU) 2022/382", "(EU) 2023/2409", "(EU) 2024/1836", "(EU) 2025/1460"]
+    assert limit["decisions"][-1]["until"] == limit["until"] == "2027-03-04"
+    assert all(decision in limit["source"] for decision in decisions)
+    assert CODES.limit("§ 24 AufenthG") == date.fromisoformat(limit["until"])
