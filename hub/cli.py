@@ -175,6 +175,7 @@ def _load_demo_once(
                 HubSettings(), subject="demo-officer", agency=abh, role="abh_officer", ttl=3600
             ),
             manager_token,
+            inbound_url,
         )
         synthetic = ""
         if inbound_url is not None:

@@ -167,3 +167,72 @@ async def test_a_court_ordering_the_suspensive_effect_restores_the_gestattung(
     )
     assert again.status_code == 422
     assert again.json()["errors"][0]["code"] == "contradicts_file"
+
+
+# -- the demo data (hub/demo.py) uses the new kinds ---------------------------------------------
+
+DEMO_PATHWAY = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
+  pathway(atLeast: $atLeast) { stage periods { kind start end paragraph }
+    milestones { name reachedOn }
+    readiness(asOf: $asOf) { requirements { key met code reason } } } } }"""
+
+
+async def test_the_demo_persons_later_history_is_accepted_and_shown_on_the_pathway(
+    hub: InProcessHub,
+) -> None:
+    from hub.demo import INBOUND, PEOPLE
+
+    # given the demo persons with inbound history, registered by their authorities
+    shown: dict[int, Any] = {}
+    for index, messages in INBOUND.items():
+        given, family, birth, nationality, entry, mode, ags, first_title = PEOPLE[index]
+        sender = f"abh-{ags}"
+        person = (
+            await send(
+                hub,
+                "registration_notice",
+                {
+                    "kind": "new_person",
+                    "givenNames": given,
+                    "familyName": family,
+                    "birthDate": birth,
+                    "azrNumber": f"{900000000000 + index:012d}",
+                    "nationalities": [nationality],
+                    "entryDate": entry,
+                    "entryMode": mode,
+                    "municipalityKey": ags,
+                    "registeredOn": entry,
+                },
+                sender=sender,
+            )
+        )["personId"]
+        if first_title is not None:
+            kind, paragraph, valid_from, valid_until = first_title
+            body = title(paragraph, valid_from, valid_until, kind)
+            await send(hub, "residence_decision", body, person, sender=sender)
+        # when the demo's inbound messages are sent by the authority holding the file
+        for message_type, body in messages:
+            last = await send(hub, message_type, body, person, sender=sender)
+        officer = {"role": "abh_officer", "agency": sender, "subject": f"{sender}-officer"}
+        data = await ok(
+            hub,
+            DEMO_PATHWAY,
+            {"id": person, "atLeast": last["atLeast"], "asOf": "2026-11-30"},
+            officer,
+        )
+        shown[index] = data["person"]["pathway"]
+
+    # then the pathway shows the court's protection, the stay abroad and the pending fiction
+    amir, kwame, mariam = shown[1], shown[5], shown[6]
+    assert {"name": "protection_granted", "reachedOn": "2018-02-01"} in amir["milestones"]
+    assert ("gestattung", "2015-10-20", "2018-04-30") in [
+        (p["kind"], p["start"], p["end"]) for p in amir["periods"]
+    ]
+    assert "departed" not in [m["name"] for m in kwame["milestones"]]
+    kwame_residence = {r["key"]: r for r in kwame["readiness"]["requirements"]}
+    assert "does not interrupt (§ 12b Abs. 1 StAG)" in kwame_residence["residence_period"]["reason"]
+    mariam_title = {r["key"]: r for r in mariam["readiness"]["requirements"]}["qualifying_title"]
+    assert mariam_title["met"] is True
+    assert "deemed to continue while the application filed in time on 2025-10-20" in (
+        mariam_title["reason"]
+    )
