@@ -226,3 +226,44 @@ async def test_a_second_rebuild_of_the_same_model_at_once_is_refused(hub: InProc
 
     assert [str(e) for e in second] == ["a rebuild of conflicts is already running"]
     assert len((await snapshot(hub, "conflicts"))["cf_conflicts"]) == 1  # the first went on
+
+
+async def test_a_schema_version_that_rises_rebuilds_the_read_model_without_being_asked(
+    hub: InProcessHub,
+) -> None:
+    """Issue 11: when a read model's schema version rises over the one its rows were projected
+    under, the provisioning records it (projections.rebuild_pending) and ``hub up`` rebuilds
+    it once the processes are up (``rebuild_pending``): no ``hub projections rebuild`` needed.
+    A first install records nothing."""
+    from projections.schema import ensure, pending_rebuilds, schema_files
+
+    # given a pathway projected under an older schema version, with a row it lacks
+    await produce(hub)
+    await settle(hub)
+    assert await pending_rebuilds(hub.pool) == {}
+    before = await snapshot(hub, "pathway")
+    await hub.pool.execute(
+        "DELETE FROM projections.pathway_milestones WHERE ctid IN"
+        " (SELECT ctid FROM projections.pathway_milestones LIMIT 1)"
+    )
+    version = next(f.version for f in schema_files() if f.projection == "pathway")
+    await hub.pool.execute(
+        "UPDATE projections.schema_versions SET version = $1 WHERE projection = 'pathway'",
+        version - 1,
+    )
+
+    # when the provisioning brings the tables to the current version
+    assert await ensure(hub.pool) == {"pathway": version}
+
+    # then the rebuild is pending, and running what is pending rebuilds it and clears it
+    assert await pending_rebuilds(hub.pool) == {"pathway": version}
+    from projections.rebuild import rebuild_pending
+
+    (report,) = await rebuild_pending(hub.js, hub.pool)
+    assert report.projection == "pathway"
+    assert await pending_rebuilds(hub.pool) == {}
+    await settle(hub)
+    after = await snapshot(hub, "pathway")
+    for table, rows in before.items():
+        assert set(rows) <= set(after[table]), table
+    assert await rebuild_pending(hub.js, hub.pool) == []
