@@ -137,7 +137,9 @@ def _rebuild_pending(settings: HubSettings, env: dict[str, str]) -> None:
             try:
                 for report in await rebuild_pending(nc.jetstream(), pool):
                     log.info(
-                        "rebuilt %s after its schema changed: %s rows", report.projection, report.rows
+                        "rebuilt %s after its schema changed: %s rows",
+                        report.projection,
+                        report.rows,
                     )
             finally:
                 await close(nc)

@@ -1233,9 +1233,7 @@ def _same_paragraph(applied: str | None, granted: str | None) -> bool:
     return first.subsection is None or second.subsection is None or first == second
 
 
-def _granted_on_late_application(
-    facts: PathwayFacts, on: int, gap_start: int, start: int
-) -> bool:
+def _granted_on_late_application(facts: PathwayFacts, on: int, gap_start: int, start: int) -> bool:
     """Whether a title was granted on an application filed in the gap (§ 12b Abs. 3 StAG):
     a title that begins with or after the status ending the gap, known on ``on``, under the
     paragraph applied for."""
@@ -1259,12 +1257,12 @@ def _late_pending(facts: PathwayFacts, chain: _Chain, day: int) -> date | None:
     ``day``: nothing has followed the gap yet. None if there is none."""
     if chain.end > day or chain.end >= _INF:
         return None
-    if any(
-        period.start.toordinal() < day and _end(period) > chain.end for period in facts.periods
-    ):
+    if any(period.start.toordinal() < day and _end(period) > chain.end for period in facts.periods):
         return None  # a status followed (a Duldung, a title...)
     applied = [
-        a.applied_on for a in facts.title_applications if chain.end <= a.applied_on.toordinal() <= day
+        a.applied_on
+        for a in facts.title_applications
+        if chain.end <= a.applied_on.toordinal() <= day
     ]
     return min(applied, default=None)
 
@@ -1765,8 +1763,8 @@ def _counting_notes(
     chain = state.shown
     if chain is not None:
         for fiction in pending_fictions(facts, as_of):
-            first = fiction.start.toordinal()
-            if not chain.start <= first < chain.end or fiction.start > as_of:
+            begins = fiction.start.toordinal()
+            if not chain.start <= begins < chain.end or fiction.start > as_of:
                 continue
             title = f" ({fiction.continues})" if fiction.continues else ""
             if fiction.end is not None and fiction.end < as_of:

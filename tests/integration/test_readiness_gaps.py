@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.integration.case_flow import ok
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_pathway import send
 from tests.integration.test_pathway_facts import OFFICER, arrived, pathway, post, title
-from tests.integration.case_flow import ok
 
 READINESS = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $id) {
   pathway(atLeast: $atLeast) { readiness(asOf: $asOf) { countedResidenceDays
@@ -49,8 +49,9 @@ async def test_a_renewal_applied_for_in_time_is_a_pending_fiction_without_a_cert
     # then the title is deemed to continue while the application is pending
     residence, current = found["residence_period"], found["qualifying_title"]
     assert residence["met"] is True, residence
-    assert "is deemed to continue while the application filed in time on 2025-12-01" in (
-        residence["reason"]
+    assert (
+        "is deemed to continue while the application filed in time on 2025-12-01"
+        in (residence["reason"])
     )
     assert current["met"] is True, current
     assert current["reasonDe"].startswith("§ 18b AufenthG gilt fort")
@@ -142,7 +143,9 @@ async def test_a_court_ordering_the_suspensive_effect_restores_the_gestattung(
     # when the court orders the suspensive effect (§ 80 (5) VwGO, § 36 (3) AsylG) and the BAMF,
     # deciding again (§ 37 (1) AsylG), grants refugee status
     ordered = await send(
-        hub, "asylum_decision", {"kind": "suspensive_effect_ordered", "orderedOn": "2016-06-20"},
+        hub,
+        "asylum_decision",
+        {"kind": "suspensive_effect_ordered", "orderedOn": "2016-06-20"},
         person,
     )
     shown = await pathway(hub, person, ordered)
@@ -162,7 +165,9 @@ async def test_a_court_ordering_the_suspensive_effect_restores_the_gestattung(
     assert {"name": "protection_granted", "reachedOn": "2017-03-01"} in shown["milestones"]
     # and an order without such a rejection is refused with the reason
     again = await post(
-        hub, "asylum_decision", {"kind": "suspensive_effect_ordered", "orderedOn": "2017-04-01"},
+        hub,
+        "asylum_decision",
+        {"kind": "suspensive_effect_ordered", "orderedOn": "2017-04-01"},
         person,
     )
     assert again.status_code == 422
@@ -233,6 +238,7 @@ async def test_the_demo_persons_later_history_is_accepted_and_shown_on_the_pathw
     assert "does not interrupt (§ 12b Abs. 1 StAG)" in kwame_residence["residence_period"]["reason"]
     mariam_title = {r["key"]: r for r in mariam["readiness"]["requirements"]}["qualifying_title"]
     assert mariam_title["met"] is True
-    assert "deemed to continue while the application filed in time on 2025-10-20" in (
-        mariam_title["reason"]
+    assert (
+        "deemed to continue while the application filed in time on 2025-10-20"
+        in (mariam_title["reason"])
     )

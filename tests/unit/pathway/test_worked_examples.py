@@ -1203,9 +1203,7 @@ def test_a_renewal_applied_for_in_time_continues_the_title_without_a_certificate
         "§ 18b AufenthG is deemed to continue while the application filed in time on 2025-12-01"
         " is pending (§ 81 Abs. 4 AufenthG, no certificate needed): § 18b AufenthG qualifies"
     )
-    assert "auch ohne Fiktionsbescheinigung" in (
-        result.requirement("qualifying_title").reason_de
-    )
+    assert "auch ohne Fiktionsbescheinigung" in (result.requirement("qualifying_title").reason_de)
     assert result.ready is True
     assert without.ready is False
     assert met(without, "qualifying_title") is False
@@ -1307,9 +1305,10 @@ def test_a_late_application_granted_bridges_the_gap_without_counting_it() -> Non
     # then
     assert met(result, "residence_period") is True
     assert "late application (§ 12b Abs. 3 StAG)" in reason(result, "residence_period")
-    assert result.counted_residence_days == (
-        (date(2026, 1, 1) - date(2019, 1, 1)) + (date(2026, 4, 1) - date(2026, 3, 1))
-    ).days
+    assert (
+        result.counted_residence_days
+        == ((date(2026, 1, 1) - date(2019, 1, 1)) + (date(2026, 4, 1) - date(2026, 3, 1))).days
+    )
     assert result.ready is True
 
 
