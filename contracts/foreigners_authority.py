@@ -339,6 +339,16 @@ class AsylumCourtDecided(Payload):
     decided_on: date
 
 
+@contract(SERVICE, "residence_title_refused")
+class ResidenceTitleRefused(Payload):
+    """The pending application for a title was refused: the fiction of a timely application
+    ends (§ 81 (4) AufenthG)."""
+
+    person_id: _PersonId
+    paragraph: str
+    refused_on: date
+
+
 @contract(SERVICE, "asylum_suspensive_effect_ordered")
 class AsylumSuspensiveEffectOrdered(Payload):
     """A court ordered the suspensive effect of the action against a rejection as manifestly

@@ -330,6 +330,18 @@ async def _title_applied(
     )
 
 
+@on_event.handles(fa.ResidenceTitleRefused)
+async def _title_refused(
+    person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleRefused
+) -> None:
+    await person.conn.execute(
+        "UPDATE projections.pathway_title_applications SET refused_on = $2"
+        " WHERE person_id = $1 AND refused_on IS NULL AND applied_on <= $2",
+        person.pid,
+        p.refused_on,
+    )
+
+
 @on_event.handles(fa.FiktionsbescheinigungIssued)
 async def _fiktion(
     person: PersonPath, event: CloudEvent, p: fa.FiktionsbescheinigungIssued

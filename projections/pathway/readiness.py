@@ -323,10 +323,22 @@ class TitleApplication:
     StAG) only once the title applied for is granted on it: the person then had the claim
     during the gap. While it is pending, a person who would meet the period with the gap
     disregarded gets "decision of the authority needed" (``decision_12b3``).
+
+    ``refused_on``: the day the application was refused (known from that day): the fiction
+    ends the day before, and a refused late application bridges nothing.
     """
 
     applied_on: date
     paragraph: str | None = None
+    refused_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.refused_on is not None and self.refused_on < self.applied_on:
+            raise ValueError("refused before it was applied for")
+
+    def refused_by(self, on: date) -> bool:
+        """Whether the refusal is known on ``on``."""
+        return self.refused_on is not None and self.refused_on <= on
 
 
 @dataclass(frozen=True)
@@ -1201,7 +1213,11 @@ def pending_fictions(facts: PathwayFacts, on: date) -> tuple[Period, ...]:
         ):
             continue  # renewed in time, or a certificate or a Duldung follows at once
         following = [period.start for period in facts.periods if period.start > first]
+        if application.refused_on is not None and application.refused_by(on):
+            following.append(application.refused_on)
         end = min(following) - _ONE_DAY if following else None
+        if end is not None and end < first:
+            continue  # refused before the title expired
         if first not in fictions or applied < (fictions[first].applied_on or date.max):
             fictions[first] = Period(
                 "fiktion",
@@ -1241,6 +1257,8 @@ def _granted_on_late_application(facts: PathwayFacts, on: int, gap_start: int, s
         day = application.applied_on.toordinal()
         if not gap_start <= day < start or day > on:
             continue
+        if application.refused_by(date.fromordinal(min(on, date.max.toordinal()))):
+            continue  # refused: no title was granted on it
         for period in facts.periods:
             begins = period.start.toordinal()
             if (
@@ -1259,10 +1277,11 @@ def _late_pending(facts: PathwayFacts, chain: _Chain, day: int) -> date | None:
         return None
     if any(period.start.toordinal() < day and _end(period) > chain.end for period in facts.periods):
         return None  # a status followed (a Duldung, a title...)
+    on = date.fromordinal(min(day, date.max.toordinal()))
     applied = [
         a.applied_on
         for a in facts.title_applications
-        if chain.end <= a.applied_on.toordinal() <= day
+        if chain.end <= a.applied_on.toordinal() <= day and not a.refused_by(on)
     ]
     return min(applied, default=None)
 
@@ -1436,6 +1455,7 @@ def _breakpoints(facts: PathwayFacts, rules: Sequence[LawVersion]) -> set[int]:
     days += [certificate.issued_on for certificate in facts.language_certificates]
     days += [course.completed_on for course in facts.integration_courses]
     days += [application.applied_on for application in facts.title_applications]
+    days += [application.refused_on for application in facts.title_applications]
     for stay in facts.stays_abroad:
         days += [stay.left_on, stay.returned_on]
         for months in {version.harmless_absence_months for version in rules}:

@@ -1,4 +1,4 @@
--- version: 4
+-- version: 5
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,
@@ -126,3 +126,8 @@ CREATE TABLE IF NOT EXISTS projections.pathway_title_applications (
     paragraph   text,
     PRIMARY KEY (person_id, position)
 );
+
+-- Version 5 (issue 11, remaining gaps): the day an application was refused (the fiction of a
+-- timely application ends then, § 81 (4) AufenthG); rows projected before it are rebuilt on
+-- the next start (projections.rebuild_pending)
+ALTER TABLE projections.pathway_title_applications ADD COLUMN IF NOT EXISTS refused_on date;

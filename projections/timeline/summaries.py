@@ -102,6 +102,9 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
     fa.ResidenceTitleApplied: lambda p: Description(
         f"Residence title applied for ({p.paragraph}) on {_d(p.applied_on)}", RESIDENCE
     ),
+    fa.ResidenceTitleRefused: lambda p: Description(
+        f"Residence title refused ({p.paragraph}) on {_d(p.refused_on)}", RESIDENCE
+    ),
     fa.FiktionsbescheinigungIssued: lambda p: Description(
         f"Fiktionsbescheinigung (§ {p.kind.replace('_', ' Abs. ')} AufenthG) until "
         f"{_d(p.valid_until)}",

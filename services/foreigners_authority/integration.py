@@ -95,6 +95,7 @@ SIMPLE: dict[type, tuple[type[Payload], str]] = {
     ResidenceFile.AsylumDecisionReceived: (c.AsylumDecisionReceived, "decided_on"),
     ResidenceFile.DuldungIssued: (c.DuldungIssued, "valid_from"),
     ResidenceFile.ResidenceTitleApplied: (c.ResidenceTitleApplied, "applied_on"),
+    ResidenceFile.ResidenceTitleRefused: (c.ResidenceTitleRefused, "refused_on"),
     ResidenceFile.FiktionsbescheinigungIssued: (c.FiktionsbescheinigungIssued, "issued_on"),
     ResidenceFile.TemporaryProtectionGranted: (c.TemporaryProtectionGranted, "valid_from"),
     ResidenceFile.TemporaryProtectionExtended: (c.TemporaryProtectionExtended, "timestamp"),

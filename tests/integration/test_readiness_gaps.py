@@ -242,3 +242,42 @@ async def test_the_demo_persons_later_history_is_accepted_and_shown_on_the_pathw
         "deemed to continue while the application filed in time on 2025-10-20"
         in (mariam_title["reason"])
     )
+
+
+async def test_a_refusal_ends_the_fiction_of_a_renewal_applied_for_in_time(
+    hub: InProcessHub,
+) -> None:
+    # given § 18b until 2025-12-31 and its renewal applied for in time
+    person = await arrived(hub, "2020-12-01", "visa")
+    await send(
+        hub, "residence_decision", title("§ 18b AufenthG", "2021-01-01", "2025-12-31"), person
+    )
+    await send(
+        hub,
+        "residence_decision",
+        {"kind": "title_applied", "paragraph": "§ 18b AufenthG", "appliedOn": "2025-12-01"},
+        person,
+    )
+
+    # when the authority refuses it
+    refused = await send(
+        hub,
+        "residence_decision",
+        {"kind": "title_refused", "paragraph": "§ 18b AufenthG", "refusedOn": "2026-02-10"},
+        person,
+    )
+
+    # then the title continued until the refusal and no longer (§ 81 (4) AufenthG)
+    found = await readiness(hub, person, refused, "2026-03-01")
+    assert found["qualifying_title"]["met"] is False
+    assert "continued until the decision" in found["residence_period"]["reason"]
+    assert "no lawful residence known since 2026-02-10" in found["residence_period"]["reason"]
+    # and a second refusal has no application left to refuse
+    again = await post(
+        hub,
+        "residence_decision",
+        {"kind": "title_refused", "paragraph": "§ 18b AufenthG", "refusedOn": "2026-02-11"},
+        person,
+    )
+    assert again.status_code == 422
+    assert again.json()["errors"][0]["code"] == "contradicts_file"

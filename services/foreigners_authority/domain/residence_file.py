@@ -110,6 +110,13 @@ class ResidenceFile(Aggregate):
         paragraph: str
         applied_on: date
 
+    class ResidenceTitleRefused(Aggregate.Event):
+        """The title applied for was refused (Ablehnung): the fiction of a timely application
+        ends with it (§ 81 (4) AufenthG; an objection does not revive it, § 84 (2))."""
+
+        paragraph: str
+        refused_on: date
+
     class FiktionsbescheinigungIssued(Aggregate.Event):
         """A Fiktionsbescheinigung (§ 81 AufenthG) bridges a pending application."""
 
@@ -477,6 +484,21 @@ class ResidenceFile(Aggregate):
     @event(ResidenceTitleApplied)
     def _title_applied(self, paragraph: str, applied_on: date) -> None:
         self.title_applied_on = applied_on
+
+    def refuse_title(self, *, paragraph: str, refused_on: date, today: date) -> None:
+        """The pending application for a title was refused."""
+        self._require_open()
+        _paragraph(paragraph)
+        if self.title_applied_on is None:
+            raise Contradiction("no application for a title is pending", "refusedOn")
+        _not_future(refused_on, today, "refusedOn", "the refusal")
+        if refused_on < self.title_applied_on:
+            raise Contradiction("the refusal lies before the application", "refusedOn")
+        self._title_refused(paragraph=paragraph, refused_on=refused_on)
+
+    @event(ResidenceTitleRefused)
+    def _title_refused(self, paragraph: str, refused_on: date) -> None:
+        self.title_applied_on = None
 
     def issue_fiktion(
         self, *, kind: FiktionKind, issued_on: date, valid_until: date, today: date

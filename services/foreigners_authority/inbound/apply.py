@@ -23,7 +23,7 @@ def check_codes(body: Any) -> None:
         codes.check_limit(body.paragraph, body.valid_until)
     elif isinstance(body, m.ProtectionGranted | m.ProtectionExtended):
         codes.check_limit(TEMPORARY_PROTECTION, body.valid_until)
-    elif isinstance(body, m.TitleApplied):
+    elif isinstance(body, m.TitleApplied | m.TitleRefused):
         codes.check_paragraph(body.paragraph)
     elif isinstance(body, m.AddressChange):
         codes.check_municipality(body.municipality_key)
@@ -48,6 +48,10 @@ def change_for(body: Any) -> Change:
     if isinstance(body, m.TitleApplied):
         return lambda f, t: f.apply_for_title(
             paragraph=body.paragraph, applied_on=body.applied_on, today=t
+        )
+    if isinstance(body, m.TitleRefused):
+        return lambda f, t: f.refuse_title(
+            paragraph=body.paragraph, refused_on=body.refused_on, today=t
         )
     if isinstance(body, m.FiktionIssued):
         return lambda f, t: f.issue_fiktion(

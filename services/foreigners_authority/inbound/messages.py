@@ -93,6 +93,15 @@ class TitleApplied(Form):
     applied_on: date
 
 
+class TitleRefused(Form):
+    """The pending application for a title was refused: a fiction it gave (§ 81 (4) AufenthG)
+    ends, and a late application (§ 12b (3) StAG) no longer bridges the gap."""
+
+    kind: Literal["title_refused"]
+    paragraph: str = Field(max_length=80)
+    refused_on: date
+
+
 class FiktionIssued(Form):
     kind: Literal["fiktion_issued"]
     fiktion: FiktionKind
@@ -144,6 +153,7 @@ class Returned(Form):
 Decision = Annotated[
     TitleGranted
     | TitleApplied
+    | TitleRefused
     | FiktionIssued
     | DuldungIssued
     | ProtectionGranted

@@ -623,3 +623,17 @@ def test_an_ordinary_rejection_cannot_get_a_suspensive_effect_order() -> None:
 
     with pytest.raises(Contradiction, match="no rejection as manifestly unfounded"):
         file.order_suspensive_effect(ordered_on=date(2016, 6, 20), today=TODAY)
+
+
+def test_a_refusal_needs_a_pending_application_and_ends_it() -> None:
+    file = arrived(date(2020, 3, 1), EntryMode.VISA)
+    with pytest.raises(Contradiction, match="no application for a title is pending"):
+        file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2021, 1, 1), today=TODAY)
+    file.apply_for_title(paragraph="§ 18b AufenthG", applied_on=date(2021, 1, 1), today=TODAY)
+    with pytest.raises(Contradiction, match="before the application"):
+        file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2020, 12, 1), today=TODAY)
+
+    file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2021, 3, 1), today=TODAY)
+
+    assert file.title_applied_on is None
+    assert names(file)[-1] == "ResidenceTitleRefused"

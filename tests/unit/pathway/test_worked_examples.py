@@ -1243,6 +1243,49 @@ def test_the_fiction_of_a_timely_renewal_ends_with_the_decision() -> None:
     assert result.ready is False
 
 
+def test_a_refusal_ends_the_fiction_of_a_timely_renewal() -> None:
+    """Given the timely renewal refused on 2026-02-10 (no Duldung recorded yet), when evaluated
+    on 2026-02-01 and on 2026-03-01, then the title continued until the refusal and counted
+    (§ 81 Abs. 4 Satz 1 AufenthG: "bis zur Entscheidung"; an objection does not restore it,
+    § 84 Abs. 2 Satz 1), but from the refusal on there is no current title and no lawful
+    residence. The refusal counts from its date: on 2026-02-01 the person is still ready."""
+    # given
+    refused = facts(
+        EXPIRING,
+        title_applications=[
+            TitleApplication(date(2025, 12, 1), "§ 18b AufenthG", refused_on=date(2026, 2, 10))
+        ],
+        **ALL_OTHER_MET,
+    )
+    # when
+    pending = evaluate(refused, date(2026, 2, 1))
+    after = evaluate(refused, date(2026, 3, 1))
+    # then
+    assert pending.ready is True
+    assert after.ready is False
+    assert met(after, "qualifying_title") is False
+    assert (
+        "2026-01-01 to 2026-02-09 counted: applied in time on 2025-12-01, the title"
+        " (§ 18b AufenthG) continued until the decision"
+    ) in reason(after, "residence_period")
+    assert "no lawful residence known since 2026-02-10" in reason(after, "residence_period")
+
+
+def test_a_refused_late_application_is_no_longer_the_authoritys_decision() -> None:
+    """Given the late application of 2026-01-20 refused on 2026-03-01, when evaluated on
+    2026-03-02, then nothing bridges the gap any more (§ 12b Abs. 3 StAG needs the title
+    granted on it): not met, no decision needed."""
+    # given
+    person = facts(
+        LONG_TITLE,
+        title_applications=[dataclasses.replace(LATE_APPLICATION, refused_on=date(2026, 3, 1))],
+    )
+    # when
+    result = evaluate(person, date(2026, 3, 2))
+    # then
+    assert result.requirement("residence_period").state == "not_met"
+
+
 def test_a_renewal_applied_for_after_expiry_gives_no_fiction() -> None:
     """Given § 18b until 2025-12-31 and a renewal applied for on 2026-01-05, after it expired,
     when evaluated on 2026-03-01, then no fiction arises (§ 81 Abs. 4 Satz 1 needs the
