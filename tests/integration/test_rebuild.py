@@ -267,3 +267,30 @@ async def test_a_schema_version_that_rises_rebuilds_the_read_model_without_being
     for table, rows in before.items():
         assert set(rows) <= set(after[table]), table
     assert await rebuild_pending(hub.js, hub.pool) == []
+
+
+async def test_hub_up_rebuilds_what_is_pending_once_the_processes_are_up(
+    hub: InProcessHub,
+) -> None:
+    """What ``hub up`` runs after its processes answer: the pending rebuilds, as the database
+    administrator, with the projector's NATS user."""
+    from hub.cli import _rebuild_pending
+    from projections.schema import ensure, pending_rebuilds, schema_files
+
+    # given a pending rebuild of the pathway after a schema upgrade
+    await produce(hub)
+    await settle(hub)
+    version = next(f.version for f in schema_files() if f.projection == "pathway")
+    await hub.pool.execute(
+        "UPDATE projections.schema_versions SET version = $1 WHERE projection = 'pathway'",
+        version - 1,
+    )
+    await ensure(hub.pool)
+    assert await pending_rebuilds(hub.pool) == {"pathway": version}
+
+    # when hub up's step runs (it runs its own event loop, as in hub up)
+    env = {"HUB_POSTGRES_URL": hub.settings.postgres_url, "HUB_NATS_URL": hub.settings.nats_url}
+    await asyncio.to_thread(_rebuild_pending, hub.settings, env)
+
+    # then nothing is pending any more
+    assert await pending_rebuilds(hub.pool) == {}
