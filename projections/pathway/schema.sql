@@ -52,8 +52,11 @@ CREATE INDEX IF NOT EXISTS pathway_stage_history_since_idx
     ON projections.pathway_stage_history (since);
 -- Version 2: the projector keeps the history; persons projected before it start with the
 -- stage they are at (position 0 comes before every event).
+-- (only persons without any history: re-applying this file on a later version adds nothing)
 INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)
-    SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons
+    SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons p
+    WHERE NOT EXISTS (SELECT 1 FROM projections.pathway_stage_history h
+                      WHERE h.person_id = p.person_id)
     ON CONFLICT (person_id, position) DO NOTHING;
 
 -- a person erased by the foreigners authority: the row stays for the pseudonymous process

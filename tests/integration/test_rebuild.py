@@ -252,8 +252,12 @@ async def test_a_schema_version_that_rises_rebuilds_the_read_model_without_being
         version - 1,
     )
 
+    history = "SELECT count(*) FROM projections.pathway_stage_history"
+    stages = await hub.pool.fetchval(history)
+
     # when the provisioning brings the tables to the current version
     assert await ensure(hub.pool) == {"pathway": version}
+    assert await hub.pool.fetchval(history) == stages  # re-running the file added no rows
 
     # then the rebuild is pending, and running what is pending rebuilds it and clears it
     assert await pending_rebuilds(hub.pool) == {"pathway": version}
