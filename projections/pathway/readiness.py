@@ -129,8 +129,11 @@ class Period:
             raise ValueError(f"unknown period kind {self.kind!r}; expected one of {KINDS}")
         if self.end is not None and self.end < self.start:
             raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
-        if (self.continues is not None or self.applied_on is not None) and self.kind != "fiktion":
+        derived = (self.continues, self.applied_on, self.continues_kind)
+        if any(value is not None for value in derived) and self.kind != "fiktion":
             raise ValueError("only a fiktion period can continue a title")
+        if self.continues_kind is not None and self.continues_kind not in KINDS:
+            raise ValueError(f"unknown period kind {self.continues_kind!r}")
 
 
 @dataclass(frozen=True)
