@@ -140,6 +140,14 @@ class AsylumDecisionReceived(Payload):
     person_id: _PersonId
     outcome: str
     decided_on: date
+    manifestly_unfounded: Annotated[
+        bool,
+        Field(
+            description="Rejected as manifestly unfounded (§ 30 AsylG): an action has no "
+            "suspensive effect (§ 75 (1) AsylG), the Aufenthaltsgestattung ends with the "
+            "decision (§ 67 (1) Nr. 4 AsylG)."
+        ),
+    ] = False
 
 
 @contract(SERVICE, "duldung_issued")
@@ -329,6 +337,26 @@ class AsylumCourtDecided(Payload):
     person_id: _PersonId
     outcome: str
     decided_on: date
+
+
+@contract(SERVICE, "residence_title_refused")
+class ResidenceTitleRefused(Payload):
+    """The pending application for a title was refused: the fiction of a timely application
+    ends (§ 81 (4) AufenthG)."""
+
+    person_id: _PersonId
+    paragraph: str
+    refused_on: date
+
+
+@contract(SERVICE, "asylum_suspensive_effect_ordered")
+class AsylumSuspensiveEffectOrdered(Payload):
+    """A court ordered the suspensive effect of the action against a rejection as manifestly
+    unfounded (§ 80 (5) VwGO, § 36 (3) AsylG): the rejection becomes ineffective and the
+    asylum procedure, with the Aufenthaltsgestattung, goes on (§ 37 (1) AsylG)."""
+
+    person_id: _PersonId
+    ordered_on: date
 
 
 @contract(SERVICE, "asylum_decision_final")

@@ -63,6 +63,7 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
         token = _token(
             settings, subject="demo-officer", agency="abh-05315", role="abh_officer", ttl=12 * 3600
         )
+        _rebuild_pending(settings, env)
         if settings.demo:
             manager = _token(
                 settings,
@@ -110,6 +111,45 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
 
     supervisor = Supervisor(settings, children=default_children(list(SERVICES)), on_ready=on_ready)
     return supervisor.run()
+
+
+def _rebuild_pending(settings: HubSettings, env: dict[str, str]) -> None:
+    """Rebuild the read models whose schema version rose (projections.rebuild_pending), as
+    the database administrator, beside the running projector; a failure is logged with the
+    command that repeats it, and the hub stays up."""
+    import asyncpg
+
+    from projections.rebuild import rebuild_pending
+    from projections.schema import pending_rebuilds
+    from services.runtime.messaging import close, connect
+    from services.runtime.service import database_url
+
+    admin = settings.model_copy(
+        update={"postgres_url": env["HUB_POSTGRES_URL"], "nats_url": env["HUB_NATS_URL"]}
+    )
+
+    async def run() -> None:
+        pool = await asyncpg.create_pool(database_url(admin), min_size=1, max_size=4)
+        try:
+            if not await pending_rebuilds(pool):
+                return
+            nc = await connect(admin, "rebuild", user="projector")
+            try:
+                for report in await rebuild_pending(nc.jetstream(), pool):
+                    log.info(
+                        "rebuilt %s after its schema changed: %s rows",
+                        report.projection,
+                        report.rows,
+                    )
+            finally:
+                await close(nc)
+        finally:
+            await pool.close()
+
+    try:
+        asyncio.run(run())
+    except Exception as error:
+        log.error("rebuilding changed read models failed (%s): run hub projections rebuild", error)
 
 
 def without_password(url: str) -> str:
@@ -175,6 +215,7 @@ def _load_demo_once(
                 HubSettings(), subject="demo-officer", agency=abh, role="abh_officer", ttl=3600
             ),
             manager_token,
+            inbound_url,
         )
         synthetic = ""
         if inbound_url is not None:

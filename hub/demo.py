@@ -42,7 +42,7 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
         "2015-10-14",
         "asylum",
         "05111000",
-        ("residence_permit", "§ 25 Abs. 2 AufenthG", "2016-08-01", "2019-07-31"),
+        None,  # the asylum procedure and the titles come through the inbound interface
     ),
     (
         "Priya",
@@ -99,12 +99,16 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
 
 
 def load_demo(
-    base_url: str, authority_token: Callable[[str], str], case_manager_token: str | None = None
+    base_url: str,
+    authority_token: Callable[[str], str],
+    case_manager_token: str | None = None,
+    inbound_url: str | None = None,
 ) -> int:
     """Register the demo persons and their titles, each by the foreigners authority of their
-    municipality (``authority_token(abh_id)`` signs its officer in), and (with a case
-    manager's token) a few cases with consent, a referral and mediation; returns how many
-    persons."""
+    municipality (``authority_token(abh_id)`` signs its officer in), with ``inbound_url`` the
+    later history of a few of them through the inbound interface (``INBOUND``), and (with a
+    case manager's token) a few cases with consent, a referral and mediation; returns how
+    many persons."""
     person_ids: list[str] = []
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for index, (given, family, birth, nat, entry, mode, ags, title) in enumerate(PEOPLE):
@@ -140,9 +144,98 @@ def load_demo(
                         "validUntil": valid_until,
                     },
                 )
+    if inbound_url is not None:
+        load_inbound(inbound_url, authority_token, person_ids)
     if case_manager_token is not None:
         _load_cases(base_url, case_manager_token, person_ids)
     return len(PEOPLE)
+
+
+#: What the specialist software of the person's authority reports later, by the person's index
+#: in ``PEOPLE``: (messageType, body). The pathway page shows these: a court granting
+#: protection after the BAMF's rejection (Amir), a stay abroad and the return (Kwame), and a
+#: renewal applied for in time with no decision yet, whose title is deemed to continue
+#: (§ 81 (4) AufenthG: Mariam).
+INBOUND: dict[int, list[tuple[str, dict[str, Any]]]] = {
+    1: [
+        ("asylum_decision", {"kind": "application_filed", "filedOn": "2015-10-20"}),
+        ("asylum_decision", {"kind": "decision", "outcome": "rejected", "decidedOn": "2016-09-01"}),
+        ("asylum_decision", {"kind": "appeal_filed", "filedOn": "2016-09-12"}),
+        (
+            "asylum_decision",
+            {"kind": "court_decision", "outcome": "refugee", "decidedOn": "2018-02-01"},
+        ),
+        ("asylum_decision", {"kind": "decision_final", "finalOn": "2018-03-10"}),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "residence_permit",
+                "paragraph": "§ 25 Abs. 2 AufenthG",
+                "grantedOn": "2018-04-20",
+                "validFrom": "2018-05-01",
+                "validUntil": "2021-04-30",
+            },
+        ),
+        (
+            "residence_decision",
+            {
+                "kind": "title_granted",
+                "title": "residence_permit",
+                "paragraph": "§ 25 Abs. 2 AufenthG",
+                "grantedOn": "2021-04-15",
+                "validFrom": "2021-05-01",
+                "validUntil": "2027-04-30",
+            },
+        ),
+    ],
+    5: [
+        ("residence_decision", {"kind": "stay_abroad", "leftOn": "2024-07-01"}),
+        ("residence_decision", {"kind": "returned", "returnedOn": "2024-09-15"}),
+    ],
+    6: [
+        (
+            "residence_decision",
+            {"kind": "title_applied", "paragraph": "§ 25b AufenthG", "appliedOn": "2025-10-20"},
+        ),
+    ],
+}
+
+
+def load_inbound(
+    inbound_url: str, authority_token: Callable[[str], str], person_ids: list[str]
+) -> int:
+    """Send ``INBOUND`` through the inbound interface, each message by the authority that
+    holds the person's file; returns how many were accepted."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{inbound_url}/inbound/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    sent_at = dt.datetime.now(dt.UTC).isoformat()
+    accepted = 0
+    with httpx.Client(base_url=inbound_url, timeout=30) as client:
+        for index, messages in INBOUND.items():
+            sender = f"abh-{PEOPLE[index][6]}"
+            headers = {"Authorization": f"Bearer {authority_token(sender)}"}
+            for number, (message_type, body) in enumerate(messages):
+                message = {
+                    "messageId": f"demo-{index}-{number}",
+                    "messageType": message_type,
+                    "sentAt": sent_at,
+                    "sender": sender,
+                    "personId": person_ids[index],
+                    "body": body,
+                }
+                response = client.post("/inbound/messages", json=message, headers=headers)
+                if response.status_code != 200:
+                    raise RuntimeError(f"demo message refused: {response.text}")
+                accepted += 1
+    return accepted
 
 
 OPEN_CASE = "mutation($input: OpenCaseInput!) { openCase(input: $input) { caseId } }"

@@ -36,7 +36,7 @@ from nats.js.errors import NotFoundError
 
 from contracts import CloudEvent, Payload, stream_name
 from projections.runner import PROJECTIONS, Projection, source_services
-from projections.schema import ensure
+from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop, positions
 from services.runtime.projection_base import Handler
@@ -200,9 +200,35 @@ async def rebuild(
         if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
             raise RuntimeError(f"a rebuild of {name} is already running")
         try:
-            return await _rebuild(js, pool, projection, batch_size, before_switch)
+            await ensure(pool)
+            # a schema upgrade waiting for this rebuild: done once the rows are rebuilt
+            waiting = (await pending_rebuilds(pool)).get(name)
+            report = await _rebuild(js, pool, projection, batch_size, before_switch)
+            if waiting is not None:
+                await pool.execute(
+                    f"DELETE FROM {PENDING} WHERE projection = $1 AND to_version <= $2",
+                    name,
+                    waiting,
+                )
+            return report
         finally:
             await held.execute("SELECT pg_advisory_unlock($1)", key)
+
+
+async def rebuild_pending(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
+    """Rebuild every read model whose schema version rose since its rows were projected
+    (``projections.rebuild_pending``, recorded by :func:`projections.schema.ensure`), one after
+    the other, and clear each record: what ``hub up`` runs once the processes are up, so an
+    upgrade needs no ``hub projections rebuild``. Read models no longer known are skipped."""
+    known = {projection.name for projection in PROJECTIONS}
+    reports = []
+    for name in await pending_rebuilds(pool):
+        if name not in known:
+            log.warning("a rebuild of %s is pending, but no such read model exists", name)
+            continue
+        log.info("the schema of %s changed: rebuilding it", name)
+        reports.append(await rebuild(js, pool, name))
+    return reports
 
 
 async def _rebuild(
@@ -370,6 +396,7 @@ __all__ = [
     "rebuild_all",
     "rebuild_durable",
     "rebuild_durables",
+    "rebuild_pending",
     "shadow_ddl",
     "source_services",
     "tables",

@@ -7,6 +7,12 @@ version, in one transaction under an advisory lock, so processes that start at t
 neither race on DDL nor run it twice. The whole file is applied again when its version rises,
 so each statement in it must be safe to re-run (``IF NOT EXISTS``, ``ADD COLUMN IF NOT
 EXISTS``): the file always reads as the current shape of the projection's tables.
+
+A version that rises over an earlier one (not a first install) means the rows were projected
+under the older shape and meaning: :func:`ensure` then records the projection in
+``projections.rebuild_pending``, and :func:`projections.rebuild.rebuild_pending` (run by
+``hub up`` once the processes are up, or ``hub projections rebuild``) rebuilds it and clears
+the record.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from services.runtime.projection_base import ensure_positions_table
 
 SCHEMA = "projections"
 VERSIONS = f"{SCHEMA}.schema_versions"
+PENDING = f"{SCHEMA}.rebuild_pending"
 _VERSION = re.compile(r"\A--\s*version:\s*(\d+)\s*$", re.MULTILINE)
 
 
@@ -99,12 +106,27 @@ async def _ensure(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict
         )
         # The consumers' positions: the gateway reads them before the projector first runs.
         await ensure_positions_table(conn, SCHEMA)
+        await conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {PENDING} (projection text PRIMARY KEY,"
+            " from_version integer NOT NULL, to_version integer NOT NULL,"
+            " since timestamptz NOT NULL DEFAULT now())"
+        )
         rows = await conn.fetch(f"SELECT projection, version FROM {VERSIONS}")
         recorded = {row["projection"]: int(row["version"]) for row in rows}
         for file in files:
-            if recorded.get(file.projection, 0) >= file.version:
+            previous = recorded.get(file.projection, 0)
+            if previous >= file.version:
                 continue
             await conn.execute(file.sql)
+            if previous > 0:  # an upgrade: the rows were projected under the older version
+                await conn.execute(
+                    f"INSERT INTO {PENDING} (projection, from_version, to_version)"
+                    " VALUES ($1, $2, $3) ON CONFLICT (projection)"
+                    " DO UPDATE SET to_version = EXCLUDED.to_version",
+                    file.projection,
+                    previous,
+                    file.version,
+                )
             await conn.execute(
                 f"INSERT INTO {VERSIONS} (projection, version) VALUES ($1, $2)"
                 " ON CONFLICT (projection) DO UPDATE SET version = EXCLUDED.version,"
@@ -114,3 +136,12 @@ async def _ensure(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict
             )
             applied[file.projection] = file.version
     return applied
+
+
+async def pending_rebuilds(conn: asyncpg.Pool | asyncpg.Connection) -> dict[str, int]:
+    """The read models whose schema version rose since their rows were projected, with the
+    version to rebuild them at (empty before the table exists)."""
+    if await conn.fetchval("SELECT to_regclass($1)", PENDING) is None:
+        return {}
+    rows = await conn.fetch(f"SELECT projection, to_version FROM {PENDING} ORDER BY projection")
+    return {row["projection"]: int(row["to_version"]) for row in rows}

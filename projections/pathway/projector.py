@@ -263,9 +263,25 @@ async def _asylum_decided(
     person: PersonPath, event: CloudEvent, p: fa.AsylumDecisionReceived
 ) -> None:
     # The Gestattung runs on: after a positive decision until the title follows, after a
-    # negative one until the decision is final (§ 67 (1) Nr. 6 AsylG: an action may follow)
+    # negative one until the decision is final (§ 67 (1) Nr. 6 AsylG: an action may follow).
+    # A rejection as manifestly unfounded (§ 30 AsylG) ends it at once: an action has no
+    # suspensive effect (§ 75 (1) AsylG), the deportation warning is enforceable on notice
+    # (§ 67 (1) Nr. 4 AsylG)
     if p.outcome in PROTECTION:
         await _protected(person, p.decided_on)
+    elif p.manifestly_unfounded:
+        await person.end(("gestattung",), p.decided_on, only_open_past=True)
+
+
+@on_event.handles(fa.AsylumSuspensiveEffectOrdered)
+async def _suspensive(
+    person: PersonPath, event: CloudEvent, p: fa.AsylumSuspensiveEffectOrdered
+) -> None:
+    # the rejection is ineffective and the procedure goes on (§ 37 (1) AsylG): a Gestattung
+    # again from the court's order (the days between are not bridged)
+    await person.end(("duldung",), p.ordered_on)
+    await person.period("gestattung", p.ordered_on, None)
+    await person.stage("status_pending", p.ordered_on)
 
 
 async def _protected(person: PersonPath, on: date) -> None:
@@ -311,6 +327,18 @@ async def _title_applied(
     await person.stage("status_pending", p.applied_on, only_from=("arrival",))
     await person.insert(
         "pathway_title_applications", applied_on=p.applied_on, paragraph=p.paragraph
+    )
+
+
+@on_event.handles(fa.ResidenceTitleRefused)
+async def _title_refused(
+    person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleRefused
+) -> None:
+    await person.conn.execute(
+        "UPDATE projections.pathway_title_applications SET refused_on = $2"
+        " WHERE person_id = $1 AND refused_on IS NULL AND applied_on <= $2",
+        person.pid,
+        p.refused_on,
     )
 
 

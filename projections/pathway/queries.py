@@ -158,7 +158,7 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
         person_id,
     )
     applications = await conn.fetch(
-        "SELECT applied_on, paragraph FROM projections.pathway_title_applications"
+        "SELECT applied_on, paragraph, refused_on FROM projections.pathway_title_applications"
         " WHERE person_id = $1 ORDER BY applied_on, position",
         person_id,
     )
@@ -209,7 +209,7 @@ async def facts(conn: Fetch, row: Any, *, with_language: bool = True) -> Pathway
         ),
         nationality=nationality,
         title_applications=tuple(
-            TitleApplication(a["applied_on"], a["paragraph"]) for a in applications
+            TitleApplication(a["applied_on"], a["paragraph"], a["refused_on"]) for a in applications
         ),
     )
 

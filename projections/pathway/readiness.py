@@ -109,6 +109,11 @@ class Period:
     continuing fiction counts as lawful residence from the continued title's expiry on (it
     bridges the days up to the certificate) and, as the current status, qualifies when the
     continued title would (§ 10 Abs. 1 Nr. 2 StAG).
+
+    ``applied_on`` and ``continues_kind`` are only for the fiction the engine derives from a
+    timely application that no certificate documents (yet): the day the renewal was applied
+    for and the kind of the continued title, a residence title or a visa (see
+    ``pending_fictions``). Callers leave them None.
     """
 
     kind: str
@@ -116,14 +121,19 @@ class Period:
     end: date | None
     paragraph: str | None = None
     continues: str | None = None
+    applied_on: date | None = None
+    continues_kind: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"unknown period kind {self.kind!r}; expected one of {KINDS}")
         if self.end is not None and self.end < self.start:
             raise ValueError(f"period ends ({self.end}) before it starts ({self.start})")
-        if self.continues is not None and self.kind != "fiktion":
+        derived = (self.continues, self.applied_on, self.continues_kind)
+        if any(value is not None for value in derived) and self.kind != "fiktion":
             raise ValueError("only a fiktion period can continue a title")
+        if self.continues_kind is not None and self.continues_kind not in KINDS:
+            raise ValueError(f"unknown period kind {self.continues_kind!r}")
 
 
 @dataclass(frozen=True)
@@ -302,16 +312,36 @@ class NationalityFact:
 
 @dataclass(frozen=True)
 class TitleApplication:
-    """An application for a residence title or its renewal, filed on ``applied_on``.
+    """An application for a residence title or its renewal, filed on ``applied_on``, for the
+    title under ``paragraph`` (None: not known).
 
-    The engine uses it to tell why a gap lies between two titles: an application filed while
-    the old title was still valid continues it (§ 81 Abs. 4 AufenthG: the gap counts); one
-    filed after it expired makes the gap harmless but uncounted (§ 12b Abs. 3 StAG). Either
-    needs the next title (or Fiktionsbescheinigung) to follow.
+    Filed while a residence title (or national visa) was valid, it continues that title from
+    its expiry until the authority decides (§ 81 Abs. 4 Satz 1 AufenthG, Fortgeltungsfiktion):
+    the engine counts that time and treats the continued title as the current status from the
+    application's date on, also while no Fiktionsbescheinigung documents it (the certificate
+    only certifies the fiction, § 81 Abs. 5). The fiction ends when the next status begins (a
+    title, a certificate, a Duldung) or on departure.
+
+    Filed after the title expired, it makes the gap harmless but uncounted (§ 12b Abs. 3
+    StAG) only once the title applied for is granted on it: the person then had the claim
+    during the gap. While it is pending, a person who would meet the period with the gap
+    disregarded gets "decision of the authority needed" (``decision_12b3``).
+
+    ``refused_on``: the day the application was refused (known from that day): the fiction
+    ends the day before, and a refused late application bridges nothing.
     """
 
     applied_on: date
     paragraph: str | None = None
+    refused_on: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.refused_on is not None and self.refused_on < self.applied_on:
+            raise ValueError("refused before it was applied for")
+
+    def refused_by(self, on: date) -> bool:
+        """Whether the refusal is known on ``on``."""
+        return self.refused_on is not None and self.refused_on <= on
 
 
 @dataclass(frozen=True)
@@ -818,6 +848,29 @@ def _title_verdict(period: Period, version: LawVersion) -> tuple[bool | None, st
     A Fiktionsbescheinigung continuing a title (§ 81 Abs. 4 AufenthG) is judged as that title.
     """
     kind = period.kind
+    if kind == "fiktion" and period.applied_on is not None:
+        continued = Period(
+            period.continues_kind or "residence_title",
+            period.start,
+            period.end,
+            period.continues or None,
+        )
+        met, en, de = _title_verdict(continued, version)
+        if continued.kind == "visa":
+            named = f"the visa ({period.continues})" if period.continues else "the visa"
+            named_de = f"das Visum ({period.continues})" if period.continues else "das Visum"
+        else:
+            named = period.continues or "the residence title"
+            named_de = period.continues or "der Aufenthaltstitel"
+        return (
+            met,
+            f"{named} is deemed to continue while the application filed in time on"
+            f" {period.applied_on} is pending (§ 81 Abs. 4 AufenthG, no certificate needed):"
+            f" {en}",
+            f"{named_de} gilt fort, solange über den rechtzeitig am {period.applied_on}"
+            f" gestellten Antrag nicht entschieden ist (§ 81 Abs. 4 AufenthG, auch ohne"
+            f" Fiktionsbescheinigung): {de}",
+        )
     if kind == "fiktion" and period.continues:
         continued = Period("residence_title", period.start, period.end, period.continues)
         met, en, de = _title_verdict(continued, version)
@@ -1123,6 +1176,117 @@ def _stays(facts: PathwayFacts, version: LawVersion, on: int) -> list[tuple[int,
 _GRANTED_KINDS: Final = frozenset(
     {"residence_title", "settlement_permit", "eu_long_term", "fiktion"}
 )
+#: Residence titles a late application can be granted on (§ 12b Abs. 3 StAG).
+_TITLE_KINDS: Final = frozenset({"residence_title", "settlement_permit", "eu_long_term"})
+#: Titles whose timely renewal application continues them (§ 81 Abs. 4 Satz 1 AufenthG; a
+#: national visa is a title, § 4 Abs. 1 Nr. 1, a Schengen visa is excluded by Satz 2).
+_CONTINUABLE_KINDS: Final = frozenset({"residence_title", "visa"})
+
+
+def pending_fictions(facts: PathwayFacts, on: date) -> tuple[Period, ...]:
+    """The fictions of § 81 Abs. 4 Satz 1 AufenthG that timely applications known on ``on``
+    give and no recorded status documents: from the day after the continued title expired
+    until the day before the next status begins (a title, a Fiktionsbescheinigung, a Duldung:
+    the authority decided), open-ended while nothing follows. A timely application continues
+    the title by law; a certificate only documents it (§ 81 Abs. 5 AufenthG)."""
+    fictions: dict[date, Period] = {}
+    for application in facts.title_applications:
+        applied = application.applied_on
+        if applied > on:
+            continue
+        valid = [
+            period
+            for period in facts.periods
+            if period.kind in _CONTINUABLE_KINDS
+            and period.end is not None
+            and period.start <= applied <= period.end
+        ]
+        if not valid:
+            continue
+        title = max(valid, key=lambda period: (period.end or date.max, period.start))
+        assert title.end is not None
+        if title.end >= date.max:
+            continue
+        first = title.end + _ONE_DAY
+        if any(
+            period is not title
+            and period.start <= first
+            and (period.end is None or first <= period.end)
+            for period in facts.periods
+        ):
+            continue  # renewed in time, or a certificate or a Duldung follows at once
+        following = [period.start for period in facts.periods if period.start > first]
+        if application.refused_on is not None and application.refused_by(on):
+            following.append(application.refused_on)
+        end = min(following) - _ONE_DAY if following else None
+        if end is not None and end < first:
+            continue  # refused before the title expired
+        if first not in fictions or applied < (fictions[first].applied_on or date.max):
+            fictions[first] = Period(
+                "fiktion",
+                first,
+                end,
+                None,
+                title.paragraph or "",
+                applied_on=applied,
+                continues_kind=title.kind,
+            )
+    return tuple(fictions[first] for first in sorted(fictions))
+
+
+def _periods_on(facts: PathwayFacts, on: date) -> tuple[Period, ...]:
+    """The recorded periods and the fictions of timely applications known on ``on``."""
+    return (*facts.periods, *pending_fictions(facts, on))
+
+
+def _same_paragraph(applied: str | None, granted: str | None) -> bool:
+    """Whether a title under ``granted`` can be the one applied for under ``applied`` (either
+    not known: it can)."""
+    if applied is None or granted is None:
+        return True
+    first, second = parse_paragraph(applied), parse_paragraph(granted)
+    if first is None or second is None:
+        return applied.strip() == granted.strip()
+    if first.section != second.section:
+        return False
+    return first.subsection is None or second.subsection is None or first == second
+
+
+def _granted_on_late_application(facts: PathwayFacts, on: int, gap_start: int, start: int) -> bool:
+    """Whether a title was granted on an application filed in the gap (§ 12b Abs. 3 StAG):
+    a title that begins with or after the status ending the gap, known on ``on``, under the
+    paragraph applied for."""
+    for application in facts.title_applications:
+        day = application.applied_on.toordinal()
+        if not gap_start <= day < start or day > on:
+            continue
+        if application.refused_by(date.fromordinal(min(on, date.max.toordinal()))):
+            continue  # refused: no title was granted on it
+        for period in facts.periods:
+            begins = period.start.toordinal()
+            if (
+                period.kind in _TITLE_KINDS
+                and start <= begins <= on
+                and _same_paragraph(application.paragraph, period.paragraph)
+            ):
+                return True
+    return False
+
+
+def _late_pending(facts: PathwayFacts, chain: _Chain, day: int) -> date | None:
+    """The late application (§ 12b Abs. 3 StAG) filed after ``chain`` ended and pending on
+    ``day``: nothing has followed the gap yet. None if there is none."""
+    if chain.end > day or chain.end >= _INF:
+        return None
+    if any(period.start.toordinal() < day and _end(period) > chain.end for period in facts.periods):
+        return None  # a status followed (a Duldung, a title...)
+    on = date.fromordinal(min(day, date.max.toordinal()))
+    applied = [
+        a.applied_on
+        for a in facts.title_applications
+        if chain.end <= a.applied_on.toordinal() <= day and not a.refused_by(on)
+    ]
+    return min(applied, default=None)
 
 
 @dataclass(frozen=True)
@@ -1173,7 +1337,7 @@ def _bridge(
     title_start = prev.intervals[-1][0]
     if any(title_start <= day < gap_start and day <= on for day in applied):
         return "timely"
-    if any(gap_start <= day < start and day <= on for day in applied):
+    if _granted_on_late_application(facts, on, gap_start, start):
         return "late"
     return None
 
@@ -1184,7 +1348,7 @@ def _chains(facts: PathwayFacts, version: LawVersion, on: int) -> list[_Chain]:
     stop = _INF if facts.departed_on is None else facts.departed_on.toordinal()
     lawful = _merge(
         (period.start.toordinal(), min(stop, _end(period)))
-        for period in facts.periods
+        for period in _periods_on(facts, date.fromordinal(min(on, date.max.toordinal())))
         if period.kind in kinds
     )
     abroad = [
@@ -1236,7 +1400,7 @@ def counted_days(facts: PathwayFacts, until: date, rules_version: LawVersion) ->
 @dataclass(frozen=True)
 class _ResidenceState:
     met: bool | None
-    decision: str | None  # "12b2" or "reduction": decision of the authority needed
+    decision: str | None  # "12b2", "12b3" or "reduction": decision of the authority needed
     holding: _Chain | None
     shown: _Chain | None
     counted: int
@@ -1252,6 +1416,12 @@ def _residence_state(facts: PathwayFacts, version: LawVersion, day: int) -> _Res
     years, reduced = version.required_years(facts, on)
     state = _ResidenceState(False, None, holding, shown, counted, years, reduced)
     if holding is None:
+        if (
+            shown is not None
+            and _late_pending(facts, shown, day) is not None
+            and counted >= _required_days(shown.start, years)
+        ):
+            return dataclasses.replace(state, met=None, decision="12b3")
         return state
     if counted >= _required_days(holding.start, years):
         return dataclasses.replace(state, met=True)
@@ -1288,6 +1458,7 @@ def _breakpoints(facts: PathwayFacts, rules: Sequence[LawVersion]) -> set[int]:
     days += [certificate.issued_on for certificate in facts.language_certificates]
     days += [course.completed_on for course in facts.integration_courses]
     days += [application.applied_on for application in facts.title_applications]
+    days += [application.refused_on for application in facts.title_applications]
     for stay in facts.stays_abroad:
         days += [stay.left_on, stay.returned_on]
         for months in {version.harmless_absence_months for version in rules}:
@@ -1513,6 +1684,23 @@ def _residence_requirement(
             "decision_12b2",
             decision_needed=True,
         )
+    if state.decision == "12b3" and state.shown is not None:
+        expired = _day(state.shown.end - 1)
+        applied = _late_pending(facts, state.shown, as_of.toordinal())
+        return Requirement(
+            key,
+            None,
+            f"{text}; the residence title expired on {expired} and the application filed late"
+            f" on {applied} is pending: the gap is disregarded only if the title is granted on"
+            " it (§ 12b Abs. 3 StAG): decision of the authority needed"
+            f"{notes}",
+            f"{text_de}; der Aufenthaltstitel ist am {expired} abgelaufen, über den verspäteten"
+            f" Antrag vom {applied} ist noch nicht entschieden: die Lücke bleibt nur außer"
+            " Betracht, wenn der Titel darauf erteilt wird (§ 12b Abs. 3 StAG): Entscheidung"
+            f" der Behörde nötig{notes_de}",
+            "decision_12b3",
+            decision_needed=True,
+        )
     if state.decision == "reduction" and state.discretionary is not None:
         reduced = state.discretionary
         later, later_de = "", ""
@@ -1597,6 +1785,43 @@ def _counting_notes(
         notes.append(("Duldung not counted", "Duldung nicht angerechnet"))
     chain = state.shown
     if chain is not None:
+        for fiction in pending_fictions(facts, as_of):
+            begins = fiction.start.toordinal()
+            if not chain.start <= begins < chain.end or fiction.start > as_of:
+                continue
+            title = f" ({fiction.continues})" if fiction.continues else ""
+            if fiction.end is not None and fiction.end < as_of:
+                notes.append(
+                    (
+                        f"{fiction.start} to {fiction.end} counted: applied in time on"
+                        f" {fiction.applied_on}, the title{title} continued until the decision"
+                        " (§ 81 Abs. 4 AufenthG)",
+                        f"{fiction.start} bis {fiction.end} angerechnet: am {fiction.applied_on}"
+                        f" rechtzeitig beantragt, der Titel{title} galt bis zur Entscheidung"
+                        " fort (§ 81 Abs. 4 AufenthG)",
+                    )
+                )
+            else:
+                notes.append(
+                    (
+                        f"since {fiction.start} the residence title{title} is deemed to continue"
+                        f" while the application filed in time on {fiction.applied_on} is"
+                        " pending, counted: applied in time (§ 81 Abs. 4 AufenthG)",
+                        f"seit {fiction.start} gilt der Aufenthaltstitel{title} fort, solange über"
+                        f" den rechtzeitig am {fiction.applied_on} gestellten Antrag nicht"
+                        " entschieden ist, angerechnet (§ 81 Abs. 4 AufenthG)",
+                    )
+                )
+        late = _late_pending(facts, chain, day) if state.holding is None else None
+        if late is not None and state.decision != "12b3":
+            notes.append(
+                (
+                    f"application filed late on {late} pending: the gap is disregarded only if"
+                    " the title is granted on it (§ 12b Abs. 3 StAG)",
+                    f"verspäteter Antrag vom {late} noch nicht entschieden: die Lücke bleibt nur"
+                    " außer Betracht, wenn der Titel darauf erteilt wird (§ 12b Abs. 3 StAG)",
+                )
+            )
         for kind, start, end in chain.bridges:
             first, last = _day(start), _day(end - 1)
             if kind == "fiktion":
@@ -1701,7 +1926,7 @@ def _title_requirement(facts: PathwayFacts, as_of: date, version: LawVersion) ->
         )
     current = [
         period
-        for period in facts.periods
+        for period in _periods_on(facts, as_of)
         if period.start <= as_of and (period.end is None or as_of <= period.end)
     ]
     if not current:

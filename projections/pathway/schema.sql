@@ -1,4 +1,4 @@
--- version: 4
+-- version: 5
 -- The path of each person to naturalisation, as the foreigners authority's events tell it.
 CREATE TABLE IF NOT EXISTS projections.pathway_persons (
     person_id        uuid PRIMARY KEY,
@@ -52,8 +52,11 @@ CREATE INDEX IF NOT EXISTS pathway_stage_history_since_idx
     ON projections.pathway_stage_history (since);
 -- Version 2: the projector keeps the history; persons projected before it start with the
 -- stage they are at (position 0 comes before every event).
+-- (only persons without any history: re-applying this file on a later version adds nothing)
 INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)
-    SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons
+    SELECT person_id, stage_since, stage, 0 FROM projections.pathway_persons p
+    WHERE NOT EXISTS (SELECT 1 FROM projections.pathway_stage_history h
+                      WHERE h.person_id = p.person_id)
     ON CONFLICT (person_id, position) DO NOTHING;
 
 -- a person erased by the foreigners authority: the row stays for the pseudonymous process
@@ -126,3 +129,8 @@ CREATE TABLE IF NOT EXISTS projections.pathway_title_applications (
     paragraph   text,
     PRIMARY KEY (person_id, position)
 );
+
+-- Version 5 (issue 11, remaining gaps): the day an application was refused (the fiction of a
+-- timely application ends then, § 81 (4) AufenthG); rows projected before it are rebuilt on
+-- the next start (projections.rebuild_pending)
+ALTER TABLE projections.pathway_title_applications ADD COLUMN IF NOT EXISTS refused_on date;

@@ -102,6 +102,9 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
     fa.ResidenceTitleApplied: lambda p: Description(
         f"Residence title applied for ({p.paragraph}) on {_d(p.applied_on)}", RESIDENCE
     ),
+    fa.ResidenceTitleRefused: lambda p: Description(
+        f"Residence title refused ({p.paragraph}) on {_d(p.refused_on)}", RESIDENCE
+    ),
     fa.FiktionsbescheinigungIssued: lambda p: Description(
         f"Fiktionsbescheinigung (§ {p.kind.replace('_', ' Abs. ')} AufenthG) until "
         f"{_d(p.valid_until)}",
@@ -137,6 +140,9 @@ DESCRIBE: dict[type[Payload], Callable[[Any], Description]] = {
     ),
     fa.AsylumCourtDecided: lambda p: Description(
         f"Court decision on asylum: {_w(p.outcome)} ({_d(p.decided_on)})", RESIDENCE
+    ),
+    fa.AsylumSuspensiveEffectOrdered: lambda p: Description(
+        f"Court ordered the suspensive effect of the action ({_d(p.ordered_on)})", RESIDENCE
     ),
     fa.AsylumDecisionFinal: lambda p: Description(
         f"Asylum decision final on {_d(p.final_on)}", RESIDENCE

@@ -226,3 +226,75 @@ async def test_a_second_rebuild_of_the_same_model_at_once_is_refused(hub: InProc
 
     assert [str(e) for e in second] == ["a rebuild of conflicts is already running"]
     assert len((await snapshot(hub, "conflicts"))["cf_conflicts"]) == 1  # the first went on
+
+
+async def test_a_schema_version_that_rises_rebuilds_the_read_model_without_being_asked(
+    hub: InProcessHub,
+) -> None:
+    """Issue 11: when a read model's schema version rises over the one its rows were projected
+    under, the provisioning records it (projections.rebuild_pending) and ``hub up`` rebuilds
+    it once the processes are up (``rebuild_pending``): no ``hub projections rebuild`` needed.
+    A first install records nothing."""
+    from projections.schema import ensure, pending_rebuilds, schema_files
+
+    # given a pathway projected under an older schema version, with a row it lacks
+    await produce(hub)
+    await settle(hub)
+    assert await pending_rebuilds(hub.pool) == {}
+    before = await snapshot(hub, "pathway")
+    await hub.pool.execute(
+        "DELETE FROM projections.pathway_milestones WHERE ctid IN"
+        " (SELECT ctid FROM projections.pathway_milestones LIMIT 1)"
+    )
+    version = next(f.version for f in schema_files() if f.projection == "pathway")
+    await hub.pool.execute(
+        "UPDATE projections.schema_versions SET version = $1 WHERE projection = 'pathway'",
+        version - 1,
+    )
+
+    history = "SELECT count(*) FROM projections.pathway_stage_history"
+    stages = await hub.pool.fetchval(history)
+
+    # when the provisioning brings the tables to the current version
+    assert await ensure(hub.pool) == {"pathway": version}
+    assert await hub.pool.fetchval(history) == stages  # re-running the file added no rows
+
+    # then the rebuild is pending, and running what is pending rebuilds it and clears it
+    assert await pending_rebuilds(hub.pool) == {"pathway": version}
+    from projections.rebuild import rebuild_pending
+
+    (report,) = await rebuild_pending(hub.js, hub.pool)
+    assert report.projection == "pathway"
+    assert await pending_rebuilds(hub.pool) == {}
+    await settle(hub)
+    after = await snapshot(hub, "pathway")
+    for table, rows in before.items():
+        assert set(rows) <= set(after[table]), table
+    assert await rebuild_pending(hub.js, hub.pool) == []
+
+
+async def test_hub_up_rebuilds_what_is_pending_once_the_processes_are_up(
+    hub: InProcessHub,
+) -> None:
+    """What ``hub up`` runs after its processes answer: the pending rebuilds, as the database
+    administrator, with the projector's NATS user."""
+    from hub.cli import _rebuild_pending
+    from projections.schema import ensure, pending_rebuilds, schema_files
+
+    # given a pending rebuild of the pathway after a schema upgrade
+    await produce(hub)
+    await settle(hub)
+    version = next(f.version for f in schema_files() if f.projection == "pathway")
+    await hub.pool.execute(
+        "UPDATE projections.schema_versions SET version = $1 WHERE projection = 'pathway'",
+        version - 1,
+    )
+    await ensure(hub.pool)
+    assert await pending_rebuilds(hub.pool) == {"pathway": version}
+
+    # when hub up's step runs (it runs its own event loop, as in hub up)
+    env = {"HUB_POSTGRES_URL": hub.settings.postgres_url, "HUB_NATS_URL": hub.settings.nats_url}
+    await asyncio.to_thread(_rebuild_pending, hub.settings, env)
+
+    # then nothing is pending any more
+    assert await pending_rebuilds(hub.pool) == {}

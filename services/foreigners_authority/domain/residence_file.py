@@ -89,10 +89,13 @@ class ResidenceFile(Aggregate):
         filed_on: date
 
     class AsylumDecisionReceived(Aggregate.Event):
-        """The BAMF decided on the asylum application."""
+        """The BAMF decided on the asylum application. ``manifestly_unfounded``: rejected as
+        "offensichtlich unbegründet" (§ 30 AsylG); events recorded before it existed lack it
+        (False)."""
 
         outcome: str
         decided_on: date
+        manifestly_unfounded: bool = False
 
     class DuldungIssued(Aggregate.Event):
         """Deportation suspended (Duldung, § 60a ff. AufenthG)."""
@@ -106,6 +109,13 @@ class ResidenceFile(Aggregate):
 
         paragraph: str
         applied_on: date
+
+    class ResidenceTitleRefused(Aggregate.Event):
+        """The title applied for was refused (Ablehnung): the fiction of a timely application
+        ends with it (§ 81 (4) AufenthG; an objection does not revive it, § 84 (2))."""
+
+        paragraph: str
+        refused_on: date
 
     class FiktionsbescheinigungIssued(Aggregate.Event):
         """A Fiktionsbescheinigung (§ 81 AufenthG) bridges a pending application."""
@@ -154,6 +164,13 @@ class ResidenceFile(Aggregate):
 
         outcome: str
         decided_on: date
+
+    class AsylumSuspensiveEffectOrdered(Aggregate.Event):
+        """A court ordered the suspensive effect of the action against a rejection as
+        manifestly unfounded (§ 80 (5) VwGO, § 36 (3) AsylG): the BAMF's decision and its
+        deportation warning become ineffective and the procedure goes on (§ 37 (1) AsylG)."""
+
+        ordered_on: date
 
     class AsylumDecisionFinal(Aggregate.Event):
         """The decision on the asylum application became final (unanfechtbar): the
@@ -279,6 +296,8 @@ class ResidenceFile(Aggregate):
         self.asylum_decided_on: date | None = None
         self.asylum_appeal_on: date | None = None
         self.asylum_final_on: date | None = None
+        self.asylum_manifestly_unfounded = False
+        self.asylum_suspensive_on: date | None = None
         self.abroad_since: date | None = None
         self.given_up: dict[str, date] = {}
         self.kept: dict[str, date] = {}
@@ -371,8 +390,13 @@ class ResidenceFile(Aggregate):
     def asylum_pending(self) -> bool:
         """Whether no final decision on an asylum application exists: the person holds an
         Aufenthaltsgestattung, also while an action against the BAMF's decision is before the
-        court (it ends only when the decision is final, § 67 (1) Nr. 6 AsylG)."""
+        court (it ends only when the decision is final, § 67 (1) Nr. 6 AsylG). After a
+        rejection as manifestly unfounded an action has no suspensive effect (§ 75 (1) AsylG):
+        the Gestattung ends when the deportation warning is enforceable (§ 67 (1) Nr. 4 AsylG),
+        unless a court orders the suspensive effect (§ 80 (5) VwGO, § 37 (1) AsylG)."""
         if self.asylum_filed_on is None or self.asylum_final_on is not None:
+            return False
+        if self.asylum_manifestly_unfounded:
             return False
         return self.asylum_outcome is None or self.asylum_appeal_on is not None
 
@@ -407,7 +431,9 @@ class ResidenceFile(Aggregate):
             permanent
             and not self.titles
             and self.protection_granted_on is None
-            and self.entry_mode is not EntryMode.VISA  # the visa is a title (§ 4 (1) Nr. 1)
+            # the visa is a title (§ 4 (1) Nr. 1), also the visa for family reunification
+            # (§ 6 (3) with §§ 27-36a AufenthG) a family reunification entry was made on
+            and self.entry_mode not in (EntryMode.VISA, EntryMode.FAMILY_REUNIFICATION)
         ):
             raise Contradiction(
                 "a settlement permit follows a residence title (a visa entry counts) or "
@@ -459,6 +485,21 @@ class ResidenceFile(Aggregate):
     def _title_applied(self, paragraph: str, applied_on: date) -> None:
         self.title_applied_on = applied_on
 
+    def refuse_title(self, *, paragraph: str, refused_on: date, today: date) -> None:
+        """The pending application for a title was refused."""
+        self._require_open()
+        _paragraph(paragraph)
+        if self.title_applied_on is None:
+            raise Contradiction("no application for a title is pending", "refusedOn")
+        _not_future(refused_on, today, "refusedOn", "the refusal")
+        if refused_on < self.title_applied_on:
+            raise Contradiction("the refusal lies before the application", "refusedOn")
+        self._title_refused(paragraph=paragraph, refused_on=refused_on)
+
+    @event(ResidenceTitleRefused)
+    def _title_refused(self, paragraph: str, refused_on: date) -> None:
+        self.title_applied_on = None
+
     def issue_fiktion(
         self, *, kind: FiktionKind, issued_on: date, valid_until: date, today: date
     ) -> None:
@@ -497,10 +538,18 @@ class ResidenceFile(Aggregate):
         self.asylum_decided_on = None
         self.asylum_appeal_on = None
         self.asylum_final_on = None
+        self.asylum_manifestly_unfounded = False
+        self.asylum_suspensive_on = None
 
     def record_asylum_decision(
-        self, *, outcome: AsylumOutcome, decided_on: date, today: date
+        self,
+        *,
+        outcome: AsylumOutcome,
+        decided_on: date,
+        today: date,
+        manifestly_unfounded: bool = False,
     ) -> None:
+        """The BAMF's decision; a rejection may be "offensichtlich unbegründet" (§ 30 AsylG)."""
         self._require_open()
         if not self.asylum_pending or self.asylum_outcome is not None:
             raise Contradiction("no asylum application is pending", "outcome")
@@ -508,14 +557,54 @@ class ResidenceFile(Aggregate):
         _not_future(decided_on, today, "decidedOn", "the decision")
         if decided_on < self.asylum_filed_on:
             raise Contradiction("the decision lies before the application", "decidedOn")
-        self._asylum_decided(outcome=AsylumOutcome(outcome), decided_on=decided_on)
+        if manifestly_unfounded and AsylumOutcome(outcome) is not AsylumOutcome.REJECTED:
+            raise InvalidValue(
+                "only a rejection can be manifestly unfounded (§ 30 AsylG)", "manifestlyUnfounded"
+            )
+        self._asylum_decided(
+            outcome=AsylumOutcome(outcome),
+            decided_on=decided_on,
+            manifestly_unfounded=manifestly_unfounded,
+        )
 
     @event(AsylumDecisionReceived)
-    def _asylum_decided(self, outcome: str, decided_on: date) -> None:
+    def _asylum_decided(
+        self, outcome: str, decided_on: date, manifestly_unfounded: bool = False
+    ) -> None:
         self.asylum_outcome = outcome
         self.asylum_decided_on = decided_on
+        self.asylum_manifestly_unfounded = manifestly_unfounded
         if AsylumOutcome(outcome) in PROTECTION_OUTCOMES:
             self.protection_granted_on = decided_on
+
+    def order_suspensive_effect(self, *, ordered_on: date, today: date) -> None:
+        """A court ordered the suspensive effect of the action against a rejection as
+        manifestly unfounded (§ 80 (5) VwGO, § 36 (3) AsylG): the rejection and the
+        deportation warning become ineffective, the procedure (and the Gestattung) goes on
+        (§ 37 (1) AsylG)."""
+        self._require_open()
+        if (
+            not self.asylum_manifestly_unfounded
+            or self.asylum_final_on is not None
+            or self.asylum_decided_on is None
+        ):
+            raise Contradiction(
+                "the file records no rejection as manifestly unfounded that is not final",
+                "orderedOn",
+            )
+        _not_future(ordered_on, today, "orderedOn", "the order")
+        if ordered_on < self.asylum_decided_on:
+            raise Contradiction("the order lies before the decision", "orderedOn")
+        self._suspensive_ordered(ordered_on=ordered_on)
+
+    @event(AsylumSuspensiveEffectOrdered)
+    def _suspensive_ordered(self, ordered_on: date) -> None:
+        # the rejection is ineffective: the BAMF decides again (an action against the
+        # ineffective decision has nothing left to act on)
+        self.asylum_suspensive_on = ordered_on
+        self.asylum_outcome = None
+        self.asylum_manifestly_unfounded = False
+        self.asylum_appeal_on = None
 
     def file_asylum_appeal(self, *, filed_on: date, today: date) -> None:
         """An action against the BAMF's decision (Klage, § 74 AsylG): the procedure, and with

@@ -23,7 +23,7 @@ def check_codes(body: Any) -> None:
         codes.check_limit(body.paragraph, body.valid_until)
     elif isinstance(body, m.ProtectionGranted | m.ProtectionExtended):
         codes.check_limit(TEMPORARY_PROTECTION, body.valid_until)
-    elif isinstance(body, m.TitleApplied):
+    elif isinstance(body, m.TitleApplied | m.TitleRefused):
         codes.check_paragraph(body.paragraph)
     elif isinstance(body, m.AddressChange):
         codes.check_municipality(body.municipality_key)
@@ -48,6 +48,10 @@ def change_for(body: Any) -> Change:
     if isinstance(body, m.TitleApplied):
         return lambda f, t: f.apply_for_title(
             paragraph=body.paragraph, applied_on=body.applied_on, today=t
+        )
+    if isinstance(body, m.TitleRefused):
+        return lambda f, t: f.refuse_title(
+            paragraph=body.paragraph, refused_on=body.refused_on, today=t
         )
     if isinstance(body, m.FiktionIssued):
         return lambda f, t: f.issue_fiktion(
@@ -94,8 +98,13 @@ def change_for(body: Any) -> Change:
         return lambda f, t: f.file_asylum_application(filed_on=body.filed_on, today=t)
     if isinstance(body, m.AsylumDecided):
         return lambda f, t: f.record_asylum_decision(
-            outcome=body.outcome, decided_on=body.decided_on, today=t
+            outcome=body.outcome,
+            decided_on=body.decided_on,
+            manifestly_unfounded=body.manifestly_unfounded,
+            today=t,
         )
+    if isinstance(body, m.SuspensiveEffectOrdered):
+        return lambda f, t: f.order_suspensive_effect(ordered_on=body.ordered_on, today=t)
     if isinstance(body, m.CourseObligation):
         return lambda f, t: f.impose_course_obligation(
             by=body.by, imposed_on=body.imposed_on, today=t

@@ -93,6 +93,15 @@ class TitleApplied(Form):
     applied_on: date
 
 
+class TitleRefused(Form):
+    """The pending application for a title was refused: a fiction it gave (§ 81 (4) AufenthG)
+    ends, and a late application (§ 12b (3) StAG) no longer bridges the gap."""
+
+    kind: Literal["title_refused"]
+    paragraph: str = Field(max_length=80)
+    refused_on: date
+
+
 class FiktionIssued(Form):
     kind: Literal["fiktion_issued"]
     fiktion: FiktionKind
@@ -144,6 +153,7 @@ class Returned(Form):
 Decision = Annotated[
     TitleGranted
     | TitleApplied
+    | TitleRefused
     | FiktionIssued
     | DuldungIssued
     | ProtectionGranted
@@ -173,6 +183,22 @@ class AsylumDecided(Form):
     kind: Literal["decision"]
     outcome: AsylumOutcome
     decided_on: date
+    manifestly_unfounded: bool = Field(
+        default=False,
+        description="A rejection as 'offensichtlich unbegründet' (§ 30 AsylG): an action has no"
+        " suspensive effect (§ 75 (1) AsylG), so the Aufenthaltsgestattung ends when the"
+        " decision is notified (§ 67 (1) Nr. 4 AsylG), unless a court orders the suspensive"
+        " effect (suspensive_effect_ordered)",
+    )
+
+
+class SuspensiveEffectOrdered(Form):
+    """A court ordered the suspensive effect of the action against a rejection as manifestly
+    unfounded (§ 80 (5) VwGO, § 36 (3) AsylG): the rejection becomes ineffective and the
+    procedure goes on (§ 37 (1) AsylG)."""
+
+    kind: Literal["suspensive_effect_ordered"]
+    ordered_on: date
 
 
 class AppealFiled(Form):
@@ -200,9 +226,14 @@ class DecisionFinal(Form):
 class AsylumDecision(Envelope):
     message_type: Literal["asylum_decision"]
     person_id: UUID
-    body: AsylumFiled | AsylumDecided | AppealFiled | CourtDecision | DecisionFinal = Field(
-        discriminator="kind"
-    )
+    body: (
+        AsylumFiled
+        | AsylumDecided
+        | AppealFiled
+        | CourtDecision
+        | DecisionFinal
+        | SuspensiveEffectOrdered
+    ) = Field(discriminator="kind")
 
 
 # -- integration course --------------------------------------------------------------------

@@ -210,8 +210,10 @@ def test_importing_contracts_registers_the_foreigners_authority_contracts() -> N
         "hub.foreigners_authority.naturalisation_completed.v1",
     } <= types
     # with consent_confirmed, consent_declined, personal_data_erased, processing_restricted,
-    # and (issue 11) the asylum procedure in court, stays abroad and single nationality
-    assert len(types) == 32
+    # and (issue 11) the asylum procedure in court, stays abroad and single nationality, and
+    # the suspensive effect a court orders after a rejection as manifestly unfounded, and the
+    # refusal of a title applied for
+    assert len(types) == 34
     assert REGISTRY.services() == [
         "case_management",
         "conflict_management",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
+from importlib import resources
 
 import pytest
 
@@ -55,6 +57,11 @@ def test_known_keys_pass(key: str) -> None:
         ("residence_permit", "§ 28 Abs. 1 AufenthG"),  # a subsection of a listed section
         ("settlement_permit", "§ 26 Abs. 3 AufenthG"),
         ("national_visa", "§ 18b AufenthG"),  # a visa for the purpose of a later title
+        # family reunification (§§ 27-36a AufenthG): the visa for it and the titles after it
+        ("national_visa", "§ 30 AufenthG"),
+        ("residence_permit", "§ 32 AufenthG"),
+        ("residence_permit", "§ 36a AufenthG"),  # to persons with subsidiary protection
+        ("national_visa", "§ 36a Abs. 1 AufenthG"),
     ],
 )
 def test_titles_that_fit_their_paragraph_pass(kind: str, paragraph: str) -> None:
@@ -94,3 +101,21 @@ def test_paragraphs_without_a_limit_are_not_limited() -> None:
     assert CODES.limit("§ 18b AufenthG") is None
     CODES.check_limit("§ 18b AufenthG", date(2040, 1, 1))
     CODES.check_limit("§ 18b AufenthG", None)
+
+
+def test_the_section_24_limit_cites_the_eu_decisions_that_set_it() -> None:
+    """The limit of § 24 is the end date of the last EU decision extending temporary
+    protection: Council Implementing Decision (EU) 2025/1460 (to 2027-03-04), after
+    (EU) 2022/382, (EU) 2023/2409 and (EU) 2024/1836."""
+    data = json.loads(
+        resources.files("services.foreigners_authority.codelists")
+        .joinpath("limits.json")
+        .read_text(encoding="utf-8")
+    )
+    (limit,) = [item for item in data["limits"] if item["paragraph"] == "§ 24 AufenthG"]
+    decisions = [d["decision"] for d in limit["decisions"]]
+
+    assert decisions == ["(EU) 2022/382", "(EU) 2023/2409", "(EU) 2024/1836", "(EU) 2025/1460"]
+    assert limit["decisions"][-1]["until"] == limit["until"] == "2027-03-04"
+    assert all(decision in limit["source"] for decision in decisions)
+    assert CODES.limit("§ 24 AufenthG") == date.fromisoformat(limit["until"])

@@ -541,6 +541,18 @@ def test_a_settlement_permit_straight_after_a_visa_entry_is_accepted() -> None:
         today=TODAY,
     )
 
+    # a family reunification entry is made on a visa too (§ 6 (3) with §§ 27-36a AufenthG)
+    family = arrived(date(2020, 3, 1), EntryMode.FAMILY_REUNIFICATION)
+    family.grant_residence_title(
+        title=TitleKind.SETTLEMENT_PERMIT,
+        paragraph="§ 35 AufenthG",
+        granted_on=date(2020, 4, 1),
+        valid_from=date(2020, 4, 1),
+        valid_until=None,
+        conditions=[],
+        today=TODAY,
+    )
+
     other = arrived(date(2020, 3, 1), EntryMode.VISA_FREE)
     with pytest.raises(Contradiction, match="settlement permit"):
         other.grant_residence_title(
@@ -552,3 +564,76 @@ def test_a_settlement_permit_straight_after_a_visa_entry_is_accepted() -> None:
             conditions=[],
             today=TODAY,
         )
+
+
+def test_a_manifestly_unfounded_rejection_ends_the_procedure_unless_a_court_orders() -> None:
+    """§§ 30, 75 (1), 67 (1) Nr. 4 AsylG: after a rejection as manifestly unfounded the
+    Gestattung is gone even while an action is pending (a Duldung may be issued); a court's
+    order of the suspensive effect (§ 80 (5) VwGO, § 37 (1) AsylG) makes the rejection
+    ineffective and the BAMF decides again."""
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2016, 1, 10), today=TODAY)
+    with pytest.raises(InvalidValue, match="only a rejection"):
+        file.record_asylum_decision(
+            outcome=AsylumOutcome.REFUGEE,
+            decided_on=date(2016, 6, 1),
+            manifestly_unfounded=True,
+            today=TODAY,
+        )
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED,
+        decided_on=date(2016, 6, 1),
+        manifestly_unfounded=True,
+        today=TODAY,
+    )
+    file.file_asylum_appeal(filed_on=date(2016, 6, 5), today=TODAY)
+
+    assert file.asylum_pending is False
+    file.issue_duldung(
+        ground=DuldungGround.GENERAL,
+        valid_from=date(2016, 6, 10),
+        valid_until=date(2016, 12, 9),
+        today=TODAY,
+    )
+
+    file.order_suspensive_effect(ordered_on=date(2016, 6, 20), today=TODAY)
+    assert file.asylum_pending is True
+    with pytest.raises(Contradiction, match="manifestly unfounded"):
+        file.order_suspensive_effect(ordered_on=date(2016, 7, 1), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REFUGEE, decided_on=date(2017, 3, 1), today=TODAY
+    )
+    assert file.protection_granted_on == date(2017, 3, 1)
+    assert names(file) == [
+        "AsylumApplicationFiled",
+        "AsylumDecisionReceived",
+        "AsylumAppealFiled",
+        "DuldungIssued",
+        "AsylumSuspensiveEffectOrdered",
+        "AsylumDecisionReceived",
+    ]
+
+
+def test_an_ordinary_rejection_cannot_get_a_suspensive_effect_order() -> None:
+    file = arrived()
+    file.file_asylum_application(filed_on=date(2016, 1, 10), today=TODAY)
+    file.record_asylum_decision(
+        outcome=AsylumOutcome.REJECTED, decided_on=date(2016, 6, 1), today=TODAY
+    )
+
+    with pytest.raises(Contradiction, match="no rejection as manifestly unfounded"):
+        file.order_suspensive_effect(ordered_on=date(2016, 6, 20), today=TODAY)
+
+
+def test_a_refusal_needs_a_pending_application_and_ends_it() -> None:
+    file = arrived(date(2020, 3, 1), EntryMode.VISA)
+    with pytest.raises(Contradiction, match="no application for a title is pending"):
+        file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2021, 1, 1), today=TODAY)
+    file.apply_for_title(paragraph="§ 18b AufenthG", applied_on=date(2021, 1, 1), today=TODAY)
+    with pytest.raises(Contradiction, match="before the application"):
+        file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2020, 12, 1), today=TODAY)
+
+    file.refuse_title(paragraph="§ 18b AufenthG", refused_on=date(2021, 3, 1), today=TODAY)
+
+    assert file.title_applied_on is None
+    assert names(file)[-1] == "ResidenceTitleRefused"

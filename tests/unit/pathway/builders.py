@@ -151,7 +151,17 @@ def dated_facts(first: date = FIRST, last: date = LAST) -> st.SearchStrategy[Any
             st.just("nationality"),
             st.builds(NationalityFact, st.sampled_from(NATIONALITY_KINDS), day),
         ),
-        st.tuples(st.just("title_applications"), st.builds(TitleApplication, day)),
+        st.tuples(
+            st.just("title_applications"),
+            st.builds(
+                lambda applied, paragraph, after: TitleApplication(
+                    applied, paragraph, None if after is None else applied + timedelta(after)
+                ),
+                day,
+                st.sampled_from(PARAGRAPHS),
+                st.one_of(st.none(), st.integers(0, 400)),
+            ),
+        ),
     )
 
 

@@ -738,7 +738,10 @@ def test_a_timely_renewal_continues_the_title_and_the_gap_counts() -> None:
     # then
     assert met(result, "residence_period") is True
     assert result.earliest_residence_date == date(2026, 1, 1)
-    assert "applied in time (§ 81 Abs. 4 AufenthG)" in reason(result, "residence_period")
+    assert (
+        "2024-01-01 to 2024-02-29 counted: applied in time on 2023-12-01, the title"
+        " (§ 18b AufenthG) continued until the decision (§ 81 Abs. 4 AufenthG)"
+    ) in reason(result, "residence_period")
 
 
 def test_a_duldung_in_the_gap_is_no_late_renewal() -> None:
@@ -1166,3 +1169,338 @@ def test_undated_values_derived_from_dated_facts_do_not_date_them_back() -> None
     # then
     assert met(result, "language") is None
     assert met(result, "livelihood") is None
+
+
+# --- issue 11, remaining gaps 1: a timely renewal without a certificate (§ 81 Abs. 4) ------------
+
+EXPIRING = title("§ 18b AufenthG", date(2021, 1, 1), date(2025, 12, 31))
+RENEWAL_IN_TIME = TitleApplication(date(2025, 12, 1), "§ 18b AufenthG")
+
+
+def test_a_renewal_applied_for_in_time_continues_the_title_without_a_certificate() -> None:
+    """Given § 18b from 2021-01-01 to 2025-12-31 and its renewal applied for on 2025-12-01,
+    before it expired, with no Fiktionsbescheinigung issued and no decision yet, when evaluated
+    on 2026-03-01, then the title is deemed to continue from the application until the
+    authority decides (§ 81 Abs. 4 Satz 1 AufenthG; the certificate only documents the
+    fiction, § 81 Abs. 5): the days since 2026-01-01 count, the residence period is met since
+    2026-01-01, the continued § 18b qualifies and the person is ready. Without the
+    application nothing is known after 2025-12-31."""
+    # given
+    pending = facts(EXPIRING, title_applications=[RENEWAL_IN_TIME], **ALL_OTHER_MET)
+    nothing = facts(EXPIRING, **ALL_OTHER_MET)
+    # when
+    result = evaluate(pending, date(2026, 3, 1))
+    without = evaluate(nothing, date(2026, 3, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert result.earliest_residence_date == date(2026, 1, 1)
+    assert result.counted_residence_days == (date(2026, 3, 1) - date(2021, 1, 1)).days
+    assert "deemed to continue while the application filed in time on 2025-12-01 is pending" in (
+        reason(result, "residence_period")
+    )
+    assert met(result, "qualifying_title") is True
+    assert reason(result, "qualifying_title") == (
+        "§ 18b AufenthG is deemed to continue while the application filed in time on 2025-12-01"
+        " is pending (§ 81 Abs. 4 AufenthG, no certificate needed): § 18b AufenthG qualifies"
+    )
+    assert "auch ohne Fiktionsbescheinigung" in (result.requirement("qualifying_title").reason_de)
+    assert result.ready is True
+    assert without.ready is False
+    assert met(without, "qualifying_title") is False
+    assert "no lawful residence known since 2026-01-01" in reason(without, "residence_period")
+
+
+def test_the_fiction_of_a_timely_renewal_counts_from_the_application_s_date() -> None:
+    """Given the same path, when evaluated on 2025-11-15 (before the application), then the
+    title is still valid and the date assumes its renewal; the fiction is not known yet."""
+    # given
+    pending = facts(EXPIRING, title_applications=[RENEWAL_IN_TIME], **ALL_OTHER_MET)
+    # when
+    result = evaluate(pending, date(2025, 11, 15))
+    # then
+    assert met(result, "residence_period") is False
+    assert "deemed to continue" not in reason(result, "residence_period")
+    assert reason(result, "qualifying_title") == "§ 18b AufenthG qualifies"
+
+
+def test_the_fiction_of_a_timely_renewal_ends_with_the_decision() -> None:
+    """Given the timely renewal and, as the decision, a Duldung from 2026-04-01 (the renewal
+    was refused), when evaluated on 2026-05-01, then the fiction covered 2026-01-01 to
+    2026-03-31 only: no current title, and the residence ended on 2026-03-31."""
+    # given
+    refused = facts(
+        EXPIRING,
+        period("duldung", date(2026, 4, 1), date(2026, 9, 30)),
+        title_applications=[RENEWAL_IN_TIME],
+        **ALL_OTHER_MET,
+    )
+    # when
+    result = evaluate(refused, date(2026, 5, 1))
+    # then
+    assert met(result, "qualifying_title") is False
+    assert met(result, "residence_period") is False
+    assert "no lawful residence known since 2026-04-01" in reason(result, "residence_period")
+    assert result.ready is False
+
+
+def test_a_refusal_ends_the_fiction_of_a_timely_renewal() -> None:
+    """Given the timely renewal refused on 2026-02-10 (no Duldung recorded yet), when evaluated
+    on 2026-02-01 and on 2026-03-01, then the title continued until the refusal and counted
+    (§ 81 Abs. 4 Satz 1 AufenthG: "bis zur Entscheidung"; an objection does not restore it,
+    § 84 Abs. 2 Satz 1), but from the refusal on there is no current title and no lawful
+    residence. The refusal counts from its date: on 2026-02-01 the person is still ready."""
+    # given
+    refused = facts(
+        EXPIRING,
+        title_applications=[
+            TitleApplication(date(2025, 12, 1), "§ 18b AufenthG", refused_on=date(2026, 2, 10))
+        ],
+        **ALL_OTHER_MET,
+    )
+    # when
+    pending = evaluate(refused, date(2026, 2, 1))
+    after = evaluate(refused, date(2026, 3, 1))
+    # then
+    assert pending.ready is True
+    assert after.ready is False
+    assert met(after, "qualifying_title") is False
+    assert (
+        "2026-01-01 to 2026-02-09 counted: applied in time on 2025-12-01, the title"
+        " (§ 18b AufenthG) continued until the decision"
+    ) in reason(after, "residence_period")
+    assert "no lawful residence known since 2026-02-10" in reason(after, "residence_period")
+
+
+def test_a_refused_late_application_is_no_longer_the_authoritys_decision() -> None:
+    """Given the late application of 2026-01-20 refused on 2026-03-01, when evaluated on
+    2026-03-02, then nothing bridges the gap any more (§ 12b Abs. 3 StAG needs the title
+    granted on it): not met, no decision needed."""
+    # given
+    person = facts(
+        LONG_TITLE,
+        title_applications=[dataclasses.replace(LATE_APPLICATION, refused_on=date(2026, 3, 1))],
+    )
+    # when
+    result = evaluate(person, date(2026, 3, 2))
+    # then
+    assert result.requirement("residence_period").state == "not_met"
+
+
+def test_a_renewal_applied_for_after_expiry_gives_no_fiction() -> None:
+    """Given § 18b until 2025-12-31 and a renewal applied for on 2026-01-05, after it expired,
+    when evaluated on 2026-03-01, then no fiction arises (§ 81 Abs. 4 Satz 1 needs the
+    application before expiry; Satz 3 leaves a continuation to the authority): no current
+    title."""
+    # given
+    late = facts(
+        EXPIRING,
+        title_applications=[TitleApplication(date(2026, 1, 5), "§ 18b AufenthG")],
+        **ALL_OTHER_MET,
+    )
+    # when
+    result = evaluate(late, date(2026, 3, 1))
+    # then
+    assert met(result, "qualifying_title") is False
+    assert result.ready is False
+
+
+# --- issue 11, remaining gaps 2: a late application bridges only once granted (§ 12b Abs. 3) ----
+
+LONG_TITLE = title("§ 18b AufenthG", date(2019, 1, 1), date(2025, 12, 31))
+LATE_APPLICATION = TitleApplication(date(2026, 1, 20), "§ 18b AufenthG")
+
+
+def test_a_pending_late_application_is_the_authoritys_decision() -> None:
+    """Given seven years on § 18b until 2025-12-31 and its renewal applied for late on
+    2026-01-20, still pending, when evaluated on 2026-02-01, then the gap is disregarded only
+    if the title is granted on that application (§ 12b Abs. 3 StAG: the interruption must
+    rest on the late application alone, i.e. the person had the claim to the title during
+    the gap; VG Oldenburg, 21.11.2012, 11 A 3441/12): decision of the authority needed, not
+    ready."""
+    # given
+    person = facts(LONG_TITLE, title_applications=[LATE_APPLICATION], **ALL_OTHER_MET)
+    # when
+    result = evaluate(person, date(2026, 2, 1))
+    # then
+    residence = result.requirement("residence_period")
+    assert residence.met is None
+    assert residence.decision_needed is True
+    assert residence.code == "decision_12b3"
+    assert "the application filed late on 2026-01-20 is pending" in residence.reason
+    assert "(§ 12b Abs. 3 StAG): decision of the authority needed" in residence.reason
+    assert "Entscheidung der Behörde nötig" in residence.reason_de
+    assert result.ready is False
+
+
+def test_a_late_application_granted_bridges_the_gap_without_counting_it() -> None:
+    """Given the late application and § 18b granted on it from 2026-03-01, when evaluated on
+    2026-04-01, then the gap 2026-01-01 to 2026-02-28 does not interrupt but does not count
+    (§ 12b Abs. 3 StAG): ready."""
+    # given
+    person = facts(
+        LONG_TITLE,
+        title("§ 18b AufenthG", date(2026, 3, 1), date(2028, 2, 29)),
+        title_applications=[LATE_APPLICATION],
+        **ALL_OTHER_MET,
+    )
+    # when
+    result = evaluate(person, date(2026, 4, 1))
+    # then
+    assert met(result, "residence_period") is True
+    assert "late application (§ 12b Abs. 3 StAG)" in reason(result, "residence_period")
+    assert (
+        result.counted_residence_days
+        == ((date(2026, 1, 1) - date(2019, 1, 1)) + (date(2026, 4, 1) - date(2026, 3, 1))).days
+    )
+    assert result.ready is True
+
+
+def test_another_title_than_the_one_applied_for_late_does_not_bridge_the_gap() -> None:
+    """Given the late application for § 18b but a § 16b title (study) granted from
+    2026-03-01, when evaluated on 2026-04-01, then that title was not granted on the late
+    application: the gap interrupts the residence, counted from 2026-03-01."""
+    # given
+    person = facts(
+        LONG_TITLE,
+        title("§ 16b AufenthG", date(2026, 3, 1), date(2028, 2, 29)),
+        title_applications=[LATE_APPLICATION],
+    )
+    # when
+    result = evaluate(person, date(2026, 4, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert "interrupted from 2026-01-01 to 2026-02-28" in reason(result, "residence_period")
+
+
+def test_a_certificate_after_a_late_application_alone_does_not_bridge_the_gap() -> None:
+    """Given the late application and only a Fiktionsbescheinigung (§ 81 Abs. 3, not
+    continuing a title) from 2026-02-15, no title granted yet, when evaluated on 2026-04-01,
+    then the gap is not bridged yet: the title must be granted on the application first."""
+    # given
+    person = facts(
+        LONG_TITLE,
+        period("fiktion", date(2026, 2, 15), date(2026, 8, 14), "§ 81 Abs. 3 AufenthG"),
+        title_applications=[LATE_APPLICATION],
+    )
+    # when
+    result = evaluate(person, date(2026, 4, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert "interrupted from 2026-01-01 to 2026-02-14" in reason(result, "residence_period")
+
+
+# --- issue 11, remaining gaps 3: rejection as manifestly unfounded (§ 30 AsylG) -----------------
+
+#: A protected person's path up to the title (§ 25 Abs. 2 AufenthG from 2019-04-01), whose
+#: asylum application of 2016-01-10 the BAMF rejected on 2016-06-01 and a court later granted.
+COURT_PROTECTION = date(2019, 3, 1)
+PROTECTED_TITLE = title("§ 25 Abs. 2 AufenthG", date(2019, 4, 1))
+
+
+def test_a_manifestly_unfounded_rejection_ends_the_gestattung_and_breaks_the_residence() -> None:
+    """Given an asylum application of 2016-01-10 rejected as manifestly unfounded on
+    2016-06-01 (§ 30 AsylG), a Duldung while the action was pending, refugee status granted by
+    the court on 2019-03-01 and § 25 Abs. 2 from 2019-04-01, when evaluated on 2024-05-01
+    (eight years under stag-2000, the 2024 reform promulgated), then the Gestattung ended with
+    the rejection (the action has no suspensive effect, § 75 Abs. 1 AsylG; the deportation
+    warning is enforceable, § 67 Abs. 1 Nr. 4 AsylG) and the Duldung broke the residence:
+    counted from the title, five years met only under stag-2024 on 2024-06-27. After an
+    ordinary rejection the action keeps the Gestattung (§ 67 Abs. 1 Nr. 6 AsylG) and all of
+    it counts once protected (§ 55 Abs. 3 AsylG): eight years met since 2024-01-10."""
+    # given
+    manifestly_unfounded = facts(
+        period("gestattung", date(2016, 1, 10), date(2016, 5, 31)),
+        period("duldung", date(2016, 6, 10), date(2019, 3, 31)),
+        PROTECTED_TITLE,
+        protection_granted_on=COURT_PROTECTION,
+    )
+    ordinary = facts(
+        period("gestattung", date(2016, 1, 10), date(2019, 3, 31)),
+        PROTECTED_TITLE,
+        protection_granted_on=COURT_PROTECTION,
+    )
+    # when
+    result = evaluate(manifestly_unfounded, date(2024, 5, 1))
+    kept = evaluate(ordinary, date(2024, 5, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert result.earliest_residence_date == date(2024, 6, 27)
+    assert "Duldung not counted" in reason(result, "residence_period")
+    assert "counted from 2019-04-01" in reason(result, "residence_period")
+    assert met(kept, "residence_period") is True
+    assert kept.earliest_residence_date == date(2024, 1, 10)
+
+
+def test_a_suspensive_effect_ordered_restores_the_gestattung_from_the_order() -> None:
+    """Given the same rejection, but the court ordered the suspensive effect on 2016-06-20
+    (§ 80 Abs. 5 VwGO, § 36 Abs. 3 AsylG), so the rejection became ineffective and the
+    procedure went on (§ 37 Abs. 1 AsylG), and the BAMF granted refugee status on 2017-03-01
+    with § 25 Abs. 2 from 2017-04-01, when evaluated on 2024-05-01, then the Gestattung from
+    the order counts (§ 55 Abs. 3 AsylG): eight years on 2024-06-20. The 19 days between the
+    rejection and the order are not bridged (the hub counts the restored Gestattung from the
+    order only, § 37 Abs. 1 AsylG taken to act from the order), so the time before the
+    rejection does not count."""
+    # given
+    person = facts(
+        period("gestattung", date(2016, 1, 10), date(2016, 5, 31)),
+        period("gestattung", date(2016, 6, 20), date(2017, 3, 31)),
+        title("§ 25 Abs. 2 AufenthG", date(2017, 4, 1)),
+        protection_granted_on=date(2017, 3, 1),
+    )
+    # when
+    result = evaluate(person, date(2024, 5, 1))
+    # then
+    assert met(result, "residence_period") is False
+    assert result.earliest_residence_date == date(2024, 6, 20)
+    assert "interrupted from 2016-06-01 to 2016-06-19" in reason(result, "residence_period")
+
+
+# --- issue 11, remaining gaps 4: family reunification (§§ 27-36a AufenthG) ----------------------
+
+FAMILY_VISA = period("visa", date(2020, 3, 10), date(2020, 6, 9), "§ 30 AufenthG")
+SPOUSE_PERMITS = (
+    title("§ 30 AufenthG", date(2020, 7, 1), date(2023, 6, 30)),
+    title("§ 30 AufenthG", date(2023, 7, 1), date(2026, 6, 30)),
+)
+SPOUSE_APPLIED = TitleApplication(date(2020, 5, 20), "§ 30 AufenthG")
+
+
+def test_a_spouse_s_family_reunification_visa_and_the_permit_applied_for_in_time() -> None:
+    """Given a spouse who entered on 2020-03-10 with a visa for family reunification (national
+    visa, § 6 Abs. 3 with § 30 AufenthG, valid until 2020-06-09; it counts from the entry),
+    applied in time on 2020-05-20 for the residence permit under § 30 granted from 2020-07-01,
+    when evaluated on 2025-04-01, then the visa's time counts (a visa is a title, § 4 Abs. 1
+    Nr. 1 AufenthG) and the days from the visa's expiry to the permit count too (§ 81 Abs. 4
+    AufenthG: a visa is continued like any title, only a Schengen visa is excluded): five
+    years met since 2025-03-10, and § 30 qualifies (§ 10 Abs. 1 Satz 1 Nr. 2 StAG does not
+    exclude family reunification). Without the application the gap breaks the residence."""
+    # given
+    applied = facts(
+        FAMILY_VISA, *SPOUSE_PERMITS, title_applications=[SPOUSE_APPLIED], **ALL_OTHER_MET
+    )
+    not_applied = facts(FAMILY_VISA, *SPOUSE_PERMITS, **ALL_OTHER_MET)
+    # when
+    result = evaluate(applied, date(2025, 4, 1))
+    without = evaluate(not_applied, date(2025, 4, 1))
+    # then
+    assert result.earliest_residence_date == date(2025, 3, 10)
+    assert reason(result, "qualifying_title") == "§ 30 AufenthG qualifies"
+    assert result.ready is True
+    assert without.earliest_residence_date == date(2025, 7, 1)
+
+
+def test_a_family_reunification_visa_continued_by_the_application_is_no_qualifying_title() -> None:
+    """Given the visa and the pending application, when evaluated on 2020-06-20 (after the
+    visa's expiry), then the visa is deemed to continue (§ 81 Abs. 4 AufenthG) and counts, but
+    as the current status it is a visa, not a qualifying residence title."""
+    # given
+    pending = facts(FAMILY_VISA, title_applications=[SPOUSE_APPLIED], **ALL_OTHER_MET)
+    # when
+    result = evaluate(pending, date(2020, 6, 20))
+    # then
+    assert result.counted_residence_days == (date(2020, 6, 20) - date(2020, 3, 10)).days
+    assert met(result, "qualifying_title") is False
+    assert reason(result, "qualifying_title").startswith(
+        "the visa (§ 30 AufenthG) is deemed to continue while the application filed in time"
+    )
+    assert reason(result, "qualifying_title").endswith("a residence title is needed first")
