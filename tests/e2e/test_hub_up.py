@@ -243,7 +243,7 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
     env = {"HUB_POSTGRES_URL": "", "HUB_NATS_URL": ""}
     for hub in start_hub(tmp_path, env):
         took = hub.wait_until_up()
-        hub.wait_for_log("Demo token")
+        hub.wait_for_log("Demo token", timeout=180)
         print(f"hub up answered after {took:.1f}s")
 
         response = httpx.post(f"{hub.base_url}/graphql", json={"query": "{ __typename }"})
