@@ -28,6 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from contracts.positions import Position
 from gateway.auth import issue_token
 from hub.supervisor import Supervisor, default_children
 from services.runtime.database import with_database
@@ -65,7 +66,8 @@ async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[
     for n in range(arrivals):
         queue.put_nowait(n)
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=CONCURRENCY)
+    # idle connections are dropped before the server (keep-alive 5 s) closes them under us
+    limits = httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2)
 
     async with httpx.AsyncClient(
         base_url=base_url, headers=headers, limits=limits, timeout=60
@@ -342,7 +344,7 @@ async def _paced(
         receiver = asyncio.create_task(receive())
         await asyncio.sleep(0.5)  # the subscription is registered
         headers = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=256)
+        limits = httpx.Limits(max_connections=256, keepalive_expiry=2)
         async with httpx.AsyncClient(
             base_url=base_url, headers=headers, limits=limits, timeout=60
         ) as client:
@@ -358,7 +360,8 @@ async def _paced(
                 if body.get("errors"):
                     raise RuntimeError(f"mutation failed: {body['errors']}")
                 latencies.append(answered - started)
-                replies[int(body["data"]["registerArrival"]["position"])] = answered
+                token = body["data"]["registerArrival"]["position"]
+                replies[Position.parse(token).position] = answered
 
             start = time.perf_counter()
             tasks = []
