@@ -5,9 +5,11 @@ uses LISTEN/NOTIFY), maps each domain event to its contract event and publishes 
 ``Nats-Msg-Id = <service>:<notification id>``. Every publish also names the message id it
 must follow (``Nats-Expected-Last-Msg-Id``), so the stream holds the service's events in log
 order and a publish after a gap is refused rather than stored out of order. The relay records
-its position only after the PubAcks; on (re)start it resumes from the later of its recorded
+its position only after the PubAcks, and lazily (at most once every ``position_interval``
+seconds, when idle, and when it stops): on (re)start it resumes from the later of its recorded
 position and the last event already on the stream, so a crash between PubAck and position
-record neither loses nor duplicates an event, however long the relay was down.
+record neither loses nor duplicates an event, however long the relay was down. The recorded
+position is a lower bound for ``hub status``, not what the relay relies on.
 
 Only one relay per service publishes: it holds the service's relay lock (a PostgreSQL session
 advisory lock) for as long as it runs. Any other relay of the service waits for the lock and
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -187,6 +190,7 @@ class OutboxRelay:
         idle_check: float = 1.0,
         lock_retry: float = 1.0,
         lock_check: float = 5.0,
+        position_interval: float = 1.0,
     ) -> None:
         self.service = service
         self.app = app
@@ -201,7 +205,11 @@ class OutboxRelay:
         self.lock_retry = lock_retry
         self.lock_check = lock_check
         self.lock_key = relay_lock_key(service)
+        self.position_interval = position_interval
         self.stats = RelayStats()
+        self._acked = 0  # the last notification id the stream has acknowledged
+        self._recorded = 0  # the last one written to relay_position by this relay
+        self._recorded_at = 0.0
         self._seen = 0
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
@@ -256,6 +264,7 @@ class OutboxRelay:
             )
             await self.record_position(on_stream)
         self.stats.position = max(recorded, on_stream)
+        self._acked = self._recorded = self.stats.position
         return self.stats.position
 
     # -- running ------------------------------------------------------------------------
@@ -350,6 +359,7 @@ class OutboxRelay:
                 if batch is None:
                     break
                 if not batch:
+                    await self.record_acked()  # idle: bring the recorded position up to date
                     if await self.missed_notification():
                         break  # resubscribe from the resume position
                     continue
@@ -364,6 +374,7 @@ class OutboxRelay:
                     in_flight = None
             if in_flight is not None:
                 await self.settle(in_flight)
+            await self.record_acked()
         finally:
             subscription.stop()
             handoff.close()
@@ -431,8 +442,20 @@ class OutboxRelay:
         await self.settle(await self.publish(batch))
 
     async def after_publish(self, notification_id: int) -> None:
-        """Called once every PubAck of a batch is in: records the position."""
-        await self.record_position(notification_id)
+        """Called once every PubAck of a batch is in: records the position, unless it was
+        recorded less than ``position_interval`` seconds ago (then later: :meth:`record_acked`)."""
+        self._acked = max(self._acked, notification_id)
+        self.stats.position = max(self.stats.position, notification_id)
+        if time.monotonic() - self._recorded_at >= self.position_interval:
+            await self.record_acked()
+
+    async def record_acked(self) -> None:
+        """Record the last acknowledged position, if it is not recorded yet."""
+        if self._acked > self._recorded:
+            acked = self._acked
+            await self.record_position(acked)
+            self._recorded = max(self._recorded, acked)
+            self._recorded_at = time.monotonic()
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:
