@@ -32,7 +32,7 @@ import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.projection import ApplicationSubscription
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry import trace
 
 from contracts import stream_name
@@ -195,7 +195,7 @@ class OutboxRelay:
         self.service = service
         self.app = app
         self.mapper = mapper
-        self.js = js
+        self.js = fail_refused_publishes(js)
         self.pool = pool
         self.schema = check_identifier(service)
         self.stream = stream_name(service)
@@ -252,19 +252,25 @@ class OutboxRelay:
         return notification_id_of(msg_id, self.service), msg_id
 
     async def resume_position(self) -> int:
+        """The later of the recorded position, the last of this service's events on the
+        stream and what this relay saw acknowledged (the recorded position lags, and the last
+        message on the stream may be one the relay did not publish)."""
         recorded = await self.recorded_position()
+        self._recorded = recorded
+        known = max(recorded, self._acked)
         on_stream, msg_id = await self.last_on_stream()
         self._last_msg_id = msg_id
-        if on_stream > recorded:
+        if on_stream > known:
             log.info(
                 "%s relay: stream is ahead of recorded position (%s > %s); fast-forwarding",
                 self.service,
                 on_stream,
-                recorded,
+                known,
             )
             await self.record_position(on_stream)
-        self.stats.position = max(recorded, on_stream)
-        self._acked = self._recorded = self.stats.position
+            self._recorded = on_stream
+        self.stats.position = max(known, on_stream)
+        self._acked = self.stats.position
         return self.stats.position
 
     # -- running ------------------------------------------------------------------------
@@ -456,6 +462,33 @@ class OutboxRelay:
             await self.record_position(acked)
             self._recorded = max(self._recorded, acked)
             self._recorded_at = time.monotonic()
+
+
+def fail_refused_publishes(js: JetStreamContext) -> JetStreamContext:
+    """Make a refused asynchronous publish fail its pending acknowledgement at once.
+
+    nats-py's reply handler for ``publish_async`` raises the server's refusal (for example a
+    failed ``Nats-Expected-Last-Msg-Id`` check, when a message the relay did not publish is
+    on the stream) out of the subscription callback, to the connection's error callback, and
+    leaves the acknowledgement pending until the relay's timeout. This wraps the handler (it
+    is subscribed at the first ``publish_async``) so that the refusal settles the pending
+    acknowledgement instead; the relay then resumes from the stream's last message."""
+    original = getattr(js, "_handle_async_reply", None)
+    if original is None or getattr(js, "_hub_fails_refused", False):
+        return js
+
+    async def handle(msg: Any) -> None:
+        try:
+            await original(msg)
+        except APIError as error:
+            futures = getattr(js, "_publish_async_futures", {})
+            for token, future in list(futures.items()):
+                if msg.subject.endswith(token) and not future.done():
+                    future.set_exception(error)
+
+    js._handle_async_reply = handle  # type: ignore[method-assign]
+    js._hub_fails_refused = True  # type: ignore[attr-defined]
+    return js
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:
