@@ -39,6 +39,8 @@ REGISTER = "mutation($input: RegisterArrivalInput!) { registerArrival(input: $in
 EVENTS = "subscription { caseEvents { service position } }"
 EVENTS_PER_ARRIVAL = 3
 CONCURRENCY = 32
+#: most paced requests outstanding at once (the client's own pool would saturate beyond)
+IN_FLIGHT = 64
 
 
 def _arrival(n: int) -> dict[str, object]:
@@ -344,17 +346,21 @@ async def _paced(
         receiver = asyncio.create_task(receive())
         await asyncio.sleep(0.5)  # the subscription is registered
         headers = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=256, keepalive_expiry=2)
+        limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=2)
+        in_flight = asyncio.Semaphore(IN_FLIGHT)
         async with httpx.AsyncClient(
             base_url=base_url, headers=headers, limits=limits, timeout=60
         ) as client:
 
             async def one(n: int) -> None:
                 started = time.perf_counter()
-                response = await client.post(
-                    "/graphql",
-                    json={"query": REGISTER, "variables": {"input": _arrival(offset + n)}},
-                )
+                try:
+                    response = await client.post(
+                        "/graphql",
+                        json={"query": REGISTER, "variables": {"input": _arrival(offset + n)}},
+                    )
+                finally:
+                    in_flight.release()
                 answered = time.perf_counter()
                 body = response.json()
                 if body.get("errors"):
@@ -369,6 +375,7 @@ async def _paced(
                 delay = start + n / rate - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+                await in_flight.acquire()  # a hub that falls behind lowers the achieved rate
                 tasks.append(asyncio.create_task(one(n)))
             await asyncio.gather(*tasks)
             sent_s = time.perf_counter() - start
