@@ -518,7 +518,14 @@ def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
         return bench_reads.run_rebuild(events=args.events, keep=args.keep)
     from hub.bench import run_benchmark
 
-    return run_benchmark(arrivals=args.arrivals, keep=args.keep)
+    return run_benchmark(
+        arrivals=args.arrivals,
+        keep=args.keep,
+        quick=args.quick,
+        rates=args.rate,
+        seconds=args.seconds,
+        json_path=args.json,
+    )
 
 
 def parser() -> argparse.ArgumentParser:
@@ -620,6 +627,15 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--wrk-seconds", type=int, default=10, help="reads: seconds per wrk run")
     bench.add_argument("--events", type=int, default=100_000, help="rebuild: events to replay")
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
+    bench.add_argument("--quick", action="store_true", help="a short run (300 arrivals, 5 s)")
+    bench.add_argument(
+        "--rate",
+        type=float,
+        action="append",
+        help="paced load: arrivals per second (repeat for several runs) instead of the burst",
+    )
+    bench.add_argument("--seconds", type=float, default=20.0, help="length of each paced run")
+    bench.add_argument("--json", metavar="FILE", help="write the figures as JSON to FILE")
     bench.set_defaults(func=cmd_bench)
 
     provision = sub.add_parser(

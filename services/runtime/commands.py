@@ -15,7 +15,9 @@ import contextvars
 import functools
 import json
 import logging
+import os
 import secrets
+import threading
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import psycopg
+from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.persistence import InterfaceError as StoreInterfaceError
 from eventsourcing.persistence import OperationalError as StoreOperationalError
 from eventsourcing.persistence import RecordConflictError
@@ -44,6 +47,7 @@ from kernel.errors import DomainError
 from services.runtime import telemetry
 from services.runtime.context import CommandContext, use_context
 from services.runtime.erasure import refuse_if_erased
+from services.runtime.eventstore import stamp_context
 from services.runtime.logs import collect_personal_values, personal_field_names, personal_values
 from services.runtime.sealing import Opener, Sealer
 
@@ -115,12 +119,143 @@ class Route:
 DATABASE_DOWN = (psycopg.OperationalError, StoreOperationalError, StoreInterfaceError)
 
 
+@dataclass
+class GroupCommitStats:
+    transactions: int = 0  # transactions the group commit wrote
+    saves: int = 0  # commands' saves in them
+    largest: int = 0  # most saves in one transaction
+    one_by_one: int = 0  # groups that failed together and were retried save by save
+
+
+class _Save:
+    """One command's save, waiting for the transaction that stores it."""
+
+    __slots__ = ("done", "error", "event", "recordings")
+
+    def __init__(self, event: ProcessingEvent[Any]) -> None:
+        self.event = event
+        self.recordings: list[Any] | None = None
+        self.error: BaseException | None = None
+        self.done = False
+
+
+class GroupCommit:
+    """Stores the events of the commands that save at the same moment in one transaction.
+
+    Installed on an application (it takes over ``Application._record``), it lets each command
+    run its own checks and decisions in its own writer thread; when the command saves, its
+    events join those waiting. The first waiting thread writes everything that waits in one
+    insert (one transaction, one commit), the others wait for it, and each gets its own
+    recordings (positions) back. While one group is written, the next one gathers.
+
+    A group that fails as a whole is not a failure of each command in it: unless the database
+    is unreachable, each save is then tried on its own, so only the bad one (a concurrency
+    conflict, an event that cannot be stored) fails and the others are stored exactly once.
+    Saves with a tracking record (process applications) or extra arguments are written alone.
+    """
+
+    def __init__(self, app: Application[Any], *, max_group: int = 128) -> None:
+        self.app = app
+        self.max_group = max_group
+        self.stats = GroupCommitStats()
+        self._record_alone: Callable[[ProcessingEvent[Any]], list[Any]] = app._record
+        self._cond = threading.Condition()
+        self._waiting: list[_Save] = []
+        self._writing = False
+
+    def install(self) -> GroupCommit:
+        self.app._record = self.record  # type: ignore[method-assign,assignment]
+        return self
+
+    def record(self, event: ProcessingEvent[Any]) -> list[Any]:
+        if event.tracking is not None or event.saved_kwargs or not event.events:
+            return self._record_alone(event)
+        for domain_event in event.events:  # the context of this command, in its own thread
+            stamp_context(domain_event)
+        save = _Save(event)
+        with self._cond:
+            self._waiting.append(save)
+            while not save.done and self._writing:
+                self._cond.wait()
+            if save.done:
+                return self._outcome(save)
+            self._writing = True
+            group = self._waiting[: self.max_group]
+            del self._waiting[: self.max_group]
+        try:
+            self._write(group)
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
+        return self._outcome(save)
+
+    @staticmethod
+    def _outcome(save: _Save) -> list[Any]:
+        if save.error is not None:
+            raise save.error
+        assert save.recordings is not None
+        return save.recordings
+
+    def _write(self, group: list[_Save]) -> None:
+        self.stats.transactions += 1
+        self.stats.saves += len(group)
+        self.stats.largest = max(self.stats.largest, len(group))
+        if len(group) == 1 or not _disjoint(group):
+            if len(group) > 1:
+                self.stats.one_by_one += 1
+            self._one_by_one(group)
+            return
+        combined: ProcessingEvent[Any] = ProcessingEvent()
+        for save in group:
+            combined.events.extend(save.event.events)
+            combined.aggregates.update(save.event.aggregates)
+        try:
+            recordings = self._record_alone(combined)
+        except DATABASE_DOWN as error:
+            # the outcome is unknown or nothing was written: trying again now could store a
+            # command twice; every command is refused as unavailable (and may be retried)
+            for save in group:
+                save.error, save.done = error, True
+            return
+        except Exception:
+            self.stats.one_by_one += 1
+            self._one_by_one(group)  # nothing was stored: find the one that fails
+            return
+        start = 0
+        for save in group:
+            end = start + len(save.event.events)
+            save.recordings, save.done = recordings[start:end], True
+            start = end
+
+    def _one_by_one(self, group: list[_Save]) -> None:
+        for save in group:
+            try:
+                save.recordings = self._record_alone(save.event)
+            except BaseException as error:  # handed to the command's own thread
+                save.error = error
+            save.done = True
+
+
+def _disjoint(group: list[_Save]) -> bool:
+    """No aggregate is saved by two commands of the group (they would conflict)."""
+    seen: set[Any] = set()
+    for save in group:
+        ids = {event.originator_id for event in save.event.events}
+        if ids & seen:
+            return False
+        seen |= ids
+    return True
+
+
 class CommandServer:
     """Serves one service's commands on ``hub.cmd.<service>.<command>`` (queue group).
 
-    Handlers run the (synchronous) application through :meth:`execute`: one writer thread
-    per service, because concurrent inserts into one event store only contend for its lock;
-    a command that loses an optimistic-concurrency race is retried on the fresh aggregate.
+    Handlers run the (synchronous) application through :meth:`execute`, on the writer
+    threads. By default there is one; :meth:`group_commit` gives the server several and lets
+    their commands' saves share transactions (:class:`GroupCommit`), because concurrent
+    inserts into one event store only contend for its lock. A command that loses an
+    optimistic-concurrency race is retried on the fresh aggregate.
     """
 
     def __init__(
@@ -140,8 +275,25 @@ class CommandServer:
         self._subscription: Subscription | None = None
         self._tracer = telemetry.tracer(f"hub.{service}")
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{service}-writer")
+        self.committer: GroupCommit | None = None
         self._jobs: list[tuple[float, Callable[[], object], CommandContext]] = []
         self._tasks: list[asyncio.Task[None]] = []
+
+    def group_commit(self, app: Application[Any], writers: int | None = None) -> GroupCommit | None:
+        """Run up to ``writers`` commands at once on ``app``, their saves grouped into shared
+        transactions. Call before :meth:`start`. ``writers`` defaults to the environment's
+        ``HUB_COMMAND_WRITERS`` (else 16); 1 keeps one writer thread and no group commit."""
+        if writers is None:
+            writers = int(os.environ.get("HUB_COMMAND_WRITERS", "16"))
+        if writers <= 1:
+            return None
+        if self.committer is None:
+            self.committer = GroupCommit(app).install()
+            self._writer.shutdown(wait=True)
+            self._writer = ThreadPoolExecutor(
+                max_workers=writers, thread_name_prefix=f"{self.service}-writer"
+            )
+        return self.committer
 
     def schedule(self, interval: float, fn: Callable[[], object], context: CommandContext) -> None:
         """Run ``fn`` on the writer thread now and every ``interval`` seconds."""
@@ -392,6 +544,8 @@ def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
         return outcome
 
     special = {ERASE_PERSON: erase, RESTRICT_PROCESSING: restrict}
+    if isinstance(app, Application):
+        server.group_commit(app)
     for command in CATALOGUE.of(server.service):
         run = special.get(command.name, guarded)
         server.route(command.name, command.payload, _handler(server, command, run), command)

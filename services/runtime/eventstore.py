@@ -40,11 +40,18 @@ class ContextMapper(Mapper[UUID]):
     """Adds the command context to each event as it is stored."""
 
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        if not hasattr(domain_event, META_ATTRIBUTE):
-            context = current_context()
-            if context is not None:
-                object.__setattr__(domain_event, META_ATTRIBUTE, context.as_meta())
+        stamp_context(domain_event)
         return super().to_stored_event(domain_event)
+
+
+def stamp_context(domain_event: Any) -> None:
+    """Attach the current command context to ``domain_event`` unless it carries one already
+    (the group commit stamps each command's events in the command's own thread, before another
+    thread stores them)."""
+    if not hasattr(domain_event, META_ATTRIBUTE):
+        context = current_context()
+        if context is not None:
+            object.__setattr__(domain_event, META_ATTRIBUTE, context.as_meta())
 
 
 def event_meta(domain_event: object) -> dict[str, str]:

@@ -5,9 +5,11 @@ uses LISTEN/NOTIFY), maps each domain event to its contract event and publishes 
 ``Nats-Msg-Id = <service>:<notification id>``. Every publish also names the message id it
 must follow (``Nats-Expected-Last-Msg-Id``), so the stream holds the service's events in log
 order and a publish after a gap is refused rather than stored out of order. The relay records
-its position only after the PubAcks; on (re)start it resumes from the later of its recorded
+its position only after the PubAcks, and lazily (at most once every ``position_interval``
+seconds, when idle, and when it stops): on (re)start it resumes from the later of its recorded
 position and the last event already on the stream, so a crash between PubAck and position
-record neither loses nor duplicates an event, however long the relay was down.
+record neither loses nor duplicates an event, however long the relay was down. The recorded
+position is a lower bound for ``hub status``, not what the relay relies on.
 
 Only one relay per service publishes: it holds the service's relay lock (a PostgreSQL session
 advisory lock) for as long as it runs. Any other relay of the service waits for the lock and
@@ -20,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import zlib
 from collections import deque
 from dataclasses import dataclass
@@ -29,7 +32,7 @@ import asyncpg
 from eventsourcing.application import Application
 from eventsourcing.projection import ApplicationSubscription
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from nats.js.errors import APIError, NotFoundError
 from opentelemetry import trace
 
 from contracts import stream_name
@@ -187,11 +190,12 @@ class OutboxRelay:
         idle_check: float = 1.0,
         lock_retry: float = 1.0,
         lock_check: float = 5.0,
+        position_interval: float = 1.0,
     ) -> None:
         self.service = service
         self.app = app
         self.mapper = mapper
-        self.js = js
+        self.js = fail_refused_publishes(js)
         self.pool = pool
         self.schema = check_identifier(service)
         self.stream = stream_name(service)
@@ -201,7 +205,11 @@ class OutboxRelay:
         self.lock_retry = lock_retry
         self.lock_check = lock_check
         self.lock_key = relay_lock_key(service)
+        self.position_interval = position_interval
         self.stats = RelayStats()
+        self._acked = 0  # the last notification id the stream has acknowledged
+        self._recorded = 0  # the last one written to relay_position by this relay
+        self._recorded_at = 0.0
         self._seen = 0
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
@@ -244,18 +252,25 @@ class OutboxRelay:
         return notification_id_of(msg_id, self.service), msg_id
 
     async def resume_position(self) -> int:
+        """The later of the recorded position, the last of this service's events on the
+        stream and what this relay saw acknowledged (the recorded position lags, and the last
+        message on the stream may be one the relay did not publish)."""
         recorded = await self.recorded_position()
+        self._recorded = recorded
+        known = max(recorded, self._acked)
         on_stream, msg_id = await self.last_on_stream()
         self._last_msg_id = msg_id
-        if on_stream > recorded:
+        if on_stream > known:
             log.info(
                 "%s relay: stream is ahead of recorded position (%s > %s); fast-forwarding",
                 self.service,
                 on_stream,
-                recorded,
+                known,
             )
             await self.record_position(on_stream)
-        self.stats.position = max(recorded, on_stream)
+            self._recorded = on_stream
+        self.stats.position = max(known, on_stream)
+        self._acked = self.stats.position
         return self.stats.position
 
     # -- running ------------------------------------------------------------------------
@@ -350,6 +365,7 @@ class OutboxRelay:
                 if batch is None:
                     break
                 if not batch:
+                    await self.record_acked()  # idle: bring the recorded position up to date
                     if await self.missed_notification():
                         break  # resubscribe from the resume position
                     continue
@@ -364,6 +380,7 @@ class OutboxRelay:
                     in_flight = None
             if in_flight is not None:
                 await self.settle(in_flight)
+            await self.record_acked()
         finally:
             subscription.stop()
             handoff.close()
@@ -431,8 +448,47 @@ class OutboxRelay:
         await self.settle(await self.publish(batch))
 
     async def after_publish(self, notification_id: int) -> None:
-        """Called once every PubAck of a batch is in: records the position."""
-        await self.record_position(notification_id)
+        """Called once every PubAck of a batch is in: records the position, unless it was
+        recorded less than ``position_interval`` seconds ago (then later: :meth:`record_acked`)."""
+        self._acked = max(self._acked, notification_id)
+        self.stats.position = max(self.stats.position, notification_id)
+        if time.monotonic() - self._recorded_at >= self.position_interval:
+            await self.record_acked()
+
+    async def record_acked(self) -> None:
+        """Record the last acknowledged position, if it is not recorded yet."""
+        if self._acked > self._recorded:
+            acked = self._acked
+            await self.record_position(acked)
+            self._recorded = max(self._recorded, acked)
+            self._recorded_at = time.monotonic()
+
+
+def fail_refused_publishes(js: JetStreamContext) -> JetStreamContext:
+    """Make a refused asynchronous publish fail its pending acknowledgement at once.
+
+    nats-py's reply handler for ``publish_async`` raises the server's refusal (for example a
+    failed ``Nats-Expected-Last-Msg-Id`` check, when a message the relay did not publish is
+    on the stream) out of the subscription callback, to the connection's error callback, and
+    leaves the acknowledgement pending until the relay's timeout. This wraps the handler (it
+    is subscribed at the first ``publish_async``) so that the refusal settles the pending
+    acknowledgement instead; the relay then resumes from the stream's last message."""
+    original = getattr(js, "_handle_async_reply", None)
+    if original is None or getattr(js, "_hub_fails_refused", False):
+        return js
+
+    async def handle(msg: Any) -> None:
+        try:
+            await original(msg)
+        except APIError as error:
+            futures = getattr(js, "_publish_async_futures", {})
+            for token, future in list(futures.items()):
+                if msg.subject.endswith(token) and not future.done():
+                    future.set_exception(error)
+
+    js._handle_async_reply = handle  # type: ignore[method-assign]
+    js._hub_fails_refused = True  # type: ignore[attr-defined]
+    return js
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:

@@ -173,13 +173,18 @@ class PersonalDataVault:
         """Create the person's key (idempotent: an existing key is kept)."""
         self._require_master_key()
         key = AESGCM.generate_key(bit_length=256)
+        insert = sql.SQL(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
+            " INSERT INTO {} (person_id, wrapped_key) SELECT %s, %s FROM relaxed"
+            " ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
+        ).format(self._table)
         with self._lock:
+            # The key's commit does not wait for its WAL flush (a round trip and an fsync
+            # fewer per new person): it is only ever used by events stored after it, and the
+            # synchronous commit of those flushes the WAL up to them, the key's record
+            # included. A crash before that loses at most a key no stored event uses.
             created = self._execute(
-                sql.SQL(
-                    "INSERT INTO {} (person_id, wrapped_key) VALUES (%s, %s) "
-                    "ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
-                ).format(self._table),
-                (person_id, self._wrapper.wrap(person_id, key)),
+                insert, (person_id, self._wrapper.wrap(person_id, key))
             ).fetchone()
             self._cache.pop(person_id, None)
             if created is not None:

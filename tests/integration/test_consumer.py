@@ -303,3 +303,59 @@ async def test_a_failure_that_persists_is_retried_with_growing_delays(
         assert wait >= expected * 0.9, waits
     assert [p for _, p, _ in await rows(pool)] == [1, 2]
     assert (loop.stats.naked, loop.stats.dead_lettered) == (6, 0)
+
+
+class CommitMode(TimelineProjection):
+    """The timeline projection, noting how its transactions commit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.modes: list[str] = []
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        self.modes.append(await conn.fetchval("SELECT current_setting('synchronous_commit')"))
+        await super().begin(conn)
+
+
+async def test_a_projection_commits_without_waiting_for_the_wal_flush(
+    js: Any, pool: asyncpg.Pool, database_url: str
+) -> None:
+    await js.publish(SUBJECT, encode_event(entry_event(1)))
+    handler = CommitMode()
+    synchronous = await asyncpg.create_pool(
+        database_url, min_size=1, max_size=1, server_settings={"synchronous_commit": "on"}
+    )
+    try:
+        loop = timeline_loop(js, synchronous, handler)
+        await loop.setup()
+
+        await drain(loop)
+
+        assert handler.modes == ["off"]  # its own transactions only: the session is unchanged
+        assert await synchronous.fetchval("SELECT current_setting('synchronous_commit')") == "on"
+    finally:
+        await synchronous.close()
+    assert [p for _, p, _ in await rows(pool)] == [1]
+
+
+async def test_a_batch_lost_by_a_database_crash_after_its_commit_is_applied_again(
+    js: Any, pool: asyncpg.Pool
+) -> None:
+    for position in (1, 2, 3):
+        await js.publish(SUBJECT, encode_event(entry_event(position)))
+    loop = timeline_loop(js, pool)
+    await loop.setup()
+    await drain(loop)
+    # PostgreSQL crashes before the WAL of the last batches reached the disk: the read
+    # model and the position are back at event 1, though the messages were acked
+    await pool.execute("DELETE FROM projections.timeline_events WHERE position > 1")
+    await pool.execute(
+        "UPDATE projections.consumer_positions SET position = 1, stream_seq = 1"
+        " WHERE consumer = 'timeline'"
+    )
+    await js.publish(SUBJECT, encode_event(entry_event(4)))
+
+    await drain(loop)
+    await drain(loop)
+
+    assert [p for _, p, _ in await rows(pool)] == [1, 2, 3, 4]

@@ -449,3 +449,73 @@ async def test_when_the_publishing_relay_process_dies_the_waiting_one_takes_over
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(15)
         close_app(writer)
+
+
+async def test_the_position_is_recorded_lazily_and_when_the_relay_stops(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    js = nats_client.jetstream()
+    relay = OutboxRelay(
+        service="foreigners_authority",
+        app=app,
+        mapper=SPEC.integration(app),
+        js=js,
+        pool=pool,
+        position_interval=3600,
+        idle_check=3600,  # no idle moment either: only the stop records it
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        first = await asyncio.to_thread(register, app, 1)
+        await eventually(lambda: relay.stats.position >= first, what="the first arrival")
+        assert 0 < await relay.recorded_position() <= first  # the first batch at once
+        last = await asyncio.to_thread(register, app, 10)
+        await eventually(lambda: relay.stats.position >= last, what="all arrivals")
+
+        assert await stream_msg_ids(js) == expected_ids(last)
+        assert await relay.recorded_position() < last  # acknowledged, not recorded yet
+
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        assert await relay.recorded_position() == last
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        close_app(app)
+
+
+async def test_a_message_the_relay_did_not_publish_does_not_stall_it(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    js = nats_client.jetstream()
+    relay = OutboxRelay(
+        service="foreigners_authority",
+        app=app,
+        mapper=SPEC.integration(app),
+        js=js,
+        pool=pool,
+        ack_timeout=120,  # a refused publish waiting for it would stall the relay this long
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        first = await asyncio.to_thread(register, app, 1)
+        await eventually(lambda: relay.stats.position >= first, what="the first arrival")
+        # someone else (here the bus's admin) puts a message on the service's stream: the
+        # relay's next publish fails its expected-last-message check
+        await js.publish(
+            "hub.foreigners_authority.entry_recorded.v1", b"{}", headers={MSG_ID: "intruder:1"}
+        )
+        last = await asyncio.to_thread(register, app, 2)
+
+        await eventually(lambda: relay.stats.position >= last, timeout=20, what="the rest")
+
+        later = [f"foreigners_authority:{n}" for n in range(first + 1, last + 1)]
+        assert await stream_msg_ids(js) == [*expected_ids(first), "intruder:1", *later]
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        close_app(app)
