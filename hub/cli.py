@@ -466,7 +466,17 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace, settings: HubSettings) -> int:
+    from hub.importer import run_import_command
+
+    return run_import_command(args, settings)
+
+
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
+    if getattr(args, "import_arrivals", None):  # hub bench --import N: hub/bench_import.py
+        from hub.bench_import import run_import_benchmark
+
+        return run_import_benchmark(args.import_arrivals, keep=args.keep)
     from hub.bench import run_benchmark
 
     return run_benchmark(arrivals=args.arrivals, keep=args.keep)
@@ -561,7 +571,18 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
+    bench.add_argument(
+        "--import",
+        dest="import_arrivals",
+        type=int,
+        metavar="N",
+        help="instead: bulk import of N synthetic persons' paths (hub/bench_import.py)",
+    )
     bench.set_defaults(func=cmd_bench)
+
+    from hub.importer import add_import_parser
+
+    add_import_parser(sub, cmd_import)
 
     provision = sub.add_parser(
         "provision",
