@@ -276,17 +276,16 @@ class ForeignersAuthority(HubApplication):
         from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
 
         context = current_context()
+        base_meta = context.as_meta() if context is not None else None
         keys = [inbound_id(form.sender, form.message_id) for form in forms]
-        stored = self._stored_many(
-            [*keys, *(legacy_inbound_id(form.message_id) for form in forms)]
-            + [p for form in forms if (p := _person_named(form)) is not None]
-        )
+        legacy_keys = [legacy_inbound_id(form.message_id) for form in forms]
+        persons = [_person_named(form) for form in forms]
+        stored = self._stored_many([*keys, *legacy_keys, *(p for p in persons if p is not None)])
 
         def earlier(index: int) -> UUID | None:
-            form = forms[index]
-            for key in (keys[index], legacy_inbound_id(form.message_id)):
+            for key in (keys[index], legacy_keys[index]):
                 message = stored.get(key)
-                if isinstance(message, InboundMessage) and message.sender == form.sender:
+                if isinstance(message, InboundMessage) and message.sender == forms[index].sender:
                     return message.person_id
             return None
 
@@ -335,7 +334,7 @@ class ForeignersAuthority(HubApplication):
                     check_codes(form.body)
                     in_body = isinstance(form.body, AddressChange)
                     field = "body.personId" if in_body else "personId"
-                    person = _person_named(form)
+                    person = persons[index]
                     assert person is not None
                     held = changed.get(person, stored.get(person))
                     if not isinstance(held, ResidenceFile) or not held.held_by(form.sender):
@@ -360,8 +359,8 @@ class ForeignersAuthority(HubApplication):
                 person_id=file.id,
                 sender=form.sender,
             )
-            if context is not None:  # each message's events carry its own correlation
-                meta = replace(context, correlation_id=form.message_id).as_meta()
+            if base_meta is not None:  # each message's events carry its own correlation
+                meta = {**base_meta, "correlation_id": form.message_id}
                 for domain_event in [*new_events, *message.pending_events]:
                     object.__setattr__(domain_event, META_ATTRIBUTE, meta)
             caused[index] = [id(e) for e in new_events]
@@ -541,11 +540,13 @@ def _arrival_of(form: Any) -> RegisterArrival:
 def _person_named(form: Any) -> UUID | None:
     """The person an inbound message is about (None for a new person): an address change
     names it in its body, every other message in the envelope."""
-    body_person = getattr(form.body, "person_id", None)
-    if isinstance(body_person, UUID):
-        return body_person
-    person = getattr(form, "person_id", None)
-    return person if isinstance(person, UUID) else None
+    from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
+
+    if isinstance(form.body, AddressChange):
+        return form.body.person_id
+    if isinstance(form.body, NewPerson):
+        return None
+    return form.person_id  # type: ignore[no-any-return]
 
 
 def _rejection(message_id: str, error: DomainError) -> Receipt:
