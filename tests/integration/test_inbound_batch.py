@@ -351,3 +351,49 @@ def test_a_batch_at_the_limits_is_taken(post_for: Callable[..., Any]) -> None:
     batch = [new_person(azrNumber=f"{n:012d}") for n in range(3)]
 
     assert [r["status"] for r in receipts(post(batch))] == ["accepted"] * 3
+
+
+def test_a_batchs_personal_values_are_redacted_from_every_log_line(
+    post_for: Callable[..., Any],
+    app: ForeignersAuthority,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # given a service that (by mistake) logs what it receives
+    import logging
+
+    from services.runtime.logs import RedactionFilter
+
+    received = app.receive_batch
+    careless = logging.getLogger("services.foreigners_authority.careless")
+
+    def logging_receive(forms: Any) -> Any:
+        careless.warning("received %s", forms)
+        return received(forms)
+
+    monkeypatch.setattr(app, "receive_batch", logging_receive)
+    caplog.set_level(logging.INFO)
+    caplog.handler.addFilter(RedactionFilter())  # as every process's log handler has
+    # when a batch brings two new persons, one of them refused for its AZR number
+    batch = [
+        new_person(givenNames="Zainab-Leila", azrNumber="998877665544"),
+        new_person(familyName="Oluwembi-Kravonne", azrNumber="not-a-number"),
+        new_person(givenNames="Quirinalda", birthDate="1971-04-05", azrNumber="112233445566"),
+    ]
+    answer = receipts(post_for()(batch))
+    # then the log lines are there, without the names, the birth dates or the AZR numbers
+    assert [r["status"] for r in answer] == ["accepted", "rejected", "accepted"]
+    lines = "\n".join(r.getMessage() for r in caplog.records)
+    assert "received" in lines
+    assert "inbound batch" in lines
+    assert "[redacted]" in lines
+    for value in (
+        "Zainab-Leila",
+        "Rahimi",
+        "1994-02-03",
+        "998877665544",
+        "Quirinalda",
+        "1971-04-05",
+        "112233445566",
+    ):
+        assert value not in lines, value
