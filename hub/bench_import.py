@@ -171,9 +171,12 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         before = _wait_settled(db_url)
         watch = _Watch(db_url)
         watch.thread.start()
+        cpu_before = _cpu(supervisor)
         started = time.perf_counter()
+        client_cpu = time.process_time()
         result = import_file(data, url, token, batch_size=batch_size, progress=None)
         accepted_at = time.perf_counter()
+        client_cpu = time.process_time() - client_cpu
         after = asyncio.run(_counts(db_url, before["newest"]))
         watch.relay_target = after["newest"]
         watch.timeline_target = before["timeline"] + after["published"]
@@ -182,6 +185,7 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
             raise RuntimeError(str(watch.error))
         assert watch.relayed_at is not None
         assert watch.projected_at is not None
+        cpu_after = _cpu(supervisor)
     finally:
         supervisor.shutdown()
         if not keep:
@@ -190,6 +194,11 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
     accept_s = accepted_at - started
     relay_s = max(watch.relayed_at - started, accept_s)
     e2e_s = watch.projected_at - started
+    cpu_seconds = {
+        "hub import": client_cpu,
+        **{k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()},
+    }
+    busy = {k: v for k, v in cpu_seconds.items() if v >= 0.05}
     figures = {
         "persons": persons,
         "messages": lines,
@@ -204,6 +213,7 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         "relay_events_per_s": after["published"] / relay_s,
         "end_to_end_events_per_s": after["published"] / e2e_s,
         "cores": os.cpu_count(),
+        "cpu_seconds": cpu_seconds,
     }
     print(
         f"\nhub bench --import: {persons} persons, {lines} messages in batches of {batch_size},"
@@ -216,6 +226,9 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         f"  ({after['published']} published events relayed {relay_s:.2f} s after the start)\n"
         f"  end to end         {after['published'] / e2e_s:8.0f} events/s"
         f"  (all {after['published']} on the timeline {e2e_s:.2f} s after the start)\n"
+        "  CPU seconds from the start until all on the timeline: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items(), key=lambda kv: -kv[1]))
+        + f" (load average {os.getloadavg()[0]:.1f} at the end)\n"
         f"{json.dumps(figures)}\n"
     )
     return 0 if not result.counts.get("rejected") else 1
@@ -231,3 +244,23 @@ def _wait_settled(db_url: str) -> dict[str, int]:
         if time.monotonic() > deadline:
             raise RuntimeError("the warm-up did not reach the timeline")
         time.sleep(0.1)
+
+
+def _cpu(supervisor: Supervisor) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process, servers included."""
+    import psutil
+
+    pids: dict[str, int] = {c.name: c.proc.pid for c in supervisor.children if c.proc}
+    if supervisor.postgres is not None and supervisor.postgres.pid is not None:
+        pids["postgres"] = supervisor.postgres.pid
+    if supervisor.nats is not None and supervisor.nats.pid is not None:
+        pids["nats"] = supervisor.nats.pid
+    usage: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            process = psutil.Process(pid)
+            family = [process, *process.children(recursive=True)]
+            usage[name] = sum(p.cpu_times().user + p.cpu_times().system for p in family)
+        except psutil.Error:
+            continue
+    return usage

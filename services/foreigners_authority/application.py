@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, project_aggregate
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import EnvType
@@ -425,11 +425,14 @@ class ForeignersAuthority(HubApplication):
             )
             domain_event = self.mapper.to_domain_event(stored)
             events.setdefault(domain_event.originator_id, []).append(domain_event)
-        return {
-            aggregate_id: aggregate
-            for aggregate_id, history in events.items()
-            if (aggregate := project_aggregate(None, history)) is not None
-        }
+        found = {}
+        for aggregate_id, recorded in events.items():
+            aggregate = None
+            for domain_event in recorded:  # as project_aggregate, without its protocol check
+                aggregate = domain_event.mutate(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def _earlier(self, message_key: UUID, sender: str, message_id: str) -> UUID | None:
         """The person of the sender's earlier message with this id, if it sent one (also one
