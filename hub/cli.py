@@ -571,18 +571,11 @@ def parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
-    bench.add_argument(
-        "--import",
-        dest="import_arrivals",
-        type=int,
-        metavar="N",
-        help="instead: bulk import of N synthetic persons' paths (hub/bench_import.py)",
-    )
     bench.set_defaults(func=cmd_bench)
 
     from hub.importer import add_import_parser
 
-    add_import_parser(sub, cmd_import)
+    add_import_parser(sub, cmd_import, bench)
 
     provision = sub.add_parser(
         "provision",

@@ -310,8 +310,15 @@ def generate(
     return lines
 
 
-def add_import_parser(sub: Any, func: Any) -> None:
-    """``hub import``'s arguments (wired in hub/cli.py)."""
+def add_import_parser(sub: Any, func: Any, bench: Any) -> None:
+    """``hub import``'s arguments, and ``hub bench --import N`` (wired in hub/cli.py)."""
+    bench.add_argument(
+        "--import",
+        dest="import_arrivals",
+        type=int,
+        metavar="N",
+        help="instead: bulk import of N synthetic persons' paths (hub/bench_import.py)",
+    )
     command = sub.add_parser(
         "import",
         help="bulk import of an NDJSON file of inbound messages (POST /inbound/batches)",
