@@ -34,6 +34,8 @@ import httpx
 
 #: how many lines waiting for a reference may be read ahead, in batches
 LOOKAHEAD_BATCHES = 4
+#: pauses (seconds) before sending a batch again after a transient failure
+RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0, 8.0)
 NEW_PERSON_EVENTS = 3  # a new person's file opens with three events; every other message one
 
 
@@ -53,6 +55,7 @@ class ImportResult:
     events: int = 0
     seconds: float = 0.0
     rejections: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0  # batches sent again after a transient failure
 
     @property
     def messages(self) -> int:
@@ -137,11 +140,30 @@ class Importer:
         self.failed: set[str] = set()  # messageIds of new_person notices rejected
         self.result = ImportResult()
 
+    def _post(self, body: bytes) -> httpx.Response:
+        """Post a batch; a transient failure (no connection, a timeout, 502/503/504) is
+        retried with growing pauses: sending a batch again is safe, what was stored of it
+        comes back as ``duplicate``."""
+        for pause in (*RETRY_PAUSES, None):
+            try:
+                response = self.client.post(
+                    "/inbound/batches",
+                    content=body,
+                    headers={"Content-Type": "application/x-ndjson"},
+                )
+            except httpx.TransportError:
+                if pause is None:
+                    raise
+            else:
+                if response.status_code not in (502, 503, 504) or pause is None:
+                    return response
+            self.result.retries += 1
+            time.sleep(pause)
+        raise AssertionError("unreachable")
+
     def _send(self, batch: list[tuple[Line, str]]) -> None:
         body = "".join(text + "\n" for _, text in batch).encode()
-        response = self.client.post(
-            "/inbound/batches", content=body, headers={"Content-Type": "application/x-ndjson"}
-        )
+        response = self._post(body)
         if response.status_code == 413 and len(batch) > 1:
             # over the endpoint's limits (HUB_INBOUND_BATCH_MAX, _BYTES): nothing of it was
             # stored; send it in halves, and smaller batches from now on
@@ -268,6 +290,8 @@ def report(result: ImportResult, out: TextIO | None = None) -> None:
         f"  {result.messages / seconds:,.0f} messages/s,"
         f" {result.events / seconds:,.0f} events/s ({result.events} events stored)\n"
     )
+    if result.retries:
+        out.write(f"  {result.retries} batches sent again after a transient failure\n")
     for rejection in result.rejections:
         reasons = "; ".join(
             f"{e.get('field')}: {e.get('code')}: {e.get('message')}" for e in rejection["errors"]
