@@ -16,7 +16,7 @@ import pytest
 from services.foreigners_authority.application import ForeignersAuthority
 from services.foreigners_authority.domain import ResidenceFile
 from services.foreigners_authority.inbound.batch import BatchLimits
-from services.foreigners_authority.inbound.endpoint import create_inbound_app
+from services.foreigners_authority.inbound.endpoint import FORMS, create_inbound_app
 from services.runtime.context import CommandContext, use_context
 from services.runtime.eventstore import event_meta
 from services.runtime.settings import HubSettings
@@ -397,3 +397,36 @@ def test_a_batchs_personal_values_are_redacted_from_every_log_line(
         "112233445566",
     ):
         assert value not in lines, value
+
+
+def test_a_person_erased_or_restricted_gets_the_single_endpoints_refusal(
+    post_for: Callable[..., Any], app: ForeignersAuthority
+) -> None:
+    post = post_for()
+    erased, restricted = (
+        receipts(post([new_person(message_id=f"p-{n}", azrNumber=f"{n:012d}")]))[0]["personId"]
+        for n in (1, 2)
+    )
+    app.vault.erase(UUID(erased))
+    app.vault.restrict(UUID(restricted))
+    stored = events(app)
+    course = {"kind": "language_certificate", "cefrLevel": "B1", "issuedOn": "2020-01-01"}
+
+    answer = receipts(
+        post(
+            [
+                message("integration_course", course, erased),
+                message("integration_course", course, restricted),
+            ]
+        )
+    )
+
+    assert [r["errors"][0]["code"] for r in answer] == ["erased", "restricted"]
+    assert [r["errors"][0]["field"] for r in answer] == ["personId", "personId"]
+    assert events(app) == stored
+    # one by one, the same refusals
+    single = [
+        app.receive(FORMS.validate_python(message("integration_course", course, person)))
+        for person in (erased, restricted)
+    ]
+    assert [r.errors for r in single] == [r["errors"] for r in answer]
