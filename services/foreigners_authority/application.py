@@ -251,8 +251,10 @@ class ForeignersAuthority(HubApplication):
         )
         try:
             recordings = self.save(file, message)
-        except RecordConflictError:  # the same message, accepted meanwhile
+        except RecordConflictError:  # the same message accepted meanwhile, or the file changed
             earlier = self._earlier(message_key, form.sender, form.message_id)
+            if earlier is None:  # not this message: the file changed; the caller tries again
+                raise
             return Receipt(form.message_id, "duplicate", earlier)
         position = max(
             r.notification.id
@@ -375,6 +377,8 @@ class ForeignersAuthority(HubApplication):
         try:
             recordings = self.save(*changed.values(), *records)
         except RecordConflictError:  # a concurrent writer: one by one, each exactly once
+            # (a file changed meanwhile raises again, and the caller tries the batch again:
+            # what was stored of it is then a duplicate)
             return [self._receive_in(context, form) for form in forms]
         positions = {id(r.domain_event): r.notification.id for r in recordings}
         done: list[Receipt] = []

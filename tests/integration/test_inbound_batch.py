@@ -430,3 +430,76 @@ def test_a_person_erased_or_restricted_gets_the_single_endpoints_refusal(
         for person in (erased, restricted)
     ]
     assert [r.errors for r in single] == [r["errors"] for r in answer]
+
+
+def test_a_file_changed_meanwhile_is_a_conflict_to_retry_not_a_duplicate(
+    post_for: Callable[..., Any], app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a file, and saves that meet a concurrent change of it (a conflict) once each
+    post = post_for()
+    person = receipts(post([new_person()]))[0]["personId"]
+    course = {"kind": "language_certificate", "cefrLevel": "B1", "issuedOn": "2020-01-01"}
+    from eventsourcing.persistence import RecordConflictError
+
+    save = app.save
+    conflicts = [1, 1]
+
+    def conflicting_save(*objs: Any, **kwargs: Any) -> Any:
+        if conflicts:
+            conflicts.pop()
+            raise RecordConflictError("the file changed meanwhile")
+        return save(*objs, **kwargs)
+
+    monkeypatch.setattr(app, "save", conflicting_save)
+    sent = message("integration_course", course, person, message_id="c-1")
+    # when the batch's transaction and then the message's own save conflict
+    with pytest.raises(RecordConflictError):
+        app.receive_batch([FORMS.validate_python(sent)])
+    # then nothing was answered as a duplicate: the command server tries again (as it does
+    # for any command that loses a race), and then the message is stored
+    (receipt,) = app.receive_batch([FORMS.validate_python(sent)])
+    assert receipt.status == "accepted"
+    assert receipt.person_id == UUID(person)
+
+
+def test_messages_that_keep_losing_races_are_refused_as_conflicts_to_send_again(
+    app: ForeignersAuthority, settings: HubSettings
+) -> None:
+    from services.runtime.commands import CommandRejected
+
+    async def always_conflicting(fn: Any, context: CommandContext) -> Any:
+        raise CommandRejected("conflict", "the record changed meanwhile; please retry")
+
+    api = create_inbound_app(
+        app,
+        always_conflicting,
+        jwt_secret=settings.resolved_jwt_secret(),
+        issuer=settings.jwt_issuer,
+    )
+    token = issue_token(
+        settings.resolved_jwt_secret(),
+        subject="advis",
+        agency=SENDER,
+        role="abh_officer",
+        issuer=settings.jwt_issuer,
+    )
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=api), base_url="http://abh.test"
+        ) as http:
+            return await http.post(
+                "/inbound/batches",
+                content=ndjson([new_person(), new_person(azrNumber="12")]),
+                headers={
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/x-ndjson",
+                },
+            )
+
+    answer = receipts(asyncio.run(call()))
+
+    assert [r["status"] for r in answer] == ["rejected", "rejected"]
+    assert answer[0]["errors"][0]["code"] == "conflict"
+    assert answer[1]["errors"][0]["field"] == "body.azrNumber"  # refused before, as ever
+    assert events(app) == 0

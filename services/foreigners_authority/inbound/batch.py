@@ -38,10 +38,12 @@ from services.foreigners_authority.inbound.endpoint import (
     Refusal,
     authorised,
     checked_form,
+    conflict_error,
     receipt_body,
     refusal,
     sender_context,
 )
+from services.runtime.commands import CommandRejected
 from services.runtime.logs import redacting
 from services.runtime.tokens import Principal
 
@@ -182,10 +184,17 @@ def add_batch_route(
             batch_id = f"batch-{uuid.uuid4()}"
             for start in range(0, len(forms), limits.per_transaction):
                 chunk = forms[start : start + limits.per_transaction]
-                receipts: list[Receipt] = await execute(
-                    lambda chunk=chunk: app.receive_batch([form for _, form in chunk]),  # type: ignore[misc]
-                    sender_context(principal, batch_id),
-                )
+                try:
+                    receipts: list[Receipt] = await execute(
+                        lambda chunk=chunk: app.receive_batch([form for _, form in chunk]),  # type: ignore[misc]
+                        sender_context(principal, batch_id),
+                    )
+                except CommandRejected as error:  # kept losing races: nothing of it stored
+                    for index, form in chunk:
+                        answers[index] = refusal(
+                            form.message_id, [conflict_error(error)], 409
+                        ).receipt
+                    continue
                 for (index, _), receipt in zip(chunk, receipts, strict=True):
                     answers[index] = receipt_body(receipt)
             counts: dict[str, int] = {}

@@ -28,6 +28,7 @@ from contracts.positions import Position
 from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
+from services.runtime.commands import CommandRejected
 from services.runtime.context import CommandContext
 from services.runtime.logs import redacting
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
@@ -205,6 +206,12 @@ def checked_form(data: Any, principal: Principal) -> Any:
     return form
 
 
+def conflict_error(error: CommandRejected) -> dict[str, str]:
+    """The reason for a message that kept losing races with concurrent writers (409): nothing
+    of it was stored, and sending it again is safe."""
+    return {"field": "message", "code": error.code, "message": error.message}
+
+
 def sender_context(principal: Principal, message_id: str) -> CommandContext:
     return CommandContext(
         agency=principal.agency,
@@ -281,7 +288,10 @@ def create_inbound_app(
             if isinstance(form, Refusal):
                 return form.response()
             context = sender_context(principal, form.message_id)
-            receipt = await execute(lambda: app.receive(form), context)
+            try:
+                receipt = await execute(lambda: app.receive(form), context)
+            except CommandRejected as error:  # lost a race again and again: nothing stored
+                return _rejected(form.message_id, [conflict_error(error)], 409)
             return JSONResponse(receipt_body(receipt), status_code=receipt_status(receipt))
 
     from services.foreigners_authority.inbound.batch import BatchLimits, add_batch_route
