@@ -145,6 +145,8 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
     warm_up, data = home / "warm-up.ndjson", home / "import.ndjson"
     generate(warm_up, 20, today=today, seed=1, prefix="warm")
     lines = generate(data, persons, today=today, seed=2, prefix="bench")
+    raw_file = home / "raw.ndjson"
+    generate(raw_file, persons, today=today, seed=3, prefix="raw")
     supervisor = Supervisor(settings, children=default_children(list(SERVICES)))
     try:
         pg_url, nats_url = supervisor.start_servers()
@@ -168,6 +170,7 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         )
         url = f"http://127.0.0.1:{inbound_port}"
         import_file(warm_up, url, token, batch_size=batch_size, progress=False)
+        raw = _raw_writes(settings.model_copy(update={"postgres_url": pg_url}), raw_file)
         before = _wait_settled(db_url)
         watch = _Watch(db_url)
         watch.thread.start()
@@ -212,6 +215,9 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         "accept_events_per_s": after["published"] / accept_s,
         "relay_events_per_s": after["published"] / relay_s,
         "end_to_end_events_per_s": after["published"] / e2e_s,
+        "raw_events": raw["events"],
+        "raw_s": raw["seconds"],
+        "raw_events_per_s": raw["events"] / raw["seconds"],
         "cores": os.cpu_count(),
         "cpu_seconds": cpu_seconds,
     }
@@ -228,6 +234,10 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         f"  ({after['published']} published events relayed {relay_s:.2f} s after the start)\n"
         f"  end to end         {after['published'] / e2e_s:8.0f} events/s"
         f"  (all {after['published']} on the timeline {e2e_s:.2f} s after the start)\n"
+        f"raw baseline, same run: {persons} other persons' paths straight through the"
+        " application (receive_batch in transactions of 1,000, in process, no HTTP)\n"
+        f"  application writes {raw['events'] / raw['seconds']:8.0f} events/s"
+        f"  ({raw['events']} events in {raw['seconds']:.2f} s)\n"
         "  CPU seconds from the start until all on the timeline: "
         + ", ".join(f"{k} {v:.1f}" for k, v in sorted(busy.items(), key=lambda kv: -kv[1]))
         + f" (load average {os.getloadavg()[0]:.1f} at the end)\n"
@@ -266,3 +276,53 @@ def _cpu(supervisor: Supervisor) -> dict[str, float]:
         except psutil.Error:
             continue
     return usage
+
+
+def _raw_writes(settings: HubSettings, path: Path) -> dict[str, float]:
+    """The file's messages written straight through the application's ``receive_batch`` (in
+    this process, no HTTP): the new persons first, then the rest in the file's order with
+    their person filled in. Returns the events (not the messages' records) and seconds."""
+    from services.foreigners_authority import SPEC
+    from services.foreigners_authority.application import ForeignersAuthority
+    from services.foreigners_authority.inbound.endpoint import FORMS
+    from services.runtime.context import CommandContext, use_context
+    from services.runtime.service import build_application
+
+    messages = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    app = build_application(SPEC, settings)
+    assert isinstance(app, ForeignersAuthority)
+    context = CommandContext(
+        agency="abh-05315",
+        role="abh_officer",
+        legal_basis="§ 86 AufenthG",
+        purpose="residence_administration",
+        subject="bench-import",
+    )
+    chunk = 1000
+    events = 0
+    try:
+        with use_context(context):
+            started = time.perf_counter()
+            notices = [m for m in messages if "personRef" not in m]
+            persons: dict[str, str] = {}
+            for start in range(0, len(notices), chunk):
+                part = notices[start : start + chunk]
+                receipts = app.receive_batch([FORMS.validate_python(m) for m in part])
+                for sent, receipt in zip(part, receipts, strict=True):
+                    persons[sent["messageId"]] = str(receipt.person_id)
+                    events += 3 if receipt.status == "accepted" else 0
+            rest = []
+            for sent in messages:
+                if "personRef" in sent:
+                    reference = sent["personRef"]
+                    sent = {k: v for k, v in sent.items() if k != "personRef"}
+                    rest.append({**sent, "personId": persons[reference]})
+            for start in range(0, len(rest), chunk):
+                part = rest[start : start + chunk]
+                receipts = app.receive_batch([FORMS.validate_python(m) for m in part])
+                events += sum(1 for r in receipts if r.status == "accepted")
+            seconds = time.perf_counter() - started
+    finally:
+        app.close()
+        app.vault.close()
+    return {"events": events, "seconds": seconds}
