@@ -93,7 +93,7 @@ def _resolved(line: Line, person_id: str) -> str:
 
 
 def read_lines(path: Path) -> Iterator[Line]:
-    with path.open(encoding="utf-8") as source:
+    with path.open(encoding="utf-8-sig") as source:  # a byte order mark is no message
         for number, text in enumerate(source, 1):
             if text.strip():
                 yield _parse(number, text.rstrip("\n"))

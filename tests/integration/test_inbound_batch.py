@@ -353,6 +353,17 @@ def test_a_batch_at_the_limits_is_taken(post_for: Callable[..., Any]) -> None:
     assert [r["status"] for r in receipts(post(batch))] == ["accepted"] * 3
 
 
+def test_windows_line_ends_and_a_byte_order_mark_are_no_trouble(
+    post_for: Callable[..., Any],
+) -> None:
+    batch = [new_person(azrNumber=f"{n:012d}") for n in range(2)]
+    body = "\ufeff" + "".join(json.dumps(m) + "\r\n" for m in batch)
+
+    answer = receipts(post_for()(body.encode()))
+
+    assert [r["status"] for r in answer] == ["accepted", "accepted"]
+
+
 def test_a_batchs_personal_values_are_redacted_from_every_log_line(
     post_for: Callable[..., Any],
     app: ForeignersAuthority,

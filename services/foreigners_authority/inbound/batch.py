@@ -134,6 +134,7 @@ def add_batch_route(
                 "the batch is not UTF-8 text",
                 "Der Stapel ist kein UTF-8-Text",
             )
+        text = text.removeprefix("\ufeff")  # a byte order mark some editors write
         lines = [(n, line) for n, line in enumerate(text.split("\n"), 1) if line.strip()]
         if not lines:
             return _refused(
