@@ -466,17 +466,7 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
     return 0
 
 
-def cmd_import(args: argparse.Namespace, settings: HubSettings) -> int:
-    from hub.importer import run_import_command
-
-    return run_import_command(args, settings)
-
-
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
-    if getattr(args, "import_arrivals", None):  # hub bench --import N: hub/bench_import.py
-        from hub.bench_import import run_import_benchmark
-
-        return run_import_benchmark(args.import_arrivals, keep=args.keep)
     from hub.bench import run_benchmark
 
     return run_benchmark(arrivals=args.arrivals, keep=args.keep)
@@ -573,9 +563,9 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.set_defaults(func=cmd_bench)
 
-    from hub.importer import add_import_parser
+    from hub.importer import add_import_parser  # hub import, and hub bench --import N
 
-    add_import_parser(sub, cmd_import, bench)
+    add_import_parser(sub, bench)
 
     provision = sub.add_parser(
         "provision",

@@ -334,8 +334,19 @@ def generate(
     return lines
 
 
-def add_import_parser(sub: Any, func: Any, bench: Any) -> None:
-    """``hub import``'s arguments, and ``hub bench --import N`` (wired in hub/cli.py)."""
+def add_import_parser(sub: Any, bench: Any) -> None:
+    """``hub import``'s arguments, and ``hub bench --import N`` (wired in hub/cli.py): the
+    bench's own command runs unless ``--import`` is given."""
+    run_bench = bench.get_default("func")
+
+    def bench_or_import(args: Any, settings: Any) -> int:
+        if args.import_arrivals:
+            from hub.bench_import import run_import_benchmark
+
+            return run_import_benchmark(args.import_arrivals, keep=args.keep)
+        return int(run_bench(args, settings))
+
+    bench.set_defaults(func=bench_or_import)
     bench.add_argument(
         "--import",
         dest="import_arrivals",
@@ -369,7 +380,7 @@ def add_import_parser(sub: Any, func: Any, bench: Any) -> None:
     )
     command.add_argument("--seed", type=int, default=20261121, help="for --generate")
     command.add_argument("--sender", default="abh-05315", help="for --generate")
-    command.set_defaults(func=func)
+    command.set_defaults(func=run_import_command)
 
 
 def run_import_command(args: Any, settings: Any) -> int:
