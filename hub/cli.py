@@ -638,6 +638,10 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", metavar="FILE", help="write the figures as JSON to FILE")
     bench.set_defaults(func=cmd_bench)
 
+    from hub.importer import add_import_parser  # hub import, and hub bench --import N
+
+    add_import_parser(sub, bench)
+
     provision = sub.add_parser(
         "provision",
         help="create the streams (as the bus's admin user) and the database's schemas, tables"

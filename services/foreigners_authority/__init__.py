@@ -27,10 +27,14 @@ def _integration(app: Any) -> Any:
 
 
 def _http(app: Any, server: Any, settings: Any) -> Any:
+    from services.foreigners_authority.inbound.batch import BatchLimits
     from services.foreigners_authority.inbound.endpoint import create_inbound_app
     from services.runtime.tokens import token_verifier
 
-    return create_inbound_app(app, server.execute, verify=token_verifier(settings))
+    limits = BatchLimits(
+        messages=settings.inbound_batch_max, bytes=settings.inbound_batch_max_bytes
+    )
+    return create_inbound_app(app, server.execute, verify=token_verifier(settings), limits=limits)
 
 
 SPEC = ServiceSpec(

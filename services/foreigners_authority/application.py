@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import RecordConflictError, StoredEvent
+from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import EnvType
+from psycopg.sql import SQL, Identifier
 
 from kernel.clock import today_in_germany as today_in_germany  # api.py takes it from here
 from kernel.errors import NotAllowed
@@ -31,10 +33,11 @@ from services.foreigners_authority.domain import (
     inbound_id,
     legacy_inbound_id,
 )
+from services.runtime.context import CommandContext, current_context, use_context
 from services.runtime.erasure import refuse_if_erased
-from services.runtime.eventstore import HubApplication
+from services.runtime.eventstore import META_ATTRIBUTE, HubApplication
 from services.runtime.subject_access import history
-from services.runtime.vault import PersonalDataVault, PersonErased
+from services.runtime.vault import PersonalDataVault, PersonErased, PersonRestricted
 
 SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
@@ -131,6 +134,13 @@ class ForeignersAuthority(HubApplication):
         return CommandResult(position=recordings[-1].notification.id, person_id=file.id)
 
     def _new_file(self, command: RegisterArrival) -> ResidenceFile:
+        facts = self._checked_arrival(command)
+        person_id = uuid.uuid4()
+        self.vault.create_key(person_id)
+        return self._opened_file(command, facts, person_id)
+
+    def _checked_arrival(self, command: RegisterArrival) -> ArrivalFacts:
+        """The arrival's facts, checked before a key is made for a person we will not record."""
         if not command.given_names.strip() and not command.family_name.strip():
             raise InvalidValue("a name is needed", "familyName")
         if not _AZR_NUMBER.match(command.azr_number):
@@ -143,18 +153,22 @@ class ForeignersAuthority(HubApplication):
             municipality_key=command.municipality_key,
             registered_on=command.registered_on,
         )
-        today = self.today()
-        check_arrival(facts, today)  # before a key is made for a person we will not record
+        check_arrival(facts, self.today())
         codes = load_codelists()
         codes.check_nationalities(facts.nationalities)
         codes.check_municipality(facts.municipality_key)
-        person_id = uuid.uuid4()
-        self.vault.create_key(person_id)
+        return facts
+
+    def _opened_file(
+        self, command: RegisterArrival, facts: ArrivalFacts, person_id: UUID
+    ) -> ResidenceFile:
+        """The new file of a checked arrival, its personal values encrypted under the
+        person's key (made already)."""
         names = json.dumps(
             {"given": command.given_names.strip(), "family": command.family_name.strip()},
             ensure_ascii=False,
         )
-        file = ResidenceFile.register_arrival(
+        return ResidenceFile.register_arrival(
             person_id=person_id,
             names_enc=self.vault.encrypt(person_id, "names", names),
             birth_date_enc=self.vault.encrypt(
@@ -163,9 +177,8 @@ class ForeignersAuthority(HubApplication):
             azr_number_enc=self.vault.encrypt(person_id, "azr_number", command.azr_number),
             abh_id=command.abh_id,
             facts=facts,
-            today=today,
+            today=self.today(),
         )
-        return file
 
     def grant_residence_title(self, command: GrantResidenceTitle) -> CommandResult:
         codes = load_codelists()
@@ -216,21 +229,7 @@ class ForeignersAuthority(HubApplication):
             return Receipt(form.message_id, "duplicate", earlier)
         try:
             if isinstance(form.body, NewPerson):
-                body = form.body
-                file = self._new_file(
-                    RegisterArrival(
-                        given_names=body.given_names,
-                        family_name=body.family_name,
-                        birth_date=body.birth_date,
-                        azr_number=body.azr_number,
-                        nationalities=list(body.nationalities),
-                        entry_date=body.entry_date,
-                        entry_mode=body.entry_mode,
-                        municipality_key=body.municipality_key,
-                        registered_on=body.registered_on,
-                        abh_id=form.sender,
-                    )
-                )
+                file = self._new_file(_arrival_of(form))
             else:
                 check_codes(form.body)
                 # an address change names the person in its body, every other message in the
@@ -242,15 +241,7 @@ class ForeignersAuthority(HubApplication):
                 )
                 change_for(form.body)(file, self.today())
         except DomainError as error:
-            field = f"body.{error.field}" if error.field else "body"
-            if isinstance(error, UnknownPerson | PersonErased):  # _held_file names it in full
-                field = error.field or "personId"
-            return Receipt(
-                form.message_id,
-                "rejected",
-                None,
-                errors=[{"field": field, "message": error.message, "code": error.code}],
-            )
+            return _rejection(form.message_id, error)
         message = InboundMessage(
             id=message_key,
             message_id=form.message_id,
@@ -260,8 +251,10 @@ class ForeignersAuthority(HubApplication):
         )
         try:
             recordings = self.save(file, message)
-        except RecordConflictError:  # the same message, accepted meanwhile
+        except RecordConflictError:  # the same message accepted meanwhile, or the file changed
             earlier = self._earlier(message_key, form.sender, form.message_id)
+            if earlier is None:  # not this message: the file changed; the caller tries again
+                raise
             return Receipt(form.message_id, "duplicate", earlier)
         position = max(
             r.notification.id
@@ -269,6 +262,181 @@ class ForeignersAuthority(HubApplication):
             if not isinstance(r.domain_event, InboundMessage.Accepted)
         )
         return Receipt(form.message_id, "accepted", file.id, position)
+
+    def receive_batch(self, forms: Sequence[Any]) -> list[Receipt]:
+        """Apply many inbound messages in their order, each exactly once as :meth:`receive`
+        does, and give a receipt for each, in one transaction: the changes and the records of
+        all accepted messages are saved together, or nothing is. The earlier messages, the files
+        and their erasure states are read in one query each, the new persons' keys made in one
+        statement.
+
+        Each message's events carry its own context (the current one, correlated with the
+        message id). When the transaction conflicts with a concurrent writer (a file changed
+        meanwhile, or the same message accepted meanwhile), the messages are applied one by one
+        instead, with :meth:`receive`: what was stored meanwhile is then a duplicate."""
+        from services.foreigners_authority.inbound.apply import change_for, check_codes
+        from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
+
+        context = current_context()
+        base_meta = context.as_meta() if context is not None else None
+        keys = [inbound_id(form.sender, form.message_id) for form in forms]
+        legacy_keys = [legacy_inbound_id(form.message_id) for form in forms]
+        persons = [_person_named(form) for form in forms]
+        stored = self._stored_many([*keys, *legacy_keys, *(p for p in persons if p is not None)])
+
+        def earlier(index: int) -> UUID | None:
+            for key in (keys[index], legacy_keys[index]):
+                message = stored.get(key)
+                if isinstance(message, InboundMessage) and message.sender == forms[index].sender:
+                    return message.person_id
+            return None
+
+        # first the new persons' facts, so that all their keys are made in one statement
+        arrivals: dict[int, tuple[RegisterArrival, ArrivalFacts, UUID] | DomainError] = {}
+        for index, form in enumerate(forms):
+            if isinstance(form.body, NewPerson) and earlier(index) is None:
+                command = _arrival_of(form)
+                try:
+                    arrivals[index] = (command, self._checked_arrival(command), uuid.uuid4())
+                except DomainError as error:
+                    arrivals[index] = error
+        self.vault.create_keys([a[2] for a in arrivals.values() if isinstance(a, tuple)])
+        withdrawn = self.vault.withdrawn_many(
+            [p for p, file in stored.items() if isinstance(file, ResidenceFile)]
+        )
+
+        receipts: list[Receipt | None] = [None] * len(forms)
+        accepted: dict[UUID, int] = {}  # message key -> index of its accepted message
+        changed: dict[UUID, ResidenceFile] = {}
+        records: list[InboundMessage] = []
+        caused: dict[int, list[int]] = {}  # index -> ids of its events (not the record's)
+        tainted = False
+        for index, form in enumerate(forms):
+            key = keys[index]
+            if key in accepted:  # also within the batch: a message id counts once
+                first = receipts[accepted[key]]
+                receipts[index] = Receipt(
+                    form.message_id, "duplicate", first.person_id if first else None
+                )
+                continue
+            person_id = earlier(index)
+            if person_id is not None:
+                receipts[index] = Receipt(form.message_id, "duplicate", person_id)
+                continue
+            touched: ResidenceFile | None = None
+            before = 0
+            try:
+                if isinstance(form.body, NewPerson):
+                    arrival = arrivals[index]
+                    if isinstance(arrival, DomainError):
+                        raise arrival
+                    file = self._opened_file(*arrival)
+                    new_events = list(file.pending_events)
+                else:
+                    check_codes(form.body)
+                    in_body = isinstance(form.body, AddressChange)
+                    field = "body.personId" if in_body else "personId"
+                    person = persons[index]
+                    assert person is not None
+                    held = changed.get(person, stored.get(person))
+                    if not isinstance(held, ResidenceFile) or not held.held_by(form.sender):
+                        raise UnknownPerson(NOT_HELD, field)
+                    if withdrawn.get(person) == "erased":
+                        raise PersonErased(field)
+                    if withdrawn.get(person) == "restricted":
+                        raise PersonRestricted(field)
+                    file = touched = held
+                    before = len(held.pending_events)
+                    change_for(form.body)(file, self.today())
+                    new_events = file.pending_events[before:]
+            except DomainError as error:
+                if touched is not None and len(touched.pending_events) != before:
+                    tainted = True  # a change refused half-way: its file is not to be saved
+                receipts[index] = _rejection(form.message_id, error)
+                continue
+            message = InboundMessage(
+                id=key,
+                message_id=form.message_id,
+                message_type=form.message_type,
+                person_id=file.id,
+                sender=form.sender,
+            )
+            if base_meta is not None:  # each message's events carry its own correlation
+                meta = {**base_meta, "correlation_id": form.message_id}
+                for domain_event in [*new_events, *message.pending_events]:
+                    object.__setattr__(domain_event, META_ATTRIBUTE, meta)
+            caused[index] = [id(e) for e in new_events]
+            changed[file.id] = file
+            records.append(message)
+            accepted[key] = index
+            receipts[index] = Receipt(form.message_id, "accepted", file.id)
+        if tainted:  # never expected of the domain model: then safely, one by one
+            return [self._receive_in(context, form) for form in forms]
+        if not records:
+            return [r for r in receipts if r is not None]
+        try:
+            recordings = self.save(*changed.values(), *records)
+        except RecordConflictError:  # a concurrent writer: one by one, each exactly once
+            # (a file changed meanwhile raises again, and the caller tries the batch again:
+            # what was stored of it is then a duplicate)
+            return [self._receive_in(context, form) for form in forms]
+        positions = {id(r.domain_event): r.notification.id for r in recordings}
+        done: list[Receipt] = []
+        for index, receipt in enumerate(receipts):
+            assert receipt is not None
+            if caused.get(index):
+                receipt = replace(receipt, position=max(positions[e] for e in caused[index]))
+            done.append(receipt)
+        return done
+
+    def _receive_in(self, context: CommandContext | None, form: Any) -> Receipt:
+        if context is None:
+            return self.receive(form)
+        with use_context(replace(context, correlation_id=form.message_id)):
+            return self.receive(form)
+
+    def _stored_many(self, ids: Sequence[UUID]) -> dict[UUID, Any]:
+        """The aggregates among ``ids`` that exist, each read in one query."""
+        recorder = self.recorder
+        unique = list(dict.fromkeys(ids))
+        if not unique:
+            return {}
+        if not isinstance(recorder, PostgresAggregateRecorder):  # not PostgreSQL: one by one
+            found: dict[UUID, Any] = {}
+            for aggregate_id in unique:
+                try:
+                    found[aggregate_id] = self.repository.get(aggregate_id)
+                except AggregateNotFoundError:
+                    continue
+            return found
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
+            " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+            cursor.execute(statement, [unique])
+            rows = cursor.fetchall()
+        events: dict[UUID, list[Any]] = {}
+        for row in rows:
+            stored = StoredEvent(
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            )
+            domain_event = self.mapper.to_domain_event(stored)
+            events.setdefault(domain_event.originator_id, []).append(domain_event)
+        found = {}
+        for aggregate_id, recorded in events.items():
+            aggregate = None
+            for domain_event in recorded:  # as project_aggregate, without its protocol check
+                aggregate = domain_event.mutate(aggregate)
+            if aggregate is not None:
+                found[aggregate_id] = aggregate
+        return found
 
     def _earlier(self, message_key: UUID, sender: str, message_id: str) -> UUID | None:
         """The person of the sender's earlier message with this id, if it sent one (also one
@@ -357,3 +525,44 @@ class ForeignersAuthority(HubApplication):
         file = self._file(person_id)
         refuse_if_erased(self.vault, person_id)
         return file
+
+
+def _arrival_of(form: Any) -> RegisterArrival:
+    """The arrival a ``new_person`` notice stands for, registered by its sender."""
+    body = form.body
+    return RegisterArrival(
+        given_names=body.given_names,
+        family_name=body.family_name,
+        birth_date=body.birth_date,
+        azr_number=body.azr_number,
+        nationalities=list(body.nationalities),
+        entry_date=body.entry_date,
+        entry_mode=body.entry_mode,
+        municipality_key=body.municipality_key,
+        registered_on=body.registered_on,
+        abh_id=form.sender,
+    )
+
+
+def _person_named(form: Any) -> UUID | None:
+    """The person an inbound message is about (None for a new person): an address change
+    names it in its body, every other message in the envelope."""
+    from services.foreigners_authority.inbound.messages import AddressChange, NewPerson
+
+    if isinstance(form.body, AddressChange):
+        return form.body.person_id
+    if isinstance(form.body, NewPerson):
+        return None
+    return form.person_id  # type: ignore[no-any-return]
+
+
+def _rejection(message_id: str, error: DomainError) -> Receipt:
+    field = f"body.{error.field}" if error.field else "body"
+    if isinstance(error, UnknownPerson | PersonErased | PersonRestricted):
+        field = error.field or "personId"
+    return Receipt(
+        message_id,
+        "rejected",
+        None,
+        errors=[{"field": field, "message": error.message, "code": error.code}],
+    )

@@ -80,6 +80,9 @@ class HubSettings(BaseSettings):
     gateway_port: int = 8000
     inbound_host: str = "127.0.0.1"
     inbound_port: int = 8001  # the foreigners authority's inbound interface
+    # POST /inbound/batches (bulk import): at most this many messages and bytes a request
+    inbound_batch_max: int = Field(default=5000, ge=1)
+    inbound_batch_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     log_level: str = "INFO"
     demo: bool = True
     # -- retention (docs/data-protection.md "Retention"): the rules, how often the gateway runs them

@@ -190,6 +190,28 @@ class PersonalDataVault:
             if created is not None:
                 self._remember(person_id, key)
 
+    def create_keys(self, person_ids: list[UUID]) -> None:
+        """Create the keys of many new persons in one statement (idempotent like
+        :meth:`create_key`); for bulk imports."""
+        if not person_ids:
+            return
+        self._require_master_key()
+        keys = {p: AESGCM.generate_key(bit_length=256) for p in person_ids}
+        with self._lock:
+            created = self._execute(
+                sql.SQL(
+                    "INSERT INTO {} (person_id, wrapped_key)"
+                    " SELECT * FROM unnest(%s::uuid[], %s::bytea[])"
+                    " ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
+                ).format(self._table),
+                (list(keys), [self._wrapper.wrap(p, k) for p, k in keys.items()]),
+            ).fetchall()
+            for person_id in keys:
+                self._cache.pop(person_id, None)
+            for (new,) in created:
+                assert isinstance(new, UUID)
+                self._remember(new, keys[new])
+
     def _key(self, person_id: UUID) -> bytes:
         self._require_master_key()
         with self._lock:
@@ -277,6 +299,25 @@ class PersonalDataVault:
         if row[0]:
             return "erased"
         return "restricted" if row[1] else None
+
+    def withdrawn_many(self, person_ids: list[UUID]) -> dict[UUID, str]:
+        """:meth:`withdrawn` for many persons in one query: those erased or restricted only."""
+        if not person_ids:
+            return {}
+        with self._lock:
+            rows = self._execute(
+                sql.SQL(
+                    "SELECT person_id, erased_at IS NOT NULL, restricted_at IS NOT NULL FROM {}"
+                    " WHERE person_id = ANY(%s) AND"
+                    " (erased_at IS NOT NULL OR restricted_at IS NOT NULL)"
+                ).format(self._table),
+                (person_ids,),
+            ).fetchall()
+        states: dict[UUID, str] = {}
+        for person_id, erased, _restricted in rows:
+            assert isinstance(person_id, UUID)
+            states[person_id] = "erased" if erased else "restricted"
+        return states
 
     def is_erased(self, person_id: UUID) -> bool:
         """Was the person's data erased here?"""

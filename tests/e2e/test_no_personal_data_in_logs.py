@@ -11,7 +11,8 @@ One ``hub up`` (real processes, log level DEBUG) is driven with
 - every message kind of the foreigners authority's inbound interface
   (``services/foreigners_authority/inbound/messages.py``): valid, and refused (wrong field
   types, an unknown field, an unknown person, a contradiction to the file; per message type
-  once oversize, and once not JSON);
+  once oversize, and once not JSON); and a batch (``POST /inbound/batches``) of valid,
+  duplicate and refused lines, one over the batch limit and one not sent as NDJSON;
 
 each carrying distinctive personal-looking values (names, birth dates, AZR numbers, contact,
 free texts) wherever the input has a personal or free-text field. Then every line each process
@@ -61,6 +62,7 @@ pytestmark = pytest.mark.e2e
 CANARY_DIR = Path(__file__).parent / "leak_canary"
 CANARY = "Kanarienvogel Quellbrunn-Ostrowitz"
 TODAY = date.today()
+BATCH_MAX = 30  # messages in a batch to the inbound interface (HUB_INBOUND_BATCH_MAX)
 
 
 # --- callers and personal values ----------------------------------------------------------
@@ -1054,6 +1056,62 @@ def drive_inbound(d: Drive) -> set[tuple[str, str]]:
     return sent
 
 
+def drive_inbound_batch(d: Drive) -> None:
+    """The batch form (POST /inbound/batches, NDJSON): a batch of new persons, one in-batch
+    duplicate, and lines refused for an invalid AZR number, wrong types, an unknown field, an
+    unknown person and no JSON; then a batch over the message limit, and one not sent as
+    NDJSON, each with personal values."""
+    base = f"http://127.0.0.1:{d.hub.env['HUB_INBOUND_PORT']}"
+    # message ids of their own: drive_inbound's (e2e-logs-1, ...) are taken
+    inbound = Inbound(d, f"{base}/inbound/messages", itertools.count(100_000))
+    p = d.personal
+
+    def person() -> dict[str, Any]:
+        return inbound.envelope(
+            "registration_notice",
+            None,
+            _new_person("AFG", "2016-02-01", "asylum", "2016-02-09")(p),
+        )
+
+    first = person()
+    lines = [
+        first,
+        person(),
+        first,  # the same message again, within the batch
+        {**person(), "body": {**person()["body"], "azrNumber": f"30-{p.azr()}"}},
+        {**person(), "body": _wrong_types(person()["body"], p)},
+        {**person(), "remarks": p.text("Rückfrage bei {}")},
+        inbound.envelope(
+            "residence_decision",
+            str(uuid.uuid4()),
+            {"kind": "departure", "departedOn": "2020-01-01"},
+        ),
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines)
+    body += json.dumps(person())[:-9] + "\n"  # not JSON
+    headers = {**d.headers(ABH), "Content-Type": "application/x-ndjson"}
+
+    def post(content: str, content_type: str, expected: int) -> str:
+        response = d.client.post(
+            f"{base}/inbound/batches",
+            content=content.encode(),
+            headers={**headers, "Content-Type": content_type},
+            timeout=60,
+        )
+        d.answers.append(response.text)
+        assert response.status_code == expected, (expected, response.text)
+        return response.text
+
+    receipts = [json.loads(r) for r in post(body, "application/x-ndjson", 200).splitlines()]
+    assert [r["status"] for r in receipts] == ["accepted", "accepted", "duplicate"] + [
+        "rejected"
+    ] * 5, receipts
+    many = "".join(json.dumps(person()) + "\n" for _ in range(3))
+    too_many = many * (BATCH_MAX // 3 + 1)
+    post(too_many, "application/x-ndjson", 413)
+    post(many, "application/json", 415)
+
+
 # --- the search -----------------------------------------------------------------------------
 
 
@@ -1108,6 +1166,7 @@ def hub_with_canary(
         "HUB_DATABASE": database,
         "HUB_LOG_LEVEL": "DEBUG",
         "HUB_RETENTION_EVERY_HOURS": "0",  # its persons must not be erased in between
+        "HUB_INBOUND_BATCH_MAX": str(BATCH_MAX),
         "HUB_E2E_LEAK_CANARY": CANARY,
         "PYTHONPATH": os.pathsep.join(
             p for p in (str(CANARY_DIR), os.environ.get("PYTHONPATH", "")) if p
@@ -1142,6 +1201,7 @@ def test_no_personal_value_reaches_any_process_log(
     refusal_codes = drive_mutations(d)
     inbound_sent = drive_inbound(d)
     assert inbound_sent == inbound_kinds(), sorted(inbound_kinds() - inbound_sent)
+    drive_inbound_batch(d)
 
     # the positive control: a service prints the opened body holding the canary
     d.call(

@@ -188,3 +188,72 @@ async def test_without_a_sender_token_a_message_gets_no_data_and_changes_nothing
 
     with httpx.Client(base_url=base_url, timeout=30) as http:
         await asyncio.to_thread(fuzz)
+
+
+#: lines of a batch that are no message: other JSON, text, an array, a line over 256 KiB
+JUNK = st.one_of(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner),
+        max_leaves=6,
+    ).map(lambda value: __import__("json").dumps(value)),
+    st.text(max_size=40).filter(lambda text: "\n" not in text and "\r" not in text),
+    st.just('{"messageId": "x", "body": ' + '"' + "x" * (300 * 1024) + '"}'),
+)
+
+
+@pytest.mark.filterwarnings("ignore:Generating overly large repr")  # the line over 256 KiB
+async def test_generated_batches_get_a_receipt_a_line_and_no_5xx(
+    hub: InProcessHub, base_url: str, held_file: str
+) -> None:
+    """Batches (POST /inbound/batches) of valid messages of every kind, repeats and junk
+    lines: one receipt a line, in order, never a 5xx, the valid ones never refused as
+    invalid input."""
+    import json
+
+    sender = credentials(hub.settings, AGENCIES)["abh_officer"]
+    every_kind = st.sampled_from(list(KINDS)).flatmap(messages)
+    line = st.one_of(
+        st.tuples(every_kind, st.sampled_from(["held", "unknown"])).map(
+            lambda m: json.dumps(addressed(m[0], SENDER, held_file if m[1] == "held" else None))
+        ),
+        JUNK,
+    )
+
+    @settings(
+        max_examples=examples(15),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+    )
+    @given(lines=st.lists(line, min_size=1, max_size=12), repeat=st.booleans())
+    def fuzz(lines: list[str], repeat: bool) -> None:
+        if repeat:
+            lines = [*lines, lines[0]]
+        response = http.post(
+            "/inbound/batches",
+            content="\n".join(lines).encode(),
+            headers={**sender.headers(), "Content-Type": "application/x-ndjson"},
+        )
+        assert response.status_code < 500, (lines, response.text)
+        if response.status_code != 200:  # the whole batch: blank, an array, no line of JSON
+            assert response.status_code == 400, response.text
+            assert response.json()["errors"][0]["code"] in {"empty", "not_ndjson"}
+            return
+        receipts = [json.loads(r) for r in response.text.splitlines()]
+        sent = [text for text in lines if text.strip()]
+        assert [r["line"] for r in receipts] == [
+            n for n, text in enumerate(lines, 1) if text.strip()
+        ]
+        for text, receipt in zip(sent, receipts, strict=True):
+            try:
+                message = json.loads(text)
+            except ValueError:
+                assert receipt["status"] == "rejected"
+                continue
+            if isinstance(message, dict) and str(message.get("messageId", "")).startswith("fuzz-"):
+                assert receipt["messageId"] == message["messageId"]
+                assert "invalid_input" not in codes(receipt), (message, receipt)
+
+    with httpx.Client(base_url=base_url, timeout=60) as http:
+        await asyncio.to_thread(fuzz)

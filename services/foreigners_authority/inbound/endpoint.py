@@ -5,6 +5,8 @@ POST /inbound/messages   one message (JSON); answers a receipt:
                          401 without a valid bearer token, 403 for another authority, a role
                          other than abh_officer, or a file the sender does not hold (the same
                          answer as for a person id that names no file), 413 over 256 KiB.
+POST /inbound/batches    many messages (NDJSON, one a line); answers a receipt a line, in order
+                         (see batch.py)
 GET  /inbound/schemas    the JSON Schema of every message form
 GET  /inbound/healthz
 """
@@ -13,7 +15,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,9 +28,13 @@ from contracts.positions import Position
 from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.messages import InboundMessageForm
+from services.runtime.commands import CommandRejected
 from services.runtime.context import CommandContext
 from services.runtime.logs import redacting
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
+
+if TYPE_CHECKING:
+    from services.foreigners_authority.inbound import batch
 
 #: only an authority's officers send: admin is the hub's operator, not an authority, and holds
 #: no file, so it may neither send for an authority nor open files of its own
@@ -38,10 +45,11 @@ MAX_BYTES = 256 * 1024
 PERSONAL_FIELDS = personal_fields(RegisterArrival)
 FORMS: TypeAdapter[Any] = TypeAdapter(InboundMessageForm)
 
-Execute = Callable[[Callable[[], Receipt], CommandContext], Awaitable[Receipt]]
+#: runs a call on the application in a command context (the service's writer thread)
+Execute = Callable[[Callable[[], Any], CommandContext], Awaitable[Any]]
 
 
-def _receipt(receipt: Receipt) -> dict[str, Any]:
+def receipt_body(receipt: Receipt) -> dict[str, Any]:
     return {
         "messageId": receipt.message_id,
         "status": receipt.status,
@@ -55,7 +63,7 @@ def _receipt(receipt: Receipt) -> dict[str, Any]:
     }
 
 
-def _status(receipt: Receipt) -> int:
+def receipt_status(receipt: Receipt) -> int:
     if receipt.status != "rejected":
         return 200
     if any(e.get("code") == "unknown_person" for e in receipt.errors):
@@ -79,8 +87,8 @@ async def _body(request: Request) -> bytes | None:
     return b"".join(chunks)
 
 
-def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
-    return JSONResponse(
+def refusal(message_id: str | None, errors: list[dict[str, str]], status: int) -> Refusal:
+    return Refusal(
         {
             "messageId": message_id,
             "status": "rejected",
@@ -89,8 +97,12 @@ def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int)
             "atLeast": None,
             "errors": errors,
         },
-        status_code=status,
+        status,
     )
+
+
+def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
+    return refusal(message_id, errors, status).response()
 
 
 def _union_tags() -> frozenset[str]:
@@ -128,6 +140,89 @@ def _field_errors(error: ValidationError) -> list[dict[str, str]]:
     return errors
 
 
+async def authorised(
+    request: Request, verify: Callable[[str], Principal]
+) -> Principal | JSONResponse:
+    """The sender's principal, or the answer refusing the request (401, 403)."""
+    try:
+        principal = await verify_off_loop(verify, request.headers.get("authorization"))
+    except AuthError as error:
+        return JSONResponse(
+            {
+                "status": "rejected",
+                "errors": [
+                    {"field": "authorization", "message": str(error), "code": "unauthenticated"}
+                ],
+            },
+            status_code=401,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    if principal.role not in SENDER_ROLES:
+        return _rejected(
+            None,
+            [
+                {
+                    "field": "authorization",
+                    "code": "forbidden",
+                    "message": f"role {principal.role!r} may not send",
+                }
+            ],
+            403,
+        )
+    return principal
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A message refused before it reaches the application: the receipt and its status."""
+
+    receipt: dict[str, Any]
+    status: int
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.receipt, status_code=self.status)
+
+
+def checked_form(data: Any, principal: Principal) -> Any:
+    """The message's form, or its :class:`Refusal` (422 invalid, 403 another sender)."""
+    message_id = data.get("messageId") if isinstance(data, dict) else None
+    message_id = message_id if isinstance(message_id, str) else None
+    try:
+        form = FORMS.validate_python(data)
+    except ValidationError as error:
+        return refusal(message_id, _field_errors(error), 422)
+    if form.sender != principal.agency:  # the sender is the token's agency, always
+        return refusal(
+            form.message_id,
+            [
+                {
+                    "field": "sender",
+                    "code": "forbidden",
+                    "message": f"your token is for {principal.agency}, not {form.sender}",
+                }
+            ],
+            403,
+        )
+    return form
+
+
+def conflict_error(error: CommandRejected) -> dict[str, str]:
+    """The reason for a message that kept losing races with concurrent writers (409): nothing
+    of it was stored, and sending it again is safe."""
+    return {"field": "message", "code": error.code, "message": error.message}
+
+
+def sender_context(principal: Principal, message_id: str) -> CommandContext:
+    return CommandContext(
+        agency=principal.agency,
+        role=principal.role,
+        legal_basis="§ 86 AufenthG",
+        purpose="residence_administration",
+        subject=principal.subject,
+        correlation_id=message_id,
+    )
+
+
 def create_inbound_app(
     app: ForeignersAuthority,
     execute: Execute,
@@ -135,6 +230,7 @@ def create_inbound_app(
     jwt_secret: str = "",
     issuer: str = "",
     verify: Callable[[str], Principal] | None = None,
+    limits: batch.BatchLimits | None = None,
 ) -> FastAPI:
     """The inbound interface. Tokens are checked by ``verify`` (the process's verifier: the
     hub's HS256 tokens or the identity provider's, see ``token_verifier``); without one, by
@@ -156,31 +252,9 @@ def create_inbound_app(
 
     @api.post("/inbound/messages")
     async def receive(request: Request) -> JSONResponse:
-        try:
-            principal = await verify_off_loop(verify, request.headers.get("authorization"))
-        except AuthError as error:
-            return JSONResponse(
-                {
-                    "status": "rejected",
-                    "errors": [
-                        {"field": "authorization", "message": str(error), "code": "unauthenticated"}
-                    ],
-                },
-                status_code=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        if principal.role not in SENDER_ROLES:
-            return _rejected(
-                None,
-                [
-                    {
-                        "field": "authorization",
-                        "code": "forbidden",
-                        "message": f"role {principal.role!r} may not send",
-                    }
-                ],
-                403,
-            )
+        principal = await authorised(request, verify)
+        if isinstance(principal, JSONResponse):
+            return principal
         raw = await _body(request)
         if raw is None:
             return _rejected(
@@ -210,33 +284,17 @@ def create_inbound_app(
             )
         # the message's personal values never reach a log line, whatever happens below
         with redacting(data, PERSONAL_FIELDS):
-            message_id = data.get("messageId") if isinstance(data, dict) else None
-            message_id = message_id if isinstance(message_id, str) else None
+            form = checked_form(data, principal)
+            if isinstance(form, Refusal):
+                return form.response()
+            context = sender_context(principal, form.message_id)
             try:
-                form = FORMS.validate_python(data)
-            except ValidationError as error:
-                return _rejected(message_id, _field_errors(error), 422)
-            if form.sender != principal.agency:  # the sender is the token's agency, always
-                return _rejected(
-                    form.message_id,
-                    [
-                        {
-                            "field": "sender",
-                            "code": "forbidden",
-                            "message": f"your token is for {principal.agency}, not {form.sender}",
-                        }
-                    ],
-                    403,
-                )
-            context = CommandContext(
-                agency=principal.agency,
-                role=principal.role,
-                legal_basis="§ 86 AufenthG",
-                purpose="residence_administration",
-                subject=principal.subject,
-                correlation_id=form.message_id,
-            )
-            receipt = await execute(lambda: app.receive(form), context)
-            return JSONResponse(_receipt(receipt), status_code=_status(receipt))
+                receipt = await execute(lambda: app.receive(form), context)
+            except CommandRejected as error:  # lost a race again and again: nothing stored
+                return _rejected(form.message_id, [conflict_error(error)], 409)
+            return JSONResponse(receipt_body(receipt), status_code=receipt_status(receipt))
 
+    from services.foreigners_authority.inbound.batch import BatchLimits, add_batch_route
+
+    add_batch_route(api, app, execute, verify, limits or BatchLimits())
     return api
