@@ -4,6 +4,7 @@ the forms' checks of the conflict, gaps board, search and data-protection pages.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from gateway.workspace import authority, cases, conflicts, gaps_board, labels, privacy
 
@@ -20,7 +21,7 @@ def test_timeline_rows_are_german_with_their_dates() -> None:
     assert labels.timeline_de(sphere, summary) == "Rechtskreiswechsel (01.02.2026)"
 
 
-CASE = {
+CASE: dict[str, list[dict[str, Any]]] = {
     "legalSphereChanges": [
         {"fromSphere": None, "toSphere": "asylblg", "effectiveOn": "2026-01-05", "position": 3},
         {"fromSphere": "sgb_ii", "toSphere": "sgb_xii", "effectiveOn": "2026-02-01", "position": 9},
@@ -52,7 +53,7 @@ def test_a_cases_legal_sphere_changes_and_conferences_are_german_from_the_data()
 
 
 def test_the_case_file_says_its_own_history_in_full_on_the_timeline() -> None:
-    def row(position: int, name: str, service: str = "case_management") -> dict[str, str | int]:
+    def row(position: int, name: str, service: str = "case_management") -> dict[str, Any]:
         return {
             "position": position,
             "service": service,
