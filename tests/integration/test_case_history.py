@@ -22,6 +22,7 @@ from contracts.privacy import (
 )
 from projections.case_views.projector import CaseViewsProjection
 from projections.case_views.queries import cases, conferences_of_cases, sphere_changes_of_cases
+from projections.rebuild import rebuild
 from projections.schema import ensure
 from tests.integration.case_flow import (
     CASE_MANAGER,
@@ -264,3 +265,23 @@ async def test_a_partner_agency_sees_no_case_history_with_or_without_a_consent(
     # another case manager of the same agency sees nothing of it either
     other = {**CASE_MANAGER, "subject": "cm-carl"}
     assert (await call(hub, HISTORY, {"id": opened["caseId"]}, other))["data"]["case"] is None
+
+
+async def test_a_rebuild_of_the_case_views_brings_back_the_cases_history(
+    hub: InProcessHub,
+) -> None:
+    # given a case with its history, whose history rows were lost (or projected by version 3)
+    opened, position = await case_with_history(hub)
+    before = (await ok(hub, HISTORY, {"id": opened["caseId"], "atLeast": position}))["case"]
+    case_id = uuid.UUID(opened["caseId"])
+    await hub.pool.execute("DELETE FROM projections.cv_sphere_changes WHERE case_id = $1", case_id)
+    await hub.pool.execute("DELETE FROM projections.cv_conferences WHERE case_id = $1", case_id)
+
+    # when the read model is rebuilt from the streams (as hub up does after a version rise)
+    await rebuild(hub.js, hub.pool, "case_views")
+
+    # then the case shows the same history again
+    after = (await ok(hub, HISTORY, {"id": opened["caseId"]}))["case"]
+    assert after == before
+    assert after["legalSphereChanges"]
+    assert after["caseConferences"]
