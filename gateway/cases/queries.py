@@ -16,9 +16,11 @@ from gateway import audit
 from gateway.auth import Principal
 from gateway.cases.types import (
     Case,
+    CaseConference,
     Caseload,
     Consent,
     Goal,
+    LegalSphereChange,
     Mediation,
     Mediator,
     MediatorCalendar,
@@ -71,6 +73,21 @@ def _consent(row: Any) -> Consent:
 def _goal(row: Any) -> Goal:
     return Goal(
         id=strawberry.ID(str(row["goal_id"])), domain=row["domain"], target_date=row["target_date"]
+    )
+
+
+def _sphere_change(row: Any) -> LegalSphereChange:
+    return LegalSphereChange(
+        from_sphere=row["from_sphere"],
+        to_sphere=row["to_sphere"],
+        effective_on=row["effective_on"],
+        position=row["position"],
+    )
+
+
+def _conference(row: Any) -> CaseConference:
+    return CaseConference(
+        held_on=row["held_on"], participants=list(row["participants"]), position=row["position"]
     )
 
 
@@ -158,7 +175,8 @@ async def load_cases(
     case_manager: str | None = None,
     open_only: bool = False,
 ) -> list[Case]:
-    """Cases (see ``queries.cases``) with their goals, consents, referrals and mediation."""
+    """Cases (see ``queries.cases``) with their goals, consents, referrals, mediation,
+    changes of legal sphere and conferences."""
     cases = await queries.cases(
         pool, case_id=case_id, agency=agency, case_manager=case_manager, open_only=open_only
     )
@@ -168,6 +186,8 @@ async def load_cases(
     goals = await queries.goals_of_cases(pool, ids)
     consents = await queries.consents_of_cases(pool, ids, today())
     mediation = await queries.mediation_of_cases(pool, ids)
+    sphere_changes = await queries.sphere_changes_of_cases(pool, ids)
+    conferences = await queries.conferences_of_cases(pool, ids)
     referrals = await load_referrals(pool, case_ids=ids, for_partner=False)
     return [
         Case(
@@ -186,6 +206,10 @@ async def load_cases(
             goals=[_goal(g) for g in goals if g["case_id"] == c["case_id"]],
             conferences=c["conferences"],
             last_conference=c["last_conference"],
+            legal_sphere_changes=[
+                _sphere_change(s) for s in sphere_changes if s["case_id"] == c["case_id"]
+            ],
+            case_conferences=[_conference(k) for k in conferences if k["case_id"] == c["case_id"]],
             consents=[_consent(k) for k in consents if k["case_id"] == c["case_id"]],
             referrals=[r for r in referrals if r.case_id == str(c["case_id"])],
             mediation=[_mediation(m) for m in mediation if m["case_id"] == c["case_id"]],

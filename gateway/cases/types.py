@@ -78,6 +78,29 @@ class Mediation:
     reason: str | None
 
 
+@strawberry.type(description="A change of legal sphere (Rechtskreiswechsel) of a case")
+class LegalSphereChange:
+    from_sphere: str | None = strawberry.field(
+        description="The sphere left (sgb_ii, asylblg, ...); null: the case had none"
+    )
+    to_sphere: str = strawberry.field(description="The sphere entered")
+    effective_on: dt.date = strawberry.field(description="From when the change applies")
+    position: int = strawberry.field(
+        description="Position of its event in case management's log (as on the timeline)"
+    )
+
+
+@strawberry.type(description="A case conference (Fallkonferenz) of a case")
+class CaseConference:
+    held_on: dt.date
+    participants: list[str] = strawberry.field(
+        description="The participating agencies or roles as recorded (never a person)"
+    )
+    position: int = strawberry.field(
+        description="Position of its event in case management's log (as on the timeline)"
+    )
+
+
 @strawberry.type(description="A case, for the case manager who owns it")
 class Case:
     id: strawberry.ID
@@ -93,8 +116,14 @@ class Case:
     close_reason: str | None
     needs: list[Need]
     goals: list[Goal]
-    conferences: int
+    conferences: int = strawberry.field(description="How many case conferences were held")
     last_conference: dt.date | None
+    legal_sphere_changes: list[LegalSphereChange] = strawberry.field(
+        description="The changes of legal sphere, oldest first"
+    )
+    case_conferences: list[CaseConference] = strawberry.field(
+        description="The case conferences, oldest first"
+    )
     consents: list[Consent]
     referrals: list[Referral]
     mediation: list[Mediation]

@@ -3,12 +3,12 @@ widerrufen, Überweisung senden."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
+from contracts.positions import Position
 from contracts.roles import CASE_MANAGERS
 from gateway.context import today
 from gateway.workspace import forms, labels
@@ -26,6 +26,8 @@ CASE = """query($id: ID!, $atLeast: String) {
   case(id: $id, atLeast: $atLeast) {
     id personId agency targetGroup legalSpheres intakeSource interpreterNeeded openedOn status
     closedOn closeReason conferences lastConference
+    legalSphereChanges { fromSphere toSphere effectiveOn position }
+    caseConferences { heldOn participants position }
     needs { domain level }
     goals { id domain targetDate }
     consents { id recipients categories purposes specialCategoriesExplicit validFrom validUntil
@@ -36,7 +38,7 @@ CASE = """query($id: ID!, $atLeast: String) {
   }
 }"""
 TIMELINE = """query($id: ID!) {
-  person(id: $id) { timeline(limit: 200) { occurredAt service eventType summary } }
+  person(id: $id) { timeline(limit: 200) { occurredAt service eventType summary position } }
 }"""
 OPEN_CASE = """mutation($input: OpenCaseInput!) {
   openCase(input: $input) { caseId personId position }
@@ -52,16 +54,37 @@ REFER = """mutation($input: SendReferralInput!) {
 }"""
 
 
-def _of_kind(
-    rows: list[dict[str, Any]], name: str, details: Callable[[str], dict[str, str] | None]
-) -> list[dict[str, str]]:
-    """The timeline rows of one event type (oldest first) with their details in German (the
-    timeline lists the person's events of the reader's own agency without a purpose)."""
-    found = []
-    for row in rows:
-        if labels.event_name(row["eventType"]) == name:
-            found.append(details(row["summary"]) or {"am": labels.date_de(row["occurredAt"])})
-    return found
+#: the case's events the Fallakte says in full from the case's data, not the timeline's text
+_HISTORY = frozenset({"legal_sphere_changed", "case_conference_held"})
+_SERVICE = "case_management"
+
+
+def _unexplained(case: dict[str, Any], rows: list[dict[str, Any]]) -> int | None:
+    """The newest position of a Rechtskreiswechsel or conference on the timeline that the
+    case's data lacks (the case's read model may trail the timeline's), or ``None``."""
+    known = labels.case_history_de(case)
+    missing = [
+        row["position"]
+        for row in rows
+        if row["service"] == _SERVICE
+        and labels.event_name(row["eventType"]) in _HISTORY
+        and row["position"] not in known
+    ]
+    return max(missing, default=None)
+
+
+def _timeline_de(case: dict[str, Any], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The timeline rows, each with its German ``text``: the case's own Rechtskreiswechsel and
+    conferences in full from the case's data, every other row by its type and dates."""
+    known = labels.case_history_de(case)
+    return [
+        {
+            **row,
+            "text": (known.get(row["position"]) if row["service"] == _SERVICE else None)
+            or labels.timeline_de(row["eventType"], row["summary"]),
+        }
+        for row in rows
+    ]
 
 
 def _filtered(cases: list[dict[str, Any]], query: dict[str, str]) -> list[dict[str, Any]]:
@@ -181,6 +204,10 @@ def router(ws: Workspace) -> APIRouter:
         timeline = await ws.graphql(session, TIMELINE, {"id": case["personId"]}, purpose=purpose)
         person = timeline.data.get("person") or {}
         rows = person.get("timeline") or []
+        behind = _unexplained(case, rows)
+        if behind is not None:  # the timeline shows more of the case: read the case that far
+            token = Position(_SERVICE, behind).token()
+            case = await load_case(session, case_id, token) or case
         return ws.page(
             request,
             "cases/detail.html",
@@ -188,9 +215,9 @@ def router(ws: Workspace) -> APIRouter:
             case=case,
             query=query,
             purpose=purpose,
-            timeline=rows,
-            sphere_changes=_of_kind(rows, "legal_sphere_changed", labels.legal_sphere_change),
-            conferences=_of_kind(rows, "case_conference_held", labels.conference),
+            timeline=_timeline_de(case, rows),
+            sphere_changes=[labels.sphere_change(c) for c in case["legalSphereChanges"]],
+            conferences=[labels.conference(c) for c in case["caseConferences"]],
             notices=timeline.notices,
             problems=timeline.problems,
             token=session.form_token(),

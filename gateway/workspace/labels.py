@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 from zoneinfo import ZoneInfo
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -241,6 +242,7 @@ EVENTS = {
     "entry_recorded": "Einreise erfasst",
     "residence_registered": "Wohnsitz angemeldet",
     "residence_title_granted": "Aufenthaltstitel erteilt",
+    "residence_title_refused": "Aufenthaltstitel abgelehnt",
     "asylum_application_filed": "Asylantrag gestellt (Aufenthaltsgestattung)",
     "asylum_decision_received": "Asylentscheidung erhalten",
     "duldung_issued": "Duldung erteilt",
@@ -256,6 +258,7 @@ EVENTS = {
     "returned_from_abroad": "Rückkehr aus dem Ausland",
     "asylum_appeal_filed": "Klage gegen die Asylentscheidung erhoben",
     "asylum_court_decided": "Gerichtsentscheidung im Asylverfahren",
+    "asylum_suspensive_effect_ordered": "Aufschiebende Wirkung der Klage angeordnet",
     "asylum_decision_final": "Asylentscheidung bestandskräftig",
     "nationality_given_up": "Staatsangehörigkeit aufgegeben",
     "multiple_nationality_accepted": "Mehrstaatigkeit hingenommen",
@@ -296,8 +299,6 @@ SERVICES = {
 }
 
 _ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
-_SPHERE_CHANGE = re.compile(r"Legal sphere changed (.+?) -> (.+?) from (\d{4}-\d{2}-\d{2})")
-_CONFERENCE = re.compile(r"Case conference held on (\d{4}-\d{2}-\d{2}) with (.*)")
 
 
 def event_name(event_type: str) -> str:
@@ -306,43 +307,48 @@ def event_name(event_type: str) -> str:
     return parts[2] if len(parts) >= 3 else event_type
 
 
-def _sphere(words: str) -> str:
-    """A legal sphere as the summary writes it (``sgb ii``, ``none``) in German."""
-    if words == "none":
+def sphere(code: str | None) -> str:
+    """A legal sphere's code (``sgb_ii``; ``None``: none) in German."""
+    if code is None:
         return "keiner"
-    return LEGAL_SPHERES.get(words.replace(" ", "_"), words)
+    return LEGAL_SPHERES.get(code, code)
 
 
-def legal_sphere_change(summary: str) -> dict[str, str] | None:
-    """From, to and the day of a Rechtskreiswechsel, in German, from its timeline summary."""
-    found = _SPHERE_CHANGE.match(summary)
-    if found is None:
-        return None
+def sphere_change(change: dict[str, Any]) -> dict[str, str]:
+    """From, to and the day of a Rechtskreiswechsel (a ``LegalSphereChange`` of the API), in
+    German."""
     return {
-        "von": _sphere(found.group(1)),
-        "nach": _sphere(found.group(2)),
-        "ab": date_de(found.group(3)),
+        "von": sphere(change["fromSphere"]),
+        "nach": sphere(change["toSphere"]),
+        "ab": date_de(change["effectiveOn"]),
     }
 
 
-def conference(summary: str) -> dict[str, str] | None:
-    """The day and the participating agencies of a case conference, from its summary."""
-    found = _CONFERENCE.match(summary)
-    if found is None:
-        return None
-    return {"am": date_de(found.group(1)), "mit": found.group(2)}
+def conference(held: dict[str, Any]) -> dict[str, str]:
+    """The day and the participating agencies of a case conference (a ``CaseConference``
+    of the API), in German."""
+    return {"am": date_de(held["heldOn"]), "mit": ", ".join(held["participants"])}
+
+
+def case_history_de(case: dict[str, Any]) -> dict[int, str]:
+    """The timeline texts, in German, of a case's changes of legal sphere and conferences,
+    by the position of their event in case management's log (the timeline's ``position``)."""
+    texts: dict[int, str] = {}
+    for change in case.get("legalSphereChanges") or []:
+        c = sphere_change(change)
+        texts[change["position"]] = (
+            f"{EVENTS['legal_sphere_changed']}: {c['von']} → {c['nach']} ab {c['ab']}"
+        )
+    for held in case.get("caseConferences") or []:
+        k = conference(held)
+        texts[held["position"]] = f"{EVENTS['case_conference_held']} am {k['am']} mit {k['mit']}"
+    return texts
 
 
 def timeline_de(event_type: str, summary: str) -> str:
-    """A timeline row in German: the event type's label, with the details the workspace can
-    say in German (a Rechtskreiswechsel, a case conference; otherwise the dates)."""
-    name = event_name(event_type)
-    text = EVENTS.get(name, "Ereignis")
-    change = legal_sphere_change(summary) if name == "legal_sphere_changed" else None
-    if change:
-        return f"{text}: {change['von']} → {change['nach']} ab {change['ab']}"
-    held = conference(summary) if name == "case_conference_held" else None
-    if held:
-        return f"{text} am {held['am']} mit {held['mit']}"
+    """A timeline row in German: the event type's label with the dates of its summary (the
+    Fallakte says a case's Rechtskreiswechsel and conferences in full from the case's data,
+    :func:`case_history_de`)."""
+    text = EVENTS.get(event_name(event_type), "Ereignis")
     dates = [date_de(d) for d in _ISO_DATE.findall(summary)]
     return f"{text} ({', '.join(dates)})" if dates else text

@@ -84,6 +84,14 @@ async def _conference(conn: asyncpg.Connection, e: CloudEvent, p: cm.CaseConfere
         UUID(p.case_id),
         p.held_on,
     )
+    await conn.execute(
+        "INSERT INTO projections.cv_conferences (case_id, position, held_on, participants)"
+        " VALUES ($1,$2,$3,$4) ON CONFLICT DO NOTHING",
+        UUID(p.case_id),
+        e.sourceposition,
+        p.held_on,
+        list(p.participants),
+    )
 
 
 @on_event.handles(cm.LegalSphereChanged)
@@ -95,6 +103,15 @@ async def _sphere(conn: asyncpg.Connection, e: CloudEvent, p: cm.LegalSphereChan
         UUID(p.case_id),
         p.from_sphere,
         p.to_sphere,
+    )
+    await conn.execute(
+        "INSERT INTO projections.cv_sphere_changes (case_id, position, from_sphere, to_sphere,"
+        " effective_on) VALUES ($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING",
+        UUID(p.case_id),
+        e.sourceposition,
+        p.from_sphere,
+        p.to_sphere,
+        p.effective,
     )
 
 
@@ -307,12 +324,13 @@ async def _erased(
     conn: asyncpg.Connection, e: CloudEvent, p: PersonalDataErased | ProcessingRestricted
 ) -> None:
     """The person's cases are hidden from every read and keep only what the pseudonymous
-    statistics count (target group, dates); their goals, needs and consents are dropped, and
-    with the consents their referrals leave the partner agencies' inboxes (the referral rows
-    stay for the referral statistics)."""
+    statistics count (target group, dates); their goals, needs, consents, legal-sphere changes
+    and conferences are dropped, and with the consents their referrals leave the partner
+    agencies' inboxes (the referral rows stay for the referral statistics)."""
     person = UUID(p.person_id)
     cases = "SELECT case_id FROM projections.cv_cases WHERE person_id = $1"
-    await conn.execute(f"DELETE FROM projections.cv_goals WHERE case_id IN ({cases})", person)
+    for table in ("cv_goals", "cv_sphere_changes", "cv_conferences"):
+        await conn.execute(f"DELETE FROM projections.{table} WHERE case_id IN ({cases})", person)
     await conn.execute("DELETE FROM projections.cv_consents WHERE person_id = $1", person)
     await conn.execute("DELETE FROM projections.cv_precheck WHERE person_id = $1", person)
     await conn.execute(

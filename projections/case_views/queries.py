@@ -86,6 +86,24 @@ async def goals_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
     )
 
 
+async def sphere_changes_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
+    """The changes of legal sphere of these cases, oldest first (erasure drops them)."""
+    return await conn.fetch(
+        "SELECT * FROM projections.cv_sphere_changes WHERE case_id = ANY($1::uuid[])"
+        " ORDER BY effective_on, position",
+        list(case_ids),
+    )
+
+
+async def conferences_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
+    """The case conferences of these cases, oldest first (erasure drops them)."""
+    return await conn.fetch(
+        "SELECT * FROM projections.cv_conferences WHERE case_id = ANY($1::uuid[])"
+        " ORDER BY held_on, position",
+        list(case_ids),
+    )
+
+
 async def mediation_of_cases(conn: Fetch, case_ids: Sequence[UUID]) -> list[Any]:
     """The mediation requests of these cases, by start."""
     return await conn.fetch(

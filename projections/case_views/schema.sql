@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
 CREATE TABLE IF NOT EXISTS projections.cv_cases (
     case_id           uuid PRIMARY KEY,
@@ -123,3 +123,25 @@ CREATE TABLE IF NOT EXISTS projections.cv_precheck (
     PRIMARY KEY (case_id, position)
 );
 CREATE INDEX IF NOT EXISTS cv_precheck_person_idx ON projections.cv_precheck (person_id, agency);
+
+-- Version 4 (issue 12): a case's history as data, for the Fallakte: each change of legal
+-- sphere (Rechtskreiswechsel) and each case conference, keyed by the position of its event in
+-- case management's log (the timeline's rows carry the same position). Conference
+-- participants are the agencies or roles the event names, never a person. Dropped when the
+-- person is erased or their processing restricted, like the goals.
+CREATE TABLE IF NOT EXISTS projections.cv_sphere_changes (
+    case_id      uuid NOT NULL,
+    position     bigint NOT NULL,
+    from_sphere  text,                       -- NULL: the case had no legal sphere before
+    to_sphere    text NOT NULL,
+    effective_on date NOT NULL,
+    PRIMARY KEY (case_id, position)
+);
+
+CREATE TABLE IF NOT EXISTS projections.cv_conferences (
+    case_id      uuid NOT NULL,
+    position     bigint NOT NULL,
+    held_on      date NOT NULL,
+    participants text[] NOT NULL,
+    PRIMARY KEY (case_id, position)
+);

@@ -287,7 +287,8 @@ PROBES: dict[str, Probe] = {
         _roles("partner_agency"),
     ),
     "Query.case": Probe(
-        "query($c: ID!) { case(id: $c) { id } }",
+        "query($c: ID!) { case(id: $c) { id legalSphereChanges { toSphere }"
+        " caseConferences { heldOn participants } } }",
         lambda s: {"c": s.case},
         "case",
         lambda d, s: d["case"] is not None,

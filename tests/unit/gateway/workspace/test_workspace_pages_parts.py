@@ -4,34 +4,79 @@ the forms' checks of the conflict, gaps board, search and data-protection pages.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from gateway.workspace import authority, conflicts, gaps_board, labels, privacy
+from gateway.workspace import authority, cases, conflicts, gaps_board, labels, privacy
 
 
-def test_timeline_rows_are_german_with_their_details() -> None:
-    sphere = "hub.case_management.legal_sphere_changed.v1"
-    summary = "Legal sphere changed sgb ii -> sgb xii from 2026-02-01"
-    assert labels.timeline_de(sphere, summary) == (
-        "Rechtskreiswechsel: SGB II (Bürgergeld) → SGB XII (Sozialhilfe) ab 01.02.2026"
-    )
-    first = "Legal sphere changed none -> asylblg from 2026-01-05"
-    assert labels.legal_sphere_change(first) == {
-        "von": "keiner",
-        "nach": "AsylbLG",
-        "ab": "05.01.2026",
-    }
-    conference = "hub.case_management.case_conference_held.v1"
-    assert (
-        labels.timeline_de(
-            conference, "Case conference held on 2026-03-04 with kim-05315, awo-05315"
-        )
-        == "Fallkonferenz durchgeführt am 04.03.2026 mit kim-05315, awo-05315"
-    )
+def test_timeline_rows_are_german_with_their_dates() -> None:
     entered = "hub.foreigners_authority.entry_recorded.v1"
     assert labels.timeline_de(entered, "Entered Germany on 2022-03-09 visa-free") == (
         "Einreise erfasst (09.03.2022)"
     )
     assert labels.timeline_de("hub.x.something_new.v1", "Something") == "Ereignis"
+    # a Rechtskreiswechsel's summary is not parsed: its details come from the case's data
+    sphere = "hub.case_management.legal_sphere_changed.v1"
+    summary = "Legal sphere changed sgb ii -> sgb xii from 2026-02-01"
+    assert labels.timeline_de(sphere, summary) == "Rechtskreiswechsel (01.02.2026)"
+
+
+CASE: dict[str, list[dict[str, Any]]] = {
+    "legalSphereChanges": [
+        {"fromSphere": None, "toSphere": "asylblg", "effectiveOn": "2026-01-05", "position": 3},
+        {"fromSphere": "sgb_ii", "toSphere": "sgb_xii", "effectiveOn": "2026-02-01", "position": 9},
+    ],
+    "caseConferences": [
+        {"heldOn": "2026-03-04", "participants": ["awo-05315", "kim-05315"], "position": 12}
+    ],
+}
+
+
+def test_a_cases_legal_sphere_changes_and_conferences_are_german_from_the_data() -> None:
+    first, second = CASE["legalSphereChanges"]
+    assert labels.sphere_change(first) == {"von": "keiner", "nach": "AsylbLG", "ab": "05.01.2026"}
+    assert labels.sphere_change(second) == {
+        "von": "SGB II (Bürgergeld)",
+        "nach": "SGB XII (Sozialhilfe)",
+        "ab": "01.02.2026",
+    }
+    assert labels.sphere("unknown_code") == "unknown_code"
+    assert labels.conference(CASE["caseConferences"][0]) == {
+        "am": "04.03.2026",
+        "mit": "awo-05315, kim-05315",
+    }
+    assert labels.case_history_de(CASE) == {
+        3: "Rechtskreiswechsel: keiner → AsylbLG ab 05.01.2026",
+        9: "Rechtskreiswechsel: SGB II (Bürgergeld) → SGB XII (Sozialhilfe) ab 01.02.2026",
+        12: "Fallkonferenz durchgeführt am 04.03.2026 mit awo-05315, kim-05315",
+    }
+
+
+def test_the_case_file_says_its_own_history_in_full_on_the_timeline() -> None:
+    def row(position: int, name: str, service: str = "case_management") -> dict[str, Any]:
+        return {
+            "position": position,
+            "service": service,
+            "eventType": f"hub.{service}.{name}.v1",
+            "summary": "Something on 2026-02-01",
+        }
+
+    rows = [
+        row(9, "legal_sphere_changed"),
+        row(12, "case_conference_held"),
+        row(9, "entry_recorded", "foreigners_authority"),  # same number, another log
+        row(20, "case_conference_held"),  # not (yet) in the case's data
+    ]
+    texts = [r["text"] for r in cases._timeline_de(CASE, rows)]
+    assert texts == [
+        "Rechtskreiswechsel: SGB II (Bürgergeld) → SGB XII (Sozialhilfe) ab 01.02.2026",
+        "Fallkonferenz durchgeführt am 04.03.2026 mit awo-05315, kim-05315",
+        "Einreise erfasst (01.02.2026)",
+        "Fallkonferenz durchgeführt (01.02.2026)",
+    ]
+    # the page reads the case again up to the newest such event the case's data lacks
+    assert cases._unexplained(CASE, rows) == 20
+    assert cases._unexplained(CASE, rows[:3]) is None
 
 
 def test_every_event_on_a_timeline_has_a_german_label() -> None:
