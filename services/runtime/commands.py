@@ -19,7 +19,7 @@ import os
 import secrets
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -246,6 +246,56 @@ def _disjoint(group: list[_Save]) -> bool:
             return False
         seen |= ids
     return True
+
+
+class PersonGate:
+    """Lets an erasure or a restriction run alone among a service's commands.
+
+    With group commit a service runs several commands at once. A command about a person checks
+    first that the person is not erased (``refuse_if_erased``), then encrypts with the person's
+    key and saves; an erasure running meanwhile could destroy the key between the two, and the
+    command would store data after the erasure. So every other command holds the gate
+    ``shared`` from its check to its save, and an erasure or restriction holds it
+    ``exclusive``: it waits for the commands in flight and new ones wait for it (erasures are
+    rare; a waiting one goes before new commands, so it is not starved).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active = 0
+        self._exclusive = False
+        self._queued = 0
+
+    @contextlib.contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._exclusive or self._queued:
+                self._cond.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active -= 1
+                if not self._active:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._queued += 1
+            try:
+                while self._exclusive or self._active:
+                    self._cond.wait()
+            finally:
+                self._queued -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
 
 
 class CommandServer:
@@ -529,18 +579,25 @@ def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
     the same way in every service (services/runtime/erasure.py), and a command naming an
     erased or restricted person is refused."""
 
+    gate = PersonGate()
+
     def erase(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
-        outcome: CommandOutcome = app.erase_person(payload.person_id, payload.ground, payload.rule)
+        with gate.exclusive():
+            outcome: CommandOutcome = app.erase_person(
+                payload.person_id, payload.ground, payload.rule
+            )
         return outcome
 
     def guarded(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
-        refuse_if_erased(app.vault, getattr(payload, "person_id", None))
-        return invoke(command, payload, context)
+        with gate.shared():
+            refuse_if_erased(app.vault, getattr(payload, "person_id", None))
+            return invoke(command, payload, context)
 
     def restrict(command: Command, payload: Any, context: CommandContext) -> CommandOutcome:
-        outcome: CommandOutcome = app.restrict_processing(
-            payload.person_id, payload.ground, payload.rule
-        )
+        with gate.exclusive():
+            outcome: CommandOutcome = app.restrict_processing(
+                payload.person_id, payload.ground, payload.rule
+            )
         return outcome
 
     special = {ERASE_PERSON: erase, RESTRICT_PROCESSING: restrict}
