@@ -9,15 +9,18 @@ time: a withdrawal or expiry stops delivery from that moment.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
-from collections.abc import AsyncGenerator
+import re
+from collections.abc import AsyncGenerator, Mapping
 from uuid import UUID
 
 import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from contracts import REGISTRY
 from contracts.roles import PARTNERS, TIMELINE_READERS
 from gateway import audit
 from gateway.cases.queries import load_referrals
@@ -30,6 +33,7 @@ from projections.timeline.queries import new_rows
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
 RECHECK_SECONDS = 5.0  # also look without a notification (e.g. consents expiring by date)
+PAGE = 500  # rows read at a time: a resumed subscription may have a long way to catch up
 #: the read models' database is away (restarting, connections cut): a subscription keeps its
 #: cursor and reads again at the next wake-up instead of ending
 TRANSIENT = (
@@ -118,17 +122,76 @@ async def _positions(pool: asyncpg.Pool, consumer: str) -> dict[str, int]:
     return {r["source"]: int(r["position"]) for r in rows}
 
 
+_RESUME_PREFIX = "c1."
+_SOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def resume_token(cursor: Mapping[str, int]) -> str:
+    """The opaque token of a subscription's cursor: how far it has read each service's log."""
+    raw = ",".join(f"{source}:{position}" for source, position in sorted(cursor.items()))
+    return _RESUME_PREFIX + base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def parse_resume_token(token: str) -> dict[str, int]:
+    """The cursor a :func:`resume_token` names; ``HubError`` (invalid_input) if it names none."""
+    invalid = HubError("after is not a resume token of caseEvents", "invalid_input", "after")
+    if not token.startswith(_RESUME_PREFIX) or len(token) > 2000:
+        raise invalid
+    body = token[len(_RESUME_PREFIX) :]
+    services = set(REGISTRY.services())
+    cursor: dict[str, int] = {}
+    try:
+        padded = (body + "=" * (-len(body) % 4)).encode()
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        for part in filter(None, raw.split(",")):
+            source, _, number = part.partition(":")
+            position = int(number)
+            if not _SOURCE.match(source) or source not in services or position < 0:
+                raise invalid
+            cursor[source] = position
+    except (ValueError, UnicodeDecodeError):
+        raise invalid from None
+    return cursor
+
+
+@strawberry.type(
+    description="An event of the person timeline delivered live, with the token to resume after it"
+)
+class CaseEvent(TimelineEntry):
+    resume: str = strawberry.field(
+        description="Opaque: pass it as caseEvents(after:) on a new connection to receive "
+        "what follows this event, and nothing before it"
+    )
+
+
+def case_event(row: object, cursor: Mapping[str, int]) -> CaseEvent:
+    base = entry(row)
+    return CaseEvent(
+        occurred_at=base.occurred_at,
+        recorded_at=base.recorded_at,
+        service=base.service,
+        event_type=base.event_type,
+        summary=base.summary,
+        trace_id=base.trace_id,
+        position=base.position,
+        person_id=base.person_id,
+        resume=resume_token(cursor),
+    )
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
         description="New events about persons, as far as your role, agency and the persons' "
-        "consents allow at the moment of delivery"
+        "consents allow at the moment of delivery; with after (the resume token of the last "
+        "event received), the events that followed it, then new ones"
     )
     async def case_events(
         self,
         info: Info[HubContext, None],
         person_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[TimelineEntry, None]:
+        after: str | None = None,
+    ) -> AsyncGenerator[CaseEvent, None]:
         context = ctx(info)
         principal = context.require(TIMELINE_READERS, "subscribe to case events")
         person = None
@@ -137,11 +200,15 @@ class Subscription:
                 person = UUID(str(person_id))
             except ValueError:
                 raise HubError("personId is not a person id", "invalid_input", "personId") from None
+        resumed = parse_resume_token(after) if after is not None else None
         notifier: Notifier = context.notifier
         async with notifier.subscribe("hub_timeline") as waiter:
-            cursor = await _positions(context.pool, "timeline")
+            cursor = resumed if resumed is not None else await _positions(context.pool, "timeline")
+            catch_up = resumed is not None  # read at once what followed the token
             while True:
-                await _wait(waiter)
+                if not catch_up:
+                    await _wait(waiter)
+                catch_up = False
                 try:
                     now = await _positions(context.pool, "timeline")
                     rows = await new_rows(
@@ -150,6 +217,7 @@ class Subscription:
                         after=cursor,
                         upto=now,
                         person=person,
+                        limit=PAGE,
                     )
                 except TRANSIENT as error:
                     log.warning(
@@ -171,9 +239,12 @@ class Subscription:
                         )
                         break  # deliver the rest from here at the next wake-up
                     cursor = {**cursor, row["source"]: row["position"]}
-                    yield entry(row)
+                    yield case_event(row, cursor)
                 else:
-                    cursor = now
+                    if len(rows) == PAGE:
+                        catch_up = True  # more to read before waiting again
+                    else:  # past what this reader may not see, up to what is committed
+                        cursor = {s: max(cursor.get(s, 0), now.get(s, 0)) for s in cursor | now}
 
     @strawberry.subscription(
         description="Referrals to your agency as they are sent, answered, or lose their "
