@@ -515,6 +515,8 @@ class Evidence:
     poison_seqs: list[int]
     #: (consumer, source) -> (position, stream sequence) in projections.consumer_positions
     positions: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    #: service -> the last sequence on its stream
+    last_seqs: dict[str, int] = field(default_factory=dict)
 
 
 SERVICES = ("foreigners_authority", "case_management")
@@ -527,6 +529,13 @@ def trace_of(state: bytes) -> str | None:
 
 
 def gather(hub: ChaosHub) -> Evidence:
+    """The bus first, then the database: a read model's position is then at least as new as
+    the consumers' state on the bus, so a consumer that has nothing pending there cannot be
+    behind in the database (read the other way round, a read model still applying its last
+    batch looked complete on the bus and incomplete in the tables)."""
+    on_stream, stream_traces, consumers, dead_letters, poison_seqs, last_seqs = asyncio.run(
+        _bus(hub)
+    )
     stored: dict[str, list[tuple[str, int]]] = defaultdict(list)
     with psycopg.connect(hub.database_url(), autocommit=True) as conn:
         for service in SERVICES:
@@ -563,7 +572,6 @@ def gather(hub: ChaosHub) -> Evidence:
                 "SELECT consumer, source, position, stream_seq FROM projections.consumer_positions"
             ).fetchall()
         }
-    on_stream, stream_traces, consumers, dead_letters, poison_seqs = asyncio.run(_bus(hub))
     return Evidence(
         stored,
         on_stream,
@@ -575,7 +583,18 @@ def gather(hub: ChaosHub) -> Evidence:
         dead_letters,
         poison_seqs,
         positions,
+        last_seqs,
     )
+
+
+def behind(evidence: Evidence) -> list[str]:
+    """The read models whose committed stream sequence is short of their stream's last
+    message (as the bus had it before the tables were read)."""
+    return [
+        f"{consumer} on {source}: stream seq {seq} of {evidence.last_seqs[source]}"
+        for (consumer, source), (_, seq) in sorted(evidence.positions.items())
+        if source in evidence.last_seqs and seq < evidence.last_seqs[source]
+    ]
 
 
 async def _bus(hub: ChaosHub) -> tuple[Any, ...]:
@@ -591,9 +610,11 @@ async def _bus(hub: ChaosHub) -> tuple[Any, ...]:
         traces: dict[str, list[tuple[str, int]]] = defaultdict(list)
         poison_seqs: list[int] = []
         consumers: dict[str, dict[str, int]] = {}
+        last_seqs: dict[str, int] = {}
         for service in SERVICES:
             stream = stream_name(service)
             info = await js.stream_info(stream)
+            last_seqs[service] = int(info.state.last_seq)
             for seq in range(max(info.state.first_seq, 1), info.state.last_seq + 1):
                 msg = await js.get_msg(stream, seq=seq)
                 msg_id = (msg.headers or {}).get("Nats-Msg-Id", "")
@@ -623,7 +644,7 @@ async def _bus(hub: ChaosHub) -> tuple[Any, ...]:
             dead_letters[headers.get("Hub-Consumer", "?")][
                 int(headers.get("Hub-Original-Sequence", "0"))
             ] = headers.get("Hub-Dead-Letter-Reason", "")
-        return on_stream, traces, consumers, dead_letters, poison_seqs
+        return on_stream, traces, consumers, dead_letters, poison_seqs, last_seqs
     finally:
         await close(nc)
 
@@ -645,6 +666,7 @@ def settle(hub: ChaosHub, client: Client, timeout: float = 120) -> Evidence:
             )
         ]
         busy = any(c["pending"] or c["ack_pending"] for c in evidence.consumers.values())
+        busy = busy or bool(behind(evidence))  # every read model, not only the timeline
         if (not pending and not busy) or time.monotonic() > deadline:
             if client.watcher is not None:
                 time.sleep(6)  # a subscriber looks at least every 5s, notified or not
@@ -743,13 +765,15 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
     for name, consumer in evidence.consumers.items():
         if consumer["pending"] or consumer["ack_pending"]:
             report.problems.append(f"consumer {name} did not catch up: {consumer}")
+    for late in behind(evidence):
+        report.problems.append(f"read model {late}: it did not catch up")
     for phase in phases.values():
         for unclear in phase.unclear[:3]:
             report.problems.append(f"{phase.name}: {unclear}")
     report.poison = poison_report(evidence, report)
     for phase in phases.values():
         if phase.pathway_missing:
-            report.known.append(
+            report.problems.append(
                 f"{phase.name}: the pathway lacks {phase.pathway_missing} accepted arrivals"
                 " that are on the stream and the timeline"
             )
