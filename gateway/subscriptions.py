@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import dataclasses
 import logging
 import re
 from collections.abc import AsyncGenerator, Mapping
@@ -21,13 +22,14 @@ import strawberry
 from strawberry.types import Info
 
 from contracts import REGISTRY
+from contracts.positions import BadToken, Position
 from contracts.roles import PARTNERS, TIMELINE_READERS
 from gateway import audit
 from gateway.cases.queries import load_referrals
 from gateway.cases.types import Referral
 from gateway.context import HubContext, HubError, ctx
 from gateway.timeline import TimelineEntry, entry
-from projections.case_views.queries import inbox_version, latest_version
+from projections.case_views.queries import inbox_version
 from projections.timeline.queries import new_rows
 
 log = logging.getLogger(__name__)
@@ -179,6 +181,36 @@ def case_event(row: object, cursor: Mapping[str, int]) -> CaseEvent:
     )
 
 
+#: the inbox's cursor: referrals' versions are positions in case management's log
+INBOX_SOURCE = "case_management"
+
+
+@strawberry.type(description="A referral delivered live, with the token to resume after it")
+class InboxReferral(Referral):
+    resume: str = strawberry.field(
+        description="Opaque: pass it as referralInbox(after:) on a new connection to receive "
+        "the changes that follow this delivery (a change delivered with earlier ones may come "
+        "again, none is missed)"
+    )
+
+
+def inbox_referral(referral: Referral, cursor: int) -> InboxReferral:
+    fields = {f.name: getattr(referral, f.name) for f in dataclasses.fields(Referral)}
+    return InboxReferral(**fields, resume=Position(INBOX_SOURCE, cursor).token())
+
+
+def parse_inbox_token(token: str) -> int:
+    """The inbox version a resume token names (a position token in case management's log,
+    as a write returns it, will do); ``HubError`` (invalid_input) if it names none."""
+    try:
+        position = Position.parse(token)
+    except BadToken:
+        position = None
+    if position is None or position.service != INBOX_SOURCE:
+        raise HubError("after is not a resume token of referralInbox", "invalid_input", "after")
+    return position.position
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
@@ -248,36 +280,47 @@ class Subscription:
 
     @strawberry.subscription(
         description="Referrals to your agency as they are sent, answered, or lose their "
-        "consent; shared case data only while the consent is valid"
+        "consent; shared case data only while the consent is valid; with after (the resume "
+        "token of the last referral received), the changes that followed it, then new ones"
     )
     async def referral_inbox(
         self,
         info: Info[HubContext, None],
-    ) -> AsyncGenerator[Referral, None]:
+        after: str | None = None,
+    ) -> AsyncGenerator[InboxReferral, None]:
         context = ctx(info)
         principal = context.require(PARTNERS, "subscribe to a referral inbox")
+        resumed = parse_inbox_token(after) if after is not None else None
         notifier: Notifier = context.notifier
         async with notifier.subscribe("hub_case_views") as waiter:
-            seen: int | None = await inbox_version(context.pool, principal.agency)
+            seen = (
+                resumed
+                if resumed is not None
+                else await inbox_version(context.pool, principal.agency)
+            )
+            catch_up = resumed is not None
             while True:
-                await _wait(waiter)
+                if not catch_up:
+                    await _wait(waiter)
+                catch_up = False
                 try:
+                    # the horizon first: one projector writes the versions in commit order,
+                    # so every change up to it is committed and none beyond it is read
+                    horizon = await inbox_version(context.pool, principal.agency)
                     changed = await load_referrals(
                         context.pool,
                         to_agency=principal.agency,
                         after_version=seen,
+                        upto_version=horizon,
                         for_partner=True,
                         purpose=context.purpose,
                     )
-                    if not changed:
-                        continue
-                    latest = await latest_version(context.pool, [UUID(r.id) for r in changed])
                 except TRANSIENT as error:
                     log.warning(
                         "referral inbox: the read model is unavailable (%s)", type(error).__name__
                     )
                     continue
-                for referral in reversed(changed):  # oldest first
+                for n, referral in enumerate(reversed(changed), start=1):  # oldest first
                     if referral.shared_case is not None:
                         try:
                             await audit.record_read(
@@ -295,6 +338,7 @@ class Subscription:
                                 type(error).__name__,
                             )
                             break
-                    yield referral
+                    # a batch is not in version order: only its last delivery moves the token
+                    yield inbox_referral(referral, horizon if n == len(changed) else seen)
                 else:
-                    seen = latest
+                    seen = max(seen, horizon)

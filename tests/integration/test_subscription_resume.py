@@ -1,6 +1,7 @@
-"""A ``caseEvents`` subscriber that lost its connection (its gateway restarted) resumes with
-the token of the last event it received: it gets what followed, once, and nothing before;
-the token is authorised like the subscription itself (the reader's rule at delivery)."""
+"""A ``caseEvents`` or ``referralInbox`` subscriber that lost its connection (its gateway
+restarted) resumes with the token of the last item it received: it gets what followed, and
+nothing before it; the token is only a cursor, authorised like the subscription itself (the
+reader's rule at delivery)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,20 @@ from typing import Any
 import pytest
 import uvicorn
 
+from contracts.positions import Position
 from gateway.context import HubError
-from gateway.subscriptions import parse_resume_token, resume_token
-from tests.integration.case_flow import CASE_MANAGER, GOAL, PARTNER, TIMELINE, ok, open_case
+from gateway.subscriptions import parse_inbox_token, parse_resume_token, resume_token
+from tests.integration.case_flow import (
+    CASE_MANAGER,
+    GOAL,
+    PARTNER,
+    TIMELINE,
+    WITHDRAW,
+    consent_for_awo,
+    ok,
+    open_case,
+    refer_to_awo,
+)
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_subscriptions import Subscriber, token_for
 
@@ -38,6 +50,9 @@ async def ws_url(hub: InProcessHub) -> AsyncIterator[str]:
 
 RESUMABLE = """subscription($person: ID, $after: String) {
   caseEvents(personId: $person, after: $after) { eventType service position resume } }"""
+
+INBOX = """subscription($after: String) {
+  referralInbox(after: $after) { id status consentStatus resume } }"""
 
 
 async def agree_goal(hub: InProcessHub, case_id: str, description: str) -> str:
@@ -174,3 +189,43 @@ async def test_an_invalid_resume_token_is_refused_on_subscribing(
     ), message
     errors = message["payload"] if message["type"] == "error" else message["payload"]["errors"]
     assert errors[0]["extensions"]["code"] == "invalid_input"
+
+
+async def test_a_referral_inbox_resumes_after_the_last_referral_received(
+    hub: InProcessHub, ws_url: str
+) -> None:
+    # given a partner agency that received a referral live, then lost the connection
+    opened = await open_case(hub)
+    consent = await consent_for_awo(hub, opened["caseId"])
+    token = token_for(hub, PARTNER)
+    async with Subscriber.connect(ws_url, token, PARTNER["purpose"]) as partner:
+        await partner.acked()
+        await partner.subscribe("inbox", INBOX)
+        await asyncio.sleep(0.3)
+        sent = await refer_to_awo(hub, opened["caseId"], consent["consentId"])
+        first = (await partner.next())["referralInbox"]
+    assert first["id"] == sent["referralId"]
+    assert first["consentStatus"] == "active"
+
+    # when the consent is withdrawn while it is away
+    await ok(hub, WITHDRAW, {"input": {"consentId": consent["consentId"]}})
+
+    # then a new subscription after its token delivers the change, and only that
+    async with Subscriber.connect(ws_url, token, PARTNER["purpose"]) as partner:
+        await partner.acked()
+        await partner.subscribe("inbox", INBOX, {"after": first["resume"]})
+        update = (await partner.next(timeout=30))["referralInbox"]
+        assert await partner.nothing_for(1.5)
+    assert update["id"] == sent["referralId"]
+    assert update["consentStatus"] == "withdrawn"
+    assert parse_inbox_token(update["resume"]) > parse_inbox_token(first["resume"])
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["", "c1.", Position("foreigners_authority", 3).token(), "p1.!!"],
+)
+def test_an_inbox_token_that_names_no_case_management_position_is_invalid(token: str) -> None:
+    with pytest.raises(HubError) as refused:
+        parse_inbox_token(token)
+    assert refused.value.extensions == {"code": "invalid_input", "field": "after"}
