@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 
 from contracts.positions import Position
+from gateway import subscriptions
 from gateway.context import HubError
 from gateway.subscriptions import parse_inbox_token, parse_resume_token, resume_token
 from tests.integration.case_flow import (
@@ -27,6 +28,9 @@ from tests.integration.case_flow import (
     ok,
     open_case,
     refer_to_awo,
+)
+from tests.integration.case_flow import (
+    INBOX as INBOX_QUERY,
 )
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_subscriptions import Subscriber, token_for
@@ -229,3 +233,36 @@ def test_an_inbox_token_that_names_no_case_management_position_is_invalid(token:
     with pytest.raises(HubError) as refused:
         parse_inbox_token(token)
     assert refused.value.extensions == {"code": "invalid_input", "field": "after"}
+
+
+async def test_a_change_committed_between_the_inbox_reads_is_delivered(
+    hub: InProcessHub, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The inbox once read the changed referrals, then their latest version as its cursor: a
+    change committed in between moved the cursor past it, and it was never delivered."""
+    opened = await open_case(hub)
+    consent = await consent_for_awo(hub, opened["caseId"])
+    original = subscriptions.load_referrals
+    raced: list[str] = []
+
+    async def load_then_withdraw(pool: Any, **kwargs: Any) -> Any:
+        found = await original(pool, **kwargs)
+        if found and not raced:  # the consent ends right after the inbox has read
+            withdrawn = await ok(hub, WITHDRAW, {"input": {"consentId": consent["consentId"]}})
+            raced.append(withdrawn["withdrawConsent"]["position"])
+            await ok(hub, INBOX_QUERY, {"atLeast": raced[0]}, PARTNER)  # projected
+        return found
+
+    monkeypatch.setattr(subscriptions, "load_referrals", load_then_withdraw)
+    async with Subscriber.connect(ws_url, token_for(hub, PARTNER), PARTNER["purpose"]) as partner:
+        await partner.acked()
+        await partner.subscribe("inbox", INBOX)
+        await asyncio.sleep(0.3)
+        sent = await refer_to_awo(hub, opened["caseId"], consent["consentId"])
+        first = (await partner.next(timeout=30))["referralInbox"]
+        assert raced
+        # then the withdrawal that committed between the two reads arrives too
+        update = (await partner.next(timeout=15))["referralInbox"]
+    assert first["id"] == update["id"] == sent["referralId"]
+    assert first["consentStatus"] == "active"
+    assert update["consentStatus"] == "withdrawn"
