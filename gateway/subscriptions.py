@@ -168,17 +168,8 @@ class CaseEvent(TimelineEntry):
 
 def case_event(row: object, cursor: Mapping[str, int]) -> CaseEvent:
     base = entry(row)
-    return CaseEvent(
-        occurred_at=base.occurred_at,
-        recorded_at=base.recorded_at,
-        service=base.service,
-        event_type=base.event_type,
-        summary=base.summary,
-        trace_id=base.trace_id,
-        position=base.position,
-        person_id=base.person_id,
-        resume=resume_token(cursor),
-    )
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(TimelineEntry)}
+    return CaseEvent(**fields, resume=resume_token(cursor))
 
 
 #: the inbox's cursor: referrals' versions are positions in case management's log
