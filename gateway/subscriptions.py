@@ -9,27 +9,33 @@ time: a withdrawal or expiry stops delivery from that moment.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncGenerator
+import re
+from collections.abc import AsyncGenerator, Mapping
 from uuid import UUID
 
 import asyncpg
 import strawberry
 from strawberry.types import Info
 
+from contracts import REGISTRY
+from contracts.positions import BadToken, Position
 from contracts.roles import PARTNERS, TIMELINE_READERS
 from gateway import audit
 from gateway.cases.queries import load_referrals
 from gateway.cases.types import Referral
 from gateway.context import HubContext, HubError, ctx
 from gateway.timeline import TimelineEntry, entry
-from projections.case_views.queries import inbox_version, latest_version
+from projections.case_views.queries import inbox_version
 from projections.timeline.queries import new_rows
 
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
 RECHECK_SECONDS = 5.0  # also look without a notification (e.g. consents expiring by date)
+PAGE = 500  # rows read at a time: a resumed subscription may have a long way to catch up
 #: the read models' database is away (restarting, connections cut): a subscription keeps its
 #: cursor and reads again at the next wake-up instead of ending
 TRANSIENT = (
@@ -118,17 +124,97 @@ async def _positions(pool: asyncpg.Pool, consumer: str) -> dict[str, int]:
     return {r["source"]: int(r["position"]) for r in rows}
 
 
+_RESUME_PREFIX = "c1."
+_SOURCE = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def resume_token(cursor: Mapping[str, int]) -> str:
+    """The opaque token of a subscription's cursor: how far it has read each service's log."""
+    raw = ",".join(f"{source}:{position}" for source, position in sorted(cursor.items()))
+    return _RESUME_PREFIX + base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def parse_resume_token(token: str) -> dict[str, int]:
+    """The cursor a :func:`resume_token` names; ``HubError`` (invalid_input) if it names none."""
+    invalid = HubError("after is not a resume token of caseEvents", "invalid_input", "after")
+    if not token.startswith(_RESUME_PREFIX) or len(token) > 2000:
+        raise invalid
+    body = token[len(_RESUME_PREFIX) :]
+    services = set(REGISTRY.services())
+    cursor: dict[str, int] = {}
+    try:
+        padded = (body + "=" * (-len(body) % 4)).encode()
+        raw = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        for part in filter(None, raw.split(",")):
+            source, _, number = part.partition(":")
+            position = int(number)
+            if not _SOURCE.match(source) or source not in services or position < 0:
+                raise invalid
+            cursor[source] = position
+    except (ValueError, UnicodeDecodeError):
+        raise invalid from None
+    return cursor
+
+
+@strawberry.type(
+    description="An event of the person timeline delivered live, with the token to resume after it"
+)
+class CaseEvent(TimelineEntry):
+    resume: str = strawberry.field(
+        description="Opaque: pass it as caseEvents(after:) on a new connection to receive "
+        "what follows this event, and nothing before it"
+    )
+
+
+def case_event(row: object, cursor: Mapping[str, int]) -> CaseEvent:
+    base = entry(row)
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(TimelineEntry)}
+    return CaseEvent(**fields, resume=resume_token(cursor))
+
+
+#: the inbox's cursor: referrals' versions are positions in case management's log
+INBOX_SOURCE = "case_management"
+
+
+@strawberry.type(description="A referral delivered live, with the token to resume after it")
+class InboxReferral(Referral):
+    resume: str = strawberry.field(
+        description="Opaque: pass it as referralInbox(after:) on a new connection to receive "
+        "the changes that follow this delivery (a change delivered with earlier ones may come "
+        "again, none is missed)"
+    )
+
+
+def inbox_referral(referral: Referral, cursor: int) -> InboxReferral:
+    fields = {f.name: getattr(referral, f.name) for f in dataclasses.fields(Referral)}
+    return InboxReferral(**fields, resume=Position(INBOX_SOURCE, cursor).token())
+
+
+def parse_inbox_token(token: str) -> int:
+    """The inbox version a resume token names (a position token in case management's log,
+    as a write returns it, will do); ``HubError`` (invalid_input) if it names none."""
+    try:
+        position = Position.parse(token)
+    except BadToken:
+        position = None
+    if position is None or position.service != INBOX_SOURCE:
+        raise HubError("after is not a resume token of referralInbox", "invalid_input", "after")
+    return position.position
+
+
 @strawberry.type
 class Subscription:
     @strawberry.subscription(
         description="New events about persons, as far as your role, agency and the persons' "
-        "consents allow at the moment of delivery"
+        "consents allow at the moment of delivery; with after (the resume token of the last "
+        "event received), the events that followed it, then new ones"
     )
     async def case_events(
         self,
         info: Info[HubContext, None],
         person_id: strawberry.ID | None = None,
-    ) -> AsyncGenerator[TimelineEntry, None]:
+        after: str | None = None,
+    ) -> AsyncGenerator[CaseEvent, None]:
         context = ctx(info)
         principal = context.require(TIMELINE_READERS, "subscribe to case events")
         person = None
@@ -137,11 +223,15 @@ class Subscription:
                 person = UUID(str(person_id))
             except ValueError:
                 raise HubError("personId is not a person id", "invalid_input", "personId") from None
+        resumed = parse_resume_token(after) if after is not None else None
         notifier: Notifier = context.notifier
         async with notifier.subscribe("hub_timeline") as waiter:
-            cursor = await _positions(context.pool, "timeline")
+            cursor = resumed if resumed is not None else await _positions(context.pool, "timeline")
+            catch_up = resumed is not None  # read at once what followed the token
             while True:
-                await _wait(waiter)
+                if not catch_up:
+                    await _wait(waiter)
+                catch_up = False
                 try:
                     now = await _positions(context.pool, "timeline")
                     rows = await new_rows(
@@ -150,6 +240,7 @@ class Subscription:
                         after=cursor,
                         upto=now,
                         person=person,
+                        limit=PAGE,
                     )
                 except TRANSIENT as error:
                     log.warning(
@@ -171,42 +262,56 @@ class Subscription:
                         )
                         break  # deliver the rest from here at the next wake-up
                     cursor = {**cursor, row["source"]: row["position"]}
-                    yield entry(row)
+                    yield case_event(row, cursor)
                 else:
-                    cursor = now
+                    if len(rows) == PAGE:
+                        catch_up = True  # more to read before waiting again
+                    else:  # past what this reader may not see, up to what is committed
+                        cursor = {s: max(cursor.get(s, 0), now.get(s, 0)) for s in cursor | now}
 
     @strawberry.subscription(
         description="Referrals to your agency as they are sent, answered, or lose their "
-        "consent; shared case data only while the consent is valid"
+        "consent; shared case data only while the consent is valid; with after (the resume "
+        "token of the last referral received), the changes that followed it, then new ones"
     )
     async def referral_inbox(
         self,
         info: Info[HubContext, None],
-    ) -> AsyncGenerator[Referral, None]:
+        after: str | None = None,
+    ) -> AsyncGenerator[InboxReferral, None]:
         context = ctx(info)
         principal = context.require(PARTNERS, "subscribe to a referral inbox")
+        resumed = parse_inbox_token(after) if after is not None else None
         notifier: Notifier = context.notifier
         async with notifier.subscribe("hub_case_views") as waiter:
-            seen: int | None = await inbox_version(context.pool, principal.agency)
+            seen = (
+                resumed
+                if resumed is not None
+                else await inbox_version(context.pool, principal.agency)
+            )
+            catch_up = resumed is not None
             while True:
-                await _wait(waiter)
+                if not catch_up:
+                    await _wait(waiter)
+                catch_up = False
                 try:
+                    # the horizon first: one projector writes the versions in commit order,
+                    # so every change up to it is committed and none beyond it is read
+                    horizon = await inbox_version(context.pool, principal.agency)
                     changed = await load_referrals(
                         context.pool,
                         to_agency=principal.agency,
                         after_version=seen,
+                        upto_version=horizon,
                         for_partner=True,
                         purpose=context.purpose,
                     )
-                    if not changed:
-                        continue
-                    latest = await latest_version(context.pool, [UUID(r.id) for r in changed])
                 except TRANSIENT as error:
                     log.warning(
                         "referral inbox: the read model is unavailable (%s)", type(error).__name__
                     )
                     continue
-                for referral in reversed(changed):  # oldest first
+                for n, referral in enumerate(reversed(changed), start=1):  # oldest first
                     if referral.shared_case is not None:
                         try:
                             await audit.record_read(
@@ -224,6 +329,7 @@ class Subscription:
                                 type(error).__name__,
                             )
                             break
-                    yield referral
+                    # a batch is not in version order: only its last delivery moves the token
+                    yield inbox_referral(referral, horizon if n == len(changed) else seen)
                 else:
-                    seen = latest
+                    seen = max(seen, horizon)

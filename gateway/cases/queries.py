@@ -112,6 +112,7 @@ async def load_referrals(
     to_agency: str | None = None,
     status: str | None = None,
     after_version: int | None = None,
+    upto_version: int | None = None,
     purpose: str | None = None,
 ) -> list[Referral]:
     """Referrals; a partner sees what a referral shares only while its consent covers it and
@@ -123,6 +124,7 @@ async def load_referrals(
         to_agency=to_agency,
         status=status,
         after_version=after_version,
+        upto_version=upto_version,
         purpose=purpose,
     )
     goals_by_case: dict[UUID, list[Any]] = {}

@@ -152,9 +152,11 @@ async def referrals(
     to_agency: str | None = None,
     status: str | None = None,
     after_version: int | None = None,
+    upto_version: int | None = None,
     purpose: str | None = None,
 ) -> list[Any]:
-    """Referrals (newest first) of these cases or to this agency, with the status and the
+    """Referrals (newest first) of these cases or to this agency (changed after
+    ``after_version`` and up to ``upto_version`` when given), with the status and the
     basic data of their case, their consent's ``consent_status`` on ``today``, and ``shared``:
     whether that consent still covers what the referral shares, to whom and what for, and
     names ``purpose``, the purpose of the read (``None``: the read named none, nothing is
@@ -174,6 +176,8 @@ async def referrals(
         where.append(f"r.status = {bind(status)}")
     if after_version is not None:
         where.append(f"r.version > {bind(after_version)}")
+    if upto_version is not None:
+        where.append(f"r.version <= {bind(upto_version)}")
     return await conn.fetch(
         f"SELECT r.*, {consent_status(today='$1')} AS consent_status,"
         f" {referral_shared(today='$1', purpose='$2::text')} AS shared,"
@@ -194,15 +198,6 @@ async def inbox_version(conn: FetchVal, to_agency: str) -> int:
             to_agency,
         )
     )
-
-
-async def latest_version(conn: FetchVal, referral_ids: Sequence[UUID]) -> int | None:
-    """The latest version among these referrals."""
-    version = await conn.fetchval(
-        "SELECT max(version) FROM projections.cv_referrals WHERE referral_id = ANY($1::uuid[])",
-        list(referral_ids),
-    )
-    return None if version is None else int(version)
 
 
 async def precheck_assessments(conn: Fetch, person_id: UUID, agency: str) -> list[Any]:

@@ -40,9 +40,11 @@ async def new_rows(
     after: Mapping[str, int],
     upto: Mapping[str, int],
     person: UUID | None = None,
+    limit: int | None = None,
 ) -> list[Any]:
     """Rows the reader may see now (delivery time) that lie after ``after`` and up to
-    ``upto`` in each source's log, about ``person`` or about anyone."""
+    ``upto`` in each source's log, about ``person`` or about anyone; the first ``limit`` of
+    them (all when None) in (source, position) order."""
     sources = sorted(upto)
     return await conn.fetch(
         f"SELECT {COLUMNS} FROM projections.timeline_events t"
@@ -50,7 +52,7 @@ async def new_rows(
         " AS w(s, lo, hi) WHERE t.source = w.s AND t.position > w.lo"
         " AND t.position <= w.hi)"
         f" AND ($1::uuid IS NULL OR t.person_id = $1) AND {visible()}"
-        " ORDER BY t.source, t.position",
+        " ORDER BY t.source, t.position LIMIT $9",
         person,
         reader.agency,
         reader.role,
@@ -59,4 +61,5 @@ async def new_rows(
         sources,
         [after.get(s, 0) for s in sources],
         [upto[s] for s in sources],
+        limit,
     )
