@@ -887,6 +887,16 @@ INBOUND: list[Step] = [
             kind="duldung_issued", ground="general", validFrom="2017-03-01", validUntil="2022-03-01"
         ),
     ),
+    Step(  # a first application, refused
+        "tolerated",
+        "residence_decision",
+        _fixed(kind="title_applied", paragraph="§ 25 Abs. 5 AufenthG", appliedOn="2019-01-07"),
+    ),
+    Step(
+        "tolerated",
+        "residence_decision",
+        _fixed(kind="title_refused", paragraph="§ 25 Abs. 5 AufenthG", refusedOn="2019-06-03"),
+    ),
     Step(
         "tolerated",
         "residence_decision",
@@ -915,6 +925,25 @@ INBOUND: list[Step] = [
         "tolerated",
         "file_transfer",
         _fixed(kind="transfer", toAbh="abh-05111", transferredOn=_days(-30)),
+    ),
+    # rejected as manifestly unfounded; a court orders the action's suspensive effect
+    Step(
+        "unfounded",
+        "registration_notice",
+        _new_person("GEO", "2019-04-02", "asylum", "2019-04-05"),
+    ),
+    Step("unfounded", "asylum_decision", _fixed(kind="application_filed", filedOn="2019-04-10")),
+    Step(
+        "unfounded",
+        "asylum_decision",
+        _fixed(
+            kind="decision", outcome="rejected", decidedOn="2019-06-12", manifestlyUnfounded=True
+        ),
+    ),
+    Step(
+        "unfounded",
+        "asylum_decision",
+        _fixed(kind="suspensive_effect_ordered", orderedOn="2019-07-01"),
     ),
     # temporary protection, extended, departed
     Step(
