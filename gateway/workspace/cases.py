@@ -174,18 +174,13 @@ def router(ws: Workspace) -> APIRouter:
         token = forms.one(form, "formular")
         value, errors = forms.open_case(form, today())
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, OPEN_CASE, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems)
-                return None
-            opened = answer.data["openCase"]
-            return f"/faelle/{opened['caseId']}?stand={opened['position']}&neu=1"
+        def opened(data: dict[str, Any]) -> str:
+            case = data["openCase"]
+            return f"/faelle/{case['caseId']}?stand={case['position']}&neu=1"
 
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session, token, errors, OPEN_CASE, {"input": value}, opened
+        )
         if target is None:
             values = forms.kept(form, "rechtskreise")
             return await intake_page(request, session, values, errors, token, 400)
@@ -272,18 +267,16 @@ def router(ws: Workspace) -> APIRouter:
         token = forms.one(form, "formular")
         value, errors = forms.grant_consent(form, case_id, today())
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, GRANT, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems)
-                return None
-            position = answer.data["grantConsent"]["position"]
-            return f"/faelle/{case_id}?stand={position}&einwilligung=1"
-
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            GRANT,
+            {"input": value},
+            lambda data: (
+                f"/faelle/{case_id}?stand={data['grantConsent']['position']}&einwilligung=1"
+            ),
+        )
         if target is None:
             values = forms.kept(form, "kategorien", "zwecke")
             return await consent_page(request, session, case, values, errors, token, 400)
@@ -365,21 +358,18 @@ def router(ws: Workspace) -> APIRouter:
             return ws.page(request, "not_found.html", session, status_code=404)
         token = forms.one(form, "formular")
         value, errors = forms.send_referral(form, case_id)
-        missing: list[str] = []
-
-        async def act() -> str | None:
-            nonlocal errors, missing
-            if errors:
-                return None
-            answer = await ws.graphql(session, REFER, {"input": value})
-            if not answer.ok:
-                missing = [m for p in answer.problems for m in p.missing]
-                errors = forms.api_errors(answer.problems, fallback="einwilligung")
-                return None
-            position = answer.data["sendReferral"]["position"]
-            return f"/faelle/{case_id}?stand={position}&ueberwiesen=1"
-
-        target = await ws.once(session, token, act)
+        target, errors, problems = await ws.send(
+            session,
+            token,
+            errors,
+            REFER,
+            {"input": value},
+            lambda data: (
+                f"/faelle/{case_id}?stand={data['sendReferral']['position']}&ueberwiesen=1"
+            ),
+            lambda problems: forms.api_errors(problems, fallback="einwilligung"),
+        )
+        missing = [m for p in problems for m in p.missing]
         if target is None:
             values = forms.kept(form, "kategorien")
             return await referral_page(request, session, case, values, errors, token, missing, 400)

@@ -236,6 +236,12 @@ def _api_errors(problems: list[Any], fields: dict[str, str]) -> forms.Errors:
     return errors
 
 
+def done(conflict_id: str, data: dict[str, Any], flag: str) -> str:
+    """The conflict's page after a command, read at least at the command's position."""
+    position = next(iter(data.values()))["position"]
+    return f"/konflikte/{conflict_id}?stand={position}&{flag}=1"
+
+
 def board_log(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The log as shown: each entry with its German kind, and a corrected entry with the
     corrections that name it (the log itself stays as written: nothing is changed or hidden)."""
@@ -361,23 +367,17 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check_escalation(form, int(stage_text) if stage_text.isdigit() else 0)
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(
-                session, ESCALATE, {"input": {"conflictId": conflict_id, **value}}
-            )
-            if not answer.ok:
-                errors = _api_errors(
-                    answer.problems,
-                    {"toStage": "stufe", "toBody": "gremium", "reason": "begruendung"},
-                )
-                return None
-            position = answer.data["escalateConflict"]["position"]
-            return f"/konflikte/{conflict_id}?stand={position}&eskaliert=1"
-
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            ESCALATE,
+            {"input": {"conflictId": conflict_id, **value}},
+            lambda data: done(conflict_id, data, "eskaliert"),
+            lambda problems: _api_errors(
+                problems, {"toStage": "stufe", "toBody": "gremium", "reason": "begruendung"}
+            ),
+        )
         if target is None:
             found = await load(session, conflict_id, None)
             return await detail(
@@ -402,20 +402,15 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check(form, found)
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(
-                session, document, {"input": {"conflictId": conflict_id, **value}}
-            )
-            if not answer.ok:
-                errors = _api_errors(answer.problems, fields)
-                return None
-            position = next(iter(answer.data.values()))["position"]
-            return f"/konflikte/{conflict_id}?stand={position}&{flag}=1"
-
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            document,
+            {"input": {"conflictId": conflict_id, **value}},
+            lambda data: done(conflict_id, data, flag),
+            lambda problems: _api_errors(problems, fields),
+        )
         if target is None:
             return await detail(request, session, found, forms.kept(form), errors, token, name, 400)
         return RedirectResponse(target, status_code=303)

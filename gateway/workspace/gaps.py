@@ -91,17 +91,14 @@ def router(ws: Workspace) -> APIRouter:
             return form
         value, errors = check(form)
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, REPORT, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems)
-                return None
-            return "/faelle?luecke=1"
-
-        target = await ws.once(session, forms.one(form, "formular"), act)
+        target, errors, _ = await ws.send(
+            session,
+            forms.one(form, "formular"),
+            errors,
+            REPORT,
+            {"input": value},
+            lambda data: "/faelle?luecke=1",
+        )
         if target is None:
             return page(
                 request, session, forms.kept(form), errors, forms.one(form, "formular"), 400

@@ -247,18 +247,19 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check(form, found)
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, document, {"input": {"gapId": gap_id, **value}})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems, fields=fields)
-                return None
-            position = next(iter(answer.data.values()))["position"]
+        def done(data: dict[str, Any]) -> str:
+            position = next(iter(data.values()))["position"]
             return f"/steuerung/luecken/{gap_id}?stand={position}&{flag}=1"
 
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            document,
+            {"input": {"gapId": gap_id, **value}},
+            done,
+            lambda problems: forms.api_errors(problems, fields=fields),
+        )
         if target is None:
             return await gap_page(
                 request, session, found, forms.kept(form), errors, token, name, 400

@@ -103,19 +103,14 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check(form, case_id, today())
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, REQUEST, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems)
-                return None
-            result = answer.data["requestMediation"]
+        def requested(data: dict[str, Any]) -> str:
+            result = data["requestMediation"]
             assigned = "zugeteilt" if result.get("mediatorId") else "offen"
             return f"/faelle/{case_id}?stand={result['position']}&sprachmittlung={assigned}"
 
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session, token, errors, REQUEST, {"input": value}, requested
+        )
         if target is None:
             return await page(request, session, case_id, forms.kept(form), errors, token, 400)
         return RedirectResponse(target, status_code=303)

@@ -114,6 +114,17 @@ def check(
     return {"personId": person, "ground": ground.upper()}, errors
 
 
+def refusals(problems: list[Any]) -> forms.Errors:
+    """The API's refusals of an erasure or restriction as the form's errors."""
+    return forms.api_errors(problems, fields=FIELDS)
+
+
+def done_page(done: str, answer: dict[str, Any]) -> str:
+    """The officer's page after an erasure or restriction, naming the services still to
+    confirm."""
+    return "/datenschutz?" + urlencode({"erledigt": done, "offen": ",".join(answer["pending"])})
+
+
 def router(ws: Workspace) -> APIRouter:
     routes = APIRouter(include_in_schema=False)
 
@@ -277,20 +288,15 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check(form, RESTRICTION_GROUNDS)
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, RESTRICT, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems, fields=FIELDS)
-                return None
-            done = answer.data["restrictProcessing"]
-            return "/datenschutz?" + urlencode(
-                {"erledigt": "einschraenkung", "offen": ",".join(done["pending"])}
-            )
-
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            RESTRICT,
+            {"input": value},
+            lambda data: done_page("einschraenkung", data["restrictProcessing"]),
+            refusals,
+        )
         if target is None:
             return page(
                 request,
@@ -359,20 +365,15 @@ def router(ws: Workspace) -> APIRouter:
         value, errors = check(form, ERASURE_GROUNDS, confirm=True)
         token = forms.one(form, "formular")
 
-        async def act() -> str | None:
-            nonlocal errors
-            if errors:
-                return None
-            answer = await ws.graphql(session, ERASE, {"input": value})
-            if not answer.ok:
-                errors = forms.api_errors(answer.problems, fields=FIELDS)
-                return None
-            done = answer.data["erasePerson"]
-            return "/datenschutz?" + urlencode(
-                {"erledigt": "loeschung", "offen": ",".join(done["pending"])}
-            )
-
-        target = await ws.once(session, token, act)
+        target, errors, _ = await ws.send(
+            session,
+            token,
+            errors,
+            ERASE,
+            {"input": value},
+            lambda data: done_page("loeschung", data["erasePerson"]),
+            refusals,
+        )
         if target is None:
             if set(errors) - {"bestaetigt", "_"}:  # the person or ground was tampered with
                 return page(request, session, errors=errors, status_code=400)

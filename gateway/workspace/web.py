@@ -19,7 +19,7 @@ from fastapi.templating import Jinja2Templates
 
 from gateway.auth import Principal
 from gateway.context import BadPurpose, HubContext, request_purpose
-from gateway.workspace import labels
+from gateway.workspace import forms, labels
 from gateway.workspace.sessions import Session, SessionStore
 
 if TYPE_CHECKING:
@@ -298,6 +298,35 @@ class Workspace:
         return response
 
     # -- the data ---------------------------------------------------------------------------
+
+    async def send(
+        self,
+        session: Session,
+        token: str,
+        errors: dict[str, str],
+        document: str,
+        variables: dict[str, Any],
+        then: Callable[[dict[str, Any]], str],
+        refusals: Callable[[list[Problem]], dict[str, str]] = forms.api_errors,
+    ) -> tuple[str | None, dict[str, str], list[Problem]]:
+        """A form's mutation, sent once per form token (:meth:`once`) and only when the form
+        has no errors of its own. Answers the page to go to (``then`` of the answer's data), or
+        ``None`` with the form's errors (its own, or the API's refusals as form errors by
+        ``refusals``) and the API's problems."""
+        found = dict(errors)
+        problems: list[Problem] = []
+
+        async def act() -> str | None:
+            if found:
+                return None
+            answer = await self.graphql(session, document, variables)
+            if not answer.ok:
+                problems.extend(answer.problems)
+                found.update(refusals(answer.problems))
+                return None
+            return then(answer.data)
+
+        return await self.once(session, token, act), found, problems
 
     async def graphql(
         self,
