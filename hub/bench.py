@@ -17,9 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import os
-import shutil
 import statistics
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -29,10 +27,8 @@ import asyncpg
 import httpx
 
 from contracts.positions import Position
-from gateway.auth import issue_token
-from hub.supervisor import Supervisor, default_children
-from services.runtime.database import with_database
-from services.runtime.embedded import free_port
+from hub.bench_hub import start_bench_hub
+from hub.supervisor import Supervisor
 from services.runtime.settings import HubSettings
 
 REGISTER = "mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) { position } }"
@@ -137,49 +133,15 @@ def run_benchmark(
     if quick:
         arrivals = min(arrivals, 300)
         seconds = min(seconds, 5.0)
-    home = Path(tempfile.mkdtemp(prefix="hub-bench-"))
-    port = free_port()
-    os.environ.pop("HUB_POSTGRES_URL", None)
-    os.environ.pop("HUB_NATS_URL", None)
-    # one token sends the whole burst: the per-subject rate limit would measure itself
-    os.environ.setdefault("HUB_RATE_LIMIT_PER_SECOND", "0")
-    settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
-    os.environ.update(
-        {
-            "HUB_HOME": str(home),
-            "HUB_GATEWAY_PORT": str(port),
-            "HUB_INBOUND_PORT": str(free_port()),
-            "HUB_LOG_LEVEL": "WARNING",
-        }
-    )
-    from hub.catalog import SERVICES
-
-    supervisor = Supervisor(settings, children=default_children(list(SERVICES)))
     report: dict[str, Any] = {
         "cores": os.cpu_count(),
         "concurrency": CONCURRENCY,
         "events_per_arrival": EVENTS_PER_ARRIVAL,
     }
+    hub = start_bench_hub("hub-bench-")
+    supervisor, db_url = hub.supervisor, hub.db_url
     try:
-        pg_url, nats_url = supervisor.start_servers()
-        supervisor.env = {
-            **os.environ,
-            "HUB_POSTGRES_URL": pg_url,
-            "HUB_NATS_URL": nats_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        db_url = with_database(pg_url, settings.database)
-        supervisor.provision(pg_url, nats_url)
-        for child in supervisor.children:
-            supervisor.spawn(child)
-        supervisor.wait_healthy()
-        token = issue_token(
-            settings.resolved_jwt_secret(),
-            subject="bench",
-            agency="abh-05315",
-            role="abh_officer",
-            issuer=settings.jwt_issuer,
-        )
+        token = hub.token("bench")
         warm_up = 20 if quick else 50
         asyncio.run(_burst(supervisor.base_url, token, db_url, warm_up))
         if rates:
@@ -198,16 +160,14 @@ def run_benchmark(
             after = _cpu(supervisor)
             backlog = _backlog(
                 supervisor,
-                settings.model_copy(update={"postgres_url": pg_url}),
+                hub.settings,
                 db_url,
                 arrivals,
                 already=warm_up + arrivals,
             )
             report.update(_burst_report(arrivals, result, backlog, before, after, memory.peaks))
     finally:
-        supervisor.shutdown()
-        if not keep:
-            shutil.rmtree(home, ignore_errors=True)
+        hub.stop(keep)
     print(_table(report))
     if json_path:
         Path(json_path).write_text(json.dumps(report, indent=2) + "\n")

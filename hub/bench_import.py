@@ -12,19 +12,15 @@ import asyncio
 import datetime as dt
 import json
 import os
-import shutil
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import asyncpg
 
-from gateway.auth import issue_token
+from hub.bench_hub import start_bench_hub
 from hub.importer import generate, import_file, report
-from hub.supervisor import Supervisor, default_children
-from services.runtime.database import with_database
-from services.runtime.embedded import free_port
+from hub.supervisor import Supervisor
 from services.runtime.settings import HubSettings
 
 SCHEMA = "foreigners_authority"
@@ -124,53 +120,21 @@ async def _counts(db_url: str, after: int = 0) -> dict[str, int]:
 
 
 def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BATCH_SIZE) -> int:
-    home = Path(tempfile.mkdtemp(prefix="hub-bench-import-"))
-    port, inbound_port = free_port(), free_port()
-    os.environ.pop("HUB_POSTGRES_URL", None)
-    os.environ.pop("HUB_NATS_URL", None)
-    os.environ.setdefault("HUB_RATE_LIMIT_PER_SECOND", "0")
-    settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
-    os.environ.update(
-        {
-            "HUB_HOME": str(home),
-            "HUB_GATEWAY_PORT": str(port),
-            "HUB_INBOUND_PORT": str(inbound_port),
-            "HUB_INBOUND_BATCH_MAX": str(max(batch_size, 5000)),
-            "HUB_LOG_LEVEL": "WARNING",
-        }
+    hub = start_bench_hub(
+        "hub-bench-import-", env={"HUB_INBOUND_BATCH_MAX": str(max(batch_size, 5000))}
     )
-    from hub.catalog import SERVICES
-
-    today = dt.date.today()
-    warm_up, data = home / "warm-up.ndjson", home / "import.ndjson"
-    generate(warm_up, 20, today=today, seed=1, prefix="warm")
-    lines = generate(data, persons, today=today, seed=2, prefix="bench")
-    raw_file = home / "raw.ndjson"
-    generate(raw_file, persons, today=today, seed=3, prefix="raw")
-    supervisor = Supervisor(settings, children=default_children(list(SERVICES)))
+    supervisor, db_url = hub.supervisor, hub.db_url
     try:
-        pg_url, nats_url = supervisor.start_servers()
-        supervisor.env = {
-            **os.environ,
-            "HUB_POSTGRES_URL": pg_url,
-            "HUB_NATS_URL": nats_url,
-            "PYTHONUNBUFFERED": "1",
-        }
-        db_url = with_database(pg_url, settings.database)
-        supervisor.provision(pg_url, nats_url)
-        for child in supervisor.children:
-            supervisor.spawn(child)
-        supervisor.wait_healthy()
-        token = issue_token(
-            settings.resolved_jwt_secret(),
-            subject="bench-import",
-            agency="abh-05315",
-            role="abh_officer",
-            issuer=settings.jwt_issuer,
-        )
-        url = f"http://127.0.0.1:{inbound_port}"
+        today = dt.date.today()
+        warm_up, data = hub.home / "warm-up.ndjson", hub.home / "import.ndjson"
+        generate(warm_up, 20, today=today, seed=1, prefix="warm")
+        lines = generate(data, persons, today=today, seed=2, prefix="bench")
+        raw_file = hub.home / "raw.ndjson"
+        generate(raw_file, persons, today=today, seed=3, prefix="raw")
+        token = hub.token("bench-import")
+        url = f"http://127.0.0.1:{hub.inbound_port}"
         import_file(warm_up, url, token, batch_size=batch_size, progress=False)
-        raw = _raw_writes(settings.model_copy(update={"postgres_url": pg_url}), raw_file)
+        raw = _raw_writes(hub.settings, raw_file)
         before = _wait_settled(db_url)
         watch = _Watch(db_url)
         watch.thread.start()
@@ -190,9 +154,7 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         assert watch.projected_at is not None
         cpu_after = _cpu(supervisor)
     finally:
-        supervisor.shutdown()
-        if not keep:
-            shutil.rmtree(home, ignore_errors=True)
+        hub.stop(keep)
     stored = after["stored"]
     accept_s = accepted_at - started
     relay_s = max(watch.relayed_at - started, accept_s)

@@ -25,7 +25,6 @@ import re
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,9 +36,8 @@ import asyncpg
 import httpx
 
 from gateway.auth import issue_token
-from hub.supervisor import Supervisor, default_children
-from services.runtime.database import with_database
-from services.runtime.embedded import free_port
+from hub.bench_hub import start_bench_hub
+from hub.supervisor import Supervisor
 from services.runtime.settings import HubSettings
 
 SERVICE = "foreigners_authority"
@@ -210,40 +208,11 @@ class Bench:
 
 
 def start(with_gateway: bool) -> Bench:
-    home = Path(tempfile.mkdtemp(prefix="hub-bench-reads-"))
-    port = free_port()
-    for name in ("HUB_POSTGRES_URL", "HUB_NATS_URL"):
-        os.environ.pop(name, None)
-    # one token sends every request: the per-subject rate limit would measure itself
-    os.environ["HUB_RATE_LIMIT_PER_SECOND"] = "0"
-    os.environ.update(
-        {
-            "HUB_HOME": str(home),
-            "HUB_GATEWAY_PORT": str(port),
-            "HUB_INBOUND_PORT": str(free_port()),
-            "HUB_LOG_LEVEL": "WARNING",
-        }
+    os.environ["HUB_RATE_LIMIT_PER_SECOND"] = "0"  # one token sends every request
+    hub = start_bench_hub(
+        "hub-bench-reads-", children=lambda child: with_gateway and child.name == "gateway"
     )
-    settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
-    from hub.catalog import SERVICES
-
-    children = [c for c in default_children(list(SERVICES)) if c.name == "gateway"]
-    supervisor = Supervisor(settings, children=children if with_gateway else [])
-    pg_url, nats_url = supervisor.start_servers()
-    supervisor.env = {
-        **os.environ,
-        "HUB_POSTGRES_URL": pg_url,
-        "HUB_NATS_URL": nats_url,
-        "PYTHONUNBUFFERED": "1",
-    }
-    supervisor.provision(pg_url, nats_url)
-    settings = settings.model_copy(update={"postgres_url": pg_url, "nats_url": nats_url})
-    bench = Bench(supervisor, settings, with_database(pg_url, settings.database), nats_url, home)
-    if with_gateway:
-        for child in supervisor.children:
-            supervisor.spawn(child)
-        supervisor.wait_healthy()
-    return bench
+    return Bench(hub.supervisor, hub.settings, hub.db_url, hub.nats_url, hub.home)
 
 
 def stop(bench: Bench, keep: bool) -> None:
