@@ -1,7 +1,7 @@
-"""A ``caseEvents`` subscriber's page of rows is audited in one group commit, not one commit
-per row, and still no row is delivered before its own access-log entry is stored: a row
-whose entry failed is not delivered, and it and the rows after it come at the next wake-up,
-each once and in order, with one entry each."""
+"""A ``caseEvents`` or ``referralInbox`` subscriber's page of rows is audited in one group
+commit, not one commit per row, and still no row is delivered before its own access-log
+entry is stored: a row whose entry failed is not delivered, and it and the rows after it come
+at the next wake-up, each once and in order, with one entry each."""
 
 from __future__ import annotations
 
@@ -15,9 +15,18 @@ import asyncpg
 import pytest
 import uvicorn
 
+from contracts.positions import Position
 from gateway import audit, subscriptions
 from gateway.auth import Principal
-from tests.integration.case_flow import CASE_MANAGER, open_case
+from tests.integration.case_flow import (
+    CASE_MANAGER,
+    INBOX,
+    PARTNER,
+    consent_for_awo,
+    ok,
+    open_case,
+    refer_to_awo,
+)
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_subscription_resume import RESUMABLE, agree_goal, on_timeline
 from tests.integration.test_subscriptions import Subscriber, token_for
@@ -132,6 +141,48 @@ async def test_a_row_whose_entry_failed_is_delivered_later_with_its_entry(
     # the last token resumes after the last row
     last = subscriptions.parse_resume_token(delivered[-1]["resume"])
     assert last[delivered[-1]["service"]] == delivered[-1]["position"]
+
+
+INBOX_FROM = """subscription($after: String) {
+  referralInbox(after: $after) { id sharedCase { targetGroup } resume } }"""
+
+
+async def test_a_burst_of_referrals_is_audited_in_fewer_commits_than_referrals(
+    hub: InProcessHub, ws_url: str, database_url: str
+) -> None:
+    # given three referrals with shared case data due to a partner agency
+    sent = []
+    for _ in range(3):
+        opened = await open_case(hub)
+        consent = await consent_for_awo(hub, opened["caseId"])
+        sent.append(await refer_to_awo(hub, opened["caseId"], consent["consentId"]))
+    await ok(hub, INBOX, {"atLeast": sent[-1]["position"]}, PARTNER)  # projected
+    conn = await asyncpg.connect(database_url)
+    try:
+        before = await conn.fetchval("SELECT coalesce(max(seq), 0) FROM gateway.audit_log")
+
+        # when the partner subscribes from the start of case management's log
+        start = Position("case_management", 0).token()
+        async with Subscriber.connect(ws_url, token_for(hub, PARTNER), PARTNER["purpose"]) as p:
+            await p.acked()
+            await p.subscribe("inbox", INBOX_FROM, {"after": start})
+            delivered = [(await p.next())["referralInbox"] for _ in range(3)]
+            assert await p.nothing_for(1.0)
+
+        # then each arrived with its shared case and its own entry, in fewer commits
+        assert sorted(r["id"] for r in delivered) == sorted(s["referralId"] for s in sent)
+        assert all(r["sharedCase"] is not None for r in delivered)
+        row = await conn.fetchrow(
+            "SELECT count(*) AS entries, count(DISTINCT xmin::text) AS commits"
+            " FROM gateway.audit_log WHERE action = 'referral_inbox' AND seq > $1",
+            before,
+        )
+        assert row["entries"] == 3
+        assert row["commits"] < 3
+        report = await audit.verify_chain(conn)
+        assert report.intact, report.breaks
+    finally:
+        await conn.close()
 
 
 async def test_record_reads_stores_the_entries_in_one_commit_in_order(
