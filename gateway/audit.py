@@ -12,7 +12,7 @@ the last number and hash, so that removing entries from the end shows too.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -161,12 +161,27 @@ class GroupCommit:
         self.entries = 0
 
     async def append(self, entry: Entry) -> None:
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((entry, future))
-        if self._flushing is None:
-            self._flushing = asyncio.create_task(self._flush_all())
+        (future,) = self.submit([entry])
         # shielded: a cancelled read does not cancel its entry (it is written all the same)
         await asyncio.shield(future)
+
+    def submit(self, entries: Sequence[Entry]) -> list[asyncio.Future[None]]:
+        """Queue several entries at once, next to each other in the chain and in the order
+        given, and return at once one future per entry, done when that entry is committed
+        (or failed with its commit's error). They go into the same commit unless the group
+        is full (:data:`MAX_GROUP`): then they are split over consecutive commits, and a
+        caller stops at the first entry that failed."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[None]] = []
+        for entry in entries:
+            future: asyncio.Future[None] = loop.create_future()
+            # a caller that stops at an earlier failure need not collect the later ones
+            future.add_done_callback(_retrieved)
+            self._waiting.append((entry, future))
+            futures.append(future)
+        if futures and self._flushing is None:
+            self._flushing = asyncio.create_task(self._flush_all())
+        return futures
 
     async def _flush_all(self) -> None:
         try:
@@ -218,6 +233,11 @@ def group_commit(pool: asyncpg.Pool) -> GroupCommit:
     return group
 
 
+def _retrieved(future: asyncio.Future[None]) -> None:
+    if not future.cancelled():
+        future.exception()  # seen: no "exception was never retrieved" for an unawaited one
+
+
 def _forget(group: GroupCommit) -> None:
     if _GROUPS.get(id(group.pool)) is group:
         del _GROUPS[id(group.pool)]
@@ -250,6 +270,43 @@ async def record_read(
         await group_commit(pool).append(entry)
     else:
         await pool.execute(_INSERT_ONE, *entry)
+
+
+def record_reads(
+    pool: asyncpg.Pool,
+    principal: Principal,
+    *,
+    action: str,
+    person_ids: Sequence[UUID | None],
+    purpose: str,
+) -> list[asyncio.Future[None]]:
+    """Log several reads at once (one per person id, in that order), for a reader that
+    delivers them one after the other: returns at once one future per entry, which
+    returns once that entry is stored (committed) and raises if its commit failed. The
+    entries join one group commit (:class:`GroupCommit`), so a page of rows costs one commit
+    instead of one per row. Await them in order and deliver each read only after its own:
+    an entry is written even if its future is cancelled or never awaited."""
+    if not person_ids:  # nothing to queue (and no group commit to leave behind)
+        return []
+    futures = group_commit(pool).submit(
+        [
+            (
+                principal.subject,
+                principal.agency,
+                principal.role,
+                action,
+                person_id,
+                purpose,
+                None,
+            )
+            for person_id in person_ids
+        ]
+    )
+    # shielded: a subscriber that goes away does not cancel the entries (stored all the same)
+    shielded = [asyncio.shield(future) for future in futures]
+    for outer in shielded:
+        outer.add_done_callback(_retrieved)
+    return shielded
 
 
 @dataclass(frozen=True)

@@ -247,15 +247,19 @@ class Subscription:
                         "case events: the read model is unavailable (%s)", type(error).__name__
                     )
                     continue
-                for row in rows:  # in (source, position) order: the cursor follows each row
+                # the page's entries in one group commit; each row is delivered only once its
+                # own entry is stored, in order
+                stored = audit.record_reads(
+                    context.pool,
+                    principal,
+                    action="case_events",
+                    person_ids=[row["person_id"] for row in rows],
+                    purpose=context.audit_purpose("case_processing"),
+                )
+                for row, entry_stored in zip(rows, stored, strict=True):
+                    # in (source, position) order: the cursor follows each row
                     try:
-                        await audit.record_read(
-                            context.pool,
-                            principal,
-                            action="case_events",
-                            person_id=row["person_id"],
-                            purpose=context.audit_purpose("case_processing"),
-                        )
+                        await entry_stored
                     except TRANSIENT as error:
                         log.warning(
                             "case events: the audit is unavailable (%s)", type(error).__name__
@@ -311,16 +315,27 @@ class Subscription:
                         "referral inbox: the read model is unavailable (%s)", type(error).__name__
                     )
                     continue
-                for n, referral in enumerate(reversed(changed), start=1):  # oldest first
+                delivered = list(reversed(changed))  # oldest first
+                # the batch's entries (case data shared) in one group commit; each referral is
+                # delivered only once its own entry is stored, in order
+                audited = [r for r in delivered if r.shared_case is not None]
+                stored = dict(
+                    zip(
+                        map(id, audited),
+                        audit.record_reads(
+                            context.pool,
+                            principal,
+                            action="referral_inbox",
+                            person_ids=[UUID(r.person_id) for r in audited],
+                            purpose=context.audit_purpose("case_processing"),
+                        ),
+                        strict=True,
+                    )
+                )
+                for n, referral in enumerate(delivered, start=1):
                     if referral.shared_case is not None:
                         try:
-                            await audit.record_read(
-                                context.pool,
-                                principal,
-                                action="referral_inbox",
-                                person_id=UUID(referral.person_id),
-                                purpose=context.audit_purpose("case_processing"),
-                            )
+                            await stored[id(referral)]
                         except TRANSIENT as error:
                             # the next wake-up delivers this batch again: once more rather
                             # than never
