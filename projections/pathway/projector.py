@@ -106,6 +106,8 @@ _UPSERT_PERSON = (
     + ", ".join(f"{c} = EXCLUDED.{c}" for c in PERSON_COLUMNS[1:])
 )
 
+PERIOD_COLUMNS = ("person_id", "position", "kind", "start_on", "end_on", "paragraph", "continues")
+
 Row = dict[str, Any]
 
 
@@ -113,8 +115,9 @@ Row = dict[str, Any]
 class Batch:
     """The pathway rows of the current transaction that wait for ``flush``: each person's
     ``pathway_persons`` row (read once per batch, then kept here), the stage history and the
-    milestones. One statement per table per batch instead of several per event; the periods
-    and dated facts are still written at once (the handlers update and read them)."""
+    milestones, and each person's periods of stay (read once per batch, ended and begun
+    here). One statement per table per batch instead of several per event; the other dated
+    facts (certificates, assessments, ...) are still written at once."""
 
     #: the person rows read or created in this batch (None: the person has no row)
     persons: dict[UUID, Row | None] = field(default_factory=dict)
@@ -126,8 +129,14 @@ class Batch:
     arrival_since: dict[UUID, date] = field(default_factory=dict)
     #: (person, milestone) -> reached on (the first word counts, as ``DO NOTHING`` keeps it)
     milestones: dict[tuple[UUID, str], date] = field(default_factory=dict)
+    #: each touched person's periods of stay by position (read once per batch)
+    periods: dict[UUID, dict[int, Row]] = field(default_factory=dict)
+    #: the periods (person, position) begun or changed in this batch
+    changed_periods: set[tuple[UUID, int]] = field(default_factory=set)
 
     def clear(self) -> None:
+        self.periods.clear()
+        self.changed_periods.clear()
         self.persons.clear()
         self.dirty.clear()
         self.history.clear()
@@ -144,13 +153,33 @@ class Batch:
             self.persons[pid] = dict(found) if found is not None else None
         return self.persons[pid]
 
+    async def periods_of(self, conn: asyncpg.Connection, pid: UUID) -> dict[int, Row]:
+        if pid not in self.periods:
+            rows = await conn.fetch(
+                f"SELECT {', '.join(PERIOD_COLUMNS)} FROM projections.pathway_periods"
+                " WHERE person_id = $1",
+                pid,
+            )
+            self.periods[pid] = {row["position"]: dict(row) for row in rows}
+        return self.periods[pid]
+
     async def write(self, conn: asyncpg.Connection) -> None:
         """Write what waits, one statement per table."""
+        if self.changed_periods:
+            periods = [self.periods[pid][position] for pid, position in self.changed_periods]
+            await conn.execute(
+                f"INSERT INTO projections.pathway_periods ({', '.join(PERIOD_COLUMNS)})"
+                " SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::date[],"
+                " $5::date[], $6::text[], $7::text[])"
+                " ON CONFLICT (person_id, position) DO UPDATE SET "
+                + ", ".join(f"{c} = EXCLUDED.{c}" for c in PERIOD_COLUMNS[2:]),
+                *([period[c] for period in periods] for c in PERIOD_COLUMNS),
+            )
         if self.dirty:
-            rows = [self.persons[pid] for pid in self.dirty]
+            persons = [self.persons[pid] for pid in self.dirty]
             await conn.executemany(
                 _UPSERT_PERSON,
-                [tuple(row[c] for c in PERSON_COLUMNS) for row in rows if row is not None],
+                [tuple(row[c] for c in PERSON_COLUMNS) for row in persons if row is not None],
             )
         if self.arrival_since:
             await conn.execute(
@@ -186,7 +215,7 @@ class Batch:
 @dataclass(frozen=True)
 class PersonPath:
     """One person's pathway rows, as the event at ``position`` changes them (the person's
-    row, stage history and milestones through the batch's cache)."""
+    row, stage history, milestones and periods through the batch's cache)."""
 
     conn: asyncpg.Connection
     pid: UUID
@@ -251,18 +280,27 @@ class PersonPath:
         paragraph: str | None = None,
         continues: str | None = None,
     ) -> None:
-        await self.conn.execute(
-            "INSERT INTO projections.pathway_periods (person_id, position, kind, start_on,"
-            " end_on, paragraph, continues) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            self.pid,
-            self.position,
-            kind,
-            start,
-            end,
-            paragraph,
-            continues,
-        )
+        periods = await self.periods()
+        if self.position in periods:
+            return  # a redelivery adds none
+        periods[self.position] = {
+            "person_id": self.pid,
+            "position": self.position,
+            "kind": kind,
+            "start_on": start,
+            "end_on": end,
+            "paragraph": paragraph,
+            "continues": continues,
+        }
+        self.batch.changed_periods.add((self.pid, self.position))
+
+    async def periods(self) -> dict[int, Row]:
+        """The person's periods of stay by position (kept in the batch, written in flush)."""
+        return await self.batch.periods_of(self.conn, self.pid)
+
+    async def set_end(self, period: Row, end: date) -> None:
+        period["end_on"] = end
+        self.batch.changed_periods.add((self.pid, period["position"]))
 
     async def insert(self, table: str, **values: Any) -> None:
         """A dated fact begun by this event (one row per event: a redelivery adds none)."""
@@ -285,15 +323,14 @@ class PersonPath:
     ) -> None:
         """End open (or later-ending) periods of these kinds the day before ``on``."""
         last = on - timedelta(days=1)
-        await self.conn.execute(
-            "UPDATE projections.pathway_periods SET end_on = $3 WHERE person_id = $1"
-            " AND ($2::text[] IS NULL OR kind = ANY($2)) AND start_on <= $3"
-            " AND (end_on IS NULL OR end_on > $3)"
-            + (" AND end_on IS NULL" if only_open_past else ""),
-            self.pid,
-            list(kinds) if kinds else None,
-            last,
-        )
+        for period in (await self.periods()).values():
+            if (
+                (kinds is None or period["kind"] in kinds)
+                and period["start_on"] <= last
+                and (period["end_on"] is None or period["end_on"] > last)
+                and not (only_open_past and period["end_on"] is not None)
+            ):
+                await self.set_end(period, last)
 
     async def raise_level(self, level: str) -> None:
         row = await self.row()
@@ -430,13 +467,14 @@ async def _fiktion(
 ) -> None:
     continues = None
     if p.kind == "81_4":  # the title applied for in time is deemed to continue
-        continues = await person.conn.fetchval(
-            "SELECT paragraph FROM projections.pathway_periods WHERE person_id = $1"
-            " AND kind IN ('residence_title', 'visa') AND start_on <= $2"
-            " ORDER BY start_on DESC, position DESC LIMIT 1",
-            person.pid,
-            p.issued_on,
-        )
+        titles = [
+            period
+            for period in (await person.periods()).values()
+            if period["kind"] in ("residence_title", "visa") and period["start_on"] <= p.issued_on
+        ]
+        if titles:  # the latest begun
+            latest = max(titles, key=lambda period: (period["start_on"], period["position"]))
+            continues = latest["paragraph"]
     await person.period("fiktion", p.issued_on, p.valid_until, continues=continues)
 
 
@@ -453,12 +491,11 @@ async def _temporary_protection(
 async def _temporary_protection_extended(
     person: PersonPath, event: CloudEvent, p: fa.TemporaryProtectionExtended
 ) -> None:
-    await person.conn.execute(
-        "UPDATE projections.pathway_periods SET end_on = $2 WHERE person_id = $1"
-        " AND kind = 'temporary_protection' AND (end_on IS NULL OR end_on < $2)",
-        person.pid,
-        p.valid_until,
-    )
+    for period in (await person.periods()).values():
+        if period["kind"] == "temporary_protection" and (
+            period["end_on"] is None or period["end_on"] < p.valid_until
+        ):
+            await person.set_end(period, p.valid_until)
 
 
 @on_event.handles(fa.ResidenceTitleGranted)
@@ -652,6 +689,8 @@ async def _erased(
     await path.set(erased=True, nationalities=None)
     for table in ERASED_TABLES:
         await path.conn.execute(f"DELETE FROM projections.{table} WHERE person_id = $1", path.pid)
+    path.batch.periods[path.pid] = {}  # none waits to be written either
+    path.batch.changed_periods -= {key for key in path.batch.changed_periods if key[0] == path.pid}
 
 
 #: the tables of a person's dated facts: dropped with the periods on erasure or restriction

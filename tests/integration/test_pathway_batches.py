@@ -122,10 +122,23 @@ def story(a: str, b: str, c: str) -> list[Payload]:
         ),
         fa.LanguageCertificateRecorded(person_id=a, cefr_level="A1", issued_on=date(2018, 7, 5)),
         fa.StayAbroadBegan(person_id=b, left_on=date(2019, 12, 1)),
+        fa.TemporaryProtectionGranted(
+            person_id=b, valid_from=date(2019, 12, 2), valid_until=date(2020, 6, 1)
+        ),
+        fa.FiktionsbescheinigungIssued(
+            person_id=a, kind="81_4", issued_on=date(2020, 2, 1), valid_until=date(2020, 8, 1)
+        ),
+        fa.TemporaryProtectionExtended(person_id=b, valid_until=date(2021, 6, 1)),
         PersonalDataErased(
             person_id=c, ground=ErasureGround.REQUEST, requested_by="dpo", key_destroyed=True
         ),
         fa.LanguageCertificateRecorded(person_id=c, cefr_level="B2", issued_on=date(2020, 1, 5)),
+        fa.DuldungIssued(
+            person_id=c,
+            ground="§ 60a (2) AufenthG",
+            valid_from=date(2020, 1, 2),
+            valid_until=date(2020, 7, 1),
+        ),
         fa.ReturnedFromAbroad(person_id=b, returned_on=date(2020, 1, 10)),
         fa.NaturalisationRequirementAssessed(
             person_id=a,
