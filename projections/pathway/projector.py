@@ -7,9 +7,9 @@ naturalisation is evaluated from these rows at query time (``readiness(asOf:)``)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import asyncpg
@@ -76,21 +76,161 @@ TITLE_KINDS = {
 }
 
 
+#: the columns of ``pathway_persons``, in the order :class:`Batch` writes them
+PERSON_COLUMNS = (
+    "person_id",
+    "abh_id",
+    "municipality_key",
+    "entry_date",
+    "entry_mode",
+    "stage",
+    "stage_since",
+    "protection_granted_on",
+    "language_level",
+    "course_completed_on",
+    "test_passed_on",
+    "livelihood_secured",
+    "no_relevant_conviction",
+    "commitment_declared",
+    "eu_or_swiss",
+    "departed_on",
+    "naturalisation_applied_on",
+    "naturalised_on",
+    "erased",
+    "nationalities",
+)
+_UPSERT_PERSON = (
+    f"INSERT INTO projections.pathway_persons ({', '.join(PERSON_COLUMNS)})"
+    f" VALUES ({', '.join(f'${i}' for i in range(1, len(PERSON_COLUMNS) + 1))})"
+    " ON CONFLICT (person_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in PERSON_COLUMNS[1:])
+)
+
+PERIOD_COLUMNS = ("person_id", "position", "kind", "start_on", "end_on", "paragraph", "continues")
+
+Row = dict[str, Any]
+
+
+@dataclass
+class Batch:
+    """The pathway rows of the current transaction that wait for ``flush``: each person's
+    ``pathway_persons`` row (read once per batch, then kept here), the stage history and the
+    milestones, and each person's periods of stay (read once per batch, ended and begun
+    here). One statement per table per batch instead of several per event; the other dated
+    facts (certificates, assessments, ...) are still written at once."""
+
+    #: the person rows read or created in this batch (None: the person has no row)
+    persons: dict[UUID, Row | None] = field(default_factory=dict)
+    #: the persons whose row changed
+    dirty: set[UUID] = field(default_factory=set)
+    #: (person, position) -> (since, stage)
+    history: dict[tuple[UUID, int], tuple[date, str]] = field(default_factory=dict)
+    #: the ``since`` of the stored history rows at ``arrival``, per person (the last word)
+    arrival_since: dict[UUID, date] = field(default_factory=dict)
+    #: (person, milestone) -> reached on (the first word counts, as ``DO NOTHING`` keeps it)
+    milestones: dict[tuple[UUID, str], date] = field(default_factory=dict)
+    #: each touched person's periods of stay by position (read once per batch)
+    periods: dict[UUID, dict[int, Row]] = field(default_factory=dict)
+    #: the periods (person, position) begun or changed in this batch
+    changed_periods: set[tuple[UUID, int]] = field(default_factory=set)
+
+    def clear(self) -> None:
+        self.periods.clear()
+        self.changed_periods.clear()
+        self.persons.clear()
+        self.dirty.clear()
+        self.history.clear()
+        self.arrival_since.clear()
+        self.milestones.clear()
+
+    async def person(self, conn: asyncpg.Connection, pid: UUID) -> Row | None:
+        if pid not in self.persons:
+            found = await conn.fetchrow(
+                f"SELECT {', '.join(PERSON_COLUMNS)} FROM projections.pathway_persons"
+                " WHERE person_id = $1",
+                pid,
+            )
+            self.persons[pid] = dict(found) if found is not None else None
+        return self.persons[pid]
+
+    async def periods_of(self, conn: asyncpg.Connection, pid: UUID) -> dict[int, Row]:
+        if pid not in self.periods:
+            rows = await conn.fetch(
+                f"SELECT {', '.join(PERIOD_COLUMNS)} FROM projections.pathway_periods"
+                " WHERE person_id = $1",
+                pid,
+            )
+            self.periods[pid] = {row["position"]: dict(row) for row in rows}
+        return self.periods[pid]
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        """Write what waits, one statement per table."""
+        if self.changed_periods:
+            periods = [self.periods[pid][position] for pid, position in self.changed_periods]
+            await conn.execute(
+                f"INSERT INTO projections.pathway_periods ({', '.join(PERIOD_COLUMNS)})"
+                " SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::date[],"
+                " $5::date[], $6::text[], $7::text[])"
+                " ON CONFLICT (person_id, position) DO UPDATE SET "
+                + ", ".join(f"{c} = EXCLUDED.{c}" for c in PERIOD_COLUMNS[2:]),
+                *([period[c] for period in periods] for c in PERIOD_COLUMNS),
+            )
+        if self.dirty:
+            persons = [self.persons[pid] for pid in self.dirty]
+            await conn.executemany(
+                _UPSERT_PERSON,
+                [tuple(row[c] for c in PERSON_COLUMNS) for row in persons if row is not None],
+            )
+        if self.arrival_since:
+            await conn.execute(
+                "UPDATE projections.pathway_stage_history h SET since = u.since"
+                " FROM unnest($1::uuid[], $2::date[]) AS u(person_id, since)"
+                " WHERE h.person_id = u.person_id AND h.stage = 'arrival'",
+                list(self.arrival_since),
+                list(self.arrival_since.values()),
+            )
+        if self.history:
+            await conn.execute(
+                "INSERT INTO projections.pathway_stage_history (person_id, position, since,"
+                " stage) SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::date[], $4::text[])"
+                " ON CONFLICT (person_id, position)"
+                " DO UPDATE SET since = EXCLUDED.since, stage = EXCLUDED.stage",
+                [pid for pid, _ in self.history],
+                [position for _, position in self.history],
+                [since for since, _ in self.history.values()],
+                [stage for _, stage in self.history.values()],
+            )
+        if self.milestones:
+            await conn.execute(
+                "INSERT INTO projections.pathway_milestones (person_id, milestone, reached_on)"
+                " SELECT * FROM unnest($1::uuid[], $2::text[], $3::date[])"
+                " ON CONFLICT (person_id, milestone) DO NOTHING",
+                [pid for pid, _ in self.milestones],
+                [name for _, name in self.milestones],
+                list(self.milestones.values()),
+            )
+        self.clear()
+
+
 @dataclass(frozen=True)
 class PersonPath:
-    """One person's pathway rows, as the event at ``position`` changes them."""
+    """One person's pathway rows, as the event at ``position`` changes them (the person's
+    row, stage history, milestones and periods through the batch's cache)."""
 
     conn: asyncpg.Connection
     pid: UUID
     position: int
+    batch: Batch
+
+    async def row(self) -> Row | None:
+        return await self.batch.person(self.conn, self.pid)
 
     async def set(self, **values: Any) -> None:
-        assignments = ", ".join(f"{k} = ${i}" for i, k in enumerate(values, start=2))
-        await self.conn.execute(
-            f"UPDATE projections.pathway_persons SET {assignments} WHERE person_id = $1",
-            self.pid,
-            *values.values(),
-        )
+        row = await self.row()
+        if row is None:
+            return
+        row.update(values)
+        self.batch.dirty.add(self.pid)
 
     async def stage(
         self,
@@ -103,44 +243,34 @@ class PersonPath:
         """The stage follows the latest status event, except that terminal stages stay and
         an open naturalisation application holds until it is completed (``force`` overrides
         the latter, for departure and transfer)."""
-        current = await self.conn.fetchval(
-            "SELECT stage FROM projections.pathway_persons WHERE person_id = $1", self.pid
-        )
+        row = await self.row()
+        current = None if row is None else row["stage"]
         if current is None or current in TERMINAL:
             return
         if only_from is not None and current not in only_from:
             return
         if current == "naturalisation_applied" and stage != "naturalised" and not force:
             return
-        await self.conn.execute(
-            "UPDATE projections.pathway_persons SET stage = $2, stage_since = $3"
-            " WHERE person_id = $1",
-            self.pid,
-            stage,
-            since,
-        )
+        await self.set(stage=stage, stage_since=since)
         await self.entered(stage, since)
 
     async def entered(self, stage: str, since: date) -> None:
         """Keep the stage the person entered, and since when (for counts by month)."""
-        await self.conn.execute(
-            "INSERT INTO projections.pathway_stage_history (person_id, since, stage, position)"
-            " VALUES ($1, $2, $3, $4) ON CONFLICT (person_id, position)"
-            " DO UPDATE SET since = EXCLUDED.since, stage = EXCLUDED.stage",
-            self.pid,
-            since,
-            stage,
-            self.position,
-        )
+        self.batch.history[(self.pid, self.position)] = (since, stage)
+
+    async def arrived(self, on: date) -> None:
+        """The person's arrival stage (if they are at it) and their history rows at
+        ``arrival`` count from ``on``."""
+        row = await self.row()
+        if row is not None and row["stage"] == "arrival":
+            await self.set(stage_since=on)
+        for key, (_, stage) in self.batch.history.items():
+            if key[0] == self.pid and stage == "arrival":
+                self.batch.history[key] = (on, stage)
+        self.batch.arrival_since[self.pid] = on
 
     async def milestone(self, name: str, on: date) -> None:
-        await self.conn.execute(
-            "INSERT INTO projections.pathway_milestones (person_id, milestone, reached_on)"
-            " VALUES ($1, $2, $3) ON CONFLICT (person_id, milestone) DO NOTHING",
-            self.pid,
-            name,
-            on,
-        )
+        self.batch.milestones.setdefault((self.pid, name), on)
 
     async def period(
         self,
@@ -150,18 +280,27 @@ class PersonPath:
         paragraph: str | None = None,
         continues: str | None = None,
     ) -> None:
-        await self.conn.execute(
-            "INSERT INTO projections.pathway_periods (person_id, position, kind, start_on,"
-            " end_on, paragraph, continues) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-            " ON CONFLICT DO NOTHING",
-            self.pid,
-            self.position,
-            kind,
-            start,
-            end,
-            paragraph,
-            continues,
-        )
+        periods = await self.periods()
+        if self.position in periods:
+            return  # a redelivery adds none
+        periods[self.position] = {
+            "person_id": self.pid,
+            "position": self.position,
+            "kind": kind,
+            "start_on": start,
+            "end_on": end,
+            "paragraph": paragraph,
+            "continues": continues,
+        }
+        self.batch.changed_periods.add((self.pid, self.position))
+
+    async def periods(self) -> dict[int, Row]:
+        """The person's periods of stay by position (kept in the batch, written in flush)."""
+        return await self.batch.periods_of(self.conn, self.pid)
+
+    async def set_end(self, period: Row, end: date) -> None:
+        period["end_on"] = end
+        self.batch.changed_periods.add((self.pid, period["position"]))
 
     async def insert(self, table: str, **values: Any) -> None:
         """A dated fact begun by this event (one row per event: a redelivery adds none)."""
@@ -176,33 +315,27 @@ class PersonPath:
         )
 
     async def entry_date(self) -> date | None:
-        found: date | None = await self.conn.fetchval(
-            "SELECT entry_date FROM projections.pathway_persons WHERE person_id = $1", self.pid
-        )
-        return found
+        row = await self.row()
+        return None if row is None else cast("date | None", row["entry_date"])
 
     async def end(
         self, kinds: tuple[str, ...] | None, on: date, *, only_open_past: bool = False
     ) -> None:
         """End open (or later-ending) periods of these kinds the day before ``on``."""
         last = on - timedelta(days=1)
-        await self.conn.execute(
-            "UPDATE projections.pathway_periods SET end_on = $3 WHERE person_id = $1"
-            " AND ($2::text[] IS NULL OR kind = ANY($2)) AND start_on <= $3"
-            " AND (end_on IS NULL OR end_on > $3)"
-            + (" AND end_on IS NULL" if only_open_past else ""),
-            self.pid,
-            list(kinds) if kinds else None,
-            last,
-        )
+        for period in (await self.periods()).values():
+            if (
+                (kinds is None or period["kind"] in kinds)
+                and period["start_on"] <= last
+                and (period["end_on"] is None or period["end_on"] > last)
+                and not (only_open_past and period["end_on"] is not None)
+            ):
+                await self.set_end(period, last)
 
     async def raise_level(self, level: str) -> None:
-        await self.conn.execute(
-            "UPDATE projections.pathway_persons SET language_level = $2 WHERE person_id = $1"
-            " AND (language_level IS NULL OR language_level < $2)",
-            self.pid,
-            level,
-        )
+        row = await self.row()
+        if row is not None and (row["language_level"] is None or row["language_level"] < level):
+            await self.set(language_level=level)
 
 
 on_event: Dispatch[PersonPath, None] = Dispatch()
@@ -210,16 +343,19 @@ on_event: Dispatch[PersonPath, None] = Dispatch()
 
 @on_event.handles(fa.PersonRegistered)
 async def _registered(person: PersonPath, event: CloudEvent, p: fa.PersonRegistered) -> None:
-    await person.conn.execute(
-        "INSERT INTO projections.pathway_persons (person_id, abh_id, stage, stage_since,"
-        " eu_or_swiss, nationalities) VALUES ($1, $2, 'arrival', $3, $4, $5)"
-        " ON CONFLICT DO NOTHING",
-        person.pid,
-        p.abh_id,
-        date_in_germany(event.time),
-        bool(set(p.nationalities) & EU_CODES),
-        list(p.nationalities),
-    )
+    if await person.row() is None:
+        row: Row = dict.fromkeys(PERSON_COLUMNS)
+        row.update(
+            person_id=person.pid,
+            abh_id=p.abh_id,
+            stage="arrival",
+            stage_since=date_in_germany(event.time),
+            eu_or_swiss=bool(set(p.nationalities) & EU_CODES),
+            erased=False,
+            nationalities=list(p.nationalities),
+        )
+        person.batch.persons[person.pid] = row
+        person.batch.dirty.add(person.pid)
     await person.entered("arrival", date_in_germany(event.time))
 
 
@@ -227,18 +363,7 @@ async def _registered(person: PersonPath, event: CloudEvent, p: fa.PersonRegiste
 async def _entry(person: PersonPath, event: CloudEvent, p: fa.EntryRecorded) -> None:
     await person.set(entry_date=p.entry_date, entry_mode=str(p.entry_mode))
     await person.milestone("entry", p.entry_date)
-    await person.conn.execute(
-        "UPDATE projections.pathway_persons SET stage_since = $2 WHERE person_id = $1"
-        " AND stage = 'arrival'",
-        person.pid,
-        p.entry_date,
-    )
-    await person.conn.execute(
-        "UPDATE projections.pathway_stage_history SET since = $2 WHERE person_id = $1"
-        " AND stage = 'arrival'",
-        person.pid,
-        p.entry_date,
-    )
+    await person.arrived(p.entry_date)
     if str(p.entry_mode) == "eu_free_movement":
         await person.period("eu_free_movement", p.entry_date, None)
 
@@ -285,12 +410,9 @@ async def _suspensive(
 
 
 async def _protected(person: PersonPath, on: date) -> None:
-    await person.conn.execute(
-        "UPDATE projections.pathway_persons SET protection_granted_on = $2 WHERE person_id = $1"
-        " AND protection_granted_on IS NULL",
-        person.pid,
-        on,
-    )
+    row = await person.row()
+    if row is not None and row["protection_granted_on"] is None:
+        await person.set(protection_granted_on=on)
     await person.milestone("protection_granted", on)
     await person.stage("protected_or_tolerated", on)
 
@@ -303,12 +425,9 @@ async def _court_decided(person: PersonPath, event: CloudEvent, p: fa.AsylumCour
 
 @on_event.handles(fa.AsylumDecisionFinal)
 async def _asylum_final(person: PersonPath, event: CloudEvent, p: fa.AsylumDecisionFinal) -> None:
-    protected = await person.conn.fetchval(
-        "SELECT protection_granted_on IS NOT NULL FROM projections.pathway_persons"
-        " WHERE person_id = $1",
-        person.pid,
-    )
-    if not protected:  # with protection the stay stays lawful until the title follows
+    row = await person.row()
+    # with protection the stay stays lawful until the title follows
+    if row is None or row["protection_granted_on"] is None:
         await person.end(("gestattung",), p.final_on, only_open_past=True)
 
 
@@ -348,13 +467,14 @@ async def _fiktion(
 ) -> None:
     continues = None
     if p.kind == "81_4":  # the title applied for in time is deemed to continue
-        continues = await person.conn.fetchval(
-            "SELECT paragraph FROM projections.pathway_periods WHERE person_id = $1"
-            " AND kind IN ('residence_title', 'visa') AND start_on <= $2"
-            " ORDER BY start_on DESC, position DESC LIMIT 1",
-            person.pid,
-            p.issued_on,
-        )
+        titles = [
+            period
+            for period in (await person.periods()).values()
+            if period["kind"] in ("residence_title", "visa") and period["start_on"] <= p.issued_on
+        ]
+        if titles:  # the latest begun
+            latest = max(titles, key=lambda period: (period["start_on"], period["position"]))
+            continues = latest["paragraph"]
     await person.period("fiktion", p.issued_on, p.valid_until, continues=continues)
 
 
@@ -371,12 +491,11 @@ async def _temporary_protection(
 async def _temporary_protection_extended(
     person: PersonPath, event: CloudEvent, p: fa.TemporaryProtectionExtended
 ) -> None:
-    await person.conn.execute(
-        "UPDATE projections.pathway_periods SET end_on = $2 WHERE person_id = $1"
-        " AND kind = 'temporary_protection' AND (end_on IS NULL OR end_on < $2)",
-        person.pid,
-        p.valid_until,
-    )
+    for period in (await person.periods()).values():
+        if period["kind"] == "temporary_protection" and (
+            period["end_on"] is None or period["end_on"] < p.valid_until
+        ):
+            await person.set_end(period, p.valid_until)
 
 
 @on_event.handles(fa.ResidenceTitleGranted)
@@ -538,13 +657,26 @@ async def _naturalised(
 
 
 class PathwayProjection(NoHooks):
-    """Applies foreigners-authority events to the pathway tables (idempotent per event)."""
+    """Applies foreigners-authority events to the pathway tables (idempotent per event).
+
+    The persons' rows, stage history and milestones of a batch are kept in :class:`Batch`
+    and written in :meth:`flush`."""
+
+    def __init__(self) -> None:
+        self._batch = Batch()
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        self._batch.clear()  # a rolled-back attempt leaves nothing behind
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         person = getattr(payload, "person_id", None)
         if person is None:
             return
-        await on_event(PersonPath(conn, UUID(person), event.sourceposition), event, payload)
+        path = PersonPath(conn, UUID(person), event.sourceposition, self._batch)
+        await on_event(path, event, payload)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        await self._batch.write(conn)
 
 
 @on_event.handles(PersonalDataErased, ProcessingRestricted)
@@ -554,13 +686,11 @@ async def _erased(
     """The person is hidden from every read (their pathway, the authority's worklist) and their
     periods of stay and dated facts are dropped; the stage, the stage history and the
     milestones stay for the pseudonymous process statistics, which therefore do not change."""
-    await path.conn.execute(
-        "UPDATE projections.pathway_persons SET erased = true, nationalities = NULL"
-        " WHERE person_id = $1",
-        path.pid,
-    )
+    await path.set(erased=True, nationalities=None)
     for table in ERASED_TABLES:
         await path.conn.execute(f"DELETE FROM projections.{table} WHERE person_id = $1", path.pid)
+    path.batch.periods[path.pid] = {}  # none waits to be written either
+    path.batch.changed_periods -= {key for key in path.batch.changed_periods if key[0] == path.pid}
 
 
 #: the tables of a person's dated facts: dropped with the periods on erasure or restriction

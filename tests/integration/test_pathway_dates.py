@@ -63,7 +63,10 @@ async def test_a_person_registered_late_in_the_evening_is_at_arrival_since_that_
 
     # when the projection applies it
     async with pool.acquire() as conn:
-        await PathwayProjection().apply(conn, event, payload)
+        projection = PathwayProjection()
+        await projection.begin(conn)
+        await projection.apply(conn, event, payload)
+        await projection.flush(conn)
         since = await conn.fetchval(
             "SELECT stage_since FROM projections.pathway_persons WHERE person_id = $1",
             uuid.UUID(person),
