@@ -19,6 +19,7 @@ from nats.js.errors import NotFoundError
 from contracts import DEAD_LETTER_STREAM, REGISTRY, stream_name
 from projections.runner import PROJECTIONS, durable_name
 from services.runtime.database import check_identifier
+from services.runtime.relay import MSG_ID, notification_id_of
 
 READ_MODELS = "projections"
 
@@ -120,7 +121,9 @@ async def consumer_lags(js: JetStreamContext, pool: asyncpg.Pool) -> list[Consum
     return found
 
 
-async def relay_positions(pool: asyncpg.Pool) -> list[RelayPosition]:
+async def relay_positions(
+    pool: asyncpg.Pool, js: JetStreamContext | None = None
+) -> list[RelayPosition]:
     """Each service's relay position against the newest notification in its event store."""
     found = []
     for service in REGISTRY.services():
@@ -143,8 +146,24 @@ async def relay_positions(pool: asyncpg.Pool) -> list[RelayPosition]:
                 await pool.fetchval(f"SELECT max(notification_id) FROM {schema}.relay_position")
                 or 0
             )
+        if js is not None:  # the recorded position lags (the relay writes it lazily)
+            relayed = max(relayed, await last_relayed(js, service))
         found.append(RelayPosition(service, relayed, stored))
     return found
+
+
+async def last_relayed(js: JetStreamContext, service: str) -> int:
+    """The notification id of the newest of ``service``'s events on its stream (0 when the
+    stream is empty or its newest message is not the relay's)."""
+    stream = stream_name(service)
+    try:
+        info = await js.stream_info(stream)
+        if not info.state.last_seq:
+            return 0
+        msg = await js.get_msg(stream, seq=info.state.last_seq)
+    except NotFoundError:
+        return 0
+    return notification_id_of((msg.headers or {}).get(MSG_ID), service)
 
 
 async def dead_letter_counts(js: JetStreamContext) -> dict[str, int]:
@@ -189,7 +208,7 @@ async def collect(
 ) -> Status:
     return Status(
         consumers=await consumer_lags(js, pool),
-        relays=await relay_positions(pool),
+        relays=await relay_positions(pool, js),
         dead_letters=await dead_letter_counts(js),
         health=await process_health(gateway_url, inbound_url) if gateway_url else [],
     )
