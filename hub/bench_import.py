@@ -157,7 +157,9 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
         hub.stop(keep)
     stored = after["stored"]
     accept_s = accepted_at - started
-    relay_s = max(watch.relayed_at - started, accept_s)
+    # the relay records its position lazily (at most once a second): what is on the timeline
+    # was relayed, so the relay was done no later than the projection
+    relay_s = max(min(watch.relayed_at, watch.projected_at) - started, accept_s)
     e2e_s = watch.projected_at - started
     cpu_seconds = {
         "hub import": client_cpu,
