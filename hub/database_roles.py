@@ -14,7 +14,7 @@ Every kind of process connects as its own role, named ``<database>_<process>``
 - the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
   INSERT only, so it can neither alter nor erase what it recorded, nor read it back); it
   keeps the erasures it carries out (``gateway.erasures``: no DELETE), and the workspace's
-  sessions, form tokens, drafts and sign-ins (``gateway.workspace_*``).
+  sessions, form tokens, drafts, sign-ins and logout tokens seen (``gateway.workspace_*``).
 
 The roles own nothing and may create nothing: schemas, tables and functions are created by the
 provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
@@ -49,6 +49,7 @@ WORKSPACE_TABLES = (
     "workspace_submissions",
     "workspace_drafts",
     "workspace_logins",
+    "workspace_logout_tokens",
 )
 _PROVISION_LOCK = 0x68756272  # one provisioning of roles at a time on a server
 

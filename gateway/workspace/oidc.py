@@ -11,6 +11,13 @@ issuer, audience = the client id, expiry, nonce, ``at_hash``) with the same key 
 the gateway's bearer tokens (:class:`OidcVerifier`), then checks the access token exactly as
 ``/graphql`` does (the gateway's verifier), which names the principal (agency and role from
 its claims). Both must name the same subject. Every refusal is a German page and no session.
+
+The session keeps the provider's session id (``sid``), the access token's expiry and the
+refresh token (:class:`ProviderTokens`). Before the access token expires the gateway renews
+it with the refresh token (:meth:`OidcSignIn.renew`), checks the new access token exactly as
+at sign-in (same subject; agency and role from it), and a refusal ends the session. The
+provider ends sessions itself with OpenID Connect Back-Channel Logout 1.0: a signed logout
+token posted to :data:`BACKCHANNEL_PATH`, checked by :meth:`OidcSignIn.logout_token`.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import hashlib
 import hmac
 import logging
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
@@ -28,7 +36,14 @@ from urllib.parse import quote, urlencode, urlsplit
 import httpx
 
 from gateway.auth import AuthError, Principal, verify_off_loop
-from gateway.workspace.sessions import SessionStore, new_id
+from gateway.workspace.sessions import (
+    ProviderTokens,
+    RefreshRefused,
+    RefreshUnavailable,
+    Renewed,
+    SessionStore,
+    new_id,
+)
 from services.runtime.settings import HubSettings
 from services.runtime.tokens import OidcVerifier, Verifier
 
@@ -36,6 +51,12 @@ log = logging.getLogger(__name__)
 
 #: the callback's path: HUB_OIDC_REDIRECT_URI must end in it
 CALLBACK_PATH = "/anmelden/rueckruf"
+#: where the provider posts back-channel logout tokens (registered at the provider)
+BACKCHANNEL_PATH = "/abmelden/rueckkanal"
+#: the event a logout token must carry (OpenID Connect Back-Channel Logout 1.0, 2.4)
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+#: a logout token issued longer ago than this is refused (its jti is kept this long)
+LOGOUT_TOKEN_MAX_AGE_SECONDS = 600.0
 
 #: why a sign-in failed, in German (the code is logged, never a token or a claim)
 MESSAGES = {
@@ -68,6 +89,35 @@ class SignInFailed(Exception):
         super().__init__(code)
         self.code = code
         self.message = MESSAGES[code]
+
+
+class LogoutRefused(Exception):
+    """A back-channel logout token that fails a check of the specification; ``code`` says
+    which (logged and answered; never the token or a claim)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A finished sign-in: the principal, the page to continue at, the provider's tokens."""
+
+    principal: Principal
+    weiter: str
+    tokens: ProviderTokens
+
+
+@dataclass(frozen=True)
+class LogoutToken:
+    """What a verified back-channel logout token names, and until when its ``jti`` must be
+    remembered (after that the token is refused for its age or expiry anyway)."""
+
+    sid: str | None
+    subject: str | None
+    jti: str
+    until: float
 
 
 @dataclass(frozen=True)
@@ -175,9 +225,9 @@ class OidcSignIn:
 
     async def finish(
         self, store: SessionStore, params: dict[str, str], browser_state: str | None
-    ) -> tuple[Principal, str]:
-        """The callback: the signed-in principal and the page to continue at (raises
-        :class:`SignInFailed`)."""
+    ) -> SignedIn:
+        """The callback: the signed-in principal, the page to continue at and the provider's
+        tokens to keep with the session (raises :class:`SignInFailed`)."""
         if params.get("error"):
             raise self._failed("provider_refused")
         state, code = params.get("state", ""), params.get("code", "")
@@ -209,7 +259,113 @@ class OidcSignIn:
             raise self._failed("access_token_invalid") from None
         if principal.subject != claims.get("sub"):
             raise self._failed("subject_mismatch")
-        return principal, str(login.get("weiter") or "")
+        refresh_token = tokens.get("refresh_token")
+        sid = claims.get("sid")
+        return SignedIn(
+            principal,
+            str(login.get("weiter") or ""),
+            ProviderTokens(
+                expires_at=_expiry(principal, tokens),
+                refresh_token=refresh_token if isinstance(refresh_token, str) else None,
+                sid=sid if isinstance(sid, str) and sid else None,
+            ),
+        )
+
+    async def renew(self, refresh_token: str, subject: str) -> Renewed:
+        """New tokens for a session (the refresh_token grant, with the client's
+        authentication as in the code exchange): the new access token is checked exactly as
+        ``/graphql`` checks a bearer token and must name ``subject``; it names the principal
+        now (a role removed at the provider is gone). A new ID token, when sent, is checked
+        as at sign-in and must name ``subject`` too. Raises :class:`RefreshRefused` (the
+        session ends) or :class:`RefreshUnavailable` (the provider could not be asked)."""
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": refresh_token,
+            "client_id": self.client_id,
+        }
+        try:
+            response = await self._token_request(form)
+        except (httpx.HTTPError, SignInFailed):
+            log.warning("workspace session refresh: the identity provider is unavailable")
+            raise RefreshUnavailable from None
+        if response.status_code >= 500:
+            log.warning("workspace session refresh: the identity provider answered 5xx")
+            raise RefreshUnavailable
+        if response.status_code != 200:
+            raise self._refused("refresh_refused")
+        try:
+            body = response.json()
+        except ValueError:
+            raise self._refused("token_missing") from None
+        access_token = body.get("access_token") if isinstance(body, dict) else None
+        if not isinstance(access_token, str):
+            raise self._refused("token_missing")
+        try:
+            principal = await verify_off_loop(self.verify_access, f"Bearer {access_token}")
+        except AuthError as error:
+            if "could not be read" in str(error):  # the keys, not the token
+                raise RefreshUnavailable from None
+            raise self._refused("access_token_invalid") from None
+        if principal.subject != subject:
+            raise self._refused("subject_mismatch")
+        sid: str | None = None
+        id_token = body.get("id_token")
+        if isinstance(id_token, str):
+            try:
+                claims = await asyncio.to_thread(self.id_tokens.claims, id_token)
+            except AuthError:
+                raise self._refused("id_token_invalid") from None
+            if claims.get("sub") != subject:
+                raise self._refused("subject_mismatch")
+            named = claims.get("sid")
+            sid = named if isinstance(named, str) and named else None
+        rotated = body.get("refresh_token")
+        return Renewed(
+            principal,
+            ProviderTokens(
+                expires_at=_expiry(principal, body),
+                refresh_token=rotated if isinstance(rotated, str) else None,
+                sid=sid,
+            ),
+        )
+
+    def logout_token(self, token: str) -> LogoutToken:
+        """A back-channel logout token, verified as OpenID Connect Back-Channel Logout 1.0
+        (2.6) says: signed by a key of the provider (as an ID token: RS256/ES256, JWKS by
+        ``kid``), ``iss`` the issuer, ``aud`` the client id, ``iat`` present and not older
+        than :data:`LOGOUT_TOKEN_MAX_AGE_SECONDS`, ``exp`` when present, ``events`` holding
+        the back-channel logout event, ``sid`` or ``sub``, no ``nonce``, a ``jti``. Blocking
+        (the keys may be fetched): call it in a worker thread. Raises :class:`LogoutRefused`;
+        whether the ``jti`` was seen before is the caller's check."""
+        try:
+            claims = self.id_tokens.claims(token, require=("iss", "aud", "iat"))
+        except AuthError as error:
+            if "could not be read" in str(error):
+                raise LogoutRefused("provider_unavailable") from None
+            raise LogoutRefused("invalid_token") from None
+        if claims.get("azp", self.client_id) != self.client_id:  # issued to another client
+            raise LogoutRefused("invalid_token")
+        events = claims.get("events")
+        if not isinstance(events, dict) or not isinstance(events.get(BACKCHANNEL_EVENT), dict):
+            raise LogoutRefused("no_logout_event")
+        if "nonce" in claims:
+            raise LogoutRefused("nonce_present")
+        sid, subject, jti = claims.get("sid"), claims.get("sub"), claims.get("jti")
+        sid = sid if isinstance(sid, str) and sid else None
+        subject = subject if isinstance(subject, str) and subject else None
+        if sid is None and subject is None:
+            raise LogoutRefused("no_sid_or_sub")
+        if not isinstance(jti, str) or not jti or len(jti) > 512:
+            raise LogoutRefused("no_jti")
+        iat = float(claims["iat"])
+        skew = self.id_tokens.clock_skew_seconds
+        if iat < time.time() - LOGOUT_TOKEN_MAX_AGE_SECONDS - skew:
+            raise LogoutRefused("too_old")
+        until = iat + LOGOUT_TOKEN_MAX_AGE_SECONDS + skew
+        exp = claims.get("exp")
+        if isinstance(exp, int | float):
+            until = max(until, float(exp) + skew)
+        return LogoutToken(sid=sid, subject=subject, jti=jti, until=until)
 
     async def logout_url(self) -> str | None:
         """The provider's end-session endpoint (RP-initiated logout), when it has one."""
@@ -226,7 +382,6 @@ class OidcSignIn:
         return f"{endpoints.end_session}{separator}{urlencode(query)}"
 
     async def _exchange(self, code: str, verifier: str) -> dict[str, Any]:
-        endpoints = await self.endpoints()
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -234,13 +389,8 @@ class OidcSignIn:
             "client_id": self.client_id,
             "code_verifier": verifier,
         }
-        headers = {"Accept": "application/json"}
-        if self.client_secret:  # client_secret_basic (RFC 6749 2.3.1: form-encoded first)
-            pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
         try:
-            async with httpx.AsyncClient(timeout=self.timeout) as client:
-                response = await client.post(endpoints.token, data=form, headers=headers)
+            response = await self._token_request(form)
         except httpx.HTTPError:
             raise self._failed("provider_unavailable") from None
         if response.status_code != 200:
@@ -252,6 +402,17 @@ class OidcSignIn:
         if not isinstance(body, dict):
             raise self._failed("token_missing")
         return body
+
+    async def _token_request(self, form: dict[str, str]) -> httpx.Response:
+        """A POST to the token endpoint with the client's authentication (a confidential
+        client: ``client_secret_basic``; a public one: its id in the form)."""
+        endpoints = await self.endpoints()
+        headers = {"Accept": "application/json"}
+        if self.client_secret:  # client_secret_basic (RFC 6749 2.3.1: form-encoded first)
+            pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        async with httpx.AsyncClient(timeout=self.timeout) as client:
+            return await client.post(endpoints.token, data=form, headers=headers)
 
     async def _id_token_claims(self, id_token: str) -> dict[str, Any]:
         try:
@@ -265,6 +426,21 @@ class OidcSignIn:
     def _failed(code: str) -> SignInFailed:
         log.warning("workspace sign-in refused: %s", code)
         return SignInFailed(code)
+
+    @staticmethod
+    def _refused(code: str) -> RefreshRefused:
+        log.warning("workspace session refresh refused, the session ends: %s", code)
+        return RefreshRefused(code)
+
+
+def _expiry(principal: Principal, body: dict[str, Any]) -> float:
+    """When the access token expires: its ``exp`` (always checked present), or sooner if the
+    token endpoint's ``expires_in`` says so."""
+    candidates = [float(principal.exp)] if principal.exp is not None else []
+    expires_in = body.get("expires_in")
+    if isinstance(expires_in, int | float) and not isinstance(expires_in, bool):
+        candidates.append(time.time() + float(expires_in))
+    return min(candidates) if candidates else time.time()
 
 
 def _at_hash(access_token: str) -> str:

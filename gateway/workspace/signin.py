@@ -1,19 +1,52 @@
 """Sign-in and sign-out. In development one picks a demo user (role and agency); in prod the
 user signs in at the identity provider (OpenID Connect, gateway/workspace/oidc.py), and
 without its settings the page says that sign-in is not configured. The demo sign-in is
-closed outside development."""
+closed outside development. The identity provider ends sessions through its back-channel
+logout (:data:`BACKCHANNEL_PATH`)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import math
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from gateway.auth import Principal
 from gateway.workspace import labels
-from gateway.workspace.oidc import CALLBACK_PATH, SignInFailed
+from gateway.workspace.oidc import BACKCHANNEL_PATH, CALLBACK_PATH, LogoutRefused, SignInFailed
 from gateway.workspace.web import RateLimited, Workspace, first
+
+log = logging.getLogger(__name__)
+
+#: why the sign-in page is shown instead of going to the identity provider at once
+#: (``/anmelden?grund=``): the session ended with the provider's session
+ENDED_MESSAGES = {
+    "beendet": (
+        "Ihre Sitzung wurde beendet, weil Ihre Anmeldung beim Identitätsanbieter nicht mehr "
+        "gilt (abgemeldet, abgelaufen oder gesperrt). Bitte melden Sie sich erneut an. "
+        "Ein Formular, das Sie gerade abgeschickt haben, ist aufbewahrt."
+    ),
+    "anbieter": (
+        "Ihre Sitzung ist abgelaufen und konnte nicht verlängert werden, weil der "
+        "Identitätsanbieter gerade nicht erreichbar ist. Bitte melden Sie sich erneut an. "
+        "Ein Formular, das Sie gerade abgeschickt haben, ist aufbewahrt."
+    ),
+}
+#: the answers to a refused back-channel logout token (English, for the provider's logs)
+LOGOUT_ERRORS = {
+    "invalid_request": "send one logout_token, form-encoded",
+    "invalid_token": "the logout token's signature, issuer, audience or times are not valid",
+    "provider_unavailable": "the identity provider's keys could not be read",
+    "no_logout_event": "the events claim lacks the back-channel logout event",
+    "nonce_present": "a logout token must not contain a nonce",
+    "no_sid_or_sub": "the logout token names neither sid nor sub",
+    "no_jti": "the logout token has no jti",
+    "too_old": "the logout token was issued too long ago",
+    "replayed": "this logout token (jti) was received before",
+}
 
 #: the cookie that binds a sign-in at the identity provider to this browser (its state)
 LOGIN_COOKIE = "hub_login"
@@ -115,9 +148,15 @@ def router(ws: Workspace) -> APIRouter:
         return response
 
     @routes.get("/anmelden")
-    async def sign_in_page(request: Request, weiter: str = "") -> Response:
+    async def sign_in_page(request: Request, weiter: str = "", grund: str = "") -> Response:
         target = _safe_target(weiter) or ""
-        if ws.oidc is not None and not ws.dev and not request.query_params.get("abgemeldet"):
+        ended = ENDED_MESSAGES.get(grund)
+        if (
+            ws.oidc is not None
+            and not ws.dev
+            and not request.query_params.get("abgemeldet")
+            and ended is None
+        ):
             return await to_provider(request, target)
         return ws.page(
             request,
@@ -128,6 +167,7 @@ def router(ws: Workspace) -> APIRouter:
             oidc=ws.oidc is not None,
             weiter=target,
             errors={},
+            ended=ended,
         )
 
     @routes.get("/anmelden/idp")
@@ -142,19 +182,20 @@ def router(ws: Workspace) -> APIRouter:
             return RedirectResponse("/anmelden", status_code=303)
         params = {key: value for key, value in request.query_params.items()}
         try:
-            principal, weiter = await ws.oidc.finish(
-                ws.sessions, params, request.cookies.get(login_cookie())
-            )
+            signed = await ws.oidc.finish(ws.sessions, params, request.cookies.get(login_cookie()))
         except SignInFailed as failed:
             response: Response = ws.page(
                 request, "signin_error.html", None, status_code=400, error=failed
             )
         else:
+            principal = signed.principal
             await ws.sessions.end(request.cookies.get(ws.cookie))  # a new id at every sign-in
             session = await ws.sessions.create(
-                principal, display=labels.label(labels.ROLES, principal.role)
+                principal,
+                display=labels.label(labels.ROLES, principal.role),
+                provider=signed.tokens,
             )
-            go = _safe_target(weiter) or home_of(principal.role)
+            go = _safe_target(signed.weiter) or home_of(principal.role)
             response = RedirectResponse(go, status_code=303)
             ws.set_cookie(response, session)
         response.delete_cookie(login_cookie(), path="/", secure=not ws.dev, httponly=True)
@@ -199,6 +240,56 @@ def router(ws: Workspace) -> APIRouter:
         response = RedirectResponse(go, status_code=303)
         ws.set_cookie(response, session)
         return response
+
+    def logout_answer(status: int, code: str | None = None) -> Response:
+        """Back-channel logout's answers (1.0, 2.8): 200, or 400 with an error; never
+        cached."""
+        if code is None:
+            response: Response = Response(status_code=status)
+        else:
+            body = {"error": "invalid_request", "error_description": LOGOUT_ERRORS[code]}
+            response = JSONResponse(body, status)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @routes.post(BACKCHANNEL_PATH)
+    async def backchannel_logout(request: Request) -> Response:
+        """OpenID Connect Back-Channel Logout 1.0: the provider posts a signed logout token
+        (``logout_token``, form-encoded); every workspace session of its ``sid`` (or, with
+        ``sub`` alone, of that user) ends. Limited per client address like sign-in starts."""
+        if ws.oidc is None:
+            return Response(status_code=404, headers={"Cache-Control": "no-store"})
+        if ws.limit is not None:
+            wait = ws.limit(f"rueckkanal:{request.client.host if request.client else '-'}")
+            if wait > 0:
+                return Response(
+                    status_code=429,
+                    headers={
+                        "Cache-Control": "no-store",
+                        "Retry-After": str(max(1, math.ceil(wait))),
+                    },
+                )
+        form_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if form_type != "application/x-www-form-urlencoded":
+            return logout_answer(400, "invalid_request")
+        try:
+            form = await request.form()
+        except Exception:  # an unreadable body is a bad request, whatever the parser says
+            return logout_answer(400, "invalid_request")
+        tokens = form.getlist("logout_token")
+        if len(tokens) != 1 or not isinstance(tokens[0], str) or not tokens[0]:
+            return logout_answer(400, "invalid_request")
+        try:
+            verified = await asyncio.to_thread(ws.oidc.logout_token, tokens[0])
+        except LogoutRefused as refused:
+            log.warning("back-channel logout refused: %s", refused.code)
+            return logout_answer(400, refused.code)
+        if not await ws.sessions.first_logout_token(ws.oidc.issuer, verified.jti, verified.until):
+            log.warning("back-channel logout refused: replayed")
+            return logout_answer(400, "replayed")
+        ended = await ws.sessions.end_at_provider(sid=verified.sid, subject=verified.subject)
+        log.info("back-channel logout: %d workspace session(s) ended", ended)
+        return logout_answer(200)
 
     @routes.post("/abmelden")
     async def sign_out(request: Request) -> Response:

@@ -20,7 +20,7 @@ from fastapi.templating import Jinja2Templates
 from gateway.auth import Principal
 from gateway.context import BadPurpose, HubContext, request_purpose
 from gateway.workspace import forms, labels
-from gateway.workspace.sessions import Session, SessionStore
+from gateway.workspace.sessions import Renewed, Session, SessionEnded, SessionStore
 
 if TYPE_CHECKING:
     from gateway.workspace.oidc import OidcSignIn
@@ -44,6 +44,8 @@ SESSION_KEY = "hub.workspace.session"
 DRAFT_KEY = "hub.workspace.draft"
 #: the subject of a session that expired with this request (its form becomes their draft)
 EXPIRED_KEY = "hub.workspace.expired"
+#: why the identity provider's session ended with this request (``grund`` of the sign-in page)
+ENDED_KEY = "hub.workspace.ended"
 
 
 class RateLimited(Exception):
@@ -179,21 +181,40 @@ class Workspace:
     async def load(self, request: Request) -> None:
         """Every page's first step (a dependency of the workspace's routes): the session of
         the request's cookie, a draft named in ``?entwurf=`` for this page, and the API's
-        rate limit for the signed-in principal (raises :class:`RateLimited`)."""
-        session, expired = await self.sessions.lookup(request.cookies.get(self.cookie))
-        request.scope[SESSION_KEY] = session
-        if session is None:
-            request.scope[EXPIRED_KEY] = expired
-            return
-        if self.limit is not None:
+        rate limit for the signed-in principal (raises :class:`RateLimited`). A session
+        signed in at the identity provider whose access token is about to expire is renewed
+        first (``SessionStore.refresh``); if the provider refuses, the session ends here."""
+        found = await self.sessions.lookup(request.cookies.get(self.cookie))
+        session, owner, ended = found.session, found.owner, found.ended
+        if session is not None and self.limit is not None:
             wait = self.limit(session.principal.subject)
             if wait > 0:
                 raise RateLimited(wait)
+        if session is not None and session.due(self.sessions.clock()):
+            try:
+                session = await self.sessions.refresh(
+                    session, self._renew if self.oidc is not None else None
+                )
+            except SessionEnded as over:
+                session, owner, ended = None, over.subject, over.reason
+        request.scope[SESSION_KEY] = session
+        if session is None:
+            request.scope[EXPIRED_KEY] = owner
+            request.scope[ENDED_KEY] = ended
+            return
         draft = request.query_params.get("entwurf")
         if draft and request.method == "GET":
             request.scope[DRAFT_KEY] = await self.sessions.take_draft(
                 draft, request.url.path, session.principal.subject
             )
+
+    async def _renew(self, refresh_token: str, subject: str) -> Renewed:
+        """The provider's new tokens for a session, with the display name of its role."""
+        assert self.oidc is not None
+        renewed = await self.oidc.renew(refresh_token, subject)
+        return dataclasses.replace(
+            renewed, display=labels.label(labels.ROLES, renewed.principal.role)
+        )
 
     def session(self, request: Request) -> Session | None:
         """The request's session, as :meth:`load` found it."""
@@ -214,11 +235,21 @@ class Workspace:
         """The sign-in page, continuing at this page afterwards (a GET; an action sent
         without a session continues at the user's first page)."""
         if request.method != "GET":
-            return RedirectResponse("/anmelden", status_code=303)
+            return RedirectResponse(self._sign_in_url(request, None), status_code=303)
         target = request.url.path
         if request.url.query:
             target += "?" + request.url.query
-        return RedirectResponse(f"/anmelden?weiter={quote(target)}", status_code=303)
+        return RedirectResponse(self._sign_in_url(request, target), status_code=303)
+
+    @staticmethod
+    def _sign_in_url(request: Request, weiter: str | None) -> str:
+        """``/anmelden``, continuing at ``weiter``, saying why the identity provider's
+        session ended (``grund``) when it ended with this request."""
+        query = [f"weiter={quote(weiter)}"] if weiter else []
+        ended = request.scope.get(ENDED_KEY)
+        if isinstance(ended, str):
+            query.append(f"grund={quote(ended)}")
+        return "/anmelden" + ("?" + "&".join(query) if query else "")
 
     def guard(self, request: Request, roles: frozenset[str]) -> Session | Response:
         """The signed-in session, if its role may use the page; else the sign-in page (no
@@ -245,8 +276,8 @@ class Workspace:
         draft = await self.sessions.keep_draft(
             request.url.path, values, owner if isinstance(owner, str) else None
         )
-        target = quote(f"{request.url.path}?entwurf={draft}")
-        return RedirectResponse(f"/anmelden?weiter={target}", status_code=303)
+        target = f"{request.url.path}?entwurf={draft}"
+        return RedirectResponse(self._sign_in_url(request, target), status_code=303)
 
     def draft(self, request: Request, *many: str) -> dict[str, Any] | None:
         """The values of a form sent after its session ended, once, on the same page."""

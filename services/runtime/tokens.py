@@ -263,10 +263,18 @@ class OidcVerifier:
     def __call__(self, token: str) -> Principal:
         return self.mapping.principal(self.claims(token))
 
-    def claims(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+    def claims(
+        self,
+        token: str,
+        *,
+        audience: str | None = None,
+        require: tuple[str, ...] = ("exp", "iss", "aud", "sub"),
+    ) -> dict[str, Any]:
         """The verified claims of a token of this issuer, for ``audience`` (default: the
         access tokens' audience; the workspace's sign-in checks its ID token for its client
-        id with the same keys and checks)."""
+        id with the same keys and checks), with the claims ``require`` names present
+        (a back-channel logout token needs ``iat`` but may lack ``exp`` and ``sub``;
+        ``exp``, ``nbf`` and ``iat`` are checked whenever present)."""
         audience = audience or self.audience
         alg = _header(token).get("alg")
         if not isinstance(alg, str) or alg.lower() == "none":
@@ -290,7 +298,7 @@ class OidcVerifier:
                 issuer=self.issuer,
                 audience=audience,
                 leeway=self.clock_skew_seconds,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                options={"require": list(require)},
             )
         except jwt.ExpiredSignatureError:
             raise AuthError("the bearer token has expired; sign in again") from None
