@@ -7,7 +7,7 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +26,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
 
 from contracts import REGISTRY
-from gateway import audit, erasure, readiness, retention
+from gateway import audit, erasure, ratelimit, readiness, retention
 from gateway.auth import AuthError, Principal, bearer_token, token_verifier, verify_off_loop
 from gateway.context import (
     PURPOSE_HEADER,
@@ -35,6 +35,7 @@ from gateway.context import (
     connection_purpose,
     request_purpose,
 )
+from gateway.ratelimit import SharedTokenBuckets
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
 from gateway.subscriptions import Notifier
@@ -68,44 +69,6 @@ class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("rate limited")
         self.retry_after = retry_after
-
-
-class TokenBuckets:
-    """One token bucket per token subject, in memory: ``burst`` requests at once, refilled at
-    ``per_second``. ``take`` answers how long to wait before the next request (0: go on)."""
-
-    MAX_SUBJECTS = 10_000
-
-    def __init__(
-        self,
-        per_second: float,
-        burst: int,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.per_second = per_second
-        self.burst = float(burst)
-        self.clock = clock
-        self._buckets: dict[str, tuple[float, float]] = {}  # subject -> (tokens, at)
-
-    def take(self, subject: str) -> float:
-        if self.per_second <= 0:
-            return 0.0
-        now = self.clock()
-        tokens, at = self._buckets.get(subject, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - at) * self.per_second)
-        if tokens < 1.0:
-            self._buckets[subject] = (tokens, now)
-            return (1.0 - tokens) / self.per_second
-        if len(self._buckets) >= self.MAX_SUBJECTS and subject not in self._buckets:
-            self._forget_full(now)
-        self._buckets[subject] = (tokens - 1.0, now)
-        return 0.0
-
-    def _forget_full(self, now: float) -> None:
-        """Drops the buckets that have refilled (they equal a new one)."""
-        for subject, (tokens, at) in list(self._buckets.items()):
-            if tokens + (now - at) * self.per_second >= self.burst:
-                del self._buckets[subject]
 
 
 class TracingMiddleware:
@@ -359,7 +322,18 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     state: dict[str, object] = {}
     tracer = telemetry.tracer("hub.gateway")
     ide_enabled = settings.env == "dev"
-    buckets = TokenBuckets(settings.rate_limit_per_second, settings.rate_limit_burst)
+
+    def gateway_pool() -> asyncpg.Pool | None:
+        pool = state.get("pool")
+        return pool if isinstance(pool, asyncpg.Pool) else None
+
+    # the rate limit of all gateway processes together (leased in chunks from PostgreSQL)
+    buckets = SharedTokenBuckets(
+        settings.rate_limit_per_second,
+        settings.rate_limit_burst,
+        gateway_pool,
+        chunk=settings.rate_limit_chunk,
+    )
     verified = VerifiedTokens()  # tokens verified in the last 30 s (gateway.context)
 
     @contextlib.asynccontextmanager
@@ -376,6 +350,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         await audit.ensure_tables(pool)
         await erasure.ensure_tables(pool)
         await workspace_sessions.ensure_tables(pool)
+        await ratelimit.ensure_tables(pool)
         await read_models.ensure(pool)
         notifier = Notifier(database_url(settings) if resources is None else resources.url)
         await notifier.start()
@@ -444,7 +419,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
                 principal = await authenticate_off_loop(request.headers.get("authorization"))
             except AuthError as error:
                 raise Unauthenticated(str(error)) from None
-            wait = buckets.take(principal.subject)
+            wait = await buckets.take(principal.subject)
             if wait > 0:
                 raise RateLimited(wait)
             purpose = request_purpose(request.headers.get(PURPOSE_HEADER), principal)
@@ -470,6 +445,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         redoc_url=None,
     )
     app.state.schema_settings = schema_settings
+    app.state.rate_limit = buckets
     served_schema = schema if settings.env == "dev" else build_schema(introspection_for_all=False)
     graphql = AuthenticatingRouter(
         served_schema,
@@ -495,17 +471,13 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             purpose=purpose,
         )
 
-    def workspace_pool() -> asyncpg.Pool | None:
-        pool = state.get("pool")
-        return pool if isinstance(pool, asyncpg.Pool) else None
-
     install_workspace(
         app,
         Workspace(
             schema=served_schema,
             contexts=workspace_context,
             env=settings.env,
-            pool=workspace_pool,  # sessions, drafts and form tokens (gateway.workspace_*)
+            pool=gateway_pool,  # sessions, drafts and form tokens (gateway.workspace_*)
             limit=buckets.take,  # the API's rate limit, per signed-in principal
             oidc=sign_in_for(settings, verify),
         ),

@@ -14,7 +14,8 @@ Every kind of process connects as its own role, named ``<database>_<process>``
 - the gateway: reads the read models and appends to its audit log (``gateway.audit_log``:
   INSERT only, so it can neither alter nor erase what it recorded, nor read it back); it
   keeps the erasures it carries out (``gateway.erasures``: no DELETE), and the workspace's
-  sessions, form tokens, drafts, sign-ins and logout tokens seen (``gateway.workspace_*``).
+  sessions, form tokens, drafts, sign-ins and logout tokens seen (``gateway.workspace_*``), and
+  the rate limit's buckets (``gateway.rate_buckets``).
 
 The roles own nothing and may create nothing: schemas, tables and functions are created by the
 provisioning (``hub up``, ``hub provision``), which connects as the administrator and then
@@ -51,6 +52,8 @@ WORKSPACE_TABLES = (
     "workspace_logins",
     "workspace_logout_tokens",
 )
+#: the rate limit's shared buckets (gateway/ratelimit.py TABLES)
+RATE_LIMIT_TABLES = ("rate_buckets",)
 _PROVISION_LOCK = 0x68756272  # one provisioning of roles at a time on a server
 
 
@@ -126,6 +129,8 @@ GATEWAY_ROLE = DatabaseRole(
         # the workspace's sessions, one-time form tokens, drafts and sign-ins in progress
         # (gateway/workspace/sessions.py TABLES)
         *(Grant(ROW_WRITES, AUDIT_SCHEMA, table=table) for table in WORKSPACE_TABLES),
+        # the rate limit's buckets, shared by every gateway process (gateway/ratelimit.py)
+        *(Grant(ROW_WRITES, AUDIT_SCHEMA, table=table) for table in RATE_LIMIT_TABLES),
         # one person's entries for the Art. 15 report (SECURITY DEFINER), not the log itself
         Grant("EXECUTE", AUDIT_SCHEMA, function="audit_entries_of(uuid)"),
     ),

@@ -15,7 +15,7 @@ from services.runtime.settings import HubSettings
 
 async def create_shared_tables(conn: asyncpg.Connection) -> None:
     """The read models, the gateway's audit log and the installation record."""
-    from gateway import audit, erasure
+    from gateway import audit, erasure, ratelimit
     from gateway.workspace import sessions as workspace_sessions
     from projections import schema as read_models
 
@@ -23,6 +23,7 @@ async def create_shared_tables(conn: asyncpg.Connection) -> None:
     await audit.create_tables(conn)
     await erasure.create_tables(conn)
     await workspace_sessions.create_tables(conn)
+    await ratelimit.create_tables(conn)
     await conn.execute(
         "CREATE TABLE IF NOT EXISTS public.hub_installation"
         " (key text PRIMARY KEY, value text NOT NULL, at timestamptz NOT NULL DEFAULT now())"

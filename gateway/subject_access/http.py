@@ -35,7 +35,7 @@ def _error(status: int, code: str, message: str, **headers: str) -> JSONResponse
 
 def subject_access_routes(
     authenticate: Callable[[str | None], Awaitable[Principal]],
-    wait_for_rate: Callable[[str], float],
+    wait_for_rate: Callable[[str], Awaitable[float]],
     resources: Callable[[], tuple[asyncpg.Pool, CommandClient]],
 ) -> APIRouter:
     """The two routes; ``wait_for_rate`` is the gateway's rate limit per token subject."""
@@ -51,7 +51,7 @@ def subject_access_routes(
                 str(error),
                 **{"WWW-Authenticate": 'Bearer realm="integration-hub"'},
             )
-        wait = wait_for_rate(principal.subject)
+        wait = await wait_for_rate(principal.subject)
         if wait > 0:
             return _error(
                 429,

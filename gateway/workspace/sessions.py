@@ -293,7 +293,7 @@ class SessionStore:
         #: form tokens being run by this process: a double click waits for the first
         self._running: dict[tuple[bytes, bytes], asyncio.Lock] = {}
         #: sessions whose provider tokens this process is renewing: the others wait
-        self._refreshing: dict[bytes, asyncio.Lock] = {}
+        self._refreshing: dict[bytes, tuple[asyncio.Lock, int]] = {}
         self._purged: float | None = None
 
     @property
@@ -408,13 +408,18 @@ class SessionStore:
         session is over: the provider refused (the row is deleted), no refresh token is held
         and the access token has expired (deleted), or the access token has expired and the
         provider cannot be asked (kept: a later request may renew it)."""
-        lock = self._refreshing.setdefault(session.key, asyncio.Lock())
+        key = session.key
+        lock, users = self._refreshing.get(key, (asyncio.Lock(), 0))
+        self._refreshing[key] = (lock, users + 1)
         try:
             async with lock:
                 return await self._refresh(session, renew)
         finally:
-            if not lock.locked() and self._refreshing.get(session.key) is lock:
-                del self._refreshing[session.key]
+            lock, users = self._refreshing[key]
+            if users <= 1:
+                del self._refreshing[key]
+            else:
+                self._refreshing[key] = (lock, users - 1)
 
     async def _refresh(self, session: Session, renew: Renew | None) -> Session:
         subject = session.principal.subject

@@ -128,7 +128,7 @@ def router(ws: Workspace) -> APIRouter:
         """Sends the browser to the identity provider (a new sign-in with PKCE)."""
         assert ws.oidc is not None
         if ws.limit is not None:  # each start keeps a row: bounded per client address
-            wait = ws.limit(f"anmeldung:{request.client.host if request.client else '-'}")
+            wait = await ws.limit(f"anmeldung:{request.client.host if request.client else '-'}")
             if wait > 0:
                 raise RateLimited(wait)
         try:
@@ -260,7 +260,7 @@ def router(ws: Workspace) -> APIRouter:
         if ws.oidc is None:
             return Response(status_code=404, headers={"Cache-Control": "no-store"})
         if ws.limit is not None:
-            wait = ws.limit(f"rueckkanal:{request.client.host if request.client else '-'}")
+            wait = await ws.limit(f"rueckkanal:{request.client.host if request.client else '-'}")
             if wait > 0:
                 return Response(
                     status_code=429,

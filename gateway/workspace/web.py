@@ -38,7 +38,7 @@ COOKIE_SECURE = "__Host-hub_session"
 
 ContextFactory = Callable[[Principal, str | None], HubContext]
 #: the API's rate limit: takes a request of a subject, answers the seconds to wait (0: go on)
-RateLimit = Callable[[str], float]
+RateLimit = Callable[[str], Awaitable[float]]
 #: where a request's session and restored draft are kept once loaded (``Workspace.load``)
 SESSION_KEY = "hub.workspace.session"
 DRAFT_KEY = "hub.workspace.draft"
@@ -187,7 +187,7 @@ class Workspace:
         found = await self.sessions.lookup(request.cookies.get(self.cookie))
         session, owner, ended = found.session, found.owner, found.ended
         if session is not None and self.limit is not None:
-            wait = self.limit(session.principal.subject)
+            wait = await self.limit(session.principal.subject)
             if wait > 0:
                 raise RateLimited(wait)
         if session is not None and session.due(self.sessions.clock()):

@@ -106,6 +106,12 @@ class HubSettings(BaseSettings):
     rate_limit_burst: int = Field(
         default=200, gt=0, description="requests a token subject may send at once"
     )
+    rate_limit_chunk: int = Field(
+        default=10,
+        gt=0,
+        description="tokens a gateway process leases at once from the shared bucket in"
+        " PostgreSQL (all processes together admit at most the limit plus one chunk each)",
+    )
     # -- the bus: this process's NATS user's password, and TLS (docs/security.md "The bus")
     nats_password: SecretStr | None = Field(
         default=None, description="this process's own NATS password (hub up hands each its own)"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.app import TokenBuckets
+from gateway.ratelimit import TokenBuckets
 
 
 class Clock:
