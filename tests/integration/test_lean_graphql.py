@@ -238,3 +238,25 @@ async def test_a_lean_request_has_one_server_span_continuing_the_callers_trace(
         "url.path": "/graphql",
         "http.response.status_code": 200,
     }
+
+
+async def test_every_route_has_one_server_span_and_fastapi_opens_none(hub: InProcessHub) -> None:
+    trace_id = "6bf92f3577b34da6a3ce929d0e0e4736"
+    hub.exporter.clear()
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+
+    response = await hub.client.get("/healthz", headers=headers)
+    refused = await hub.client.post("/graphql", json={"query": "{ __typename }"}, headers=headers)
+
+    assert (response.status_code, refused.status_code) == (200, 401)
+    servers = [
+        s
+        for s in hub.exporter.get_finished_spans()
+        if format(s.context.trace_id, "032x") == trace_id and s.kind.name == "SERVER"
+    ]
+    assert sorted(
+        (s.name, (s.attributes or {}).get("http.response.status_code")) for s in servers
+    ) == [
+        ("GET /healthz", 200),
+        ("POST /graphql", 401),
+    ]
