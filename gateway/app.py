@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import math
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from fastapi import FastAPI, Request, WebSocket
+from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client
 from opentelemetry import trace
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
+from starlette.types import ASGIApp
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.fastapi import GraphQLRouter
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -35,6 +37,7 @@ from gateway.context import (
     connection_purpose,
     request_purpose,
 )
+from gateway.http import HubHTTP, LeanGraphQL, dumps, loads
 from gateway.ratelimit import SharedTokenBuckets
 from gateway.schema import GatewaySettings, HubContext, build_schema, schema
 from gateway.subject_access.http import subject_access_routes
@@ -71,158 +74,6 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
-class TracingMiddleware:
-    """A server span per HTTP request, continuing the caller's W3C trace context (pure ASGI)."""
-
-    def __init__(self, app: ASGIApp, tracer: trace.Tracer) -> None:
-        self.app = app
-        self.tracer = tracer
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        method, path = scope["method"], scope["path"]
-        with self.tracer.start_as_current_span(
-            f"{method} {path}",
-            context=telemetry.extract(headers),
-            kind=trace.SpanKind.SERVER,
-            attributes={"http.request.method": method, "url.path": path},
-        ) as span:
-
-            async def send_traced(message: Message) -> None:
-                if message["type"] == "http.response.start":
-                    span.set_attribute("http.response.status_code", message["status"])
-                await send(message)
-
-            await self.app(scope, receive, send_traced)
-
-
-#: the API answers JSON only: nothing may load, frame or be framed
-API_CSP = "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-#: GraphiQL's page (dev only) loads its scripts and styles from the hub (gateway/workspace);
-#: its editor sets inline styles
-IDE_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-HSTS = "max-age=31536000; includeSubDomains"
-
-
-class SecurityHeadersMiddleware:
-    """Security headers on every HTTP response (pure ASGI): CSP, nosniff, no referrer, no
-    framing, and in prod HSTS. The relaxed CSP for GraphiQL's page exists only in dev."""
-
-    def __init__(self, app: ASGIApp, env: str) -> None:
-        self.app = app
-        self.prod = env != "dev"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                html = any(
-                    name.lower() == b"content-type" and value.startswith(b"text/html")
-                    for name, value in headers
-                )
-                csp = IDE_CSP if html and not self.prod else API_CSP
-                wanted = [
-                    (b"content-security-policy", csp.encode()),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                ]
-                if self.prod:
-                    wanted.append((b"strict-transport-security", HSTS.encode()))
-                headers += [(name, value) for name, value in wanted if name not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-class _BodyTooLarge(Exception):
-    pass
-
-
-class BodyLimitMiddleware:
-    """Answers 413 to a request body larger than ``max_bytes`` before it is parsed: at once
-    when its Content-Length says so, else as soon as the streamed chunks exceed it (pure ASGI)."""
-
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
-        self.app = app
-        self.max_bytes = max_bytes
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0 or declared > self.max_bytes:
-                    await self._refuse(send)
-                    return
-        received = 0
-        started = False
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _BodyTooLarge:
-            if started:
-                raise
-            await self._refuse(send)
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "errors": [
-                    {
-                        "message": f"the request body exceeds {self.max_bytes} bytes",
-                        "extensions": {"code": "too_large"},
-                    }
-                ]
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
-
-
 class ExpiringTransportWSHandler(BaseGraphQLTransportWSHandler[HubContext, None]):
     """Closes an acknowledged connection with 4401 when its bearer token expires."""
 
@@ -254,6 +105,12 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
 
     graphql_transport_ws_handler_class = ExpiringTransportWSHandler
 
+    def decode_json(self, data: str | bytes) -> object:
+        return loads(data)  # orjson, as the lean route (gateway.http)
+
+    def encode_json(self, data: object) -> bytes:
+        return dumps(data)
+
     @property
     def graphql_ide_html(self) -> str:
         return graphiql_page()  # served from the hub, not from a CDN
@@ -282,14 +139,48 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
 
 
 class GatewayApp(FastAPI):
-    """FastAPI with the security headers outside everything, also around its 500 answers."""
+    """FastAPI with one middleware of our own outside everything (gateway.http.HubHTTP:
+    the server span, the security headers, also on the 500 answers, and the body limit),
+    the lean ``POST /graphql`` route inside the exception handlers, and no FastAPI
+    telemetry (its server span would be a second one per request)."""
 
-    def __init__(self, *, env: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        env: str,
+        max_body_bytes: int,
+        tracer: trace.Tracer,
+        lean: Callable[[ASGIApp], LeanGraphQL] | None = None,
+        **kwargs: Any,
+    ) -> None:
         self.env = env
+        self.max_body_bytes = max_body_bytes
+        self.tracer = tracer
+        self.lean = lean
+        #: the lean route, once the stack is built (the first request builds it)
+        self.lean_graphql: LeanGraphQL | None = None
+        kwargs.setdefault("telemetry", {"tracing": False, "metrics": False, "logs": False})
         super().__init__(**kwargs)
 
     def build_middleware_stack(self) -> ASGIApp:
-        return SecurityHeadersMiddleware(super().build_middleware_stack(), self.env)
+        """FastAPI's stack (``FastAPI.build_middleware_stack``) without its telemetry layers
+        and its own body limit (ours is stricter and outside), and with the lean route."""
+        error_handler = None
+        handlers: dict[Any, Any] = {}
+        for key, value in self.exception_handlers.items():
+            if key in (500, Exception):
+                error_handler = value
+            else:
+                handlers[key] = value
+        app: ASGIApp = AsyncExitStackMiddleware(self.router)
+        if self.lean is not None:
+            self.lean_graphql = self.lean(app)
+            app = self.lean_graphql
+        app = ExceptionMiddleware(app, handlers=handlers, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+        return HubHTTP(app, env=self.env, max_bytes=self.max_body_bytes, tracer=self.tracer)
 
 
 def _asks_for_ide_page(request: Request) -> bool:
@@ -397,32 +288,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         verified.put(authorization, principal)
         return principal
 
-    async def context_getter(
-        request: Request = None,  # type: ignore[assignment]
-        ws: WebSocket = None,  # type: ignore[assignment]
-    ) -> HubContext:
-        principal: Principal | None = None
-        purpose: str | None = None
-        if ws is not None:
-            # WebSockets authenticate in connection_init (or with the handshake header)
-            if "authorization" in ws.headers:
-                try:
-                    found = await authenticate_off_loop(ws.headers["authorization"])
-                    # the purpose: the handshake's header, else the token's claim
-                    purpose = request_purpose(ws.headers.get(PURPOSE_HEADER), found)
-                    principal = found
-                except (AuthError, BadPurpose):
-                    principal, purpose = None, None  # connection_init decides
-        elif not (ide_enabled and _asks_for_ide_page(request)):
-            # only GraphiQL's page itself is served without a token; nothing is executed
-            try:
-                principal = await authenticate_off_loop(request.headers.get("authorization"))
-            except AuthError as error:
-                raise Unauthenticated(str(error)) from None
-            wait = await buckets.take(principal.subject)
-            if wait > 0:
-                raise RateLimited(wait)
-            purpose = request_purpose(request.headers.get(PURPOSE_HEADER), principal)
+    def new_context(principal: Principal | None, purpose: str | None) -> HubContext:
         pool = state["pool"]
         commands = state["commands"]
         assert isinstance(pool, asyncpg.Pool)
@@ -437,8 +303,51 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             purpose=purpose,
         )
 
+    async def http_context(headers: Mapping[str, str]) -> HubContext:
+        """An HTTP request's context (both /graphql routes): its token, rate limit and
+        purpose; ``headers`` by lowercase name."""
+        try:
+            principal = await authenticate_off_loop(headers.get("authorization"))
+        except AuthError as error:
+            raise Unauthenticated(str(error)) from None
+        wait = await buckets.take(principal.subject)
+        if wait > 0:
+            raise RateLimited(wait)
+        purpose = request_purpose(headers.get(PURPOSE_HEADER.lower()), principal)
+        return new_context(principal, purpose)
+
+    async def context_getter(
+        request: Request = None,  # type: ignore[assignment]
+        ws: WebSocket = None,  # type: ignore[assignment]
+    ) -> HubContext:
+        principal: Principal | None = None
+        purpose: str | None = None
+        if ws is None:
+            if ide_enabled and _asks_for_ide_page(request):
+                # only GraphiQL's page itself is served without a token; nothing is executed
+                return new_context(None, None)
+            return await http_context(request.headers)
+        # WebSockets authenticate in connection_init (or with the handshake header)
+        if "authorization" in ws.headers:
+            try:
+                found = await authenticate_off_loop(ws.headers["authorization"])
+                # the purpose: the handshake's header, else the token's claim
+                purpose = request_purpose(ws.headers.get(PURPOSE_HEADER), found)
+                principal = found
+            except (AuthError, BadPurpose):
+                principal, purpose = None, None  # connection_init decides
+        return new_context(principal, purpose)
+
+    served_schema = schema if settings.env == "dev" else build_schema(introspection_for_all=False)
+
+    def lean(app: ASGIApp) -> LeanGraphQL:
+        return LeanGraphQL(app, schema=served_schema, context_for=http_context)
+
     app = GatewayApp(
         env=settings.env,
+        max_body_bytes=settings.max_body_bytes,
+        tracer=tracer,
+        lean=lean,
         title="Integration hub gateway",
         lifespan=lifespan,
         docs_url=None,
@@ -446,7 +355,6 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
     )
     app.state.schema_settings = schema_settings
     app.state.rate_limit = buckets
-    served_schema = schema if settings.env == "dev" else build_schema(introspection_for_all=False)
     graphql = AuthenticatingRouter(
         served_schema,
         context_getter=context_getter,
@@ -457,19 +365,7 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
 
     def workspace_context(principal: Principal, purpose: str | None) -> HubContext:
         """The context /graphql builds, for a principal signed in to the workspace."""
-        pool = state["pool"]
-        commands = state["commands"]
-        assert isinstance(pool, asyncpg.Pool)
-        assert isinstance(commands, CommandClient)
-        return HubContext(
-            principal=principal,
-            pool=pool,
-            commands=commands,
-            settings=schema_settings,
-            authenticate=authenticate,
-            notifier=state.get("notifier"),
-            purpose=purpose,
-        )
+        return new_context(principal, purpose)
 
     install_workspace(
         app,
@@ -506,9 +402,6 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
             {"errors": [{"message": error.message, "extensions": {"code": "bad_purpose"}}]},
             status_code=400,
         )
-
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(TracingMiddleware, tracer=tracer)
 
     def report_resources() -> tuple[asyncpg.Pool, CommandClient]:
         pool, commands = state["pool"], state["commands"]

@@ -53,6 +53,10 @@ class GatewaySettings:
     indicator_key: str = ""
 
 
+#: the purposes a refusal names (built once, not per request)
+_KNOWN_PURPOSES = ", ".join(sorted(PURPOSES))
+
+
 class BadPurpose(Exception):
     """The request names a purpose that is not in the vocabulary, or two that contradict."""
 
@@ -66,7 +70,7 @@ def request_purpose(named: str | None, principal: Principal | None) -> str | Non
     bound to (the ``purpose`` claim), else ``None``. Both may be given only when they agree:
     a token bound to a purpose cannot be used for another one. Raises :class:`BadPurpose` for
     a purpose outside kernel.purposes (without quoting it) or a contradiction."""
-    known = ", ".join(sorted(PURPOSES))
+    known = _KNOWN_PURPOSES
     claimed = principal.purpose if principal is not None else None
     if claimed is not None and claimed not in PURPOSES:
         raise BadPurpose(f"the bearer token's purpose claim names no known purpose ({known})")

@@ -12,12 +12,9 @@ import strawberry
 from graphql import GraphQLError
 from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import (
-    AddValidationRules,
     MaskErrors,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
-    SchemaExtension,
 )
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
@@ -101,12 +98,9 @@ class HubSchema(strawberry.Schema):
     redacts personal values from the logs, and adds the request's notices to the answer's
     ``extensions.notices``."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, introspection_for_all: bool = True, **kwargs: Any) -> None:
         extensions = [
-            partial(MaxTokensLimiter, max_token_count=MAX_TOKENS),
-            partial(AddValidationRules, _LIMIT_RULES),
-            ParseAndValidateOffLoop,
-            partial(MaskErrors, should_mask_error=_should_mask, error_message="internal error"),
+            partial(HubOperation, introspection_for_all=introspection_for_all),
             *kwargs.pop("extensions", []),
         ]
         kwargs.setdefault("execution_context_class", PlainObjectsExecutionContext)
@@ -129,22 +123,38 @@ class HubSchema(strawberry.Schema):
         return result
 
 
-class IntrospectionForAdmins(SchemaExtension):
-    """Refuses ``__schema`` and ``__type`` to every role but ``admin`` (``forbidden``)."""
+class HubOperation(MaskErrors, ParseAndValidateOffLoop):
+    """The hub's work around each operation, in one extension (strawberry wraps and enters
+    every hook of every extension anew for each operation, which cost more than the hooks):
+    the token limit (strawberry's ``MaxTokensLimiter``), the depth and alias rules
+    (``AddValidationRules``), introspection only for ``admin`` unless
+    ``introspection_for_all`` (``forbidden`` else), the cached parsing and validation
+    (gateway.documents), and the masking of unexpected errors (``MaskErrors``, logged once
+    by ``_should_mask``)."""
+
+    def __init__(self, *, introspection_for_all: bool = True) -> None:
+        super().__init__(should_mask_error=_should_mask, error_message="internal error")
+        self.introspection_for_all = introspection_for_all
 
     def on_operation(self) -> Iterator[None]:
-        principal = getattr(self.execution_context.context, "principal", None)
-        if principal is None or principal.role != "admin":
-            rules = self.execution_context.validation_rules
-            self.execution_context.validation_rules = (*rules, NoSchemaIntrospectionCustomRule)
-        yield
+        context = self.execution_context
+        context.parse_options["max_tokens"] = MAX_TOKENS
+        rules = (*context.validation_rules, *_LIMIT_RULES)
+        if not self.introspection_for_all:
+            principal = getattr(context.context, "principal", None)
+            if principal is None or principal.role != "admin":
+                rules = (*rules, NoSchemaIntrospectionCustomRule)
+        context.validation_rules = rules
+        yield from super().on_operation()  # masks the unexpected errors of the result
 
 
 def build_schema(*, introspection_for_all: bool = True) -> HubSchema:
     """The schema; with ``introspection_for_all=False`` (prod) only admins may introspect it."""
-    extensions = [] if introspection_for_all else [IntrospectionForAdmins]
     return HubSchema(
-        query=Query, mutation=Mutation, subscription=Subscription, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=Subscription,
+        introspection_for_all=introspection_for_all,
     )
 
 

@@ -503,7 +503,13 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
         elif args.process == "gateway":
             await processes.serve(settings, stop)
 
-    asyncio.run(main())
+    factory = None
+    if args.process == "gateway":
+        from hub.processes import gateway_loop_factory
+
+        factory = gateway_loop_factory()
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main())
     return 0
 
 

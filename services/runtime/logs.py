@@ -116,11 +116,31 @@ def _key(name: str) -> str:
     return name.replace("_", "").replace("-", "").lower()
 
 
+#: field-name sets (hashable ones, e.g. the catalogue's frozenset) -> their normalised keys;
+#: the gateway collects with the same set on every request
+_WANTED: dict[Collection[str], frozenset[str]] = {}
+
+
+def _wanted(field_names: Collection[str]) -> frozenset[str]:
+    try:
+        found = _WANTED.get(field_names)
+    except TypeError:  # not hashable (a set, a list)
+        return frozenset(_key(name) for name in field_names)
+    if found is None:
+        found = frozenset(_key(name) for name in field_names)
+        if len(_WANTED) >= 64:
+            _WANTED.clear()
+        _WANTED[field_names] = found
+    return found
+
+
 def collect_personal_values(data: Any, field_names: Collection[str]) -> list[str]:
     """The string forms of every value under a key in ``field_names``, anywhere in ``data``
     (nested dicts and lists, e.g. a JSON body or GraphQL variables; camelCase or snake_case).
     A personal field holding a list or an object contributes all its scalar leaves."""
-    wanted = {_key(name) for name in field_names}
+    if not data:
+        return []
+    wanted = _wanted(field_names)
     found: dict[str, None] = {}
 
     def walk(node: Any, personal: bool) -> None:
