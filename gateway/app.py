@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from cross_web import HTTPException
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.middleware.asyncexitstack import AsyncExitStackMiddleware
 from fastapi.responses import JSONResponse
@@ -107,6 +108,14 @@ class AuthenticatingRouter(GraphQLRouter[HubContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return loads(data)  # orjson, as the lean route (gateway.http)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        """A body (or a ``variables`` parameter) that is JSON but neither an object nor a list
+        (a batch) is bad input: strawberry's view would fail on it with a 500."""
+        parsed = super().parse_json(data)
+        if not isinstance(parsed, dict | list):
+            raise HTTPException(400, "Expected a JSON object")
+        return parsed
 
     def encode_json(self, data: object) -> bytes:
         return dumps(data)

@@ -103,6 +103,9 @@ def cases(hub: InProcessHub, person: dict[str, Any]) -> list[tuple[str, bytes, d
         ),
         ("a batch", b'[{"query": "{ __typename }"}]', officer),
         ("not JSON", b"{ __typename }", officer),
+        ("JSON but a string", b'"{ __typename }"', officer),
+        ("JSON but a number", b"1", officer),
+        ("JSON but null", b"null", officer),
         ("NaN only the standard library reads", b'{"query": "{ __typename }", "x": NaN}', officer),
         (
             "non-ASCII in the answer",
@@ -160,6 +163,9 @@ def cases(hub: InProcessHub, person: dict[str, Any]) -> list[tuple[str, bytes, d
 HANDED_ON = {
     "a batch",
     "not JSON",
+    "JSON but a string",
+    "JSON but a number",
+    "JSON but null",
     "NaN only the standard library reads",
     "variables not an object",
 }
@@ -194,6 +200,8 @@ async def test_the_cases_cover_answers_errors_and_refusals(
     assert statuses["unknown purpose"] == 400
     assert statuses["operation name unknown"] == statuses["no query"] == 400
     assert statuses["not JSON"] == statuses["a batch"] == 400
+    assert statuses["JSON but a string"] == statuses["JSON but a number"] == 400
+    assert statuses["JSON but null"] == 400
 
 
 async def test_a_mutation_answers_the_same_shape_on_both_routes(hub: InProcessHub) -> None:
