@@ -160,6 +160,13 @@ class ShadowHandler:
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         await self.inner.apply(self._shadow(conn), event, payload)
 
+    async def prepare(
+        self, conn: asyncpg.Connection, events: list[tuple[CloudEvent, Payload]]
+    ) -> None:
+        prepare = getattr(self.inner, "prepare", None)
+        if prepare is not None:
+            await prepare(self._shadow(conn), events)
+
     async def flush(self, conn: asyncpg.Connection) -> None:
         await self.inner.flush(self._shadow(conn))
 

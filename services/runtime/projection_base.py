@@ -38,7 +38,11 @@ class Handler(Protocol):
         """Called first in every transaction (e.g. to take a lock)."""
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        """Apply one event. Runs inside the loop's transaction."""
+        """Apply one event. Runs inside the loop's transaction.
+
+        A handler may also have ``prepare(conn, events)`` (events: a list of (event,
+        payload)), called after ``begin`` with the batch about to be applied (duplicates
+        included), e.g. to read the rows the batch will change in one statement."""
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         """Write what ``apply`` buffered; called before the transaction commits."""
@@ -237,6 +241,9 @@ class ReadModelTracker:
                 await conn.execute("SET LOCAL synchronous_commit TO off")
             await self.handler.begin(conn)
             position, committed_seq = await self._committed(conn)
+            prepare = getattr(self.handler, "prepare", None)
+            if prepare is not None:
+                await prepare(conn, [(event, payload) for _, event, payload in batch])
             for msg, event, payload in batch:
                 seq = msg.metadata.sequence.stream
                 if seq <= committed_seq or event.sourceposition <= position:
