@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 SCHEMA = "projections"
 SUFFIX = "_rebuild"
+#: events per transaction of a replay
+BATCH_SIZE = 2000
 #: kept for callers of the timeline-only rebuild
 SHADOW = f"{timeline.TABLE}{SUFFIX}"
 SHADOW_POSITIONS = f"{timeline.NAME}@rebuild"
@@ -313,87 +315,176 @@ def _handler(projection: Projection) -> Handler:
     return cast(Handler, projection.handler())
 
 
+class SharedReplayFailed(Exception):
+    """A handler rejected an event of a replay shared by several read models: the shared
+    replay cannot dead-letter it for one of them alone, so the models are rebuilt one by one."""
+
+
+class FanOutHandler:
+    """Several read models' shadow handlers fed by one replay of a stream: each event is
+    fetched and decoded once and applied to every model in the same transaction."""
+
+    def __init__(self, handlers: list[Handler]) -> None:
+        self.handlers = handlers
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        for handler in self.handlers:
+            await handler.begin(conn)
+
+    async def prepare(
+        self, conn: asyncpg.Connection, events: list[tuple[CloudEvent, Payload]]
+    ) -> None:
+        for handler in self.handlers:
+            prepare = getattr(handler, "prepare", None)
+            if prepare is not None:
+                await prepare(conn, events)
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        for handler in self.handlers:
+            await handler.apply(conn, event, payload)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        for handler in self.handlers:
+            await handler.flush(conn)
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        for handler in self.handlers:
+            await handler.committed(events)
+
+
+class SharedReplayLoop(ReplayLoop):
+    """A :class:`ReplayLoop` feeding several read models (:class:`FanOutHandler`): an event a
+    handler rejects raises :class:`SharedReplayFailed` instead of going to the dead letters
+    (the other models would lose it; undecodable events are poison for all of them alike)."""
+
+    def _reason(self, event: CloudEvent, error: Exception) -> str:
+        raise SharedReplayFailed(
+            f"{self.durable}: a handler rejected event {event.id}: {type(error).__name__}"
+        ) from error
+
+
+def _positions_name(names: list[str]) -> str:
+    """The consumer the shadow positions of a rebuild of ``names`` are kept under."""
+    return f"{'+'.join(names)}@rebuild"
+
+
 async def rebuild(
     js: JetStreamContext,
     pool: asyncpg.Pool,
     name: str,
     *,
-    batch_size: int = 1000,
+    batch_size: int = BATCH_SIZE,
     before_switch: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
     """Rebuild the read model ``name`` beside the live one and switch over (module doc).
 
     ``before_switch`` runs after the replay, before the switch (tests: the live model gets
     ahead of the shadow there)."""
-    projection = projection_named(name)
+    (report,) = await rebuild_many(
+        js, pool, [name], batch_size=batch_size, before_switch=before_switch
+    )
+    return report
+
+
+async def rebuild_many(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    names: list[str],
+    *,
+    batch_size: int = BATCH_SIZE,
+    before_switch: Callable[[], Awaitable[None]] | None = None,
+) -> list[RebuildReport]:
+    """Rebuild the read models ``names`` together: each stream is replayed once, into every
+    one of them that reads it (:class:`FanOutHandler`), and they switch over in one
+    transaction. Should a handler reject an event, they are rebuilt one after the other
+    instead (each dead-letters what it cannot apply, as its live projector does)."""
+    projections = [projection_named(name) for name in dict.fromkeys(names)]
+    keys = sorted(zlib.crc32(f"hub-rebuild:{p.name}".encode()) for p in projections)
     async with pool.acquire() as held:
         # one rebuild of a read model at a time (they would share shadow tables and consumers)
-        key = zlib.crc32(f"hub-rebuild:{name}".encode())
-        if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
-            raise RuntimeError(f"a rebuild of {name} is already running")
+        locked = []
         try:
+            for key in keys:
+                if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                    busy = ", ".join(p.name for p in projections)
+                    raise RuntimeError(f"a rebuild of {busy} is already running")
+                locked.append(key)
             await ensure(pool)
             # a schema upgrade waiting for this rebuild: done once the rows are rebuilt
-            waiting = (await pending_rebuilds(pool)).get(name)
-            report = await _rebuild(js, pool, projection, batch_size, before_switch)
-            if waiting is not None:
-                await pool.execute(
-                    f"DELETE FROM {PENDING} WHERE projection = $1 AND to_version <= $2",
-                    name,
-                    waiting,
-                )
-            return report
+            waiting = await pending_rebuilds(pool)
+            try:
+                reports = await _rebuild(js, pool, projections, batch_size, before_switch)
+            except SharedReplayFailed as error:
+                log.warning("%s; rebuilding the read models one by one", error)
+                reports = []
+                for projection in projections:
+                    reports += await _rebuild(js, pool, [projection], batch_size, before_switch)
+            for projection in projections:
+                if projection.name in waiting:
+                    await pool.execute(
+                        f"DELETE FROM {PENDING} WHERE projection = $1 AND to_version <= $2",
+                        projection.name,
+                        waiting[projection.name],
+                    )
+            return reports
         finally:
-            await held.execute("SELECT pg_advisory_unlock($1)", key)
+            for key in locked:
+                await held.execute("SELECT pg_advisory_unlock($1)", key)
 
 
 async def rebuild_pending(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
     """Rebuild every read model whose schema version rose since its rows were projected
-    (``projections.rebuild_pending``, recorded by :func:`projections.schema.ensure`), one after
-    the other, and clear each record: what ``hub up`` runs once the processes are up, so an
-    upgrade needs no ``hub projections rebuild``. Read models no longer known are skipped."""
+    (``projections.rebuild_pending``, recorded by :func:`projections.schema.ensure`), together
+    (:func:`rebuild_many`), and clear each record: what ``hub up`` runs once the processes are
+    up, so an upgrade needs no ``hub projections rebuild``. Read models no longer known are
+    skipped."""
     known = {projection.name for projection in PROJECTIONS}
-    reports = []
+    names = []
     for name in await pending_rebuilds(pool):
         if name not in known:
             log.warning("a rebuild of %s is pending, but no such read model exists", name)
             continue
         log.info("the schema of %s changed: rebuilding it", name)
-        reports.append(await rebuild(js, pool, name))
-    return reports
+        names.append(name)
+    return await rebuild_many(js, pool, names) if names else []
 
 
 async def _rebuild(
     js: JetStreamContext,
     pool: asyncpg.Pool,
-    projection: Projection,
+    projections: list[Projection],
     batch_size: int,
     before_switch: Callable[[], Awaitable[None]] | None,
-) -> RebuildReport:
-    name = projection.name
-    names = shadow_names(name)
-    shadow_positions = f"{name}@rebuild"
+) -> list[RebuildReport]:
+    shadows = {p.name: shadow_names(p.name) for p in projections}
+    shadow_positions = _positions_name([p.name for p in projections])
     await ensure(pool)
-    await _drop_shadow(pool, names)
-    await pool.execute(shadow_ddl(name))
+    for projection in projections:
+        await _drop_shadow(pool, shadows[projection.name])
+        await pool.execute(shadow_ddl(projection.name))
     await pool.execute(
         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
     )
-    sources = projection.sources()
+    sources = list(dict.fromkeys(s for p in projections for s in p.sources()))
     loops: list[ConsumerLoop] = []
     try:
         for service in sources:
-            durable = rebuild_durable(service, name)
+            readers = [p for p in projections if service in p.sources()]
+            handlers: list[Handler] = [
+                cast(Handler, ShadowHandler(_handler(p), shadows[p.name])) for p in readers
+            ]
+            durable = rebuild_durable(service, readers[0].name)
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream_name(service), durable)
-            replay = ReplayLoop(
+            kind = SharedReplayLoop if len(readers) > 1 else ReplayLoop
+            replay = kind(
                 js=js,
                 pool=pool,
                 stream=stream_name(service),
                 source=service,
                 durable=durable,
                 position_name=shadow_positions,
-                handler=ShadowHandler(_handler(projection), names),
+                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
                 schema=SCHEMA,
                 batch_size=batch_size,
             )
@@ -402,21 +493,30 @@ async def _rebuild(
         await _drain(loops)
         if before_switch is not None:
             await before_switch()
-        rows, catch_ups = await _switch(pool, name, names, sources, loops, shadow_positions)
+        rows, catch_ups = await _switch(pool, projections, shadows, loops, shadow_positions)
     finally:
         for loop in loops:
             with contextlib.suppress(Exception):
                 await js.delete_consumer(loop.stream, loop.durable)
-        with contextlib.suppress(Exception):
-            await _drop_shadow(pool, names)
-    report = RebuildReport(name, rows, await positions(pool, SCHEMA, name), catch_ups)
-    log.info("rebuilt %s: %s rows, positions %s", name, rows, report.positions)
-    return report
+        for projection in projections:
+            with contextlib.suppress(Exception):
+                await _drop_shadow(pool, shadows[projection.name])
+        with contextlib.suppress(Exception):  # left behind by a replay that failed
+            await pool.execute(
+                f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
+            )
+    reports = []
+    for projection in projections:
+        name = projection.name
+        report = RebuildReport(name, rows[name], await positions(pool, SCHEMA, name), catch_ups)
+        log.info("rebuilt %s: %s rows, positions %s", name, report.rows, report.positions)
+        reports.append(report)
+    return reports
 
 
 async def rebuild_all(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
-    """Rebuild every read model, one after the other."""
-    return [await rebuild(js, pool, projection.name) for projection in PROJECTIONS]
+    """Rebuild every read model, together (:func:`rebuild_many`)."""
+    return await rebuild_many(js, pool, [projection.name for projection in PROJECTIONS])
 
 
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
@@ -425,64 +525,68 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
 
 async def _switch(
     pool: asyncpg.Pool,
-    name: str,
-    names: dict[str, str],
-    sources: list[str],
+    projections: list[Projection],
+    shadows: dict[str, dict[str, str]],
     loops: list[ConsumerLoop],
     shadow_positions: str,
-) -> tuple[int, int]:
-    """Catch up with the live model while it is locked out, then swap; returns the rows of the
-    projection's first table and how many catch-up rounds it took."""
+) -> tuple[dict[str, int], int]:
+    """Catch up with the live models while they are locked out, then swap; returns the rows
+    of each projection's first table and how many catch-up rounds it took."""
+    names = [p.name for p in projections]
     # a live row per source to lock: an absent row would let the live projector insert one
     await pool.executemany(
         f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
         " VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING",
-        [(name, source) for source in sources],
+        [(p.name, source) for p in projections for source in p.sources()],
     )
     catch_ups = 0
+    rows: dict[str, int] = {}
     async with pool.acquire() as conn, conn.transaction():
-        if name == timeline.NAME:
+        if timeline.NAME in names:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", timeline.LOCK_KEY)
         # the live projector locks these rows first in each transaction: it now waits
-        live = {
-            row["source"]: int(row["stream_seq"])
-            for row in await conn.fetch(
-                f"SELECT source, stream_seq FROM {SCHEMA}.consumer_positions"
-                " WHERE consumer = $1 ORDER BY source FOR UPDATE",
-                name,
-            )
-        }
+        live: dict[str, int] = {}
+        for row in await conn.fetch(
+            f"SELECT source, stream_seq FROM {SCHEMA}.consumer_positions"
+            " WHERE consumer = ANY($1::text[]) ORDER BY consumer, source FOR UPDATE",
+            names,
+        ):
+            live[row["source"]] = max(live.get(row["source"], 0), int(row["stream_seq"]))
         for loop in loops:
             while await _shadow_seq(pool, shadow_positions, loop.source) < live.get(loop.source, 0):
                 catch_ups += 1
                 if await loop.poll(timeout=0.5) == 0:
                     await asyncio.sleep(0.02)
-        for table, shadow in names.items():
-            columns = ", ".join(await _columns(conn, shadow))
-            await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+        for projection in projections:
+            name = projection.name
+            for table, shadow in shadows[name].items():
+                columns = ", ".join(await _columns(conn, shadow))
+                await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+                await conn.execute(
+                    f"INSERT INTO {SCHEMA}.{table} ({columns})"
+                    f" SELECT {columns} FROM {SCHEMA}.{shadow}"
+                )
             await conn.execute(
-                f"INSERT INTO {SCHEMA}.{table} ({columns}) SELECT {columns} FROM {SCHEMA}.{shadow}"
+                f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
+                " SELECT $1, source, position, stream_seq FROM"
+                f" {SCHEMA}.consumer_positions WHERE consumer = $2 AND source = ANY($3::text[])"
+                " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
+                " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
+                name,
+                shadow_positions,
+                projection.sources(),
             )
-        await conn.execute(
-            f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
-            " SELECT $1, source, position, stream_seq FROM"
-            f" {SCHEMA}.consumer_positions WHERE consumer = $2"
-            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
-            " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
-            name,
-            shadow_positions,
-        )
+            # the rows locked above for sources with no event yet: no row means the same
+            await conn.execute(
+                f"DELETE FROM {SCHEMA}.consumer_positions"
+                " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
+                name,
+            )
+            first = next(iter(shadows[name]))
+            rows[name] = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
         await conn.execute(
             f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
         )
-        # the rows locked above for sources with no event yet: no row means the same
-        await conn.execute(
-            f"DELETE FROM {SCHEMA}.consumer_positions"
-            " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
-            name,
-        )
-        first = next(iter(names))
-        rows = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
     return rows, catch_ups
 
 
@@ -520,6 +624,7 @@ async def _drain(loops: list[ConsumerLoop]) -> None:
 __all__ = [
     "SHADOW",
     "SHADOW_POSITIONS",
+    "FanOutHandler",
     "RebuildReport",
     "ShadowConnection",
     "ShadowHandler",
@@ -528,6 +633,7 @@ __all__ = [
     "rebuild_all",
     "rebuild_durable",
     "rebuild_durables",
+    "rebuild_many",
     "rebuild_pending",
     "shadow_ddl",
     "source_services",
