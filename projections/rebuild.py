@@ -41,7 +41,7 @@ from contracts import CloudEvent, Payload, stream_name
 from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.timeline import projector as timeline
-from services.runtime.consumer import ConsumerLoop, positions
+from services.runtime.consumer import ConsumerLoop, Delivery, positions
 from services.runtime.projection_base import Handler
 
 log = logging.getLogger(__name__)
@@ -187,6 +187,8 @@ class ReplayLoop(ConsumerLoop):
       one is applied; it asks only for messages the consumer has pending (each request is
       filled at once), and a status message (a request that expired, a consumer that went
       away) makes it start over at the cursor;
+    - each message is decoded as it arrives (while the loop waits for the database to write
+      the batch before), not when its batch is applied;
     - no tracing span per event (a replay of history continues no caller's trace, and a
       span per replayed event costs more than applying it).
     """
@@ -205,6 +207,7 @@ class ReplayLoop(ConsumerLoop):
         self._available = 0  # messages pending on the consumer not yet asked for
         self._stalled = False
         self._inbox = ""
+        self._decoded: dict[int, Delivery | str] = {}  # by id() of the queued message
 
     @property
     def _next_subject(self) -> str:
@@ -219,6 +222,7 @@ class ReplayLoop(ConsumerLoop):
                 await self._sub.unsubscribe()
             self._sub = None
         self._queue.clear()
+        self._decoded.clear()
         self._credit = self._available = 0
         self._stalled = False
         with contextlib.suppress(NotFoundError):
@@ -258,7 +262,13 @@ class ReplayLoop(ConsumerLoop):
         else:
             self._credit -= 1
             self._queue.append(msg)
+            self._decoded[id(msg)] = super()._decode(msg)
         self._arrived.set()
+
+    def _decode(self, msg: Msg) -> Delivery | str:
+        """The delivery decoded when ``msg`` arrived (see :meth:`_received`)."""
+        found = self._decoded.pop(id(msg), None)
+        return super()._decode(msg) if found is None else found
 
     async def _request(self) -> None:
         """Ask for pending messages until ``window`` are outstanding."""

@@ -7,7 +7,6 @@ naturalisation is evaluated from these rows at query time (``readiness(asOf:)``)
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
@@ -729,8 +728,10 @@ class PathwayProjection(NoHooks):
         for _, payload in events:
             person = getattr(payload, "person_id", None)
             if person is not None:
-                with contextlib.suppress(ValueError):  # apply says what is wrong with it
+                try:
                     pids.append(UUID(person))
+                except ValueError:  # apply says what is wrong with it
+                    continue
         await self._batch.prefetch(conn, pids)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
