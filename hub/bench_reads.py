@@ -329,6 +329,51 @@ async def raw_fetch(bench: Bench, batch: int = 1000) -> tuple[int, float, float]
         await close(nc)
 
 
+async def raw_replay_fetch(bench: Bench) -> tuple[int, float]:
+    """Fetch the whole stream the way the rebuild's replay does (``ReplayLoop``: no acks,
+    pull requests outstanding, each message decoded as it arrives), applying nothing:
+    (messages, seconds)."""
+    from contracts import stream_name
+    from projections.rebuild import ReplayLoop
+    from services.runtime.messaging import close, connect_admin
+    from services.runtime.projection_base import NoHooks
+
+    class Nothing(NoHooks):
+        async def apply(self, conn: Any, event: Any, payload: Any) -> None:
+            return None
+
+    nc = await connect_admin(bench.settings, "bench-replay-fetch")
+    pool = await asyncpg.create_pool(bench.db_url, min_size=1, max_size=2)
+    try:
+        js = nc.jetstream()
+        stream = stream_name(SERVICE)
+        total = (await js.stream_info(stream)).state.messages
+        loop = ReplayLoop(
+            js=js,
+            pool=pool,
+            stream=stream,
+            source=SERVICE,
+            durable="bench_raw_replay",
+            position_name="bench@raw-replay",
+            handler=Nothing(),
+            schema="projections",
+            batch_size=2000,
+        )
+        await loop.setup()
+        seen = 0
+        started = time.perf_counter()
+        while seen < total:
+            for msg in await loop.fetch(5.0):
+                loop._decode(msg)
+                seen += 1
+        seconds = time.perf_counter() - started
+        await js.delete_consumer(stream, "bench_raw_replay")
+        return total, seconds
+    finally:
+        await pool.close()
+        await close(nc)
+
+
 async def raw_copy(bench: Bench) -> tuple[int, float]:
     """COPY the timeline's rows (as the projector would write them) into a copy of its table
     with the same indexes: (rows, seconds)."""
@@ -700,6 +745,7 @@ def run_rebuild(*, events: int = 100_000, keep: bool = False) -> int:
     try:
         publish_rate = asyncio.run(grow(bench, events))
         fetched, fetch_s, decode_s = asyncio.run(raw_fetch(bench))
+        replayed, replay_s = asyncio.run(raw_replay_fetch(bench))
         rebuilt = asyncio.run(rebuild_all(bench))
         copied, copy_s = asyncio.run(raw_copy(bench))
     finally:
@@ -710,6 +756,7 @@ def run_rebuild(*, events: int = 100_000, keep: bool = False) -> int:
         f" average {load:.1f} at the start\n"
         f"  raw JetStream fetch (batches of 1000, acked)  {fetched / fetch_s:>10,.0f} events/s\n"
         f"  raw fetch + decode (REGISTRY.decode)          {fetched / decode_s:>10,.0f} events/s\n"
+        f"  the replay's fetch + decode (no acks)         {replayed / replay_s:>10,.0f} events/s\n"
         f"  raw COPY of the timeline's rows               {copied / copy_s:>10,.0f} rows/s"
         f" ({copied:,} rows)"
     )

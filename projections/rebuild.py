@@ -24,6 +24,7 @@ import contextlib
 import json
 import logging
 import re
+import time
 import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
@@ -152,9 +153,13 @@ class ShadowHandler:
     def __init__(self, inner: Handler, names: dict[str, str]) -> None:
         self.inner = inner
         self.names = names
+        self._last: tuple[asyncpg.Connection, asyncpg.Connection] | None = None
 
     def _shadow(self, conn: asyncpg.Connection) -> asyncpg.Connection:
-        return cast(asyncpg.Connection, ShadowConnection(conn, self.names))
+        """``conn`` redirected to the shadow tables (one wrapper per connection in a row)."""
+        if self._last is None or self._last[0] is not conn:
+            self._last = (conn, cast(asyncpg.Connection, ShadowConnection(conn, self.names)))
+        return self._last[1]
 
     async def begin(self, conn: asyncpg.Connection) -> None:
         await self.inner.begin(self._shadow(conn))
@@ -468,6 +473,7 @@ async def _rebuild(
 ) -> list[RebuildReport]:
     shadows = {p.name: shadow_names(p.name) for p in projections}
     shadow_positions = _positions_name([p.name for p in projections])
+    started = time.perf_counter()
     await ensure(pool)
     for projection in projections:
         await _drop_shadow(pool, shadows[projection.name])
@@ -500,10 +506,20 @@ async def _rebuild(
             )
             await replay.setup()
             loops.append(replay)
+        ready = time.perf_counter()
         await _drain(loops)
+        replayed = time.perf_counter()
         if before_switch is not None:
             await before_switch()
         rows, catch_ups = await _switch(pool, projections, shadows, loops, shadow_positions)
+        log.info(
+            "rebuild of %s: set up in %.2f s, replayed %s events in %.2f s, switched in %.2f s",
+            "+".join(shadows),
+            ready - started,
+            sum(loop.stats.applied + loop.stats.duplicates for loop in loops),
+            replayed - ready,
+            time.perf_counter() - replayed,
+        )
     finally:
         for loop in loops:
             with contextlib.suppress(Exception):
