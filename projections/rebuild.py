@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import re
@@ -378,6 +379,19 @@ class SharedReplayLoop(ReplayLoop):
         ) from error
 
 
+@contextlib.contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before the replay (the modules,
+    the schema, the pools): a replay allocates many objects that live for a batch, which
+    triggers full collections that would scan all of them each time (``gc.freeze``; they
+    are collectable again afterwards)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def _positions_name(names: list[str]) -> str:
     """The consumer the shadow positions of a rebuild of ``names`` are kept under."""
     return f"{'+'.join(names)}@rebuild"
@@ -427,13 +441,14 @@ async def rebuild_many(
             await ensure(pool)
             # a schema upgrade waiting for this rebuild: done once the rows are rebuilt
             waiting = await pending_rebuilds(pool)
-            try:
-                reports = await _rebuild(js, pool, projections, batch_size, before_switch)
-            except SharedReplayFailed as error:
-                log.warning("%s; rebuilding the read models one by one", error)
-                reports = []
-                for projection in projections:
-                    reports += await _rebuild(js, pool, [projection], batch_size, before_switch)
+            with _long_lived_objects_frozen():
+                try:
+                    reports = await _rebuild(js, pool, projections, batch_size, before_switch)
+                except SharedReplayFailed as error:
+                    log.warning("%s; rebuilding the read models one by one", error)
+                    reports = []
+                    for projection in projections:
+                        reports += await _rebuild(js, pool, [projection], batch_size, before_switch)
             for projection in projections:
                 if projection.name in waiting:
                     await pool.execute(
