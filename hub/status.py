@@ -111,9 +111,20 @@ async def consumer_lags(js: JetStreamContext, pool: asyncpg.Pool) -> list[Consum
             cursor: int | None = None
             if key is not None:
                 cursor = committed.get(key, 0)
-            elif "_rebuild_" in name:  # a rebuild's: positions under "<projection>@rebuild"
+            elif "_rebuild_" in name:
+                # a rebuild's: positions under "<projection>@rebuild", or under
+                # "<projection>+<other>...@rebuild" when several are rebuilt together
                 projection = name.split("_rebuild_", 1)[0]
-                cursor = committed.get((f"{projection}@rebuild", service), 0)
+                cursor = max(
+                    (
+                        seq
+                        for (consumer, source), seq in committed.items()
+                        if source == service
+                        and consumer.endswith("@rebuild")
+                        and projection in consumer.removesuffix("@rebuild").split("+")
+                    ),
+                    default=0,
+                )
             lag = last - cursor if cursor is not None else (pending or 0)
             found.append(
                 ConsumerLag(stream, name, last, cursor, pending, max(0, lag), info is not None)

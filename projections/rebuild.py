@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import json
 import logging
 import re
+import time
 import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -32,19 +36,22 @@ from typing import Any, cast
 import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import CloudEvent, Payload, stream_name
 from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.timeline import projector as timeline
-from services.runtime.consumer import ConsumerLoop, positions
+from services.runtime.consumer import ConsumerLoop, Delivery, positions
 from services.runtime.projection_base import Handler
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "projections"
 SUFFIX = "_rebuild"
+#: events per transaction of a replay
+BATCH_SIZE = 2000
 #: kept for callers of the timeline-only rebuild
 SHADOW = f"{timeline.TABLE}{SUFFIX}"
 SHADOW_POSITIONS = f"{timeline.NAME}@rebuild"
@@ -147,15 +154,26 @@ class ShadowHandler:
     def __init__(self, inner: Handler, names: dict[str, str]) -> None:
         self.inner = inner
         self.names = names
+        self._last: tuple[asyncpg.Connection, asyncpg.Connection] | None = None
 
     def _shadow(self, conn: asyncpg.Connection) -> asyncpg.Connection:
-        return cast(asyncpg.Connection, ShadowConnection(conn, self.names))
+        """``conn`` redirected to the shadow tables (one wrapper per connection in a row)."""
+        if self._last is None or self._last[0] is not conn:
+            self._last = (conn, cast(asyncpg.Connection, ShadowConnection(conn, self.names)))
+        return self._last[1]
 
     async def begin(self, conn: asyncpg.Connection) -> None:
         await self.inner.begin(self._shadow(conn))
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         await self.inner.apply(self._shadow(conn), event, payload)
+
+    async def prepare(
+        self, conn: asyncpg.Connection, events: list[tuple[CloudEvent, Payload]]
+    ) -> None:
+        prepare = getattr(self.inner, "prepare", None)
+        if prepare is not None:
+            await prepare(self._shadow(conn), events)
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         await self.inner.flush(self._shadow(conn))
@@ -165,9 +183,141 @@ class ShadowHandler:
 
 
 class ReplayLoop(ConsumerLoop):
-    """The rebuild's consumer: the projector's loop without a tracing span per event (a
-    replay of history continues no caller's trace, and a span per replayed event costs more
-    than applying it)."""
+    """The rebuild's consumer: the projector's loop with a cheaper way to read the stream.
+
+    - no acks: its consumer has ``AckPolicy.NONE`` (the shadow's positions in the database
+      are its cursor, as they are the live projector's; after a transient failure or a
+      stalled fetch it recreates the consumer after the committed sequence);
+    - a stream, not a fetch per batch: it keeps pull requests for up to ``window`` messages
+      outstanding on one inbox, so the server delivers the next batches while the current
+      one is applied; it asks only for messages the consumer has pending (each request is
+      filled at once), and a status message (a request that expired, a consumer that went
+      away) makes it start over at the cursor;
+    - each message is decoded as it arrives (while the loop waits for the database to write
+      the batch before), not when its batch is applied;
+    - no tracing span per event (a replay of history continues no caller's trace, and a
+      span per replayed event costs more than applying it).
+    """
+
+    acks = False
+    #: how long a pull request may wait on the server (it is filled at once unless the
+    #: stream lost messages in between; then the loop resets at the cursor)
+    request_expires = 30.0
+
+    def __init__(self, *, window: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.window = window or 4 * self.batch_size
+        self._queue: deque[Msg] = deque()
+        self._arrived = asyncio.Event()
+        self._credit = 0  # messages asked for and not yet received
+        self._available = 0  # messages pending on the consumer not yet asked for
+        self._stalled = False
+        self._inbox = ""
+        self._decoded: dict[int, Delivery | str] = {}  # by id() of the queued message
+
+    @property
+    def _next_subject(self) -> str:
+        prefix = getattr(self.js, "_prefix", "$JS.API")
+        return f"{prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
+
+    async def reset_cursor(self) -> None:
+        """(Re)create the consumer (``AckPolicy.NONE``) right after the committed sequence
+        and a subscription to a new inbox for its messages."""
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+        self._queue.clear()
+        self._decoded.clear()
+        self._credit = self._available = 0
+        self._stalled = False
+        with contextlib.suppress(NotFoundError):
+            await self.js.delete_consumer(self.stream, self.durable)
+        committed = await self.tracker.committed_seq()
+        start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
+        if committed:
+            start = {
+                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
+                "opt_start_seq": committed + 1,
+            }
+        config = ConsumerConfig(
+            name=self.durable,
+            durable_name=self.durable,
+            ack_policy=AckPolicy.NONE,
+            max_deliver=-1,
+            filter_subject=self.filter_subject,
+            **start,
+        )
+        info = await self.js.add_consumer(self.stream, config)
+        self._available = int(info.num_pending or 0)
+        nc = self.js._nc
+        self._inbox = nc.new_inbox()
+        self._sub = await nc.subscribe(self._inbox, cb=self._received)
+        self._needs_reset = False
+
+    async def _received(self, msg: Msg) -> None:
+        if not msg.data and msg.headers and msg.headers.get("Status"):
+            # a request ended short (expired, consumer deleted, ...): start over at the cursor
+            log.warning(
+                "%s: pull request ended: %s %s",
+                self.durable,
+                msg.headers.get("Status"),
+                msg.headers.get("Description", ""),
+            )
+            self._stalled = True
+        else:
+            self._credit -= 1
+            self._queue.append(msg)
+            self._decoded[id(msg)] = super()._decode(msg)
+        self._arrived.set()
+
+    def _decode(self, msg: Msg) -> Delivery | str:
+        """The delivery decoded when ``msg`` arrived (see :meth:`_received`)."""
+        found = self._decoded.pop(id(msg), None)
+        return super()._decode(msg) if found is None else found
+
+    async def _request(self) -> None:
+        """Ask for pending messages until ``window`` are outstanding."""
+        want = min(self.window - self._credit - len(self._queue), self._available)
+        if want < min(self.batch_size, self._available) or want <= 0:
+            return
+        self._available -= want
+        self._credit += want
+        body = json.dumps({"batch": want, "expires": int(self.request_expires * 1e9)})
+        await self.js._nc.publish(self._next_subject, body.encode(), reply=self._inbox)
+
+    async def _refresh(self) -> None:
+        """Learn how many messages the consumer has pending (new ones since it was made)."""
+        info = await self.js.consumer_info(self.stream, self.durable)
+        self._available = int(info.num_pending or 0)
+
+    async def num_pending(self) -> int:
+        if self._sub is None or self._needs_reset:
+            await self.reset_cursor()
+        if self._queue or self._credit:
+            return len(self._queue) + self._credit
+        await self._refresh()
+        return self._available
+
+    async def fetch(self, timeout: float) -> list[Msg]:
+        if self._needs_reset or self._sub is None:
+            await self.reset_cursor()
+        if not self._queue and not self._credit and not self._available:
+            await self._refresh()
+        await self._request()
+        if not self._queue:
+            if self._stalled or not self._credit:
+                self._needs_reset = self._stalled
+                return []
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), timeout)
+            if not self._queue:
+                return []  # still asked for: a request that cannot be filled ends in a status
+        n = min(self.batch_size, len(self._queue))
+        msgs = [self._queue.popleft() for _ in range(n)]
+        await self._request()
+        return msgs
 
     @contextlib.contextmanager
     def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
@@ -181,110 +331,233 @@ def _handler(projection: Projection) -> Handler:
     return cast(Handler, projection.handler())
 
 
+class SharedReplayFailed(Exception):
+    """A handler rejected an event of a replay shared by several read models: the shared
+    replay cannot dead-letter it for one of them alone, so the models are rebuilt one by one."""
+
+
+class FanOutHandler:
+    """Several read models' shadow handlers fed by one replay of a stream: each event is
+    fetched and decoded once and applied to every model in the same transaction."""
+
+    def __init__(self, handlers: list[Handler]) -> None:
+        self.handlers = handlers
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        for handler in self.handlers:
+            await handler.begin(conn)
+
+    async def prepare(
+        self, conn: asyncpg.Connection, events: list[tuple[CloudEvent, Payload]]
+    ) -> None:
+        for handler in self.handlers:
+            prepare = getattr(handler, "prepare", None)
+            if prepare is not None:
+                await prepare(conn, events)
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        for handler in self.handlers:
+            await handler.apply(conn, event, payload)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        for handler in self.handlers:
+            await handler.flush(conn)
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        for handler in self.handlers:
+            await handler.committed(events)
+
+
+class SharedReplayLoop(ReplayLoop):
+    """A :class:`ReplayLoop` feeding several read models (:class:`FanOutHandler`): an event a
+    handler rejects raises :class:`SharedReplayFailed` instead of going to the dead letters
+    (the other models would lose it; undecodable events are poison for all of them alike)."""
+
+    def _reason(self, event: CloudEvent, error: Exception) -> str:
+        raise SharedReplayFailed(
+            f"{self.durable}: a handler rejected event {event.id}: {type(error).__name__}"
+        ) from error
+
+
+@contextlib.contextmanager
+def _long_lived_objects_frozen() -> Iterator[None]:
+    """Keep the garbage collector off the objects that exist before the replay (the modules,
+    the schema, the pools): a replay allocates many objects that live for a batch, which
+    triggers full collections that would scan all of them each time (``gc.freeze``; they
+    are collectable again afterwards)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _positions_name(names: list[str]) -> str:
+    """The consumer the shadow positions of a rebuild of ``names`` are kept under."""
+    return f"{'+'.join(names)}@rebuild"
+
+
 async def rebuild(
     js: JetStreamContext,
     pool: asyncpg.Pool,
     name: str,
     *,
-    batch_size: int = 1000,
+    batch_size: int = BATCH_SIZE,
     before_switch: Callable[[], Awaitable[None]] | None = None,
 ) -> RebuildReport:
     """Rebuild the read model ``name`` beside the live one and switch over (module doc).
 
     ``before_switch`` runs after the replay, before the switch (tests: the live model gets
     ahead of the shadow there)."""
-    projection = projection_named(name)
+    (report,) = await rebuild_many(
+        js, pool, [name], batch_size=batch_size, before_switch=before_switch
+    )
+    return report
+
+
+async def rebuild_many(
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    names: list[str],
+    *,
+    batch_size: int = BATCH_SIZE,
+    before_switch: Callable[[], Awaitable[None]] | None = None,
+) -> list[RebuildReport]:
+    """Rebuild the read models ``names`` together: each stream is replayed once, into every
+    one of them that reads it (:class:`FanOutHandler`), and they switch over in one
+    transaction. Should a handler reject an event, they are rebuilt one after the other
+    instead (each dead-letters what it cannot apply, as its live projector does)."""
+    projections = [projection_named(name) for name in dict.fromkeys(names)]
+    keys = sorted(zlib.crc32(f"hub-rebuild:{p.name}".encode()) for p in projections)
     async with pool.acquire() as held:
         # one rebuild of a read model at a time (they would share shadow tables and consumers)
-        key = zlib.crc32(f"hub-rebuild:{name}".encode())
-        if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
-            raise RuntimeError(f"a rebuild of {name} is already running")
+        locked = []
         try:
+            for key in keys:
+                if not await held.fetchval("SELECT pg_try_advisory_lock($1)", key):
+                    busy = ", ".join(p.name for p in projections)
+                    raise RuntimeError(f"a rebuild of {busy} is already running")
+                locked.append(key)
             await ensure(pool)
             # a schema upgrade waiting for this rebuild: done once the rows are rebuilt
-            waiting = (await pending_rebuilds(pool)).get(name)
-            report = await _rebuild(js, pool, projection, batch_size, before_switch)
-            if waiting is not None:
-                await pool.execute(
-                    f"DELETE FROM {PENDING} WHERE projection = $1 AND to_version <= $2",
-                    name,
-                    waiting,
-                )
-            return report
+            waiting = await pending_rebuilds(pool)
+            with _long_lived_objects_frozen():
+                try:
+                    reports = await _rebuild(js, pool, projections, batch_size, before_switch)
+                except SharedReplayFailed as error:
+                    log.warning("%s; rebuilding the read models one by one", error)
+                    reports = []
+                    for projection in projections:
+                        reports += await _rebuild(js, pool, [projection], batch_size, before_switch)
+            for projection in projections:
+                if projection.name in waiting:
+                    await pool.execute(
+                        f"DELETE FROM {PENDING} WHERE projection = $1 AND to_version <= $2",
+                        projection.name,
+                        waiting[projection.name],
+                    )
+            return reports
         finally:
-            await held.execute("SELECT pg_advisory_unlock($1)", key)
+            for key in locked:
+                await held.execute("SELECT pg_advisory_unlock($1)", key)
 
 
 async def rebuild_pending(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
     """Rebuild every read model whose schema version rose since its rows were projected
-    (``projections.rebuild_pending``, recorded by :func:`projections.schema.ensure`), one after
-    the other, and clear each record: what ``hub up`` runs once the processes are up, so an
-    upgrade needs no ``hub projections rebuild``. Read models no longer known are skipped."""
+    (``projections.rebuild_pending``, recorded by :func:`projections.schema.ensure`), together
+    (:func:`rebuild_many`), and clear each record: what ``hub up`` runs once the processes are
+    up, so an upgrade needs no ``hub projections rebuild``. Read models no longer known are
+    skipped."""
     known = {projection.name for projection in PROJECTIONS}
-    reports = []
+    names = []
     for name in await pending_rebuilds(pool):
         if name not in known:
             log.warning("a rebuild of %s is pending, but no such read model exists", name)
             continue
         log.info("the schema of %s changed: rebuilding it", name)
-        reports.append(await rebuild(js, pool, name))
-    return reports
+        names.append(name)
+    return await rebuild_many(js, pool, names) if names else []
 
 
 async def _rebuild(
     js: JetStreamContext,
     pool: asyncpg.Pool,
-    projection: Projection,
+    projections: list[Projection],
     batch_size: int,
     before_switch: Callable[[], Awaitable[None]] | None,
-) -> RebuildReport:
-    name = projection.name
-    names = shadow_names(name)
-    shadow_positions = f"{name}@rebuild"
+) -> list[RebuildReport]:
+    shadows = {p.name: shadow_names(p.name) for p in projections}
+    shadow_positions = _positions_name([p.name for p in projections])
+    started = time.perf_counter()
     await ensure(pool)
-    await _drop_shadow(pool, names)
-    await pool.execute(shadow_ddl(name))
+    for projection in projections:
+        await _drop_shadow(pool, shadows[projection.name])
+        await pool.execute(shadow_ddl(projection.name))
     await pool.execute(
         f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
     )
-    sources = projection.sources()
+    sources = list(dict.fromkeys(s for p in projections for s in p.sources()))
     loops: list[ConsumerLoop] = []
     try:
         for service in sources:
-            durable = rebuild_durable(service, name)
+            readers = [p for p in projections if service in p.sources()]
+            handlers: list[Handler] = [
+                cast(Handler, ShadowHandler(_handler(p), shadows[p.name])) for p in readers
+            ]
+            durable = rebuild_durable(service, readers[0].name)
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream_name(service), durable)
-            replay = ReplayLoop(
+            kind = SharedReplayLoop if len(readers) > 1 else ReplayLoop
+            replay = kind(
                 js=js,
                 pool=pool,
                 stream=stream_name(service),
                 source=service,
                 durable=durable,
                 position_name=shadow_positions,
-                handler=ShadowHandler(_handler(projection), names),
+                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
                 schema=SCHEMA,
                 batch_size=batch_size,
             )
             await replay.setup()
             loops.append(replay)
+        ready = time.perf_counter()
         await _drain(loops)
+        replayed = time.perf_counter()
         if before_switch is not None:
             await before_switch()
-        rows, catch_ups = await _switch(pool, name, names, sources, loops, shadow_positions)
+        rows, catch_ups = await _switch(pool, projections, shadows, loops, shadow_positions)
+        log.info(
+            "rebuild of %s: set up in %.2f s, replayed %s events in %.2f s, switched in %.2f s",
+            "+".join(shadows),
+            ready - started,
+            sum(loop.stats.applied + loop.stats.duplicates for loop in loops),
+            replayed - ready,
+            time.perf_counter() - replayed,
+        )
     finally:
         for loop in loops:
             with contextlib.suppress(Exception):
                 await js.delete_consumer(loop.stream, loop.durable)
-        with contextlib.suppress(Exception):
-            await _drop_shadow(pool, names)
-    report = RebuildReport(name, rows, await positions(pool, SCHEMA, name), catch_ups)
-    log.info("rebuilt %s: %s rows, positions %s", name, rows, report.positions)
-    return report
+        for projection in projections:
+            with contextlib.suppress(Exception):
+                await _drop_shadow(pool, shadows[projection.name])
+        with contextlib.suppress(Exception):  # left behind by a replay that failed
+            await pool.execute(
+                f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
+            )
+    reports = []
+    for projection in projections:
+        name = projection.name
+        report = RebuildReport(name, rows[name], await positions(pool, SCHEMA, name), catch_ups)
+        log.info("rebuilt %s: %s rows, positions %s", name, report.rows, report.positions)
+        reports.append(report)
+    return reports
 
 
 async def rebuild_all(js: JetStreamContext, pool: asyncpg.Pool) -> list[RebuildReport]:
-    """Rebuild every read model, one after the other."""
-    return [await rebuild(js, pool, projection.name) for projection in PROJECTIONS]
+    """Rebuild every read model, together (:func:`rebuild_many`)."""
+    return await rebuild_many(js, pool, [projection.name for projection in PROJECTIONS])
 
 
 async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildReport:
@@ -293,64 +566,68 @@ async def rebuild_timeline(js: JetStreamContext, pool: asyncpg.Pool) -> RebuildR
 
 async def _switch(
     pool: asyncpg.Pool,
-    name: str,
-    names: dict[str, str],
-    sources: list[str],
+    projections: list[Projection],
+    shadows: dict[str, dict[str, str]],
     loops: list[ConsumerLoop],
     shadow_positions: str,
-) -> tuple[int, int]:
-    """Catch up with the live model while it is locked out, then swap; returns the rows of the
-    projection's first table and how many catch-up rounds it took."""
+) -> tuple[dict[str, int], int]:
+    """Catch up with the live models while they are locked out, then swap; returns the rows
+    of each projection's first table and how many catch-up rounds it took."""
+    names = [p.name for p in projections]
     # a live row per source to lock: an absent row would let the live projector insert one
     await pool.executemany(
         f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
         " VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING",
-        [(name, source) for source in sources],
+        [(p.name, source) for p in projections for source in p.sources()],
     )
     catch_ups = 0
+    rows: dict[str, int] = {}
     async with pool.acquire() as conn, conn.transaction():
-        if name == timeline.NAME:
+        if timeline.NAME in names:
             await conn.execute("SELECT pg_advisory_xact_lock($1)", timeline.LOCK_KEY)
         # the live projector locks these rows first in each transaction: it now waits
-        live = {
-            row["source"]: int(row["stream_seq"])
-            for row in await conn.fetch(
-                f"SELECT source, stream_seq FROM {SCHEMA}.consumer_positions"
-                " WHERE consumer = $1 ORDER BY source FOR UPDATE",
-                name,
-            )
-        }
+        live: dict[str, int] = {}
+        for row in await conn.fetch(
+            f"SELECT source, stream_seq FROM {SCHEMA}.consumer_positions"
+            " WHERE consumer = ANY($1::text[]) ORDER BY consumer, source FOR UPDATE",
+            names,
+        ):
+            live[row["source"]] = max(live.get(row["source"], 0), int(row["stream_seq"]))
         for loop in loops:
             while await _shadow_seq(pool, shadow_positions, loop.source) < live.get(loop.source, 0):
                 catch_ups += 1
                 if await loop.poll(timeout=0.5) == 0:
                     await asyncio.sleep(0.02)
-        for table, shadow in names.items():
-            columns = ", ".join(await _columns(conn, shadow))
-            await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+        for projection in projections:
+            name = projection.name
+            for table, shadow in shadows[name].items():
+                columns = ", ".join(await _columns(conn, shadow))
+                await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+                await conn.execute(
+                    f"INSERT INTO {SCHEMA}.{table} ({columns})"
+                    f" SELECT {columns} FROM {SCHEMA}.{shadow}"
+                )
             await conn.execute(
-                f"INSERT INTO {SCHEMA}.{table} ({columns}) SELECT {columns} FROM {SCHEMA}.{shadow}"
+                f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
+                " SELECT $1, source, position, stream_seq FROM"
+                f" {SCHEMA}.consumer_positions WHERE consumer = $2 AND source = ANY($3::text[])"
+                " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
+                " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
+                name,
+                shadow_positions,
+                projection.sources(),
             )
-        await conn.execute(
-            f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
-            " SELECT $1, source, position, stream_seq FROM"
-            f" {SCHEMA}.consumer_positions WHERE consumer = $2"
-            " ON CONFLICT (consumer, source) DO UPDATE SET position = EXCLUDED.position,"
-            " stream_seq = EXCLUDED.stream_seq, updated_at = now()",
-            name,
-            shadow_positions,
-        )
+            # the rows locked above for sources with no event yet: no row means the same
+            await conn.execute(
+                f"DELETE FROM {SCHEMA}.consumer_positions"
+                " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
+                name,
+            )
+            first = next(iter(shadows[name]))
+            rows[name] = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
         await conn.execute(
             f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
         )
-        # the rows locked above for sources with no event yet: no row means the same
-        await conn.execute(
-            f"DELETE FROM {SCHEMA}.consumer_positions"
-            " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
-            name,
-        )
-        first = next(iter(names))
-        rows = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
     return rows, catch_ups
 
 
@@ -388,6 +665,7 @@ async def _drain(loops: list[ConsumerLoop]) -> None:
 __all__ = [
     "SHADOW",
     "SHADOW_POSITIONS",
+    "FanOutHandler",
     "RebuildReport",
     "ShadowConnection",
     "ShadowHandler",
@@ -396,6 +674,7 @@ __all__ = [
     "rebuild_all",
     "rebuild_durable",
     "rebuild_durables",
+    "rebuild_many",
     "rebuild_pending",
     "shadow_ddl",
     "source_services",

@@ -116,8 +116,10 @@ class Batch:
     """The pathway rows of the current transaction that wait for ``flush``: each person's
     ``pathway_persons`` row (read once per batch, then kept here), the stage history and the
     milestones, and each person's periods of stay (read once per batch, ended and begun
-    here). One statement per table per batch instead of several per event; the other dated
-    facts (certificates, assessments, ...) are still written at once."""
+    here), and the dated facts (certificates, assessments, ...) begun in the batch. One
+    statement per table per batch instead of several per event. :meth:`prefetch` reads the
+    rows and periods of a batch's persons in one statement each before the batch is applied
+    (else each person's are read when first needed)."""
 
     #: the person rows read or created in this batch (None: the person has no row)
     persons: dict[UUID, Row | None] = field(default_factory=dict)
@@ -133,8 +135,14 @@ class Batch:
     periods: dict[UUID, dict[int, Row]] = field(default_factory=dict)
     #: the periods (person, position) begun or changed in this batch
     changed_periods: set[tuple[UUID, int]] = field(default_factory=set)
+    #: the history keys at ``arrival`` per person (what :meth:`PersonPath.arrived` moves)
+    arrivals: dict[UUID, list[tuple[UUID, int]]] = field(default_factory=dict)
+    #: dated facts waiting to be inserted: (table, columns) -> rows
+    facts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = field(default_factory=dict)
 
     def clear(self) -> None:
+        self.arrivals.clear()
+        self.facts.clear()
         self.periods.clear()
         self.changed_periods.clear()
         self.persons.clear()
@@ -153,6 +161,39 @@ class Batch:
             self.persons[pid] = dict(found) if found is not None else None
         return self.persons[pid]
 
+    async def prefetch(self, conn: asyncpg.Connection, pids: list[UUID]) -> None:
+        """Read the person rows and periods of ``pids`` not read yet, one statement each."""
+        rows = [pid for pid in dict.fromkeys(pids) if pid not in self.persons]
+        if rows:
+            self.persons.update(dict.fromkeys(rows))
+            for found in await conn.fetch(
+                f"SELECT {', '.join(PERSON_COLUMNS)} FROM projections.pathway_persons"
+                " WHERE person_id = ANY($1::uuid[])",
+                rows,
+            ):
+                self.persons[found["person_id"]] = dict(found)
+        periods = [pid for pid in dict.fromkeys(pids) if pid not in self.periods]
+        if periods:
+            for pid in periods:
+                self.periods[pid] = {}
+            for found in await conn.fetch(
+                f"SELECT {', '.join(PERIOD_COLUMNS)} FROM projections.pathway_periods"
+                " WHERE person_id = ANY($1::uuid[])",
+                periods,
+            ):
+                self.periods[found["person_id"]][found["position"]] = dict(found)
+
+    async def write_facts(self, conn: asyncpg.Connection) -> None:
+        """Insert the dated facts waiting (before a statement that reads or changes them)."""
+        for (table, columns), rows in self.facts.items():
+            slots = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
+            await conn.executemany(
+                f"INSERT INTO projections.{table} ({', '.join(columns)})"
+                f" VALUES ({slots}) ON CONFLICT DO NOTHING",
+                rows,
+            )
+        self.facts.clear()
+
     async def periods_of(self, conn: asyncpg.Connection, pid: UUID) -> dict[int, Row]:
         if pid not in self.periods:
             rows = await conn.fetch(
@@ -165,6 +206,7 @@ class Batch:
 
     async def write(self, conn: asyncpg.Connection) -> None:
         """Write what waits, one statement per table."""
+        await self.write_facts(conn)
         if self.changed_periods:
             periods = [self.periods[pid][position] for pid, position in self.changed_periods]
             await conn.execute(
@@ -256,7 +298,13 @@ class PersonPath:
 
     async def entered(self, stage: str, since: date) -> None:
         """Keep the stage the person entered, and since when (for counts by month)."""
-        self.batch.history[(self.pid, self.position)] = (since, stage)
+        key = (self.pid, self.position)
+        before = self.batch.history.get(key)
+        if before is not None and before[1] == "arrival":
+            self.batch.arrivals[self.pid].remove(key)
+        if stage == "arrival":
+            self.batch.arrivals.setdefault(self.pid, []).append(key)
+        self.batch.history[key] = (since, stage)
 
     async def arrived(self, on: date) -> None:
         """The person's arrival stage (if they are at it) and their history rows at
@@ -264,9 +312,8 @@ class PersonPath:
         row = await self.row()
         if row is not None and row["stage"] == "arrival":
             await self.set(stage_since=on)
-        for key, (_, stage) in self.batch.history.items():
-            if key[0] == self.pid and stage == "arrival":
-                self.batch.history[key] = (on, stage)
+        for key in self.batch.arrivals.get(self.pid, ()):
+            self.batch.history[key] = (on, "arrival")
         self.batch.arrival_since[self.pid] = on
 
     async def milestone(self, name: str, on: date) -> None:
@@ -303,15 +350,11 @@ class PersonPath:
         self.batch.changed_periods.add((self.pid, period["position"]))
 
     async def insert(self, table: str, **values: Any) -> None:
-        """A dated fact begun by this event (one row per event: a redelivery adds none)."""
-        names = ", ".join(values)
-        slots = ", ".join(f"${i}" for i in range(3, len(values) + 3))
-        await self.conn.execute(
-            f"INSERT INTO projections.{table} (person_id, position, {names})"
-            f" VALUES ($1, $2, {slots}) ON CONFLICT DO NOTHING",
-            self.pid,
-            self.position,
-            *values.values(),
+        """A dated fact begun by this event (one row per event: a redelivery adds none),
+        inserted in :meth:`Batch.write_facts`."""
+        columns = ("person_id", "position", *values)
+        self.batch.facts.setdefault((table, columns), []).append(
+            (self.pid, self.position, *values.values())
         )
 
     async def entry_date(self) -> date | None:
@@ -453,6 +496,7 @@ async def _title_applied(
 async def _title_refused(
     person: PersonPath, event: CloudEvent, p: fa.ResidenceTitleRefused
 ) -> None:
+    await person.batch.write_facts(person.conn)
     await person.conn.execute(
         "UPDATE projections.pathway_title_applications SET refused_on = $2"
         " WHERE person_id = $1 AND refused_on IS NULL AND applied_on <= $2",
@@ -562,6 +606,7 @@ async def _abroad(person: PersonPath, event: CloudEvent, p: fa.StayAbroadBegan) 
 
 @on_event.handles(fa.ReturnedFromAbroad)
 async def _returned(person: PersonPath, event: CloudEvent, p: fa.ReturnedFromAbroad) -> None:
+    await person.batch.write_facts(person.conn)
     await person.conn.execute(
         "UPDATE projections.pathway_stays_abroad SET returned_on = $2 WHERE person_id = $1"
         " AND returned_on IS NULL AND left_on <= $2",
@@ -675,6 +720,20 @@ class PathwayProjection(NoHooks):
         path = PersonPath(conn, UUID(person), event.sourceposition, self._batch)
         await on_event(path, event, payload)
 
+    async def prepare(
+        self, conn: asyncpg.Connection, events: list[tuple[CloudEvent, Payload]]
+    ) -> None:
+        """Read the rows of the batch's persons at once (see ``Handler.prepare``)."""
+        pids = []
+        for _, payload in events:
+            person = getattr(payload, "person_id", None)
+            if person is not None:
+                try:
+                    pids.append(UUID(person))
+                except ValueError:  # apply says what is wrong with it
+                    continue
+        await self._batch.prefetch(conn, pids)
+
     async def flush(self, conn: asyncpg.Connection) -> None:
         await self._batch.write(conn)
 
@@ -687,6 +746,7 @@ async def _erased(
     periods of stay and dated facts are dropped; the stage, the stage history and the
     milestones stay for the pseudonymous process statistics, which therefore do not change."""
     await path.set(erased=True, nationalities=None)
+    await path.batch.write_facts(path.conn)
     for table in ERASED_TABLES:
         await path.conn.execute(f"DELETE FROM projections.{table} WHERE person_id = $1", path.pid)
     path.batch.periods[path.pid] = {}  # none waits to be written either

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from importlib import resources
 from uuid import UUID
@@ -23,14 +24,29 @@ SCHEMA = "projections"
 TABLE = "timeline_events"
 LOCK_KEY = 0x71_6D_E1_1E  # advisory lock shared with the rebuild's final swap
 
-#: a row, unless the person was erased in the row's source (a late event about them)
+#: a batch's rows in one statement (one array per column; the categories of each row as an
+#: array literal, see :func:`_text_array`), each unless the person was erased in the row's
+#: source (a late event about them)
 _INSERT = (
     "INSERT INTO projections.{table} (source, position, event_id, person_id, event_type,"
     " occurred_at, recorded_at, summary, trace_id, categories, owner_agency, consent_id)"
-    " SELECT $1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12 WHERE NOT EXISTS (SELECT 1 FROM"
-    " projections.{table}_erased e WHERE e.person_id = $4 AND e.source = $1)"
+    " SELECT r.source, r.position, r.event_id, r.person_id, r.event_type, r.occurred_at,"
+    " r.recorded_at, r.summary, r.trace_id, r.categories::text[], r.owner_agency,"
+    " r.consent_id FROM unnest($1::text[], $2::bigint[], $3::text[], $4::uuid[], $5::text[],"
+    " $6::timestamptz[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $11::text[],"
+    " $12::uuid[]) AS r(source, position, event_id, person_id, event_type, occurred_at,"
+    " recorded_at, summary, trace_id, categories, owner_agency, consent_id)"
+    " WHERE NOT EXISTS (SELECT 1 FROM projections.{table}_erased e"
+    " WHERE e.person_id = r.person_id AND e.source = r.source)"
     " ON CONFLICT (source, position) DO NOTHING"
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _text_array(values: tuple[str, ...]) -> str:
+    """``values`` as a PostgreSQL array literal (every element quoted and escaped)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def ddl(table: str = TABLE) -> str:
@@ -279,7 +295,9 @@ class TimelineProjection:
     async def flush(self, conn: asyncpg.Connection) -> None:
         await self._side(conn).write_pending()
         if self._rows:
-            await conn.executemany(self._insert, self._rows)
+            await conn.execute(
+                self._insert, *(list(column) for column in zip(*self._rows, strict=True))
+            )
             self._rows.clear()
             # delivered on commit: subscriptions read the new rows then
             await conn.execute("SELECT pg_notify('hub_timeline', '')")
@@ -334,7 +352,7 @@ class TimelineProjection:
                 event.recordedtime,
                 described.summary,
                 trace_id_of(event.traceparent),
-                list(described.categories),
+                _text_array(tuple(described.categories)),
                 owner,
                 consent,
             )

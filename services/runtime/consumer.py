@@ -195,7 +195,14 @@ class ConsumerLoop:
     A projection passes ``pool``, ``schema`` and its ``handler`` (and ``position_name``, the
     row its positions are kept under); a policy passes its ``tracker`` and the event type it
     reacts to as ``filter_subject`` (``policy.PolicyLoop`` does both).
+
+    A subclass whose consumer needs no acks (``AckPolicy.NONE``, as the rebuild's replay:
+    the database is its cursor) sets ``acks = False``: messages are then neither acked nor
+    nak'ed, and a transient failure recreates the consumer after the committed sequence.
     """
+
+    #: Whether messages are acked and nak'ed (False for a consumer with ``AckPolicy.NONE``).
+    acks = True
 
     def __init__(
         self,
@@ -378,8 +385,9 @@ class ConsumerLoop:
                     await self._reject(msgs[done], self._reason(first[1], error))
                     done += 1
                     continue
-                for msg, _, _ in batch[:handled]:
-                    await msg.ack()
+                if self.acks:
+                    for msg, _, _ in batch[:handled]:
+                        await msg.ack()
                 done += handled
                 self._failures = 0
                 if handled < len(batch):  # past a gap: redeliver the rest after the reset
@@ -419,6 +427,10 @@ class ConsumerLoop:
             await asyncio.wait_for(self._stop.wait(), delay)
 
     async def _nak(self, msgs: list[Msg], delay: float) -> None:
+        if not self.acks:  # nothing is redelivered: the cursor is reset instead
+            self._needs_reset = self._needs_reset or self.tracker.database_cursor
+            self.stats.naked += len(msgs)
+            return
         for msg in msgs:
             with contextlib.suppress(Exception):
                 await msg.nak(delay=delay)

@@ -38,7 +38,11 @@ class Handler(Protocol):
         """Called first in every transaction (e.g. to take a lock)."""
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
-        """Apply one event. Runs inside the loop's transaction."""
+        """Apply one event. Runs inside the loop's transaction.
+
+        A handler may also have ``prepare(conn, events)`` (events: a list of (event,
+        payload)), called after ``begin`` with the batch about to be applied (duplicates
+        included), e.g. to read the rows the batch will change in one statement."""
 
     async def flush(self, conn: asyncpg.Connection) -> None:
         """Write what ``apply`` buffered; called before the transaction commits."""
@@ -142,6 +146,17 @@ async def ensure_positions_table(conn: asyncpg.Connection | asyncpg.Pool, schema
     )
 
 
+def stream_sequence(msg: Msg) -> int:
+    """The stream sequence of a JetStream message, from its reply subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>``,
+    or the form with domain and account hash): what ``msg.metadata`` gives, without parsing
+    the rest of it for every message."""
+    tokens = (msg.reply or "").split(".")
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5])
+    return int(msg.metadata.sequence.stream)
+
+
 class ReadModelTracker:
     """A projection's effect and position: the handler's writes and its ``consumer_positions``
     row (stream sequence and source position) in one asyncpg transaction.
@@ -237,8 +252,11 @@ class ReadModelTracker:
                 await conn.execute("SET LOCAL synchronous_commit TO off")
             await self.handler.begin(conn)
             position, committed_seq = await self._committed(conn)
+            prepare = getattr(self.handler, "prepare", None)
+            if prepare is not None:
+                await prepare(conn, [(event, payload) for _, event, payload in batch])
             for msg, event, payload in batch:
-                seq = msg.metadata.sequence.stream
+                seq = stream_sequence(msg)
                 if seq <= committed_seq or event.sourceposition <= position:
                     committed_seq = max(committed_seq, seq)
                     handled += 1

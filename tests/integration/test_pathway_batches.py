@@ -164,10 +164,13 @@ def story(a: str, b: str, c: str) -> list[Payload]:
     ]
 
 
-async def project(pool: asyncpg.Pool, batch_size: int) -> dict[str, list[tuple[Any, ...]]]:
+async def project(
+    pool: asyncpg.Pool, batch_size: int, *, prepare: bool = False
+) -> dict[str, list[tuple[Any, ...]]]:
     """Apply the story for fresh persons in batches of ``batch_size`` events (one transaction
     each, as the projector's loop does) and read back every pathway table, the persons
-    numbered by their order in the story."""
+    numbered by their order in the story. ``prepare``: each batch's persons are read at once
+    first (``PathwayProjection.prepare``, as the projector's loop calls it)."""
     persons = [str(uuid.uuid4()) for _ in range(3)]
     events = [(envelope(p, next(_positions)), p) for p in story(*persons)]
     projection = PathwayProjection()
@@ -175,6 +178,8 @@ async def project(pool: asyncpg.Pool, batch_size: int) -> dict[str, list[tuple[A
         for start in range(0, len(events), batch_size):
             async with conn.transaction():
                 await projection.begin(conn)
+                if prepare:
+                    await projection.prepare(conn, events[start : start + batch_size])
                 for event, payload in events[start : start + batch_size]:
                     await projection.apply(conn, event, payload)
                 await projection.flush(conn)
@@ -208,10 +213,12 @@ async def test_a_batch_with_several_events_of_a_person_gives_the_rows_of_one_eve
     assert len(one_by_one["pathway_persons"]) == 3
     assert all(one_by_one[table] for table in TABLES if table != "pathway_nationality")
 
-    # when the same events are applied in larger batches (every event in one, too)
+    # when the same events are applied in larger batches (every event in one, too), with the
+    # batch's persons read lazily or all at once first
     for size in (2, 5, 1000):
-        batched = await project(pool, size)
+        for prepare in (False, True):
+            batched = await project(pool, size, prepare=prepare)
 
-        # then every table holds the same rows
-        for table in TABLES:
-            assert batched[table] == one_by_one[table], (size, table)
+            # then every table holds the same rows
+            for table in TABLES:
+                assert batched[table] == one_by_one[table], (size, prepare, table)
