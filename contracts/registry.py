@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -43,7 +44,9 @@ class ContractSpec:
         if not (isinstance(self.payload, type) and issubclass(self.payload, Payload)):
             raise TypeError(f"payload must be a Payload subclass, got {self.payload!r}")
 
-    @property
+    # cached: the relay asks for both with every event it publishes, and the naming checks
+    # (regular expressions) cost as much as the rest of the envelope
+    @cached_property
     def type(self) -> str:
         """The CloudEvents type, ``hub.<service>.<name>.v<version>``."""
         return event_type(self.service, self.name, self.version)
@@ -53,7 +56,7 @@ class ContractSpec:
         """The NATS subject the event is published on (identical to ``type``)."""
         return self.type
 
-    @property
+    @cached_property
     def dataschema(self) -> str:
         """The CloudEvents ``dataschema`` URI of the payload."""
         return dataschema_uri(self.type)

@@ -15,6 +15,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.utils import EnvType
+from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from kernel.clock import today_in_germany as today_in_germany  # api.py takes it from here
@@ -416,16 +417,19 @@ class ForeignersAuthority(HubApplication):
             schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
         )
-        with recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+        with (
+            recorder.datastore.get_connection() as connection,
+            connection.cursor(row_factory=tuple_row) as cursor,
+        ):
             cursor.execute(statement, [unique])
             rows = cursor.fetchall()
         events: dict[UUID, list[Any]] = {}
-        for row in rows:
+        for originator_id, version, topic, state in rows:
             stored = StoredEvent(
-                originator_id=row["originator_id"],
-                originator_version=row["originator_version"],
-                topic=row["topic"],
-                state=bytes(row["state"]),
+                originator_id=originator_id,
+                originator_version=version,
+                topic=topic,
+                state=bytes(state),
             )
             domain_event = self.mapper.to_domain_event(stored)
             events.setdefault(domain_event.originator_id, []).append(domain_event)

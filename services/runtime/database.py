@@ -90,6 +90,8 @@ def eventsourcing_env(url: str, schema: str, *, pool_size: int = 5) -> dict[str,
         "POSTGRES_SCHEMA": check_identifier(schema),
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_ENABLE_DB_FUNCTIONS": "y",
+        # the library's recorder, passing new events to the insert function in binary
+        "APPLICATION_RECORDER_TOPIC": "services.runtime.eventstore:HubApplicationRecorder",
         "POSTGRES_PRE_PING": "y",
         # how long a command waits for a connection while the server is away: it then fails
         # as `unavailable` before the gateway's own timeout, instead of queueing behind the

@@ -10,13 +10,16 @@ from datetime import date
 from typing import Any, ClassVar
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessingEvent
+from eventsourcing.domain import BaseAggregate
 from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
     StoredEvent,
     Transcoding,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from psycopg.sql import SQL, Identifier
 
 from services.runtime.context import current_context
 
@@ -60,10 +63,44 @@ def event_meta(domain_event: object) -> dict[str, str]:
     return dict(meta) if isinstance(meta, dict) else {}
 
 
+class HubApplicationRecorder(PostgresApplicationRecorder):
+    """``eventsourcing``'s PostgreSQL recorder, handing the new events to its insert function
+    in binary: the library's text form escapes every byte of every event's state with a
+    regular expression, about ten times the cost (and a fifth of a bulk import's CPU).
+    The statement, its transaction and its NOTIFY are the library's own."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_invoke_pg_function_insert_events = SQL(
+            "SELECT * FROM {schema}.{insert_events}((%b))"
+        ).format(
+            schema=Identifier(self.datastore.schema),
+            insert_events=Identifier(self.pg_function_name_insert_events),
+        )
+
+
 class HubApplication(Application[UUID]):
     """Base for every service's application: context-carrying mapper, date transcoding."""
 
     env: ClassVar[dict[str, str]] = {"COMPRESSOR_TOPIC": ""}
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Any]:
+        """As ``Application.save``; aggregates are told from events by their class. The
+        library asks two runtime-checkable protocols of every object instead, and on Python
+        3.11 that costs ~20 µs an aggregate: a tenth of a bulk import's batch."""
+        if kwargs or not all(isinstance(obj, BaseAggregate) for obj in objs):
+            return super().save(*objs, **kwargs)
+        processing_event: ProcessingEvent[UUID] = ProcessingEvent()
+        for aggregate in objs:
+            processing_event.events.extend(aggregate.collect_events())
+            processing_event.aggregates[aggregate.id] = aggregate
+        recordings = self._record(processing_event)
+        self._take_snapshots(processing_event)
+        self._notify(recordings)
+        self.notify(processing_event.events)  # deprecated in the library, called as it does
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -34,6 +34,7 @@ from eventsourcing.projection import ApplicationSubscription
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry import trace
+from opentelemetry.context import Context
 
 from contracts import stream_name
 from services.runtime import telemetry
@@ -213,6 +214,7 @@ class OutboxRelay:
         self._seen = 0
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
+        self._parent_of: tuple[str | None, Context] = (None, Context())
 
     # -- position -----------------------------------------------------------------------
     async def setup(self) -> None:
@@ -415,20 +417,18 @@ class OutboxRelay:
                 continue
             cloud_event = to_cloud_event(self.service, domain_event, outgoing, notification_id)
             msg_id = message_id(self.service, notification_id)
-            stored_parent = telemetry.context_from_traceparent(
-                event_meta(domain_event).get("traceparent")
-            )
-            with self._tracer.start_as_current_span(
+            span = self._tracer.start_span(
                 "relay publish",
-                context=stored_parent,
+                context=self._parent(event_meta(domain_event).get("traceparent")),
                 kind=trace.SpanKind.PRODUCER,
                 attributes={
                     "messaging.system": "nats",
                     "messaging.destination.name": cloud_event.type,
                     "hub.source_position": notification_id,
                 },
-            ):
-                headers = telemetry.inject({MSG_ID: msg_id})
+            )
+            headers = telemetry.inject({MSG_ID: msg_id}, trace.set_span_in_context(span))
+            span.end()
             if self._last_msg_id is not None:
                 headers[EXPECTED_LAST_MSG_ID] = self._last_msg_id
             futures.append(
@@ -436,6 +436,13 @@ class OutboxRelay:
             )
             self._last_msg_id = msg_id
         return InFlight(futures, batch[-1][1])
+
+    def _parent(self, traceparent: str | None) -> Context:
+        """The stored trace context as a parent; the last one is kept, since the events of
+        one command or one inbound batch follow each other with the same context."""
+        if traceparent != self._parent_of[0]:
+            self._parent_of = (traceparent, telemetry.context_from_traceparent(traceparent))
+        return self._parent_of[1]
 
     async def settle(self, in_flight: InFlight) -> None:
         """Wait for every PubAck of a batch, then record the position."""

@@ -1,0 +1,96 @@
+"""The services' event store writes: new events reach the insert function in binary, and a
+save of aggregates takes the short path; what is stored, the positions and the conflicts are
+those of the library's own path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import RecordConflictError
+
+from services.foreigners_authority.application import ForeignersAuthority
+from services.runtime.context import CommandContext, use_context
+from services.runtime.eventstore import HubApplicationRecorder, event_meta
+from services.runtime.settings import HubSettings
+from tests.helpers import close_app, foreigners_authority
+
+
+class Note(Aggregate):
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.states: list[Any] = []
+
+    @event("Noted")
+    def note(self, value: Any) -> None:
+        self.states.append(value)
+
+
+@pytest.fixture
+def app(settings: HubSettings) -> Iterator[ForeignersAuthority]:
+    application = foreigners_authority(settings, pool_size=2)
+    yield application
+    close_app(application)
+
+
+def test_the_events_are_inserted_in_binary_and_read_back_unchanged(
+    app: ForeignersAuthority,
+) -> None:
+    assert isinstance(app.recorder, HubApplicationRecorder)
+    assert "%b" in app.recorder.sql_invoke_pg_function_insert_events.as_string(None)
+    # given values the text form had to escape: quotes, backslashes, braces, commas,
+    # non-ASCII and control characters
+    awkward = ['"quoted", {braced}', "back\\slash", "Größe ü ß 😀", "tab\tnew\nline", ""]
+    notes = [Note(text=f"note {n}") for n in range(3)]
+    for note in notes:
+        for value in awkward:
+            note.note(value)
+    context = CommandContext(
+        agency="abh-05315", role="abh_officer", legal_basis="§ 86 AufenthG", purpose="test"
+    )
+
+    with use_context(context):
+        recordings = app.save(*notes)
+
+    positions = [r.notification.id for r in recordings]
+    assert len(positions) == 3 * (1 + len(awkward))
+    assert positions == sorted(positions) == list(range(positions[0], positions[-1] + 1))
+    for note in notes:
+        stored = app.repository.get(note.id)
+        assert stored.text == note.text
+        assert stored.states == awkward
+        assert {event_meta(e)["agency"] for e in app.events.get(note.id)} == {"abh-05315"}
+
+
+def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
+    app: ForeignersAuthority,
+) -> None:
+    note = Note(text="first")
+    app.save(note)
+    stale = app.repository.get(note.id)
+    note.note("one")
+    app.save(note)
+    other = Note(text="other")
+
+    stale.note("two")  # the same version again
+    with pytest.raises(RecordConflictError):
+        app.save(other, stale)
+
+    assert [e.originator_version for e in app.events.get(note.id)] == [1, 2]
+    assert list(app.events.get(other.id)) == []
+
+
+def test_a_save_of_aggregates_and_events_together_takes_the_librarys_path(
+    app: ForeignersAuthority,
+) -> None:
+    note = Note(text="aggregate")
+    loose = Note(text="event only")
+    (created,) = loose.collect_events()
+
+    recordings = app.save(note, created, None)
+
+    assert [r.domain_event.originator_id for r in recordings] == [note.id, loose.id]
+    assert app.repository.get(loose.id).text == "event only"
+    assert app.save() == []
