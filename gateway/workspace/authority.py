@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from contracts.roles import AUTHORITY
 from gateway.context import today
@@ -149,12 +149,14 @@ def router(ws: Workspace) -> APIRouter:
             problems=answer.problems,
         )
 
-    async def searched(request: Request, session: Session, query: dict[str, str]) -> Response:
-        asked = any(query.get(name) for name in SEARCH_FIELDS.values())
+    async def searched(
+        request: Request, session: Session, query: dict[str, str], restored: bool = False
+    ) -> Response:
+        asked = not restored and any(query.get(name) for name in SEARCH_FIELDS.values())
         found: list[dict[str, Any]] | None = None
         errors: dict[str, str] = {}
         problems: list[Any] = []
-        if asked or "suchen" in query:
+        if asked or (not restored and "suchen" in query):
             variables, errors = check_search(query)
             if not errors:
                 answer = await ws.graphql(session, SEARCH, variables)
@@ -172,18 +174,23 @@ def router(ws: Workspace) -> APIRouter:
             errors=errors,
             problems=problems,
             found=found,
+            restored=restored,
         )
 
     @routes.get("/personen/suche")
     async def search(request: Request) -> Response:
         """The search form; a GET searches by the pseudonymous criteria only (an address
-        may be bookmarked), and a form kept over a sign-in (``entwurf``) is searched again."""
+        may be bookmarked); a form sent after the session ended (``entwurf``) is shown filled
+        in again, to be sent once more."""
         session = ws.guard(request, AUTHORITY)
         if not isinstance(session, Session):
             return session
         draft = ws.draft(request)
         if draft is not None:
-            return await searched(request, session, {k: str(v) for k, v in draft.items()})
+            values = {k: str(v) for k, v in draft.items()}
+            return await searched(request, session, values, restored=True)
+        if "entwurf" in request.query_params:  # restored once already: the empty form
+            return RedirectResponse("/personen/suche", status_code=303)
         query = {k: v for k, v in request.query_params.items() if k not in IDENTITY_FIELDS}
         return await searched(request, session, query)
 
