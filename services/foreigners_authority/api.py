@@ -122,4 +122,4 @@ def register_search(server: CommandServer, app: ForeignersAuthority) -> None:
         return {"person_ids": [str(p) for p in found]}
 
     server.route(declaration.name, declaration.payload, handle, declaration)
-    server.schedule(INDEX_SWEEP_SECONDS, app.index_unindexed_files, SYSTEM_CONTEXT)
+    server.schedule(INDEX_SWEEP_SECONDS, lambda: app.index_unindexed_files(), SYSTEM_CONTEXT)
