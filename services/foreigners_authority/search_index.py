@@ -175,8 +175,13 @@ class SearchIndex:
             )
 
     def index(self, files: Sequence[tuple[UUID, str, Identity]]) -> None:
-        """Store the tokens of ``files`` (person, holding authority, identity), replacing
-        what the index held for them; never for a person whose data was erased here."""
+        """Store the tokens of ``files`` (person, holding authority, identity) in one
+        statement; never for a person whose data was erased here. A file's tokens are
+        written together, so a file has all of them or none (then the index job adds them).
+
+        The statement's commit does not wait for its WAL flush (as the vault's new keys): the
+        index is derived data, and a write lost in a crash is rebuilt by the index job
+        (``index_unindexed_files``); a round trip and an fsync fewer per opened file."""
         if not files:
             return
         persons, authorities, kinds, tokens = [], [], [], []
@@ -186,19 +191,17 @@ class SearchIndex:
                 authorities.append(authority)
                 kinds.append(kind)
                 tokens.append(token)
-        ids = [f[0] for f in files]
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                sql.SQL("DELETE FROM {} WHERE person_id = ANY(%s)").format(self._table()), (ids,)
-            )
-            cursor.execute(
+        with self._datastore.get_connection() as connection:  # autocommit: one statement
+            connection.execute(
                 sql.SQL(
-                    "INSERT INTO {index} (person_id, authority, kind, token, key_id)"
-                    " SELECT t.p, t.a, t.k, t.t, %s"
-                    " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[]) AS t(p, a, k, t)"
+                    "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
+                    " INSERT INTO {index} (person_id, authority, kind, token, key_id)"
+                    " SELECT t.p, t.a, t.k, t.t, %s FROM relaxed,"
+                    " unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[]) AS t(p, a, k, t)"
                     " WHERE NOT EXISTS (SELECT 1 FROM {keys} WHERE person_id = t.p"
                     " AND erased_at IS NOT NULL)"
-                    " ON CONFLICT DO NOTHING"
+                    " ON CONFLICT (person_id, kind, token) DO UPDATE"
+                    " SET authority = excluded.authority, key_id = excluded.key_id"
                 ).format(index=self._table(), keys=self._table("person_keys")),
                 (self.tokens.key_id, persons, authorities, kinds, tokens),
             )
