@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 
 from contracts.privacy import ErasureGround
 from services.foreigners_authority.application import ForeignersAuthority, SearchTerms
+from services.foreigners_authority.search_index import Tokens
 from services.runtime.context import CommandContext, use_context
 from services.runtime.settings import HubSettings
 from tests.conftest import Servers
@@ -119,6 +120,50 @@ def test_the_start_up_job_indexes_files_without_tokens_once(
         person
     ]
     assert app.index_unindexed_files() == 0  # idempotent
+
+
+def test_a_failed_index_write_does_not_fail_the_arrival_and_is_caught_up(
+    app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    index = app.search_index
+    assert index is not None
+
+    def broken(files: Any) -> None:
+        raise psycopg.OperationalError("the server went away")
+
+    monkeypatch.setattr(index, "index", broken)
+    with use_context(CONTEXT):
+        person = app.register_arrival(arrival(family_name="Nachgeholt")).person_id
+    assert person is not None  # the events are stored: the command succeeded
+    assert "search index: not updated now" in caplog.text
+    assert "Nachgeholt" not in caplog.text
+    monkeypatch.undo()
+
+    assert app.index_unindexed_files() >= 1
+    assert app.search_persons(SearchTerms(family_name="nachgeholt", authority="abh-05111")) == [
+        person
+    ]
+
+
+def test_a_new_index_key_rebuilds_the_tokens(app: ForeignersAuthority, database_url: str) -> None:
+    with use_context(CONTEXT):
+        person = app.register_arrival(arrival(family_name="Schluesselwechsel")).person_id
+    assert person is not None
+    index = app.search_index
+    assert index is not None
+    old_tokens = {token for _, _, token in _index_rows(database_url, person)}
+
+    # when the master key (and so the index key) changes
+    index.tokens = Tokens(bytes(range(1, 33)))
+    assert app.search_persons(SearchTerms(family_name="Schlüsselwechsel", authority=None)) == []
+    app.index_unindexed_files()
+
+    new_tokens = {token for _, _, token in _index_rows(database_url, person)}
+    assert new_tokens
+    assert not new_tokens & old_tokens
+    assert app.search_persons(SearchTerms(family_name="Schlüsselwechsel", authority=None)) == [
+        person
+    ]
 
 
 def test_erasure_deletes_the_tokens_and_restriction_hides_the_person(
