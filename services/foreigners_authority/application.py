@@ -211,6 +211,8 @@ class ForeignersAuthority(HubApplication):
         )
         if not tokens:
             raise InvalidValue("name a family name, a birth date or an AZR number", "familyName")
+        if search_index.GIVEN_NAME in tokens and search_index.FAMILY_NAME not in tokens:
+            raise InvalidValue("a search by given name needs the family name too", "familyName")
         found = index.find(tokens, terms.authority, min(terms.limit, search_index.MAX_RESULTS))
         return search_index.without(found, self.vault.withdrawn_many(found))
 

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 
 from contracts.privacy import ErasureGround
 from services.foreigners_authority.application import ForeignersAuthority, SearchTerms
+from services.foreigners_authority.domain import InvalidValue
 from services.foreigners_authority.search_index import Tokens
 from services.runtime.context import CommandContext, use_context
 from services.runtime.settings import HubSettings
@@ -100,6 +101,8 @@ def test_an_opened_file_is_indexed_by_tokens_only(
     assert search(family_name="strauss", given_name="Juergen") == [person]
     assert search(azr_number="5556 6677 7888") == [person]
     assert search(family_name="Strauss", given_name="Peter") == []
+    with pytest.raises(InvalidValue):  # a family name of nothing but accents is none
+        search(family_name="\u0301", given_name="Juergen")
     assert app.search_persons(SearchTerms(family_name="Strauß", authority="abh-05315")) == []
     assert app.search_persons(SearchTerms(family_name="Strauß", authority=None)) == [person]
 
