@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,8 +29,6 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import sql
-
-log = logging.getLogger(__name__)
 
 FAMILY_NAME, GIVEN_NAME, BIRTH_DATE, AZR_NUMBER = (
     "family_name",
