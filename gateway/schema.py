@@ -20,6 +20,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
 from contracts.commands import CATALOGUE
+from contracts.commands.foreigners_authority import SEARCH_PERSONS
 from contracts.roles import TIMELINE_READERS
 from gateway.cases.queries import CaseQueries
 from gateway.conflicts.queries import ConflictQueries
@@ -48,7 +49,7 @@ _LIMIT_RULES = [
     *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
 ]
 #: the input fields any command marks personal: their values never reach a log record
-PERSONAL_FIELDS = CATALOGUE.personal_fields()
+PERSONAL_FIELDS = CATALOGUE.personal_fields() | SEARCH_PERSONS.personal_fields
 
 __all__ = ["GatewaySettings", "HubContext", "HubError", "schema"]
 

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from contracts.commands.spec import CommandPayload, ServiceCommands, personal
+from contracts.commands.spec import Command, CommandPayload, ServiceCommands, personal
 from contracts.foreigners_authority import EntryMode, ResidenceTitleKind
 from contracts.roles import AUTHORITY
 
@@ -90,4 +90,33 @@ COMMANDS = (
         "Decline (or revoke the confirmation of) a consent for the authority's records",
         ("person_id",),
     ),
+)
+
+
+class PersonSearchTerms(CommandPayload):
+    """The authority's search by identity (the gateway's ``personSearch``): every term given
+    must match the normalised value of a file the caller's authority holds; the given name
+    only together with the family name. The terms travel sealed for the service."""
+
+    family_name: str | None = personal(None, description="Family name", max_length=200)
+    given_name: str | None = personal(
+        None, description="One given name, or all of them", max_length=200
+    )
+    birth_date: date | None = personal(None, description="Date of birth")
+    azr_number: str | None = personal(None, description="AZR number, 12 digits", max_length=20)
+    limit: int = Field(default=1000, ge=1, le=1000, description="At most this many person ids")
+
+
+#: a read, not a catalogue command (no mutation, no event): the gateway sends it with
+#: ``CommandClient.send(..., declaration=SEARCH_PERSONS)`` so that its terms are sealed
+SEARCH_PERSONS = Command(
+    name="search_persons",
+    service=SERVICE,
+    mutation="personSearch",
+    payload=PersonSearchTerms,
+    roles=AUTHORITY,
+    legal_basis=LEGAL_BASIS,
+    purpose=PURPOSE,
+    description="Person ids whose files the caller's authority holds, by identity terms",
+    exposed=False,
 )

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from contracts.roles import AUTHORITY
 from gateway.context import today
@@ -37,9 +37,13 @@ fragment R on Readiness {
   asOf lawVersion ready countedResidenceDays earliestResidenceDate renewalAssumed assumptionDe
   requirements { key met reasonDe decisionNeeded }
 }"""
-SEARCH = """query($id: ID, $ags: String, $stage: String, $from: Date, $to: Date) {
+# the identity terms' variables are named as the API's arguments, so that the gateway's log
+# redaction knows them as personal (gateway/schema.py PERSONAL_FIELDS)
+SEARCH = """query($id: ID, $ags: String, $stage: String, $from: Date, $to: Date,
+               $familyName: String, $givenName: String, $birthDate: Date, $azrNumber: String) {
   personSearch(personId: $id, municipalityKey: $ags, stage: $stage, enteredFrom: $from,
-               enteredTo: $to, first: 100) {
+               enteredTo: $to, familyName: $familyName, givenName: $givenName,
+               birthDate: $birthDate, azrNumber: $azrNumber, first: 100) {
     personId stage stageSince municipalityKey entryDate
   }
 }"""
@@ -57,7 +61,15 @@ SEARCH_FIELDS = {
     "stage": "stufe",
     "enteredFrom": "eingereist_ab",
     "enteredTo": "eingereist_bis",
+    "familyName": "familienname",
+    "givenName": "vorname",
+    "birthDate": "geburtsdatum",
+    "azrNumber": "azr_nummer",
 }
+#: the fields that name a person: sent only in a POST (never in an address, which browsers,
+#: proxies and logs keep)
+IDENTITY_FIELDS = ("familienname", "vorname", "geburtsdatum", "azr_nummer")
+_NAME_MAX = 200
 
 
 def check_search(query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]:
@@ -82,12 +94,32 @@ def check_search(query: dict[str, str]) -> tuple[dict[str, Any], dict[str, str]]
     start, end = dates["eingereist_ab"], dates["eingereist_bis"]
     if start and end and start > end:
         errors["eingereist_bis"] = "Das Ende des Zeitraums liegt vor seinem Anfang."
+    family = " ".join(query.get("familienname", "").split())
+    given = " ".join(query.get("vorname", "").split())
+    for name, text in (("familienname", family), ("vorname", given)):
+        if len(text) > _NAME_MAX:
+            errors[name] = f"Bitte geben Sie höchstens {_NAME_MAX} Zeichen ein."
+    if given and not family:
+        errors["familienname"] = (
+            "Für die Suche nach dem Vornamen geben Sie bitte auch den Familiennamen an."
+        )
+    born_text = query.get("geburtsdatum", "").strip()
+    born = parse_date(born_text) if born_text else None
+    if born_text and born is None:
+        errors["geburtsdatum"] = "Bitte geben Sie das Geburtsdatum als TT.MM.JJJJ ein."
+    azr = "".join(query.get("azr_nummer", "").split())
+    if azr and not re.fullmatch(r"\d{12}", azr):
+        errors["azr_nummer"] = "Die AZR-Nummer hat 12 Ziffern."
     variables = {
         "id": person or None,
         "ags": ags or None,
         "stage": stage or None,
         "from": start,
         "to": end,
+        "familyName": family or None,
+        "givenName": given or None,
+        "birthDate": born.isoformat() if born else None,
+        "azrNumber": azr or None,
     }
     if not errors and not any(variables.values()):
         errors["kennung"] = "Bitte füllen Sie mindestens ein Suchfeld aus."
@@ -117,17 +149,14 @@ def router(ws: Workspace) -> APIRouter:
             problems=answer.problems,
         )
 
-    @routes.get("/personen/suche")
-    async def search(request: Request) -> Response:
-        session = ws.guard(request, AUTHORITY)
-        if not isinstance(session, Session):
-            return session
-        query = dict(request.query_params)
-        asked = any(query.get(name) for name in SEARCH_FIELDS.values())
+    async def searched(
+        request: Request, session: Session, query: dict[str, str], restored: bool = False
+    ) -> Response:
+        asked = not restored and any(query.get(name) for name in SEARCH_FIELDS.values())
         found: list[dict[str, Any]] | None = None
         errors: dict[str, str] = {}
         problems: list[Any] = []
-        if asked or "suchen" in query:
+        if asked or (not restored and "suchen" in query):
             variables, errors = check_search(query)
             if not errors:
                 answer = await ws.graphql(session, SEARCH, variables)
@@ -141,11 +170,41 @@ def router(ws: Workspace) -> APIRouter:
             "authority/search.html",
             session,
             status_code=400 if errors else 200,
-            values=query,
+            values={k: v for k, v in query.items() if k not in ("csrf", "formular")},
             errors=errors,
             problems=problems,
             found=found,
+            restored=restored,
         )
+
+    @routes.get("/personen/suche")
+    async def search(request: Request) -> Response:
+        """The search form; a GET searches by the pseudonymous criteria only (an address
+        may be bookmarked); a form sent after the session ended (``entwurf``) is shown filled
+        in again, to be sent once more."""
+        session = ws.guard(request, AUTHORITY)
+        if not isinstance(session, Session):
+            return session
+        draft = ws.draft(request)
+        if draft is not None:
+            values = {k: str(v) for k, v in draft.items()}
+            return await searched(request, session, values, restored=True)
+        if "entwurf" in request.query_params:  # restored once already: the empty form
+            return RedirectResponse("/personen/suche", status_code=303)
+        query = {k: v for k, v in request.query_params.items() if k not in IDENTITY_FIELDS}
+        return await searched(request, session, query)
+
+    @routes.post("/personen/suche")
+    async def search_posted(request: Request) -> Response:
+        """The search form sent (with the identity fields, which stay out of addresses)."""
+        session = await ws.guard_form(request, AUTHORITY)
+        if not isinstance(session, Session):
+            return session
+        form = await ws.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+        query = {name: forms.one(form, name) for name in form}
+        return await searched(request, session, query)
 
     @routes.get("/personen/{person_id}/verlauf")
     async def history(request: Request, person_id: str) -> Response:

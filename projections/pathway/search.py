@@ -1,7 +1,8 @@
 """The foreigners authority's person search over the pathway read model: by the pseudonymous
 id, the municipality, the stage and the entry date, among the persons whose residence data the
 reader may see (for an authority's officers, the files it holds). The read model holds no name,
-birth date or AZR number, so nobody can search by them here."""
+birth date or AZR number: a search by them narrows to the person ids the foreigners-authority
+service's blind index found (``person_ids``)."""
 
 from __future__ import annotations
 
@@ -22,9 +23,11 @@ async def search_persons(
     stage: str | None = None,
     entered_from: date | None = None,
     entered_to: date | None = None,
+    person_ids: list[UUID] | None = None,
     limit: int = 50,
 ) -> list[Any]:
-    """Up to ``limit`` persons matching every criterion given, newest entry first."""
+    """Up to ``limit`` persons matching every criterion given, newest entry first;
+    ``person_ids`` (the foreigners authority's search by identity) narrows to those persons."""
     visible = may_see(
         Fact.residence_file("p.person_id", "residence"),
         agency="$1",
@@ -40,6 +43,7 @@ async def search_persons(
         " AND ($7::text IS NULL OR stage = $7)"
         " AND ($8::date IS NULL OR entry_date >= $8)"
         " AND ($9::date IS NULL OR entry_date <= $9)"
+        " AND ($11::uuid[] IS NULL OR person_id = ANY($11::uuid[]))"
         f" AND {visible}"
         " ORDER BY entry_date DESC NULLS LAST, person_id LIMIT $10",
         reader.agency,
@@ -52,4 +56,5 @@ async def search_persons(
         entered_from,
         entered_to,
         limit,
+        person_ids,
     )

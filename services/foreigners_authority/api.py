@@ -11,11 +11,17 @@ from services.foreigners_authority.application import (
     ForeignersAuthority,
     GrantResidenceTitle,
     RegisterArrival,
+    SearchTerms,
     today_in_germany,
 )
 from services.foreigners_authority.domain import EntryMode, TitleKind
-from services.runtime.commands import CommandOutcome, CommandServer, register_commands
-from services.runtime.context import CommandContext
+from services.runtime.commands import (
+    CommandOutcome,
+    CommandRejected,
+    CommandServer,
+    register_commands,
+)
+from services.runtime.context import SYSTEM_CONTEXT, CommandContext
 from services.runtime.subject_access import register_subject_access
 
 
@@ -80,8 +86,40 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         return outcome
 
     register_commands(server, invoke, app)
+    register_search(server, app)
     register_subject_access(
         server,
         lambda person_id: app.subject_access(person_id),
         lambda person_id: app.vault.withdrawn(person_id),
     )
+
+
+#: how often the command server looks for files the blind index lacks (first: at start)
+INDEX_SWEEP_SECONDS = 600.0
+
+
+def register_search(server: CommandServer, app: ForeignersAuthority) -> None:
+    """Serve ``hub.cmd.foreigners_authority.search_persons``: the authority's search by
+    family and given name, birth date or AZR number over the blind index. The terms arrive
+    sealed (the declaration's personal fields); the answer holds person ids only. At start,
+    and then every ``INDEX_SWEEP_SECONDS``, files without tokens are indexed."""
+    declaration = commands.SEARCH_PERSONS
+
+    async def handle(
+        payload: commands.PersonSearchTerms, context: CommandContext
+    ) -> dict[str, Any]:
+        if context.role not in declaration.roles:
+            raise CommandRejected("forbidden", f"role {context.role!r} may not search persons")
+        terms = SearchTerms(
+            family_name=payload.family_name,
+            given_name=payload.given_name,
+            birth_date=payload.birth_date,
+            azr_number=payload.azr_number,
+            authority=_authority(context),
+            limit=payload.limit,
+        )
+        found = await server.execute(lambda: app.search_persons(terms), context)
+        return {"person_ids": [str(p) for p in found]}
+
+    server.route(declaration.name, declaration.payload, handle, declaration)
+    server.schedule(INDEX_SWEEP_SECONDS, lambda: app.index_unindexed_files(), SYSTEM_CONTEXT)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -14,12 +15,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.utils import EnvType
+from eventsourcing.utils import EnvType, get_topic, strtobool
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Identifier
 
 from kernel.clock import today_in_germany as today_in_germany  # api.py takes it from here
 from kernel.errors import NotAllowed
+from services.foreigners_authority import search_index
 from services.foreigners_authority.codelists import load_codelists
 from services.foreigners_authority.domain import (
     ArrivalFacts,
@@ -38,7 +40,14 @@ from services.runtime.context import CommandContext, current_context, use_contex
 from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import META_ATTRIBUTE, HubApplication
 from services.runtime.subject_access import history
-from services.runtime.vault import PersonalDataVault, PersonErased, PersonRestricted
+from services.runtime.vault import (
+    PersonalDataUnavailable,
+    PersonalDataVault,
+    PersonErased,
+    PersonRestricted,
+)
+
+log = logging.getLogger(__name__)
 
 SERVICE = "foreigners_authority"
 _AZR_NUMBER = re.compile(r"^\d{12}$")
@@ -89,6 +98,19 @@ class ConsentDecision:
 
 
 @dataclass(frozen=True)
+class SearchTerms:
+    """What the authority searches its files by (each given term must match; the given name
+    only with the family name); ``authority`` is the caller's (``None``: the hub's admin)."""
+
+    family_name: str | None = None
+    given_name: str | None = None
+    birth_date: date | None = None
+    azr_number: str | None = None
+    authority: str | None = None
+    limit: int = search_index.MAX_RESULTS
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The answer to an inbound message: accepted, duplicate, or rejected with reasons."""
 
@@ -126,6 +148,114 @@ class ForeignersAuthority(HubApplication):
         super().__init__(env)
         self.vault = vault
         self.today = today
+        #: the blind index of names, birth dates and AZR numbers (search_index.py); none in a
+        #: process without the vault master key (the relay) or off PostgreSQL
+        self.search_index: search_index.SearchIndex | None = None
+        recorder = self.recorder
+        if vault.holds_master_key and isinstance(recorder, PostgresAggregateRecorder):
+            self.search_index = search_index.SearchIndex(
+                recorder.datastore,
+                recorder.datastore.schema,
+                search_index.Tokens(vault.derived_key(f"{SERVICE} blind index")),
+            )
+            if strtobool(self.env.get("CREATE_TABLE") or "y"):
+                self.search_index.setup()
+
+    # -- the blind index ------------------------------------------------------------------
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save, then keep the blind index in step with the saved files: a new file's tokens,
+        a transferred file's authority. A failure there does not fail the command (its events
+        are stored): the start-up job (:meth:`index_unindexed_files`) adds what is missing."""
+        opened: list[ResidenceFile] = []
+        moved: dict[UUID, str] = {}
+        for obj in objs:
+            if not isinstance(obj, ResidenceFile):
+                continue
+            for pending in obj.pending_events:
+                if isinstance(pending, ResidenceFile.PersonRegistered):
+                    opened.append(obj)
+                elif isinstance(pending, ResidenceFile.CaseFileTransferred):
+                    moved[obj.id] = obj.abh_id
+        recordings = super().save(*objs, **kwargs)
+        index = self.search_index
+        if index is not None and (opened or moved):
+            try:
+                index.index([(f.id, f.abh_id, self._identity(f)) for f in opened])
+                index.move({p: a for p, a in moved.items() if p not in {f.id for f in opened}})
+            except Exception as error:  # the events are stored; the start-up job catches up
+                log.warning("search index: not updated now (%s)", type(error).__name__)
+        return recordings
+
+    def _identity(self, file: ResidenceFile) -> search_index.Identity:
+        names = json.loads(self.vault.decrypt(file.id, "names", file.names_enc))
+        return search_index.Identity(
+            family_name=names["family"],
+            given_names=names["given"],
+            birth_date=self.vault.decrypt(file.id, "birth_date", file.birth_date_enc),
+            azr_number=self.vault.decrypt(file.id, "azr_number", file.azr_number_enc),
+        )
+
+    def search_persons(self, terms: SearchTerms) -> list[UUID]:
+        """The persons whose files the caller's authority holds and whose normalised family
+        name, given name, birth date and AZR number equal every term given; without those
+        whose data was erased or whose processing is restricted. No term is logged."""
+        if terms.given_name and not terms.family_name:
+            raise InvalidValue("a search by given name needs the family name too", "familyName")
+        index = self.search_index
+        if index is None:
+            raise NotAllowed("this process keeps no search index", None)
+        tokens = index.tokens.of_terms(
+            family_name=terms.family_name,
+            given_name=terms.given_name,
+            birth_date=terms.birth_date,
+            azr_number=terms.azr_number,
+        )
+        if not tokens:
+            raise InvalidValue("name a family name, a birth date or an AZR number", "familyName")
+        if search_index.GIVEN_NAME in tokens and search_index.FAMILY_NAME not in tokens:
+            raise InvalidValue("a search by given name needs the family name too", "familyName")
+        found = index.find(tokens, terms.authority, min(terms.limit, search_index.MAX_RESULTS))
+        return search_index.without(found, self.vault.withdrawn_many(found))
+
+    def index_unindexed_files(self, batch: int = 500) -> int:
+        """Build the tokens of every file that has none under the current key (the demo data,
+        a store from before the index, a save whose index update failed) and delete those of
+        erased persons and of an old key; idempotent. Returns how many files it indexed."""
+        index = self.search_index
+        recorder = self.recorder
+        if index is None or not isinstance(recorder, PostgresAggregateRecorder):
+            return 0
+        index.purge()
+        topic = get_topic(ResidenceFile.PersonRegistered)
+        done = 0
+        skipped: set[UUID] = set()
+        while True:
+            ids = [
+                p
+                for p in index.unindexed(recorder.events_table_name, topic, batch + len(skipped))
+                if p not in skipped
+            ]
+            if not ids:
+                return done
+            files = []
+            for person_id, file in self._stored_many(ids).items():
+                try:
+                    files.append((person_id, file.abh_id, self._identity(file)))
+                except PersonalDataUnavailable:  # erased meanwhile, or no key: nothing to find
+                    skipped.add(person_id)
+            index.index(files)
+            skipped |= set(ids) - {f[0] for f in files} - skipped
+            done += len(files)
+            if not files:
+                return done
+
+    def erase_person(self, person_id: UUID, ground: Any, rule: str | None = None) -> Any:
+        """Erase the person's data (services/runtime/erasure.py), then delete their tokens
+        from the search index in the same step (a repeated erasure deletes what is left)."""
+        outcome = super().erase_person(person_id, ground, rule)
+        if self.search_index is not None:
+            self.search_index.forget(person_id)
+        return outcome
 
     def register_arrival(self, command: RegisterArrival) -> CommandResult:
         if command.agency is not None and command.abh_id != command.agency:

@@ -497,13 +497,21 @@ class CommandClient:
         self._tracer = telemetry.tracer("hub.commands")
 
     async def send(
-        self, service: str, command: str, body: Mapping[str, Any], context: CommandContext
+        self,
+        service: str,
+        command: str,
+        body: Mapping[str, Any],
+        context: CommandContext,
+        *,
+        declaration: Command | None = None,
     ) -> dict[str, Any]:
+        """Send ``command`` and return its result; the personal fields of a catalogue
+        command, or of a read's ``declaration`` (one outside the catalogue), travel sealed."""
         with self._tracer.start_as_current_span(
             f"send {service}.{command}", kind=trace.SpanKind.CLIENT
         ):
             headers = telemetry.inject(context_headers(context))
-            declared = CATALOGUE.get(service, command)
+            declared = declaration or CATALOGUE.get(service, command)
             if self.sealer is not None and declared is not None:
                 body = self.sealer.seal_body(declared, body)
             try:

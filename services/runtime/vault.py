@@ -19,7 +19,9 @@ from uuid import UUID
 
 import psycopg
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from psycopg import sql
 
 from kernel.errors import DomainError
@@ -126,6 +128,7 @@ class PersonalDataVault:
         self._table = sql.Identifier(check_identifier(schema), "person_keys")
         self._keyless = master_key_b64 is None
         self._wrapper = KeyWrapper(master_key_b64 or _b64e(bytes(32)))
+        self._master = None if master_key_b64 is None else _b64d(master_key_b64)
         self._cache: OrderedDict[UUID, tuple[bytes, float]] = OrderedDict()
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
@@ -164,6 +167,19 @@ class PersonalDataVault:
                     self._table
                 )
             )
+
+    @property
+    def holds_master_key(self) -> bool:
+        return not self._keyless
+
+    def derived_key(self, purpose: str) -> bytes:
+        """A 32-byte secret of the service for ``purpose`` (e.g. its blind index), derived
+        from the master key (HKDF-SHA256): only a process holding the master key has it."""
+        self._require_master_key()
+        assert self._master is not None
+        return HKDF(hashes.SHA256(), 32, salt=None, info=f"hub vault {purpose}".encode()).derive(
+            self._master
+        )
 
     def _require_master_key(self) -> None:
         if self._keyless:

@@ -239,6 +239,19 @@ def test_the_authority_searches_a_person_and_reads_the_status_history(pages: Ope
     page.get_by_role("button", name="Suchen").click()
     assert page.locator("#tabelle-treffer").is_visible()
     officer.check("suche-treffer")
+    # by who the person is: a given name alone is not enough, then family name and birth date
+    page.get_by_label("Vorname").fill("olena")
+    page.get_by_role("button", name="Suchen").click()
+    assert page.locator("#familienname-fehler").is_visible()
+    assert page.get_by_label("Vorname").input_value() == "olena"
+    officer.check("suche-name-fehler")
+    # (the synthetic demo paths of abh-05315 hold several persons of this family name)
+    page.get_by_label("Gemeindeschlüssel (AGS)").fill("")
+    page.get_by_label("Familienname").fill("DEMCHENKO")
+    page.get_by_role("button", name="Suchen").click()
+    assert page.locator("#tabelle-treffer").is_visible()
+    assert "DEMCHENKO" not in page.url  # the terms are posted, never in the address
+    officer.check("suche-name-treffer")
     page.get_by_role("link", name=re.compile("^Statusverlauf")).first.click()
     page.wait_for_url(re.compile(r"/personen/[0-9a-f-]{36}/verlauf"))
     assert page.locator("#tabelle-status").is_visible()

@@ -543,6 +543,115 @@ async def test_the_authority_searches_its_persons_and_reads_a_status_history(
     assert logged >= 2
 
 
+async def test_the_authority_searches_by_name_birth_date_and_azr_number_in_a_posted_form(
+    hub: InProcessHub,
+) -> None:
+    person = await registered(
+        hub,
+        givenNames="Leyla Deniz",
+        familyName="Weiß-Öztürk",
+        birthDate="1993-09-21",
+        azrNumber="765432109876",
+    )
+    async with browser(hub) as client:
+        await sign_in(client, "abh")
+        form = await client.get("/personen/suche")
+        assert form.status_code == 200
+        assert 'method="post" action="/personen/suche"' in form.text
+        for label in ("Familienname", "Vorname", "Geburtsdatum", "AZR-Nummer"):
+            assert f">{label} <span" in form.text
+        csrf = hidden(form.text, "csrf")
+
+        # bad input: each error next to its field and in the summary, what was typed kept
+        bad = await client.post(
+            "/personen/suche",
+            data={
+                "csrf": csrf,
+                "suchen": "1",
+                "vorname": "Leyla",
+                "geburtsdatum": "31.02.1993",
+                "azr_nummer": "7654",
+            },
+        )
+        assert bad.status_code == 400
+        for field in ("familienname", "geburtsdatum", "azr_nummer"):
+            assert f'href="#{field}"' in bad.text
+            assert f'id="{field}-fehler"' in bad.text
+        assert "auch den Familiennamen an" in bad.text
+        assert 'value="Leyla"' in bad.text
+        assert 'value="31.02.1993"' in bad.text
+
+        # found by the family name typed differently, narrowed by the given name and birth date
+        found = None
+        for _ in range(60):
+            found = await client.post(
+                "/personen/suche",
+                data={
+                    "csrf": csrf,
+                    "suchen": "1",
+                    "familienname": "WEISS-OEZTUERK",
+                    "vorname": "deniz",
+                    "geburtsdatum": "21.09.1993",
+                },
+            )
+            if "Treffer (1)" in found.text:
+                break
+            await asyncio.sleep(0.1)
+        assert found is not None
+        assert found.status_code == 200, found.text
+        assert "Treffer (1)" in found.text
+        assert f'href="/personen/{person}/verlauf"' in found.text
+        assert 'value="WEISS-OEZTUERK"' in found.text  # the form keeps what was typed
+        assert "Weiß-Öztürk" not in found.text  # no clear name from the hub: the page shows ids
+        by_azr = await client.post(
+            "/personen/suche", data={"csrf": csrf, "suchen": "1", "azr_nummer": "7654 3210 9876"}
+        )
+        assert f'href="/personen/{person}/verlauf"' in by_azr.text
+
+        # never from an address (kept by browsers and logs), and never without the CSRF token
+        in_address = await client.get("/personen/suche?familienname=Weiss-Oeztuerk")
+        assert "Treffer" not in in_address.text
+        forged = await client.post(
+            "/personen/suche", data={"suchen": "1", "familienname": "Weiss-Oeztuerk"}
+        )
+        assert forged.status_code == 403
+    # another authority does not find the person by name
+    other = await hub.graphql(
+        """query($f: String) { personSearch(familyName: $f) { personId } }""",
+        {"f": "Weiss-Oeztuerk"},
+        headers=hub.headers("abh_officer", "abh-05111"),
+    )
+    assert other["data"]["personSearch"] == []
+
+
+async def test_a_search_sent_after_the_session_ended_is_kept_over_the_sign_in(
+    hub: InProcessHub,
+) -> None:
+    person = await registered(hub, familyName="Nachanmeldung", birthDate="1979-12-24")
+    async with browser(hub) as client:
+        await sign_in(client, "abh")
+        await page_until(client, f"/personen/suche?kennung={person}", "Treffer (1)")
+        form = await continue_after_sign_in(
+            client,
+            "/personen/suche",
+            {"suchen": "1", "familienname": "nachanmeldung", "geburtsdatum": "24.12.1979"},
+            "abh",
+        )
+        assert 'value="nachanmeldung"' in form.text
+        assert 'value="24.12.1979"' in form.text
+        again = await client.post(
+            "/personen/suche",
+            data={
+                "csrf": hidden(form.text, "csrf"),
+                "suchen": "1",
+                "familienname": "nachanmeldung",
+                "geburtsdatum": "24.12.1979",
+            },
+        )
+        assert "Treffer (1)" in again.text
+        assert f'href="/personen/{person}/verlauf"' in again.text
+
+
 async def continue_after_sign_in(
     client: httpx.AsyncClient, action: str, data: dict[str, str], user: str
 ) -> httpx.Response:

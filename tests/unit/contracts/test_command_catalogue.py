@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts.commands import CATALOGUE, Command
+from contracts.commands.foreigners_authority import SEARCH_PERSONS
 from gateway.schema import schema
 from hub.catalog import SERVICES
 from services.case_management.application import CaseManagement
@@ -32,13 +33,23 @@ PLAIN_ROUTES = {
     "foreigners_authority": {"subject_access"},
     "case_management": {"subject_access"},
 }
+#: reads with a declaration outside the catalogue, so that their personal terms travel
+#: sealed: the authority's person search by identity (contracts SEARCH_PERSONS)
+SEALED_READS = {"foreigners_authority": {SEARCH_PERSONS.name}}
 
 
 def routes_of(service: str) -> dict[str, bool]:
-    """The service's routes: name -> whether the catalogue declares it."""
+    """The service's routes: name -> whether a declaration (the catalogue's, or a sealed
+    read's) comes with it."""
     server = CommandServer(None, service)  # type: ignore[arg-type]  # never started
     SERVICES[service].register_routes(server, object())
     return {name: route.command is not None for name, route in server.routes.items()}
+
+
+def test_a_sealed_read_is_no_catalogue_command_and_seals_every_term() -> None:
+    assert CATALOGUE.get(SEARCH_PERSONS.service, SEARCH_PERSONS.name) is None
+    assert not SEARCH_PERSONS.exposed
+    assert SEARCH_PERSONS.sealed_fields == {"familyName", "givenName", "birthDate", "azrNumber"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -48,7 +59,7 @@ def test_each_service_handles_exactly_the_commands_the_catalogue_gives_it(servic
     # then it handles every command the catalogue gives it, and nothing else
     assert {name for name, declared in routes.items() if declared} == {
         command.name for command in CATALOGUE.of(service)
-    }
+    } | SEALED_READS.get(service, set())
     # besides the reads it is known to serve
     assert {name for name, declared in routes.items() if not declared} == PLAIN_ROUTES.get(
         service, set()
