@@ -98,6 +98,12 @@ PEOPLE: list[tuple[str, str, str, str, str, str, str, tuple[str, str, str, str |
 ]
 
 
+def authority_of(municipality_key: str) -> str:
+    """The foreigners authority of a municipality: the one of its district or district-free
+    city (the first five digits of the key), as the demo officer's ``abh-05315`` (Köln)."""
+    return f"abh-{municipality_key[:5]}"
+
+
 def load_demo(
     base_url: str,
     authority_token: Callable[[str], str],
@@ -113,7 +119,7 @@ def load_demo(
     with httpx.Client(base_url=base_url, timeout=30) as client:
         for index, (given, family, birth, nat, entry, mode, ags, title) in enumerate(PEOPLE):
             registered = dt.date.fromisoformat(entry) + dt.timedelta(days=7)
-            client.headers["Authorization"] = f"Bearer {authority_token(f'abh-{ags}')}"
+            client.headers["Authorization"] = f"Bearer {authority_token(authority_of(ags))}"
             person_id = _call(
                 client,
                 REGISTER,
@@ -127,7 +133,7 @@ def load_demo(
                     "entryMode": mode.upper(),
                     "municipalityKey": ags,
                     "registeredOn": registered.isoformat(),
-                    "abhId": f"abh-{ags}",
+                    "abhId": authority_of(ags),
                 },
             )["registerArrival"]["personId"]
             person_ids.append(person_id)
@@ -220,7 +226,7 @@ def load_inbound(
     accepted = 0
     with httpx.Client(base_url=inbound_url, timeout=30) as client:
         for index, messages in INBOUND.items():
-            sender = f"abh-{PEOPLE[index][6]}"
+            sender = authority_of(PEOPLE[index][6])
             headers = {"Authorization": f"Bearer {authority_token(sender)}"}
             for number, (message_type, body) in enumerate(messages):
                 message = {

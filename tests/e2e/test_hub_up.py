@@ -239,6 +239,9 @@ def assert_each_process_uses_its_own_role(hub: RunningHub) -> None:
         assert environ["HUB_POSTGRES_URL"].startswith(f"postgresql://{database}_"), argv
 
 
+FIND_OLENA = '{ personSearch(familyName: "Demchenko", birthDate: "1987-04-12") { personId } }'
+
+
 def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) -> None:
     env = {"HUB_POSTGRES_URL": "", "HUB_NATS_URL": ""}
     for hub in start_hub(tmp_path, env):
@@ -252,6 +255,17 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         assert page.status_code == 200
         assert "graphiql" in page.text.lower()
         assert "loaded demo data: 8 persons and 200 synthetic paths" in hub.log.read_text()
+        # the demo officer (Köln) finds the demo persons of Köln by name
+        log_lines = hub.log.read_text().splitlines()
+        at = next(i for i, line in enumerate(log_lines) if "Demo token" in line)
+        token = next(line.strip() for line in log_lines[at + 1 :] if line.strip())
+        found = httpx.post(
+            f"{hub.base_url}/graphql",
+            json={"query": FIND_OLENA},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert "errors" not in found, found
+        assert len(found["data"]["personSearch"]) == 1, found
 
         assert hub.interrupt() == 0
         log = hub.log.read_text()

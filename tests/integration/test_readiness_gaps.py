@@ -185,13 +185,13 @@ DEMO_PATHWAY = """query($id: ID!, $atLeast: String, $asOf: Date) { person(id: $i
 async def test_the_demo_persons_later_history_is_accepted_and_shown_on_the_pathway(
     hub: InProcessHub,
 ) -> None:
-    from hub.demo import INBOUND, PEOPLE
+    from hub.demo import INBOUND, PEOPLE, authority_of
 
     # given the demo persons with inbound history, registered by their authorities
     shown: dict[int, Any] = {}
     for index, messages in INBOUND.items():
         given, family, birth, nationality, entry, mode, ags, first_title = PEOPLE[index]
-        sender = f"abh-{ags}"
+        sender = authority_of(ags)
         person = (
             await send(
                 hub,
