@@ -1,0 +1,402 @@
+-- version: 1
+-- after: case_views, pathway
+-- The steering indicators' running aggregates (issue 13 item 6): each indicator reads a number
+-- of rows that grows with its groups, not with the persons. They are derived from the
+-- pathway's and the case views' tables by the statement triggers below (transition tables),
+-- in the transaction that changes those tables: whatever writes them (the projector, a
+-- rebuild's switch, a bulk load) keeps the aggregates right, and a rebuild of pathway or
+-- case_views rebuilds them with it. Applying this file (a first install or a new version)
+-- recomputes them from the tables (projections.ind_recompute(), at the end).
+--
+-- Record digests: the first 32 bits of SHA-256 over the person's id, no secret. A group
+-- keeps the count and the plain sum of its persons' digests; the gateway turns (count, sum)
+-- into the cell key with the deployment secret (kernel/disclosure.py cell_key), so the
+-- projector never holds HUB_INDICATOR_KEY (docs/data-protection.md).
+--
+-- Every person's own contribution is kept (ind_person_*), so a change to one person takes
+-- out exactly what they added and adds what they add now.
+
+CREATE OR REPLACE FUNCTION projections.ind_digest(id uuid) RETURNS bigint
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$ SELECT ('x' || encode(substr(sha256(convert_to(id::text, 'UTF8')), 1, 4), 'hex'))::bit(32)::bigint $$;
+
+-- (1) persons per stage by municipality and by target group (the target group of the
+-- person's latest case in cv_cases, by opened_on and then case_id; 'no_case' without one)
+CREATE TABLE IF NOT EXISTS projections.ind_person_stage (
+    person_id    uuid PRIMARY KEY,
+    municipality text NOT NULL,
+    target_group text NOT NULL,
+    stage        text NOT NULL,
+    digest       bigint NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projections.ind_stage_counts (
+    dim         text NOT NULL,         -- municipality, target_group
+    grp         text NOT NULL,
+    stage       text NOT NULL,
+    persons     bigint NOT NULL,
+    persons_key bigint NOT NULL,       -- the sum of the persons' digests (not reduced)
+    PRIMARY KEY (dim, grp, stage)
+);
+
+-- (2) the month series: a person's stage at a month end is the stage of their latest history
+-- entry (since, position) with since on or before it. Each person's steps: the month ends at
+-- which that stage differs from the month before (before: the stage until then, NULL for the
+-- first); the aggregate keeps per (month end, stage) the change of the count and of the
+-- digest sum, so a month's counts are the sums of the changes up to it.
+CREATE TABLE IF NOT EXISTS projections.ind_person_month (
+    person_id uuid NOT NULL,
+    month     date NOT NULL,           -- a month's last day
+    stage     text NOT NULL,
+    before    text,
+    digest    bigint NOT NULL,
+    PRIMARY KEY (person_id, month)
+);
+CREATE TABLE IF NOT EXISTS projections.ind_stage_month (
+    month       date NOT NULL,
+    stage       text NOT NULL,
+    persons     bigint NOT NULL,       -- change at this month end
+    persons_key bigint NOT NULL,
+    PRIMARY KEY (month, stage)
+);
+
+-- (3) milestone durations: whole days from one milestone to the other (reached on the same
+-- day or later), per pair and the first milestone's year: a histogram
+CREATE TABLE IF NOT EXISTS projections.ind_person_milestone (
+    person_id uuid NOT NULL,
+    from_milestone text NOT NULL,
+    to_milestone   text NOT NULL,
+    year      integer NOT NULL,
+    days      integer NOT NULL,
+    digest    bigint NOT NULL,
+    PRIMARY KEY (person_id, from_milestone, to_milestone)
+);
+CREATE TABLE IF NOT EXISTS projections.ind_milestone_days (
+    from_milestone text NOT NULL,
+    to_milestone   text NOT NULL,
+    year        integer NOT NULL,
+    days        integer NOT NULL,
+    persons     bigint NOT NULL,
+    persons_key bigint NOT NULL,
+    PRIMARY KEY (from_milestone, to_milestone, year, days)
+);
+
+-- the pairs of projections/indicators/queries.py MILESTONE_PAIRS (a test compares them)
+CREATE OR REPLACE FUNCTION projections.ind_milestone_pairs()
+    RETURNS TABLE (from_milestone text, to_milestone text)
+    LANGUAGE sql IMMUTABLE
+    AS $$ VALUES ('entry', 'first_title'), ('first_title', 'integration_course_completed'),
+                 ('entry', 'permanent_status'), ('entry', 'naturalised') $$;
+
+-- a set of persons larger than this is recomputed whole (a rebuild's switch, a bulk load)
+CREATE OR REPLACE FUNCTION projections.ind_whole() RETURNS integer
+    LANGUAGE sql IMMUTABLE AS $$ SELECT 20000 $$;
+
+-- (1) ------------------------------------------------------------------------------------
+
+-- the persons of ids (everyone with NULL): municipality, target group, stage
+CREATE OR REPLACE FUNCTION projections.ind_stage_rows(ids uuid[])
+    RETURNS TABLE (person_id uuid, municipality text, target_group text, stage text,
+                   digest bigint)
+    LANGUAGE sql STABLE AS $$
+    SELECT p.person_id, COALESCE(p.municipality_key, 'unknown'),
+           COALESCE(c.target_group, 'no_case'), p.stage, projections.ind_digest(p.person_id)
+    FROM projections.pathway_persons p LEFT JOIN LATERAL (
+        SELECT k.target_group FROM projections.cv_cases k WHERE k.person_id = p.person_id
+        ORDER BY k.opened_on DESC, k.case_id DESC LIMIT 1) c ON true
+    WHERE ids IS NULL OR p.person_id = ANY(ids)
+$$;
+
+CREATE OR REPLACE FUNCTION projections.ind_refresh_stages(ids uuid[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF ids IS NULL OR cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
+    IF cardinality(ids) > projections.ind_whole() THEN
+        PERFORM projections.ind_recompute_stages();
+        RETURN;
+    END IF;
+    WITH gone AS (DELETE FROM projections.ind_person_stage WHERE person_id = ANY(ids)
+                  RETURNING *)
+    INSERT INTO projections.ind_stage_counts AS a (dim, grp, stage, persons, persons_key)
+        SELECT dim, grp, stage, -count(*), -sum(digest) FROM (
+            SELECT 'municipality' AS dim, municipality AS grp, stage, digest FROM gone
+            UNION ALL SELECT 'target_group', target_group, stage, digest FROM gone) d
+        GROUP BY 1, 2, 3
+        ON CONFLICT (dim, grp, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+    WITH fresh AS (INSERT INTO projections.ind_person_stage
+                   SELECT * FROM projections.ind_stage_rows(ids) RETURNING *)
+    INSERT INTO projections.ind_stage_counts AS a (dim, grp, stage, persons, persons_key)
+        SELECT dim, grp, stage, count(*), sum(digest) FROM (
+            SELECT 'municipality' AS dim, municipality AS grp, stage, digest FROM fresh
+            UNION ALL SELECT 'target_group', target_group, stage, digest FROM fresh) d
+        GROUP BY 1, 2, 3
+        ON CONFLICT (dim, grp, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+END $$;
+
+CREATE OR REPLACE FUNCTION projections.ind_recompute_stages() RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM projections.ind_person_stage;
+    DELETE FROM projections.ind_stage_counts;
+    INSERT INTO projections.ind_person_stage SELECT * FROM projections.ind_stage_rows(NULL);
+    INSERT INTO projections.ind_stage_counts
+        SELECT dim, grp, stage, count(*), sum(digest) FROM (
+            SELECT 'municipality' AS dim, municipality AS grp, stage, digest
+            FROM projections.ind_person_stage
+            UNION ALL SELECT 'target_group', target_group, stage, digest
+            FROM projections.ind_person_stage) d
+        GROUP BY 1, 2, 3;
+END $$;
+
+-- (2) ------------------------------------------------------------------------------------
+
+-- a person's steps, from their stage history (the persons of ids, or everyone with NULL)
+CREATE OR REPLACE FUNCTION projections.ind_month_steps(ids uuid[])
+    RETURNS TABLE (person_id uuid, month date, stage text, before text, digest bigint)
+    LANGUAGE sql STABLE AS $$
+    WITH h AS (
+        SELECT h.person_id, (date_trunc('month', h.since) + interval '1 month - 1 day')::date
+                   AS month, h.stage, h.since, h.position
+        FROM projections.pathway_stage_history h
+        WHERE ids IS NULL OR h.person_id = ANY(ids)),
+    last AS (
+        SELECT DISTINCT ON (h.person_id, h.month) h.person_id, h.month, h.stage FROM h
+        ORDER BY h.person_id, h.month, h.since DESC, h.position DESC),
+    steps AS (
+        SELECT l.person_id, l.month, l.stage,
+               lag(l.stage) OVER (PARTITION BY l.person_id ORDER BY l.month) AS before
+        FROM last l)
+    SELECT s.person_id, s.month, s.stage, s.before, projections.ind_digest(s.person_id)
+    FROM steps s WHERE s.before IS DISTINCT FROM s.stage
+$$;
+
+-- the changes to the month aggregate of steps (sign -1: taken out)
+CREATE OR REPLACE FUNCTION projections.ind_month_delta(integer, date, text, text, bigint)
+    RETURNS TABLE (month date, stage text, n integer, k bigint)
+    LANGUAGE sql IMMUTABLE AS $$
+    -- ($1 sign, $2 month, $3 stage, $4 before, $5 digest)
+    SELECT $2, $3, $1, $1 * $5
+    UNION ALL SELECT $2, $4, -$1, -$1 * $5 WHERE $4 IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION projections.ind_refresh_months(ids uuid[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF ids IS NULL OR cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
+    IF cardinality(ids) > projections.ind_whole() THEN
+        PERFORM projections.ind_recompute_months();
+        RETURN;
+    END IF;
+    WITH gone AS (DELETE FROM projections.ind_person_month WHERE person_id = ANY(ids)
+                  RETURNING *)
+    INSERT INTO projections.ind_stage_month AS a (month, stage, persons, persons_key)
+        SELECT d.month, d.stage, sum(d.n), sum(d.k) FROM gone g,
+            projections.ind_month_delta(-1, g.month, g.stage, g.before, g.digest) d
+        GROUP BY 1, 2
+        ON CONFLICT (month, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+    WITH fresh AS (INSERT INTO projections.ind_person_month
+                   SELECT * FROM projections.ind_month_steps(ids) RETURNING *)
+    INSERT INTO projections.ind_stage_month AS a (month, stage, persons, persons_key)
+        SELECT d.month, d.stage, sum(d.n), sum(d.k) FROM fresh f,
+            projections.ind_month_delta(1, f.month, f.stage, f.before, f.digest) d
+        GROUP BY 1, 2
+        ON CONFLICT (month, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+END $$;
+
+CREATE OR REPLACE FUNCTION projections.ind_recompute_months() RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM projections.ind_person_month;
+    DELETE FROM projections.ind_stage_month;
+    INSERT INTO projections.ind_person_month SELECT * FROM projections.ind_month_steps(NULL);
+    INSERT INTO projections.ind_stage_month
+        SELECT d.month, d.stage, sum(d.n), sum(d.k) FROM projections.ind_person_month p,
+            projections.ind_month_delta(1, p.month, p.stage, p.before, p.digest) d
+        GROUP BY 1, 2;
+END $$;
+
+-- (3) ------------------------------------------------------------------------------------
+
+CREATE OR REPLACE FUNCTION projections.ind_milestone_spans(ids uuid[])
+    RETURNS TABLE (person_id uuid, from_milestone text, to_milestone text, year integer,
+                   days integer, digest bigint)
+    LANGUAGE sql STABLE AS $$
+    SELECT a.person_id, pairs.from_milestone, pairs.to_milestone,
+           extract(year FROM a.reached_on)::int, b.reached_on - a.reached_on,
+           projections.ind_digest(a.person_id)
+    FROM projections.ind_milestone_pairs() pairs
+    JOIN projections.pathway_milestones a ON a.milestone = pairs.from_milestone
+    JOIN projections.pathway_milestones b ON b.person_id = a.person_id
+         AND b.milestone = pairs.to_milestone AND b.reached_on >= a.reached_on
+    WHERE ids IS NULL OR a.person_id = ANY(ids)
+$$;
+
+CREATE OR REPLACE FUNCTION projections.ind_refresh_milestones(ids uuid[]) RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF ids IS NULL OR cardinality(ids) = 0 THEN
+        RETURN;
+    END IF;
+    IF cardinality(ids) > projections.ind_whole() THEN
+        PERFORM projections.ind_recompute_milestones();
+        RETURN;
+    END IF;
+    WITH gone AS (DELETE FROM projections.ind_person_milestone WHERE person_id = ANY(ids)
+                  RETURNING *)
+    INSERT INTO projections.ind_milestone_days AS a
+        (from_milestone, to_milestone, year, days, persons, persons_key)
+        SELECT from_milestone, to_milestone, year, days, -count(*), -sum(digest)
+        FROM gone GROUP BY 1, 2, 3, 4
+        ON CONFLICT (from_milestone, to_milestone, year, days) DO UPDATE
+        SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+    WITH fresh AS (INSERT INTO projections.ind_person_milestone
+                   SELECT * FROM projections.ind_milestone_spans(ids) RETURNING *)
+    INSERT INTO projections.ind_milestone_days AS a
+        (from_milestone, to_milestone, year, days, persons, persons_key)
+        SELECT from_milestone, to_milestone, year, days, count(*), sum(digest)
+        FROM fresh GROUP BY 1, 2, 3, 4
+        ON CONFLICT (from_milestone, to_milestone, year, days) DO UPDATE
+        SET persons = a.persons + EXCLUDED.persons,
+            persons_key = a.persons_key + EXCLUDED.persons_key;
+END $$;
+
+CREATE OR REPLACE FUNCTION projections.ind_recompute_milestones() RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM projections.ind_person_milestone;
+    DELETE FROM projections.ind_milestone_days;
+    INSERT INTO projections.ind_person_milestone
+        SELECT * FROM projections.ind_milestone_spans(NULL);
+    INSERT INTO projections.ind_milestone_days
+        SELECT from_milestone, to_milestone, year, days, count(*), sum(digest)
+        FROM projections.ind_person_milestone GROUP BY 1, 2, 3, 4;
+END $$;
+
+CREATE OR REPLACE FUNCTION projections.ind_recompute() RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM projections.ind_recompute_stages();
+    PERFORM projections.ind_recompute_months();
+    PERFORM projections.ind_recompute_milestones();
+END $$;
+
+-- the triggers --------------------------------------------------------------------------
+
+-- pathway_persons: the persons whose municipality or stage changed
+CREATE OR REPLACE FUNCTION projections.ind_on_persons() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(person_id) INTO ids FROM ind_new;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(person_id) INTO ids FROM ind_old;
+    ELSE
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
+            (SELECT person_id, municipality_key, stage FROM ind_new
+             EXCEPT SELECT person_id, municipality_key, stage FROM ind_old)
+            UNION ALL
+            (SELECT person_id, municipality_key, stage FROM ind_old
+             EXCEPT SELECT person_id, municipality_key, stage FROM ind_new)) d;
+    END IF;
+    PERFORM projections.ind_refresh_stages(ids);
+    RETURN NULL;
+END $$;
+
+-- cv_cases: the persons whose latest case may have changed
+CREATE OR REPLACE FUNCTION projections.ind_on_cases() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_new;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_old;
+    ELSE
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
+            (SELECT case_id, person_id, target_group, opened_on FROM ind_new
+             EXCEPT SELECT case_id, person_id, target_group, opened_on FROM ind_old)
+            UNION ALL
+            (SELECT case_id, person_id, target_group, opened_on FROM ind_old
+             EXCEPT SELECT case_id, person_id, target_group, opened_on FROM ind_new)) d;
+    END IF;
+    PERFORM projections.ind_refresh_stages(ids);
+    RETURN NULL;
+END $$;
+
+-- pathway_stage_history and pathway_milestones: every person touched
+CREATE OR REPLACE FUNCTION projections.ind_on_history() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_new;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_old;
+    ELSE
+        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
+            SELECT person_id FROM ind_new UNION ALL SELECT person_id FROM ind_old) d;
+    END IF;
+    IF TG_TABLE_NAME = 'pathway_stage_history' THEN
+        PERFORM projections.ind_refresh_months(ids);
+    ELSE
+        PERFORM projections.ind_refresh_milestones(ids);
+    END IF;
+    RETURN NULL;
+END $$;
+
+-- TRUNCATE (tests, repairs): recompute what the table feeds
+CREATE OR REPLACE FUNCTION projections.ind_on_truncate() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_TABLE_NAME IN ('pathway_persons', 'cv_cases') THEN
+        PERFORM projections.ind_recompute_stages();
+    ELSIF TG_TABLE_NAME = 'pathway_stage_history' THEN
+        PERFORM projections.ind_recompute_months();
+    ELSE
+        PERFORM projections.ind_recompute_milestones();
+    END IF;
+    RETURN NULL;
+END $$;
+
+DO $$
+DECLARE
+    source record;
+BEGIN
+    FOR source IN SELECT * FROM (VALUES ('pathway_persons', 'ind_on_persons'),
+                                        ('cv_cases', 'ind_on_cases'),
+                                        ('pathway_stage_history', 'ind_on_history'),
+                                        ('pathway_milestones', 'ind_on_history')) s(tbl, fn)
+    LOOP
+        EXECUTE format('DROP TRIGGER IF EXISTS ind_insert ON projections.%I', source.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS ind_update ON projections.%I', source.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS ind_delete ON projections.%I', source.tbl);
+        EXECUTE format('DROP TRIGGER IF EXISTS ind_truncate ON projections.%I', source.tbl);
+        EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT ON projections.%I'
+                       ' REFERENCING NEW TABLE AS ind_new FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION projections.%I()', source.tbl, source.fn);
+        EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
+                       ' REFERENCING OLD TABLE AS ind_old NEW TABLE AS ind_new'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION projections.%I()',
+                       source.tbl, source.fn);
+        EXECUTE format('CREATE TRIGGER ind_delete AFTER DELETE ON projections.%I'
+                       ' REFERENCING OLD TABLE AS ind_old FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION projections.%I()', source.tbl, source.fn);
+        EXECUTE format('CREATE TRIGGER ind_truncate AFTER TRUNCATE ON projections.%I'
+                       ' FOR EACH STATEMENT EXECUTE FUNCTION projections.ind_on_truncate()',
+                       source.tbl);
+    END LOOP;
+END $$;
+
+SELECT projections.ind_recompute();
