@@ -17,7 +17,7 @@
 -- out exactly what they added and adds what they add now.
 
 CREATE OR REPLACE FUNCTION projections.ind_digest(id uuid) RETURNS bigint
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$ SELECT ('x' || encode(substr(sha256(convert_to(id::text, 'UTF8')), 1, 4), 'hex'))::bit(32)::bigint $$;
 
 -- (1) persons per stage by municipality and by target group (the target group of the
@@ -87,31 +87,37 @@ CREATE OR REPLACE FUNCTION projections.ind_milestone_pairs()
     AS $$ VALUES ('entry', 'first_title'), ('first_title', 'integration_course_completed'),
                  ('entry', 'permanent_status'), ('entry', 'naturalised') $$;
 
--- a set of persons larger than this is recomputed whole (a rebuild's switch, a bulk load)
+-- a set of persons larger than this is recomputed whole (a rebuild's switch, a bulk load);
+-- smaller ones are refreshed through generic plans (an index scan by the ids: no planning
+-- per commit)
 CREATE OR REPLACE FUNCTION projections.ind_whole() RETURNS integer
     LANGUAGE sql IMMUTABLE AS $$ SELECT 20000 $$;
 
 -- (1) ------------------------------------------------------------------------------------
 
--- the persons of ids (everyone with NULL): municipality, target group, stage
-CREATE OR REPLACE FUNCTION projections.ind_stage_rows(ids uuid[])
-    RETURNS TABLE (person_id uuid, municipality text, target_group text, stage text,
-                   digest bigint)
-    LANGUAGE sql STABLE AS $$
-    SELECT p.person_id, COALESCE(p.municipality_key, 'unknown'),
-           COALESCE(c.target_group, 'no_case'), p.stage, projections.ind_digest(p.person_id)
+-- every person's municipality, target group and stage (a view: a refresh reads the persons it
+-- names through it, by their ids, and a recompute reads it whole)
+CREATE OR REPLACE VIEW projections.ind_stage_rows AS
+    SELECT p.person_id, COALESCE(p.municipality_key, 'unknown') AS municipality,
+           COALESCE(c.target_group, 'no_case') AS target_group, p.stage,
+           projections.ind_digest(p.person_id) AS digest
     FROM projections.pathway_persons p LEFT JOIN LATERAL (
         SELECT k.target_group FROM projections.cv_cases k WHERE k.person_id = p.person_id
-        ORDER BY k.opened_on DESC, k.case_id DESC LIMIT 1) c ON true
-    WHERE ids IS NULL OR p.person_id = ANY(ids)
-$$;
+        ORDER BY k.opened_on DESC, k.case_id DESC LIMIT 1) c ON true;
+
+-- Two projectors write the tables this family is derived from (pathway_persons, cv_cases),
+-- in transactions of their own: one at a time refreshes it, until its transaction ends, so
+-- the second one's statements see the first one's contributions once it has committed.
+CREATE OR REPLACE FUNCTION projections.ind_stages_lock() RETURNS void
+    LANGUAGE sql AS $$ SELECT pg_advisory_xact_lock(hashtext('hub-indicators-stages')) $$;
 
 CREATE OR REPLACE FUNCTION projections.ind_refresh_stages(ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
     END IF;
+    PERFORM projections.ind_stages_lock();
     IF cardinality(ids) > projections.ind_whole() THEN
         PERFORM projections.ind_recompute_stages();
         RETURN;
@@ -126,7 +132,8 @@ BEGIN
         ON CONFLICT (dim, grp, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
             persons_key = a.persons_key + EXCLUDED.persons_key;
     WITH fresh AS (INSERT INTO projections.ind_person_stage
-                   SELECT * FROM projections.ind_stage_rows(ids) RETURNING *)
+                   SELECT * FROM projections.ind_stage_rows WHERE person_id = ANY(ids)
+                   RETURNING *)
     INSERT INTO projections.ind_stage_counts AS a (dim, grp, stage, persons, persons_key)
         SELECT dim, grp, stage, count(*), sum(digest) FROM (
             SELECT 'municipality' AS dim, municipality AS grp, stage, digest FROM fresh
@@ -139,9 +146,10 @@ END $$;
 CREATE OR REPLACE FUNCTION projections.ind_recompute_stages() RETURNS void
     LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM projections.ind_stages_lock();
     DELETE FROM projections.ind_person_stage;
     DELETE FROM projections.ind_stage_counts;
-    INSERT INTO projections.ind_person_stage SELECT * FROM projections.ind_stage_rows(NULL);
+    INSERT INTO projections.ind_person_stage SELECT * FROM projections.ind_stage_rows;
     INSERT INTO projections.ind_stage_counts
         SELECT dim, grp, stage, count(*), sum(digest) FROM (
             SELECT 'municipality' AS dim, municipality AS grp, stage, digest
@@ -153,25 +161,20 @@ END $$;
 
 -- (2) ------------------------------------------------------------------------------------
 
--- a person's steps, from their stage history (the persons of ids, or everyone with NULL)
-CREATE OR REPLACE FUNCTION projections.ind_month_steps(ids uuid[])
-    RETURNS TABLE (person_id uuid, month date, stage text, before text, digest bigint)
-    LANGUAGE sql STABLE AS $$
-    WITH h AS (
-        SELECT h.person_id, (date_trunc('month', h.since) + interval '1 month - 1 day')::date
-                   AS month, h.stage, h.since, h.position
-        FROM projections.pathway_stage_history h
-        WHERE ids IS NULL OR h.person_id = ANY(ids)),
-    last AS (
-        SELECT DISTINCT ON (h.person_id, h.month) h.person_id, h.month, h.stage FROM h
-        ORDER BY h.person_id, h.month, h.since DESC, h.position DESC),
-    steps AS (
+-- every person's steps, from their stage history (a view, as above)
+CREATE OR REPLACE VIEW projections.ind_month_steps AS
+    SELECT s.person_id, s.month, s.stage, s.before, projections.ind_digest(s.person_id) AS digest
+    FROM (
         SELECT l.person_id, l.month, l.stage,
                lag(l.stage) OVER (PARTITION BY l.person_id ORDER BY l.month) AS before
-        FROM last l)
-    SELECT s.person_id, s.month, s.stage, s.before, projections.ind_digest(s.person_id)
-    FROM steps s WHERE s.before IS DISTINCT FROM s.stage
-$$;
+        FROM (
+            SELECT DISTINCT ON (h.person_id, h.month) h.person_id, h.month, h.stage
+            FROM (
+                SELECT h.person_id, h.stage, h.since, h.position,
+                       (date_trunc('month', h.since) + interval '1 month - 1 day')::date AS month
+                FROM projections.pathway_stage_history h) h
+            ORDER BY h.person_id, h.month, h.since DESC, h.position DESC) l) s
+    WHERE s.before IS DISTINCT FROM s.stage;
 
 -- the changes to the month aggregate of steps (sign -1: taken out)
 CREATE OR REPLACE FUNCTION projections.ind_month_delta(integer, date, text, text, bigint)
@@ -183,7 +186,7 @@ CREATE OR REPLACE FUNCTION projections.ind_month_delta(integer, date, text, text
 $$;
 
 CREATE OR REPLACE FUNCTION projections.ind_refresh_months(ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
@@ -201,7 +204,8 @@ BEGIN
         ON CONFLICT (month, stage) DO UPDATE SET persons = a.persons + EXCLUDED.persons,
             persons_key = a.persons_key + EXCLUDED.persons_key;
     WITH fresh AS (INSERT INTO projections.ind_person_month
-                   SELECT * FROM projections.ind_month_steps(ids) RETURNING *)
+                   SELECT * FROM projections.ind_month_steps WHERE person_id = ANY(ids)
+                   RETURNING *)
     INSERT INTO projections.ind_stage_month AS a (month, stage, persons, persons_key)
         SELECT d.month, d.stage, sum(d.n), sum(d.k) FROM fresh f,
             projections.ind_month_delta(1, f.month, f.stage, f.before, f.digest) d
@@ -215,7 +219,7 @@ CREATE OR REPLACE FUNCTION projections.ind_recompute_months() RETURNS void
 BEGIN
     DELETE FROM projections.ind_person_month;
     DELETE FROM projections.ind_stage_month;
-    INSERT INTO projections.ind_person_month SELECT * FROM projections.ind_month_steps(NULL);
+    INSERT INTO projections.ind_person_month SELECT * FROM projections.ind_month_steps;
     INSERT INTO projections.ind_stage_month
         SELECT d.month, d.stage, sum(d.n), sum(d.k) FROM projections.ind_person_month p,
             projections.ind_month_delta(1, p.month, p.stage, p.before, p.digest) d
@@ -224,22 +228,18 @@ END $$;
 
 -- (3) ------------------------------------------------------------------------------------
 
-CREATE OR REPLACE FUNCTION projections.ind_milestone_spans(ids uuid[])
-    RETURNS TABLE (person_id uuid, from_milestone text, to_milestone text, year integer,
-                   days integer, digest bigint)
-    LANGUAGE sql STABLE AS $$
+-- every person's spans between the milestones of each pair (a view, as above)
+CREATE OR REPLACE VIEW projections.ind_milestone_spans AS
     SELECT a.person_id, pairs.from_milestone, pairs.to_milestone,
-           extract(year FROM a.reached_on)::int, b.reached_on - a.reached_on,
-           projections.ind_digest(a.person_id)
+           extract(year FROM a.reached_on)::int AS year, b.reached_on - a.reached_on AS days,
+           projections.ind_digest(a.person_id) AS digest
     FROM projections.ind_milestone_pairs() pairs
     JOIN projections.pathway_milestones a ON a.milestone = pairs.from_milestone
     JOIN projections.pathway_milestones b ON b.person_id = a.person_id
-         AND b.milestone = pairs.to_milestone AND b.reached_on >= a.reached_on
-    WHERE ids IS NULL OR a.person_id = ANY(ids)
-$$;
+         AND b.milestone = pairs.to_milestone AND b.reached_on >= a.reached_on;
 
 CREATE OR REPLACE FUNCTION projections.ind_refresh_milestones(ids uuid[]) RETURNS void
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
@@ -258,7 +258,8 @@ BEGIN
         SET persons = a.persons + EXCLUDED.persons,
             persons_key = a.persons_key + EXCLUDED.persons_key;
     WITH fresh AS (INSERT INTO projections.ind_person_milestone
-                   SELECT * FROM projections.ind_milestone_spans(ids) RETURNING *)
+                   SELECT * FROM projections.ind_milestone_spans WHERE person_id = ANY(ids)
+                   RETURNING *)
     INSERT INTO projections.ind_milestone_days AS a
         (from_milestone, to_milestone, year, days, persons, persons_key)
         SELECT from_milestone, to_milestone, year, days, count(*), sum(digest)
@@ -274,7 +275,7 @@ BEGIN
     DELETE FROM projections.ind_person_milestone;
     DELETE FROM projections.ind_milestone_days;
     INSERT INTO projections.ind_person_milestone
-        SELECT * FROM projections.ind_milestone_spans(NULL);
+        SELECT * FROM projections.ind_milestone_spans;
     INSERT INTO projections.ind_milestone_days
         SELECT from_milestone, to_milestone, year, days, count(*), sum(digest)
         FROM projections.ind_person_milestone GROUP BY 1, 2, 3, 4;
@@ -289,56 +290,48 @@ BEGIN
 END $$;
 
 -- the triggers --------------------------------------------------------------------------
+-- A write marks the persons it touched (ind_pending, by family) and its transaction
+-- (ind_pending_tx); the aggregates are refreshed once per transaction, at its commit, for
+-- every marked person (a deferred constraint trigger): a flush that writes a batch of persons
+-- in many statements (an executemany) pays for one refresh of the batch, not one per row.
+CREATE TABLE IF NOT EXISTS projections.ind_pending (
+    family    text NOT NULL,               -- stages, months, milestones
+    person_id uuid NOT NULL
+);
+CREATE TABLE IF NOT EXISTS projections.ind_pending_tx (
+    xid bigint PRIMARY KEY
+);
 
--- pathway_persons: the persons whose municipality or stage changed
-CREATE OR REPLACE FUNCTION projections.ind_on_persons() RETURNS trigger
+CREATE OR REPLACE FUNCTION projections.ind_mark(family text, ids uuid[]) RETURNS void
+    LANGUAGE sql AS $$
+    INSERT INTO projections.ind_pending (family, person_id) SELECT family, unnest(ids);
+    INSERT INTO projections.ind_pending_tx VALUES (txid_current()) ON CONFLICT DO NOTHING;
+$$;
+
+-- pathway_persons and cv_cases, each row (updates only when a column counted changes: the
+-- triggers' WHEN): its person, before and after
+CREATE OR REPLACE FUNCTION projections.ind_on_row() RETURNS trigger
     LANGUAGE plpgsql AS $$
-DECLARE
-    ids uuid[];
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(person_id) INTO ids FROM ind_new;
+        PERFORM projections.ind_mark('stages', ARRAY[NEW.person_id]);
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(person_id) INTO ids FROM ind_old;
+        PERFORM projections.ind_mark('stages', ARRAY[OLD.person_id]);
+    ELSIF OLD.person_id = NEW.person_id THEN
+        PERFORM projections.ind_mark('stages', ARRAY[NEW.person_id]);
     ELSE
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
-            (SELECT person_id, municipality_key, stage FROM ind_new
-             EXCEPT SELECT person_id, municipality_key, stage FROM ind_old)
-            UNION ALL
-            (SELECT person_id, municipality_key, stage FROM ind_old
-             EXCEPT SELECT person_id, municipality_key, stage FROM ind_new)) d;
+        PERFORM projections.ind_mark('stages', ARRAY[OLD.person_id, NEW.person_id]);
     END IF;
-    PERFORM projections.ind_refresh_stages(ids);
     RETURN NULL;
 END $$;
 
--- cv_cases: the persons whose latest case may have changed
-CREATE OR REPLACE FUNCTION projections.ind_on_cases() RETURNS trigger
+-- pathway_stage_history and pathway_milestones, each statement: every person touched
+CREATE OR REPLACE FUNCTION projections.ind_on_statement() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
     ids uuid[];
-BEGIN
-    IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_new;
-    ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_old;
-    ELSE
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
-            (SELECT case_id, person_id, target_group, opened_on FROM ind_new
-             EXCEPT SELECT case_id, person_id, target_group, opened_on FROM ind_old)
-            UNION ALL
-            (SELECT case_id, person_id, target_group, opened_on FROM ind_old
-             EXCEPT SELECT case_id, person_id, target_group, opened_on FROM ind_new)) d;
-    END IF;
-    PERFORM projections.ind_refresh_stages(ids);
-    RETURN NULL;
-END $$;
-
--- pathway_stage_history and pathway_milestones: every person touched
-CREATE OR REPLACE FUNCTION projections.ind_on_history() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-DECLARE
-    ids uuid[];
+    family text := CASE TG_TABLE_NAME WHEN 'pathway_stage_history' THEN 'months'
+                   ELSE 'milestones' END;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_new;
@@ -348,15 +341,35 @@ BEGIN
         SELECT array_agg(DISTINCT person_id) INTO ids FROM (
             SELECT person_id FROM ind_new UNION ALL SELECT person_id FROM ind_old) d;
     END IF;
-    IF TG_TABLE_NAME = 'pathway_stage_history' THEN
-        PERFORM projections.ind_refresh_months(ids);
-    ELSE
-        PERFORM projections.ind_refresh_milestones(ids);
+    IF ids IS NOT NULL THEN
+        PERFORM projections.ind_mark(family, ids);
     END IF;
     RETURN NULL;
 END $$;
 
--- TRUNCATE (tests, repairs): recompute what the table feeds
+-- at the commit of a transaction that marked persons: refresh their contributions
+CREATE OR REPLACE FUNCTION projections.ind_on_commit() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+DECLARE
+    stages uuid[];
+    months uuid[];
+    milestones uuid[];
+BEGIN
+    DELETE FROM projections.ind_pending_tx WHERE xid = NEW.xid;
+    -- (only this transaction's marks are visible: the others' are not committed yet, and
+    -- every transaction takes its own out before it commits)
+    WITH gone AS (DELETE FROM projections.ind_pending RETURNING family, person_id)
+    SELECT array_agg(DISTINCT person_id) FILTER (WHERE family = 'stages'),
+           array_agg(DISTINCT person_id) FILTER (WHERE family = 'months'),
+           array_agg(DISTINCT person_id) FILTER (WHERE family = 'milestones')
+    INTO stages, months, milestones FROM gone;
+    PERFORM projections.ind_refresh_stages(stages);
+    PERFORM projections.ind_refresh_months(months);
+    PERFORM projections.ind_refresh_milestones(milestones);
+    RETURN NULL;
+END $$;
+
+-- TRUNCATE (tests, repairs): recompute what the table feeds, at once
 CREATE OR REPLACE FUNCTION projections.ind_on_truncate() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
@@ -370,33 +383,53 @@ BEGIN
     RETURN NULL;
 END $$;
 
+DROP FUNCTION IF EXISTS projections.ind_on_persons() CASCADE;
+DROP FUNCTION IF EXISTS projections.ind_on_cases() CASCADE;
+DROP FUNCTION IF EXISTS projections.ind_on_history() CASCADE;
+
 DO $$
 DECLARE
     source record;
 BEGIN
-    FOR source IN SELECT * FROM (VALUES ('pathway_persons', 'ind_on_persons'),
-                                        ('cv_cases', 'ind_on_cases'),
-                                        ('pathway_stage_history', 'ind_on_history'),
-                                        ('pathway_milestones', 'ind_on_history')) s(tbl, fn)
+    FOR source IN SELECT * FROM (VALUES ('pathway_persons', 'stage, municipality_key'),
+                                        ('cv_cases', 'target_group, opened_on'),
+                                        ('pathway_stage_history', NULL),
+                                        ('pathway_milestones', NULL)) s(tbl, counted)
     LOOP
         EXECUTE format('DROP TRIGGER IF EXISTS ind_insert ON projections.%I', source.tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ind_update ON projections.%I', source.tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ind_delete ON projections.%I', source.tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ind_truncate ON projections.%I', source.tbl);
-        EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT ON projections.%I'
-                       ' REFERENCING NEW TABLE AS ind_new FOR EACH STATEMENT'
-                       ' EXECUTE FUNCTION projections.%I()', source.tbl, source.fn);
-        EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
-                       ' REFERENCING OLD TABLE AS ind_old NEW TABLE AS ind_new'
-                       ' FOR EACH STATEMENT EXECUTE FUNCTION projections.%I()',
-                       source.tbl, source.fn);
-        EXECUTE format('CREATE TRIGGER ind_delete AFTER DELETE ON projections.%I'
-                       ' REFERENCING OLD TABLE AS ind_old FOR EACH STATEMENT'
-                       ' EXECUTE FUNCTION projections.%I()', source.tbl, source.fn);
+        IF source.counted IS NOT NULL THEN
+            EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT OR DELETE'
+                           ' ON projections.%I FOR EACH ROW'
+                           ' EXECUTE FUNCTION projections.ind_on_row()', source.tbl);
+            EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
+                           ' FOR EACH ROW WHEN ((OLD.person_id, OLD.%s)'
+                           ' IS DISTINCT FROM (NEW.person_id, NEW.%s))'
+                           ' EXECUTE FUNCTION projections.ind_on_row()', source.tbl,
+                           replace(source.counted, ', ', ', OLD.'),
+                           replace(source.counted, ', ', ', NEW.'));
+        ELSE
+            EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT ON projections.%I'
+                           ' REFERENCING NEW TABLE AS ind_new FOR EACH STATEMENT'
+                           ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
+            EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
+                           ' REFERENCING OLD TABLE AS ind_old NEW TABLE AS ind_new'
+                           ' FOR EACH STATEMENT EXECUTE FUNCTION projections.ind_on_statement()',
+                           source.tbl);
+            EXECUTE format('CREATE TRIGGER ind_delete AFTER DELETE ON projections.%I'
+                           ' REFERENCING OLD TABLE AS ind_old FOR EACH STATEMENT'
+                           ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
+        END IF;
         EXECUTE format('CREATE TRIGGER ind_truncate AFTER TRUNCATE ON projections.%I'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION projections.ind_on_truncate()',
                        source.tbl);
     END LOOP;
 END $$;
+
+DROP TRIGGER IF EXISTS ind_commit ON projections.ind_pending_tx;
+CREATE CONSTRAINT TRIGGER ind_commit AFTER INSERT ON projections.ind_pending_tx
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION projections.ind_on_commit();
 
 SELECT projections.ind_recompute();

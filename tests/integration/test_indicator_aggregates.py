@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kernel.disclosure import KEY_SPACE
+from kernel.disclosure import KEY_SPACE, record_digest
 from projections.indicators import queries
 from tests.integration.conftest import InProcessHub
 
@@ -355,3 +355,44 @@ async def test_erasure_and_rebuilds_leave_the_aggregates_as_the_query_time_sql(
         assert await aggregates(db) == before == await oracle(db)
         await db.execute("SELECT projections.ind_recompute()")
         assert await aggregates(db) == before
+
+
+async def two_writers(url: str) -> None:
+    pathway, cases = await asyncpg.connect(url), await asyncpg.connect(url)
+    try:
+        await pathway.execute(
+            "TRUNCATE projections.pathway_persons, projections.pathway_stage_history,"
+            " projections.pathway_milestones, projections.cv_cases"
+        )
+        for n in range(8):
+            await apply(pathway, ("register", n, "05315000", dt.date(2025, 1, 1)), 10 * n)
+        # the pathway projector changes a person's stage while the case views projector
+        # opens a case for them, each in its own transaction, and both commit at once (the
+        # aggregates are refreshed at each commit, one after the other)
+        for n in range(8):
+            first, second = pathway.transaction(), cases.transaction()
+            await first.start()
+            await second.start()
+            await apply(pathway, ("stage", n, "titled", dt.date(2025, 6, 1)), 10 * n + 1)
+            await apply(cases, ("case", n, "newly_arrived", dt.date(2025, 7, 1)), 10 * n + 2)
+            commits = [first.commit(), second.commit()]
+            await asyncio.gather(*(commits if n % 2 else reversed(commits)))
+
+        assert await aggregates(pathway) == await oracle(pathway)
+        assert await queries.stage_count_rows(pathway, by="target_group") == [
+            {
+                "group": "newly_arrived",
+                "stage": "titled",
+                "persons": 8,
+                "persons_key": sum(record_digest(str(pid(n))) for n in range(8)) % KEY_SPACE,
+            }
+        ]
+    finally:
+        await pathway.close()
+        await cases.close()
+
+
+def test_two_projectors_changing_one_person_at_once_leave_the_aggregates_right(
+    tables: None, database_url: str
+) -> None:
+    asyncio.run(two_writers(database_url))
