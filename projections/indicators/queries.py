@@ -86,14 +86,25 @@ async def stage_count_rows(
     elif by == "month":
         start = from_month or date(today_in_germany().year - 2, 1, 1)
         end = to_month or today_in_germany()
-        # a month's counts: the changes at every month end up to it
+        # a month's counts: the changes at every month end up to it. The months asked for are
+        # consecutive month ends: each change goes into its own month, the earlier ones into
+        # the first, and the months are summed up per stage (rows read grow with the months
+        # and stages only)
         rows = await db.fetch(
             "WITH months AS (SELECT (date_trunc('month', m) + interval '1 month - 1 day')::date"
-            "   AS month_end FROM generate_series($1::date, $2::date, interval '1 month') m)"
-            " SELECT to_char(months.month_end, 'YYYY-MM') AS grp, a.stage,"
-            " sum(a.persons) AS persons, sum(a.persons_key) AS persons_key"
-            " FROM months JOIN projections.ind_stage_month a ON a.month <= months.month_end"
-            " GROUP BY 1, 2 HAVING sum(a.persons) > 0 ORDER BY 1, 2",
+            "   AS month_end FROM generate_series($1::date, $2::date, interval '1 month') m),"
+            " span AS (SELECT min(month_end) AS first, max(month_end) AS last FROM months),"
+            " changes AS (SELECT greatest(a.month, span.first) AS month_end, a.stage,"
+            "   sum(a.persons) AS persons, sum(a.persons_key) AS persons_key"
+            "   FROM projections.ind_stage_month a, span WHERE a.month <= span.last"
+            "   GROUP BY 1, 2),"
+            " running AS (SELECT m.month_end, s.stage, sum(c.persons) OVER w AS persons,"
+            "   sum(c.persons_key) OVER w AS persons_key"
+            "   FROM months m CROSS JOIN (SELECT DISTINCT stage FROM changes) s"
+            "   LEFT JOIN changes c ON c.month_end = m.month_end AND c.stage = s.stage"
+            "   WINDOW w AS (PARTITION BY s.stage ORDER BY m.month_end))"
+            " SELECT to_char(month_end, 'YYYY-MM') AS grp, stage, persons, persons_key"
+            " FROM running WHERE persons > 0 ORDER BY 1, 2",
             start,
             end,
         )

@@ -30,6 +30,8 @@ MILESTONES = [
     "naturalised",
 ]
 FROM, TO = dt.date(2023, 11, 1), dt.date(2026, 3, 31)
+#: a second range, from and to days inside months (as the GraphQL arguments allow)
+INSIDE = dt.date(2024, 1, 31), dt.date(2025, 2, 10)
 
 # -- the oracle: the indicators' SQL as it was before the aggregates (issue 13 item 6), with
 # the plain digest sum in place of the keyed record keys, and the latest case's tie broken by
@@ -94,6 +96,7 @@ async def oracle(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
         "municipality": rows(await db.fetch(ORACLE_MUNICIPALITY)),
         "target_group": rows(await db.fetch(ORACLE_TARGET)),
         "month": rows(await db.fetch(ORACLE_MONTH, FROM, TO)),
+        "month_inside": rows(await db.fetch(ORACLE_MONTH, *INSIDE)),
     }
     for by_year in (False, True):
         durations = []
@@ -119,6 +122,9 @@ async def aggregates(db: asyncpg.Connection) -> dict[str, list[dict[str, Any]]]:
         by: await queries.stage_count_rows(db, by=by, from_month=FROM, to_month=TO)
         for by in queries.GROUPINGS
     }
+    out["month_inside"] = await queries.stage_count_rows(
+        db, by="month", from_month=INSIDE[0], to_month=INSIDE[1]
+    )
     for by_year in (False, True):
         out[f"milestones_{by_year}"] = await queries.milestone_rows(db, by_entry_year=by_year)
     return out
