@@ -302,47 +302,49 @@ CREATE TABLE IF NOT EXISTS projections.ind_pending_tx (
     xid bigint PRIMARY KEY
 );
 
-CREATE OR REPLACE FUNCTION projections.ind_mark(family text, ids uuid[]) RETURNS void
-    LANGUAGE sql AS $$
-    INSERT INTO projections.ind_pending (family, person_id) SELECT family, unnest(ids);
-    INSERT INTO projections.ind_pending_tx VALUES (txid_current()) ON CONFLICT DO NOTHING;
-$$;
+-- this transaction has marked persons: refresh at its commit (one row per transaction; the
+-- transaction-local setting spares the insert after the first mark)
+CREATE OR REPLACE FUNCTION projections.ind_mark_tx() RETURNS void
+    LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('hub.indicators_marked', true) IS DISTINCT FROM txid_current()::text
+    THEN
+        INSERT INTO projections.ind_pending_tx VALUES (txid_current()) ON CONFLICT DO NOTHING;
+        PERFORM set_config('hub.indicators_marked', txid_current()::text, true);
+    END IF;
+END $$;
 
--- pathway_persons and cv_cases, each row (updates only when a column counted changes: the
--- triggers' WHEN): its person, before and after
+-- an update of a counted column of pathway_persons or cv_cases (the triggers' WHEN), each
+-- row: its person, before and after (a flush updates its persons one statement each)
 CREATE OR REPLACE FUNCTION projections.ind_on_row() RETURNS trigger
     LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'INSERT' THEN
-        PERFORM projections.ind_mark('stages', ARRAY[NEW.person_id]);
-    ELSIF TG_OP = 'DELETE' THEN
-        PERFORM projections.ind_mark('stages', ARRAY[OLD.person_id]);
-    ELSIF OLD.person_id = NEW.person_id THEN
-        PERFORM projections.ind_mark('stages', ARRAY[NEW.person_id]);
-    ELSE
-        PERFORM projections.ind_mark('stages', ARRAY[OLD.person_id, NEW.person_id]);
+    INSERT INTO projections.ind_pending VALUES ('stages', NEW.person_id);
+    IF OLD.person_id <> NEW.person_id THEN
+        INSERT INTO projections.ind_pending VALUES ('stages', OLD.person_id);
     END IF;
+    PERFORM projections.ind_mark_tx();
     RETURN NULL;
 END $$;
 
--- pathway_stage_history and pathway_milestones, each statement: every person touched
+-- inserts and deletes of the four tables, and updates of the stage history and milestones,
+-- each statement: every person touched (a rebuild's switch or a bulk load: one statement)
 CREATE OR REPLACE FUNCTION projections.ind_on_statement() RETURNS trigger
     LANGUAGE plpgsql AS $$
 DECLARE
-    ids uuid[];
     family text := CASE TG_TABLE_NAME WHEN 'pathway_stage_history' THEN 'months'
-                   ELSE 'milestones' END;
+                   WHEN 'pathway_milestones' THEN 'milestones' ELSE 'stages' END;
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_new;
+        INSERT INTO projections.ind_pending SELECT DISTINCT family, person_id FROM ind_new;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM ind_old;
+        INSERT INTO projections.ind_pending SELECT DISTINCT family, person_id FROM ind_old;
     ELSE
-        SELECT array_agg(DISTINCT person_id) INTO ids FROM (
-            SELECT person_id FROM ind_new UNION ALL SELECT person_id FROM ind_old) d;
+        INSERT INTO projections.ind_pending SELECT family, person_id FROM ind_new
+            UNION SELECT family, person_id FROM ind_old;
     END IF;
-    IF ids IS NOT NULL THEN
-        PERFORM projections.ind_mark(family, ids);
+    IF FOUND THEN
+        PERFORM projections.ind_mark_tx();
     END IF;
     RETURN NULL;
 END $$;
@@ -400,10 +402,13 @@ BEGIN
         EXECUTE format('DROP TRIGGER IF EXISTS ind_update ON projections.%I', source.tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ind_delete ON projections.%I', source.tbl);
         EXECUTE format('DROP TRIGGER IF EXISTS ind_truncate ON projections.%I', source.tbl);
+        EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT ON projections.%I'
+                       ' REFERENCING NEW TABLE AS ind_new FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
+        EXECUTE format('CREATE TRIGGER ind_delete AFTER DELETE ON projections.%I'
+                       ' REFERENCING OLD TABLE AS ind_old FOR EACH STATEMENT'
+                       ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
         IF source.counted IS NOT NULL THEN
-            EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT OR DELETE'
-                           ' ON projections.%I FOR EACH ROW'
-                           ' EXECUTE FUNCTION projections.ind_on_row()', source.tbl);
             EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
                            ' FOR EACH ROW WHEN ((OLD.person_id, OLD.%s)'
                            ' IS DISTINCT FROM (NEW.person_id, NEW.%s))'
@@ -411,16 +416,10 @@ BEGIN
                            replace(source.counted, ', ', ', OLD.'),
                            replace(source.counted, ', ', ', NEW.'));
         ELSE
-            EXECUTE format('CREATE TRIGGER ind_insert AFTER INSERT ON projections.%I'
-                           ' REFERENCING NEW TABLE AS ind_new FOR EACH STATEMENT'
-                           ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
             EXECUTE format('CREATE TRIGGER ind_update AFTER UPDATE ON projections.%I'
                            ' REFERENCING OLD TABLE AS ind_old NEW TABLE AS ind_new'
                            ' FOR EACH STATEMENT EXECUTE FUNCTION projections.ind_on_statement()',
                            source.tbl);
-            EXECUTE format('CREATE TRIGGER ind_delete AFTER DELETE ON projections.%I'
-                           ' REFERENCING OLD TABLE AS ind_old FOR EACH STATEMENT'
-                           ' EXECUTE FUNCTION projections.ind_on_statement()', source.tbl);
         END IF;
         EXECUTE format('CREATE TRIGGER ind_truncate AFTER TRUNCATE ON projections.%I'
                        ' FOR EACH STATEMENT EXECUTE FUNCTION projections.ind_on_truncate()',
