@@ -4,7 +4,9 @@ Suppressing small groups alone is defeated by differencing: open one case for a 
 read a count before and after, and the change of one reveals that person's stage. The
 cell-key method (used by Germany's statistical offices for the 2022 census) adds noise that
 is *consistent*: each record carries a pseudo-random record key; a cell's key is the sum of
-its contributors' record keys (modulo 1); the noise is looked up from the cell key. The same
+its contributors' record keys (modulo 1); the noise is looked up from the cell key (here the
+cell key is a keyed hash of the cell's count and digest sum instead, below: the same
+properties, and no secret where the sums are kept). The same
 set of contributors always gets the same noise, so asking again or in overlapping ways cannot
 average it away, and a set that differs by one person gets fresh, independent noise, so the
 difference between two answers no longer tells the change.
