@@ -2,10 +2,11 @@
 -- after: case_views, pathway
 -- The steering indicators' running aggregates (issue 13 item 6): each indicator reads a number
 -- of rows that grows with its groups, not with the persons. They are derived from the
--- pathway's and the case views' tables by the statement triggers below (transition tables),
--- in the transaction that changes those tables: whatever writes them (the projector, a
--- rebuild's switch, a bulk load) keeps the aggregates right, and a rebuild of pathway or
--- case_views rebuilds them with it. Applying this file (a first install or a new version)
+-- pathway's and the case views' tables by the triggers below (which mark the persons a
+-- statement touches; their contributions are refreshed at the commit of the transaction that
+-- changed them): whatever writes those tables (the projectors, a rebuild's switch, a bulk
+-- load) keeps the aggregates right, and a rebuild of pathway or case_views rebuilds them
+-- with it. Applying this file (a first install or a new version)
 -- recomputes them from the tables (projections.ind_recompute(), at the end).
 --
 -- Record digests: the first 32 bits of SHA-256 over the person's id, no secret. A group
