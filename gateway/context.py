@@ -49,7 +49,7 @@ class HubError(Exception):
 @dataclass
 class GatewaySettings:
     consistency_wait_seconds: float = 5.0
-    #: the secret of the steering indicators' record keys (kernel/disclosure.py)
+    #: the secret of the steering indicators' cell keys (kernel/disclosure.py)
     indicator_key: str = ""
 
 

@@ -53,6 +53,9 @@ TIMELINE = (
     " summary traceId position personId } } }"
 )
 STAGE_COUNTS = '{ steering { stageCounts(by: "municipality") { rows { group stage persons } } } }'
+STAGE_COUNTS_BY = (
+    "query($by: String!) { steering { stageCounts(by: $by) { rows { group stage persons } } } }"
+)
 MILESTONES = (
     "{ steering { milestoneDurations { rows { fromMilestone toMilestone persons medianDays } } } }"
 )
@@ -458,6 +461,28 @@ async def replicate(bench: Bench, factor: int) -> int:
         await conn.close()
 
 
+#: the indicators' SQL before the running aggregates (issue 13 item 6), as the baseline: a
+#: keyed SHA-256 per person and every person aggregated at query time
+_RECORD_KEYS = (
+    "(sum(('x' || encode(substr(sha256(convert_to($1 || {ids}::text, 'UTF8')), 1, 4),"
+    " 'hex'))::bit(32)::bigint) % 4294967296)"
+)
+QUERY_TIME_STAGE_COUNTS = (
+    "SELECT COALESCE(municipality_key, 'unknown') AS grp, stage, count(*) AS persons,"
+    f" {_RECORD_KEYS.format(ids='person_id')} AS persons_key"
+    " FROM projections.pathway_persons GROUP BY 1, 2 ORDER BY 1, 2"
+)
+QUERY_TIME_MILESTONES = (
+    "SELECT 'all' AS grp, count(*) AS persons,"
+    f" {_RECORD_KEYS.format(ids='a.person_id')} AS persons_key,"
+    " percentile_cont(0.5) WITHIN GROUP (ORDER BY b.reached_on - a.reached_on) AS p50,"
+    " percentile_cont(0.9) WITHIN GROUP (ORDER BY b.reached_on - a.reached_on) AS p90"
+    " FROM projections.pathway_milestones a JOIN projections.pathway_milestones b"
+    "   ON a.person_id = b.person_id AND b.milestone = $3 AND b.reached_on >= a.reached_on"
+    " WHERE a.milestone = $2 GROUP BY 1 ORDER BY 1"
+)
+
+
 async def explain(bench: Bench) -> dict[str, str]:
     """EXPLAIN ANALYZE of the timeline's SQL (as the gateway's reader) and of the indicators."""
     from kernel.clock import today_in_germany
@@ -475,7 +500,9 @@ async def explain(bench: Bench) -> dict[str, str]:
 
         async def fetch(self, query: str, *args: Any) -> list[Any]:
             rows = await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + query, *args)
-            plans[self.name] = "\n".join(r[0] for r in rows)
+            plan = "\n".join(r[0] for r in rows)
+            # a query of several statements (milestoneDurations: one per pair): every plan
+            plans[self.name] = f"{plans[self.name]}\n{plan}" if self.name in plans else plan
             return []
 
     try:
@@ -490,8 +517,17 @@ async def explain(bench: Bench) -> dict[str, str]:
             reader.purpose,
             500,
         )
-        await indicators.stage_counts(Explaining("stageCounts"), key="k", by="municipality")
+        for by in indicators.GROUPINGS:
+            await indicators.stage_counts(Explaining(f"stageCounts by {by}"), key="k", by=by)
         await indicators.milestone_durations(Explaining("milestoneDurations"), key="k")
+        # the baseline: the indicators' SQL before the aggregates (every person at query time)
+        await Explaining("query-time SQL stageCounts by municipality (before)").fetch(
+            QUERY_TIME_STAGE_COUNTS, "k"
+        )
+        for start, end in indicators.MILESTONE_PAIRS:
+            await Explaining("query-time SQL milestoneDurations (before)").fetch(
+                QUERY_TIME_MILESTONES, "k", start, end
+            )
     finally:
         await conn.close()
     return plans
@@ -663,6 +699,12 @@ def read_figures(bench: Bench, seconds: int) -> dict[str, Load]:
         "asyncpg": asyncio.run(bare_asyncpg(bench, seconds)),
         "timeline_1": asyncio.run(one_client(bench, TIMELINE, variables, officer, 200)),
         "stage_counts_1": asyncio.run(one_client(bench, STAGE_COUNTS, {}, steering, 20)),
+        "stage_counts_target_1": asyncio.run(
+            one_client(bench, STAGE_COUNTS_BY, {"by": "target_group"}, steering, 20)
+        ),
+        "stage_counts_month_1": asyncio.run(
+            one_client(bench, STAGE_COUNTS_BY, {"by": "month"}, steering, 20)
+        ),
         "milestones_1": asyncio.run(one_client(bench, MILESTONES, {}, steering, 20)),
     }
     return figures
@@ -681,6 +723,7 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
     load = os.getloadavg()[0]
     bench = start(with_gateway=True)
     sizes: list[tuple[int, dict[str, Load], list[tuple[str, int, float]]]] = []
+    replicated_s = 0.0
     plans: list[tuple[int, dict[str, str]]] = []
     try:
         asyncio.run(grow(bench, SMALL))
@@ -688,7 +731,9 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
         sizes.append((bench.events, read_figures(bench, seconds), rebuilt))
         plans.append((bench.events, asyncio.run(explain(bench))))
         if million:
+            began = time.perf_counter()
             stored = asyncio.run(replicate(bench, LARGE // SMALL))
+            replicated_s = time.perf_counter() - began
             sizes.append((stored, read_figures(bench, seconds), []))
             plans.append((stored, asyncio.run(explain(bench))))
         entries, commits = asyncio.run(audit_stats(bench))
@@ -707,6 +752,8 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
         ("same SQL, bare asyncpg (32 clients)", "asyncpg"),
         ("timeline, one client", "timeline_1"),
         ("stageCounts(by municipality), one client", "stage_counts_1"),
+        ("stageCounts(by target_group), one client", "stage_counts_target_1"),
+        ("stageCounts(by month), one client", "stage_counts_month_1"),
         ("milestoneDurations, one client", "milestones_1"),
     ]
     for label, key in lines:
@@ -718,12 +765,15 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
         else:
             print(
                 f"  {n:,} events: the timeline's and pathway's tables of the first size"
-                " replicated in SQL (INSERT ... SELECT, new person ids), not replayed"
+                " replicated in SQL (INSERT ... SELECT, new person ids), not replayed; the"
+                " indicators' aggregates recomputed by their triggers at each statement's"
+                f" commit ({replicated_s:.1f} s in all)"
             )
     for n, found in plans:
         for name, plan in found.items():
-            took = re.search(r"Execution Time: ([\d.]+ ms)", plan)
-            print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {took.group(1) if took else '?'}")
+            took = [float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", plan)]
+            each = f" ({len(took)} statements)" if len(took) > 1 else ""
+            print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {sum(took):.2f} ms{each}")
             if million:
                 print("    " + plan.replace("\n", "\n    "))
     print(f"  audit log: {entries:,} entries in {commits:,} transactions (group commit)\n")

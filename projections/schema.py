@@ -31,6 +31,8 @@ SCHEMA = "projections"
 VERSIONS = f"{SCHEMA}.schema_versions"
 PENDING = f"{SCHEMA}.rebuild_pending"
 _VERSION = re.compile(r"\A--\s*version:\s*(\d+)\s*$", re.MULTILINE)
+#: ``-- after: a, b`` (the second line): the file uses those projections' tables
+_AFTER = re.compile(r"\A--\s*version:[^\n]*\n--\s*after:\s*([\w, ]+?)\s*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -40,23 +42,37 @@ class SchemaFile:
     projection: str
     version: int
     sql: str
+    #: the projections whose tables this file uses (applied before it)
+    after: tuple[str, ...] = ()
 
 
 def parse(projection: str, sql: str) -> SchemaFile:
     match = _VERSION.match(sql)
     if match is None:
         raise ValueError(f"{projection}/schema.sql must begin with '-- version: <n>'")
-    return SchemaFile(projection, int(match.group(1)), sql)
+    after = _AFTER.match(sql)
+    uses = tuple(name.strip() for name in after.group(1).split(",")) if after else ()
+    return SchemaFile(projection, int(match.group(1)), sql, uses)
 
 
 def schema_files() -> list[SchemaFile]:
-    """Every projection package's ``schema.sql``, by projection name."""
+    """Every projection package's ``schema.sql``, by projection name; a file that declares
+    ``-- after: ...`` comes after the ones it names (the indicators' aggregates and triggers
+    on the pathway's and case views' tables)."""
     files = []
     for package in sorted(resources.files(__package__).iterdir(), key=lambda p: p.name):
         sql = package.joinpath("schema.sql")
         if package.is_dir() and sql.is_file():
             files.append(parse(package.name, sql.read_text()))
-    return files
+    ordered: list[SchemaFile] = []
+    waiting = list(files)
+    while waiting:
+        ready = [f for f in waiting if all(a in {o.projection for o in ordered} for a in f.after)]
+        if not ready:
+            raise ValueError(f"schema files wait on each other: {[f.projection for f in waiting]}")
+        ordered.append(ready[0])
+        waiting.remove(ready[0])
+    return ordered
 
 
 async def ensure(
@@ -118,7 +134,9 @@ async def _ensure(conn: asyncpg.Connection, files: Sequence[SchemaFile]) -> dict
             if previous >= file.version:
                 continue
             await conn.execute(file.sql)
-            if previous > 0:  # an upgrade: the rows were projected under the older version
+            # an upgrade: the rows were projected under the older version (a file that
+            # derives its rows from other projections' tables recomputes them itself)
+            if previous > 0 and not file.after:
                 await conn.execute(
                     f"INSERT INTO {PENDING} (projection, from_version, to_version)"
                     " VALUES ($1, $2, $3) ON CONFLICT (projection)"

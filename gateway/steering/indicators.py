@@ -23,7 +23,7 @@ from projections.indicators import queries
 
 
 def _source(info: Info[HubContext, None]) -> tuple[Any, str]:
-    """The read models and the record keys' secret every indicator query takes."""
+    """The read models and the cell keys' secret every indicator query takes."""
     context = ctx(info)
     return context.pool, context.settings.indicator_key
 

@@ -8,17 +8,25 @@ subtraction, and the noise makes differencing two answers (before and after one 
 change) tell nothing certain; only how many groups were left out is reported. Durations are
 whole days. No result ever names a person, a case or a file.
 
-Every query takes ``key``, the deployment's secret for record keys (``HUB_INDICATOR_KEY``).
+Every query takes ``key``, the deployment's secret (``HUB_INDICATOR_KEY``): the cell key of a
+group is computed here from its count and the sum of its records' digests
+(kernel/disclosure.py ``cell_key``).
+
+Stage counts and milestone durations read the running aggregates that
+``projections/indicators/schema.sql`` keeps from the pathway's and case views' tables (rows
+per group, not per person); referral stats and open conflicts still aggregate their (smaller)
+tables at query time.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
 
 from kernel.clock import today_in_germany
-from kernel.disclosure import KEY_SPACE, MIN_SHOWN, protect
+from kernel.disclosure import KEY_SPACE, MIN_SHOWN, cell_key, protect
 
 MIN_GROUP = MIN_SHOWN
 GROUPINGS = ("municipality", "target_group", "month")
@@ -40,24 +48,77 @@ class Result:
     suppressed_groups: int
 
 
-def record_keys(ids: str, key_parameter: str = "$1", *, distinct: bool = False) -> str:
-    """SQL: the cell key of a group, the sum of its records' keys modulo KEY_SPACE (a record's
-    key: the first 32 bits of SHA-256 over the secret and the record's id ``ids``); over
-    distinct records with ``distinct``."""
-    digest = f"sha256(convert_to({key_parameter} || {ids}::text, 'UTF8'))"
+def record_digests(ids: str, *, distinct: bool = False) -> str:
+    """SQL: the sum of the records' digests modulo KEY_SPACE (a record's digest: the first 32
+    bits of SHA-256 over the record's id ``ids``); over distinct records with ``distinct``."""
+    digest = f"sha256(convert_to({ids}::text, 'UTF8'))"
     record = f"('x' || encode(substr({digest}, 1, 4), 'hex'))::bit(32)::bigint"
     return f"(sum({'DISTINCT ' if distinct else ''}{record}) % {KEY_SPACE})"
 
 
-def suppress(rows: list[dict[str, Any]], count: str = "persons") -> Result:
-    """Publish each row's ``count`` perturbed by its cell key (``<count>_key``), and leave out
-    the rows whose published count is below MIN_GROUP."""
+def protected(key: str, count: int, digest_sum: int) -> int | None:
+    """The published count of a cell of ``count`` records whose digests sum to ``digest_sum``."""
+    return protect(count, cell_key(key, count, digest_sum))
+
+
+def suppress(rows: list[dict[str, Any]], key: str, count: str = "persons") -> Result:
+    """Publish each row's ``count`` perturbed by its cell key (from the sum of its records'
+    digests, ``<count>_key``), and leave out the rows whose published count is below
+    MIN_GROUP."""
     kept = []
     for row in rows:
-        shown = protect(int(row[count]), int(row.pop(f"{count}_key")))
+        shown = protected(key, int(row[count]), int(row.pop(f"{count}_key")))
         if shown is not None and shown >= MIN_GROUP:
             kept.append({**row, count: shown})
     return Result(kept, len(rows) - len(kept))
+
+
+async def stage_count_rows(
+    db: Fetch, *, by: str, from_month: date | None = None, to_month: date | None = None
+) -> list[dict[str, Any]]:
+    """Persons per pathway stage and group, with the sum of their digests (not published)."""
+    if by in ("municipality", "target_group"):
+        rows = await db.fetch(
+            "SELECT grp, stage, persons, persons_key FROM projections.ind_stage_counts"
+            " WHERE dim = $1 AND persons > 0 ORDER BY grp, stage",
+            by,
+        )
+    elif by == "month":
+        start = from_month or date(today_in_germany().year - 2, 1, 1)
+        end = to_month or today_in_germany()
+        # a month's counts: the changes at every month end up to it. The months asked for are
+        # consecutive month ends: each change goes into its own month, the earlier ones into
+        # the first, and the months are summed up per stage (rows read grow with the months
+        # and stages only)
+        rows = await db.fetch(
+            "WITH months AS (SELECT (date_trunc('month', m) + interval '1 month - 1 day')::date"
+            "   AS month_end FROM generate_series($1::date, $2::date, interval '1 month') m),"
+            " span AS (SELECT min(month_end) AS first, max(month_end) AS last FROM months),"
+            " changes AS (SELECT greatest(a.month, span.first) AS month_end, a.stage,"
+            "   sum(a.persons) AS persons, sum(a.persons_key) AS persons_key"
+            "   FROM projections.ind_stage_month a, span WHERE a.month <= span.last"
+            "   GROUP BY 1, 2),"
+            " running AS (SELECT m.month_end, s.stage, sum(c.persons) OVER w AS persons,"
+            "   sum(c.persons_key) OVER w AS persons_key"
+            "   FROM months m CROSS JOIN (SELECT DISTINCT stage FROM changes) s"
+            "   LEFT JOIN changes c ON c.month_end = m.month_end AND c.stage = s.stage"
+            "   WINDOW w AS (PARTITION BY s.stage ORDER BY m.month_end))"
+            " SELECT to_char(month_end, 'YYYY-MM') AS grp, stage, persons, persons_key"
+            " FROM running WHERE persons > 0 ORDER BY 1, 2",
+            start,
+            end,
+        )
+    else:
+        raise ValueError(f"group by one of {', '.join(GROUPINGS)}")
+    return [
+        {
+            "group": r["grp"],
+            "stage": r["stage"],
+            "persons": int(r["persons"]),
+            "persons_key": int(r["persons_key"]) % KEY_SPACE,
+        }
+        for r in rows
+    ]
 
 
 async def stage_counts(
@@ -69,85 +130,78 @@ async def stage_counts(
     to_month: date | None = None,
 ) -> Result:
     """Persons per pathway stage, grouped by municipality, target group or month."""
-    persons = f"count(*) AS persons, {record_keys('person_id')} AS persons_key"
-    if by == "municipality":
+    rows = await stage_count_rows(db, by=by, from_month=from_month, to_month=to_month)
+    return suppress(rows, key)
+
+
+def percentile(histogram: list[tuple[int, int]], fraction: float) -> float:
+    """``percentile_cont(fraction)`` over the values of ``histogram`` ((value, how many),
+    ascending), computed as PostgreSQL does: the values at the rows floor and ceil of
+    fraction * (n - 1), interpolated."""
+    total = sum(n for _, n in histogram)
+    position = fraction * (total - 1)
+    first_row, second_row = math.floor(position), math.ceil(position)
+
+    def value_at(row: int) -> float:
+        seen = 0
+        for value, n in histogram:
+            seen += n
+            if row < seen:
+                return float(value)
+        raise IndexError(row)
+
+    first = value_at(first_row)
+    if second_row == first_row:
+        return first
+    second = value_at(second_row)
+    return first + (position - first_row) * (second - first)
+
+
+async def milestone_rows(db: Fetch, *, by_entry_year: bool = False) -> list[dict[str, Any]]:
+    """Per milestone pair and group: persons, the sum of their digests, and the median and
+    90th percentile of the days between (unrounded; not published)."""
+    out: list[dict[str, Any]] = []
+    for start, end in MILESTONE_PAIRS:
         rows = await db.fetch(
-            f"SELECT COALESCE(municipality_key, 'unknown') AS grp, stage, {persons}"
-            " FROM projections.pathway_persons GROUP BY 1, 2 ORDER BY 1, 2",
-            key,
-        )
-    elif by == "target_group":
-        rows = await db.fetch(
-            f"SELECT COALESCE(c.target_group, 'no_case') AS grp, p.stage, {persons}"
-            " FROM projections.pathway_persons p LEFT JOIN LATERAL ("
-            "   SELECT target_group FROM projections.cv_cases k WHERE k.person_id = p.person_id"
-            "   ORDER BY opened_on DESC LIMIT 1) c ON true"
+            "SELECT " + ("year::text" if by_entry_year else "'all'") + " AS grp, days,"
+            " sum(persons) AS persons, sum(persons_key) AS persons_key"
+            " FROM projections.ind_milestone_days"
+            " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0"
             " GROUP BY 1, 2 ORDER BY 1, 2",
-            key,
-        )
-    elif by == "month":
-        start = from_month or date(today_in_germany().year - 2, 1, 1)
-        end = to_month or today_in_germany()
-        rows = await db.fetch(
-            "WITH months AS (SELECT (date_trunc('month', m) + interval '1 month - 1 day')::date"
-            "   AS month_end FROM generate_series($2::date, $3::date, interval '1 month') m)"
-            f" SELECT to_char(months.month_end, 'YYYY-MM') AS grp, h.stage, {persons}"
-            " FROM months CROSS JOIN LATERAL ("
-            "   SELECT DISTINCT ON (person_id) person_id, stage"
-            "   FROM projections.pathway_stage_history"
-            "   WHERE since <= months.month_end ORDER BY person_id, since DESC, position DESC"
-            " ) h GROUP BY 1, 2 ORDER BY 1, 2",
-            key,
             start,
             end,
         )
-    else:
-        raise ValueError(f"group by one of {', '.join(GROUPINGS)}")
-    return suppress(
-        [
-            {
-                "group": r["grp"],
-                "stage": r["stage"],
-                "persons": r["persons"],
-                "persons_key": r["persons_key"],
-            }
-            for r in rows
-        ]
-    )
+        groups: dict[str, list[Any]] = {}
+        for r in rows:
+            groups.setdefault(r["grp"], []).append(r)
+        for group, found in groups.items():
+            histogram = [(int(r["days"]), int(r["persons"])) for r in found]
+            out.append(
+                {
+                    "group": group,
+                    "from_milestone": start,
+                    "to_milestone": end,
+                    "persons": sum(n for _, n in histogram),
+                    "persons_key": sum(int(r["persons_key"]) for r in found) % KEY_SPACE,
+                    "p50": percentile(histogram, 0.5),
+                    "p90": percentile(histogram, 0.9),
+                }
+            )
+    return out
 
 
 async def milestone_durations(db: Fetch, *, key: str, by_entry_year: bool = False) -> Result:
     """Median and 90th percentile of days between milestones (whole days), over persons who
     reached both."""
-    out: list[dict[str, Any]] = []
-    for start, end in MILESTONE_PAIRS:
-        rows = await db.fetch(
-            "SELECT "
-            + ("extract(year FROM a.reached_on)::int::text" if by_entry_year else "'all'")
-            + " AS grp,"
-            f" count(*) AS persons, {record_keys('a.person_id')} AS persons_key,"
-            " percentile_cont(0.5) WITHIN GROUP (ORDER BY b.reached_on - a.reached_on) AS p50,"
-            " percentile_cont(0.9) WITHIN GROUP (ORDER BY b.reached_on - a.reached_on) AS p90"
-            " FROM projections.pathway_milestones a JOIN projections.pathway_milestones b"
-            "   ON a.person_id = b.person_id AND b.milestone = $3 AND b.reached_on >= a.reached_on"
-            " WHERE a.milestone = $2 GROUP BY 1 ORDER BY 1",
-            key,
-            start,
-            end,
-        )
-        out += [
-            {
-                "group": r["grp"],
-                "from_milestone": start,
-                "to_milestone": end,
-                "persons": r["persons"],
-                "persons_key": r["persons_key"],
-                "median_days": float(round(r["p50"])),
-                "p90_days": float(round(r["p90"])),
-            }
-            for r in rows
-        ]
-    return suppress(out)
+    rows = [
+        {
+            **{k: v for k, v in r.items() if k not in ("p50", "p90")},
+            "median_days": float(round(r["p50"])),
+            "p90_days": float(round(r["p90"])),
+        }
+        for r in await milestone_rows(db, by_entry_year=by_entry_year)
+    ]
+    return suppress(rows, key)
 
 
 async def referral_stats(db: Fetch, *, key: str) -> Result:
@@ -156,22 +210,21 @@ async def referral_stats(db: Fetch, *, key: str) -> Result:
     declined_ids = "CASE WHEN status = 'declined' THEN referral_id END"
     rows = await db.fetch(
         "SELECT to_agency, count(DISTINCT person_id) AS persons,"
-        f" {record_keys('person_id', distinct=True)} AS persons_key,"
-        f" count(*) AS referrals, {record_keys('referral_id')} AS referrals_key,"
+        f" {record_digests('person_id', distinct=True)} AS persons_key,"
+        f" count(*) AS referrals, {record_digests('referral_id')} AS referrals_key,"
         " count(*) FILTER (WHERE status IN ('accepted', 'completed')) AS accepted,"
-        f" COALESCE({record_keys(accepted_ids)}, 0) AS accepted_key,"
+        f" COALESCE({record_digests(accepted_ids)}, 0) AS accepted_key,"
         " count(*) FILTER (WHERE status = 'declined') AS declined,"
-        f" COALESCE({record_keys(declined_ids)}, 0) AS declined_key,"
+        f" COALESCE({record_digests(declined_ids)}, 0) AS declined_key,"
         " percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM answered_at - sent_at)"
         "   / 86400) FILTER (WHERE answered_at IS NOT NULL) AS median_days"
         " FROM projections.cv_referrals GROUP BY to_agency ORDER BY to_agency",
-        key,
     )
     shown = []
     for r in rows:
-        referrals = protect(int(r["referrals"]), int(r["referrals_key"]))
-        accepted = protect(int(r["accepted"]), int(r["accepted_key"]))
-        declined = protect(int(r["declined"]), int(r["declined_key"]))
+        referrals = protected(key, int(r["referrals"]), int(r["referrals_key"]))
+        accepted = protected(key, int(r["accepted"]), int(r["accepted_key"]))
+        declined = protected(key, int(r["declined"]), int(r["declined_key"]))
         shown.append(
             {
                 "agency": r["to_agency"],
@@ -188,7 +241,7 @@ async def referral_stats(db: Fetch, *, key: str) -> Result:
                 else None,
             }
         )
-    kept = [row for row in suppress(shown).rows if row["referrals"] >= MIN_GROUP]
+    kept = [row for row in suppress(shown, key).rows if row["referrals"] >= MIN_GROUP]
     return Result(kept, len(shown) - len(kept))
 
 
@@ -197,9 +250,8 @@ async def open_conflicts(db: Fetch, *, key: str) -> Result:
     out)."""
     rows = await db.fetch(
         "SELECT district, stage, count(*) AS conflicts,"
-        f" {record_keys('conflict_id')} AS conflicts_key FROM projections.cf_conflicts"
+        f" {record_digests('conflict_id')} AS conflicts_key FROM projections.cf_conflicts"
         " WHERE status = 'open' GROUP BY 1, 2 ORDER BY 1, 2",
-        key,
     )
     return suppress(
         [
@@ -211,5 +263,6 @@ async def open_conflicts(db: Fetch, *, key: str) -> Result:
             }
             for r in rows
         ],
+        key,
         count="conflicts",
     )

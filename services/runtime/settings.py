@@ -60,7 +60,7 @@ class HubSettings(BaseSettings):
         default=None, description="base64url-encoded 32-byte key wrapping the per-person keys"
     )
     indicator_key: SecretStr | None = Field(
-        default=None, description="secret of the steering indicators' record keys (cell-key method)"
+        default=None, description="secret of the steering indicators' cell keys (cell-key method)"
     )
     sealing_key: SecretStr | None = Field(
         default=None,
@@ -169,7 +169,7 @@ class HubSettings(BaseSettings):
         return self._dev_secret("vault.key")
 
     def resolved_indicator_key(self) -> str:
-        """The secret of the indicators' record keys; in dev created once under ``home``."""
+        """The secret of the indicators' cell keys; in dev created once under ``home``."""
         if self.indicator_key is not None:
             return self.indicator_key.get_secret_value()
         return self._dev_secret("indicator.key")

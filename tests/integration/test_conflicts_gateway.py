@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from typing import Any
 
 from kernel.disclosure import KEY_SPACE, noise
@@ -259,11 +260,13 @@ async def test_the_steering_group_sees_open_conflicts_perturbed_and_not_below_fi
     # eight conflicts, published with the noise of their cell key; the lone one never
     counts = steering["steering"]["openConflicts"]
     secret = hub.settings.resolved_indicator_key()
-    keys = [
-        int.from_bytes(hashlib.sha256((secret + r["conflictId"]).encode()).digest()[:4])
-        for r in reported
+    digests = [
+        int.from_bytes(hashlib.sha256(r["conflictId"].encode()).digest()[:4]) for r in reported
     ]
-    published = 8 + noise(sum(keys) % KEY_SPACE)
+    message = f"{len(digests)}:{sum(digests) % KEY_SPACE}".encode()
+    published = 8 + noise(
+        int.from_bytes(hmac.new(secret.encode(), message, hashlib.sha256).digest()[:4])
+    )
     assert counts["rows"] == [{"district": "Köln-Chorweiler", "stage": 3, "conflicts": published}]
     assert counts["suppressedGroups"] == 1
     assert last

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -268,3 +269,42 @@ def test_hub_provision_creates_the_roles_with_the_passwords_from_the_environment
     with psycopg.connect(gateway_url) as gateway:
         assert gateway.execute("SELECT count(*) FROM projections.timeline_events").fetchone()
     assert not (tmp_path / "home" / "secrets").exists()  # prod generates no secrets
+
+
+def test_the_projectors_writes_keep_the_indicator_aggregates_and_the_gateway_reads_them(
+    as_role: object,
+) -> None:
+    projector = as_role("projector")  # type: ignore[operator]
+    gateway = as_role("gateway")  # type: ignore[operator]
+    person = "00000000-0000-4000-8000-0000000000a1"
+
+    # the statement triggers run as the projector's role (projections/indicators/schema.sql)
+    projector.execute(
+        "INSERT INTO projections.pathway_persons (person_id, abh_id, municipality_key, stage,"
+        " stage_since) VALUES (%s, 'abh', '05315000', 'arrival', '2025-01-01')",
+        (person,),
+    )
+    projector.execute(
+        "INSERT INTO projections.pathway_stage_history VALUES (%s, '2025-01-01', 'arrival', 1)",
+        (person,),
+    )
+    projector.execute(
+        "INSERT INTO projections.pathway_milestones VALUES (%s, 'entry', '2025-01-01'),"
+        " (%s, 'first_title', '2025-03-01')",
+        (person, person),
+    )
+
+    stages = gateway.execute(
+        "SELECT dim, grp, stage, persons FROM projections.ind_stage_counts ORDER BY dim"
+    ).fetchall()
+    assert stages == [
+        ("municipality", "05315000", "arrival", 1),
+        ("target_group", "no_case", "arrival", 1),
+    ]
+    assert gateway.execute(
+        "SELECT month, stage, persons FROM projections.ind_stage_month"
+    ).fetchall() == [(date(2025, 1, 31), "arrival", 1)]
+    assert gateway.execute(
+        "SELECT days, persons FROM projections.ind_milestone_days"
+    ).fetchall() == [(59, 1)]
+    assert denied(gateway, "DELETE FROM projections.ind_stage_counts")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import hmac
 import uuid
 from collections.abc import Iterator
 from importlib import resources
@@ -44,7 +45,7 @@ MILESTONES = [
 def conn(database_url: str) -> Iterator[psycopg.Connection[Any]]:
     with psycopg.connect(database_url, autocommit=True) as connection:
         connection.execute("CREATE SCHEMA IF NOT EXISTS projections")
-        for package in ("projections.pathway", "projections.case_views"):
+        for package in ("projections.pathway", "projections.case_views", "projections.indicators"):
             connection.execute(resources.files(package).joinpath("schema.sql").read_text())
         yield connection
 
@@ -129,9 +130,11 @@ KEY = "test-indicator-key"
 
 
 def cell_key(ids: list[uuid.UUID]) -> int:
-    """The cell key as docs/data-protection.md defines it, computed apart from the SQL."""
-    keys = [int.from_bytes(hashlib.sha256((KEY + str(i)).encode()).digest()[:4]) for i in ids]
-    return sum(keys) % KEY_SPACE
+    """The cell key as docs/data-protection.md defines it, computed apart from the SQL: HMAC
+    under the secret over the count and the sum of the records' digests."""
+    digests = [int.from_bytes(hashlib.sha256(str(i).encode()).digest()[:4]) for i in ids]
+    message = f"{len(ids)}:{sum(digests) % KEY_SPACE}".encode()
+    return int.from_bytes(hmac.new(KEY.encode(), message, hashlib.sha256).digest()[:4])
 
 
 async def every_result(url: str) -> list[queries.Result]:

@@ -10,7 +10,8 @@ import pytest
 
 from projections.schema import SchemaFile, ensure, parse, schema_files
 
-PROJECTIONS = {"case_views", "conflicts", "pathway", "steering", "timeline"}
+#: the schema files: every read model's, and the indicators' aggregates derived from two of them
+PROJECTIONS = {"case_views", "conflicts", "indicators", "pathway", "steering", "timeline"}
 
 
 @pytest.fixture
@@ -35,6 +36,28 @@ def test_every_projection_declares_the_version_of_its_schema_file() -> None:
 
     assert {f.projection for f in files} == PROJECTIONS
     assert all(f.version >= 1 for f in files)
+
+
+def test_a_file_that_uses_other_projections_tables_is_applied_after_them() -> None:
+    order = [f.projection for f in schema_files()]
+
+    indicators = next(f for f in schema_files() if f.projection == "indicators")
+    assert indicators.after == ("case_views", "pathway")
+    assert order.index("indicators") > max(order.index("case_views"), order.index("pathway"))
+    assert parse("x", "-- version: 2\nCREATE TABLE projections.x (y int);").after == ()
+
+
+async def test_a_raised_version_of_derived_aggregates_recomputes_them_and_asks_no_rebuild(
+    pool: asyncpg.Pool,
+) -> None:
+    from projections.schema import pending_rebuilds
+
+    await ensure(pool)
+    current = next(f for f in schema_files() if f.projection == "indicators")
+    raised = parse("indicators", current.sql.replace("-- version: 1", "-- version: 99", 1))
+
+    assert await ensure(pool, [*schema_files(), raised]) == {"indicators": 99}
+    assert "indicators" not in await pending_rebuilds(pool)
 
 
 def test_a_schema_file_without_a_version_is_refused() -> None:
