@@ -37,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -262,6 +262,7 @@ class ConsumerLoop:
         self.fetch_timeout = fetch_timeout
         self.stats = ConsumerStats()
         self._tracer = telemetry.tracer("hub.consumer")
+        self._span_name = f"consume {self.durable}"
         self._sub: Any = None
         self._needs_reset = False
         self._failures = 0  # consecutive transient failures, for the backoff
@@ -463,10 +464,11 @@ class ConsumerLoop:
         self.stats.duplicates += handled - applied
         return handled
 
-    @contextlib.contextmanager
-    def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
-        with self._tracer.start_as_current_span(
-            f"consume {self.durable}",
+    def _span(self, msg: Msg, event: CloudEvent) -> AbstractContextManager[object]:
+        """The event's consumer span, current while it is applied: the tracer's own context
+        manager, without a generator around it (this runs for every event)."""
+        return self._tracer.start_as_current_span(
+            self._span_name,
             context=telemetry.extract(msg.headers),
             kind=trace.SpanKind.CONSUMER,
             attributes={
@@ -474,8 +476,7 @@ class ConsumerLoop:
                 "messaging.destination.name": event.type,
                 "hub.source_position": event.sourceposition,
             },
-        ) as span:
-            yield span
+        )
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:
         """Dead-letter ``msg`` (see :func:`dead_letter`) and count it."""
