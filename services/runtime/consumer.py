@@ -11,7 +11,8 @@ the effect and the position are written, together, by the loop's :class:`Tracker
 
 Either way a redelivered message changes nothing. Every message is settled the same way:
 
-- applied (or found already applied): ``ack()``;
+- applied (or found already applied): ``ack()`` (a projection's consumer, with
+  ``AckPolicy.ALL``, acks only the last message of each applied run: see ``ack_all``);
 - poison: undecodable, not a known contract, invalid payload, from the wrong source, or
   rejected by the handler (anything raised that is not transient, e.g. a domain error or a
   payload the handler cannot use): published to ``hub.dlq.<consumer>`` with the reason
@@ -36,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -204,6 +205,17 @@ class ConsumerLoop:
     #: Whether messages are acked and nak'ed (False for a consumer with ``AckPolicy.NONE``).
     acks = True
 
+    @property
+    def ack_all(self) -> bool:
+        """Whether the consumer has ``AckPolicy.ALL``: one ack of a batch's last message
+        settles the batch. So it is when the database is the cursor: messages are settled in
+        stream order (applied, or dead-lettered where they lie, whose ``term()`` acks what
+        precedes them, all settled), and the durable consumer is deleted and recreated
+        after the committed sequence whenever it starts or resets, so an existing consumer
+        with another ack policy is replaced rather than updated (which NATS refuses). A
+        policy's consumer keeps ``AckPolicy.EXPLICIT``: its ack floor is its cursor."""
+        return self.acks and self.tracker.database_cursor
+
     def __init__(
         self,
         *,
@@ -250,6 +262,7 @@ class ConsumerLoop:
         self.fetch_timeout = fetch_timeout
         self.stats = ConsumerStats()
         self._tracer = telemetry.tracer("hub.consumer")
+        self._span_name = f"consume {self.durable}"
         self._sub: Any = None
         self._needs_reset = False
         self._failures = 0  # consecutive transient failures, for the backoff
@@ -286,7 +299,7 @@ class ConsumerLoop:
         config = ConsumerConfig(
             name=self.durable,  # a named create carries the filter: NATS can restrict it
             durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
+            ack_policy=AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT,
             ack_wait=60,
             max_deliver=-1,
             max_ack_pending=self.max_ack_pending,
@@ -385,7 +398,10 @@ class ConsumerLoop:
                     await self._reject(msgs[done], self._reason(first[1], error))
                     done += 1
                     continue
-                if self.acks:
+                if self.ack_all:
+                    if handled:  # acks every message before it too
+                        await batch[handled - 1][0].ack()
+                elif self.acks:
                     for msg, _, _ in batch[:handled]:
                         await msg.ack()
                 done += handled
@@ -448,10 +464,11 @@ class ConsumerLoop:
         self.stats.duplicates += handled - applied
         return handled
 
-    @contextlib.contextmanager
-    def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
-        with self._tracer.start_as_current_span(
-            f"consume {self.durable}",
+    def _span(self, msg: Msg, event: CloudEvent) -> AbstractContextManager[object]:
+        """The event's consumer span, current while it is applied: the tracer's own context
+        manager, without a generator around it (this runs for every event)."""
+        return self._tracer.start_as_current_span(
+            self._span_name,
             context=telemetry.extract(msg.headers),
             kind=trace.SpanKind.CONSUMER,
             attributes={
@@ -459,8 +476,7 @@ class ConsumerLoop:
                 "messaging.destination.name": event.type,
                 "hub.source_position": event.sourceposition,
             },
-        ) as span:
-            yield span
+        )
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:
         """Dead-letter ``msg`` (see :func:`dead_letter`) and count it."""

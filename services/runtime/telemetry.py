@@ -8,10 +8,13 @@ is set; tests add an in-memory exporter. Span attributes never name a person.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 
 from opentelemetry import propagate, trace
+from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.context import Context
+from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -19,6 +22,7 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _provider: TracerProvider | None = None
 _exporters: list[SpanExporter] = []
@@ -51,7 +55,44 @@ def inject(headers: dict[str, str] | None = None, context: Context | None = None
     return carrier
 
 
+#: a version-00 ``traceparent`` as the relay writes it: trace id, span id, flags
+_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_default_textmap: object = None  # the global propagator last found to be the default one
+
+
+def _default_propagation() -> bool:
+    """Is the global propagator OpenTelemetry's default (W3C trace context, then baggage)?"""
+    global _default_textmap
+    textmap = propagate.get_global_textmap()
+    if textmap is _default_textmap:
+        return True
+    kinds = [type(p) for p in getattr(textmap, "_propagators", ())]
+    if type(textmap) is CompositePropagator and kinds == [
+        TraceContextTextMapPropagator,
+        W3CBaggagePropagator,
+    ]:
+        _default_textmap = textmap
+        return True
+    return False
+
+
 def extract(headers: Mapping[str, str] | None) -> Context:
+    """The trace context in ``headers``. A plain version-00 ``traceparent`` (no
+    ``tracestate``, no ``baggage``) under the default propagator is read directly, to the
+    same context the propagator gives (every consumed event asks): anything else goes to
+    the propagator."""
+    if headers and "tracestate" not in headers and "baggage" not in headers:
+        match = _TRACEPARENT.fullmatch(headers.get("traceparent") or "")
+        if match is not None and _default_propagation():
+            trace_id, span_id = int(match[1], 16), int(match[2], 16)
+            if trace_id and span_id:
+                span_context = trace.SpanContext(
+                    trace_id=trace_id,
+                    span_id=span_id,
+                    is_remote=True,
+                    trace_flags=trace.TraceFlags(int(match[3], 16)),
+                )
+                return trace.set_span_in_context(trace.NonRecordingSpan(span_context), Context())
     return propagate.extract(dict(headers or {}))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import asyncpg
 import pytest
+from nats.aio.msg import Msg
+from nats.js.api import AckPolicy, ConsumerConfig
 
 from contracts import DEAD_LETTER_STREAM, REGISTRY, CloudEvent, Payload, encode_event
 from projections.schema import ensure
@@ -358,4 +360,36 @@ async def test_a_batch_lost_by_a_database_crash_after_its_commit_is_applied_agai
     await drain(loop)
     await drain(loop)
 
+    assert [p for _, p, _ in await rows(pool)] == [1, 2, 3, 4]
+
+
+async def test_a_projection_acks_a_batch_with_one_ack_of_its_last_message(
+    js: Any, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a durable consumer left by an older projector, with explicit acks
+    await js.add_consumer(
+        "HUB_FOREIGNERS_AUTHORITY",
+        ConsumerConfig(durable_name="timeline_test", ack_policy=AckPolicy.EXPLICIT),
+    )
+    for position in (1, 2, 3, 4):
+        await js.publish(SUBJECT, encode_event(entry_event(position)))
+    acked: list[int] = []
+    ack = Msg.ack
+
+    async def counted(msg: Msg) -> None:
+        acked.append(msg.metadata.sequence.stream)
+        await ack(msg)
+
+    monkeypatch.setattr(Msg, "ack", counted)
+    loop = timeline_loop(js, pool)
+
+    # When the projection starts and consumes the four events in one batch
+    await loop.setup()
+    await drain(loop)
+
+    # Then its consumer acks all (recreated with AckPolicy.ALL) and one ack settled them
+    info = await js.consumer_info("HUB_FOREIGNERS_AUTHORITY", "timeline_test")
+    assert info.config.ack_policy == AckPolicy.ALL
+    assert acked == [4]
+    assert (info.num_ack_pending, info.num_pending, info.ack_floor.stream_seq) == (0, 0, 4)
     assert [p for _, p, _ in await rows(pool)] == [1, 2, 3, 4]
