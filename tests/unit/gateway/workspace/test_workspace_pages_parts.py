@@ -177,6 +177,10 @@ def test_the_person_search_needs_a_criterion_and_valid_values() -> None:
         "stage": None,
         "from": "2024-01-01",
         "to": None,
+        "familyName": None,
+        "givenName": None,
+        "birthDate": None,
+        "azrNumber": None,
     }
 
 
