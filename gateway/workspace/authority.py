@@ -197,12 +197,10 @@ def router(ws: Workspace) -> APIRouter:
     @routes.post("/personen/suche")
     async def search_posted(request: Request) -> Response:
         """The search form sent (with the identity fields, which stay out of addresses)."""
-        session = await ws.guard_form(request, AUTHORITY)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, AUTHORITY)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         query = {name: forms.one(form, name) for name in form}
         return await searched(request, session, query)
 

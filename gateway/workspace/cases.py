@@ -165,12 +165,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/faelle/neu")
     async def intake(request: Request) -> Response:
-        session = await ws.guard_form(request, CASE_MANAGERS)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, CASE_MANAGERS)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         token = forms.one(form, "formular")
         value, errors = forms.open_case(form, today())
 
@@ -255,12 +253,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/faelle/{case_id}/einwilligung")
     async def consent(request: Request, case_id: str) -> Response:
-        session = await ws.guard_form(request, CASE_MANAGERS)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, CASE_MANAGERS)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         case = await load_case(session, case_id, None)
         if case is None:
             return ws.page(request, "not_found.html", session, status_code=404)
@@ -347,12 +343,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/faelle/{case_id}/ueberweisung")
     async def refer(request: Request, case_id: str) -> Response:
-        session = await ws.guard_form(request, CASE_MANAGERS)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, CASE_MANAGERS)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         case = await load_case(session, case_id, None)
         if case is None:
             return ws.page(request, "not_found.html", session, status_code=404)

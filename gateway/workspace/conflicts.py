@@ -357,12 +357,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/konflikte/{conflict_id}/eskalation")
     async def escalate(request: Request, conflict_id: str) -> Response:
-        session = await ws.guard_form(request, BOARD)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, BOARD)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         stage_text = forms.one(form, "bisher")
         value, errors = check_escalation(form, int(stage_text) if stage_text.isdigit() else 0)
         token = forms.one(form, "formular")

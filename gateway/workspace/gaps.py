@@ -83,12 +83,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/luecken/neu")
     async def report(request: Request) -> Response:
-        session = await ws.guard_form(request, CASE_MANAGERS)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, CASE_MANAGERS)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         value, errors = check(form)
 
         target, errors, _ = await ws.send(

@@ -94,12 +94,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/faelle/{case_id}/sprachmittlung")
     async def mediation(request: Request, case_id: str) -> Response:
-        session = await ws.guard_form(request, CASE_MANAGERS)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, CASE_MANAGERS)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         value, errors = check(form, case_id, today())
         token = forms.one(form, "formular")
 

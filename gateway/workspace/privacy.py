@@ -278,12 +278,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/datenschutz/einschraenken")
     async def restrict(request: Request) -> Response:
-        session = await ws.guard_form(request, DATA_PROTECTION)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, DATA_PROTECTION)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         form = unprefixed(form, "einschraenken")
         value, errors = check(form, RESTRICTION_GROUNDS)
         token = forms.one(form, "formular")
@@ -312,12 +310,10 @@ def router(ws: Workspace) -> APIRouter:
     @routes.post("/datenschutz/loeschen")
     async def erase_asked(request: Request) -> Response:
         """The first step: checks the form and shows what will happen, to be confirmed."""
-        session = await ws.guard_form(request, DATA_PROTECTION)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, DATA_PROTECTION)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         form = unprefixed(form, "loeschen")
         value, errors = check(form, ERASURE_GROUNDS)
         if errors:
@@ -356,12 +352,10 @@ def router(ws: Workspace) -> APIRouter:
 
     @routes.post("/datenschutz/loeschen/bestaetigen")
     async def erase(request: Request) -> Response:
-        session = await ws.guard_form(request, DATA_PROTECTION)
-        if not isinstance(session, Session):
-            return session
-        form = await ws.posted(request, session)
-        if not isinstance(form, dict):
-            return form
+        sent = await ws.submitted(request, DATA_PROTECTION)
+        if isinstance(sent, Response):
+            return sent
+        session, form = sent
         value, errors = check(form, ERASURE_GROUNDS, confirm=True)
         token = forms.one(form, "formular")
 

@@ -300,6 +300,19 @@ class Workspace:
             return self.page(request, "refused.html", session, status_code=403, csrf=True)
         return values
 
+    async def submitted(
+        self, request: Request, roles: frozenset[str]
+    ) -> tuple[Session, dict[str, list[str]]] | Response:
+        """A form's POST by a signed-in user of ``roles`` with the session's CSRF token: the
+        session and the form (:meth:`guard_form`, then :meth:`posted`), else their answer."""
+        session = await self.guard_form(request, roles)
+        if not isinstance(session, Session):
+            return session
+        form = await self.posted(request, session)
+        if not isinstance(form, dict):
+            return form
+        return session, form
+
     async def once(
         self, session: Session, token: str, action: Callable[[], Awaitable[str | None]]
     ) -> str | None:
