@@ -212,8 +212,13 @@ async def keep_session(conn: asyncpg.Connection) -> None:
     return None
 
 
-def create_app(settings: HubSettings, resources: GatewayResources | None = None) -> FastAPI:
-    """Build the gateway; with ``resources`` given (tests), it uses those connections."""
+def create_app(
+    settings: HubSettings, resources: GatewayResources | None = None, *, background: bool = True
+) -> FastAPI:
+    """Build the gateway; with ``resources`` given (tests), it uses those connections.
+    ``background``: this process runs the gateway's background jobs (resending erasures a
+    service has not confirmed, the daily retention run); of several gateway processes on one
+    port (``HUB_GATEWAY_WORKERS``) only the first does, so that each job runs once."""
     verify = token_verifier(settings)
     schema_settings = GatewaySettings(
         consistency_wait_seconds=settings.consistency_wait_seconds,
@@ -265,22 +270,24 @@ def create_app(settings: HubSettings, resources: GatewayResources | None = None)
         stop = asyncio.Event()
         commands = state["commands"]
         assert isinstance(commands, CommandClient)
-        # erasures a service has not confirmed yet are sent again until it has
-        coordinator = erasure.ErasureCoordinator(pool, commands)
-        background = [asyncio.create_task(coordinator.run(stop))]
-        if settings.retention_every_hours > 0:  # once a day by default, erasing what is due
-            rules = retention.load_rules(settings.retention_rules)
-            every = settings.retention_every_hours * 3600
-            background.append(
-                asyncio.create_task(
-                    retention.run_daily(pool, coordinator, rules, stop, every_seconds=every)
+        jobs: list[asyncio.Task[None]] = []
+        if background:
+            # erasures a service has not confirmed yet are sent again until it has
+            coordinator = erasure.ErasureCoordinator(pool, commands)
+            jobs.append(asyncio.create_task(coordinator.run(stop)))
+            if settings.retention_every_hours > 0:  # once a day by default, erasing what is due
+                rules = retention.load_rules(settings.retention_rules)
+                every = settings.retention_every_hours * 3600
+                jobs.append(
+                    asyncio.create_task(
+                        retention.run_daily(pool, coordinator, rules, stop, every_seconds=every)
+                    )
                 )
-            )
         try:
             yield
         finally:
             stop.set()
-            await asyncio.gather(*background)
+            await asyncio.gather(*jobs)
             await notifier.close()
             if owned:
                 await close(nc)

@@ -37,7 +37,7 @@ import httpx
 
 from gateway.auth import issue_token
 from hub.bench_hub import start_bench_hub
-from hub.supervisor import Supervisor
+from hub.supervisor import Supervisor, gateway_children
 from services.runtime.settings import HubSettings
 
 SERVICE = "foreigners_authority"
@@ -210,12 +210,44 @@ class Bench:
         )
 
 
-def start(with_gateway: bool) -> Bench:
+def start(with_gateway: bool, gateway_workers: int = 1) -> Bench:
     os.environ["HUB_RATE_LIMIT_PER_SECOND"] = "0"  # one token sends every request
     hub = start_bench_hub(
-        "hub-bench-reads-", children=lambda child: with_gateway and child.name == "gateway"
+        "hub-bench-reads-",
+        children=lambda child: with_gateway and child.database_role == "gateway",
+        gateway_workers=gateway_workers,
     )
-    return Bench(hub.supervisor, hub.settings, hub.db_url, hub.nats_url, hub.home)
+    bench = Bench(hub.supervisor, hub.settings, hub.db_url, hub.nats_url, hub.home)
+    if with_gateway:
+        hub.supervisor.wait_listening(hub.supervisor.children)
+    return bench
+
+
+def use_gateways(bench: Bench, workers: int) -> None:
+    """Replace the gateway processes by ``workers`` new ones on the same port (each with the
+    gateway's database role) and wait until each listens."""
+    import signal
+
+    supervisor = bench.supervisor
+    gateways = [c for c in supervisor.children if c.database_role == "gateway"]
+    if len(gateways) == workers:
+        return
+    for child in gateways:
+        if child.proc is not None and child.proc.poll() is None:
+            child.proc.send_signal(signal.SIGTERM)
+    for child in gateways:
+        if child.proc is not None:
+            child.proc.wait(30)
+    environment = supervisor.database_env["gateway"]
+    fresh = gateway_children(workers)
+    supervisor.children = [
+        *(c for c in supervisor.children if c.database_role != "gateway"),
+        *fresh,
+    ]
+    for child in fresh:
+        supervisor.database_env[child.name] = environment
+        supervisor.spawn(child)
+    supervisor.wait_listening(fresh)
 
 
 def stop(bench: Bench, keep: bool) -> None:
@@ -550,11 +582,15 @@ def gateway_cpu(bench: Bench) -> float:
     """CPU seconds the gateway process has used so far."""
     import psutil
 
-    proc = bench.supervisor.children[0].proc
-    assert proc is not None
-    process = psutil.Process(proc.pid)
-    family = [process, *process.children()]
-    return float(sum(p.cpu_times().user + p.cpu_times().system for p in family))
+    total = 0.0
+    for child in bench.supervisor.children:
+        if child.database_role != "gateway":
+            continue
+        assert child.proc is not None
+        process = psutil.Process(child.proc.pid)
+        family = [process, *process.children()]
+        total += sum(p.cpu_times().user + p.cpu_times().system for p in family)
+    return total
 
 
 def wrk(bench: Bench, query: str, variables: dict[str, Any], token: str, seconds: int) -> Load:
@@ -717,34 +753,56 @@ def _wrk_missing() -> bool:
     return False
 
 
-def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -> int:
+def run_reads(
+    *,
+    million: bool = False,
+    seconds: int = 10,
+    keep: bool = False,
+    gateway_workers: list[int] | None = None,
+) -> int:
+    """``gateway_workers``: the read figures once per number of gateway processes on the
+    port (``HUB_GATEWAY_WORKERS``), each on the same data, one after the other."""
     if _wrk_missing():
         return 2
+    workers = gateway_workers or [1]
     load = os.getloadavg()[0]
-    bench = start(with_gateway=True)
-    sizes: list[tuple[int, dict[str, Load], list[tuple[str, int, float]]]] = []
+    bench = start(with_gateway=True, gateway_workers=workers[0])
+    # (events, gateway processes, figures, read models rebuilt)
+    sizes: list[tuple[int, int, dict[str, Load], list[tuple[str, int, float]]]] = []
     replicated_s = 0.0
     plans: list[tuple[int, dict[str, str]]] = []
     try:
         asyncio.run(grow(bench, SMALL))
         rebuilt = asyncio.run(rebuild_all(bench))
-        sizes.append((bench.events, read_figures(bench, seconds), rebuilt))
+        for n in workers:
+            use_gateways(bench, n)
+            sizes.append((bench.events, n, read_figures(bench, seconds), rebuilt))
+            rebuilt = []
         plans.append((bench.events, asyncio.run(explain(bench))))
         if million:
             began = time.perf_counter()
             stored = asyncio.run(replicate(bench, LARGE // SMALL))
             replicated_s = time.perf_counter() - began
-            sizes.append((stored, read_figures(bench, seconds), []))
+            for n in workers:
+                use_gateways(bench, n)
+                sizes.append((stored, n, read_figures(bench, seconds), []))
             plans.append((stored, asyncio.run(explain(bench))))
         entries, commits = asyncio.run(audit_stats(bench))
     finally:
         stop(bench, keep)
     print(
         f"\nhub bench reads: timeline of one person with {PERSON_EVENTS} events, {CONNECTIONS}"
-        f" connections (wrk, {seconds} s), gateway in its own process, embedded PostgreSQL,"
-        f" {os.cpu_count()} cores, load average {load:.1f} at the start"
+        f" connections (wrk, {seconds} s), the gateway in its own processes (CPU: all of"
+        f" them), embedded PostgreSQL, {os.cpu_count()} cores, load average {load:.1f} at the"
+        " start"
     )
-    header = "  " + f"{'':44}" + "".join(f"{f'{n:,} events':>40}" for n, _, _ in sizes)
+    header = (
+        "  "
+        + f"{'':44}"
+        + "".join(
+            f"{f'{n:,} events, {w} gateway' + ('s' if w > 1 else ''):>40}" for n, w, _, _ in sizes
+        )
+    )
     print(header)
     lines = [
         ("{ __typename } (wrk)", "typename"),
@@ -757,18 +815,19 @@ def run_reads(*, million: bool = False, seconds: int = 10, keep: bool = False) -
         ("milestoneDurations, one client", "milestones_1"),
     ]
     for label, key in lines:
-        cells = "".join(f"{_cell(f[key]):>40}" for _, f, _ in sizes)
+        cells = "".join(f"{_cell(f[key]):>40}" for _, _, f, _ in sizes)
         print(f"  {label:44}{cells}")
-    for n, _, rebuilt in sizes:
+    for n, _, _, rebuilt in sizes:
         if rebuilt:
             print(f"  read models built from {n:,} events: " + _rebuilt(rebuilt))
-        else:
+        elif n != SMALL and n == sizes[-1][0] and million:
             print(
                 f"  {n:,} events: the timeline's and pathway's tables of the first size"
                 " replicated in SQL (INSERT ... SELECT, new person ids), not replayed; the"
                 " indicators' aggregates recomputed by their triggers at each statement's"
                 f" commit ({replicated_s:.1f} s in all)"
             )
+            break
     for n, found in plans:
         for name, plan in found.items():
             took = [float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", plan)]

@@ -109,7 +109,8 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             flush=True,
         )
 
-    supervisor = Supervisor(settings, children=default_children(list(SERVICES)), on_ready=on_ready)
+    children = default_children(list(SERVICES), settings.gateway_workers)
+    supervisor = Supervisor(settings, children=children, on_ready=on_ready)
     return supervisor.run()
 
 
@@ -519,7 +520,10 @@ def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
 
         if args.what == "reads":
             return bench_reads.run_reads(
-                million=args.million, seconds=args.wrk_seconds, keep=args.keep
+                million=args.million,
+                seconds=args.wrk_seconds,
+                keep=args.keep,
+                gateway_workers=args.gateway_workers,
             )
         return bench_reads.run_rebuild(events=args.events, keep=args.keep)
     from hub.bench import run_benchmark
@@ -631,6 +635,14 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument("--arrivals", type=int, default=2000)
     bench.add_argument("--million", action="store_true", help="reads: also at 1,000,000 events")
     bench.add_argument("--wrk-seconds", type=int, default=10, help="reads: seconds per wrk run")
+    bench.add_argument(
+        "--gateway-workers",
+        type=int,
+        action="append",
+        metavar="N",
+        help="reads: N gateway processes on the port (HUB_GATEWAY_WORKERS); repeat it to"
+        " measure several counts on the same data, e.g. --gateway-workers 1 --gateway-workers 2",
+    )
     bench.add_argument("--events", type=int, default=100_000, help="rebuild: events to replay")
     bench.add_argument("--keep", action="store_true", help="keep the throwaway data directory")
     bench.add_argument("--quick", action="store_true", help="a short run (300 arrivals, 5 s)")

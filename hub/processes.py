@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from collections.abc import Callable
 
 from services.runtime.settings import HubSettings
@@ -27,14 +28,33 @@ def gateway_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
+    """The gateway's listening socket. ``shared`` (several gateway processes,
+    ``HUB_GATEWAY_WORKERS``): bound with ``SO_REUSEPORT``, so that each process binds the same
+    port itself and the kernel spreads new connections over them; a process that dies takes
+    only its own socket (and the connections it holds) with it, and its restart binds again
+    beside the others. Only processes of the same user may share a port this way."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if shared:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
-    """The gateway (uvicorn)."""
+    """The gateway (uvicorn): one of ``settings.gateway_workers`` processes on the port."""
     import uvicorn
 
     from gateway.app import create_app
 
     config = uvicorn.Config(
-        create_app(settings),
+        create_app(settings, background=settings.gateway_worker == 0),
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_level=settings.log_level.lower(),
@@ -44,10 +64,16 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
         lifespan="on",
     )
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    await stop.wait()
-    server.should_exit = True
-    await task
+    sock = listening_socket(
+        settings.gateway_host, settings.gateway_port, shared=settings.gateway_workers > 1
+    )
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        await stop.wait()
+        server.should_exit = True
+        await task
+    finally:
+        sock.close()
 
 
 async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:

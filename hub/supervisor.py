@@ -32,6 +32,8 @@ class Child:
     database_role: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
+    #: variables of its own on top of the hub's (which gateway worker it is)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def _pump(name: str, stream: object) -> None:
@@ -96,7 +98,7 @@ class Supervisor:
     def child_env(self, child: Child) -> dict[str, str]:
         """The environment of ``child``: the hub's, with the password of its own NATS user and
         no other (a compromised relay cannot log in as another process)."""
-        base = self.database_env.get(child.name, self.env)
+        base = {**self.database_env.get(child.name, self.env), **child.env}
         if self.settings.env != "dev":
             return base  # a deployment hands each process its own (deploy/compose.yaml)
         env = {k: v for k, v in base.items() if k != "HUB_NATS_PASSWORD"}
@@ -128,6 +130,29 @@ class Supervisor:
             time.sleep(0.2)
         if not self._stop.is_set():
             raise RuntimeError(f"the gateway did not answer on {self.base_url} in {timeout:.0f}s")
+
+    def listening(self, child: Child) -> bool:
+        """Whether ``child`` listens on the gateway's port (a gateway process that has
+        started; with several on the port, /healthz may be answered by another)."""
+        import psutil
+
+        if child.proc is None or child.proc.poll() is not None:
+            return False
+        try:
+            connections = psutil.Process(child.proc.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        port = self.settings.gateway_port
+        return any(c.status == psutil.CONN_LISTEN and c.laddr.port == port for c in connections)
+
+    def wait_listening(self, children: list[Child], timeout: float = 90.0) -> None:
+        """Wait until each of ``children`` (gateway processes) listens on the port."""
+        deadline = time.monotonic() + timeout
+        while not all(self.listening(child) for child in children):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the gateway processes did not listen in {timeout:.0f}s")
+            self._restart_dead()
+            time.sleep(0.2)
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
@@ -170,6 +195,11 @@ class Supervisor:
         self.database_env = _provision_database_roles(
             self.settings, pg_url, self.env, self.children
         )
+
+    def restart_dead(self) -> None:
+        """Start again every child that has exited (each on its own); stop the hub when one
+        keeps failing."""
+        self._restart_dead()
 
     def _restart_dead(self) -> None:
         now = time.monotonic()
@@ -247,7 +277,24 @@ def child_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "hub", "run", *args]
 
 
-def default_children(services: list[str]) -> list[Child]:
+def gateway_children(workers: int = 1) -> list[Child]:
+    """The gateway's processes: ``gateway``, then ``gateway-2`` ... ``gateway-N``, all on the
+    one port (``SO_REUSEPORT`` when N > 1, ``hub.processes.listening_socket``), each
+    restarted on its own; ``HUB_GATEWAY_WORKER`` tells each which it is (0 runs the
+    background jobs)."""
+    return [
+        Child(
+            "gateway" if n == 0 else f"gateway-{n + 1}",
+            child_argv("gateway"),
+            "gateway",
+            "gateway",
+            env={"HUB_GATEWAY_WORKERS": str(workers), "HUB_GATEWAY_WORKER": str(n)},
+        )
+        for n in range(workers)
+    ]
+
+
+def default_children(services: list[str], gateway_workers: int = 1) -> list[Child]:
     children = []
     for name in services:
         children.append(Child(name, child_argv("service", name), name, name))
@@ -255,5 +302,5 @@ def default_children(services: list[str]) -> list[Child]:
             Child(f"{name}-relay", child_argv("relay", name), f"{name}_relay", f"{name}_relay")
         )
     children.append(Child("projector", child_argv("projector"), "projector", "projector"))
-    children.append(Child("gateway", child_argv("gateway"), "gateway", "gateway"))
+    children.extend(gateway_children(gateway_workers))
     return children

@@ -78,6 +78,19 @@ class HubSettings(BaseSettings):
     postgres_admin_password: SecretStr | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    gateway_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="gateway processes hub up runs on the one port (SO_REUSEPORT), each"
+        " restarted on its own",
+    )
+    gateway_worker: int = Field(
+        default=0,
+        ge=0,
+        description="which of them this process is (hub up sets it); only worker 0 runs the"
+        " gateway's background jobs (resending unconfirmed erasures, the retention run)",
+    )
     inbound_host: str = "127.0.0.1"
     inbound_port: int = 8001  # the foreigners authority's inbound interface
     # POST /inbound/batches (bulk import): at most this many messages and bytes a request
