@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from graphql import (
     GraphQLBoolean,
+    GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLObjectType,
+    GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLString,
     Undefined,
     get_nullable_type,
     is_leaf_type,
     is_non_null_type,
+    is_object_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
@@ -44,8 +49,11 @@ from strawberry.types.field import StrawberryField
 #: the directives collect_subfields has already applied (others: the ordinary path)
 _APPLIED = frozenset({"skip", "include"})
 _MISSING = object()
-_BUILT_IN = {"String": GraphQLString, "Boolean": GraphQLBoolean}
-_PLAIN: dict[str, type] = {"String": str, "Boolean": bool}
+_BUILT_IN = {"String": GraphQLString, "Boolean": GraphQLBoolean, "ID": GraphQLID, "Int": GraphQLInt}
+#: the Python type whose values the built-in scalar's coercion returns unchanged (ID: a str
+#: as it is; Int: an int within 32 bits, checked per value)
+_PLAIN: dict[str, type] = {"String": str, "Boolean": bool, "ID": str, "Int": int}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -54,8 +62,8 @@ class _Leaf:
     attribute: str | None  # None: __typename
     leaf: GraphQLLeafType | None
     nullable: bool
-    #: the Python type whose values the leaf's coercion returns unchanged (String: str,
-    #: Boolean: bool); an Int only within 32 bits, so int goes the ordinary way
+    #: the Python type whose values the leaf's coercion returns unchanged (String and ID:
+    #: str, Boolean: bool, Int: int within 32 bits)
     plain: type | None = None
 
 
@@ -66,33 +74,37 @@ class PlainPlan:
     type_name: str
     leaves: tuple[_Leaf, ...]
 
+    @cached_property
+    def _steps(self) -> tuple[tuple[str, str | None, GraphQLLeafType | None, bool, Any], ...]:
+        return tuple((f.key, f.attribute, f.leaf, f.nullable, f.plain) for f in self.leaves)
+
     def complete(self, source: Any) -> dict[str, Any] | None:
         """The completed object, or ``None`` to let the ordinary path do it (and raise the
         error it raises)."""
         out: dict[str, Any] = {}
-        for leaf in self.leaves:
-            if leaf.attribute is None:
-                out[leaf.key] = self.type_name
+        for key, attribute, leaf, nullable, plain in self._steps:
+            if attribute is None:
+                out[key] = self.type_name
                 continue
-            value = getattr(source, leaf.attribute, _MISSING)
+            value: Any = getattr(source, attribute, _MISSING)
+            if type(value) is plain and (plain is not int or _INT_MIN <= value <= _INT_MAX):
+                out[key] = value  # a str for String or ID, an int within 32 bits: as it is
+                continue
             if value is None or value is Undefined:
-                if not leaf.nullable:
+                if not nullable:
                     return None
-                out[leaf.key] = None
+                out[key] = None
                 continue
             if value is _MISSING or isinstance(value, Exception):
                 return None
-            if type(value) is leaf.plain:  # a str for String, an int for Int: as it is
-                out[leaf.key] = value
-                continue
-            assert leaf.leaf is not None
+            assert leaf is not None
             try:
-                coerced = leaf.leaf.coerce_output_value(value)
+                coerced = leaf.coerce_output_value(value)
             except Exception:  # the ordinary path raises it where it belongs
                 return None
             if coerced is None or coerced is Undefined:
                 return None
-            out[leaf.key] = coerced
+            out[key] = coerced
         return out
 
 
@@ -153,6 +165,31 @@ class PlainObjectsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans[key] = (field_details_list, plan)
         return plan
 
+    def complete_iterable_value(
+        self,
+        item_type: GraphQLOutputType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo[Any],
+        path: Path,
+        items: Any,
+        position_context: Any,
+    ) -> Any:
+        """A list of plain objects (a timeline's entries) completed in one loop: no path,
+        awaitable check and error handling per item, since none can fail or wait. Any item
+        the plan cannot complete (``None``, another type, a value its scalar refuses)
+        sends the whole list the ordinary way, which completes it (and raises) as before."""
+        named = item_type.of_type if is_non_null_type(item_type) else item_type
+        if type(items) is list and is_object_type(named):
+            assert isinstance(named, GraphQLObjectType)
+            plan = self._plan(named, field_details_list)
+            if plan is not None and not self.get_stream_usage(field_details_list, path):
+                completed = _complete_all(plan, named, info, items)
+                if completed is not None:
+                    return completed
+        return super().complete_iterable_value(
+            item_type, field_details_list, info, path, items, position_context
+        )
+
     def complete_object_value(
         self,
         return_type: GraphQLObjectType,
@@ -175,3 +212,26 @@ class PlainObjectsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
+
+
+def _complete_all(
+    plan: PlainPlan, return_type: GraphQLObjectType, info: Any, items: list[Any]
+) -> list[dict[str, Any]] | None:
+    """Each item completed by ``plan``, or ``None`` when one of them needs the ordinary path
+    (the completion has no side effects, so nothing is done twice that shows)."""
+    is_type_of = return_type.is_type_of
+    complete = plan.complete
+    out: list[dict[str, Any]] = []
+    append = out.append
+    for item in items:
+        if is_type_of is not None:
+            fits = is_type_of(item, info)
+            if fits is not True:
+                if inspect.iscoroutine(fits):
+                    fits.close()
+                return None
+        completed = complete(item)
+        if completed is None:
+            return None
+        append(completed)
+    return out

@@ -73,6 +73,15 @@ def broken() -> list[Row]:
     return bad
 
 
+def edges() -> list[Row]:
+    """Ints at and beyond the 32-bit bounds of GraphQL's Int, an empty ID, a big one."""
+    edge = rows()[:4]
+    edge[0].count, edge[1].count, edge[2].count = 2**31 - 1, -(2**31), -(2**31) - 1
+    edge[3].big = 2**31
+    edge[0].ref = strawberry.ID("")
+    return edge
+
+
 @strawberry.type
 class Query:
     @strawberry.field
@@ -82,6 +91,19 @@ class Query:
     @strawberry.field
     def broken(self) -> list[Row | None]:
         return broken()  # type: ignore[return-value]
+
+    @strawberry.field
+    def gaps(self) -> list[Row | None]:
+        some = rows()[:3]
+        return [some[0], None, some[2]]
+
+    @strawberry.field
+    def edges(self) -> list[Row]:
+        return edges()
+
+    @strawberry.field
+    def nested(self) -> list[list[Row]]:
+        return [rows()[:2], rows()[2:3]]
 
 
 ordinary = strawberry.Schema(query=Query)
@@ -96,6 +118,11 @@ DOCUMENTS = [
     "{ rows { ... on Row { name flag } } }",
     "{ broken { name required } }",
     "{ broken { name big } }",
+    "{ gaps { name count } }",
+    "{ edges { count ref } }",
+    "{ edges { name big } }",
+    "{ nested { name at } }",
+    "{ rows { name } broken { required } }",
 ]
 
 
@@ -190,3 +217,23 @@ def test_plain_rows_take_the_shortcut_and_rows_with_resolvers_do_not(monkeypatch
     completed.clear()
     run(plain, "{ rows { name shout } }")
     assert completed == []
+
+
+def test_a_list_of_plain_rows_is_completed_in_one_loop_and_anything_else_the_ordinary_way(
+    monkeypatch: Any,
+) -> None:
+    objects: list[str] = []
+    original = PlainObjectsExecutionContext.complete_object_value
+
+    def counting(self: Any, return_type: Any, *args: Any) -> Any:
+        objects.append(return_type.name)
+        return original(self, return_type, *args)
+
+    monkeypatch.setattr(PlainObjectsExecutionContext, "complete_object_value", counting)
+    run(plain, "{ rows { at name count ref } }")
+    assert objects == []  # the whole list at once, no object one by one
+    run(plain, "{ gaps { name } }")
+    assert objects == ["Row", "Row"]  # a null item: the ordinary path, item by item
+    objects.clear()
+    run(plain, "{ edges { name big } }")
+    assert objects == ["Row"] * 4  # an Int beyond 32 bits: the ordinary path raises it
