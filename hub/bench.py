@@ -113,6 +113,8 @@ KINDS = ("gateway", "service", "relay", "projector", "postgres", "nats")
 def _kind(name: str) -> str:
     if name.endswith("-relay"):
         return "relay"
+    if name.startswith("gateway-"):  # gateway-2 ... (HUB_GATEWAY_WORKERS)
+        return "gateway"
     if name in ("gateway", "projector", "postgres", "nats"):
         return name
     return "service"

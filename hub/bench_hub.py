@@ -56,12 +56,13 @@ def start_bench_hub(
     prefix: str,
     children: Callable[[Child], bool] = lambda child: True,
     env: dict[str, str] | None = None,
-    gateway_workers: int = 1,
+    gateway_workers: int | None = None,
 ) -> BenchHub:
     """Starts servers in a new temporary home, provisions them, and spawns the processes
     ``children`` selects (waiting until they answer), with ``gateway_workers`` gateway
-    processes on the one port. One token sends a benchmark's whole
-    load, so the per-subject rate limit is off unless the environment sets it."""
+    processes on the one port (default: ``HUB_GATEWAY_WORKERS``). One token sends a
+    benchmark's whole load, so the per-subject rate limit is off unless the environment sets
+    it."""
     home = Path(tempfile.mkdtemp(prefix=prefix))
     port, inbound_port = free_port(), free_port()
     os.environ.pop("HUB_POSTGRES_URL", None)
@@ -79,9 +80,8 @@ def start_bench_hub(
     settings = HubSettings(home=home, gateway_port=port, demo=False, log_level="WARNING")
     from hub.catalog import SERVICES
 
-    chosen = [
-        child for child in default_children(list(SERVICES), gateway_workers) if children(child)
-    ]
+    workers = settings.gateway_workers if gateway_workers is None else gateway_workers
+    chosen = [child for child in default_children(list(SERVICES), workers) if children(child)]
     supervisor = Supervisor(settings, children=chosen)
     pg_url, nats_url = supervisor.start_servers()
     hub = BenchHub(
