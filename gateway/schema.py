@@ -148,6 +148,14 @@ class HubOperation(MaskErrors, ParseAndValidateOffLoop):
         context.validation_rules = rules
         yield from super().on_operation()  # masks the unexpected errors of the result
 
+    def _process_result(self, result: object) -> None:
+        """``MaskErrors._process_result`` without its ``isinstance`` against a runtime
+        protocol (about 25 µs a request, a tenth of a trivial query's CPU): the same test,
+        whether the result has errors, read directly."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
 
 def build_schema(*, introspection_for_all: bool = True) -> HubSchema:
     """The schema; with ``introspection_for_all=False`` (prod) only admins may introspect it."""
