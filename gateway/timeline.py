@@ -29,8 +29,10 @@ class TimelineEntry:
     person_id: strawberry.ID
 
 
-def entry(row: object) -> TimelineEntry:
-    r = row  # an asyncpg Record
+def entry(row: object, person_id: strawberry.ID | None = None) -> TimelineEntry:
+    """The entry of a timeline row (an asyncpg Record); ``person_id``: the row's person id as
+    text, when the caller has it already (a person's timeline: the same for every row)."""
+    r = row
     return TimelineEntry(
         occurred_at=r["occurred_at"],  # type: ignore[index]
         recorded_at=r["recorded_at"],  # type: ignore[index]
@@ -39,7 +41,7 @@ def entry(row: object) -> TimelineEntry:
         summary=r["summary"],  # type: ignore[index]
         trace_id=r["trace_id"],  # type: ignore[index]
         position=r["position"],  # type: ignore[index]
-        person_id=strawberry.ID(str(r["person_id"])),  # type: ignore[index]
+        person_id=person_id or strawberry.ID(str(r["person_id"])),  # type: ignore[index]
     )
 
 
@@ -78,7 +80,8 @@ class Person:
             purpose=context.audit_purpose("case_processing"),
             detail=f"{len(rows)} entries",
         )
-        return [entry(r) for r in rows]
+        person = strawberry.ID(str(person_id))  # every row's: the query asks for this person
+        return [entry(r, person) for r in rows]
 
     @strawberry.field(
         description="The path to naturalisation; absent unless the caller may see residence data"
