@@ -800,7 +800,7 @@ def run_reads(
         "  "
         + f"{'':44}"
         + "".join(
-            f"{f'{n:,} events, {w} gateway' + ('s' if w > 1 else ''):>40}" for n, w, _, _ in sizes
+            f"  {f'{n:,} events, {w} gateway' + ('s' if w > 1 else ''):>40}" for n, w, _, _ in sizes
         )
     )
     print(header)
@@ -815,7 +815,7 @@ def run_reads(
         ("milestoneDurations, one client", "milestones_1"),
     ]
     for label, key in lines:
-        cells = "".join(f"{_cell(f[key]):>40}" for _, _, f, _ in sizes)
+        cells = "".join(f"  {_cell(f[key]):>40}" for _, _, f, _ in sizes)
         print(f"  {label:44}{cells}")
     for n, _, _, rebuilt in sizes:
         if rebuilt:
