@@ -217,10 +217,10 @@ class IndexWriter(Generic[T]):
                 if self._stopping:
                     return
             if self.linger > 0:  # let a burst share the statement
-                deadline = time.monotonic() + self.linger
+                first = time.monotonic()
                 with self._cond:
                     while len(self._waiting) < self.batch and not self._stopping:
-                        left = deadline - time.monotonic()
+                        left = first + self.linger - time.monotonic()
                         if left <= 0:
                             break
                         self._cond.wait(left)

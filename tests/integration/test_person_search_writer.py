@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -25,8 +25,11 @@ from services.foreigners_authority.application import ForeignersAuthority, Searc
 from services.foreigners_authority.index_writer import IndexWriter
 from services.runtime.context import CommandContext, use_context
 from services.runtime.settings import HubSettings
-from tests.conftest import TEST_VAULT_KEY
-from tests.helpers import arrival, close_app, foreigners_authority
+from tests.conftest import TEST_VAULT_KEY, Servers
+from tests.helpers import arrival, arrival_input, close_app, foreigners_authority
+from tests.integration.case_flow import ok
+from tests.integration.conftest import InProcessHub
+from tests.integration.live_hub import module_hub
 
 AUTHORITY = "abh-05111"
 CONTEXT = CommandContext(
@@ -272,3 +275,43 @@ def test_a_service_killed_before_writing_is_repaired_by_the_index_job(
     # when the index job runs (at the next start, or within 10 minutes)
     assert app.index_unindexed_files() >= 1
     assert _found(app, "Abgestürzt") == [person]
+
+
+# -- through the gateway: the whole hub ------------------------------------------------------
+
+REGISTER = """mutation($input: RegisterArrivalInput!) { registerArrival(input: $input) {
+  personId position } }"""
+SEARCH = """query($familyName: String, $atLeast: String) {
+  personSearch(familyName: $familyName, atLeast: $atLeast) { personId } }"""
+OFFICER = {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-clara"}
+
+
+@pytest.fixture(scope="module")
+async def hub(servers: Servers) -> AsyncIterator[InProcessHub]:
+    async with module_hub(servers, rate_limit_per_second=0) as running:
+        yield running
+
+
+async def test_the_command_server_writes_off_the_path_and_a_search_right_after_finds(
+    hub: InProcessHub,
+) -> None:
+    assert hub.services is not None
+    service, _server = hub.services["foreigners_authority"]
+    writer = service.index_writer
+    assert writer is not None
+    assert writer.running  # the command server started it
+    writer.linger = FOREVER  # its thread now writes nothing on its own
+    try:
+        data = await ok(
+            hub, REGISTER, {"input": arrival_input(familyName="Gleich-Gesucht")}, OFFICER
+        )
+        person, position = data["registerArrival"]["personId"], data["registerArrival"]["position"]
+        assert writer.waiting() == 1  # the arrival answered before its tokens were written
+
+        found = await ok(
+            hub, SEARCH, {"familyName": "gleich-gesucht", "atLeast": position}, OFFICER
+        )
+        assert [p["personId"] for p in found["personSearch"]] == [person]
+        assert writer.waiting() == 0
+    finally:
+        writer.linger = 0.0
