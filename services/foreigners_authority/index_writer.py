@@ -173,6 +173,9 @@ class IndexWriter(Generic[T]):
                 files.append((person_id, authority, self._identity(person_id, file)))
             except PersonalDataUnavailable:  # erased meanwhile: nothing to find
                 self.stats.skipped += 1
+            except Exception as error:  # the vault unreachable: left to the index job
+                self.stats.failed += 1
+                log.warning("search index: a file not indexed now (%s)", type(error).__name__)
         if not files:
             return 0
         try:
@@ -227,5 +230,5 @@ class IndexWriter(Generic[T]):
             try:
                 with self._write_lock:
                     self._write(self._take())
-            except Exception:  # never let the thread die: what it held is left to the job
-                log.exception("search index writer: a batch failed")
+            except Exception as error:  # never let the thread die: the job adds what it held
+                log.warning("search index writer: a batch failed (%s)", type(error).__name__)

@@ -227,6 +227,29 @@ def test_a_transfer_moves_a_waiting_file(app: ForeignersAuthority) -> None:
     assert _found(app, "umzug-wartend", authority="abh-05315") == [person]
 
 
+def test_a_failed_batch_is_logged_without_values_and_repaired_by_the_index_job(
+    app: ForeignersAuthority,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = _writer(app, linger=0.0)
+
+    def broken(files: Any) -> None:
+        raise psycopg.OperationalError("the server went away")
+
+    monkeypatch.setattr(writer.index, "index", broken)
+    person = _register(app, family_name="Verloren-Gegangen")  # the command succeeds
+    _until(lambda: writer.stats.failed == 1)
+    assert writer.running  # the thread goes on
+    assert "search index: not updated now (OperationalError)" in caplog.text
+    assert "Verloren" not in caplog.text
+    monkeypatch.undo()
+    assert _found(app, "verloren-gegangen") == []
+
+    assert app.index_unindexed_files() >= 1
+    assert _found(app, "verloren-gegangen") == [person]
+
+
 _CRASHING_SERVICE = """
 import os, signal, sys
 from services.runtime.context import CommandContext, use_context
