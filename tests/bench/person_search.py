@@ -191,6 +191,11 @@ def main() -> None:
         f"index job: {rebuilt} files from nothing in {seconds:.2f} s ({rebuilt / seconds:.0f}"
         f" files/s); {rows_before} index rows before"
     )
+    stats = writer.stats
+    print(
+        f"index writer: {stats.files} files in {stats.batches} statements"
+        f" (largest {stats.largest}), {stats.failed} failed"
+    )
     print(f"{'CPU seconds per 100 arrivals':<52} {'bench':>8} {'postgres':>8}")
     for variant in VARIANTS:
         per = 100 / max(len(timed[variant]), 1)
