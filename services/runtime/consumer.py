@@ -56,6 +56,7 @@ from services.runtime import telemetry
 from services.runtime.database import check_identifier
 from services.runtime.messaging import wait_for_dead_letter_stream, wait_for_service_stream
 from services.runtime.projection_base import Handler, ReadModelTracker, ensure_positions_table
+from services.runtime.pull import PullWindow
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -200,10 +201,23 @@ class ConsumerLoop:
     A subclass whose consumer needs no acks (``AckPolicy.NONE``, as the rebuild's replay:
     the database is its cursor) sets ``acks = False``: messages are then neither acked nor
     nak'ed, and a transient failure recreates the consumer after the committed sequence.
+
+    When the database is the cursor (a projection), the loop reads its consumer through a
+    :class:`~services.runtime.pull.PullWindow` (pull requests for up to ``window`` messages
+    kept outstanding on one inbox, each message decoded as it arrives; ``follow``: the
+    requests wait on the server for new messages) instead of nats-py's ``fetch``; a window
+    that stalls (a request ended by the server, or forgotten by a restarted one) makes the
+    loop start over at the cursor. A policy (its consumer's ack floor is its cursor, one
+    message in flight) keeps nats-py's ``fetch``.
     """
 
     #: Whether messages are acked and nak'ed (False for a consumer with ``AckPolicy.NONE``).
     acks = True
+    #: Whether the window's requests wait for new messages (live) or ask only for the
+    #: messages the consumer has pending (a replay of what is there).
+    follow = True
+    #: How long a pull request of the window waits on the server (None: ``fetch_timeout``).
+    request_expires: float | None = None
 
     @property
     def ack_all(self) -> bool:
@@ -234,6 +248,8 @@ class ConsumerLoop:
         nak_delay: float = 2.0,
         max_nak_delay: float = 60.0,
         fetch_timeout: float = 2.0,
+        window: int | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -267,6 +283,24 @@ class ConsumerLoop:
         self._needs_reset = False
         self._failures = 0  # consecutive transient failures, for the backoff
         self._stop: asyncio.Event | None = None
+        self._window: PullWindow[Delivery | str] | None = None
+        if self.tracker.database_cursor:
+            self._window = PullWindow(
+                js,
+                stream,
+                self.durable,
+                batch_size=batch_size,
+                window=window or 4 * batch_size,
+                follow=self.follow,
+                expires=self.request_expires or fetch_timeout,
+                decode=self._decode_now,
+                linger=linger,
+            )
+
+    @property
+    def _decoded(self) -> dict[int, Delivery | str]:
+        """The window's messages decoded on arrival and not yet handed out, by ``id()``."""
+        return self._window.decoded if self._window is not None else {}
 
     async def setup(self) -> None:
         """Wait for the streams (provisioned beforehand), create the tracker's tables, and the
@@ -286,6 +320,8 @@ class ConsumerLoop:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+        if self._window is not None:
+            await self._window.close()
         start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
         if self.tracker.database_cursor:
             with contextlib.suppress(NotFoundError):
@@ -296,27 +332,56 @@ class ConsumerLoop:
                     "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
                     "opt_start_seq": committed + 1,
                 }
+        acks: dict[str, Any] = {"ack_policy": AckPolicy.NONE}
+        if self.acks:
+            acks = {
+                "ack_policy": AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT,
+                "ack_wait": 60,
+                "max_ack_pending": self.max_ack_pending,
+            }
         config = ConsumerConfig(
             name=self.durable,  # a named create carries the filter: NATS can restrict it
             durable_name=self.durable,
-            ack_policy=AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT,
-            ack_wait=60,
             max_deliver=-1,
-            max_ack_pending=self.max_ack_pending,
             filter_subject=self.filter_subject,
+            **acks,
             **start,
         )
-        await self.js.add_consumer(self.stream, config)  # creates it, or updates the existing
-        self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        info = await self.js.add_consumer(self.stream, config)  # creates it, or updates it
+        if self._window is not None:
+            await self._window.open(available=int(info.num_pending or 0))
+        else:
+            self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self._needs_reset = False
 
+    @property
+    def _ready(self) -> bool:
+        if self._window is not None:
+            return self._window.is_open and not self._window.stalled
+        return self._sub is not None
+
     async def num_pending(self) -> int:
-        info = await self._sub.consumer_info()
-        return int(info.num_pending) + int(info.num_ack_pending)
+        if self._needs_reset or not self._ready:
+            await self.reset_cursor()
+        window = self._window
+        if window is not None and not window.follow:
+            if window.queue or window.credit:
+                return len(window.queue) + window.credit
+            await self._refresh()
+            return window.available
+        info = await self.js.consumer_info(self.stream, self.durable)
+        queued = len(window.queue) if window is not None else 0
+        return max(int(info.num_pending) + int(info.num_ack_pending), queued)
+
+    async def _refresh(self) -> None:
+        """Learn how many messages the consumer has pending (new ones since it was made)."""
+        assert self._window is not None
+        info = await self.js.consumer_info(self.stream, self.durable)
+        self._window.available = int(info.num_pending or 0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; a fetch or a backoff pause is abandoned at once."""
-        if self._sub is None:
+        if not self._ready:
             await self.setup()
         self._stop = stop
         stopper = asyncio.create_task(stop.wait())
@@ -344,8 +409,16 @@ class ConsumerLoop:
             self._stop = None
 
     async def fetch(self, timeout: float) -> list[Msg]:
-        if self._needs_reset or self._sub is None:
+        if self._needs_reset or not self._ready:
             await self.reset_cursor()
+        window = self._window
+        if window is not None:
+            if not window.follow and not (window.queue or window.credit or window.available):
+                await self._refresh()
+            taken = await window.take(timeout)
+            if window.stalled:
+                self._needs_reset = True
+            return taken
         try:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
@@ -359,6 +432,15 @@ class ConsumerLoop:
         return len(msgs)
 
     def _decode(self, msg: Msg) -> Delivery | str:
+        """The delivery, or why it is poison (decoded when it arrived, if it came through
+        the window)."""
+        if self._window is not None:
+            found = self._window.pop_decoded(msg)
+            if found is not None:
+                return found
+        return self._decode_now(msg)
+
+    def _decode_now(self, msg: Msg) -> Delivery | str:
         """The delivery, or why it is poison."""
         try:
             event, payload = REGISTRY.decode(msg.data)
