@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -55,7 +56,12 @@ from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
 from services.runtime.messaging import wait_for_dead_letter_stream, wait_for_service_stream
-from services.runtime.projection_base import Handler, ReadModelTracker, ensure_positions_table
+from services.runtime.projection_base import (
+    Handler,
+    ReadModelTracker,
+    ensure_positions_table,
+    stream_sequence,
+)
 from services.runtime.pull import PullWindow
 
 __all__ = [
@@ -66,6 +72,7 @@ __all__ = [
     "Delivery",
     "Handler",
     "PoisonMessage",
+    "SharedDecodes",
     "SpanFactory",
     "Tracker",
     "TransientFailure",
@@ -189,6 +196,72 @@ async def dead_letter(js: JetStreamContext, msg: Msg, consumer: str, reason: str
     await js.publish(dead_letter_subject(consumer), msg.data, headers=headers)
     await msg.term()
     log.warning("%s: dead-lettered stream seq %s: %s", consumer, meta.sequence.stream, reason)
+
+
+#: A message decoded: its envelope and payload, or why it is poison.
+Decoded = tuple[CloudEvent, Payload] | str
+
+
+def _decode(data: bytes) -> Decoded:
+    try:
+        return REGISTRY.decode(data)
+    except ContractError as error:
+        return error.reason
+
+
+class SharedDecodes:
+    """Each stream message decoded once per process, for every running loop on its stream.
+
+    The projector reads most streams with two durable consumers (the authority's: timeline
+    and pathway; case management's: timeline and case views, ...), each decoding every
+    message. Here the first of them to get a message (by stream and sequence) decodes it
+    (``REGISTRY.decode``: the envelope and the validated payload, or why it is poison) and
+    keeps the result until each other running reader of that stream has taken it, at most
+    ``limit`` entries (the oldest go first: a reader far behind decodes for itself). A kept
+    result is used only for the same bytes, so a stream deleted and made again (its
+    sequences restart) is decoded anew. The results are frozen models, shared read-only.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._readers: Counter[str] = Counter()
+        self._kept: OrderedDict[tuple[str, int], tuple[bytes, Decoded, int]] = OrderedDict()
+
+    def join(self, stream: str) -> None:
+        self._readers[stream] += 1
+
+    def leave(self, stream: str) -> None:
+        self._readers[stream] -= 1
+        if self._readers[stream] <= 0:
+            del self._readers[stream]
+            for key in [key for key in self._kept if key[0] == stream]:
+                del self._kept[key]
+
+    def decode(self, stream: str, msg: Msg) -> Decoded:
+        others = self._readers[stream] - 1
+        if others <= 0:
+            return _decode(msg.data)
+        key = (stream, stream_sequence(msg))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == msg.data:
+            data, decoded, waiting = kept
+            if waiting <= 1:
+                del self._kept[key]
+            else:
+                self._kept[key] = (data, decoded, waiting - 1)
+            return decoded
+        decoded = _decode(msg.data)
+        self._kept[key] = (msg.data, decoded, others)
+        if len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+        return decoded
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+#: The process's shared decodes (every running loop with a pull window uses it).
+DECODES = SharedDecodes()
 
 
 class ConsumerLoop:
@@ -385,6 +458,8 @@ class ConsumerLoop:
             await self.setup()
         self._stop = stop
         stopper = asyncio.create_task(stop.wait())
+        if self._window is not None:
+            DECODES.join(self.stream)
         try:
             while not stop.is_set():
                 fetch = asyncio.create_task(self.fetch(self.fetch_timeout))
@@ -405,6 +480,8 @@ class ConsumerLoop:
                         log.exception("%s: consumer failed; retrying", self.durable)
                     await self._pause(self._next_delay())
         finally:
+            if self._window is not None:
+                DECODES.leave(self.stream)
             stopper.cancel()
             self._stop = None
 
@@ -441,11 +518,14 @@ class ConsumerLoop:
         return self._decode_now(msg)
 
     def _decode_now(self, msg: Msg) -> Delivery | str:
-        """The delivery, or why it is poison."""
-        try:
-            event, payload = REGISTRY.decode(msg.data)
-        except ContractError as error:
-            return error.reason
+        """The delivery, or why it is poison (decoded once for all running loops on the
+        stream: :class:`SharedDecodes`)."""
+        decoded = (
+            DECODES.decode(self.stream, msg) if self._window is not None else _decode(msg.data)
+        )
+        if isinstance(decoded, str):
+            return decoded
+        event, payload = decoded
         if source_key(event) != self.source:
             return f"event of {event.source} on the stream of {self.source}"
         return msg, event, payload

@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
-from contracts import DEAD_LETTER_STREAM, CloudEvent, Payload, encode_event
+from contracts import DEAD_LETTER_STREAM, REGISTRY, CloudEvent, Payload, encode_event
 from projections.timeline.projector import SCHEMA, TimelineProjection
-from services.runtime.consumer import ConsumerLoop
+from services.runtime.consumer import DECODES, ConsumerLoop
 from tests.integration.test_consumer import SUBJECT, entry_event, js, pool, rows
 
 __all__ = ["js", "pool"]  # the fixtures, shared with test_consumer.py
@@ -228,3 +228,62 @@ async def test_forgotten_requests_make_the_window_start_over(
     # Then it started over at the cursor and applied each event once
     assert forgotten["n"] == 2
     assert (loop.stats.applied, loop.stats.duplicates, loop.stats.dead_lettered) == (2, 0, 0)
+
+
+class Recorder:
+    """A second reader of the authority's stream, noting what it was given."""
+
+    def __init__(self) -> None:
+        self.events: list[CloudEvent] = []
+
+    async def begin(self, conn: asyncpg.Connection) -> None:
+        return None
+
+    async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
+        self.events.append(event)
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        return None
+
+    async def committed(self, events: list[CloudEvent]) -> None:
+        return None
+
+
+async def test_two_running_consumers_of_a_stream_decode_each_message_once(
+    js: Any, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[bytes] = []
+    decode = REGISTRY.decode
+
+    def counted(raw: bytes) -> Any:
+        calls.append(raw)
+        return decode(raw)
+
+    monkeypatch.setattr(REGISTRY, "decode", counted)
+    recorder = Recorder()
+    timeline = live_loop(js, pool)
+    other = ConsumerLoop(
+        js=js,
+        pool=pool,
+        stream=STREAM,
+        source="foreigners_authority",
+        durable="pathway_test",
+        position_name="pathway_test",
+        handler=recorder,
+        schema=SCHEMA,
+    )
+    await timeline.setup()
+    await other.setup()
+    async with running(timeline), running(other):
+        await asyncio.sleep(0.2)
+        await publish(js, 1, 2, 3)
+        await until(lambda: _equals(positions_applied(pool), [1, 2, 3]))
+        await until(lambda: _true(len(recorder.events) == 3))
+
+    assert [e.sourceposition for e in recorder.events] == [1, 2, 3]
+    assert len(calls) == 3  # not six
+    assert len(DECODES) == 0
+
+
+async def _true(value: bool) -> bool:
+    return value
