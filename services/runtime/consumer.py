@@ -50,7 +50,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_subject
 from services.runtime import telemetry
@@ -262,6 +264,30 @@ class SharedDecodes:
 
 #: The process's shared decodes (every running loop with a pull window uses it).
 DECODES = SharedDecodes()
+
+
+class CurrentSpan:
+    """``span`` current while the block runs, then ended: what ``start_as_current_span``
+    does (an exception is recorded on the span and sets its status to error), without the
+    two generator-based context managers it wraps around every span."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        span = self._span
+        if isinstance(error, Exception) and span.is_recording():
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
 
 
 class ConsumerLoop:
@@ -627,17 +653,19 @@ class ConsumerLoop:
         return handled
 
     def _span(self, msg: Msg, event: CloudEvent) -> AbstractContextManager[object]:
-        """The event's consumer span, current while it is applied: the tracer's own context
-        manager, without a generator around it (this runs for every event)."""
-        return self._tracer.start_as_current_span(
-            self._span_name,
-            context=telemetry.extract(msg.headers),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": event.type,
-                "hub.source_position": event.sourceposition,
-            },
+        """The event's consumer span, current while it is applied (this runs for every
+        event: the SDK's span, made current and ended by :class:`CurrentSpan`)."""
+        return CurrentSpan(
+            self._tracer.start_span(
+                self._span_name,
+                context=telemetry.extract(msg.headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": event.type,
+                    "hub.source_position": event.sourceposition,
+                },
+            )
         )
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:
