@@ -287,3 +287,24 @@ async def test_two_running_consumers_of_a_stream_decode_each_message_once(
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_a_lingering_loop_applies_what_arrives_just_after_the_first_message_together(
+    js: Any, pool: asyncpg.Pool
+) -> None:
+    # Given an idle loop that lingers after the first message of a wait
+    loop = live_loop(js, pool, linger=0.5)
+    await loop.setup()
+    fetched = asyncio.create_task(loop.fetch(10.0))
+    await asyncio.sleep(0.2)
+
+    # When one event comes, and two more shortly after it
+    await publish(js, 1)
+    await asyncio.sleep(0.05)
+    await publish(js, 2, 3)
+
+    # Then the fetch hands out all three as one batch
+    msgs = await asyncio.wait_for(fetched, 10)
+    assert len(msgs) == 3
+    await loop.process(msgs)
+    assert await positions_applied(pool) == [1, 2, 3]
