@@ -111,6 +111,23 @@ PERIOD_COLUMNS = ("person_id", "position", "kind", "start_on", "end_on", "paragr
 
 Row = dict[str, Any]
 _ABSENT = object()
+#: a person's id as the batch keys it: the canonical text of the UUID (hashed and compared in
+#: C, and encoded by asyncpg from text)
+Pid = str
+_PIDS: dict[str, Pid] = {}
+
+
+def person_key(person: str) -> Pid:
+    """``person`` in its canonical form (``str(UUID(person))``; ValueError if it is none)."""
+    key = _PIDS.get(person)
+    if key is None:
+        key = str(UUID(person))
+        if len(_PIDS) >= 100_000:
+            _PIDS.clear()
+        _PIDS[person] = key
+    return key
+
+
 #: persons a replay remembers having met (with ``Batch.fresh``; about 100 bytes each)
 MET_LIMIT = 1_000_000
 
@@ -132,21 +149,21 @@ class Batch:
     read for them either. :meth:`forget` drops what was kept (a batch rolled back)."""
 
     #: the person rows read or created in this batch (None: the person has no row)
-    persons: dict[UUID, Row | None] = field(default_factory=dict)
+    persons: dict[Pid, Row | None] = field(default_factory=dict)
     #: the persons whose row changed
-    dirty: set[UUID] = field(default_factory=set)
+    dirty: set[Pid] = field(default_factory=set)
     #: (person, position) -> (since, stage)
-    history: dict[tuple[UUID, int], tuple[date, str]] = field(default_factory=dict)
+    history: dict[tuple[Pid, int], tuple[date, str]] = field(default_factory=dict)
     #: the ``since`` of the stored history rows at ``arrival``, per person (the last word)
-    arrival_since: dict[UUID, date] = field(default_factory=dict)
+    arrival_since: dict[Pid, date] = field(default_factory=dict)
     #: (person, milestone) -> reached on (the first word counts, as ``DO NOTHING`` keeps it)
-    milestones: dict[tuple[UUID, str], date] = field(default_factory=dict)
+    milestones: dict[tuple[Pid, str], date] = field(default_factory=dict)
     #: each touched person's periods of stay by position (read once per batch)
-    periods: dict[UUID, dict[int, Row]] = field(default_factory=dict)
+    periods: dict[Pid, dict[int, Row]] = field(default_factory=dict)
     #: the periods (person, position) begun or changed in this batch
-    changed_periods: set[tuple[UUID, int]] = field(default_factory=set)
+    changed_periods: set[tuple[Pid, int]] = field(default_factory=set)
     #: the history keys at ``arrival`` per person (what :meth:`PersonPath.arrived` moves)
-    arrivals: dict[UUID, list[tuple[UUID, int]]] = field(default_factory=dict)
+    arrivals: dict[Pid, list[tuple[Pid, int]]] = field(default_factory=dict)
     #: dated facts waiting to be inserted: (table, columns) -> rows
     facts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = field(default_factory=dict)
     #: how many persons' rows and periods stay after a batch (0: none)
@@ -155,7 +172,7 @@ class Batch:
     #: by this one (with ``keep``): a person not in ``met`` has no rows
     fresh: bool = False
     #: every person of a batch so far (with ``keep`` and ``fresh``)
-    met: set[UUID] = field(default_factory=set)
+    met: set[Pid] = field(default_factory=set)
 
     def clear(self) -> None:
         self.arrivals.clear()
@@ -181,7 +198,7 @@ class Batch:
         self.periods.clear()
         # ``met`` stays: a person it misses still has no rows (a superset of them is fine)
 
-    async def person(self, conn: asyncpg.Connection, pid: UUID) -> Row | None:
+    async def person(self, conn: asyncpg.Connection, pid: Pid) -> Row | None:
         if pid not in self.persons and self.fresh:
             self._recall([pid])
         if pid not in self.persons:
@@ -193,7 +210,7 @@ class Batch:
             self.persons[pid] = dict(found) if found is not None else None
         return self.persons[pid]
 
-    async def prefetch(self, conn: asyncpg.Connection, pids: list[UUID]) -> None:
+    async def prefetch(self, conn: asyncpg.Connection, pids: list[Pid]) -> None:
         """Read the person rows and periods of ``pids`` not read yet, one statement each."""
         if self.keep:
             self._recall(pids)
@@ -205,7 +222,7 @@ class Batch:
                 " WHERE person_id = ANY($1::uuid[])",
                 rows,
             ):
-                self.persons[found["person_id"]] = dict(found)
+                self.persons[str(found["person_id"])] = dict(found)
         periods = [pid for pid in dict.fromkeys(pids) if pid not in self.periods]
         if periods:
             for pid in periods:
@@ -215,9 +232,9 @@ class Batch:
                 " WHERE person_id = ANY($1::uuid[])",
                 periods,
             ):
-                self.periods[found["person_id"]][found["position"]] = dict(found)
+                self.periods[str(found["person_id"])][found["position"]] = dict(found)
 
-    def _recall(self, pids: list[UUID]) -> None:
+    def _recall(self, pids: list[Pid]) -> None:
         """With ``keep``: the persons kept become the latest met (the last to go); with
         ``fresh``, those never met have no rows (nothing to read)."""
         for pid in dict.fromkeys(pids):
@@ -247,7 +264,7 @@ class Batch:
             )
         self.facts.clear()
 
-    async def periods_of(self, conn: asyncpg.Connection, pid: UUID) -> dict[int, Row]:
+    async def periods_of(self, conn: asyncpg.Connection, pid: Pid) -> dict[int, Row]:
         if pid not in self.periods and self.fresh:
             self._recall([pid])
         if pid not in self.periods:
@@ -315,7 +332,7 @@ class PersonPath:
     row, stage history, milestones and periods through the batch's cache)."""
 
     conn: asyncpg.Connection
-    pid: UUID
+    pid: Pid
     position: int
     batch: Batch
 
@@ -778,7 +795,7 @@ class PathwayProjection(NoHooks):
         person = getattr(payload, "person_id", None)
         if person is None:
             return
-        path = PersonPath(conn, UUID(person), event.sourceposition, self._batch)
+        path = PersonPath(conn, person_key(person), event.sourceposition, self._batch)
         await on_event(path, event, payload)
 
     async def prepare(
@@ -790,7 +807,7 @@ class PathwayProjection(NoHooks):
             person = getattr(payload, "person_id", None)
             if person is not None:
                 try:
-                    pids.append(UUID(person))
+                    pids.append(person_key(person))
                 except ValueError:  # apply says what is wrong with it
                     continue
         await self._batch.prefetch(conn, pids)
