@@ -37,6 +37,8 @@ from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
 from contracts import CloudEvent, Payload, stream_name
+from projections.pathway import projector as pathway
+from projections.pipeline import PipelinedTracker
 from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.timeline import projector as timeline
@@ -178,6 +180,11 @@ class ShadowHandler:
     async def committed(self, events: list[CloudEvent]) -> None:
         await self.inner.committed(events)
 
+    def forget(self) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget()
+
 
 class ReplayLoop(ConsumerLoop):
     """The rebuild's consumer: the projector's loop with a cheaper way to read the stream.
@@ -207,10 +214,18 @@ class ReplayLoop(ConsumerLoop):
         yield None
 
 
+#: persons whose pathway rows a replay keeps across its batches (about 2 kB each)
+PATHWAY_KEPT = 10_000
+
+
 def _handler(projection: Projection) -> Handler:
     if projection.name == timeline.NAME:
         # the live projector's lock is taken once, by the swap, not by every replayed batch
         return timeline.TimelineProjection(lock=False)
+    if projection.name == pathway.NAME:
+        # the replay is the only writer of the (new, empty) shadow tables: what it wrote stands
+        # in for what it would read back (projections/pipeline.py)
+        return pathway.PathwayProjection(keep=PATHWAY_KEPT, fresh=True)
     return cast(Handler, projection.handler())
 
 
@@ -249,6 +264,12 @@ class FanOutHandler:
     async def committed(self, events: list[CloudEvent]) -> None:
         for handler in self.handlers:
             await handler.committed(events)
+
+    def forget(self) -> None:
+        for handler in self.handlers:
+            forget = getattr(handler, "forget", None)
+            if forget is not None:
+                forget()
 
 
 class SharedReplayLoop(ReplayLoop):
@@ -391,15 +412,22 @@ async def _rebuild(
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream_name(service), durable)
             kind = SharedReplayLoop if len(readers) > 1 else ReplayLoop
+            tracker = PipelinedTracker(
+                js=js,
+                stream=stream_name(service),
+                pool=pool,
+                schema=SCHEMA,
+                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
+                position_name=shadow_positions,
+                source=service,
+                consumer=durable,
+            )
             replay = kind(
                 js=js,
-                pool=pool,
                 stream=stream_name(service),
                 source=service,
                 durable=durable,
-                position_name=shadow_positions,
-                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
-                schema=SCHEMA,
+                tracker=tracker,
                 batch_size=batch_size,
             )
             await replay.setup()
@@ -414,12 +442,15 @@ async def _rebuild(
             "rebuild of %s: set up in %.2f s, replayed %s events in %.2f s, switched in %.2f s",
             "+".join(shadows),
             ready - started,
-            sum(loop.stats.applied + loop.stats.duplicates for loop in loops),
+            sum(loop.stats.applied + loop.stats.duplicates - _rolled_back(loop) for loop in loops),
             replayed - ready,
             time.perf_counter() - replayed,
         )
     finally:
         for loop in loops:
+            if isinstance(loop.tracker, PipelinedTracker):
+                with contextlib.suppress(Exception):
+                    await loop.tracker.finish()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(loop.stream, loop.durable)
         for projection in projections:
@@ -539,10 +570,26 @@ async def _drop_shadow(pool: asyncpg.Pool, names: dict[str, str]) -> None:
 
 
 async def _drain(loops: list[ConsumerLoop]) -> None:
+    """Replay each stream to its end, then wait for its last batch to commit (a batch whose
+    write failed is applied again from the cursor); the switch's catch-up then applies each
+    batch in its own transaction, without the pipeline."""
     for loop in loops:
-        while await loop.num_pending() > 0:
-            if await loop.poll(timeout=0.5) == 0:
-                await asyncio.sleep(0.05)
+        while True:
+            while await loop.num_pending() > 0:
+                if await loop.poll(timeout=0.5) == 0:
+                    await asyncio.sleep(0.05)
+            tracker = loop.tracker
+            if not isinstance(tracker, PipelinedTracker):
+                break
+            if await tracker.finish():
+                tracker.pipelined = False
+                break
+            loop._needs_reset = True  # start over at the committed cursor
+
+
+def _rolled_back(loop: ConsumerLoop) -> int:
+    tracker = loop.tracker
+    return tracker.rolled_back if isinstance(tracker, PipelinedTracker) else 0
 
 
 __all__ = [
