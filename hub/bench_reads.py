@@ -18,6 +18,7 @@ its table, and the rebuild of every read model (events per second each).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import os
@@ -290,12 +291,47 @@ async def grow(bench: Bench, total: int, *, target: bool = True) -> float:
 # -- rebuild ---------------------------------------------------------------------------------
 
 
-async def rebuild_all(bench: Bench) -> list[tuple[str, int, float]]:
+@dataclass(frozen=True)
+class Rebuilt:
+    """One rebuild in ``hub bench rebuild``: the events it replayed (summed over the models it
+    rebuilt), its wall time, and the CPU seconds it took in this process, in PostgreSQL and
+    in NATS (which a shared machine distorts far less than the rate)."""
+
+    name: str
+    events: int
+    seconds: float
+    cpu_s: float = 0.0
+    postgres_cpu_s: float = 0.0
+    nats_cpu_s: float = 0.0
+
+
+def server_cpu(bench: Bench) -> tuple[float, float]:
+    """CPU seconds PostgreSQL (the postmaster, its live backends and the ones it has reaped)
+    and NATS have used so far."""
+    import psutil
+
+    used = []
+    for server in (bench.supervisor.postgres, bench.supervisor.nats):
+        pid = None if server is None else server.pid
+        total = 0.0
+        if pid is not None:
+            with contextlib.suppress(psutil.Error):
+                process = psutil.Process(pid)
+                times = process.cpu_times()
+                total = times.user + times.system + times.children_user + times.children_system
+                for child in process.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += child.cpu_times().user + child.cpu_times().system
+        used.append(total)
+    return used[0], used[1]
+
+
+async def rebuild_all(bench: Bench) -> list[Rebuilt]:
     """Rebuild every read model from the streams, each alone, then all together
-    (``rebuild_many``: each stream replayed once into every model reading it): (name, events
-    replayed, seconds), the last row named ``together`` (events summed over the models)."""
+    (``rebuild_many``: each stream replayed once into every model reading it), the last row
+    named ``together`` (events summed over the models)."""
     from contracts import stream_name
-    from projections.rebuild import rebuild, rebuild_many
+    from projections.rebuild import rebuild_many
     from projections.runner import PROJECTIONS
     from services.runtime.messaging import close, connect_admin
 
@@ -304,17 +340,23 @@ async def rebuild_all(bench: Bench) -> list[tuple[str, int, float]]:
     try:
         js = nc.jetstream()
         results = []
-        for projection in PROJECTIONS:
+        runs = [[projection] for projection in PROJECTIONS] + [list(PROJECTIONS)]
+        for run in runs:
             events = 0
-            for service in projection.sources():
-                events += (await js.stream_info(stream_name(service))).state.messages
+            for projection in run:
+                for service in projection.sources():
+                    events += (await js.stream_info(stream_name(service))).state.messages
+            pg_before, nats_before = server_cpu(bench)
+            cpu_before = time.process_time()
             started = time.perf_counter()
-            await rebuild(js, pool, projection.name)
-            results.append((projection.name, events, time.perf_counter() - started))
-        started = time.perf_counter()
-        await rebuild_many(js, pool, [projection.name for projection in PROJECTIONS])
-        together = sum(events for _, events, _ in results)
-        results.append(("together", together, time.perf_counter() - started))
+            await rebuild_many(js, pool, [projection.name for projection in run])
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu_before
+            pg_after, nats_after = server_cpu(bench)
+            name = run[0].name if len(run) == 1 else "together"
+            results.append(
+                Rebuilt(name, events, seconds, cpu, pg_after - pg_before, nats_after - nats_before)
+            )
         return results
     finally:
         await pool.close()
@@ -768,7 +810,7 @@ def run_reads(
     load = os.getloadavg()[0]
     bench = start(with_gateway=True, gateway_workers=workers[0])
     # (events, gateway processes, figures, read models rebuilt)
-    sizes: list[tuple[int, int, dict[str, Load], list[tuple[str, int, float]]]] = []
+    sizes: list[tuple[int, int, dict[str, Load], list[Rebuilt]]] = []
     replicated_s = 0.0
     plans: list[tuple[int, dict[str, str]]] = []
     try:
@@ -844,8 +886,18 @@ def _cell(load: Load) -> str:
     return f"{load.rate:,.0f}/s p50 {load.p50_ms:.1f} p99 {load.p99_ms:.1f}{cpu}"
 
 
-def _rebuilt(rebuilt: list[tuple[str, int, float]]) -> str:
-    return ", ".join(f"{name} {events / s:,.0f} ev/s" for name, events, s in rebuilt if events)
+def _rebuilt(rebuilt: list[Rebuilt]) -> str:
+    return ", ".join(
+        f"{row.name} {row.events / row.seconds:,.0f} ev/s" for row in rebuilt if row.events
+    )
+
+
+def _cpu_per(row: Rebuilt) -> str:
+    per = 10_000 / max(1, row.events)
+    return (
+        f", CPU {row.cpu_s * per:.2f} / {row.postgres_cpu_s * per:.2f} /"
+        f" {row.nats_cpu_s * per:.2f} s"
+    )
 
 
 def run_rebuild(*, events: int = 100_000, keep: bool = False) -> int:
@@ -869,16 +921,23 @@ def run_rebuild(*, events: int = 100_000, keep: bool = False) -> int:
         f"  raw COPY of the timeline's rows               {copied / copy_s:>10,.0f} rows/s"
         f" ({copied:,} rows)"
     )
-    alone = [row for row in rebuilt if row[0] != "together"]
-    total_events = sum(e for _, e, _ in alone)
-    total_s = sum(s for _, _, s in alone)
-    for name, n, seconds in alone:
-        if n:
-            print(f"  rebuild {name:37}{n / seconds:>10,.0f} events/s ({n:,} in {seconds:.1f} s)")
+    alone = [row for row in rebuilt if row.name != "together"]
+    total_events = sum(row.events for row in alone)
+    total_s = sum(row.seconds for row in alone)
+    for row in alone:
+        if row.events:
+            print(
+                f"  rebuild {row.name:37}{row.events / row.seconds:>10,.0f} events/s"
+                f" ({row.events:,} in {row.seconds:.1f} s){_cpu_per(row)}"
+            )
     print(f"  rebuild, every read model one by one{'':10}{total_events / total_s:>10,.0f} events/s")
-    for _, n, seconds in (row for row in rebuilt if row[0] == "together"):
+    for row in (row for row in rebuilt if row.name == "together"):
         print(
-            f"  rebuild, every read model together{'':12}{n / seconds:>10,.0f} events/s"
-            f" ({n:,} in {seconds:.1f} s)\n"
+            f"  rebuild, every read model together{'':12}{row.events / row.seconds:>10,.0f}"
+            f" events/s ({row.events:,} in {row.seconds:.1f} s){_cpu_per(row)}"
         )
+    print(
+        "  (CPU: this process / PostgreSQL / NATS, seconds per 10,000 events replayed, counted"
+        " once per model)\n"
+    )
     return 0

@@ -22,12 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import json
 import logging
 import re
 import time
 import zlib
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -36,14 +34,15 @@ from typing import Any, cast
 import asyncpg
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
 
 from contracts import CloudEvent, Payload, stream_name
+from projections.pathway import projector as pathway
+from projections.pipeline import PipelinedTracker
 from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.timeline import projector as timeline
-from services.runtime.consumer import ConsumerLoop, Delivery, positions
+from services.runtime.consumer import ConsumerLoop, positions
 from services.runtime.projection_base import Handler
 
 log = logging.getLogger(__name__)
@@ -181,6 +180,11 @@ class ShadowHandler:
     async def committed(self, events: list[CloudEvent]) -> None:
         await self.inner.committed(events)
 
+    def forget(self) -> None:
+        forget = getattr(self.inner, "forget", None)
+        if forget is not None:
+            forget()
+
 
 class ReplayLoop(ConsumerLoop):
     """The rebuild's consumer: the projector's loop with a cheaper way to read the stream.
@@ -188,11 +192,11 @@ class ReplayLoop(ConsumerLoop):
     - no acks: its consumer has ``AckPolicy.NONE`` (the shadow's positions in the database
       are its cursor, as they are the live projector's; after a transient failure or a
       stalled fetch it recreates the consumer after the committed sequence);
-    - a stream, not a fetch per batch: it keeps pull requests for up to ``window`` messages
-      outstanding on one inbox, so the server delivers the next batches while the current
-      one is applied; it asks only for messages the consumer has pending (each request is
-      filled at once), and a status message (a request that expired, a consumer that went
-      away) makes it start over at the cursor;
+    - no waiting for new messages: its pull window (``services.runtime.pull.PullWindow``,
+      shared with the live projector) asks only for messages the consumer has pending, up to
+      ``window`` outstanding, so each request is filled at once and the server delivers the
+      next batches while the current one is applied; a request that ends short (expired,
+      the consumer went away) makes it start over at the cursor;
     - each message is decoded as it arrives (while the loop waits for the database to write
       the batch before), not when its batch is applied;
     - no tracing span per event (a replay of history continues no caller's trace, and a
@@ -200,134 +204,28 @@ class ReplayLoop(ConsumerLoop):
     """
 
     acks = False
+    follow = False
     #: how long a pull request may wait on the server (it is filled at once unless the
     #: stream lost messages in between; then the loop resets at the cursor)
     request_expires = 30.0
-
-    def __init__(self, *, window: int | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.window = window or 4 * self.batch_size
-        self._queue: deque[Msg] = deque()
-        self._arrived = asyncio.Event()
-        self._credit = 0  # messages asked for and not yet received
-        self._available = 0  # messages pending on the consumer not yet asked for
-        self._stalled = False
-        self._inbox = ""
-        self._decoded: dict[int, Delivery | str] = {}  # by id() of the queued message
-
-    @property
-    def _next_subject(self) -> str:
-        prefix = getattr(self.js, "_prefix", "$JS.API")
-        return f"{prefix}.CONSUMER.MSG.NEXT.{self.stream}.{self.durable}"
-
-    async def reset_cursor(self) -> None:
-        """(Re)create the consumer (``AckPolicy.NONE``) right after the committed sequence
-        and a subscription to a new inbox for its messages."""
-        if self._sub is not None:
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
-        self._queue.clear()
-        self._decoded.clear()
-        self._credit = self._available = 0
-        self._stalled = False
-        with contextlib.suppress(NotFoundError):
-            await self.js.delete_consumer(self.stream, self.durable)
-        committed = await self.tracker.committed_seq()
-        start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
-        if committed:
-            start = {
-                "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
-                "opt_start_seq": committed + 1,
-            }
-        config = ConsumerConfig(
-            name=self.durable,
-            durable_name=self.durable,
-            ack_policy=AckPolicy.NONE,
-            max_deliver=-1,
-            filter_subject=self.filter_subject,
-            **start,
-        )
-        info = await self.js.add_consumer(self.stream, config)
-        self._available = int(info.num_pending or 0)
-        nc = self.js._nc
-        self._inbox = nc.new_inbox()
-        self._sub = await nc.subscribe(self._inbox, cb=self._received)
-        self._needs_reset = False
-
-    async def _received(self, msg: Msg) -> None:
-        if not msg.data and msg.headers and msg.headers.get("Status"):
-            # a request ended short (expired, consumer deleted, ...): start over at the cursor
-            log.warning(
-                "%s: pull request ended: %s %s",
-                self.durable,
-                msg.headers.get("Status"),
-                msg.headers.get("Description", ""),
-            )
-            self._stalled = True
-        else:
-            self._credit -= 1
-            self._queue.append(msg)
-            self._decoded[id(msg)] = super()._decode(msg)
-        self._arrived.set()
-
-    def _decode(self, msg: Msg) -> Delivery | str:
-        """The delivery decoded when ``msg`` arrived (see :meth:`_received`)."""
-        found = self._decoded.pop(id(msg), None)
-        return super()._decode(msg) if found is None else found
-
-    async def _request(self) -> None:
-        """Ask for pending messages until ``window`` are outstanding."""
-        want = min(self.window - self._credit - len(self._queue), self._available)
-        if want < min(self.batch_size, self._available) or want <= 0:
-            return
-        self._available -= want
-        self._credit += want
-        body = json.dumps({"batch": want, "expires": int(self.request_expires * 1e9)})
-        await self.js._nc.publish(self._next_subject, body.encode(), reply=self._inbox)
-
-    async def _refresh(self) -> None:
-        """Learn how many messages the consumer has pending (new ones since it was made)."""
-        info = await self.js.consumer_info(self.stream, self.durable)
-        self._available = int(info.num_pending or 0)
-
-    async def num_pending(self) -> int:
-        if self._sub is None or self._needs_reset:
-            await self.reset_cursor()
-        if self._queue or self._credit:
-            return len(self._queue) + self._credit
-        await self._refresh()
-        return self._available
-
-    async def fetch(self, timeout: float) -> list[Msg]:
-        if self._needs_reset or self._sub is None:
-            await self.reset_cursor()
-        if not self._queue and not self._credit and not self._available:
-            await self._refresh()
-        await self._request()
-        if not self._queue:
-            if self._stalled or not self._credit:
-                self._needs_reset = self._stalled
-                return []
-            self._arrived.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._arrived.wait(), timeout)
-            if not self._queue:
-                return []  # still asked for: a request that cannot be filled ends in a status
-        n = min(self.batch_size, len(self._queue))
-        msgs = [self._queue.popleft() for _ in range(n)]
-        await self._request()
-        return msgs
 
     @contextlib.contextmanager
     def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
         yield None
 
 
+#: persons whose pathway rows a replay keeps across its batches (about 2 kB each)
+PATHWAY_KEPT = 10_000
+
+
 def _handler(projection: Projection) -> Handler:
     if projection.name == timeline.NAME:
         # the live projector's lock is taken once, by the swap, not by every replayed batch
         return timeline.TimelineProjection(lock=False)
+    if projection.name == pathway.NAME:
+        # the replay is the only writer of the (new, empty) shadow tables: what it wrote stands
+        # in for what it would read back (projections/pipeline.py)
+        return pathway.PathwayProjection(keep=PATHWAY_KEPT, fresh=True)
     return cast(Handler, projection.handler())
 
 
@@ -366,6 +264,12 @@ class FanOutHandler:
     async def committed(self, events: list[CloudEvent]) -> None:
         for handler in self.handlers:
             await handler.committed(events)
+
+    def forget(self) -> None:
+        for handler in self.handlers:
+            forget = getattr(handler, "forget", None)
+            if forget is not None:
+                forget()
 
 
 class SharedReplayLoop(ReplayLoop):
@@ -508,15 +412,22 @@ async def _rebuild(
             with contextlib.suppress(NotFoundError):
                 await js.delete_consumer(stream_name(service), durable)
             kind = SharedReplayLoop if len(readers) > 1 else ReplayLoop
+            tracker = PipelinedTracker(
+                js=js,
+                stream=stream_name(service),
+                pool=pool,
+                schema=SCHEMA,
+                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
+                position_name=shadow_positions,
+                source=service,
+                consumer=durable,
+            )
             replay = kind(
                 js=js,
-                pool=pool,
                 stream=stream_name(service),
                 source=service,
                 durable=durable,
-                position_name=shadow_positions,
-                handler=handlers[0] if len(handlers) == 1 else FanOutHandler(handlers),
-                schema=SCHEMA,
+                tracker=tracker,
                 batch_size=batch_size,
             )
             await replay.setup()
@@ -531,12 +442,15 @@ async def _rebuild(
             "rebuild of %s: set up in %.2f s, replayed %s events in %.2f s, switched in %.2f s",
             "+".join(shadows),
             ready - started,
-            sum(loop.stats.applied + loop.stats.duplicates for loop in loops),
+            sum(loop.stats.applied + loop.stats.duplicates - _rolled_back(loop) for loop in loops),
             replayed - ready,
             time.perf_counter() - replayed,
         )
     finally:
         for loop in loops:
+            if isinstance(loop.tracker, PipelinedTracker):
+                with contextlib.suppress(Exception):
+                    await loop.tracker.finish()
             with contextlib.suppress(Exception):
                 await js.delete_consumer(loop.stream, loop.durable)
         for projection in projections:
@@ -656,10 +570,26 @@ async def _drop_shadow(pool: asyncpg.Pool, names: dict[str, str]) -> None:
 
 
 async def _drain(loops: list[ConsumerLoop]) -> None:
+    """Replay each stream to its end, then wait for its last batch to commit (a batch whose
+    write failed is applied again from the cursor); the switch's catch-up then applies each
+    batch in its own transaction, without the pipeline."""
     for loop in loops:
-        while await loop.num_pending() > 0:
-            if await loop.poll(timeout=0.5) == 0:
-                await asyncio.sleep(0.05)
+        while True:
+            while await loop.num_pending() > 0:
+                if await loop.poll(timeout=0.5) == 0:
+                    await asyncio.sleep(0.05)
+            tracker = loop.tracker
+            if not isinstance(tracker, PipelinedTracker):
+                break
+            if await tracker.finish():
+                tracker.pipelined = False
+                break
+            loop._needs_reset = True  # start over at the committed cursor
+
+
+def _rolled_back(loop: ConsumerLoop) -> int:
+    tracker = loop.tracker
+    return tracker.rolled_back if isinstance(tracker, PipelinedTracker) else 0
 
 
 __all__ = [

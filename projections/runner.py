@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,12 @@ def durable_names() -> list[tuple[str, str]]:
     ]
 
 
+def linger() -> float:
+    """How long a live loop waits, after the first message that ends an idle wait, for more
+    before applying (``HUB_PROJECTOR_LINGER_MS``, default 0: at once)."""
+    return max(0.0, float(os.environ.get("HUB_PROJECTOR_LINGER_MS", "0"))) / 1000.0
+
+
 async def consumers_for(
     projection: Projection, js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
 ) -> list[ConsumerLoop]:
@@ -77,6 +84,7 @@ async def consumers_for(
             handler=projection.handler(),
             schema=SCHEMA,
             batch_size=batch_size,
+            linger=linger(),
         )
         await loop.setup()
         loops.append(loop)

@@ -7,6 +7,7 @@ naturalisation is evaluated from these rows at query time (``readiness(asOf:)``)
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, cast
@@ -109,6 +110,26 @@ _UPSERT_PERSON = (
 PERIOD_COLUMNS = ("person_id", "position", "kind", "start_on", "end_on", "paragraph", "continues")
 
 Row = dict[str, Any]
+_ABSENT = object()
+#: a person's id as the batch keys it: the canonical text of the UUID (hashed and compared in
+#: C, and encoded by asyncpg from text)
+Pid = str
+_PIDS: dict[str, Pid] = {}
+
+
+def person_key(person: str) -> Pid:
+    """``person`` in its canonical form (``str(UUID(person))``; ValueError if it is none)."""
+    key = _PIDS.get(person)
+    if key is None:
+        key = str(UUID(person))
+        if len(_PIDS) >= 100_000:
+            _PIDS.clear()
+        _PIDS[person] = key
+    return key
+
+
+#: persons a replay remembers having met (with ``Batch.fresh``; about 100 bytes each)
+MET_LIMIT = 1_000_000
 
 
 @dataclass
@@ -119,39 +140,67 @@ class Batch:
     here), and the dated facts (certificates, assessments, ...) begun in the batch. One
     statement per table per batch instead of several per event. :meth:`prefetch` reads the
     rows and periods of a batch's persons in one statement each before the batch is applied
-    (else each person's are read when first needed)."""
+    (else each person's are read when first needed).
+
+    With ``keep`` (a replay, which alone writes its tables: ``projections/pipeline.py``) the
+    rows and periods of up to ``keep`` persons stay after a batch is written, as the next
+    batches would read them back, and are not read again; with ``fresh`` too (the tables were
+    empty when the replay began) a person the replay has not met has no rows, so nothing is
+    read for them either. :meth:`forget` drops what was kept (a batch rolled back)."""
 
     #: the person rows read or created in this batch (None: the person has no row)
-    persons: dict[UUID, Row | None] = field(default_factory=dict)
+    persons: dict[Pid, Row | None] = field(default_factory=dict)
     #: the persons whose row changed
-    dirty: set[UUID] = field(default_factory=set)
+    dirty: set[Pid] = field(default_factory=set)
     #: (person, position) -> (since, stage)
-    history: dict[tuple[UUID, int], tuple[date, str]] = field(default_factory=dict)
+    history: dict[tuple[Pid, int], tuple[date, str]] = field(default_factory=dict)
     #: the ``since`` of the stored history rows at ``arrival``, per person (the last word)
-    arrival_since: dict[UUID, date] = field(default_factory=dict)
+    arrival_since: dict[Pid, date] = field(default_factory=dict)
     #: (person, milestone) -> reached on (the first word counts, as ``DO NOTHING`` keeps it)
-    milestones: dict[tuple[UUID, str], date] = field(default_factory=dict)
+    milestones: dict[tuple[Pid, str], date] = field(default_factory=dict)
     #: each touched person's periods of stay by position (read once per batch)
-    periods: dict[UUID, dict[int, Row]] = field(default_factory=dict)
+    periods: dict[Pid, dict[int, Row]] = field(default_factory=dict)
     #: the periods (person, position) begun or changed in this batch
-    changed_periods: set[tuple[UUID, int]] = field(default_factory=set)
+    changed_periods: set[tuple[Pid, int]] = field(default_factory=set)
     #: the history keys at ``arrival`` per person (what :meth:`PersonPath.arrived` moves)
-    arrivals: dict[UUID, list[tuple[UUID, int]]] = field(default_factory=dict)
+    arrivals: dict[Pid, list[tuple[Pid, int]]] = field(default_factory=dict)
     #: dated facts waiting to be inserted: (table, columns) -> rows
     facts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = field(default_factory=dict)
+    #: how many persons' rows and periods stay after a batch (0: none)
+    keep: int = 0
+    #: the tables held nothing when the first batch began, and every batch since was written
+    #: by this one (with ``keep``): a person not in ``met`` has no rows
+    fresh: bool = False
+    #: every person of a batch so far (with ``keep`` and ``fresh``)
+    met: set[Pid] = field(default_factory=set)
 
     def clear(self) -> None:
         self.arrivals.clear()
         self.facts.clear()
-        self.periods.clear()
         self.changed_periods.clear()
-        self.persons.clear()
         self.dirty.clear()
         self.history.clear()
         self.arrival_since.clear()
         self.milestones.clear()
+        if not self.keep:
+            self.periods.clear()
+            self.persons.clear()
+            return
+        for kept in (self.persons, self.periods):
+            if len(kept) > self.keep:  # the persons met longest ago go first
+                for pid in list(itertools.islice(kept, len(kept) - self.keep)):
+                    del kept[pid]
 
-    async def person(self, conn: asyncpg.Connection, pid: UUID) -> Row | None:
+    def forget(self) -> None:
+        """Drop the rows and periods kept from earlier batches (they may not be committed)."""
+        self.clear()
+        self.persons.clear()
+        self.periods.clear()
+        # ``met`` stays: a person it misses still has no rows (a superset of them is fine)
+
+    async def person(self, conn: asyncpg.Connection, pid: Pid) -> Row | None:
+        if pid not in self.persons and self.fresh:
+            self._recall([pid])
         if pid not in self.persons:
             found = await conn.fetchrow(
                 f"SELECT {', '.join(PERSON_COLUMNS)} FROM projections.pathway_persons"
@@ -161,8 +210,10 @@ class Batch:
             self.persons[pid] = dict(found) if found is not None else None
         return self.persons[pid]
 
-    async def prefetch(self, conn: asyncpg.Connection, pids: list[UUID]) -> None:
+    async def prefetch(self, conn: asyncpg.Connection, pids: list[Pid]) -> None:
         """Read the person rows and periods of ``pids`` not read yet, one statement each."""
+        if self.keep:
+            self._recall(pids)
         rows = [pid for pid in dict.fromkeys(pids) if pid not in self.persons]
         if rows:
             self.persons.update(dict.fromkeys(rows))
@@ -171,7 +222,7 @@ class Batch:
                 " WHERE person_id = ANY($1::uuid[])",
                 rows,
             ):
-                self.persons[found["person_id"]] = dict(found)
+                self.persons[str(found["person_id"])] = dict(found)
         periods = [pid for pid in dict.fromkeys(pids) if pid not in self.periods]
         if periods:
             for pid in periods:
@@ -181,7 +232,26 @@ class Batch:
                 " WHERE person_id = ANY($1::uuid[])",
                 periods,
             ):
-                self.periods[found["person_id"]][found["position"]] = dict(found)
+                self.periods[str(found["person_id"])][found["position"]] = dict(found)
+
+    def _recall(self, pids: list[Pid]) -> None:
+        """With ``keep``: the persons kept become the latest met (the last to go); with
+        ``fresh``, those never met have no rows (nothing to read)."""
+        for pid in dict.fromkeys(pids):
+            row = self.persons.pop(pid, _ABSENT)
+            if row is not _ABSENT:
+                self.persons[pid] = cast("Row | None", row)
+            periods = self.periods.pop(pid, None)
+            if periods is not None:
+                self.periods[pid] = periods
+            if self.fresh and pid not in self.met:
+                if len(self.met) >= MET_LIMIT:  # too many to remember: read them back
+                    self.fresh = False
+                    self.met.clear()
+                    continue
+                self.met.add(pid)
+                self.persons.setdefault(pid, None)
+                self.periods.setdefault(pid, {})
 
     async def write_facts(self, conn: asyncpg.Connection) -> None:
         """Insert the dated facts waiting (before a statement that reads or changes them)."""
@@ -194,7 +264,9 @@ class Batch:
             )
         self.facts.clear()
 
-    async def periods_of(self, conn: asyncpg.Connection, pid: UUID) -> dict[int, Row]:
+    async def periods_of(self, conn: asyncpg.Connection, pid: Pid) -> dict[int, Row]:
+        if pid not in self.periods and self.fresh:
+            self._recall([pid])
         if pid not in self.periods:
             rows = await conn.fetch(
                 f"SELECT {', '.join(PERIOD_COLUMNS)} FROM projections.pathway_periods"
@@ -260,7 +332,7 @@ class PersonPath:
     row, stage history, milestones and periods through the batch's cache)."""
 
     conn: asyncpg.Connection
-    pid: UUID
+    pid: Pid
     position: int
     batch: Batch
 
@@ -707,17 +779,23 @@ class PathwayProjection(NoHooks):
     The persons' rows, stage history and milestones of a batch are kept in :class:`Batch`
     and written in :meth:`flush`."""
 
-    def __init__(self) -> None:
-        self._batch = Batch()
+    def __init__(self, *, keep: int = 0, fresh: bool = False) -> None:
+        """``keep``, ``fresh``: for a replay into tables it alone writes (see :class:`Batch`);
+        the live projector keeps nothing across its batches."""
+        self._batch = Batch(keep=keep, fresh=fresh and keep > 0)
 
     async def begin(self, conn: asyncpg.Connection) -> None:
-        self._batch.clear()  # a rolled-back attempt leaves nothing behind
+        self._batch.clear()  # a rolled-back attempt leaves nothing behind (see ``forget``)
+
+    def forget(self) -> None:
+        """A batch was rolled back: drop what was kept across batches (with ``keep``)."""
+        self._batch.forget()
 
     async def apply(self, conn: asyncpg.Connection, event: CloudEvent, payload: Payload) -> None:
         person = getattr(payload, "person_id", None)
         if person is None:
             return
-        path = PersonPath(conn, UUID(person), event.sourceposition, self._batch)
+        path = PersonPath(conn, person_key(person), event.sourceposition, self._batch)
         await on_event(path, event, payload)
 
     async def prepare(
@@ -729,7 +807,7 @@ class PathwayProjection(NoHooks):
             person = getattr(payload, "person_id", None)
             if person is not None:
                 try:
-                    pids.append(UUID(person))
+                    pids.append(person_key(person))
                 except ValueError:  # apply says what is wrong with it
                     continue
         await self._batch.prefetch(conn, pids)

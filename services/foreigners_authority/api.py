@@ -101,7 +101,8 @@ INDEX_SWEEP_SECONDS = 600.0
 def register_search(server: CommandServer, app: ForeignersAuthority) -> None:
     """Serve ``hub.cmd.foreigners_authority.search_persons``: the authority's search by
     family and given name, birth date or AZR number over the blind index. The terms arrive
-    sealed (the declaration's personal fields); the answer holds person ids only. At start,
+    sealed (the declaration's personal fields); the answer holds person ids only. New files'
+    tokens are written by the index writer's thread from now on (index_writer.py); at start,
     and then every ``INDEX_SWEEP_SECONDS``, files without tokens are indexed."""
     declaration = commands.SEARCH_PERSONS
 
@@ -122,4 +123,5 @@ def register_search(server: CommandServer, app: ForeignersAuthority) -> None:
         return {"person_ids": [str(p) for p in found]}
 
     server.route(declaration.name, declaration.payload, handle, declaration)
+    app.start_index_writer()
     server.schedule(INDEX_SWEEP_SECONDS, lambda: app.index_unindexed_files(), SYSTEM_CONTEXT)

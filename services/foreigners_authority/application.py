@@ -36,6 +36,7 @@ from services.foreigners_authority.domain import (
     inbound_id,
     legacy_inbound_id,
 )
+from services.foreigners_authority.index_writer import IndexWriter
 from services.runtime.context import CommandContext, current_context, use_context
 from services.runtime.erasure import refuse_if_erased
 from services.runtime.eventstore import META_ATTRIBUTE, HubApplication
@@ -111,6 +112,15 @@ class SearchTerms:
 
 
 @dataclass(frozen=True)
+class _SealedIdentity:
+    """A new file's searchable values as stored (ciphertext), waiting for the index writer."""
+
+    names_enc: str
+    birth_date_enc: str
+    azr_number_enc: str
+
+
+@dataclass(frozen=True)
 class Receipt:
     """The answer to an inbound message: accepted, duplicate, or rejected with reasons."""
 
@@ -151,6 +161,9 @@ class ForeignersAuthority(HubApplication):
         #: the blind index of names, birth dates and AZR numbers (search_index.py); none in a
         #: process without the vault master key (the relay) or off PostgreSQL
         self.search_index: search_index.SearchIndex | None = None
+        #: writes new files' tokens off the command's path (index_writer.py); it writes at
+        #: once until :meth:`start_index_writer` starts its thread (the command server does)
+        self.index_writer: IndexWriter[_SealedIdentity] | None = None
         recorder = self.recorder
         if vault.holds_master_key and isinstance(recorder, PostgresAggregateRecorder):
             self.search_index = search_index.SearchIndex(
@@ -160,12 +173,14 @@ class ForeignersAuthority(HubApplication):
             )
             if strtobool(self.env.get("CREATE_TABLE") or "y"):
                 self.search_index.setup()
+            self.index_writer = IndexWriter(self.search_index, self._unsealed)
 
     # -- the blind index ------------------------------------------------------------------
     def save(self, *objs: Any, **kwargs: Any) -> Any:
-        """Save, then keep the blind index in step with the saved files: a new file's tokens,
-        a transferred file's authority. A failure there does not fail the command (its events
-        are stored): the start-up job (:meth:`index_unindexed_files`) adds what is missing."""
+        """Save, then keep the blind index in step with the saved files: a new file is handed
+        to the index writer (its tokens are written off the command's path), a transferred
+        file's tokens are moved. A failure there does not fail the command (its events are
+        stored): the index job (:meth:`index_unindexed_files`) adds what is missing."""
         opened: list[ResidenceFile] = []
         moved: dict[UUID, str] = {}
         for obj in objs:
@@ -177,22 +192,50 @@ class ForeignersAuthority(HubApplication):
                 elif isinstance(pending, ResidenceFile.CaseFileTransferred):
                     moved[obj.id] = obj.abh_id
         recordings = super().save(*objs, **kwargs)
-        index = self.search_index
-        if index is not None and (opened or moved):
+        writer = self.index_writer
+        if writer is not None and (opened or moved):
             try:
-                index.index([(f.id, f.abh_id, self._identity(f)) for f in opened])
-                index.move({p: a for p, a in moved.items() if p not in {f.id for f in opened}})
-            except Exception as error:  # the events are stored; the start-up job catches up
+                writer.submit(
+                    [
+                        (
+                            f.id,
+                            f.abh_id,
+                            _SealedIdentity(f.names_enc, f.birth_date_enc, f.azr_number_enc),
+                        )
+                        for f in opened
+                    ]
+                )
+                writer.move({p: a for p, a in moved.items() if p not in {f.id for f in opened}})
+            except Exception as error:  # the events are stored; the index job catches up
                 log.warning("search index: not updated now (%s)", type(error).__name__)
         return recordings
 
-    def _identity(self, file: ResidenceFile) -> search_index.Identity:
-        names = json.loads(self.vault.decrypt(file.id, "names", file.names_enc))
+    def start_index_writer(self) -> None:
+        """Write new files' tokens on the index writer's thread from now on (the command
+        server calls it; :meth:`close` stops it after writing what is waiting)."""
+        if self.index_writer is not None:
+            self.index_writer.start()
+
+    def close(self) -> None:
+        if self.index_writer is not None:
+            try:
+                self.index_writer.stop()
+            except Exception as error:  # left to the index job at the next start
+                log.warning("search index: not written at close (%s)", type(error).__name__)
+        super().close()
+
+    def _unsealed(self, person_id: UUID, sealed: _SealedIdentity) -> search_index.Identity:
+        names = json.loads(self.vault.decrypt(person_id, "names", sealed.names_enc))
         return search_index.Identity(
             family_name=names["family"],
             given_names=names["given"],
-            birth_date=self.vault.decrypt(file.id, "birth_date", file.birth_date_enc),
-            azr_number=self.vault.decrypt(file.id, "azr_number", file.azr_number_enc),
+            birth_date=self.vault.decrypt(person_id, "birth_date", sealed.birth_date_enc),
+            azr_number=self.vault.decrypt(person_id, "azr_number", sealed.azr_number_enc),
+        )
+
+    def _identity(self, file: ResidenceFile) -> search_index.Identity:
+        return self._unsealed(
+            file.id, _SealedIdentity(file.names_enc, file.birth_date_enc, file.azr_number_enc)
         )
 
     def search_persons(self, terms: SearchTerms) -> list[UUID]:
@@ -214,6 +257,8 @@ class ForeignersAuthority(HubApplication):
             raise InvalidValue("name a family name, a birth date or an AZR number", "familyName")
         if search_index.GIVEN_NAME in tokens and search_index.FAMILY_NAME not in tokens:
             raise InvalidValue("a search by given name needs the family name too", "familyName")
+        if self.index_writer is not None:  # first what is waiting: a file saved is found
+            self.index_writer.drain()
         found = index.find(tokens, terms.authority, min(terms.limit, search_index.MAX_RESULTS))
         return search_index.without(found, self.vault.withdrawn_many(found))
 
@@ -243,7 +288,11 @@ class ForeignersAuthority(HubApplication):
                     files.append((person_id, file.abh_id, self._identity(file)))
                 except PersonalDataUnavailable:  # erased meanwhile, or no key: nothing to find
                     skipped.add(person_id)
-            index.index(files)
+            if self.index_writer is not None:
+                with self.index_writer.writing():
+                    index.index(files)
+            else:
+                index.index(files)
             skipped |= set(ids) - {f[0] for f in files} - skipped
             done += len(files)
             if not files:
@@ -253,8 +302,8 @@ class ForeignersAuthority(HubApplication):
         """Erase the person's data (services/runtime/erasure.py), then delete their tokens
         from the search index in the same step (a repeated erasure deletes what is left)."""
         outcome = super().erase_person(person_id, ground, rule)
-        if self.search_index is not None:
-            self.search_index.forget(person_id)
+        if self.index_writer is not None:  # also drops a file of theirs still waiting
+            self.index_writer.forget(person_id)
         return outcome
 
     def register_arrival(self, command: RegisterArrival) -> CommandResult:

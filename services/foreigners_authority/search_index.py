@@ -176,32 +176,55 @@ class SearchIndex:
         statement; never for a person whose data was erased here. A file's tokens are
         written together, so a file has all of them or none (then the index job adds them).
 
+        The statement locks the persons' vault rows (``FOR SHARE``) and writes only for those
+        with a key not erased: an erasure (which updates that row) running meanwhile either
+        waits for this commit, and its deletion of the tokens then sees these rows, or is
+        committed first, and then this statement leaves the person out. So no token is
+        written after a person's erasure, whichever process writes it.
+
         The statement's commit does not wait for its WAL flush (as the vault's new keys): the
         index is derived data, and a write lost in a crash is rebuilt by the index job
-        (``index_unindexed_files``); a round trip and an fsync fewer per opened file."""
-        if not files:
+        (``index_unindexed_files``); a round trip and an fsync fewer per batch."""
+        statement = self.index_statement(files)
+        if statement is None:
             return
+        with self._datastore.get_connection() as connection:  # autocommit: one statement
+            connection.execute(*statement)
+
+    def index_statement(
+        self, files: Sequence[tuple[UUID, str, Identity]]
+    ) -> tuple[sql.Composed, tuple[Any, ...]] | None:
+        """The statement (and its parameters) :meth:`index` runs; None for no files."""
+        if not files:
+            return None
         persons, authorities, kinds, tokens = [], [], [], []
-        for person_id, authority, identity in files:
+        for person_id, authority, identity in sorted(files, key=lambda f: f[0]):
             for kind, token in self.tokens.of_identity(identity):
                 persons.append(person_id)
                 authorities.append(authority)
                 kinds.append(kind)
                 tokens.append(token)
-        with self._datastore.get_connection() as connection:  # autocommit: one statement
-            connection.execute(
-                sql.SQL(
-                    "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
-                    " INSERT INTO {index} (person_id, authority, kind, token, key_id)"
-                    " SELECT t.p, t.a, t.k, t.t, %s FROM relaxed,"
-                    " unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[]) AS t(p, a, k, t)"
-                    " WHERE NOT EXISTS (SELECT 1 FROM {keys} WHERE person_id = t.p"
-                    " AND erased_at IS NOT NULL)"
-                    " ON CONFLICT (person_id, kind, token) DO UPDATE"
-                    " SET authority = excluded.authority, key_id = excluded.key_id"
-                ).format(index=self._table(), keys=self._table("person_keys")),
-                (self.tokens.key_id, persons, authorities, kinds, tokens),
-            )
+        query = sql.SQL(
+            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true)),"
+            " live AS (SELECT k.person_id FROM {keys} k, relaxed"
+            " WHERE k.person_id = ANY(%s::uuid[]) AND k.erased_at IS NULL"
+            " ORDER BY k.person_id FOR SHARE OF k)"
+            " INSERT INTO {index} (person_id, authority, kind, token, key_id)"
+            " SELECT t.p, t.a, t.k, t.t, %s"
+            " FROM unnest(%s::uuid[], %s::text[], %s::text[], %s::bytea[]) AS t(p, a, k, t)"
+            " JOIN live ON live.person_id = t.p"
+            " ON CONFLICT (person_id, kind, token) DO UPDATE"
+            " SET authority = excluded.authority, key_id = excluded.key_id"
+        ).format(index=self._table(), keys=self._table("person_keys"))
+        params = (
+            sorted({f[0] for f in files}),
+            self.tokens.key_id,
+            persons,
+            authorities,
+            kinds,
+            tokens,
+        )
+        return query, params
 
     def move(self, moves: Mapping[UUID, str]) -> None:
         """The files in ``moves`` are now held by the authority each maps to."""

@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -49,13 +50,21 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from nats.js.errors import NotFoundError
+from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_subject
 from services.runtime import telemetry
 from services.runtime.database import check_identifier
 from services.runtime.messaging import wait_for_dead_letter_stream, wait_for_service_stream
-from services.runtime.projection_base import Handler, ReadModelTracker, ensure_positions_table
+from services.runtime.projection_base import (
+    Handler,
+    ReadModelTracker,
+    ensure_positions_table,
+    stream_sequence,
+)
+from services.runtime.pull import PullWindow
 
 __all__ = [
     "TRANSIENT_ERRORS",
@@ -65,6 +74,7 @@ __all__ = [
     "Delivery",
     "Handler",
     "PoisonMessage",
+    "SharedDecodes",
     "SpanFactory",
     "Tracker",
     "TransientFailure",
@@ -190,6 +200,96 @@ async def dead_letter(js: JetStreamContext, msg: Msg, consumer: str, reason: str
     log.warning("%s: dead-lettered stream seq %s: %s", consumer, meta.sequence.stream, reason)
 
 
+#: A message decoded: its envelope and payload, or why it is poison.
+Decoded = tuple[CloudEvent, Payload] | str
+
+
+def _decode(data: bytes) -> Decoded:
+    try:
+        return REGISTRY.decode(data)
+    except ContractError as error:
+        return error.reason
+
+
+class SharedDecodes:
+    """Each stream message decoded once per process, for every running loop on its stream.
+
+    The projector reads most streams with two durable consumers (the authority's: timeline
+    and pathway; case management's: timeline and case views, ...), each decoding every
+    message. Here the first of them to get a message (by stream and sequence) decodes it
+    (``REGISTRY.decode``: the envelope and the validated payload, or why it is poison) and
+    keeps the result until each other running reader of that stream has taken it, at most
+    ``limit`` entries (the oldest go first: a reader far behind decodes for itself). A kept
+    result is used only for the same bytes, so a stream deleted and made again (its
+    sequences restart) is decoded anew. The results are frozen models, shared read-only.
+    """
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._readers: Counter[str] = Counter()
+        self._kept: OrderedDict[tuple[str, int], tuple[bytes, Decoded, int]] = OrderedDict()
+
+    def join(self, stream: str) -> None:
+        self._readers[stream] += 1
+
+    def leave(self, stream: str) -> None:
+        self._readers[stream] -= 1
+        if self._readers[stream] <= 0:
+            del self._readers[stream]
+            for key in [key for key in self._kept if key[0] == stream]:
+                del self._kept[key]
+
+    def decode(self, stream: str, msg: Msg) -> Decoded:
+        others = self._readers[stream] - 1
+        if others <= 0:
+            return _decode(msg.data)
+        key = (stream, stream_sequence(msg))
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] == msg.data:
+            data, decoded, waiting = kept
+            if waiting <= 1:
+                del self._kept[key]
+            else:
+                self._kept[key] = (data, decoded, waiting - 1)
+            return decoded
+        decoded = _decode(msg.data)
+        self._kept[key] = (msg.data, decoded, others)
+        if len(self._kept) > self.limit:
+            self._kept.popitem(last=False)
+        return decoded
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+#: The process's shared decodes (every running loop with a pull window uses it).
+DECODES = SharedDecodes()
+
+
+class CurrentSpan:
+    """``span`` current while the block runs, then ended: what ``start_as_current_span``
+    does (an exception is recorded on the span and sets its status to error), without the
+    two generator-based context managers it wraps around every span."""
+
+    __slots__ = ("_span", "_token")
+
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+        self._token: object = None
+
+    def __enter__(self) -> trace.Span:
+        self._token = otel_context.attach(trace.set_span_in_context(self._span))
+        return self._span
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
+        otel_context.detach(self._token)  # type: ignore[arg-type]
+        span = self._span
+        if isinstance(error, Exception) and span.is_recording():
+            span.record_exception(error)
+            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        span.end()
+
+
 class ConsumerLoop:
     """Runs one durable pull consumer on one source service's stream (see the module doc).
 
@@ -200,10 +300,23 @@ class ConsumerLoop:
     A subclass whose consumer needs no acks (``AckPolicy.NONE``, as the rebuild's replay:
     the database is its cursor) sets ``acks = False``: messages are then neither acked nor
     nak'ed, and a transient failure recreates the consumer after the committed sequence.
+
+    When the database is the cursor (a projection), the loop reads its consumer through a
+    :class:`~services.runtime.pull.PullWindow` (pull requests for up to ``window`` messages
+    kept outstanding on one inbox, each message decoded as it arrives; ``follow``: the
+    requests wait on the server for new messages) instead of nats-py's ``fetch``; a window
+    that stalls (a request ended by the server, or forgotten by a restarted one) makes the
+    loop start over at the cursor. A policy (its consumer's ack floor is its cursor, one
+    message in flight) keeps nats-py's ``fetch``.
     """
 
     #: Whether messages are acked and nak'ed (False for a consumer with ``AckPolicy.NONE``).
     acks = True
+    #: Whether the window's requests wait for new messages (live) or ask only for the
+    #: messages the consumer has pending (a replay of what is there).
+    follow = True
+    #: How long a pull request of the window waits on the server (None: ``fetch_timeout``).
+    request_expires: float | None = None
 
     @property
     def ack_all(self) -> bool:
@@ -234,6 +347,8 @@ class ConsumerLoop:
         nak_delay: float = 2.0,
         max_nak_delay: float = 60.0,
         fetch_timeout: float = 2.0,
+        window: int | None = None,
+        linger: float = 0.0,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -267,6 +382,24 @@ class ConsumerLoop:
         self._needs_reset = False
         self._failures = 0  # consecutive transient failures, for the backoff
         self._stop: asyncio.Event | None = None
+        self._window: PullWindow[Delivery | str] | None = None
+        if self.tracker.database_cursor:
+            self._window = PullWindow(
+                js,
+                stream,
+                self.durable,
+                batch_size=batch_size,
+                window=window or 4 * batch_size,
+                follow=self.follow,
+                expires=self.request_expires or fetch_timeout,
+                decode=self._decode_now,
+                linger=linger,
+            )
+
+    @property
+    def _decoded(self) -> dict[int, Delivery | str]:
+        """The window's messages decoded on arrival and not yet handed out, by ``id()``."""
+        return self._window.decoded if self._window is not None else {}
 
     async def setup(self) -> None:
         """Wait for the streams (provisioned beforehand), create the tracker's tables, and the
@@ -286,6 +419,8 @@ class ConsumerLoop:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
             self._sub = None
+        if self._window is not None:
+            await self._window.close()
         start: dict[str, Any] = {"deliver_policy": DeliverPolicy.ALL}
         if self.tracker.database_cursor:
             with contextlib.suppress(NotFoundError):
@@ -296,30 +431,61 @@ class ConsumerLoop:
                     "deliver_policy": DeliverPolicy.BY_START_SEQUENCE,
                     "opt_start_seq": committed + 1,
                 }
+        acks: dict[str, Any] = {"ack_policy": AckPolicy.NONE}
+        if self.acks:
+            acks = {
+                "ack_policy": AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT,
+                "ack_wait": 60,
+                "max_ack_pending": self.max_ack_pending,
+            }
         config = ConsumerConfig(
             name=self.durable,  # a named create carries the filter: NATS can restrict it
             durable_name=self.durable,
-            ack_policy=AckPolicy.ALL if self.ack_all else AckPolicy.EXPLICIT,
-            ack_wait=60,
             max_deliver=-1,
-            max_ack_pending=self.max_ack_pending,
             filter_subject=self.filter_subject,
+            **acks,
             **start,
         )
-        await self.js.add_consumer(self.stream, config)  # creates it, or updates the existing
-        self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
+        info = await self.js.add_consumer(self.stream, config)  # creates it, or updates it
+        if self._window is not None:
+            await self._window.open(available=int(info.num_pending or 0))
+        else:
+            self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self._needs_reset = False
 
+    @property
+    def _ready(self) -> bool:
+        if self._window is not None:
+            return self._window.is_open and not self._window.stalled
+        return self._sub is not None
+
     async def num_pending(self) -> int:
-        info = await self._sub.consumer_info()
-        return int(info.num_pending) + int(info.num_ack_pending)
+        if self._needs_reset or not self._ready:
+            await self.reset_cursor()
+        window = self._window
+        if window is not None and not window.follow:
+            if window.queue or window.credit:
+                return len(window.queue) + window.credit
+            await self._refresh()
+            return window.available
+        info = await self.js.consumer_info(self.stream, self.durable)
+        queued = len(window.queue) if window is not None else 0
+        return max(int(info.num_pending) + int(info.num_ack_pending), queued)
+
+    async def _refresh(self) -> None:
+        """Learn how many messages the consumer has pending (new ones since it was made)."""
+        assert self._window is not None
+        info = await self.js.consumer_info(self.stream, self.durable)
+        self._window.available = int(info.num_pending or 0)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set; a fetch or a backoff pause is abandoned at once."""
-        if self._sub is None:
+        if not self._ready:
             await self.setup()
         self._stop = stop
         stopper = asyncio.create_task(stop.wait())
+        if self._window is not None:
+            DECODES.join(self.stream)
         try:
             while not stop.is_set():
                 fetch = asyncio.create_task(self.fetch(self.fetch_timeout))
@@ -340,12 +506,22 @@ class ConsumerLoop:
                         log.exception("%s: consumer failed; retrying", self.durable)
                     await self._pause(self._next_delay())
         finally:
+            if self._window is not None:
+                DECODES.leave(self.stream)
             stopper.cancel()
             self._stop = None
 
     async def fetch(self, timeout: float) -> list[Msg]:
-        if self._needs_reset or self._sub is None:
+        if self._needs_reset or not self._ready:
             await self.reset_cursor()
+        window = self._window
+        if window is not None:
+            if not window.follow and not (window.queue or window.credit or window.available):
+                await self._refresh()
+            taken = await window.take(timeout)
+            if window.stalled:
+                self._needs_reset = True
+            return taken
         try:
             msgs: list[Msg] = await self._sub.fetch(self.batch_size, timeout=timeout)
         except (TimeoutError, nats.errors.TimeoutError):
@@ -359,11 +535,23 @@ class ConsumerLoop:
         return len(msgs)
 
     def _decode(self, msg: Msg) -> Delivery | str:
-        """The delivery, or why it is poison."""
-        try:
-            event, payload = REGISTRY.decode(msg.data)
-        except ContractError as error:
-            return error.reason
+        """The delivery, or why it is poison (decoded when it arrived, if it came through
+        the window)."""
+        if self._window is not None:
+            found = self._window.pop_decoded(msg)
+            if found is not None:
+                return found
+        return self._decode_now(msg)
+
+    def _decode_now(self, msg: Msg) -> Delivery | str:
+        """The delivery, or why it is poison (decoded once for all running loops on the
+        stream: :class:`SharedDecodes`)."""
+        decoded = (
+            DECODES.decode(self.stream, msg) if self._window is not None else _decode(msg.data)
+        )
+        if isinstance(decoded, str):
+            return decoded
+        event, payload = decoded
         if source_key(event) != self.source:
             return f"event of {event.source} on the stream of {self.source}"
         return msg, event, payload
@@ -465,17 +653,19 @@ class ConsumerLoop:
         return handled
 
     def _span(self, msg: Msg, event: CloudEvent) -> AbstractContextManager[object]:
-        """The event's consumer span, current while it is applied: the tracer's own context
-        manager, without a generator around it (this runs for every event)."""
-        return self._tracer.start_as_current_span(
-            self._span_name,
-            context=telemetry.extract(msg.headers),
-            kind=trace.SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": event.type,
-                "hub.source_position": event.sourceposition,
-            },
+        """The event's consumer span, current while it is applied (this runs for every
+        event: the SDK's span, made current and ended by :class:`CurrentSpan`)."""
+        return CurrentSpan(
+            self._tracer.start_span(
+                self._span_name,
+                context=telemetry.extract(msg.headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": event.type,
+                    "hub.source_position": event.sourceposition,
+                },
+            )
         )
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:

@@ -76,13 +76,23 @@ def _default_propagation() -> bool:
     return False
 
 
+#: the last plain ``traceparent`` read directly and its context (consecutive events of one
+#: command or one inbound batch carry the same one; a Context is immutable)
+_last_plain: tuple[str, Context] | None = None
+
+
 def extract(headers: Mapping[str, str] | None) -> Context:
     """The trace context in ``headers``. A plain version-00 ``traceparent`` (no
     ``tracestate``, no ``baggage``) under the default propagator is read directly, to the
-    same context the propagator gives (every consumed event asks): anything else goes to
-    the propagator."""
+    same context the propagator gives (every consumed event asks; the same one as the call
+    before is not read again): anything else goes to the propagator."""
+    global _last_plain
     if headers and "tracestate" not in headers and "baggage" not in headers:
-        match = _TRACEPARENT.fullmatch(headers.get("traceparent") or "")
+        traceparent = headers.get("traceparent") or ""
+        last = _last_plain
+        if last is not None and last[0] == traceparent and _default_propagation():
+            return last[1]
+        match = _TRACEPARENT.fullmatch(traceparent)
         if match is not None and _default_propagation():
             trace_id, span_id = int(match[1], 16), int(match[2], 16)
             if trace_id and span_id:
@@ -92,7 +102,9 @@ def extract(headers: Mapping[str, str] | None) -> Context:
                     is_remote=True,
                     trace_flags=trace.TraceFlags(int(match[3], 16)),
                 )
-                return trace.set_span_in_context(trace.NonRecordingSpan(span_context), Context())
+                context = trace.set_span_in_context(trace.NonRecordingSpan(span_context), Context())
+                _last_plain = (traceparent, context)
+                return context
     return propagate.extract(dict(headers or {}))
 
 

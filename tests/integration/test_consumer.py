@@ -114,7 +114,7 @@ async def test_a_message_redelivered_after_its_ack_was_lost_changes_nothing(
         await js.publish(SUBJECT, encode_event(entry_event(position)))
     loop = timeline_loop(js, pool)
     await loop.setup()
-    msgs = await loop._sub.fetch(3, timeout=2)
+    msgs = await loop.fetch(timeout=2)
 
     await loop._apply_batch([(m, *REGISTRY.decode(m.data)) for m in msgs])
     # the process dies before acking: the server redelivers everything

@@ -165,15 +165,17 @@ def story(a: str, b: str, c: str) -> list[Payload]:
 
 
 async def project(
-    pool: asyncpg.Pool, batch_size: int, *, prepare: bool = False
+    pool: asyncpg.Pool, batch_size: int, *, prepare: bool = False, keep: int = 0
 ) -> dict[str, list[tuple[Any, ...]]]:
     """Apply the story for fresh persons in batches of ``batch_size`` events (one transaction
     each, as the projector's loop does) and read back every pathway table, the persons
     numbered by their order in the story. ``prepare``: each batch's persons are read at once
-    first (``PathwayProjection.prepare``, as the projector's loop calls it)."""
+    first (``PathwayProjection.prepare``, as the projector's loop calls it). ``keep``: the
+    rows of up to that many persons are kept across batches, as a replay keeps them (and the
+    persons are new, as a replay into empty tables meets them)."""
     persons = [str(uuid.uuid4()) for _ in range(3)]
     events = [(envelope(p, next(_positions)), p) for p in story(*persons)]
-    projection = PathwayProjection()
+    projection = PathwayProjection(keep=keep, fresh=keep > 0)
     async with pool.acquire() as conn:
         for start in range(0, len(events), batch_size):
             async with conn.transaction():
@@ -222,3 +224,20 @@ async def test_a_batch_with_several_events_of_a_person_gives_the_rows_of_one_eve
             # then every table holds the same rows
             for table in TABLES:
                 assert batched[table] == one_by_one[table], (size, prepare, table)
+
+
+async def test_a_replay_keeping_the_persons_rows_across_batches_gives_the_same_rows(
+    pool: asyncpg.Pool,
+) -> None:
+    # given the rows of the story applied one event per batch, reading every row back
+    one_by_one = await project(pool, 1)
+
+    # when a replay keeps what it wrote across its batches instead of reading it back: all
+    # three persons, or fewer than the story has (the one met longest ago is read back)
+    for size in (1, 2, 5, 1000):
+        for keep in (1, 2, 3):
+            kept = await project(pool, size, prepare=True, keep=keep)
+
+            # then every table holds the same rows
+            for table in TABLES:
+                assert kept[table] == one_by_one[table], (size, keep, table)

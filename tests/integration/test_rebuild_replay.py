@@ -14,6 +14,7 @@ from nats.aio.msg import Msg
 
 from contracts import REGISTRY, stream_name
 from projections import rebuild as rebuilding
+from projections.pipeline import PipelinedTracker
 from projections.rebuild import ReplayLoop, rebuild_many, tables
 from projections.runner import PROJECTIONS
 from tests.integration.conftest import InProcessHub
@@ -170,3 +171,49 @@ async def test_a_handler_rejecting_an_event_of_a_shared_replay_rebuilds_one_by_o
     assert [report.projection for report in reports] == ["timeline", "pathway"]
     for name, rows in live.items():
         assert await snapshot(hub, name) == rows, name
+
+
+async def test_a_pipelined_batch_that_fails_to_commit_is_applied_again_from_the_cursor(
+    hub: InProcessHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a history on every stream, with an erasure in it
+    await produce(hub)
+    person = await _person_with_a_case(hub)
+    await produce(hub)
+    erased = await _erase(hub, person["person"])
+    assert "errors" not in erased, erased
+    await _erased_everywhere(hub, person["person"])
+    await produce(hub)
+    await quiet(hub)
+    live = {name: await snapshot(hub, name) for name in NAMES}
+
+    # When every model is rebuilt together in small batches, each written while the next is
+    # applied, and the write of the authority's fourth batch fails (the connection lost
+    # before its commit) while the fifth is being applied
+    write = PipelinedTracker._write
+    writes: list[str] = []
+    failed: list[str] = []
+    trackers: list[PipelinedTracker] = []
+
+    async def failing_write(self: PipelinedTracker, statements: Any, events: Any) -> None:
+        writes.append(self.consumer)
+        if self not in trackers:
+            trackers.append(self)
+        authority = self.consumer.endswith(AUTHORITY)
+        if authority and writes.count(self.consumer) == 4 and not failed:
+            failed.append(self.consumer)
+            raise ConnectionResetError("connection lost before the commit")
+        await write(self, statements, events)
+
+    monkeypatch.setattr(PipelinedTracker, "_write", failing_write)
+    reports = await rebuild_many(hub.js, hub.pool, NAMES, batch_size=3)
+
+    # Then every model equals the live one, row for row, and the failed batch was written
+    # again (one transaction at a time, as the live projector writes)
+    assert failed
+    assert [report.projection for report in reports] == NAMES
+    for name in NAMES:
+        assert await snapshot(hub, name) == live[name], name
+    authority = next(t for t in trackers if t.consumer.endswith(AUTHORITY))
+    assert authority.rolled_back > 0
+    assert not authority.pipelined  # settled for the switch

@@ -49,3 +49,16 @@ def test_a_plain_traceparent_continues_its_trace() -> None:
         True,
         True,
     )
+
+
+def test_the_same_traceparent_twice_is_read_once_to_the_same_context() -> None:
+    headers = {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}
+    first = telemetry.extract(headers)
+    assert telemetry.extract(dict(headers)) is first
+    other = telemetry.extract({"traceparent": f"00-{TRACE}-b7ad6b7169203331-01"})
+    assert other is not first
+    assert trace.get_current_span(other).get_span_context().span_id == 0xB7AD6B7169203331
+    # a traceparent with a tracestate is never taken from the last plain one
+    stated = telemetry.extract({**headers, "tracestate": "vendor=1"})
+    assert stated is not first
+    assert trace.get_current_span(stated).get_span_context().trace_state.get("vendor") == "1"
