@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,14 +82,23 @@ def servers() -> Iterator[Servers]:
             postgres.stop()
 
 
+@contextlib.contextmanager
+def fresh_database(postgres_url: str) -> Iterator[str]:
+    """The name of a fresh, empty database, dropped afterwards."""
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    ensure_database(postgres_url, name)
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(Exception):
+            drop_database(postgres_url, name)
+
+
 @pytest.fixture
 def database(servers: Servers) -> Iterator[str]:
     """The name of a fresh, empty database for this test."""
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    ensure_database(servers.postgres_url, name)
-    yield name
-    with contextlib.suppress(Exception):
-        drop_database(servers.postgres_url, name)
+    with fresh_database(servers.postgres_url) as name:
+        yield name
 
 
 @pytest.fixture
@@ -115,12 +125,18 @@ def settings(servers: Servers, database: str, tmp_path: Path) -> HubSettings:
 async def nats_client(servers: Servers) -> AsyncIterator[object]:
     """An admin connection on a JetStream whose streams are provisioned and empty (nothing
     left by earlier tests)."""
-    from services.runtime.messaging import close, connect_admin, provision_streams
+    from services.runtime.messaging import close, connect_admin
 
     nc = await connect_admin(servers.bus_settings(), "test")
-    js = nc.jetstream()
+    await reset_streams(nc.jetstream())
+    yield nc
+    await close(nc)
+
+
+async def reset_streams(js: Any) -> None:
+    """Delete every stream (and with it every consumer), then provision them empty."""
+    from services.runtime.messaging import provision_streams
+
     for info in await js.streams_info():
         await js.delete_stream(info.config.name)
     await provision_streams(js)
-    yield nc
-    await close(nc)

@@ -250,6 +250,12 @@ class Watcher:
         self._stop.set()
         self._thread.join(30)
 
+    def wait_for(self, traces: set[str], timeout: float) -> None:
+        """Until every one of ``traces`` was received, or ``timeout`` passed."""
+        deadline = time.monotonic() + timeout
+        while not traces <= set(self.received) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
     async def _run(self) -> None:
         import websockets
 
@@ -676,10 +682,17 @@ def settle(hub: ChaosHub, client: Client, timeout: float = 120) -> Evidence:
         busy = busy or bool(behind(evidence))  # every read model, not only the timeline
         if (not pending and not busy) or time.monotonic() > deadline:
             if client.watcher is not None:
-                time.sleep(6)  # a subscriber looks at least every 5s, notified or not
+                # a subscriber looks at least every 5s, notified or not: the live subscription
+                # has up to 6s to receive what it has not yet received (no longer than needed)
+                client.watcher.wait_for(live_expected(client), timeout=6)
                 client.watcher.stop()
             return evidence
         time.sleep(1)
+
+
+def live_expected(client: Client) -> set[str]:
+    """The trace ids the live subscription must receive: every accepted arrival and probe."""
+    return {o.trace_id for o in client.outcomes if o.accepted and o.kind in ("arrival", "probe")}
 
 
 def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: int) -> Report:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import psutil
 import pytest
 
 from gateway.auth import issue_token
-from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY, Servers
+from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY, Servers, fresh_database, reset_streams
 from tests.helpers import arrival_input
 
 pytestmark = pytest.mark.e2e
@@ -124,11 +125,8 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
                 proc.kill()
 
 
-@pytest.fixture
-def hub_on_test_servers(
-    tmp_path: Path, servers: Servers, database: str, nats_client: Any
-) -> Iterator[RunningHub]:
-    env = {
+def env_on_test_servers(servers: Servers, database: str) -> dict[str, str]:
+    return {
         "HUB_POSTGRES_URL": servers.postgres_url,
         "HUB_NATS_URL": servers.nats_url,
         "HUB_NATS_DEV_SECRETS": str(servers.nats_secrets),
@@ -136,7 +134,43 @@ def hub_on_test_servers(
         # the tests' persons must not be erased by the daily retention run in between
         "HUB_RETENTION_EVERY_HOURS": "0",
     }
-    yield from start_hub(tmp_path, env, "--no-demo")
+
+
+@pytest.fixture
+def hub_on_test_servers(
+    tmp_path: Path, servers: Servers, database: str, nats_client: Any
+) -> Iterator[RunningHub]:
+    yield from start_hub(tmp_path, env_on_test_servers(servers, database), "--no-demo")
+
+
+@pytest.fixture(scope="module")
+async def module_bus(servers: Servers) -> None:
+    """Empty, provisioned streams for this module's shared hub (``nats_client`` per test)."""
+    from services.runtime.messaging import close, connect_admin
+
+    nc = await connect_admin(servers.bus_settings(), "test")
+    try:
+        await reset_streams(nc.jetstream())
+    finally:
+        await close(nc)
+
+
+@pytest.fixture(scope="module")
+def shared_hub(
+    tmp_path_factory: pytest.TempPathFactory, servers: Servers, module_bus: None
+) -> Iterator[RunningHub]:
+    """One ``hub up`` (on a fresh database) for the flows that need a running hub and nothing
+    of their own: each flow's data is its own (new cases, gaps, conflicts); starting and
+    stopping the processes is most of such a test's time. After the flows the hub must still
+    stop cleanly on Ctrl-C (exit code 0, no process left): checked when the module is done."""
+    with fresh_database(servers.postgres_url) as database:
+        env = env_on_test_servers(servers, database)
+        with contextlib.contextmanager(start_hub)(
+            tmp_path_factory.mktemp("shared-hub"), env, "--no-demo"
+        ) as hub:
+            hub.wait_until_up()
+            yield hub
+            assert hub.interrupt() == 0
 
 
 def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
@@ -274,7 +308,7 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
 
 
 def test_a_case_runs_from_intake_to_withdrawal_across_processes(
-    hub_on_test_servers: RunningHub,
+    shared_hub: RunningHub,
 ) -> None:
     from tests.integration.case_flow import (
         ACCEPT,
@@ -288,8 +322,7 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
     )
     from tests.integration.case_flow import TIMELINE as CASE_TIMELINE
 
-    hub = hub_on_test_servers
-    hub.wait_until_up()
+    hub = shared_hub  # up (wait_until_up); it is stopped and checked after the module
 
     def as_(role: str, agency: str, subject: str) -> dict[str, str]:
         return {
@@ -379,11 +412,10 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
         "person"
     ]["timeline"]
     assert [e["eventType"].split(".")[2] for e in seen] == ["consent_granted", "consent_withdrawn"]
-    assert hub.interrupt() == 0
 
 
 def test_gaps_and_escalations_reach_the_steering_group_across_processes(
-    hub_on_test_servers: RunningHub,
+    shared_hub: RunningHub,
 ) -> None:
     from tests.integration.test_conflicts_gateway import (
         ESCALATE,
@@ -394,8 +426,7 @@ def test_gaps_and_escalations_reach_the_steering_group_across_processes(
     )
     from tests.integration.test_steering_flow import GAP, GAPS
 
-    hub = hub_on_test_servers
-    hub.wait_until_up()
+    hub = shared_hub  # up (wait_until_up); it is stopped and checked after the module
 
     def as_(role: str, agency: str) -> dict[str, str]:
         return {
@@ -563,4 +594,3 @@ def test_gaps_and_escalations_reach_the_steering_group_across_processes(
         },
         board,
     )
-    assert hub.interrupt() == 0

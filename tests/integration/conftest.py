@@ -113,7 +113,9 @@ async def running_hub(
     services: dict[str, Any] = {}
     for spec in SERVICES.values():
         service_app = build_application(spec, settings, pool_size=3)
-        relay_app = build_application(spec, settings, pool_size=2)
+        # as ``hub run relay`` builds it: on what the service's provisioning just created,
+        # without the vault's key (and without running the DDL a second time)
+        relay_app = build_application(spec, settings, pool_size=2, provision=False, vault_key=False)
         apps += [service_app, relay_app]
         service_nc = await connect_as(spec.name)
         server = CommandServer(service_nc, spec.name, opener=opener_for(settings, spec.name))
