@@ -36,15 +36,19 @@ async def sign_in(client: httpx.AsyncClient, user: str) -> None:
 
 
 async def page_until(
-    client: httpx.AsyncClient, path: str, text: str, tries: int = 60
+    client: httpx.AsyncClient, path: str, *texts: str, seconds: float = 20.0
 ) -> httpx.Response:
-    """The page once it shows ``text`` (the read models follow the commands)."""
-    for _ in range(tries):
+    """The page once it shows every one of ``texts`` (the read models follow the commands,
+    each at its own pace: a page may draw on several)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
         page = await client.get(path)
-        if text in page.text:
+        if all(text in page.text for text in texts):
             return page
+        if asyncio.get_running_loop().time() > deadline:
+            missing = [text for text in texts if text not in page.text]
+            raise AssertionError(f"{path} never showed {missing!r}")
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{path} never showed {text!r}")
 
 
 def as_demo_user(hub: InProcessHub, subject: str, role: str, agency: str) -> dict[str, str]:
@@ -520,7 +524,9 @@ async def test_the_authority_searches_its_persons_and_reads_a_status_history(
             },
         )
         assert "errors" not in granted, granted
-        history = await page_until(client, f"/personen/{person}/verlauf", "§ 24 AufenthG")
+        history = await page_until(
+            client, f"/personen/{person}/verlauf", "§ 24 AufenthG", "Aufenthaltstitel erteilt"
+        )
         assert "Aufenthaltstitel</td>" in history.text
         assert "01.06.2023" in history.text
         assert "Aufenthaltstitel erteilt" in history.text
