@@ -118,15 +118,26 @@ def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
     assert list(app.events.get(other.id)) == []
 
 
-def test_a_save_of_aggregates_and_events_together_takes_the_librarys_path(
+def test_a_save_of_aggregates_and_events_together_stores_them_in_their_order(
     app: ForeignersAuthority,
 ) -> None:
+    # given aggregates and a loose event (as the batch path saves a message's record)
     note = Note(text="aggregate")
     loose = Note(text="event only")
     (created,) = loose.collect_events()
+    later = Note(text="after the event")
 
-    recordings = app.save(note, created, None)
+    # when saved together (the short path), and with a None among them (the library's path)
+    recordings = app.save(note, created, later)
+    other = Note(text="other")
+    (other_created,) = other.collect_events()
+    library = app.save(other_created, None)
 
-    assert [r.domain_event.originator_id for r in recordings] == [note.id, loose.id]
+    # then each is stored in its place
+    assert [r.domain_event.originator_id for r in recordings] == [note.id, loose.id, later.id]
+    positions = [r.notification.id for r in recordings]
+    assert positions == sorted(positions)
     assert app.repository.get(loose.id).text == "event only"
+    assert [r.domain_event.originator_id for r in library] == [other.id]
+    assert app.repository.get(other.id).text == "other"
     assert app.save() == []

@@ -7,7 +7,7 @@ from hashlib import sha1
 from json.encoder import encode_basestring_ascii
 from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate, event, get_topic
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound")
 _PER_SENDER = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound:per-sender")
@@ -72,3 +72,27 @@ class InboundMessage(Aggregate):
         self.message_type = message_type
         self.person_id = person_id
         self.sender = sender
+
+    @classmethod
+    def accepted(
+        cls,
+        *,
+        id: UUID,  # noqa: A002 - as the aggregate's
+        message_id: str,
+        message_type: str,
+        person_id: UUID | None,
+        sender: str,
+    ) -> InboundMessage.Accepted:
+        """The record of an accepted message as the one event creating it records, to be
+        saved as it is: the same event, without building the aggregate around it (a batch
+        records a message for every change, and reads none of them back)."""
+        return cls.Accepted(
+            originator_id=id,
+            originator_version=cls.INITIAL_VERSION,
+            timestamp=cls.Accepted.create_timestamp(),
+            originator_topic=get_topic(cls),
+            message_id=message_id,
+            message_type=message_type,
+            person_id=person_id,
+            sender=sender,
+        )
