@@ -1,6 +1,7 @@
 """The services' event store writes: new events reach the insert function in binary (built in
-one pass, the bytes psycopg's own dumpers make), and a save of aggregates takes the short path; what is stored, the positions and the conflicts are
-those of the library's own path."""
+one pass, the bytes psycopg's own dumpers make), encoded by the services' transcoder, and a
+save of aggregates and events takes the short path; what is stored, the positions and the
+conflicts are those of the library's own path."""
 
 from __future__ import annotations
 
@@ -14,7 +15,12 @@ from psycopg.adapt import PyFormat, Transformer
 
 from services.foreigners_authority.application import ForeignersAuthority
 from services.runtime.context import CommandContext, use_context
-from services.runtime.eventstore import HubApplicationRecorder, binary_event_rows, event_meta
+from services.runtime.eventstore import (
+    HubApplicationRecorder,
+    HubTranscoder,
+    binary_event_rows,
+    event_meta,
+)
 from services.runtime.settings import HubSettings
 from tests.helpers import close_app, foreigners_authority
 
@@ -41,6 +47,7 @@ def test_the_events_are_inserted_in_binary_and_read_back_unchanged(
 ) -> None:
     assert isinstance(app.recorder, HubApplicationRecorder)
     assert app.recorder.datastore.enable_db_functions  # the path of binary_event_rows
+    assert isinstance(app.mapper.transcoder, HubTranscoder)
     assert "%b" in app.recorder.sql_invoke_pg_function_insert_events.as_string(None)
     # given values the text form had to escape: quotes, backslashes, braces, commas,
     # non-ASCII and control characters

@@ -77,7 +77,7 @@ class InboundMessage(Aggregate):
     def accepted(
         cls,
         *,
-        id: UUID,  # noqa: A002 - as the aggregate's
+        id: UUID,
         message_id: str,
         message_type: str,
         person_id: UUID | None,
