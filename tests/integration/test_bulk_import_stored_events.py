@@ -100,9 +100,10 @@ def _stored(app: ForeignersAuthority) -> list[tuple[int, UUID, int, str, bytes]]
 
 
 def _pinned(app: ForeignersAuthority, receipts: list[Receipt]) -> list[str]:
-    """One line a stored event (originator, version, topic, state) and one a receipt, with the person ids
-    named P1, P2, ... in order of appearance, record times as <time> and each ciphertext as
-    <sealed field=clear text> once it decrypts under its person's key and field."""
+    """One line a stored event (originator, version, topic, state) and one a receipt, with the
+    person ids named P1, P2, ... in order of appearance, record times as <time> and each
+    ciphertext as <sealed field=clear text> once it decrypts under its person's key and
+    field."""
     persons: dict[str, str] = {}
 
     def person(hex_id: str) -> str:
@@ -120,9 +121,11 @@ def _pinned(app: ForeignersAuthority, receipts: list[Receipt]) -> list[str]:
         assert not _TOKEN.search(text), "a ciphertext outside the known fields"
         text = _TIMESTAMP.sub('"<time>"', text)
         text = _UUID_HEX.sub(
-            lambda m: f'"_type_":"uuid_hex","_data_":"{person(m.group(1))}"'
-            if UUID(m.group(1)).version == 4
-            else m.group(0),
+            lambda m: (
+                f'"_type_":"uuid_hex","_data_":"{person(m.group(1))}"'
+                if UUID(m.group(1)).version == 4
+                else m.group(0)
+            ),
             text,
         )
         origin = person(originator_id.hex) if originator_id.version == 4 else originator_id.hex

@@ -81,7 +81,7 @@ def test_the_one_pass_rows_are_the_bytes_of_psycopgs_own_binary_dumpers(
     assert isinstance(recorder, HubApplicationRecorder)
     datastore = recorder.datastore
     info = datastore.psycopg_type_adapters[recorder.stored_event_type_name]
-    notes = [Note(text=text) for text in ("a", "Größe \\ \"ü\" 😀", "")]
+    notes = [Note(text=text) for text in ("a", 'Größe \\ "ü" 😀', "")]
     for note in notes:
         note.note({"nested": [1, None, "x"]})
     events = [e for n in notes for e in n.collect_events()]
