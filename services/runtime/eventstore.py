@@ -10,7 +10,7 @@ import struct
 from collections.abc import Sequence
 from datetime import date
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 from uuid import UUID
 
 import orjson
@@ -153,7 +153,7 @@ def binary_event_rows(stored_events: Sequence[StoredEvent], element_oid: int) ->
                 4,
                 _UUID_OID,
                 16,
-                event.originator_id.bytes,
+                cast("UUID", event.originator_id).bytes,
                 _INT8_OID,
                 8,
                 event.originator_version,
@@ -197,14 +197,15 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
             or info is None
             or not all(isinstance(e.originator_id, UUID) for e in stored_events)
         ):
-            return super().insert_events(stored_events, **kwargs)
+            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            return ids
         if self._rows_dumper is None:
             self._rows_dumper = type("RowsDumper", (_EventRowsDumper,), {"oid": info.array_oid})
         rows = binary_event_rows(stored_events, info.oid)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.adapters.register_dumper(EventRows, self._rows_dumper)
             curs.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
-            return [r[self.pg_function_name_insert_events] for r in curs.fetchall()]
+            return [int(r[self.pg_function_name_insert_events]) for r in curs.fetchall()]
 
 
 class HubApplication(Application[UUID]):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from hashlib import sha1
 from json.encoder import encode_basestring_ascii
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
-from eventsourcing.domain import Aggregate, event, get_topic
+from eventsourcing.domain import Aggregate, event
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound")
 _PER_SENDER = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound:per-sender")
@@ -86,13 +87,15 @@ class InboundMessage(Aggregate):
         """The record of an accepted message as the one event creating it records, to be
         saved as it is: the same event, without building the aggregate around it (a batch
         records a message for every change, and reads none of them back)."""
-        return cls.Accepted(
-            originator_id=id,
-            originator_version=cls.INITIAL_VERSION,
-            timestamp=cls.Accepted.create_timestamp(),
-            originator_topic=get_topic(cls),
-            message_id=message_id,
-            message_type=message_type,
-            person_id=person_id,
-            sender=sender,
-        )
+        values: dict[str, Any] = {
+            "originator_id": id,
+            "originator_version": cls.INITIAL_VERSION,
+            "timestamp": cls.Accepted.create_timestamp(),
+            # the library's topic of the class (eventsourcing.utils.construct_topic)
+            "originator_topic": getattr(cls, "TOPIC", f"{cls.__module__}:{cls.__qualname__}"),
+            "message_id": message_id,
+            "message_type": message_type,
+            "person_id": person_id,
+            "sender": sender,
+        }
+        return cls.Accepted(**values)
