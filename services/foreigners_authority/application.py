@@ -543,7 +543,7 @@ class ForeignersAuthority(HubApplication):
             return found
         statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            " WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
         ).format(
             schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
@@ -552,7 +552,8 @@ class ForeignersAuthority(HubApplication):
             recorder.datastore.get_connection() as connection,
             connection.cursor(row_factory=tuple_row) as cursor,
         ):
-            cursor.execute(statement, [unique])
+            # binary both ways: ids as their 16 bytes, states without the hex text
+            cursor.execute(statement, [unique], binary=True)
             rows = cursor.fetchall()
         events: dict[UUID, list[Any]] = {}
         for originator_id, version, topic, state in rows:
