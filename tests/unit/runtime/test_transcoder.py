@@ -96,3 +96,27 @@ def test_what_the_library_refuses_it_refuses_the_same_way() -> None:
             hub.encode(state)
     # a key that is not a string: json turns it into one, so the library's bytes are kept
     assert hub.encode({1: "a", None: "b"}) == library.encode({1: "a", None: "b"})
+
+
+def test_decoding_gives_what_the_library_decodes() -> None:
+    # given the bytes of random states, and texts orjson would read differently
+    library, hub = _both()
+    rng = random.Random(1130)
+    texts = [library.encode({"t": datetime.now(UTC), "v": _value(rng)}) for _ in range(3000)]
+    texts += [
+        b'{"big":123456789012345678901234567890}',
+        b'{"n":NaN,"i":-Infinity}',
+        b'{"s":"\\ud800"}',
+        b'{"a":1,"a":2}',
+        b'{"_type_":"uuid_hex","_data_":"' + uuid4().hex.encode() + b'","x":1}',
+        b'[{"_type_":"date_iso","_data_":"2015-10-14"},{"_type_":"x"}]',
+    ]
+    for text in texts:
+        # when both decode them
+        ours, theirs = hub.decode(text), library.decode(text)
+        # then the values are the same, of the same types
+        assert repr(ours) == repr(theirs)
+    with pytest.raises(TranscodingNotRegisteredError):
+        library.decode(b'{"_type_":"unknown","_data_":1}')
+    with pytest.raises(TranscodingNotRegisteredError):
+        hub.decode(b'{"_type_":"unknown","_data_":1}')
