@@ -488,7 +488,7 @@ class ForeignersAuthority(HubApplication):
         receipts: list[Receipt | None] = [None] * len(forms)
         accepted: dict[UUID, int] = {}  # message key -> index of its accepted message
         changed: dict[UUID, ResidenceFile] = {}
-        records: list[InboundMessage] = []
+        records: list[InboundMessage.Accepted] = []
         caused: dict[int, list[int]] = {}  # index -> ids of its events (not the record's)
         tainted = False
         for index, form in enumerate(forms):
@@ -534,7 +534,7 @@ class ForeignersAuthority(HubApplication):
                     tainted = True  # a change refused half-way: its file is not to be saved
                 receipts[index] = _rejection(form.message_id, error)
                 continue
-            message = InboundMessage(
+            record = InboundMessage.accepted(  # the record's event, saved as it is
                 id=key,
                 message_id=form.message_id,
                 message_type=form.message_type,
@@ -543,11 +543,12 @@ class ForeignersAuthority(HubApplication):
             )
             if base_meta is not None:  # each message's events carry its own correlation
                 meta = {**base_meta, "correlation_id": form.message_id}
-                for domain_event in [*new_events, *message.pending_events]:
+                for domain_event in new_events:
                     object.__setattr__(domain_event, META_ATTRIBUTE, meta)
+                object.__setattr__(record, META_ATTRIBUTE, meta)
             caused[index] = [id(e) for e in new_events]
             changed[file.id] = file
-            records.append(message)
+            records.append(record)
             accepted[key] = index
             receipts[index] = Receipt(form.message_id, "accepted", file.id)
         if tainted:  # never expected of the domain model: then safely, one by one
@@ -591,7 +592,7 @@ class ForeignersAuthority(HubApplication):
             return found
         statement = SQL(
             "SELECT originator_id, originator_version, topic, state FROM {schema}.{table}"
-            " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            " WHERE originator_id = ANY(%b) ORDER BY originator_id, originator_version"
         ).format(
             schema=Identifier(recorder.datastore.schema),
             table=Identifier(recorder.events_table_name),
@@ -600,7 +601,8 @@ class ForeignersAuthority(HubApplication):
             recorder.datastore.get_connection() as connection,
             connection.cursor(row_factory=tuple_row) as cursor,
         ):
-            cursor.execute(statement, [unique])
+            # binary both ways: ids as their 16 bytes, states without the hex text
+            cursor.execute(statement, [unique], binary=True)
             rows = cursor.fetchall()
         events: dict[UUID, list[Any]] = {}
         for originator_id, version, topic, state in rows:

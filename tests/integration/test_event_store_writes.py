@@ -1,6 +1,7 @@
-"""The services' event store writes: new events reach the insert function in binary, and a
-save of aggregates takes the short path; what is stored, the positions and the conflicts are
-those of the library's own path."""
+"""The services' event store writes: new events reach the insert function in binary (built in
+one pass, the bytes psycopg's own dumpers make), encoded by the services' transcoder, and a
+save of aggregates and events takes the short path; what is stored, the positions and the
+conflicts are those of the library's own path."""
 
 from __future__ import annotations
 
@@ -9,11 +10,17 @@ from typing import Any
 
 import pytest
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import RecordConflictError
+from eventsourcing.persistence import RecordConflictError, StoredEvent
+from psycopg.adapt import PyFormat, Transformer
 
 from services.foreigners_authority.application import ForeignersAuthority
 from services.runtime.context import CommandContext, use_context
-from services.runtime.eventstore import HubApplicationRecorder, event_meta
+from services.runtime.eventstore import (
+    HubApplicationRecorder,
+    HubTranscoder,
+    binary_event_rows,
+    event_meta,
+)
 from services.runtime.settings import HubSettings
 from tests.helpers import close_app, foreigners_authority
 
@@ -39,6 +46,8 @@ def test_the_events_are_inserted_in_binary_and_read_back_unchanged(
     app: ForeignersAuthority,
 ) -> None:
     assert isinstance(app.recorder, HubApplicationRecorder)
+    assert app.recorder.datastore.enable_db_functions  # the path of binary_event_rows
+    assert isinstance(app.mapper.transcoder, HubTranscoder)
     assert "%b" in app.recorder.sql_invoke_pg_function_insert_events.as_string(None)
     # given values the text form had to escape: quotes, backslashes, braces, commas,
     # non-ASCII and control characters
@@ -64,6 +73,40 @@ def test_the_events_are_inserted_in_binary_and_read_back_unchanged(
         assert {event_meta(e)["agency"] for e in app.events.get(note.id)} == {"abh-05315"}
 
 
+def test_the_one_pass_rows_are_the_bytes_of_psycopgs_own_binary_dumpers(
+    app: ForeignersAuthority,
+) -> None:
+    # given stored events with awkward topics and states, and the store's composite type
+    recorder = app.recorder
+    assert isinstance(recorder, HubApplicationRecorder)
+    datastore = recorder.datastore
+    info = datastore.psycopg_type_adapters[recorder.stored_event_type_name]
+    notes = [Note(text=text) for text in ("a", 'Größe \\ "ü" 😀', "")]
+    for note in notes:
+        note.note({"nested": [1, None, "x"]})
+    events = [e for n in notes for e in n.collect_events()]
+    stored = [app.mapper.to_stored_event(e) for e in events]
+    stored.append(StoredEvent(notes[0].id, 2**40, "topic ü", b"\x00\xff"))
+
+    # when both make the binary array of them
+    ours = binary_event_rows(stored, info.oid)
+    with datastore.get_connection() as connection:
+        library_rows = [
+            recorder.construct_pg_stored_event(
+                s.originator_id, s.originator_version, s.topic, s.state
+            )
+            for s in stored
+        ]
+        transformer = Transformer(connection)
+        dumper = transformer.get_dumper(library_rows, PyFormat.BINARY)
+        theirs = dumper.dump(library_rows)
+
+    # then the bytes are the same, under the same array type
+    assert dumper.oid == info.array_oid
+    assert theirs is not None
+    assert bytes(ours) == bytes(theirs)
+
+
 def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
     app: ForeignersAuthority,
 ) -> None:
@@ -82,15 +125,26 @@ def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
     assert list(app.events.get(other.id)) == []
 
 
-def test_a_save_of_aggregates_and_events_together_takes_the_librarys_path(
+def test_a_save_of_aggregates_and_events_together_stores_them_in_their_order(
     app: ForeignersAuthority,
 ) -> None:
+    # given aggregates and a loose event (as the batch path saves a message's record)
     note = Note(text="aggregate")
     loose = Note(text="event only")
     (created,) = loose.collect_events()
+    later = Note(text="after the event")
 
-    recordings = app.save(note, created, None)
+    # when saved together (the short path), and with a None among them (the library's path)
+    recordings = app.save(note, created, later)
+    other = Note(text="other")
+    (other_created,) = other.collect_events()
+    library = app.save(other_created, None)
 
-    assert [r.domain_event.originator_id for r in recordings] == [note.id, loose.id]
+    # then each is stored in its place
+    assert [r.domain_event.originator_id for r in recordings] == [note.id, loose.id, later.id]
+    positions = [r.notification.id for r in recordings]
+    assert positions == sorted(positions)
     assert app.repository.get(loose.id).text == "event only"
+    assert [r.domain_event.originator_id for r in library] == [other.id]
+    assert app.repository.get(other.id).text == "other"
     assert app.save() == []

@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 import json
-from uuid import NAMESPACE_URL, UUID, uuid5
+from hashlib import sha1
+from json.encoder import encode_basestring_ascii
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound")
 _PER_SENDER = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound:per-sender")
+_NAMESPACE_BYTES = _NAMESPACE.bytes
+_PER_SENDER_BYTES = _PER_SENDER.bytes
+#: the bits ``uuid5`` clears and sets: the variant (RFC 4122) and the version (5)
+_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_SET = (0x8000 << 48) | (5 << 76)
+_UNKNOWN = SafeUUID.unknown
+
+
+def _uuid5(namespace: bytes, name: str) -> UUID:
+    """``uuid5`` of a namespace's bytes, without the checks of ``UUID.__init__`` (a batch
+    computes two for every message)."""
+    digest = sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
+    value = (int.from_bytes(digest[:16], "big") & _CLEAR) | _SET
+    made = object.__new__(UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", _UNKNOWN)
+    return made
 
 
 def inbound_id(sender: str, message_id: str) -> UUID:
     """The aggregate id of an inbound message: the same sender and message id, the same
     aggregate. Message ids are unique per sending authority only, so the sender is part of
     the key: another authority's message with the same id is another message."""
-    return uuid5(_PER_SENDER, json.dumps([sender, message_id]))
+    if type(sender) is str and type(message_id) is str:  # json.dumps's bytes, made directly
+        name = f"[{encode_basestring_ascii(sender)}, {encode_basestring_ascii(message_id)}]"
+    else:
+        name = json.dumps([sender, message_id])
+    return _uuid5(_PER_SENDER_BYTES, name)
 
 
 def legacy_inbound_id(message_id: str) -> UUID:
     """The key messages were recorded under before keys named the sender (message id only).
     Such a record counts as an earlier message only for the sender it names."""
-    return uuid5(_NAMESPACE, message_id)
+    return _uuid5(_NAMESPACE_BYTES, message_id)
 
 
 class InboundMessage(Aggregate):
@@ -49,3 +73,29 @@ class InboundMessage(Aggregate):
         self.message_type = message_type
         self.person_id = person_id
         self.sender = sender
+
+    @classmethod
+    def accepted(
+        cls,
+        *,
+        id: UUID,
+        message_id: str,
+        message_type: str,
+        person_id: UUID | None,
+        sender: str,
+    ) -> InboundMessage.Accepted:
+        """The record of an accepted message as the one event creating it records, to be
+        saved as it is: the same event, without building the aggregate around it (a batch
+        records a message for every change, and reads none of them back)."""
+        values: dict[str, Any] = {
+            "originator_id": id,
+            "originator_version": cls.INITIAL_VERSION,
+            "timestamp": cls.Accepted.create_timestamp(),
+            # the library's topic of the class (eventsourcing.utils.construct_topic)
+            "originator_topic": getattr(cls, "TOPIC", f"{cls.__module__}:{cls.__qualname__}"),
+            "message_id": message_id,
+            "message_type": message_type,
+            "person_id": person_id,
+            "sender": sender,
+        }
+        return cls.Accepted(**values)
