@@ -183,6 +183,7 @@ class OutboxRelay:
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
         self._parent_of: tuple[str | None, Context] = (None, Context())
+        self._reader: asyncpg.Connection | None = None
 
     @functools.cached_property
     def channel(self) -> str:
@@ -207,6 +208,12 @@ class OutboxRelay:
         if await self.pool.fetchval("SELECT to_regclass($1)", table) is None:
             await self.pool.execute(relay_position_ddl(self.schema))  # not yet provisioned
 
+    @property
+    def _db(self) -> asyncpg.Connection | asyncpg.Pool:
+        """The run's own connection while it runs (only the run's task writes through it),
+        else the pool."""
+        return self._reader if self._reader is not None else self.pool
+
     async def recorded_position(self) -> int:
         value = await self.pool.fetchval(
             f"SELECT notification_id FROM {self.schema}.relay_position WHERE stream = $1",
@@ -215,7 +222,7 @@ class OutboxRelay:
         return int(value or 0)
 
     async def record_position(self, notification_id: int) -> None:
-        await self.pool.execute(
+        await self._db.execute(
             f"INSERT INTO {self.schema}.relay_position (stream, notification_id) VALUES ($1, $2)"
             " ON CONFLICT (stream) DO UPDATE SET notification_id = EXCLUDED.notification_id,"
             " updated_at = now()"
@@ -339,6 +346,16 @@ class OutboxRelay:
         """Publish from the resume position on, woken by the log's NOTIFY (heard on the
         lock's connection): each wake-up reads everything that is there (in batches of
         ``batch_size``, the next one published while the previous one's PubAcks arrive)."""
+        # reads and position records on a connection of their own for the run: through the
+        # pool, each query would cost a second round trip (the pool's reset on release)
+        async with self.pool.acquire() as reader:
+            self._reader = reader
+            try:
+                await self._relay(listener, stop)
+            finally:
+                self._reader = None
+
+    async def _relay(self, listener: asyncpg.Connection, stop: asyncio.Event) -> None:
         start = await self.resume_position()
         self._seen = start
         wakeup = Wakeup()
@@ -408,7 +425,7 @@ class OutboxRelay:
     async def read(self, after: int, limit: int) -> list[tuple[Any, int]]:
         """The next ``limit`` stored events after notification ``after``, decoded, with
         their notification ids (the table lock of every insert makes ids commit in order)."""
-        rows = await self.pool.fetch(self._select, after, limit)
+        rows = await self._db.fetch(self._select, after, limit)
         to_domain_event = self.app.mapper.to_domain_event
         return [
             (
