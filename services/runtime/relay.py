@@ -1,7 +1,10 @@
 """The outbox relay: a service's notification log -> JetStream, exactly once, in order.
 
-The relay follows the service's application sequence (``ApplicationSubscription``, which
-uses LISTEN/NOTIFY), maps each domain event to its contract event and publishes it with
+The relay follows the service's application sequence: it LISTENs for the event store's
+NOTIFY on its lock's connection and, woken, reads every stored event after the last one it saw
+(asyncpg, in the event loop: no reader threads, no polling; the notifications that arrive while
+it publishes, or within ``coalesce`` seconds of the first, are served by one read), maps each
+domain event to its contract event and publishes it with
 ``Nats-Msg-Id = <service>:<notification id>``. Every publish also names the message id it
 must follow (``Nats-Expected-Last-Msg-Id``), so the stream holds the service's events in log
 order and a publish after a gap is refused rather than stored out of order. The relay records
@@ -20,17 +23,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
-import threading
 import time
 import zlib
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 from eventsourcing.application import Application
-from eventsourcing.projection import ApplicationSubscription
+from eventsourcing.persistence import Notification
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NotFoundError
 from opentelemetry import trace
@@ -90,75 +92,39 @@ class InFlight:
     last_notification_id: int
 
 
-class Handoff:
-    """Hands events from the subscription's thread to the event loop, in batches.
+class Wakeup:
+    """A flag the log's NOTIFY raises, awaited by the relay's loop without a task per wait.
 
-    The thread blocks while ``maxsize`` events wait; the loop takes all that are waiting at
-    once, so a backlog is published in large pipelined batches.
-    """
+    ``set`` may be called any number of times before the loop looks: the notifications that
+    arrive meanwhile wake it once (they are coalesced into the next read)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, maxsize: int) -> None:
-        self._loop = loop
-        self._maxsize = maxsize
-        self._items: deque[tuple[Any, int]] = deque()
-        self._cond = threading.Condition()
-        self._ready = asyncio.Event()
-        self._closed = False
-        self._ended = False
+    def __init__(self) -> None:
+        self.flag = False
+        self._waiter: asyncio.Future[None] | None = None
 
-    def fill_from(self, subscription: ApplicationSubscription[Any]) -> None:
-        """Thread body: move every (event, notification id) into the hand-off."""
+    def set(self, *_: object) -> None:
+        self.flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        """Return once the flag is raised, or after ``timeout`` seconds."""
+        if self.flag:
+            return
+        loop = asyncio.get_running_loop()
+        waiter = self._waiter = loop.create_future()
+        timer = loop.call_later(timeout, _resolve, waiter)
         try:
-            for domain_event, tracking in subscription:
-                with self._cond:
-                    while len(self._items) >= self._maxsize and not self._closed:
-                        self._cond.wait(0.5)
-                    if self._closed:
-                        return
-                    was_empty = not self._items
-                    self._items.append((domain_event, tracking.notification_id))
-                if was_empty:
-                    self._wake()
-        except Exception:
-            log.exception("relay reader stopped")
+            await waiter
         finally:
-            self._ended = True
-            self._wake()
+            timer.cancel()
+            self._waiter = None
 
-    def _wake(self) -> None:
-        with contextlib.suppress(RuntimeError):  # loop already closed
-            self._loop.call_soon_threadsafe(self._ready.set)
 
-    async def take(
-        self, limit: int, stop: asyncio.Event, timeout: float | None = None
-    ) -> list[tuple[Any, int]] | None:
-        """Up to ``limit`` waiting events ([] after ``timeout``); None once stopped.
-
-        Raises if the reader thread ended."""
-        if not self._ready.is_set():
-            ready = asyncio.create_task(self._ready.wait())
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({ready, stopped}, timeout=timeout, return_when="FIRST_COMPLETED")
-            ready.cancel()
-            stopped.cancel()
-        if stop.is_set():
-            return None
-        with self._cond:
-            batch = [self._items.popleft() for _ in range(min(limit, len(self._items)))]
-            if not self._items:
-                self._ready.clear()
-            self._cond.notify_all()
-        if not batch and self._ended:
-            raise RuntimeError("event subscription ended")
-        return batch
-
-    def empty(self) -> bool:
-        return not self._items
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 @dataclass
@@ -166,7 +132,7 @@ class RelayStats:
     published: int = 0
     skipped: int = 0
     position: int = 0
-    resubscribed: int = 0
+    missed: int = 0  # idle reads that found events no notification had announced
     leading: bool = False  # holds the relay lock
 
 
@@ -192,6 +158,7 @@ class OutboxRelay:
         lock_retry: float = 1.0,
         lock_check: float = 5.0,
         position_interval: float = 1.0,
+        coalesce: float = 0.002,
     ) -> None:
         self.service = service
         self.app = app
@@ -207,6 +174,7 @@ class OutboxRelay:
         self.lock_check = lock_check
         self.lock_key = relay_lock_key(service)
         self.position_interval = position_interval
+        self.coalesce = coalesce
         self.stats = RelayStats()
         self._acked = 0  # the last notification id the stream has acknowledged
         self._recorded = 0  # the last one written to relay_position by this relay
@@ -215,6 +183,23 @@ class OutboxRelay:
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
         self._parent_of: tuple[str | None, Context] = (None, Context())
+        self._reader: asyncpg.Connection | None = None
+
+    @functools.cached_property
+    def channel(self) -> str:
+        """The event store's NOTIFY channel."""
+        return str(self.app.recorder.channel_name)  # type: ignore[attr-defined]
+
+    @functools.cached_property
+    def _select(self) -> str:
+        recorder: Any = self.app.recorder
+        table = _quoted(recorder.events_table_name)
+        if recorder.datastore.schema:
+            table = f"{_quoted(recorder.datastore.schema)}.{table}"
+        return (
+            "SELECT notification_id, originator_id, originator_version, topic, state"
+            f" FROM {table} WHERE notification_id > $1 ORDER BY notification_id LIMIT $2"
+        )
 
     # -- position -----------------------------------------------------------------------
     async def setup(self) -> None:
@@ -222,6 +207,12 @@ class OutboxRelay:
         table = f"{self.schema}.relay_position"
         if await self.pool.fetchval("SELECT to_regclass($1)", table) is None:
             await self.pool.execute(relay_position_ddl(self.schema))  # not yet provisioned
+
+    @property
+    def _db(self) -> asyncpg.Connection | asyncpg.Pool:
+        """The run's own connection while it runs (only the run's task writes through it),
+        else the pool."""
+        return self._reader if self._reader is not None else self.pool
 
     async def recorded_position(self) -> int:
         value = await self.pool.fetchval(
@@ -231,7 +222,7 @@ class OutboxRelay:
         return int(value or 0)
 
     async def record_position(self, notification_id: int) -> None:
-        await self.pool.execute(
+        await self._db.execute(
             f"INSERT INTO {self.schema}.relay_position (stream, notification_id) VALUES ($1, $2)"
             " ON CONFLICT (stream) DO UPDATE SET notification_id = EXCLUDED.notification_id,"
             " updated_at = now()"
@@ -338,7 +329,7 @@ class OutboxRelay:
         try:
             while not leave.is_set():
                 try:
-                    await self._run_once(leave)
+                    await self._run_once(lock, leave)
                     backoff = 0.2
                 except asyncio.CancelledError:
                     raise
@@ -351,61 +342,106 @@ class OutboxRelay:
             leave.set()
             await watcher
 
-    async def _run_once(self, stop: asyncio.Event) -> None:
+    async def _run_once(self, listener: asyncpg.Connection, stop: asyncio.Event) -> None:
+        """Publish from the resume position on, woken by the log's NOTIFY (heard on the
+        lock's connection): each wake-up reads everything that is there (in batches of
+        ``batch_size``, the next one published while the previous one's PubAcks arrive)."""
+        # reads and position records on a connection of their own for the run: through the
+        # pool, each query would cost a second round trip (the pool's reset on release)
+        async with self.pool.acquire() as reader:
+            self._reader = reader
+            try:
+                await self._relay(listener, stop)
+            finally:
+                self._reader = None
+
+    async def _relay(self, listener: asyncpg.Connection, stop: asyncio.Event) -> None:
         start = await self.resume_position()
         self._seen = start
-        handoff = Handoff(asyncio.get_running_loop(), maxsize=self.batch_size * 4)
-        subscription = self.subscribe(start)
-        reader = threading.Thread(
-            target=handoff.fill_from, args=(subscription,), daemon=True, name="relay-reader"
-        )
-        reader.start()
+        wakeup = Wakeup()
+        wakeup.flag = True  # read what is already there
+        stopping = asyncio.ensure_future(stop.wait())
+        stopping.add_done_callback(wakeup.set)
+        await listener.add_listener(self.channel, wakeup.set)
         in_flight: InFlight | None = None
         try:
             while not stop.is_set():
-                batch = await handoff.take(self.batch_size, stop, timeout=self.idle_check)
-                if batch is None:
-                    break
-                if not batch:
-                    await self.record_acked()  # idle: bring the recorded position up to date
-                    if await self.missed_notification():
-                        break  # resubscribe from the resume position
+                if not wakeup.flag:
+                    if in_flight is not None:
+                        # nothing new yet: settle the acks, then look again
+                        await self.settle(in_flight)
+                        in_flight = None
+                        continue
+                    await wakeup.wait(self.idle_check)
+                    if stop.is_set():
+                        break
+                    if not wakeup.flag:
+                        # idle: bring the recorded position up to date, and read anyway (a
+                        # notification sent while the connection was busy or down is lost)
+                        await self.record_acked()
+                        seen = self._seen
+                        in_flight = await self._read_and_publish(wakeup)
+                        if in_flight is not None:
+                            log.info(
+                                "%s relay: the log went past %s without a notification heard",
+                                self.service,
+                                seen,
+                            )
+                            self.stats.missed += 1
+                            wakeup.flag = True  # read on at once: more may follow
+                        continue
+                    if self.coalesce > 0:
+                        # let the notifications that follow closely join this read
+                        await asyncio.sleep(self.coalesce)
+                        if stop.is_set():
+                            break
+                published = await self._read_and_publish(wakeup)
+                if published is None:
                     continue
-                self._seen = batch[-1][1]
-                # Publish this batch while the previous one's PubAcks arrive.
-                published = await self.publish(batch)
                 if in_flight is not None:
                     await self.settle(in_flight)
                 in_flight = published
-                if handoff.empty():
-                    await self.settle(in_flight)
-                    in_flight = None
             if in_flight is not None:
                 await self.settle(in_flight)
             await self.record_acked()
         finally:
-            subscription.stop()
-            handoff.close()
-            await asyncio.to_thread(reader.join, 5)
+            stopping.remove_done_callback(wakeup.set)
+            stopping.cancel()
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(self.channel, wakeup.set)
 
-    def subscribe(self, after: int) -> ApplicationSubscription[Any]:
-        return ApplicationSubscription(self.app, gt=after)
+    async def _read_and_publish(self, wakeup: Wakeup) -> InFlight | None:
+        """Read the next batch after the last seen notification and publish it; returns its
+        PubAcks to settle, or None when there was nothing to read."""
+        wakeup.flag = False  # a notification from here on wakes the loop again
+        batch = await self.read(self._seen, self.batch_size)
+        if not batch:
+            return None
+        if len(batch) >= self.batch_size:
+            wakeup.flag = True  # there may be more
+        self._seen = batch[-1][1]
+        return await self.publish(batch)
 
-    async def missed_notification(self) -> bool:
-        """Idle with events in the log we have not seen? (A LISTEN/NOTIFY subscription
-        misses an insert that commits between its first select and its LISTEN, and any
-        notification sent while its connection is down.)"""
-        newest = await asyncio.to_thread(self.app.recorder.max_notification_id)
-        if newest is not None and newest > self._seen:
-            log.info(
-                "%s relay: log is at %s but only %s arrived; resubscribing",
-                self.service,
-                newest,
-                self._seen,
+    async def read(self, after: int, limit: int) -> list[tuple[Any, int]]:
+        """The next ``limit`` stored events after notification ``after``, decoded, with
+        their notification ids (the table lock of every insert makes ids commit in order)."""
+        rows = await self._db.fetch(self._select, after, limit)
+        to_domain_event = self.app.mapper.to_domain_event
+        return [
+            (
+                to_domain_event(
+                    Notification(
+                        id=row[0],
+                        originator_id=row[1],
+                        originator_version=row[2],
+                        topic=row[3],
+                        state=row[4],
+                    )
+                ),
+                row[0],
             )
-            self.stats.resubscribed += 1
-            return True
-        return False
+            for row in rows
+        ]
 
     async def publish(self, batch: list[tuple[Any, int]]) -> InFlight:
         """Publish a batch pipelined; returns the PubAck futures to settle."""
@@ -496,6 +532,10 @@ def fail_refused_publishes(js: JetStreamContext) -> JetStreamContext:
     js._handle_async_reply = handle  # type: ignore[method-assign]
     js._hub_fails_refused = True  # type: ignore[attr-defined]
     return js
+
+
+def _quoted(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:

@@ -154,7 +154,8 @@ async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.E
     )
     nc = await connect(settings, f"{spec.name}-relay", user=f"{spec.name}_relay")
     js = nc.jetstream()
-    pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=2)
+    # the relay lock's connection (which also LISTENs), the run's reader, one for the rest
+    pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=3)
     relay = OutboxRelay(service=spec.name, app=app, mapper=spec.mapper(app), js=js, pool=pool)
     log.info("%s relay: running", spec.name)
     try:

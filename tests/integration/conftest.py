@@ -104,7 +104,8 @@ async def running_hub(
         connections.append(nc)
         return nc
 
-    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=12)
+    # each relay holds two connections while it leads (its lock, which LISTENs, and its reader)
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=16)
     stop = asyncio.Event()
     apps: list[Any] = []
     servers: list[CommandServer] = []

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -211,35 +212,13 @@ async def test_killing_the_relay_process_mid_burst_loses_and_duplicates_nothing(
         close_app(app)
 
 
-class DeafSubscription:
-    """Yields what is already in the log, then hears no notification (as when an insert
-    commits between the subscription's first select and its LISTEN)."""
+class DeafRelay(OutboxRelay):
+    """Listens on a channel nobody notifies: hears no notification at all (as when one is
+    sent while its connection is busy or down)."""
 
-    def __init__(self, app: Any, gt: int) -> None:
-        self._events = [
-            (app.mapper.to_domain_event(n), type("T", (), {"notification_id": n.id})())
-            for n in app.recorder.select_notifications(start=gt + 1, limit=1000)
-        ]
-        self._stopped = asyncio.Event()
-        self._stop_flag = False
-
-    def __iter__(self) -> Any:
-        yield from self._events
-        while not self._stop_flag:
-            time.sleep(0.01)
-
-    def stop(self) -> None:
-        self._stop_flag = True
-
-
-class RelayWithDeafFirstSubscription(OutboxRelay):
-    subscriptions = 0
-
-    def subscribe(self, after: int) -> Any:
-        RelayWithDeafFirstSubscription.subscriptions += 1
-        if RelayWithDeafFirstSubscription.subscriptions == 1:
-            return DeafSubscription(self.app, after)
-        return super().subscribe(after)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.channel = "nobody_notifies_this"
 
 
 async def test_events_whose_notification_was_missed_are_still_published(
@@ -249,7 +228,7 @@ async def test_events_whose_notification_was_missed_are_still_published(
     try:
         await asyncio.to_thread(register, app, 1)
         js = nats_client.jetstream()
-        relay = RelayWithDeafFirstSubscription(
+        relay = DeafRelay(
             service="foreigners_authority",
             app=app,
             mapper=SPEC.integration(app),
@@ -257,7 +236,6 @@ async def test_events_whose_notification_was_missed_are_still_published(
             pool=pool,
             idle_check=0.2,
         )
-        RelayWithDeafFirstSubscription.subscriptions = 0
         stop = asyncio.Event()
         task = asyncio.create_task(relay.run(stop))
         while relay.stats.position < 3:
@@ -269,7 +247,7 @@ async def test_events_whose_notification_was_missed_are_still_published(
         await task
 
         assert await stream_msg_ids(js) == expected_ids(6)
-        assert relay.stats.resubscribed == 1
+        assert relay.stats.missed == 1
     finally:
         close_app(app)
 
@@ -518,4 +496,100 @@ async def test_a_message_the_relay_did_not_publish_does_not_stall_it(
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+        close_app(app)
+
+
+class CountingRelay(OutboxRelay):
+    """Counts its reads of the log and the wake-ups it heard."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reads: list[int] = []  # how many events each non-empty read found
+
+    async def read(self, after: int, limit: int) -> list[tuple[Any, int]]:
+        batch = await super().read(after, limit)
+        if batch:
+            self.reads.append(len(batch))
+        return batch
+
+
+async def test_a_burst_arriving_while_the_relay_waits_is_published_once_in_order_in_few_reads(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    js = nats_client.jetstream()
+    relay = CountingRelay(
+        service="foreigners_authority",
+        app=app,
+        mapper=SPEC.integration(app),
+        js=js,
+        pool=pool,
+        coalesce=0.3,  # long, so that the whole burst arrives within the first wait
+        idle_check=3600,  # only notifications wake it
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: relay.stats.leading, what="the relay to lead")
+        await asyncio.sleep(0.2)  # it waits for a notification
+
+        def burst() -> int:
+            with ThreadPoolExecutor(4) as pool_:
+                return max(pool_.map(lambda _: register(app, 5), range(4)))
+
+        last = await asyncio.to_thread(burst)  # 20 commands, 20 commits, 20 notifications
+        await eventually(lambda: relay.stats.position >= last, what="the burst")
+
+        assert await stream_msg_ids(js) == expected_ids(60)
+        assert relay.stats.published == 60
+        assert sum(relay.reads) == 60
+        assert len(relay.reads) < 20  # the notifications were served by fewer reads
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        close_app(app)
+
+
+async def test_a_stop_during_the_coalescing_wait_loses_and_duplicates_nothing(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    app = foreigners_authority(settings)
+    js = nats_client.jetstream()
+    options: dict[str, Any] = {"coalesce": 1.0, "idle_check": 3600}
+    relay = CountingRelay(
+        service="foreigners_authority",
+        app=app,
+        mapper=SPEC.integration(app),
+        js=js,
+        pool=pool,
+        **options,
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        first = await asyncio.to_thread(register, app, 1)
+        await eventually(lambda: relay.stats.position >= first, what="the first arrival")
+        last = await asyncio.to_thread(register, app, 3)
+        await asyncio.sleep(0.3)  # heard, and waiting for more before it reads
+        stop.set()
+        await asyncio.wait_for(task, 10)
+
+        assert await stream_msg_ids(js) == expected_ids(first)  # the rest was not read yet
+        assert await relay.recorded_position() == first
+
+        successor = CountingRelay(
+            service="foreigners_authority",
+            app=app,
+            mapper=SPEC.integration(app),
+            js=js,
+            pool=pool,
+            **options,
+        )
+        await run_until(successor, last)
+        assert await stream_msg_ids(js) == expected_ids(last)
+        assert successor.stats.published == last - first
+    finally:
+        stop.set()
+        if not task.done():
+            await asyncio.wait_for(task, 10)
         close_app(app)
