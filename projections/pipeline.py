@@ -45,10 +45,6 @@ log = logging.getLogger(__name__)
 #: a statement kept for the writer: (executemany?, query, args, kwargs)
 Statement = tuple[bool, str, tuple[Any, ...], dict[str, Any]]
 
-#: events applied between two yields to the event loop while a batch is in flight (so the
-#: writer task's round trips go on while this batch is applied)
-YIELD_EVERY = 16
-
 
 class BatchInFlightFailed(Exception):
     """The batch before failed to commit: the one being applied is given up too."""
@@ -256,6 +252,10 @@ class PipelinedTracker(ReadModelTracker):
     def _busy(self) -> bool:
         return self._inflight is not None and not self._inflight.done()
 
+    async def _between_events(self) -> None:
+        if self._busy():
+            await asyncio.sleep(0)  # the writer's next round trip
+
     async def _apply(
         self, conn: DeferredConnection, batch: list[Delivery], span: SpanFactory
     ) -> tuple[int, int]:
@@ -265,33 +265,11 @@ class PipelinedTracker(ReadModelTracker):
             self._known = await self._read_committed()
         position, committed_seq = self._known
         applied: list[CloudEvent] = []
-        handled = 0
         db = cast(asyncpg.Connection, conn)
         await self.handler.begin(db)
-        prepare = getattr(self.handler, "prepare", None)
-        if prepare is not None:
-            await prepare(db, [(event, payload) for _, event, payload in batch])
-        for n, (msg, event, payload) in enumerate(batch):
-            seq = stream_sequence(msg)
-            if seq <= committed_seq or event.sourceposition <= position:
-                committed_seq = max(committed_seq, seq)
-                handled += 1
-                continue
-            if not await self._in_order(seq, committed_seq):
-                log.warning(
-                    "%s: stream seq %s arrived after %s; resetting the cursor",
-                    self.consumer,
-                    seq,
-                    committed_seq,
-                )
-                break
-            with span(msg, event):
-                await self.handler.apply(db, event, payload)
-            position, committed_seq = event.sourceposition, seq
-            applied.append(event)
-            handled += 1
-            if n % YIELD_EVERY == YIELD_EVERY - 1 and self._busy():
-                await asyncio.sleep(0)  # the writer's next round trip
+        position, committed_seq, handled = await self._apply_run(
+            db, batch, span, position, committed_seq, applied
+        )
         if applied:
             await self.handler.flush(db)
         if handled:

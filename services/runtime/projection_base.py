@@ -20,6 +20,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: applied events between two calls of ``ReadModelTracker._between_events``
+YIELD_EVERY = 16
+
 C = TypeVar("C")
 R = TypeVar("R")
 P = TypeVar("P", bound=Payload)
@@ -244,6 +247,50 @@ class ReadModelTracker:
             if seq == committed_seq + 1 or committed_seq == 0:
                 await self._save(conn, position, seq)
 
+    async def _apply_run(
+        self,
+        conn: asyncpg.Connection,
+        batch: list[Delivery],
+        span: SpanFactory,
+        position: int,
+        committed_seq: int,
+        applied: list[CloudEvent],
+    ) -> tuple[int, int, int]:
+        """Apply ``batch`` on ``conn`` after (``position``, ``committed_seq``): what was
+        applied before is skipped, a gap ends the run. Appends what it applied to
+        ``applied``; returns the new position, committed sequence and how many leading
+        deliveries are handled. Flushing and saving the position are the caller's."""
+        handled = 0
+        prepare = getattr(self.handler, "prepare", None)
+        if prepare is not None:
+            await prepare(conn, [(event, payload) for _, event, payload in batch])
+        for n, (msg, event, payload) in enumerate(batch):
+            seq = stream_sequence(msg)
+            if seq <= committed_seq or event.sourceposition <= position:
+                committed_seq = max(committed_seq, seq)
+                handled += 1
+                continue
+            if not await self._in_order(seq, committed_seq):
+                log.warning(
+                    "%s: stream seq %s arrived after %s; resetting the cursor",
+                    self.consumer,
+                    seq,
+                    committed_seq,
+                )
+                break
+            with span(msg, event):
+                await self.handler.apply(conn, event, payload)
+            position, committed_seq = event.sourceposition, seq
+            applied.append(event)
+            handled += 1
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                await self._between_events()
+        return position, committed_seq, handled
+
+    async def _between_events(self) -> None:
+        """Called after every ``YIELD_EVERY`` applied events (a pipelined replay lets its
+        writer go on here)."""
+
     async def apply(self, batch: list[Delivery], span: SpanFactory) -> tuple[int, int]:
         applied: list[CloudEvent] = []
         handled = 0
@@ -252,28 +299,9 @@ class ReadModelTracker:
                 await conn.execute("SET LOCAL synchronous_commit TO off")
             await self.handler.begin(conn)
             position, committed_seq = await self._committed(conn)
-            prepare = getattr(self.handler, "prepare", None)
-            if prepare is not None:
-                await prepare(conn, [(event, payload) for _, event, payload in batch])
-            for msg, event, payload in batch:
-                seq = stream_sequence(msg)
-                if seq <= committed_seq or event.sourceposition <= position:
-                    committed_seq = max(committed_seq, seq)
-                    handled += 1
-                    continue
-                if not await self._in_order(seq, committed_seq):
-                    log.warning(
-                        "%s: stream seq %s arrived after %s; resetting the cursor",
-                        self.consumer,
-                        seq,
-                        committed_seq,
-                    )
-                    break
-                with span(msg, event):
-                    await self.handler.apply(conn, event, payload)
-                position, committed_seq = event.sourceposition, seq
-                applied.append(event)
-                handled += 1
+            position, committed_seq, handled = await self._apply_run(
+                conn, batch, span, position, committed_seq, applied
+            )
             if applied:
                 await self.handler.flush(conn)
             if handled:

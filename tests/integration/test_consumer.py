@@ -62,7 +62,9 @@ async def js(nats_client: Any) -> Any:
     return js
 
 
-def timeline_loop(js: Any, pool: asyncpg.Pool, handler: Any = None) -> ConsumerLoop:
+def timeline_loop(
+    js: Any, pool: asyncpg.Pool, handler: Any = None, **options: Any
+) -> ConsumerLoop:
     return ConsumerLoop(
         js=js,
         pool=pool,
@@ -73,6 +75,7 @@ def timeline_loop(js: Any, pool: asyncpg.Pool, handler: Any = None) -> ConsumerL
         handler=handler or TimelineProjection(),
         schema=SCHEMA,
         nak_delay=0.2,
+        **options,
     )
 
 
@@ -381,7 +384,8 @@ async def test_a_projection_acks_a_batch_with_one_ack_of_its_last_message(
         await ack(msg)
 
     monkeypatch.setattr(Msg, "ack", counted)
-    loop = timeline_loop(js, pool)
+    # (it lingers after the first message, so the four arrive before it applies a batch)
+    loop = timeline_loop(js, pool, linger=0.5)
 
     # When the projection starts and consumes the four events in one batch
     await loop.setup()
