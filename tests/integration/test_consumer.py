@@ -62,9 +62,10 @@ async def js(nats_client: Any) -> Any:
     return js
 
 
-def timeline_loop(
-    js: Any, pool: asyncpg.Pool, handler: Any = None, **options: Any
-) -> ConsumerLoop:
+def timeline_loop(js: Any, pool: asyncpg.Pool, handler: Any = None, **options: Any) -> ConsumerLoop:
+    """The timeline's loop on the test stream. It lingers 0.2 s after the first message of
+    a fetch (unless told otherwise), so what the test published beforehand comes as one
+    batch: the pull window hands over what has arrived, which may be a part of it."""
     return ConsumerLoop(
         js=js,
         pool=pool,
@@ -75,7 +76,7 @@ def timeline_loop(
         handler=handler or TimelineProjection(),
         schema=SCHEMA,
         nak_delay=0.2,
-        **options,
+        **({"linger": 0.2} | options),
     )
 
 
@@ -227,7 +228,7 @@ async def test_a_consumer_that_died_holding_a_batch_loses_nothing_and_keeps_orde
 ) -> None:
     for position in (1, 2, 3):
         await js.publish(SUBJECT, encode_event(entry_event(position)))
-    crashed = timeline_loop(js, pool)
+    crashed = timeline_loop(js, pool, linger=0.5)  # the three arrive before it takes a batch
     await crashed.setup()
     held = await crashed.fetch(timeout=2)  # fetched, never acked: the process dies here
     assert len(held) == 3
@@ -286,7 +287,7 @@ async def test_a_failure_that_persists_is_retried_with_growing_delays(
     for position in (1, 2):
         await js.publish(SUBJECT, encode_event(entry_event(position)))
     handler = Unreachable(failures=3)
-    loop = timeline_loop(js, pool, handler)
+    loop = timeline_loop(js, pool, handler, linger=0.3)  # both events in every attempt
     await loop.setup()
 
     # When the loop runs until they are applied
