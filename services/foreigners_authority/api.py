@@ -123,5 +123,5 @@ def register_search(server: CommandServer, app: ForeignersAuthority) -> None:
         return {"person_ids": [str(p) for p in found]}
 
     server.route(declaration.name, declaration.payload, handle, declaration)
-    app.start_index_writer()
+    server.on_start(lambda: app.start_index_writer())
     server.schedule(INDEX_SWEEP_SECONDS, lambda: app.index_unindexed_files(), SYSTEM_CONTEXT)

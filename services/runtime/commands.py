@@ -328,6 +328,7 @@ class CommandServer:
         self.committer: GroupCommit | None = None
         self._jobs: list[tuple[float, Callable[[], object], CommandContext]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._on_start: list[Callable[[], object]] = []
 
     def group_commit(self, app: Application[Any], writers: int | None = None) -> GroupCommit | None:
         """Run up to ``writers`` commands at once on ``app``, their saves grouped into shared
@@ -344,6 +345,10 @@ class CommandServer:
                 max_workers=writers, thread_name_prefix=f"{self.service}-writer"
             )
         return self.committer
+
+    def on_start(self, fn: Callable[[], object]) -> None:
+        """Call ``fn`` when the server starts (registering routes starts nothing)."""
+        self._on_start.append(fn)
 
     def schedule(self, interval: float, fn: Callable[[], object], context: CommandContext) -> None:
         """Run ``fn`` on the writer thread now and every ``interval`` seconds."""
@@ -393,6 +398,8 @@ class CommandServer:
         self.routes[command] = Route(model, handler, declaration)
 
     async def start(self) -> None:
+        for fn in self._on_start:
+            fn()
         self._subscription = await self.nc.subscribe(
             command_subject(self.service, "*"), queue=f"{self.service}-commands", cb=self._on_msg
         )
