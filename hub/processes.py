@@ -89,7 +89,9 @@ async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
     nc = await connect(settings, "projector")
     try:
-        await run_projectors(nc.jetstream(), pool, stop)
+        await run_projectors(
+            nc.jetstream(), pool, stop, linger=settings.projector_linger_ms / 1000.0
+        )
     finally:
         await close(nc)
         await pool.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -63,15 +62,17 @@ def durable_names() -> list[tuple[str, str]]:
     ]
 
 
-def linger() -> float:
-    """How long a live loop waits, after the first message that ends an idle wait, for more
-    before applying (``HUB_PROJECTOR_LINGER_MS``, default 0: at once)."""
-    return max(0.0, float(os.environ.get("HUB_PROJECTOR_LINGER_MS", "0"))) / 1000.0
-
-
 async def consumers_for(
-    projection: Projection, js: JetStreamContext, pool: asyncpg.Pool, *, batch_size: int = 500
+    projection: Projection,
+    js: JetStreamContext,
+    pool: asyncpg.Pool,
+    *,
+    batch_size: int = 500,
+    linger: float = 0.0,
 ) -> list[ConsumerLoop]:
+    """``projection``'s live loops, one per source stream. ``linger``: seconds a loop waits,
+    after the first message that ends an idle wait, for more before applying (0: at once;
+    ``HUB_PROJECTOR_LINGER_MS``)."""
     loops = []
     for service in projection.sources():
         loop = ConsumerLoop(
@@ -84,22 +85,26 @@ async def consumers_for(
             handler=projection.handler(),
             schema=SCHEMA,
             batch_size=batch_size,
-            linger=linger(),
+            linger=linger,
         )
         await loop.setup()
         loops.append(loop)
     return loops
 
 
-async def all_consumers(js: JetStreamContext, pool: asyncpg.Pool) -> list[ConsumerLoop]:
+async def all_consumers(
+    js: JetStreamContext, pool: asyncpg.Pool, *, linger: float = 0.0
+) -> list[ConsumerLoop]:
     await ensure(pool)
     loops: list[ConsumerLoop] = []
     for projection in PROJECTIONS:
-        loops += await consumers_for(projection, js, pool)
+        loops += await consumers_for(projection, js, pool, linger=linger)
     return loops
 
 
-async def run_projectors(js: JetStreamContext, pool: asyncpg.Pool, stop: asyncio.Event) -> None:
-    loops = await all_consumers(js, pool)
+async def run_projectors(
+    js: JetStreamContext, pool: asyncpg.Pool, stop: asyncio.Event, *, linger: float = 0.0
+) -> None:
+    loops = await all_consumers(js, pool, linger=linger)
     log.info("projector: %s", ", ".join(p.name for p in PROJECTIONS))
     await asyncio.gather(*(loop.run(stop) for loop in loops))

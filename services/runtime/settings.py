@@ -78,6 +78,13 @@ class HubSettings(BaseSettings):
     postgres_admin_password: SecretStr | None = None
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
+    projector_linger_ms: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1000.0,
+        description="milliseconds a projection's live consumer waits after the first message"
+        " of an idle wait for more before applying (0: at once)",
+    )
     gateway_workers: int = Field(
         default=1,
         ge=1,
