@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import asyncpg
 import pytest
@@ -228,12 +228,11 @@ async def test_events_whose_notification_was_missed_are_still_published(
     try:
         await asyncio.to_thread(register, app, 1)
         js = nats_client.jetstream()
-        relay = DeafRelay(
-            service="foreigners_authority",
-            app=app,
-            mapper=SPEC.integration(app),
-            js=js,
-            pool=pool,
+        relay = relay_of(
+            app,
+            js,
+            pool,
+            kind=DeafRelay,
             idle_check=0.2,
         )
         stop = asyncio.Event()
@@ -259,8 +258,22 @@ async def run_until_position(relay: OutboxRelay, position: int, timeout: float =
         await asyncio.sleep(0.02)
 
 
-def relay_of(app: Any, js: Any, pool: asyncpg.Pool, **options: Any) -> OutboxRelay:
-    return OutboxRelay(
+R = TypeVar("R", bound=OutboxRelay)
+
+
+@overload
+def relay_of(app: Any, js: Any, pool: asyncpg.Pool, kind: type[R], **options: Any) -> R: ...
+
+
+@overload
+def relay_of(app: Any, js: Any, pool: asyncpg.Pool, **options: Any) -> OutboxRelay: ...
+
+
+def relay_of(
+    app: Any, js: Any, pool: asyncpg.Pool, kind: type[Any] = OutboxRelay, **options: Any
+) -> Any:
+    """The authority's relay (``kind``: one of the test's subclasses) on ``js`` and ``pool``."""
+    return kind(
         service="foreigners_authority",
         app=app,
         mapper=SPEC.integration(app),
@@ -434,12 +447,10 @@ async def test_the_position_is_recorded_lazily_and_when_the_relay_stops(
 ) -> None:
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
-    relay = OutboxRelay(
-        service="foreigners_authority",
-        app=app,
-        mapper=SPEC.integration(app),
-        js=js,
-        pool=pool,
+    relay = relay_of(
+        app,
+        js,
+        pool,
         position_interval=3600,
         idle_check=3600,  # no idle moment either: only the stop records it
     )
@@ -469,12 +480,10 @@ async def test_a_message_the_relay_did_not_publish_does_not_stall_it(
 ) -> None:
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
-    relay = OutboxRelay(
-        service="foreigners_authority",
-        app=app,
-        mapper=SPEC.integration(app),
-        js=js,
-        pool=pool,
+    relay = relay_of(
+        app,
+        js,
+        pool,
         ack_timeout=120,  # a refused publish waiting for it would stall the relay this long
     )
     stop = asyncio.Event()
@@ -518,12 +527,11 @@ async def test_a_burst_arriving_while_the_relay_waits_is_published_once_in_order
 ) -> None:
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
-    relay = CountingRelay(
-        service="foreigners_authority",
-        app=app,
-        mapper=SPEC.integration(app),
-        js=js,
-        pool=pool,
+    relay = relay_of(
+        app,
+        js,
+        pool,
+        kind=CountingRelay,
         coalesce=0.3,  # long, so that the whole burst arrives within the first wait
         idle_check=3600,  # only notifications wake it
     )
@@ -556,12 +564,11 @@ async def test_a_stop_during_the_coalescing_wait_loses_and_duplicates_nothing(
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
     options: dict[str, Any] = {"coalesce": 1.0, "idle_check": 3600}
-    relay = CountingRelay(
-        service="foreigners_authority",
-        app=app,
-        mapper=SPEC.integration(app),
-        js=js,
-        pool=pool,
+    relay = relay_of(
+        app,
+        js,
+        pool,
+        kind=CountingRelay,
         **options,
     )
     stop = asyncio.Event()
@@ -577,12 +584,11 @@ async def test_a_stop_during_the_coalescing_wait_loses_and_duplicates_nothing(
         assert await stream_msg_ids(js) == expected_ids(first)  # the rest was not read yet
         assert await relay.recorded_position() == first
 
-        successor = CountingRelay(
-            service="foreigners_authority",
-            app=app,
-            mapper=SPEC.integration(app),
-            js=js,
-            pool=pool,
+        successor = relay_of(
+            app,
+            js,
+            pool,
+            kind=CountingRelay,
             **options,
         )
         await run_until(successor, last)
