@@ -18,8 +18,10 @@ Two ways to ask:
   expire after ``expires`` seconds; the server's 408 then says how many messages of the
   request were not used, and the window asks for them again. Anything else a request ends
   with (409: consumer deleted, leadership change, too many waiting requests) stalls the
-  window, and so does silence: requests still counted when they should have expired long
-  ago (``grace``) were forgotten by the server (a restart), so the owner starts over.
+  window, and so does a reconnect of the connection since the requests were sent (the server
+  restarted or the connection dropped: either way it no longer knows them), and so does
+  silence: requests still counted when they should have expired long ago (``grace``) were
+  forgotten by the server, so the owner starts over.
 
 The owner waits in :meth:`take` on an event the callback sets: no polling while idle beyond
 one request and its expiry every ``expires`` seconds, and a stop (the owner cancels
@@ -90,6 +92,7 @@ class PullWindow(Generic[T]):
         self.available = 0
         self._credit = 0  # messages asked for and not yet received or expired
         self._deadline = 0.0  # ``follow``: by then every outstanding request has ended
+        self._reconnects = 0  # the connection's reconnects when the last request was sent
         self._arrived = asyncio.Event()
         self._sub: Any = None
         self._inbox = ""
@@ -171,17 +174,24 @@ class PullWindow(Generic[T]):
                 return
             self.available -= want
         self._credit += want
+        self._reconnects = self._reconnect_count()
         body = json.dumps({"batch": want, "expires": int(self.expires * 1e9)})
         await self.js._nc.publish(self._next_subject, body.encode(), reply=self._inbox)
 
+    def _reconnect_count(self) -> int:
+        stats = getattr(self.js._nc, "stats", None) or {}
+        return int(stats.get("reconnects", 0))
+
     def _forgotten(self) -> bool:
-        """Requests still counted long after they should have ended: the server forgot them
-        (restarted), unless their answers are still waiting in the subscription's queue."""
-        return (
-            self.follow
-            and self._credit > 0
-            and time.monotonic() > self._deadline
-            and not (self._sub is not None and self._sub.pending_msgs)
+        """Requests the server no longer knows: the connection reconnected since they were
+        sent, or they are still counted long after they should have ended (unless their
+        answers are still waiting in the subscription's queue)."""
+        if not (self.follow and self._credit > 0):
+            return False
+        if self._reconnect_count() != self._reconnects:
+            return True
+        return time.monotonic() > self._deadline and not (
+            self._sub is not None and self._sub.pending_msgs
         )
 
     async def take(self, timeout: float) -> list[Msg]:
@@ -192,7 +202,10 @@ class PullWindow(Generic[T]):
             if self.stalled or (not self.follow and not self._credit):
                 return []
             if self._forgotten():
-                log.warning("%s: pull requests unanswered; starting over", self.durable)
+                log.warning(
+                    "%s: pull requests lost (reconnected, or unanswered); starting over",
+                    self.durable,
+                )
                 self.stalled = True
                 return []
             self._arrived.clear()

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,9 @@ import pytest
 from contracts import DEAD_LETTER_STREAM, REGISTRY, CloudEvent, Payload, encode_event
 from projections.timeline.projector import SCHEMA, TimelineProjection
 from services.runtime.consumer import DECODES, ConsumerLoop
+from services.runtime.embedded import EmbeddedNats
+from services.runtime.messaging import close, connect_admin, provision_streams
+from services.runtime.settings import HubSettings
 from tests.integration.test_consumer import SUBJECT, entry_event, js, pool, rows
 
 __all__ = ["js", "pool"]  # the fixtures, shared with test_consumer.py
@@ -308,3 +312,59 @@ async def test_a_lingering_loop_applies_what_arrives_just_after_the_first_messag
     assert len(msgs) == 3
     await loop.process(msgs)
     assert await positions_applied(pool) == [1, 2, 3]
+
+
+async def test_a_live_consumer_resumes_by_itself_after_the_nats_server_restarts(
+    tmp_path: Path, servers: Any, pool: asyncpg.Pool
+) -> None:
+    # Given a live loop on a NATS server of its own, whose silent requests it would otherwise
+    # give up on only after an hour (grace): only the reconnect can tell it they are lost
+    server = EmbeddedNats(tmp_path / "nats" / "js", secrets_dir=servers.nats_secrets)
+    server.start()
+    settings = HubSettings(nats_url=server.url, nats_dev_secrets=servers.nats_secrets)
+    nc = await connect_admin(settings, "test-restart")
+    try:
+        js = nc.jetstream()
+        await provision_streams(js)
+        loop = live_loop(js, pool, fetch_timeout=1.0)
+        await loop.setup()
+        assert loop._window is not None
+        loop._window.grace = 3600.0
+        async with running(loop):
+            await publish(js, 1)
+            await until(lambda: _equals(positions_applied(pool), [1]))
+
+            # When the server is killed (kill -9: it tells nobody) and restarted with its store,
+            # and an event is published after it
+            await asyncio.to_thread(_kill_and_restart, server)
+            await until(lambda: _published_after_restart(js, 2), seconds=30)
+
+            # Then the loop noticed the reconnect, started over at its cursor and applied it
+            await until(lambda: _equals(positions_applied(pool), [1, 2]), seconds=30)
+        assert nc.stats["reconnects"] >= 1
+        assert (loop.stats.applied, loop.stats.duplicates, loop.stats.dead_lettered) == (2, 0, 0)
+    finally:
+        await close(nc)
+        server.stop()
+
+
+def _kill_and_restart(server: EmbeddedNats) -> None:
+    proc = server._proc
+    assert proc is not None
+    proc.kill()
+    proc.wait(10)
+    server.stop()  # the log file; the process is gone already
+    server.start()
+
+
+async def _published_after_restart(js: Any, position: int) -> bool:
+    try:  # a retry of a publish whose ack was lost is dropped by the stream (Nats-Msg-Id)
+        await js.publish(
+            SUBJECT,
+            encode_event(entry_event(position)),
+            headers={"Nats-Msg-Id": f"after-restart-{position}"},
+        )
+    except Exception:  # not reconnected yet, or JetStream not ready yet
+        await asyncio.sleep(0.2)
+        return False
+    return True
