@@ -133,10 +133,28 @@ async def nats_client(servers: Servers) -> AsyncIterator[object]:
     await close(nc)
 
 
-async def reset_streams(js: Any) -> None:
-    """Delete every stream (and with it every consumer), then provision them empty."""
+async def reset_streams(js: Any, attempts: int = 40) -> None:
+    """Delete every stream (and with it every consumer), then provision them empty.
+
+    The NATS server deletes a stream's files by renaming its directory to a tomb and removing
+    that in the background. A stream deleted again before its last tomb is gone can fail to
+    be created anew ("error creating store for stream") or keep its old directory, so this
+    deletes and provisions again until every stream is there and has never held a message."""
+    import asyncio
+
+    from nats.js.errors import ServerError
+
     from services.runtime.messaging import provision_streams
 
-    for info in await js.streams_info():
-        await js.delete_stream(info.config.name)
-    await provision_streams(js)
+    for _ in range(attempts):
+        for info in await js.streams_info():
+            await js.delete_stream(info.config.name)
+        try:
+            await provision_streams(js)
+        except ServerError:
+            await asyncio.sleep(0.25)
+            continue
+        if all(info.state.last_seq == 0 for info in await js.streams_info()):
+            return
+        await asyncio.sleep(0.25)
+    raise RuntimeError(f"the streams could not be made empty in {attempts} attempts")

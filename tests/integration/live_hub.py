@@ -17,9 +17,9 @@ from typing import Any
 import uvicorn
 
 from services.runtime.database import drop_database, ensure_database, with_database
-from services.runtime.messaging import close, connect_admin, provision_streams
+from services.runtime.messaging import close, connect_admin
 from services.runtime.settings import HubSettings
-from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY, Servers
+from tests.conftest import TEST_JWT_SECRET, TEST_VAULT_KEY, Servers, reset_streams
 from tests.integration.conftest import InProcessHub, running_hub
 
 
@@ -43,9 +43,7 @@ async def module_hub(servers: Servers, **changes: Any) -> AsyncIterator[InProces
     )
     nc = await connect_admin(servers.bus_settings(), "test")
     js = nc.jetstream()
-    for info in await js.streams_info():
-        await js.delete_stream(str(info.config.name))
-    await provision_streams(js)
+    await reset_streams(js)
     try:
         async with running_hub(settings, with_database(servers.postgres_url, name), nc) as hub:
             yield hub
