@@ -198,12 +198,40 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
     in binary (:func:`binary_event_rows`): the library's text form escapes every byte of every
     event's state with a regular expression, about ten times the cost (and a fifth of a bulk
     import's CPU), and psycopg's own binary dumpers still cost ~10 µs an event. The
-    statement, its transaction and its NOTIFY are the library's own."""
+    statement and its NOTIFY are the library's own.
+
+    Its insert function also takes the table lock that the library's plain path takes
+    (``LOCK TABLE … IN EXCLUSIVE MODE``; the library's function leaves it out), so that
+    transactions inserting events are given their notification ids in the order they
+    commit. Without it, of two overlapping inserts the later one could commit first, and
+    the relay, which reads past the highest id it has seen, would never publish the
+    earlier one's events."""
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
+        self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
+            "CREATE OR REPLACE FUNCTION {schema}.{insert_events}(events {schema}.{event}[]) "
+            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN"
+            "    SET LOCAL lock_timeout = '{lock_timeout}s';"
+            "    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+            "    NOTIFY {channel};"
+            "    RETURN QUERY"
+            "    INSERT INTO {schema}.{table} AS t ("
+            "    originator_id, originator_version, topic, state)"
+            "    SELECT originator_id, originator_version, topic, state"
+            "    FROM unnest(events)"
+            "    RETURNING notification_id;"
+            "END; $BODY$"
+        ).format(
+            insert_events=Identifier(self.pg_function_name_insert_events),
+            lock_timeout=self.datastore.lock_timeout,
+            channel=Identifier(self.channel_name),
+            event=Identifier(self.stored_event_type_name),
+            schema=Identifier(self.datastore.schema),
+            table=Identifier(self.events_table_name),
+        )
         self.sql_invoke_pg_function_insert_events = SQL(
             "SELECT * FROM {schema}.{insert_events}((%b))"
         ).format(

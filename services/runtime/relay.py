@@ -424,11 +424,10 @@ class OutboxRelay:
 
     async def read(self, after: int, limit: int) -> list[tuple[Any, int]]:
         """The next ``limit`` stored events after notification ``after``, decoded, with
-        their notification ids. Reading past an id assumes every lower id has committed: the
-        library's plain insert path takes the table lock that makes ids commit in order, but its
-        database-function path (``POSTGRES_ENABLE_DB_FUNCTIONS``, ``HubApplicationRecorder``)
-        does not, so two inserts into one event store must not overlap (open: see
-        docs/architecture.md, "The relay's reading order")."""
+        their notification ids. Reading past an id is safe because ids commit in order: every
+        insert into an event store takes the table's lock (``HubApplicationRecorder``'s insert
+        function as the library's plain path does; docs/architecture.md, "The relay's reading
+        order")."""
         rows = await self._db.fetch(self._select, after, limit)
         to_domain_event = self.app.mapper.to_domain_event
         return [

@@ -5,13 +5,17 @@ conflicts are those of the library's own path."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
+import psycopg
 import pytest
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import RecordConflictError, StoredEvent
 from psycopg.adapt import PyFormat, Transformer
+from psycopg.sql import SQL, Identifier
 
 from services.foreigners_authority.application import ForeignersAuthority
 from services.runtime.context import CommandContext, use_context
@@ -148,3 +152,76 @@ def test_a_save_of_aggregates_and_events_together_stores_them_in_their_order(
     assert [r.domain_event.originator_id for r in library] == [other.id]
     assert app.repository.get(other.id).text == "other"
     assert app.save() == []
+
+
+def _held_insert(app: ForeignersAuthority, database_url: str, path: str) -> Any:
+    """A transaction that has inserted one event and not committed yet: through the insert
+    function the services use, or through the library's plain path (table lock, then
+    INSERT), which the steering group's process application uses."""
+    recorder = app.recorder
+    assert isinstance(recorder, HubApplicationRecorder)
+    schema, table = recorder.datastore.schema, recorder.events_table_name
+    conn = psycopg.connect(database_url)
+    values = (uuid.uuid4(), 1, "held", b"{}")
+    if path == "function":
+        conn.execute(
+            SQL("SELECT * FROM {}.{}(ARRAY[ROW(%s, %s, %s, %s)::{}.{}])").format(
+                Identifier(schema),
+                Identifier(recorder.pg_function_name_insert_events),
+                Identifier(schema),
+                Identifier(recorder.stored_event_type_name),
+            ),
+            values,
+        )
+    else:
+        conn.execute(
+            SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(Identifier(schema), Identifier(table))
+        )
+        conn.execute(
+            SQL(
+                "INSERT INTO {}.{} (originator_id, originator_version, topic, state)"
+                " VALUES (%s, %s, %s, %s)"
+            ).format(Identifier(schema), Identifier(table)),
+            values,
+        )
+    return conn
+
+
+def _visible_ids(app: ForeignersAuthority, database_url: str) -> list[int]:
+    recorder = app.recorder
+    assert isinstance(recorder, HubApplicationRecorder)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        rows = conn.execute(
+            SQL("SELECT notification_id FROM {}.{} ORDER BY 1").format(
+                Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+            )
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+@pytest.mark.parametrize("held_path", ["function", "plain"])
+def test_an_insert_overlapping_an_uncommitted_one_commits_after_it_so_no_id_is_passed_over(
+    app: ForeignersAuthority, database_url: str, held_path: str
+) -> None:
+    # Given a stored event, and a transaction that has inserted another and not committed
+    app.save(Note(text="before"))
+    before = _visible_ids(app, database_url)
+    held = _held_insert(app, database_url, held_path)
+    try:
+        # When a command saves an event meanwhile
+        with ThreadPoolExecutor(1) as pool:
+            saving = pool.submit(app.save, Note(text="meanwhile"))
+            wait([saving], timeout=1.0)
+
+            # Then it waits for the earlier insert: a reader reading past the highest id it
+            # has seen (the relay) never sees a later id before an earlier one
+            assert not saving.done()
+            assert _visible_ids(app, database_url) == before
+            held.commit()
+            recordings = saving.result(timeout=10)
+    finally:
+        held.close()
+
+    ids = _visible_ids(app, database_url)
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    assert recordings[-1].notification.id == ids[-1]
