@@ -164,6 +164,9 @@ class Batch:
     changed_periods: set[tuple[Pid, int]] = field(default_factory=set)
     #: the history keys at ``arrival`` per person (what :meth:`PersonPath.arrived` moves)
     arrivals: dict[Pid, list[tuple[Pid, int]]] = field(default_factory=dict)
+    #: the persons registered in this batch who had no row before it: they have no stored
+    #: history rows either, so their arrival moves only the batch's own
+    registered: set[Pid] = field(default_factory=set)
     #: dated facts waiting to be inserted: (table, columns) -> rows
     facts: dict[tuple[str, tuple[str, ...]], list[tuple[Any, ...]]] = field(default_factory=dict)
     #: how many persons' rows and periods stay after a batch (0: none)
@@ -176,6 +179,7 @@ class Batch:
 
     def clear(self) -> None:
         self.arrivals.clear()
+        self.registered.clear()
         self.facts.clear()
         self.changed_periods.clear()
         self.dirty.clear()
@@ -386,7 +390,8 @@ class PersonPath:
             await self.set(stage_since=on)
         for key in self.batch.arrivals.get(self.pid, ()):
             self.batch.history[key] = (on, "arrival")
-        self.batch.arrival_since[self.pid] = on
+        if self.pid not in self.batch.registered:
+            self.batch.arrival_since[self.pid] = on
 
     async def milestone(self, name: str, on: date) -> None:
         self.batch.milestones.setdefault((self.pid, name), on)
@@ -471,6 +476,7 @@ async def _registered(person: PersonPath, event: CloudEvent, p: fa.PersonRegiste
         )
         person.batch.persons[person.pid] = row
         person.batch.dirty.add(person.pid)
+        person.batch.registered.add(person.pid)
     await person.entered("arrival", date_in_germany(event.time))
 
 
