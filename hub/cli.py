@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from hub import local_servers
 from services.runtime.logs import configure_logging
 from services.runtime.settings import HubSettings
 
@@ -90,6 +91,7 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
         partner = _token(
             settings, subject="demo-awo", agency="awo-05315", role="partner_agency", ttl=12 * 3600
         )
+        admin_url = local_servers.without_password(env["HUB_POSTGRES_URL"])
         print(
             f"\n  Workspace (Arbeitsoberfläche): {base_url}/\n"
             f"  The hub is up: {base_url}/graphql (GraphiQL in the browser)\n"
@@ -101,8 +103,9 @@ def cmd_up(args: argparse.Namespace, settings: HubSettings) -> int:
             "  More tokens: .venv/bin/hub token --role case_manager --agency kim-05315\n"
             "  Reads under a person's consent name a purpose: add the header "
             "'Hub-Purpose: referral' (or hub token --purpose referral)\n"
-            f"  Servers (for hub projections rebuild etc., as the database administrator):\n"
-            f"    export HUB_POSTGRES_URL='{without_password(env['HUB_POSTGRES_URL'])}'\n"
+            "  Operator commands (hub status, hub dlq, hub projections rebuild, ...) find these\n"
+            "  servers by themselves while the hub runs; from another home or machine:\n"
+            f"    export HUB_POSTGRES_URL='{admin_url}'\n"
             f"{_admin_password_hint(settings)}"
             f"    export HUB_NATS_URL='{env['HUB_NATS_URL']}'\n"
             "  Stop with Ctrl-C.\n",
@@ -151,17 +154,6 @@ def _rebuild_pending(settings: HubSettings, env: dict[str, str]) -> None:
         asyncio.run(run())
     except Exception as error:
         log.error("rebuilding changed read models failed (%s): run hub projections rebuild", error)
-
-
-def without_password(url: str) -> str:
-    """``url`` without the password in it (printed URLs carry none)."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    userinfo, at, host = parts.netloc.rpartition("@")
-    if not at:
-        return url
-    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
 
 
 def _admin_password_hint(settings: HubSettings) -> str:
@@ -577,7 +569,7 @@ def parser() -> argparse.ArgumentParser:
         help="timeline, case_views, pathway, conflicts or steering (projections/runner.py)",
     )
     rebuild.add_argument("--all", action="store_true", help="rebuild every read model")
-    rebuild.set_defaults(func=cmd_rebuild)
+    rebuild.set_defaults(func=cmd_rebuild, operator=True)
 
     status = sub.add_parser(
         "status",
@@ -590,29 +582,29 @@ def parser() -> argparse.ArgumentParser:
         "--inbound", help="the inbound interface's base URL (default: HUB_INBOUND_HOST/PORT)"
     )
     status.add_argument("--no-health", action="store_true", help="do not ask the processes")
-    status.set_defaults(func=cmd_status)
+    status.set_defaults(func=cmd_status, operator=True)
 
     dlq = sub.add_parser("dlq", help="review and replay dead letters (hub.dlq.<consumer>)")
     dsub = dlq.add_subparsers(dest="action", required=True)
     dlq_list = dsub.add_parser("list", help="every dead letter, oldest first")
     dlq_list.add_argument("--consumer", help="only this consumer's")
     dlq_list.add_argument("--json", action="store_true")
-    dlq_list.set_defaults(func=cmd_dlq)
+    dlq_list.set_defaults(func=cmd_dlq, operator=True)
     dlq_show = dsub.add_parser("show", help="one letter: headers, envelope, field names")
     dlq_show.add_argument("id", type=int, help="its sequence in HUB_DEAD_LETTERS")
-    dlq_show.set_defaults(func=cmd_dlq)
+    dlq_show.set_defaults(func=cmd_dlq, operator=True)
     dlq_replay = dsub.add_parser(
         "replay", help="apply a letter through the projection that failed, once, and remove it"
     )
     dlq_replay.add_argument("id", type=int, nargs="?")
     dlq_replay.add_argument("--all", action="store_true", help="every letter (of --consumer)")
     dlq_replay.add_argument("--consumer", help="with --all: only this consumer's")
-    dlq_replay.set_defaults(func=cmd_dlq)
+    dlq_replay.set_defaults(func=cmd_dlq, operator=True)
 
     audit = sub.add_parser("audit", help="audit log tools")
     asub = audit.add_subparsers(dest="action", required=True)
     verify = asub.add_parser("verify", help="check the audit log's hash chain")
-    verify.set_defaults(func=cmd_audit_verify)
+    verify.set_defaults(func=cmd_audit_verify, operator=True)
 
     retention = sub.add_parser("retention", help="retention rules (docs/data-protection.md)")
     rsub = retention.add_subparsers(dest="action", required=True)
@@ -622,7 +614,7 @@ def parser() -> argparse.ArgumentParser:
     )
     retention_run.add_argument("--rules", help="a TOML rules file (default: HUB_RETENTION_RULES)")
     retention_run.add_argument("--today", help="the day to run for (YYYY-MM-DD; default: today)")
-    retention_run.set_defaults(func=cmd_retention_run)
+    retention_run.set_defaults(func=cmd_retention_run, operator=True)
 
     bench = sub.add_parser("bench", help="pipeline benchmark on throwaway embedded servers")
     bench.add_argument(
@@ -677,6 +669,8 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = HubSettings()
+    if getattr(args, "operator", False):  # the servers of a hub up on this machine, if unset
+        settings = local_servers.with_running_hub(settings)
     configure_logging(_process_name(args), env=settings.env, level=settings.log_level)
     try:
         return int(args.func(args, settings))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from hub import database_setup
+from hub import database_setup, local_servers
 from services.runtime.database import ensure_database, with_database
 from services.runtime.embedded import EmbeddedNats, EmbeddedPostgres
 from services.runtime.settings import HubSettings
@@ -87,9 +87,16 @@ class Supervisor:
             self.nats.start()
             nats_url = self.nats.url
         ensure_database(pg_url, self.settings.database)
+        if self.postgres is not None or self.nats is not None:
+            local_servers.record(
+                self.settings,
+                postgres_url=pg_url if self.postgres is not None else None,
+                nats_url=nats_url if self.nats is not None else None,
+            )
         return pg_url, nats_url
 
     def stop_servers(self) -> None:
+        local_servers.forget(self.settings)
         if self.nats is not None:
             self.nats.stop()
         if self.postgres is not None:

@@ -301,7 +301,23 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         assert "errors" not in found, found
         assert len(found["data"]["personSearch"]) == 1, found
 
+        # the operator's commands find the embedded servers by themselves (no exports)
+        status = subprocess.run(
+            [sys.executable, "-m", "hub", "status", "--json"],
+            env=hub.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        report = json.loads(status.stdout)
+        assert report["relays"], report
+        assert all(r["behind"] == 0 for r in report["relays"]), report
+        assert (tmp_path / "home" / "servers.json").exists()
+
         assert hub.interrupt() == 0
+        assert not (tmp_path / "home" / "servers.json").exists()
         log = hub.log.read_text()
         assert "stopped" in log
         assert "Traceback" not in log
