@@ -112,13 +112,45 @@ async def running_hub(
     tasks: list[asyncio.Task[None]] = []
     relays: dict[str, OutboxRelay] = {}
     services: dict[str, Any] = {}
-    for spec in SERVICES.values():
+
+    def built(spec: Any) -> tuple[Any, Any]:
         service_app = build_application(spec, settings, pool_size=3)
         # as ``hub run relay`` builds it: on what the service's provisioning just created,
         # without the vault's key (and without running the DDL a second time)
         relay_app = build_application(spec, settings, pool_size=2, provision=False, vault_key=False)
-        apps += [service_app, relay_app]
-        service_nc = await connect_as(spec.name)
+        return service_app, relay_app
+
+    # The services' provisioning (each in its own schema, under its own lock) and the
+    # projections' setup overlap: most of a hub's start is waiting for the database.
+    specs = list(SERVICES.values())
+    users = [user for spec in specs for user in (spec.name, f"{spec.name}_relay")]
+    bus = dict(
+        zip(
+            [*users, "projector", "gateway"],
+            await asyncio.gather(*(connect_as(u) for u in [*users, "projector", "gateway"])),
+            strict=True,
+        )
+    )
+    projector_js = bus["projector"].jetstream()
+    started = await asyncio.gather(
+        *(asyncio.to_thread(built, spec) for spec in specs),
+        all_consumers(projector_js, pool),
+        return_exceptions=True,
+    )
+    for pair in started[:-1]:
+        if isinstance(pair, tuple):
+            apps += pair
+    failed = [result for result in started if isinstance(result, BaseException)]
+    if failed:
+        for application in apps:
+            close_app(application)
+        await pool.close()
+        for nc in connections:
+            await close(nc)
+        raise failed[0]
+    loops = started[-1]
+    for spec, (service_app, relay_app) in zip(specs, started[:-1], strict=True):
+        service_nc = bus[spec.name]
         server = CommandServer(service_nc, spec.name, opener=opener_for(settings, spec.name))
         spec.register_routes(server, service_app)
         await server.start()
@@ -133,13 +165,12 @@ async def running_hub(
             service=spec.name,
             app=relay_app,
             mapper=spec.mapper(relay_app),
-            js=(await connect_as(f"{spec.name}_relay")).jetstream(),
+            js=bus[f"{spec.name}_relay"].jetstream(),
             pool=pool,
         )
         tasks.append(asyncio.create_task(relays[spec.name].run(stop)))
-    loops = await all_consumers((await connect_as("projector")).jetstream(), pool)
     tasks += [asyncio.create_task(loop.run(stop)) for loop in loops]
-    gateway_nc = await connect_as("gateway")
+    gateway_nc = bus["gateway"]
     app = create_app(settings, GatewayResources(pool=pool, nc=gateway_nc, url=database_url))
     transport = httpx.ASGITransport(app=app)
     try:
