@@ -47,6 +47,9 @@ class Line:
     ref: str | None = None  # the personRef to fill in
     in_body: bool = False  # the reference is in the body (address_change)
     new_person: bool = False
+    #: why the line is refused here, never sent (not UTF-8, not JSON, too large): the codes of
+    #: the endpoint's own refusals, so that a batch of only such lines cannot stop the import
+    refused: dict[str, str] | None = None
 
 
 @dataclass
@@ -65,14 +68,33 @@ class ImportResult:
         self.counts[status] = self.counts.get(status, 0) + 1
 
 
-def _parse(number: int, text: str) -> Line:
+def _refusal(code: str, message: str) -> dict[str, str]:
+    return {"field": "message", "code": code, "message": message}
+
+
+def _parse(number: int, raw: bytes, max_bytes: int) -> Line:
+    if len(raw) > max_bytes:
+        return Line(
+            number,
+            "",
+            refused=_refusal("too_large", f"a message is at most {max_bytes} bytes"),
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return Line(
+            number,
+            "",
+            refused=_refusal("not_utf8", f"the line is not UTF-8 text (byte {error.start + 1})"),
+        )
     line = Line(number, text)
     try:
         data = json.loads(text)
     except ValueError:
-        return line  # the endpoint rejects it, with the reason
-    if not isinstance(data, dict):
+        line.refused = _refusal("invalid_json", "the message is not valid JSON")
         return line
+    if not isinstance(data, dict):
+        return line  # the endpoint rejects it, with the reason
     message_id = data.get("messageId")
     line.message_id = message_id if isinstance(message_id, str) else None
     body = data.get("body")
@@ -93,10 +115,17 @@ def _resolved(line: Line, person_id: str) -> str:
 
 
 def read_lines(path: Path) -> Iterator[Line]:
-    with path.open(encoding="utf-8-sig") as source:  # a byte order mark is no message
-        for number, text in enumerate(source, 1):
-            if text.strip():
-                yield _parse(number, text.rstrip("\n"))
+    """The file's non-empty lines, each decoded on its own: a line that is not UTF-8 is
+    refused with its number, and the others go on."""
+    from services.foreigners_authority.inbound.limits import MAX_BYTES
+
+    with path.open("rb") as source:
+        for number, raw in enumerate(source, 1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a byte order mark is no message
+            raw = raw.rstrip(b"\r\n")
+            if raw.strip():
+                yield _parse(number, raw, MAX_BYTES)
 
 
 class Progress:
@@ -234,7 +263,10 @@ class Importer:
         return self.result
 
     def _place(self, line: Line, batch: list[tuple[Line, str]], waiting: deque[Line]) -> None:
-        if line.ref is None:
+        if line.refused is not None:
+            self.result.count("rejected")
+            self._reject(line, [line.refused])
+        elif line.ref is None:
             batch.append((line, line.text))
         elif line.ref in self.persons:
             batch.append((line, _resolved(line, self.persons[line.ref])))
@@ -296,7 +328,8 @@ def report(result: ImportResult, out: TextIO | None = None) -> None:
         reasons = "; ".join(
             f"{e.get('field')}: {e.get('code')}: {e.get('message')}" for e in rejection["errors"]
         )
-        out.write(f"  line {rejection['line']} ({rejection['messageId']}) rejected: {reasons}\n")
+        named = f" ({rejection['messageId']})" if rejection["messageId"] else ""
+        out.write(f"  line {rejection['line']}{named} rejected: {reasons}\n")
     rejected = result.counts.get("rejected", 0)
     if rejected > len(result.rejections):
         out.write(f"  … and {rejected - len(result.rejections)} more rejected\n")
@@ -394,8 +427,11 @@ def run_import_command(args: Any, settings: Any) -> int:
         )
         print(f"hub import: wrote {lines} messages of {args.generate} persons to {args.file}")
         return 0
-    if not args.file.is_file():
+    if not args.file.exists():
         print(f"hub import: no file {args.file}", file=sys.stderr)
+        return 2
+    if not args.file.is_file():
+        print(f"hub import: {args.file} is not a file", file=sys.stderr)
         return 2
     if args.batch_size < 1:
         print("hub import: --batch-size must be at least 1", file=sys.stderr)
@@ -417,6 +453,8 @@ def run_import_command(args: Any, settings: Any) -> int:
         return 2
     url = args.url or f"http://{settings.inbound_host}:{settings.inbound_port}"
     try:
+        # a wrong address stops at once; an outage during the import is waited out (_post)
+        httpx.get(f"{url}/inbound/healthz", timeout=10)
         result = import_file(
             args.file,
             url,
@@ -424,7 +462,10 @@ def run_import_command(args: Any, settings: Any) -> int:
             batch_size=args.batch_size,
             progress=False if args.no_progress else None,
         )
-    except (ImportFailed, httpx.HTTPError) as error:
+    except httpx.TransportError as error:
+        print(f"hub import: cannot reach the inbound interface at {url}: {error}", file=sys.stderr)
+        return 2
+    except (ImportFailed, httpx.HTTPError, OSError) as error:
         print(f"hub import: {error}", file=sys.stderr)
         return 2
     report(result)

@@ -164,3 +164,49 @@ def test_an_import_without_a_valid_token_stops_with_the_reason(
 
     assert hub_import(path, inbound_url, "not-a-token") == 2
     assert "401" in capsys.readouterr().err
+
+
+def test_lines_that_are_not_utf8_json_or_small_enough_are_refused_one_by_one(
+    app: ForeignersAuthority,
+    inbound_url: str,
+    token: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # given a file with a byte order mark, a line of binary, a line too large for a message,
+    # lines that are no JSON (a whole batch of them: batches of 2) and two persons' paths
+    path = tmp_path / "mixed.ndjson"
+    generate(path, 2, today=TODAY, seed=11)
+    good = path.read_bytes().splitlines()
+    bad = [
+        b"\xf0\x28\x8c\xbc binary \xff",
+        b'{"messageId": "' + b"x" * 300_000 + b'"}',
+        b"not json",
+        b"{ neither",
+    ]
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r\n".join([*bad, *good]) + b"\r\n")
+
+    # when it is imported in batches of two
+    status = hub_import(path, inbound_url, token, "--batch-size", "2")
+
+    # then each bad line is refused with its line number and reason, every good one stored
+    out = capsys.readouterr().out
+    assert status == 1, out
+    assert f"accepted {len(good)}, duplicate 0, rejected 4" in out, out
+    assert "line 1 rejected: message: not_utf8" in out
+    assert "line 2 rejected: message: too_large" in out
+    assert "line 3 rejected: message: invalid_json" in out
+    assert "line 4 rejected: message: invalid_json" in out
+    assert "Traceback" not in out
+    assert files(app) == 2
+
+
+def test_a_directory_or_an_unreachable_endpoint_stops_with_a_clear_reason(
+    token: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert hub_import(tmp_path, "http://127.0.0.1:9", token) == 2
+    assert "is not a file" in capsys.readouterr().err
+    path = tmp_path / "one.ndjson"
+    generate(path, 1, today=TODAY)
+    assert hub_import(path, "http://127.0.0.1:9", token) == 2
+    assert "cannot reach the inbound interface at http://127.0.0.1:9" in capsys.readouterr().err

@@ -32,7 +32,6 @@ from fastapi.responses import JSONResponse, Response
 
 from services.foreigners_authority.application import ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.endpoint import (
-    MAX_BYTES,
     PERSONAL_FIELDS,
     Execute,
     Refusal,
@@ -43,6 +42,7 @@ from services.foreigners_authority.inbound.endpoint import (
     refusal,
     sender_context,
 )
+from services.foreigners_authority.inbound.limits import MAX_BYTES
 from services.runtime.commands import CommandRejected
 from services.runtime.logs import redacting
 from services.runtime.tokens import Principal

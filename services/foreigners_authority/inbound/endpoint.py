@@ -27,6 +27,7 @@ from contracts.commands.foreigners_authority import RegisterArrival
 from contracts.positions import Position
 from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
+from services.foreigners_authority.inbound.limits import MAX_BYTES
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.commands import CommandRejected
 from services.runtime.context import CommandContext
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 #: only an authority's officers send: admin is the hub's operator, not an authority, and holds
 #: no file, so it may neither send for an authority nor open files of its own
 SENDER_ROLES = frozenset({str(Role.ABH_OFFICER)})
-MAX_BYTES = 256 * 1024
 #: the fields of inbound messages that hold personal values (a new person's are the arrival's,
 #: as the command catalogue marks them): redacted from every log line
 PERSONAL_FIELDS = personal_fields(RegisterArrival)
