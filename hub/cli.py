@@ -452,10 +452,16 @@ def cmd_retention_run(args: argparse.Namespace, settings: HubSettings) -> int:
     from services.runtime.service import database_url
 
     try:
-        rules = retention.load_rules(args.rules or settings.retention_rules)
         today = dt.date.fromisoformat(args.today) if args.today else None
+    except ValueError:
+        print(
+            f"hub retention run: --today {args.today!r} is not a date (YYYY-MM-DD)", file=sys.stderr
+        )
+        return 2
+    try:
+        rules = retention.load_rules(args.rules or settings.retention_rules)
     except (retention.RuleError, OSError, ValueError) as error:
-        print(f"hub retention run: {error}")
+        print(f"hub retention run: {error}", file=sys.stderr)
         return 2
 
     async def run() -> int:

@@ -198,4 +198,6 @@ def test_the_command_reports_what_is_due_and_refuses_a_bad_rules_file(
     bad = tmp_path / "rules.toml"
     bad.write_text('[[rule]]\nname = "x"\nrecord = "case"\n', encoding="utf-8")
     assert main(["retention", "run", "--dry-run", "--rules", str(bad)]) == 2
-    assert "rule x: trigger, period, action, services missing" in capsys.readouterr().out
+    assert "rule x: trigger, period, action, services missing" in capsys.readouterr().err
+    assert main(["retention", "run", "--dry-run", "--today", "30.11.2026"]) == 2
+    assert "--today '30.11.2026' is not a date (YYYY-MM-DD)" in capsys.readouterr().err
