@@ -16,6 +16,9 @@ from hub import local_servers
 from services.runtime.logs import configure_logging
 from services.runtime.settings import HubSettings
 
+#: how often an operator's command tries to reach the bus before it says it cannot
+OPERATOR_ATTEMPTS = 3
+
 log = logging.getLogger("hub")
 
 
@@ -314,7 +317,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
 
     async def run() -> None:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=6)
-        nc = await connect(settings, "rebuild", user="projector")
+        nc = await connect(settings, "rebuild", user="projector", first_attempts=OPERATOR_ATTEMPTS)
         try:
             for name in names:
                 report = await rebuild(nc.jetstream(), pool, name)
@@ -339,7 +342,7 @@ def _operator_connections(settings: HubSettings, name: str) -> Any:
     async def opened() -> AsyncIterator[tuple[Any, Any]]:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
         try:
-            nc = await connect_admin(settings, name)
+            nc = await connect_admin(settings, name, first_attempts=OPERATOR_ATTEMPTS)
             try:
                 yield pool, nc.jetstream()
             finally:
@@ -471,7 +474,9 @@ def cmd_retention_run(args: argparse.Namespace, settings: HubSettings) -> int:
             await ensure_tables(pool)
             coordinator = None
             if not args.dry_run:
-                nc = await connect(settings, "retention", user="gateway")
+                nc = await connect(
+                    settings, "retention", user="gateway", first_attempts=OPERATOR_ATTEMPTS
+                )
                 coordinator = ErasureCoordinator(pool, CommandClient(nc))
             day = today or today_in_germany()
             outcomes = await retention.run(pool, rules, coordinator=coordinator, today=day)
@@ -685,6 +690,27 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as error:
         print(f"hub: {error}", file=sys.stderr)
         return 1
+    except Exception as error:
+        if not getattr(args, "operator", False) or not _unreachable(error):
+            raise
+        print(f"hub: {_unreachable(error)}", file=sys.stderr)
+        return 1
+
+
+def _unreachable(error: BaseException) -> str | None:
+    """What an operator's command says when a server it needs cannot be reached or refuses
+    it (instead of a traceback); None for any other error."""
+    import asyncpg
+    import nats.errors
+    import psycopg
+
+    if isinstance(error, nats.errors.Error) or "nats" in type(error).__module__:
+        return f"cannot reach the bus (HUB_NATS_URL): {error or type(error).__name__}"
+    if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | psycopg.Error):
+        return f"the database refused (HUB_POSTGRES_URL): {error}"
+    if isinstance(error, OSError):
+        return f"cannot reach a server (HUB_POSTGRES_URL, HUB_NATS_URL): {error}"
+    return None
 
 
 if __name__ == "__main__":

@@ -38,10 +38,16 @@ class _QuietTlsClose(logging.Filter):
 _QUIET_TLS_CLOSE = _QuietTlsClose()
 
 
-async def connect(settings: HubSettings, name: str, *, user: str | None = None) -> Client:
+async def connect(
+    settings: HubSettings, name: str, *, user: str | None = None, first_attempts: int = -1
+) -> Client:
     """Connect to ``settings.nats_url`` as the NATS user ``user`` (by default the process's
     name), with its password and TLS from the settings; reconnects on; errors are logged, not
     raised into callbacks.
+
+    A process waits for the bus as long as it takes (``first_attempts=-1``); an operator's
+    command gives up after ``first_attempts`` tries (``NoServersError``), so that it tells
+    what is down instead of hanging. Once connected, both reconnect without limit.
 
     Replies come back under ``_INBOX_<user>``, so the server's permissions can keep every
     process from reading replies meant for another (deploy/nats/hub.conf)."""
@@ -55,24 +61,29 @@ async def connect(settings: HubSettings, name: str, *, user: str | None = None) 
     async def on_error(error: Exception) -> None:
         log.warning("NATS error (%s): %s", name, error)
 
-    return await nats.connect(
+    nc = await nats.connect(
         settings.nats_url,
         name=name,
         user=user if password is not None else None,
         password=password,
         tls=tls,
         tls_hostname=settings.nats_tls_server_name,
-        max_reconnect_attempts=-1,
+        # nats-py counts reconnects per server and never gives up at 0: at least 1
+        max_reconnect_attempts=-1 if first_attempts < 0 else max(first_attempts, 1),
         reconnect_time_wait=0.5,
         error_cb=on_error,
         pending_size=64 * 1024 * 1024,
         inbox_prefix=f"_INBOX_{user}",
     )
+    nc.options["max_reconnect_attempts"] = -1
+    return nc
 
 
-async def connect_admin(settings: HubSettings, name: str = "provision") -> Client:
+async def connect_admin(
+    settings: HubSettings, name: str = "provision", *, first_attempts: int = -1
+) -> Client:
     """Connect as the bus's admin user: for provisioning (and tests), never a hub process."""
-    return await connect(settings, name, user=ADMIN_USER)
+    return await connect(settings, name, user=ADMIN_USER, first_attempts=first_attempts)
 
 
 async def ensure_stream(js: JetStreamContext, name: str, subjects: list[str]) -> None:

@@ -352,3 +352,29 @@ async def test_hub_projections_rebuild_all_command(hub: InProcessHub) -> None:
     assert "rebuilt timeline: 6 rows" in result.stdout
     neither = await asyncio.to_thread(hub_cli, hub.settings, "projections", "rebuild")
     assert neither.returncode == 2
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_operator_commands_name_the_server_they_cannot_reach(settings: HubSettings) -> None:
+    # a bus that does not answer (the database does)
+    bus_down = settings.model_copy(update={"nats_url": f"tls://127.0.0.1:{_closed_port()}"})
+    result = hub_cli(bus_down, "status", "--no-health")
+    assert result.returncode == 1
+    assert "cannot reach the bus (HUB_NATS_URL)" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+
+    # a database that does not answer
+    port = _closed_port()
+    db_down = settings.model_copy(
+        update={"postgres_url": f"postgresql://postgres@127.0.0.1:{port}/x"}
+    )
+    for command in (["status"], ["dlq", "list"], ["audit", "verify"]):
+        result = hub_cli(db_down, *command)
+        assert result.returncode == 1, command
+        assert "cannot reach a server" in result.stderr, (command, result.stderr)
+        assert "Traceback" not in result.stderr
