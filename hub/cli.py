@@ -363,8 +363,28 @@ def cmd_status(args: argparse.Namespace, settings: HubSettings) -> int:
         inbound = args.inbound or f"http://{settings.inbound_host}:{settings.inbound_port}"
 
     async def run() -> int:
-        async with _operator_connections(settings, "status") as (pool, js):
-            status = await collect(js, pool, gateway, inbound)
+        import asyncpg
+
+        from services.runtime.messaging import close, connect_admin
+        from services.runtime.service import database_url
+
+        pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+        try:
+            try:  # an outage of the bus is what status is asked about: show the rest
+                nc = await connect_admin(settings, "status", first_attempts=OPERATOR_ATTEMPTS)
+            except Exception as error:
+                if _unreachable(error) is None:
+                    raise
+                status = await collect(
+                    None, pool, gateway, inbound, bus_error=str(error) or type(error).__name__
+                )
+            else:
+                try:
+                    status = await collect(nc.jetstream(), pool, gateway, inbound)
+                finally:
+                    await close(nc)
+        finally:
+            await pool.close()
         print(render_json(status) if args.json else render(status))
         return 0 if status.healthy else 1
 

@@ -67,13 +67,16 @@ class Status:
     relays: list[RelayPosition] = field(default_factory=list)
     dead_letters: dict[str, int] = field(default_factory=dict)
     health: list[Health] = field(default_factory=list)
+    #: why the bus could not be reached (None: it was): then only the database's side shows
+    bus_error: str | None = None
 
     @property
     def healthy(self) -> bool:
-        return all(h.status == 200 for h in self.health)
+        return self.bus_error is None and all(h.status == 200 for h in self.health)
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "bus": {"reachable": self.bus_error is None, "error": self.bus_error},
             "consumers": [asdict(c) for c in self.consumers],
             "relays": [{**asdict(r), "behind": r.behind} for r in self.relays],
             "dead_letters": self.dead_letters,
@@ -212,16 +215,23 @@ async def process_health(
 
 
 async def collect(
-    js: JetStreamContext,
+    js: JetStreamContext | None,
     pool: asyncpg.Pool,
     gateway_url: str | None,
     inbound_url: str | None = None,
+    *,
+    bus_error: str | None = None,
 ) -> Status:
+    """Everything ``hub status`` shows; without the bus (``js`` None, ``bus_error`` why) the
+    relays' recorded positions against the event stores and the processes' health."""
+    health = await process_health(gateway_url, inbound_url) if gateway_url else []
+    if js is None:
+        return Status(relays=await relay_positions(pool), health=health, bus_error=bus_error)
     return Status(
         consumers=await consumer_lags(js, pool),
         relays=await relay_positions(pool, js),
         dead_letters=await dead_letter_counts(js),
-        health=await process_health(gateway_url, inbound_url) if gateway_url else [],
+        health=health,
     )
 
 
@@ -235,7 +245,14 @@ def _table(headers: list[str], rows: list[list[object]]) -> str:
 
 def render(status: Status) -> str:
     """Plain tables, one per section."""
-    parts = [
+    parts = []
+    if status.bus_error is not None:
+        parts += [
+            f"Bus: cannot be reached ({status.bus_error}): consumers and dead letters unknown,",
+            "relays as they last recorded their positions",
+            "",
+        ]
+    parts += [
         "Consumers",
         _table(
             ["stream", "consumer", "last seq", "committed", "pending", "lag", "running"],

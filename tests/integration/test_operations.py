@@ -361,9 +361,17 @@ def _closed_port() -> int:
 
 
 def test_operator_commands_name_the_server_they_cannot_reach(settings: HubSettings) -> None:
-    # a bus that does not answer (the database does)
+    # a bus that does not answer (the database does): status shows what it can, and why not
+    # the rest; the dead letters cannot be listed at all
     bus_down = settings.model_copy(update={"nats_url": f"tls://127.0.0.1:{_closed_port()}"})
     result = hub_cli(bus_down, "status", "--no-health")
+    assert result.returncode == 1
+    assert result.stdout.startswith("Bus: cannot be reached"), result.stdout + result.stderr
+    assert "Relays" in result.stdout
+    result = hub_cli(bus_down, "status", "--json", "--no-health")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["bus"]["reachable"] is False
+    result = hub_cli(bus_down, "dlq", "list")
     assert result.returncode == 1
     assert "cannot reach the bus (HUB_NATS_URL)" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
