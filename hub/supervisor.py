@@ -61,6 +61,8 @@ class Supervisor:
         self.nats: EmbeddedNats | None = None
         self._stop = threading.Event()
         self.env: dict[str, str] = {}
+        #: the child that kept failing, when that stopped the hub (its exit status is then 1)
+        self.failed: str | None = None
         #: child name -> its environment with its own database role (hub/database_roles.py)
         self.database_env: dict[str, dict[str, str]] = {}
 
@@ -125,6 +127,26 @@ class Supervisor:
         )
         threading.Thread(target=_pump, args=(child.name, child.proc.stdout), daemon=True).start()
 
+    def check_ports(self) -> None:
+        """Refuse to start when another program listens on the gateway's or the inbound
+        interface's port (the processes would fail again and again)."""
+        import socket
+
+        for variable, host, port in (
+            ("HUB_GATEWAY_PORT", self.settings.gateway_host, self.settings.gateway_port),
+            ("HUB_INBOUND_PORT", self.settings.inbound_host, self.settings.inbound_port),
+        ):
+            with socket.socket() as probe:
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                try:
+                    probe.bind((host, port))
+                except OSError as error:
+                    raise RuntimeError(
+                        f"port {port} on {host} ({variable}) is taken ({error.strerror}):"
+                        f" stop the program using it, or choose another, e.g."
+                        f" {variable}={port + 1} make up"
+                    ) from None
+
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not self._stop.is_set():
@@ -170,6 +192,7 @@ class Supervisor:
         started = time.monotonic()
         log.info("hub up (pid %s), data in %s", os.getpid(), self.settings.home.resolve())
         try:
+            self.check_ports()
             pg_url, nats_url = self.start_servers()
             self.env = {
                 **os.environ,
@@ -187,7 +210,7 @@ class Supervisor:
                 self.on_ready(self.base_url, self.env)
             while not self._stop.wait(0.5):
                 self._restart_dead()
-            return 0
+            return 1 if self.failed else 0
         except Exception as error:
             log.error("hub up failed: %s", error)
             return 1
@@ -216,6 +239,7 @@ class Supervisor:
             child.restarts = [t for t in child.restarts if now - t < 60]
             if len(child.restarts) >= 5:
                 log.error("%s keeps failing (5 times in a minute); stopping the hub", child.name)
+                self.failed = child.name
                 self._stop.set()
                 return
             log.warning("%s exited with %s; restarting", child.name, child.proc.returncode)
