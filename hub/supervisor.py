@@ -36,6 +36,19 @@ class Child:
     env: dict[str, str] = field(default_factory=dict)
 
 
+def _bind_refused(host: str, port: int) -> str | None:
+    """Why ``port`` on ``host`` cannot be listened on (None: it can)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            return error.strerror or str(error)
+    return None
+
+
 def _pump(name: str, stream: object) -> None:
     width = 22
     for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
@@ -130,22 +143,28 @@ class Supervisor:
     def check_ports(self) -> None:
         """Refuse to start when another program listens on the gateway's or the inbound
         interface's port (the processes would fail again and again)."""
-        import socket
-
-        for variable, host, port in (
+        ports = (
             ("HUB_GATEWAY_PORT", self.settings.gateway_host, self.settings.gateway_port),
             ("HUB_INBOUND_PORT", self.settings.inbound_host, self.settings.inbound_port),
-        ):
-            with socket.socket() as probe:
-                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                try:
-                    probe.bind((host, port))
-                except OSError as error:
-                    raise RuntimeError(
-                        f"port {port} on {host} ({variable}) is taken ({error.strerror}):"
-                        f" stop the program using it, or choose another, e.g."
-                        f" {variable}={port + 1} make up"
-                    ) from None
+        )
+        for variable, host, port in ports:
+            refused = _bind_refused(host, port)
+            if refused is None:
+                continue
+            ours = {p for _, _, p in ports}
+            free = next(
+                (
+                    n
+                    for n in range(port + 100, port + 200)
+                    if n not in ours and not _bind_refused(host, n)
+                ),
+                None,
+            )
+            hint = f", e.g. {variable}={free} make up" if free is not None else ""
+            raise RuntimeError(
+                f"port {port} on {host} ({variable}) is taken ({refused}): stop the program"
+                f" using it, or choose another port{hint}"
+            )
 
     def wait_healthy(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
