@@ -125,6 +125,18 @@ def start_hub(tmp_path: Path, env: dict[str, str], *args: str) -> Iterator[Runni
                 proc.kill()
 
 
+def hub_command(hub: RunningHub, *args: str) -> subprocess.CompletedProcess[str]:
+    """An operator's command (``hub ARGS``) in the running hub's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "hub", *args],
+        env=hub.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def env_on_test_servers(servers: Servers, database: str) -> dict[str, str]:
     return {
         "HUB_POSTGRES_URL": servers.postgres_url,
@@ -206,27 +218,13 @@ def test_an_arrival_travels_from_mutation_to_timeline_across_processes(
     ]
     assert any("§ 24 AufenthG" in e["summary"] for e in timeline)
 
-    rebuilt = subprocess.run(
-        [sys.executable, "-m", "hub", "projections", "rebuild", "timeline"],
-        env=hub.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    rebuilt = hub_command(hub, "projections", "rebuild", "timeline")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "rebuilt timeline: 4 rows" in rebuilt.stdout
     again = hub.graphql(TIMELINE, {"id": created["personId"]})["person"]["timeline"]
     assert again == timeline
 
-    status = subprocess.run(
-        [sys.executable, "-m", "hub", "status", "--json"],
-        env=hub.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    status = hub_command(hub, "status", "--json")
     assert status.returncode == 0, status.stdout + status.stderr
     report = json.loads(status.stdout)
     assert [(h["endpoint"], h["status"]) for h in report["health"]] == [
@@ -302,14 +300,7 @@ def test_make_up_path_embedded_servers_demo_data_and_clean_stop(tmp_path: Path) 
         assert len(found["data"]["personSearch"]) == 1, found
 
         # the operator's commands find the embedded servers by themselves (no exports)
-        status = subprocess.run(
-            [sys.executable, "-m", "hub", "status", "--json"],
-            env=hub.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        status = hub_command(hub, "status", "--json")
         assert status.returncode == 0, status.stdout + status.stderr
         report = json.loads(status.stdout)
         assert report["relays"], report
