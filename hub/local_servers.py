@@ -41,8 +41,14 @@ def record(settings: HubSettings, *, postgres_url: str | None, nats_url: str | N
 
 
 def forget(settings: HubSettings) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path(settings).unlink()
+    """Remove the note this process wrote (never another hub's on the same home)."""
+    try:
+        pid = int(json.loads(path(settings).read_text())["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if pid == os.getpid():
+        with contextlib.suppress(FileNotFoundError):
+            path(settings).unlink()
 
 
 def with_running_hub(settings: HubSettings) -> HubSettings:

@@ -51,6 +51,11 @@ def test_the_environment_wins_and_a_dead_hubs_file_is_ignored(tmp_path: Path) ->
     (tmp_path / "servers.json").write_text(json.dumps({**data, "pid": int(ended.stdout)}))
     assert local_servers.with_running_hub(settings(tmp_path)).postgres_url is None
 
+    # another hub up's note (a second hub up on the same home that failed to start) stays
+    local_servers.forget(settings(tmp_path))
+    assert (tmp_path / "servers.json").exists()
+
+    local_servers.record(settings(tmp_path), postgres_url=PG, nats_url=NATS)
     local_servers.forget(settings(tmp_path))
     local_servers.forget(settings(tmp_path))  # twice: no error
     assert not (tmp_path / "servers.json").exists()
