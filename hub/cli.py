@@ -724,7 +724,7 @@ def _unreachable(error: BaseException) -> str | None:
     import nats.errors
     import psycopg
 
-    if isinstance(error, nats.errors.Error) or "nats" in type(error).__module__:
+    if isinstance(error, nats.errors.Error):
         return f"cannot reach the bus (HUB_NATS_URL): {error or type(error).__name__}"
     if isinstance(error, asyncpg.PostgresError | asyncpg.InterfaceError | psycopg.Error):
         return f"the database refused (HUB_POSTGRES_URL): {error}"

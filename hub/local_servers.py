@@ -84,17 +84,15 @@ def _alive(pid: int) -> bool:
 
 def without_password(url: str) -> str:
     """``url`` without the password in it (printed and recorded URLs carry none)."""
-    parts = urlsplit(url)
-    userinfo, at, host = parts.netloc.rpartition("@")
-    if not at:
-        return url
-    return urlunsplit(parts._replace(netloc=f"{userinfo.split(':', 1)[0]}@{host}"))
+    return _with_password(url, None)
 
 
-def _with_password(url: str, password: str) -> str:
+def _with_password(url: str, password: str | None) -> str:
+    """``url`` with its user's password replaced by ``password`` (None: none)."""
     parts = urlsplit(url)
     userinfo, at, host = parts.netloc.rpartition("@")
     if not at:
         return url
     user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:{quote(password, safe='')}@{host}"))
+    secret = "" if password is None else ":" + quote(password, safe="")
+    return urlunsplit(parts._replace(netloc=f"{user}{secret}@{host}"))

@@ -200,8 +200,9 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
     import's CPU), and psycopg's own binary dumpers still cost ~10 µs an event. The
     statement and its NOTIFY are the library's own.
 
-    Its insert function also takes the table lock that the library's plain path takes
-    (``LOCK TABLE … IN EXCLUSIVE MODE``; the library's function leaves it out), so that
+    It calls the library's insert function through one that first takes the table lock the
+    library's plain path takes (``LOCK TABLE … IN EXCLUSIVE MODE``; the library's function
+    leaves it out), so that
     transactions inserting events are given their notification ids in the order they
     commit. Without it, of two overlapping inserts the later one could commit first, and
     the relay, which reads past the highest id it has seen, would never publish the
@@ -211,32 +212,30 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.sql_create_statements[self.create_insert_function_statement_index] = SQL(
-            "CREATE OR REPLACE FUNCTION {schema}.{insert_events}(events {schema}.{event}[]) "
-            "RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN"
-            "    SET LOCAL lock_timeout = '{lock_timeout}s';"
-            "    LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
-            "    NOTIFY {channel};"
-            "    RETURN QUERY"
-            "    INSERT INTO {schema}.{table} AS t ("
-            "    originator_id, originator_version, topic, state)"
-            "    SELECT originator_id, originator_version, topic, state"
-            "    FROM unnest(events)"
-            "    RETURNING notification_id;"
-            "END; $BODY$"
-        ).format(
-            insert_events=Identifier(self.pg_function_name_insert_events),
-            lock_timeout=self.datastore.lock_timeout,
-            channel=Identifier(self.channel_name),
-            event=Identifier(self.stored_event_type_name),
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
+        #: the library's insert function behind the table lock (its own takes none)
+        self.pg_function_name_locked_insert = f"hub_locked_{self.pg_function_name_insert_events}"
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE OR REPLACE FUNCTION {schema}.{locked}(events {schema}.{event}[])"
+                " RETURNS SETOF bigint LANGUAGE plpgsql AS $BODY$ BEGIN"
+                " SET LOCAL lock_timeout = '{lock_timeout}s';"
+                " LOCK TABLE {schema}.{table} IN EXCLUSIVE MODE;"
+                " RETURN QUERY SELECT * FROM {schema}.{insert_events}(events);"
+                " END; $BODY$"
+            ).format(
+                locked=Identifier(self.pg_function_name_locked_insert),
+                insert_events=Identifier(self.pg_function_name_insert_events),
+                lock_timeout=self.datastore.lock_timeout,
+                event=Identifier(self.stored_event_type_name),
+                schema=Identifier(self.datastore.schema),
+                table=Identifier(self.events_table_name),
+            )
         )
         self.sql_invoke_pg_function_insert_events = SQL(
             "SELECT * FROM {schema}.{insert_events}((%b))"
         ).format(
             schema=Identifier(self.datastore.schema),
-            insert_events=Identifier(self.pg_function_name_insert_events),
+            insert_events=Identifier(self.pg_function_name_locked_insert),
         )
         self._rows_dumper: type[Dumper] | None = None
 
@@ -259,7 +258,7 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.adapters.register_dumper(EventRows, self._rows_dumper)
             curs.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
-            return [int(r[self.pg_function_name_insert_events]) for r in curs.fetchall()]
+            return [int(r[self.pg_function_name_locked_insert]) for r in curs.fetchall()]
 
 
 class HubApplication(Application[UUID]):

@@ -5,7 +5,6 @@ together stays one chain, and a subscription on either sees what the projector c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -20,14 +19,13 @@ import pytest
 
 from gateway.audit import verify_chain
 from services.runtime.database import with_database
-from tests.conftest import Servers, fresh_database
+from tests.conftest import Servers
 from tests.e2e.test_hub_up import (
     REGISTER,
     TIMELINE,
     RunningHub,
-    env_on_test_servers,
     module_bus,
-    start_hub,
+    module_hub_up,
 )
 from tests.helpers import arrival_input
 
@@ -47,14 +45,9 @@ def hub_with_two_gateways(
     """One ``hub up`` with two gateway processes for the module's tests (starting it is most
     of their time; each test's data is its own). After them it must still stop cleanly on
     Ctrl-C, the restarted gateway process included."""
-    with fresh_database(servers.postgres_url) as database:
-        env = {**env_on_test_servers(servers, database), "HUB_GATEWAY_WORKERS": str(WORKERS)}
-        with contextlib.contextmanager(start_hub)(
-            tmp_path_factory.mktemp("two-gateways"), env, "--no-demo"
-        ) as hub:
-            hub.wait_until_up()
-            yield hub
-            assert hub.interrupt() == 0
+    yield from module_hub_up(
+        tmp_path_factory.mktemp("two-gateways"), servers, HUB_GATEWAY_WORKERS=str(WORKERS)
+    )
 
 
 def gateways(hub: RunningHub) -> list[psutil.Process]:

@@ -175,14 +175,21 @@ def shared_hub(
     of their own: each flow's data is its own (new cases, gaps, conflicts); starting and
     stopping the processes is most of such a test's time. After the flows the hub must still
     stop cleanly on Ctrl-C (exit code 0, no process left): checked when the module is done."""
-    with fresh_database(servers.postgres_url) as database:
-        env = env_on_test_servers(servers, database)
-        with contextlib.contextmanager(start_hub)(
-            tmp_path_factory.mktemp("shared-hub"), env, "--no-demo"
-        ) as hub:
-            hub.wait_until_up()
-            yield hub
-            assert hub.interrupt() == 0
+    yield from module_hub_up(tmp_path_factory.mktemp("shared-hub"), servers)
+
+
+def module_hub_up(home: Path, servers: Servers, **env: str) -> Iterator[RunningHub]:
+    """A ``hub up`` on the test servers and a fresh database (``env`` on top) for a module's
+    tests, up when it is yielded; afterwards it must stop cleanly on Ctrl-C."""
+    with (
+        fresh_database(servers.postgres_url) as database,
+        contextlib.contextmanager(start_hub)(
+            home, {**env_on_test_servers(servers, database), **env}, "--no-demo"
+        ) as hub,
+    ):
+        hub.wait_until_up()
+        yield hub
+        assert hub.interrupt() == 0
 
 
 def test_an_arrival_travels_from_mutation_to_timeline_across_processes(

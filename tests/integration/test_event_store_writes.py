@@ -167,7 +167,7 @@ def _held_insert(app: ForeignersAuthority, database_url: str, path: str) -> Any:
         conn.execute(
             SQL("SELECT * FROM {}.{}(ARRAY[ROW(%s, %s, %s, %s)::{}.{}])").format(
                 Identifier(schema),
-                Identifier(recorder.pg_function_name_insert_events),
+                Identifier(recorder.pg_function_name_locked_insert),
                 Identifier(schema),
                 Identifier(recorder.stored_event_type_name),
             ),
