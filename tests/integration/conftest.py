@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,10 +17,11 @@ import httpx
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
+from contracts import stream_name
 from gateway.app import GatewayResources, create_app
 from gateway.auth import issue_token
 from hub.catalog import SERVICES
-from projections.runner import all_consumers
+from projections.runner import PROJECTIONS, all_consumers
 from services.runtime.commands import CommandServer
 from services.runtime.messaging import close, connect
 from services.runtime.relay import OutboxRelay
@@ -78,6 +80,28 @@ class InProcessHub:
         body = response.json()
         assert isinstance(body, dict)
         return body
+
+
+async def settle(hub: InProcessHub, timeout: float = 30) -> None:
+    """Wait until every live projection has read every stream to its end."""
+    deadline = time.monotonic() + timeout
+    while True:
+        behind = []
+        for projection in PROJECTIONS:
+            for service in projection.sources():
+                last = (await hub.js.stream_info(stream_name(service))).state.last_seq
+                seen = await hub.pool.fetchval(
+                    "SELECT stream_seq FROM projections.consumer_positions"
+                    " WHERE consumer = $1 AND source = $2",
+                    projection.name,
+                    service,
+                )
+                if (seen or 0) < last:
+                    behind.append((projection.name, service, seen, last))
+        if not behind:
+            return
+        assert time.monotonic() < deadline, behind
+        await asyncio.sleep(0.1)
 
 
 @pytest.fixture

@@ -33,7 +33,7 @@ from tests.integration.case_flow import (
     ok,
     refer_to_awo,
 )
-from tests.integration.conftest import InProcessHub
+from tests.integration.conftest import InProcessHub, settle
 
 OFFICER = {"role": "abh_officer", "agency": "abh-05315", "subject": "abh-clara"}
 DPO = {"role": "dpo", "agency": "datenschutz-05315", "subject": "dpo-greta"}
@@ -127,7 +127,9 @@ async def _erased_everywhere(hub: InProcessHub, person: str) -> None:
         )
         return {row["source"] for row in rows} == set(SERVICES)
 
+    # the timeline has read every service's erasure; every other read model reads it too
     await _until(projected)
+    await settle(hub)
 
 
 async def _everything_in_the_database(hub: InProcessHub) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 
 import pytest
 
@@ -14,7 +13,7 @@ from projections.rebuild import rebuild, shadow_ddl, tables
 from projections.runner import PROJECTIONS
 from tests.helpers import arrival_input
 from tests.integration.case_flow import CASE_MANAGER, consent_for_awo, ok, open_case, refer_to_awo
-from tests.integration.conftest import InProcessHub
+from tests.integration.conftest import InProcessHub, settle
 from tests.integration.test_conflicts_gateway import BOARD, ESCALATE, report
 from tests.integration.test_gateway import REGISTER
 from tests.integration.test_steering_flow import GAP
@@ -58,28 +57,6 @@ async def produce(hub: InProcessHub) -> None:
         },
         CASE_MANAGER,
     )
-
-
-async def settle(hub: InProcessHub, timeout: float = 30) -> None:
-    """Wait until every live projection has read every stream to its end."""
-    deadline = time.monotonic() + timeout
-    while True:
-        behind = []
-        for projection in PROJECTIONS:
-            for service in projection.sources():
-                last = (await hub.js.stream_info(stream_name(service))).state.last_seq
-                seen = await hub.pool.fetchval(
-                    "SELECT stream_seq FROM projections.consumer_positions"
-                    " WHERE consumer = $1 AND source = $2",
-                    projection.name,
-                    service,
-                )
-                if (seen or 0) < last:
-                    behind.append((projection.name, service, seen, last))
-        if not behind:
-            return
-        assert time.monotonic() < deadline, behind
-        await asyncio.sleep(0.1)
 
 
 async def stored(hub: InProcessHub) -> int:

@@ -16,7 +16,7 @@ from gateway.erasure import ErasureCoordinator
 from services.runtime.commands import CommandClient
 from services.runtime.messaging import close, connect
 from tests.integration.case_flow import CASE, CASE_MANAGER, call, ok
-from tests.integration.conftest import InProcessHub
+from tests.integration.conftest import InProcessHub, settle
 from tests.integration.test_erasure import ADMIN, AZR, DPO, OFFICER, _person_with_a_case
 
 RESTRICT = """mutation($input: RestrictProcessingInput!) { restrictProcessing(input: $input) {
@@ -41,7 +41,9 @@ async def _restricted_everywhere(hub: InProcessHub, person: str, services: Any =
         )
         return {row["source"] for row in rows} >= set(services)
 
+    # the timeline has read every service's restriction; every other read model reads it too
     await _until(projected)
+    await settle(hub)
 
 
 async def test_a_restricted_person_is_kept_but_neither_shown_nor_changed(
