@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 from contracts.positions import Position
+from hub.bench_client import graphql_load
 from hub.bench_hub import start_bench_hub
 from hub.supervisor import Supervisor
 from services.runtime.settings import HubSettings
@@ -63,22 +63,14 @@ async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(arrivals):
         queue.put_nowait(n)
-    headers = {"Authorization": f"Bearer {token}"}
-    # idle connections are dropped before the server (keep-alive 5 s) closes them under us
-    limits = httpx.Limits(max_connections=CONCURRENCY, keepalive_expiry=2)
 
-    async with httpx.AsyncClient(
-        base_url=base_url, headers=headers, limits=limits, timeout=60
-    ) as client:
+    async with graphql_load(base_url, token, CONCURRENCY) as load:
 
         async def worker() -> None:
             while not queue.empty():
                 n = queue.get_nowait()
                 started = time.perf_counter()
-                response = await client.post(
-                    "/graphql", json={"query": REGISTER, "variables": {"input": _arrival(n)}}
-                )
-                body = response.json()
+                body = await load.execute(REGISTER, {"input": _arrival(n)})
                 if body.get("errors"):
                     raise RuntimeError(f"mutation failed: {body['errors']}")
                 latencies.append(time.perf_counter() - started)
@@ -307,24 +299,16 @@ async def _paced(
 
         receiver = asyncio.create_task(receive())
         await asyncio.sleep(0.5)  # the subscription is registered
-        headers = {"Authorization": f"Bearer {token}"}
-        limits = httpx.Limits(max_connections=IN_FLIGHT, keepalive_expiry=2)
         in_flight = asyncio.Semaphore(IN_FLIGHT)
-        async with httpx.AsyncClient(
-            base_url=base_url, headers=headers, limits=limits, timeout=60
-        ) as client:
+        async with graphql_load(base_url, token, IN_FLIGHT) as load:
 
             async def one(n: int) -> None:
                 started = time.perf_counter()
                 try:
-                    response = await client.post(
-                        "/graphql",
-                        json={"query": REGISTER, "variables": {"input": _arrival(offset + n)}},
-                    )
+                    body = await load.execute(REGISTER, {"input": _arrival(offset + n)})
                 finally:
                     in_flight.release()
                 answered = time.perf_counter()
-                body = response.json()
                 if body.get("errors"):
                     raise RuntimeError(f"mutation failed: {body['errors']}")
                 latencies.append(answered - started)
@@ -374,7 +358,7 @@ class _MemoryWatch:
     of its largest process and of all its processes together (PostgreSQL's shared buffers
     count once per backend in the latter)."""
 
-    def __init__(self, supervisor: Supervisor, interval: float = 0.2) -> None:
+    def __init__(self, supervisor: Supervisor, interval: float = 0.25) -> None:
         self.supervisor = supervisor
         self.interval = interval
         self.peaks: dict[str, dict[str, float]] = {}
@@ -397,7 +381,9 @@ class _MemoryWatch:
             for name, pid in _pids(self.supervisor).items():
                 try:
                     process = psutil.Process(pid)
-                    family = [process, *process.children(recursive=True)]
+                    # only PostgreSQL's postmaster has children (its backends): a child
+                    # lookup scans every process on the machine, so once a sample
+                    family = [process, *(process.children() if name == "postgres" else [])]
                     sizes = [p.memory_info().rss / 2**20 for p in family]
                 except psutil.Error:
                     continue
