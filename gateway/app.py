@@ -50,6 +50,7 @@ from gateway.workspace.oidc import sign_in_for
 from projections import schema as read_models
 from services.runtime import telemetry
 from services.runtime.commands import CommandClient
+from services.runtime.database import keep_session
 from services.runtime.messaging import close, connect
 from services.runtime.sealing import sealer_for
 from services.runtime.service import database_url
@@ -201,15 +202,6 @@ def _asks_for_ide_page(request: Request) -> bool:
         and "authorization" not in request.headers
         and "query" not in request.query_params
     )
-
-
-async def keep_session(conn: asyncpg.Connection) -> None:
-    """The gateway pool's reset on release: nothing beyond what asyncpg always does (roll
-    back an open transaction, drop listeners). The gateway keeps no session state on pooled
-    connections (no SET, LISTEN, cursor or session advisory lock outside a transaction; the
-    notifier has its own connection), so the default reset query would only cost each read a
-    second round trip."""
-    return None
 
 
 def create_app(

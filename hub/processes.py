@@ -81,12 +81,16 @@ async def run_projector(settings: HubSettings, stop: asyncio.Event) -> None:
     import asyncpg
 
     from projections.runner import run_projectors
+    from services.runtime.database import keep_session
     from services.runtime.messaging import close, connect
     from services.runtime.service import database_url
     from services.runtime.telemetry import setup_tracing
 
     setup_tracing("hub-projector")
-    pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=4)
+    # a projection's batch keeps no session state (SET LOCAL, transaction-level locks)
+    pool = await asyncpg.create_pool(
+        database_url(settings), min_size=1, max_size=4, reset=keep_session
+    )
     nc = await connect(settings, "projector")
     try:
         await run_projectors(

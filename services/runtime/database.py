@@ -98,3 +98,13 @@ def eventsourcing_env(url: str, schema: str, *, pool_size: int = 5) -> dict[str,
         # pool's reconnection (default 30s)
         "POSTGRES_CONNECT_TIMEOUT": "5",
     }
+
+
+async def keep_session(conn: object) -> None:
+    """An asyncpg pool's reset on release (``create_pool(..., reset=keep_session)``) for a
+    process that keeps no session state on its pooled connections (no SET, LISTEN, cursor
+    or session advisory lock outside a transaction): nothing beyond what asyncpg always
+    does (roll back an open transaction, drop listeners). The default reset query (``SELECT
+    pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL``) would cost every use of
+    the pool a second round trip. The gateway's pool and the projector's use it."""
+    return None

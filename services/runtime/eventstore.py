@@ -237,6 +237,8 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
             schema=Identifier(self.datastore.schema),
             insert_events=Identifier(self.pg_function_name_locked_insert),
         )
+        # the same, rendered once: psycopg would compose the identifiers again at each insert
+        self._invoke_locked_insert = self.sql_invoke_pg_function_insert_events.as_bytes(None)
         self._rows_dumper: type[Dumper] | None = None
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
@@ -257,7 +259,7 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
         rows = binary_event_rows(stored_events, info.oid)
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.adapters.register_dumper(EventRows, self._rows_dumper)
-            curs.execute(self.sql_invoke_pg_function_insert_events, (rows,), prepare=True)
+            curs.execute(self._invoke_locked_insert, (rows,), prepare=True)
             return [int(r[self.pg_function_name_locked_insert]) for r in curs.fetchall()]
 
 

@@ -81,8 +81,11 @@ class PullWindow(Generic[T]):
         self.follow = follow
         self.expires = expires
         self.grace = grace
-        #: after the first message of an empty queue arrives, wait this long for more
-        #: before handing it out (0: hand it out at once)
+        #: when the first message of an empty queue ends a wait shorter than this, wait
+        #: this long for more before handing it out (0: hand it out at once). A short wait
+        #: means messages are flowing: a larger batch then saves each commit's fixed cost.
+        #: After a longer wait (a quiet stream) the message is handed out at once, so
+        #: lingering never delays an event that came alone.
         self.linger = linger
         self._decode = decode
         self.queue: deque[Msg] = deque()
@@ -209,11 +212,16 @@ class PullWindow(Generic[T]):
                 self.stalled = True
                 return []
             self._arrived.clear()
+            waiting_since = time.monotonic()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._arrived.wait(), timeout)
             if not self.queue:
                 return []
-            if self.linger > 0 and len(self.queue) < self.batch_size:
+            if (
+                self.linger > 0
+                and len(self.queue) < self.batch_size
+                and time.monotonic() - waiting_since < self.linger
+            ):
                 await asyncio.sleep(self.linger)
         n = min(self.batch_size, len(self.queue))
         msgs = [self.queue.popleft() for _ in range(n)]

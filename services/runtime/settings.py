@@ -79,11 +79,12 @@ class HubSettings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     projector_linger_ms: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0.0,
         le=1000.0,
-        description="milliseconds a projection's live consumer waits after the first message"
-        " of an idle wait for more before applying (0: at once)",
+        description="milliseconds a projection's live consumer waits for more messages when"
+        " the first one ended a wait shorter than that (messages are flowing) before applying"
+        " them together; after a longer wait it applies at once (0: never waits)",
     )
     gateway_workers: int = Field(
         default=1,

@@ -126,6 +126,21 @@ class PersonalDataVault:
     def __init__(self, url: str, schema: str, master_key_b64: str | None) -> None:
         self._url = url
         self._table = sql.Identifier(check_identifier(schema), "person_keys")
+        # the statements of every command, rendered once (psycopg would compose them again)
+        self._insert_key = (
+            sql.SQL(
+                "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
+                " INSERT INTO {} (person_id, wrapped_key) SELECT %s, %s FROM relaxed"
+                " ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
+            )
+            .format(self._table)
+            .as_bytes(None)
+        )
+        self._select_key = (
+            sql.SQL("SELECT wrapped_key FROM {} WHERE person_id = %s")
+            .format(self._table)
+            .as_bytes(None)
+        )
         self._keyless = master_key_b64 is None
         self._wrapper = KeyWrapper(master_key_b64 or _b64e(bytes(32)))
         self._master = None if master_key_b64 is None else _b64d(master_key_b64)
@@ -139,7 +154,7 @@ class PersonalDataVault:
         return self._conn
 
     def _execute(
-        self, query: sql.Composed | sql.SQL, params: Any = None
+        self, query: sql.Composed | sql.SQL | bytes, params: Any = None
     ) -> psycopg.Cursor[tuple[object, ...]]:
         """Run ``query`` on the vault's connection, once more on a new connection when the
         old one broke (the server restarted): every statement here is idempotent."""
@@ -189,18 +204,13 @@ class PersonalDataVault:
         """Create the person's key (idempotent: an existing key is kept)."""
         self._require_master_key()
         key = AESGCM.generate_key(bit_length=256)
-        insert = sql.SQL(
-            "WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))"
-            " INSERT INTO {} (person_id, wrapped_key) SELECT %s, %s FROM relaxed"
-            " ON CONFLICT (person_id) DO NOTHING RETURNING person_id"
-        ).format(self._table)
         with self._lock:
             # The key's commit does not wait for its WAL flush (a round trip and an fsync
             # fewer per new person): it is only ever used by events stored after it, and the
             # synchronous commit of those flushes the WAL up to them, the key's record
             # included. A crash before that loses at most a key no stored event uses.
             created = self._execute(
-                insert, (person_id, self._wrapper.wrap(person_id, key))
+                self._insert_key, (person_id, self._wrapper.wrap(person_id, key))
             ).fetchone()
             self._cache.pop(person_id, None)
             if created is not None:
@@ -234,10 +244,7 @@ class PersonalDataVault:
             key = self._cached(person_id)
             if key is not None:
                 return key
-            row = self._execute(
-                sql.SQL("SELECT wrapped_key FROM {} WHERE person_id = %s").format(self._table),
-                (person_id,),
-            ).fetchone()
+            row = self._execute(self._select_key, (person_id,)).fetchone()
             if row is None:
                 raise PersonalDataUnavailable(f"no key for person {person_id}")
             if row[0] is None:

@@ -368,3 +368,38 @@ async def _published_after_restart(js: Any, position: int) -> bool:
         await asyncio.sleep(0.2)
         return False
     return True
+
+
+async def test_a_lone_message_is_applied_at_once_and_a_flowing_stream_in_larger_batches(
+    js: Any, pool: asyncpg.Pool
+) -> None:
+    # Given a live loop that lingers (far longer than the test's other waits, so that
+    # whether it lingered is plain to see)
+    loop = live_loop(js, pool, linger=1.5, fetch_timeout=30.0)
+    await loop.setup()
+
+    async def applied(n: int) -> bool:
+        return len(await positions_applied(pool)) >= n
+
+    async with running(loop):
+        # when a message comes after a quiet spell (the loop waited longer than the linger)
+        await asyncio.sleep(2.0)
+        sent = time.monotonic()
+        await publish(js, 1)
+        await until(lambda: applied(1))
+        # then it is applied at once
+        assert time.monotonic() - sent < 1.0
+
+        # when messages follow one another (the next arrives while the loop has only just
+        # begun to wait again)
+        await publish(js, 2)
+        await asyncio.sleep(0.3)
+        await publish(js, 3)
+        await until(lambda: applied(3))
+
+    # then the loop waited for more and applied them together, in one transaction
+    commits = await pool.fetch(
+        "SELECT position, xmin::text AS tx FROM projections.timeline_events ORDER BY position"
+    )
+    tx = {row["position"]: row["tx"] for row in commits}
+    assert tx[2] == tx[3] != tx[1]

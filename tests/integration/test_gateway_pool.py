@@ -1,12 +1,12 @@
-"""The gateway's pool skips asyncpg's reset query on release (``keep_session``): a connection
-given back inside an unfinished transaction is still rolled back, so nothing of it is
-committed or leaks into the next read."""
+"""The gateway's and the projector's pools skip asyncpg's reset query on release
+(``keep_session``): a connection given back inside an unfinished transaction is still rolled
+back, so nothing of it is committed or leaks into the next read."""
 
 from __future__ import annotations
 
 import asyncpg
 
-from gateway.app import keep_session
+from services.runtime.database import keep_session
 
 
 async def test_a_connection_released_in_a_transaction_is_rolled_back(database_url: str) -> None:

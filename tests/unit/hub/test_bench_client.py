@@ -9,19 +9,23 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 
+from hub import bench_client
 from hub.bench_client import GraphQLLoad, ResponseError
 
 Answer = Callable[[bytes], bytes]
 
 
-async def _serve(answer: Answer) -> tuple[asyncio.Server, str, list[bytes]]:
-    """A server that answers each request with ``answer(body)``; it records the bodies."""
+async def _serve(
+    answer: Answer, keep_alive: float = 60.0
+) -> tuple[asyncio.Server, str, list[bytes]]:
+    """A server that answers each request with ``answer(body)`` and closes a connection idle
+    for ``keep_alive`` seconds; it records the requests."""
     seen: list[bytes] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), keep_alive)
                 length = next(
                     int(line.split(b":")[1])
                     for line in head.split(b"\r\n")
@@ -33,7 +37,7 @@ async def _serve(answer: Answer) -> tuple[asyncio.Server, str, list[bytes]]:
                 await writer.drain()
                 if b"connection: close" in answer(body).lower():
                     break
-        except (asyncio.IncompleteReadError, ConnectionError):
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
             pass
         writer.close()
 
@@ -46,8 +50,8 @@ async def _serve(answer: Answer) -> tuple[asyncio.Server, str, list[bytes]]:
 async def served() -> AsyncIterator[Callable[[Answer], object]]:
     servers: list[asyncio.Server] = []
 
-    async def start(answer: Answer) -> tuple[str, list[bytes]]:
-        server, url, seen = await _serve(answer)
+    async def start(answer: Answer, keep_alive: float = 60.0) -> tuple[str, list[bytes]]:
+        server, url, seen = await _serve(answer, keep_alive)
         servers.append(server)
         return url, seen
 
@@ -101,3 +105,20 @@ async def test_a_body_that_is_not_json_is_a_clear_error(
             await load.execute("{ x }", {})
     finally:
         load.close()
+
+
+async def test_a_connection_idle_longer_than_the_servers_keep_alive_is_not_reused(
+    served: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a server that closes a connection idle for 0.3 s (uvicorn's is 5 s)
+    url, seen = await served(_echo, keep_alive=0.3)  # type: ignore[misc]
+    monkeypatch.setattr(bench_client, "IDLE_SECONDS", 0.1)
+    load = GraphQLLoad(url, "t", size=2)
+    try:
+        assert (await load.execute("{ x }", {"n": 1}))["data"] == {"n": 1}
+        await asyncio.sleep(0.5)  # the server has closed the idle connection meanwhile
+        # when the next operation is sent, then it goes out on a new connection
+        assert (await load.execute("{ x }", {"n": 2}))["data"] == {"n": 2}
+    finally:
+        load.close()
+    assert len(seen) == 2
