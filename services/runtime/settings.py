@@ -79,7 +79,7 @@ class HubSettings(BaseSettings):
     gateway_host: str = "127.0.0.1"
     gateway_port: int = 8000
     projector_linger_ms: float = Field(
-        default=5.0,
+        default=0.0,
         ge=0.0,
         le=1000.0,
         description="milliseconds a projection's live consumer waits for more messages when"

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from services.runtime.settings import HubSettings
 
 
-def test_the_projector_lingers_5_ms_by_default_and_as_long_as_told(
+def test_the_projector_applies_at_once_by_default_and_lingers_when_told(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("HUB_PROJECTOR_LINGER_MS", raising=False)
-    assert HubSettings().projector_linger_ms == 5
+    assert HubSettings().projector_linger_ms == 0
     monkeypatch.setenv("HUB_PROJECTOR_LINGER_MS", "2.5")
     assert HubSettings().projector_linger_ms == 2.5
 
