@@ -52,6 +52,7 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
     import uvicorn
 
     from gateway.app import create_app
+    from services.runtime.memory import freeze_startup_objects
 
     config = uvicorn.Config(
         create_app(settings, background=settings.gateway_worker == 0),
@@ -69,6 +70,11 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
+        # uvicorn sets a flag, not an event, once its start (the lifespan) is done
+        while not server.started and not task.done():  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        if server.started:
+            freeze_startup_objects("gateway")
         await stop.wait()
         server.should_exit = True
         await task

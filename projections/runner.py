@@ -19,6 +19,7 @@ from projections.schema import ensure
 from projections.steering import projector as steering
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop
+from services.runtime.memory import freeze_startup_objects
 
 log = logging.getLogger(__name__)
 SCHEMA = timeline.SCHEMA
@@ -107,4 +108,5 @@ async def run_projectors(
 ) -> None:
     loops = await all_consumers(js, pool, linger=linger)
     log.info("projector: %s", ", ".join(p.name for p in PROJECTIONS))
+    freeze_startup_objects("projector")
     await asyncio.gather(*(loop.run(stop) for loop in loops))

@@ -21,6 +21,7 @@ from services.runtime.database import (
     with_database,
 )
 from services.runtime.erasure import with_erasures
+from services.runtime.memory import freeze_startup_objects
 from services.runtime.messaging import close, connect
 from services.runtime.outbox import IntegrationMapper
 from services.runtime.relay import OutboxRelay, ensure_relay_position_table
@@ -130,6 +131,7 @@ async def serve_commands(spec: ServiceSpec, settings: HubSettings, stop: asyncio
             settings.inbound_host,
             settings.inbound_port,
         )
+    freeze_startup_objects(f"{spec.name} commands")
     try:
         await stop.wait()
     finally:
@@ -158,6 +160,7 @@ async def relay_events(spec: ServiceSpec, settings: HubSettings, stop: asyncio.E
     pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=3)
     relay = OutboxRelay(service=spec.name, app=app, mapper=spec.mapper(app), js=js, pool=pool)
     log.info("%s relay: running", spec.name)
+    freeze_startup_objects(f"{spec.name} relay")
     try:
         await relay.run(stop)
     finally:
