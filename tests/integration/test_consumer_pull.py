@@ -151,7 +151,9 @@ async def test_a_transient_failure_in_the_middle_of_a_batch_applies_each_event_o
 
     # Then the batch was retried from the cursor: every event once, in order, none dead
     assert handler.failed
-    assert loop.stats.naked >= 5
+    # the batch holding the failure is handed back whole: the failing event and those after
+    # it at least (whether the first ones came in the same batch depends on their arrival)
+    assert loop.stats.naked >= 3
     assert (loop.stats.applied, loop.stats.dead_lettered) == (5, 0)
 
 
