@@ -8,10 +8,11 @@ A rebuild of projection P:
    (:class:`ShadowConnection`); its positions are kept under ``<P>@rebuild``;
 2. then, in one transaction, locks the live projector out (the timeline's advisory lock, and
    the live ``consumer_positions`` rows of P, which the live projector locks first in every
-   transaction), lets the shadow catch up to where the live model is, and replaces the live
-   rows and positions with the shadow's (``DELETE`` + ``INSERT ... SELECT``: MVCC-safe, so a
-   reader sees the old model until the commit and the new one after it, never an empty or a
-   partial one).
+   transaction), lets the shadow catch up to where the live model is, and puts the shadow's
+   tables and positions in place of the live ones (``projections.swap``: a table nothing
+   else depends on is renamed in, in milliseconds; one the indicators' triggers or views
+   read is copied, ``DELETE`` + ``INSERT ... SELECT``). Either way a reader sees the old
+   model until the commit and the new one after it, never an empty or a partial one.
 
 The live projector's next transaction then finds the rebuilt positions and treats what it
 had fetched as duplicates.
@@ -41,6 +42,7 @@ from projections.pathway import projector as pathway
 from projections.pipeline import PipelinedTracker
 from projections.runner import PROJECTIONS, Projection, source_services
 from projections.schema import PENDING, ensure, pending_rebuilds
+from projections.swap import LOCK_TIMEOUT, Rename, lock_for_rename, rename_in, rename_plan
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop, positions
 from services.runtime.projection_base import Handler
@@ -494,6 +496,13 @@ async def _switch(
         " VALUES ($1, $2, 0, 0) ON CONFLICT DO NOTHING",
         [(p.name, source) for p in projections for source in p.sources()],
     )
+    # first planner statistics for the tables that may be renamed in (the copied ones keep
+    # theirs): from a small sample, so it takes milliseconds, not a second of a large
+    # model; the autovacuum analyses them in full later
+    every_shadow = [f"{SCHEMA}.{s}" for names in shadows.values() for s in names.values()]
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL default_statistics_target = 10")
+        await conn.execute("ANALYZE " + ", ".join(every_shadow))
     catch_ups = 0
     rows: dict[str, int] = {}
     async with pool.acquire() as conn, conn.transaction():
@@ -512,15 +521,17 @@ async def _switch(
                 catch_ups += 1
                 if await loop.poll(timeout=0.5) == 0:
                     await asyncio.sleep(0.02)
+        renames: list[Rename] = []
         for projection in projections:
             name = projection.name
+            first = next(iter(shadows[name].values()))  # the shadow of the first table
+            rows[name] = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
             for table, shadow in shadows[name].items():
-                columns = ", ".join(await _columns(conn, shadow))
-                await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
-                await conn.execute(
-                    f"INSERT INTO {SCHEMA}.{table} ({columns})"
-                    f" SELECT {columns} FROM {SCHEMA}.{shadow}"
-                )
+                plan = await rename_plan(conn, SCHEMA, table, shadow)
+                if plan is None:
+                    await _copy(conn, table, shadow)
+                else:
+                    renames.append(plan)
             await conn.execute(
                 f"INSERT INTO {SCHEMA}.consumer_positions (consumer, source, position, stream_seq)"
                 " SELECT $1, source, position, stream_seq FROM"
@@ -537,11 +548,23 @@ async def _switch(
                 " WHERE consumer = $1 AND position = 0 AND stream_seq = 0",
                 name,
             )
-            first = next(iter(shadows[name]))
-            rows[name] = int(await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.{first}"))
         await conn.execute(
             f"DELETE FROM {SCHEMA}.consumer_positions WHERE consumer = $1", shadow_positions
         )
+        # what the copies' triggers deferred (the indicators' refresh) runs now, so that the
+        # renamed tables are locked only for the renames and the commit
+        await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        if await lock_for_rename(conn, renames):
+            for plan in renames:
+                await rename_in(conn, plan)
+        else:
+            log.warning(
+                "rebuild: a reader held %s longer than %s: copying their rows instead",
+                ", ".join(plan.live for plan in renames),
+                LOCK_TIMEOUT,
+            )
+            for plan in renames:
+                await _copy(conn, plan.live, plan.shadow)
     return rows, catch_ups
 
 
@@ -552,6 +575,16 @@ async def _shadow_seq(pool: asyncpg.Pool, consumer: str, source: str) -> int:
         source,
     )
     return int(value or 0)
+
+
+async def _copy(conn: asyncpg.Connection, table: str, shadow: str) -> None:
+    """Replace the live table's rows with the shadow's (``DELETE`` rather than ``TRUNCATE``:
+    MVCC-safe, a reader sees the old rows until the commit and is never blocked)."""
+    columns = ", ".join(await _columns(conn, shadow))
+    await conn.execute(f"DELETE FROM {SCHEMA}.{table}")
+    await conn.execute(
+        f"INSERT INTO {SCHEMA}.{table} ({columns}) SELECT {columns} FROM {SCHEMA}.{shadow}"
+    )
 
 
 async def _columns(conn: asyncpg.Connection, table: str) -> list[str]:
