@@ -521,6 +521,9 @@ async def _switch(
                 catch_ups += 1
                 if await loop.poll(timeout=0.5) == 0:
                     await asyncio.sleep(0.02)
+        # the copies replace whole tables: the indicators' triggers then recompute the
+        # families they feed at the commit instead of marking every person
+        await conn.execute("SELECT set_config('hub.indicators_whole', 'on', true)")
         renames: list[Rename] = []
         for projection in projections:
             name = projection.name

@@ -1,4 +1,4 @@
--- version: 1
+-- version: 2
 -- after: case_views, pathway
 -- The steering indicators' running aggregates (issue 13 item 6): each indicator reads a number
 -- of rows that grows with its groups, not with the persons. They are derived from the
@@ -7,7 +7,10 @@
 -- changed them): whatever writes those tables (the projectors, a rebuild's switch, a bulk
 -- load) keeps the aggregates right, and a rebuild of pathway or case_views rebuilds them
 -- with it. Applying this file (a first install or a new version)
--- recomputes them from the tables (projections.ind_recompute(), at the end).
+-- recomputes them from the tables (projections.ind_recompute(), at the end). A writer that
+-- replaces whole tables (a rebuild's switch) sets hub.indicators_whole = 'on' for its
+-- transaction: its statements then mark only the families they feed, recomputed once at
+-- its commit, instead of every person (version 2).
 --
 -- Record digests: the first 32 bits of SHA-256 over the person's id, no secret. A group
 -- keeps the count and the plain sum of its persons' digests; the gateway turns (count, sum)
@@ -310,8 +313,10 @@ CREATE OR REPLACE FUNCTION projections.ind_mark_tx() RETURNS void
 BEGIN
     IF current_setting('hub.indicators_marked', true) IS DISTINCT FROM txid_current()::text
     THEN
-        INSERT INTO projections.ind_pending_tx VALUES (txid_current()) ON CONFLICT DO NOTHING;
+        -- set first: under SET CONSTRAINTS ALL IMMEDIATE the insert runs the refresh at
+        -- once, which clears the setting so that a later mark inserts the row again
         PERFORM set_config('hub.indicators_marked', txid_current()::text, true);
+        INSERT INTO projections.ind_pending_tx VALUES (txid_current()) ON CONFLICT DO NOTHING;
     END IF;
 END $$;
 
@@ -336,6 +341,13 @@ DECLARE
     family text := CASE TG_TABLE_NAME WHEN 'pathway_stage_history' THEN 'months'
                    WHEN 'pathway_milestones' THEN 'milestones' ELSE 'stages' END;
 BEGIN
+    -- a writer that replaces whole tables (a rebuild's switch) says so for its transaction:
+    -- marking every person would cost more than recomputing their families at the commit
+    IF current_setting('hub.indicators_whole', true) = 'on' THEN
+        PERFORM set_config('hub.indicators_whole_' || family, 'on', true);
+        PERFORM projections.ind_mark_tx();
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         INSERT INTO projections.ind_pending SELECT DISTINCT family, person_id FROM ind_new;
     ELSIF TG_OP = 'DELETE' THEN
@@ -366,9 +378,27 @@ BEGIN
            array_agg(DISTINCT person_id) FILTER (WHERE family = 'months'),
            array_agg(DISTINCT person_id) FILTER (WHERE family = 'milestones')
     INTO stages, months, milestones FROM gone;
-    PERFORM projections.ind_refresh_stages(stages);
-    PERFORM projections.ind_refresh_months(months);
-    PERFORM projections.ind_refresh_milestones(milestones);
+    IF current_setting('hub.indicators_whole_stages', true) = 'on' THEN
+        PERFORM projections.ind_recompute_stages();
+    ELSE
+        PERFORM projections.ind_refresh_stages(stages);
+    END IF;
+    IF current_setting('hub.indicators_whole_months', true) = 'on' THEN
+        PERFORM projections.ind_recompute_months();
+    ELSE
+        PERFORM projections.ind_refresh_months(months);
+    END IF;
+    IF current_setting('hub.indicators_whole_milestones', true) = 'on' THEN
+        PERFORM projections.ind_recompute_milestones();
+    ELSE
+        PERFORM projections.ind_refresh_milestones(milestones);
+    END IF;
+    -- done: a later write in this transaction (after SET CONSTRAINTS ALL IMMEDIATE) marks
+    -- it again, and is refreshed at the commit
+    PERFORM set_config('hub.indicators_marked', '', true);
+    PERFORM set_config('hub.indicators_whole_stages', '', true);
+    PERFORM set_config('hub.indicators_whole_months', '', true);
+    PERFORM set_config('hub.indicators_whole_milestones', '', true);
     RETURN NULL;
 END $$;
 

@@ -54,7 +54,9 @@ async def test_a_raised_version_of_derived_aggregates_recomputes_them_and_asks_n
 
     await ensure(pool)
     current = next(f for f in schema_files() if f.projection == "indicators")
-    raised = parse("indicators", current.sql.replace("-- version: 1", "-- version: 99", 1))
+    raised = parse(
+        "indicators", current.sql.replace(f"-- version: {current.version}", "-- version: 99", 1)
+    )
 
     assert await ensure(pool, [*schema_files(), raised]) == {"indicators": 99}
     assert "indicators" not in await pending_rebuilds(pool)
