@@ -68,6 +68,8 @@ class RebuildReport:
     rows: int
     positions: dict[str, int]
     catch_ups: int = 0
+    #: how long the switch took: the live projector waits for it
+    switch_s: float = 0.0
 
 
 def projection_named(name: str) -> Projection:
@@ -439,7 +441,9 @@ async def _rebuild(
         replayed = time.perf_counter()
         if before_switch is not None:
             await before_switch()
+        switching = time.perf_counter()
         rows, catch_ups = await _switch(pool, projections, shadows, loops, shadow_positions)
+        switch_s = time.perf_counter() - switching
         log.info(
             "rebuild of %s: set up in %.2f s, replayed %s events in %.2f s, switched in %.2f s",
             "+".join(shadows),
@@ -465,7 +469,9 @@ async def _rebuild(
     reports = []
     for projection in projections:
         name = projection.name
-        report = RebuildReport(name, rows[name], await positions(pool, SCHEMA, name), catch_ups)
+        report = RebuildReport(
+            name, rows[name], await positions(pool, SCHEMA, name), catch_ups, switch_s
+        )
         log.info("rebuilt %s: %s rows, positions %s", name, report.rows, report.positions)
         reports.append(report)
     return reports
