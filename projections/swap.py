@@ -33,8 +33,11 @@ from dataclasses import dataclass
 
 import asyncpg
 
-#: how long the switch waits for the renamed tables' locks before it copies them instead
-LOCK_TIMEOUT = "2s"
+#: how long the switch waits for the renamed tables' locks before it copies them instead:
+#: readers that come meanwhile queue behind the request, so it is kept short (a gateway read
+#: takes milliseconds), and below PostgreSQL's deadlock_timeout (1 s), so that in a deadlock
+#: with a reader it is the switch that gives way
+LOCK_TIMEOUT = "250ms"
 
 #: anything besides its own indexes and constraints that depends on a table or limits it
 _DEPENDENTS = """
