@@ -213,9 +213,12 @@ class ReplayLoop(ConsumerLoop):
     #: stream lost messages in between; then the loop resets at the cursor)
     request_expires = 30.0
 
-    @contextlib.contextmanager
-    def _span(self, msg: Msg, event: CloudEvent) -> Iterator[object]:
-        yield None
+    def _span(self, msg: Msg, event: CloudEvent) -> contextlib.nullcontext[None]:
+        return _NO_SPAN
+
+
+#: the replay's span for every event: none (reusable, and cheaper than a generator's)
+_NO_SPAN: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
 #: persons whose pathway rows a replay keeps across its batches (about 2 kB each)

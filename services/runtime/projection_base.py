@@ -270,7 +270,10 @@ class ReadModelTracker:
                 committed_seq = max(committed_seq, seq)
                 handled += 1
                 continue
-            if not await self._in_order(seq, committed_seq):
+            # (the next message, or the first: no coroutine for the usual case)
+            if not (seq == committed_seq + 1 or committed_seq == 0) and not await self._in_order(
+                seq, committed_seq
+            ):
                 log.warning(
                     "%s: stream seq %s arrived after %s; resetting the cursor",
                     self.consumer,
