@@ -17,7 +17,8 @@ A table is renamed only if the rename keeps everything else as it was:
   policy, foreign key (either way), function body, extended statistics, publication, owned
   sequence or inheritance, and no column privileges;
 - the shadow has the same columns (names, types, ``NOT NULL``, defaults, in order), the same
-  owner, and an index for each of the live table's (same definition), and no other;
+  owner, storage parameters and persistence, and an index for each of the live table's
+  (same definition), and no other;
 - the live table's lock is granted within ``LOCK_TIMEOUT`` (a long read holds it).
 
 Otherwise the table is copied, as before. Today that keeps the copy for the tables the
@@ -81,7 +82,9 @@ SELECT conname AS name, pg_get_constraintdef(oid) AS definition
 FROM pg_constraint WHERE conrelid = $1::text::regclass AND contype = 'c'
 """
 
-_OWNER = "SELECT relowner FROM pg_class WHERE oid = $1::text::regclass"
+#: what a rename would change: the owner, the storage parameters (a fillfactor, autovacuum
+#: settings set by hand), the persistence
+_TABLE = "SELECT relowner, reloptions, relpersistence FROM pg_class WHERE oid = $1::text::regclass"
 
 #: the privileges granted on a table to anyone but its owner (PUBLIC as such)
 _GRANTS = """
@@ -92,7 +95,9 @@ LEFT JOIN pg_roles r ON r.oid = a.grantee
 WHERE c.oid = $1::text::regclass AND a.grantee <> c.relowner
 """
 
-_INDEX_HEAD = re.compile(r"^(CREATE (?:UNIQUE )?INDEX) \S+ ON (?:ONLY )?\S+ ")
+#: an index definition's head, up to its table: names may be quoted (and hold spaces)
+_NAME = r'(?:"(?:[^"]|"")*"|[^\s"]+)'
+_INDEX_HEAD = re.compile(rf"^(CREATE (?:UNIQUE )?INDEX) {_NAME} ON (?:ONLY )?{_NAME}\.{_NAME} ")
 
 
 @dataclass(frozen=True)
@@ -120,7 +125,7 @@ async def rename_plan(
         tuple(r) for r in await conn.fetch(_COLUMNS, shadow_q)
     ]:
         return None
-    if await conn.fetchval(_OWNER, live_q) != await conn.fetchval(_OWNER, shadow_q):
+    if tuple(await conn.fetchrow(_TABLE, live_q)) != tuple(await conn.fetchrow(_TABLE, shadow_q)):
         return None
     indexes = _paired(
         await conn.fetch(_INDEXES, live_q), await conn.fetch(_INDEXES, shadow_q), _index_shape
@@ -189,9 +194,17 @@ async def rename_in(conn: asyncpg.Connection, plan: Rename) -> None:
     await conn.execute(f"ALTER TABLE {shadow_q} RENAME TO {plan.live}")
     for shadow_index, live_index in plan.indexes.items():
         if shadow_index != live_index:  # (a constraint's index renames the constraint too)
-            await conn.execute(f"ALTER INDEX {plan.schema}.{shadow_index} RENAME TO {live_index}")
+            await conn.execute(
+                f"ALTER INDEX {plan.schema}.{_quoted(shadow_index)} RENAME TO {_quoted(live_index)}"
+            )
     for shadow_check, live_check in plan.checks.items():
         if shadow_check != live_check:
             await conn.execute(
-                f"ALTER TABLE {live_q} RENAME CONSTRAINT {shadow_check} TO {live_check}"
+                f"ALTER TABLE {live_q} RENAME CONSTRAINT {_quoted(shadow_check)}"
+                f" TO {_quoted(live_check)}"
             )
+
+
+def _quoted(name: str) -> str:
+    """A name from the catalogue as an SQL identifier (one made by hand may need quotes)."""
+    return '"' + name.replace('"', '""') + '"'

@@ -128,3 +128,31 @@ def test_indexes_are_paired_by_their_definition_without_their_names() -> None:
     by_hand = [*live, {"name": "x", "definition": "CREATE INDEX x ON s.t USING btree (d)"}]
     assert swap._paired(by_hand, shadow, swap._index_shape) is None
     assert swap._paired(live, shadow[:1], swap._index_shape) is None
+    quoted = 'CREATE INDEX "My ""odd"" index" ON "s"."t x" USING btree (b, c)'
+    assert swap._index_shape(quoted) == "CREATE INDEX ON USING btree (b, c)"
+
+
+async def test_names_and_settings_made_by_hand_are_kept(hub: InProcessHub) -> None:
+    await register(hub)
+    await settle(hub)
+    # an index renamed by hand to a name that needs quotes, and a table given a fillfactor
+    await hub.pool.execute(
+        'ALTER INDEX projections.timeline_events_person_idx RENAME TO "Timeline by Person"'
+    )
+    await hub.pool.execute("ALTER TABLE projections.timeline_events_refs SET (fillfactor = 70)")
+    refs = await oid(hub, "timeline_events_refs")
+    events = await oid(hub, "timeline_events")
+    rows = await snapshot(hub, "timeline")
+
+    await rebuild(hub.js, hub.pool, "timeline")
+
+    assert await oid(hub, "timeline_events") != events  # renamed in, its index named as it was
+
+    assert "Timeline by Person" in await indexes(hub, "timeline_events")
+    assert "timeline_events_person_idx" not in await indexes(hub, "timeline_events")
+    # the shadow has no fillfactor: the table is copied, and keeps its own
+    assert await oid(hub, "timeline_events_refs") == refs
+    assert await hub.pool.fetchval(
+        "SELECT reloptions FROM pg_class WHERE oid = 'projections.timeline_events_refs'::regclass"
+    ) == ["fillfactor=70"]
+    assert await snapshot(hub, "timeline") == rows
