@@ -301,7 +301,7 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
     """Rebuild one read model (or every one) beside the live one and switch over."""
     import asyncpg
 
-    from projections.rebuild import rebuild
+    from projections.rebuild import rebuild_many
     from projections.runner import PROJECTIONS
     from services.runtime.messaging import close, connect
     from services.runtime.service import database_url
@@ -319,9 +319,13 @@ def cmd_rebuild(args: argparse.Namespace, settings: HubSettings) -> int:
         pool = await asyncpg.create_pool(database_url(settings), min_size=1, max_size=6)
         nc = await connect(settings, "rebuild", user="projector", first_attempts=OPERATOR_ATTEMPTS)
         try:
-            for name in names:
-                report = await rebuild(nc.jetstream(), pool, name)
-                print(f"rebuilt {name}: {report.rows} rows, positions {report.positions}")
+            # --all: every stream replayed once into every model that reads it, one switch
+            for report in await rebuild_many(nc.jetstream(), pool, names):
+                print(
+                    f"rebuilt {report.projection}: {report.rows} rows, positions"
+                    f" {report.positions}; switched in {report.switch_s:.2f} s"
+                    " (the live projector waited for it)"
+                )
         finally:
             await close(nc)
             await pool.close()
