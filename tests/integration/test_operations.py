@@ -350,6 +350,9 @@ async def test_hub_projections_rebuild_all_command(hub: InProcessHub) -> None:
     for name in ("timeline", "case_views", "pathway", "conflicts", "steering"):
         assert f"rebuilt {name}: " in result.stdout
     assert "rebuilt timeline: 6 rows" in result.stdout
+    # one shared replay and one switch for all of them, and each line says how long it took
+    assert result.stdout.count("switched in") == 5
+    assert len({line.rsplit("switched in", 1)[1] for line in result.stdout.splitlines()}) == 1
     neither = await asyncio.to_thread(hub_cli, hub.settings, "projections", "rebuild")
     assert neither.returncode == 2
 
