@@ -107,31 +107,6 @@ async def test_a_reader_holding_the_table_too_long_gets_it_copied_instead(
     assert await snapshot(hub, "timeline") == rows
 
 
-def test_indexes_are_paired_by_their_definition_without_their_names() -> None:
-    live = [
-        {"name": "t_pkey", "definition": "CREATE UNIQUE INDEX t_pkey ON s.t USING btree (a)"},
-        {"name": "t_b_idx", "definition": "CREATE INDEX t_b_idx ON s.t USING btree (b, c)"},
-    ]
-    shadow = [
-        {
-            "name": "t_rebuild_pkey",
-            "definition": "CREATE UNIQUE INDEX t_rebuild_pkey ON s.t_rebuild USING btree (a)",
-        },
-        {
-            "name": "t_b_idx_rebuild",
-            "definition": "CREATE INDEX t_b_idx_rebuild ON s.t_rebuild USING btree (b, c)",
-        },
-    ]
-    paired = swap._paired(live, shadow, swap._index_shape)
-    assert paired == {"t_rebuild_pkey": "t_pkey", "t_b_idx_rebuild": "t_b_idx"}
-    # an index made by hand on the live table has no twin: the table is copied, not renamed
-    by_hand = [*live, {"name": "x", "definition": "CREATE INDEX x ON s.t USING btree (d)"}]
-    assert swap._paired(by_hand, shadow, swap._index_shape) is None
-    assert swap._paired(live, shadow[:1], swap._index_shape) is None
-    quoted = 'CREATE INDEX "My ""odd"" index" ON "s"."t x" USING btree (b, c)'
-    assert swap._index_shape(quoted) == "CREATE INDEX ON USING btree (b, c)"
-
-
 async def test_names_and_settings_made_by_hand_are_kept(hub: InProcessHub) -> None:
     await register(hub)
     await settle(hub)
