@@ -273,13 +273,18 @@ def tables(database_url: str) -> Iterator[None]:
         yield
 
 
+async def empty(db: asyncpg.Connection) -> None:
+    """No persons, cases, stage history or milestones (the aggregates follow)."""
+    await db.execute(
+        "TRUNCATE projections.pathway_persons, projections.pathway_stage_history,"
+        " projections.pathway_milestones, projections.cv_cases"
+    )
+
+
 async def run(url: str, program: list[list[tuple[Any, ...]]]) -> None:
     db = await asyncpg.connect(url)
     try:
-        await db.execute(
-            "TRUNCATE projections.pathway_persons, projections.pathway_stage_history,"
-            " projections.pathway_milestones, projections.cv_cases"
-        )
+        await empty(db)
         position = 100
         for batch in program:
             async with db.transaction():
@@ -366,10 +371,7 @@ async def test_erasure_and_rebuilds_leave_the_aggregates_as_the_query_time_sql(
 async def two_writers(url: str) -> None:
     pathway, cases = await asyncpg.connect(url), await asyncpg.connect(url)
     try:
-        await pathway.execute(
-            "TRUNCATE projections.pathway_persons, projections.pathway_stage_history,"
-            " projections.pathway_milestones, projections.cv_cases"
-        )
+        await empty(pathway)
         for n in range(8):
             await apply(pathway, ("register", n, "05315000", dt.date(2025, 1, 1)), 10 * n)
         # the pathway projector changes a person's stage while the case views projector
@@ -407,10 +409,7 @@ def test_two_projectors_changing_one_person_at_once_leave_the_aggregates_right(
 async def whole_tables(url: str) -> None:
     db = await asyncpg.connect(url)
     try:
-        await db.execute(
-            "TRUNCATE projections.pathway_persons, projections.pathway_stage_history,"
-            " projections.pathway_milestones, projections.cv_cases"
-        )
+        await empty(db)
         for n in range(6):
             await apply(db, ("register", n, "05315000", dt.date(2025, 1, 1)), 10 * n)
         assert await aggregates(db) == await oracle(db)
