@@ -144,9 +144,10 @@ def _rebuild_pending(settings: HubSettings, env: dict[str, str]) -> None:
             try:
                 for report in await rebuild_pending(nc.jetstream(), pool):
                     log.info(
-                        "rebuilt %s after its schema changed: %s rows",
+                        "rebuilt %s after its schema changed: %s rows, switched in %.2f s",
                         report.projection,
                         report.rows,
+                        report.switch_s,
                     )
             finally:
                 await close(nc)
