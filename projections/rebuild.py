@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import re
 import time
 import zlib
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, cast
@@ -45,6 +44,7 @@ from projections.schema import PENDING, ensure, pending_rebuilds
 from projections.swap import LOCK_TIMEOUT, Rename, lock_for_rename, rename_in, rename_plan
 from projections.timeline import projector as timeline
 from services.runtime.consumer import ConsumerLoop, positions
+from services.runtime.memory import objects_frozen_while
 from services.runtime.projection_base import Handler
 
 log = logging.getLogger(__name__)
@@ -290,19 +290,6 @@ class SharedReplayLoop(ReplayLoop):
         ) from error
 
 
-@contextlib.contextmanager
-def _long_lived_objects_frozen() -> Iterator[None]:
-    """Keep the garbage collector off the objects that exist before the replay (the modules,
-    the schema, the pools): a replay allocates many objects that live for a batch, which
-    triggers full collections that would scan all of them each time (``gc.freeze``; they
-    are collectable again afterwards)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
-
-
 def _positions_name(names: list[str]) -> str:
     """The consumer the shadow positions of a rebuild of ``names`` are kept under."""
     return f"{'+'.join(names)}@rebuild"
@@ -352,7 +339,7 @@ async def rebuild_many(
             await ensure(pool)
             # a schema upgrade waiting for this rebuild: done once the rows are rebuilt
             waiting = await pending_rebuilds(pool)
-            with _long_lived_objects_frozen():
+            with objects_frozen_while():
                 try:
                     reports = await _rebuild(js, pool, projections, batch_size, before_switch)
                 except SharedReplayFailed as error:

@@ -10,9 +10,11 @@ under a millisecond.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import logging
 import time
+from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
@@ -31,3 +33,19 @@ def freeze_startup_objects(process: str) -> int:
         (time.perf_counter() - started) * 1000,
     )
     return frozen
+
+
+@contextlib.contextmanager
+def objects_frozen_while() -> Iterator[None]:
+    """Keep the collector off every object alive now while the block runs (a long task that
+    allocates many short-lived objects, a rebuild's replay, would otherwise trigger full
+    collections that scan them all each time). Afterwards they are collectable again,
+    unless the process had frozen its startup objects already: ``gc.unfreeze`` cannot tell
+    those apart, so they all stay frozen, as they would have."""
+    already = gc.get_freeze_count() > 0
+    gc.freeze()
+    try:
+        yield
+    finally:
+        if not already:
+            gc.unfreeze()
