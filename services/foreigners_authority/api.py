@@ -85,7 +85,8 @@ def register_routes(server: CommandServer, app: ForeignersAuthority) -> None:
         )
         return outcome
 
-    register_commands(server, invoke, app)
+    # every command changes one residence file and decides on that file alone
+    register_commands(server, invoke, app, independent=True)
     register_search(server, app)
     register_subject_access(
         server,

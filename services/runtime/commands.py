@@ -306,6 +306,13 @@ class CommandServer:
     their commands' saves share transactions (:class:`GroupCommit`), because concurrent
     inserts into one event store only contend for its lock. A command that loses an
     optimistic-concurrency race is retried on the fresh aggregate.
+
+    The server answers up to ``in_flight`` requests at once (one per writer thread with group
+    commit, else one): nats-py hands a subscription's messages to its callback one at a
+    time, so each request is answered in a task of its own, and the callback waits for a free
+    slot before it takes the next message (the subscription's pending limits then apply, as
+    before). Without this the writer threads would only ever see one command, and no group
+    would form.
     """
 
     def __init__(
@@ -315,6 +322,7 @@ class CommandServer:
         *,
         conflict_retries: int = 3,
         opener: Opener | None = None,
+        in_flight: int = 1,
     ) -> None:
         self.nc = nc
         self.service = service
@@ -329,11 +337,22 @@ class CommandServer:
         self._jobs: list[tuple[float, Callable[[], object], CommandContext]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[Callable[[], object]] = []
+        self._in_flight(in_flight)
 
-    def group_commit(self, app: Application[Any], writers: int | None = None) -> GroupCommit | None:
+    def _in_flight(self, limit: int) -> None:
+        """Answer up to ``limit`` requests at once."""
+        self.in_flight = max(1, limit)
+        self._slots = asyncio.Semaphore(self.in_flight)
+        self._answering: set[asyncio.Task[None]] = set()
+
+    def group_commit(
+        self, app: Application[Any], writers: int | None = None, *, answer_at_once: bool = True
+    ) -> GroupCommit | None:
         """Run up to ``writers`` commands at once on ``app``, their saves grouped into shared
         transactions. Call before :meth:`start`. ``writers`` defaults to the environment's
-        ``HUB_COMMAND_WRITERS`` (else 16); 1 keeps one writer thread and no group commit."""
+        ``HUB_COMMAND_WRITERS`` (else 16); 1 keeps one writer thread and no group commit.
+        ``answer_at_once=False`` keeps answering one request at a time (only the server's
+        scheduled jobs then run beside a command)."""
         if writers is None:
             writers = int(os.environ.get("HUB_COMMAND_WRITERS", "16"))
         if writers <= 1:
@@ -344,6 +363,8 @@ class CommandServer:
             self._writer = ThreadPoolExecutor(
                 max_workers=writers, thread_name_prefix=f"{self.service}-writer"
             )
+            if answer_at_once:
+                self._in_flight(writers)
         return self.committer
 
     def on_start(self, fn: Callable[[], object]) -> None:
@@ -411,11 +432,38 @@ class CommandServer:
         subscription, self._subscription = self._subscription, None
         if subscription is not None:  # stopping twice is harmless
             await subscription.drain()  # type: ignore[no-untyped-call]
+        if self._answering:  # the requests taken before the drain are still answered
+            await asyncio.gather(*self._answering, return_exceptions=True)
         self._writer.shutdown(wait=True)
 
     async def _on_msg(self, msg: Msg) -> None:
-        reply = await self.dispatch(msg.subject.rsplit(".", 1)[-1], msg.data, msg.headers or {})
-        await msg.respond(json.dumps(reply, default=str).encode())
+        if self.in_flight == 1:
+            await self._answer(msg)
+            return
+        await self._slots.acquire()  # the next message waits here for a free slot
+        task = asyncio.create_task(self._answer(msg))
+        self._answering.add(task)
+        task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task[None]) -> None:
+        self._answering.discard(task)
+        self._slots.release()
+
+    async def _answer(self, msg: Msg) -> None:
+        try:
+            reply = await self.dispatch(msg.subject.rsplit(".", 1)[-1], msg.data, msg.headers or {})
+        except Exception:  # dispatch answers every failure itself; this is a last resort
+            reference = str(uuid.uuid4())
+            log.exception("%s: a command failed (reference %s)", self.service, reference)
+            reply = _error("internal", f"internal error, reference {reference}")
+        try:
+            await msg.respond(json.dumps(reply, default=str).encode())
+        except Exception as error:  # the bus went away: the client sees its request time out
+            log.warning(
+                "%s: could not send the answer to a command (%s)",
+                self.service,
+                type(error).__name__,
+            )
 
     async def dispatch(
         self, command: str, data: bytes, headers: Mapping[str, str]
@@ -585,10 +633,18 @@ def call_method(app: Any) -> Invoke:
     return invoke
 
 
-def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
+def register_commands(
+    server: CommandServer, invoke: Invoke, app: Any, *, independent: bool = False
+) -> None:
     """Route every command the catalogue gives ``server``'s service to ``invoke``, on the
     writer thread, after checking the caller's role against the declaration. The reply is the
     outcome's position and the ids the declaration names.
+
+    ``independent``: each of the service's commands decides on and changes one aggregate
+    only, so optimistic concurrency alone keeps commands that run at once correct, and the
+    server answers several at once (their saves grouped, :class:`GroupCommit`). Otherwise a
+    command may decide on what another aggregate says (a case's consent, say), which a
+    concurrent command could change unseen, and the server answers one at a time.
 
     The erasure (``erase_person``) and the restriction (``restrict_processing``) are served
     the same way in every service (services/runtime/erasure.py), and a command naming an
@@ -617,7 +673,7 @@ def register_commands(server: CommandServer, invoke: Invoke, app: Any) -> None:
 
     special = {ERASE_PERSON: erase, RESTRICT_PROCESSING: restrict}
     if isinstance(app, Application):
-        server.group_commit(app)
+        server.group_commit(app, answer_at_once=independent)
     for command in CATALOGUE.of(server.service):
         run = special.get(command.name, guarded)
         server.route(command.name, command.payload, _handler(server, command, run), command)
