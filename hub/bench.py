@@ -58,6 +58,17 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+#: the authority's event store: its last event, and the transactions that stored the events
+#: after a given one (the events a group commit stores share their transaction id)
+_LAST_STORED = (
+    "SELECT coalesce(max(notification_id), 0) FROM foreigners_authority.foreigners_authority_events"
+)
+_TRANSACTIONS_SINCE = (
+    "SELECT count(DISTINCT xmin::text) FROM foreigners_authority.foreigners_authority_events"
+    " WHERE notification_id > $1"
+)
+
+
 async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[str, float]:
     latencies: list[float] = []
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -79,6 +90,7 @@ async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[
         try:
             count = "SELECT count(*) FROM projections.timeline_events"
             expected = await conn.fetchval(count) + arrivals * EVENTS_PER_ARRIVAL
+            stored_before = await conn.fetchval(_LAST_STORED)
             start = time.perf_counter()
             await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
             commands_done = time.perf_counter() - start
@@ -87,9 +99,11 @@ async def _burst(base_url: str, token: str, pg_url: str, arrivals: int) -> dict[
                     raise RuntimeError("the timeline did not catch up within 10 minutes")
                 await asyncio.sleep(0.02)
             end_to_end = time.perf_counter() - start
+            transactions = await conn.fetchval(_TRANSACTIONS_SINCE, stored_before)
         finally:
             await conn.close()
     return {
+        "store_transactions": transactions,
         "commands_s": commands_done,
         "end_to_end_s": end_to_end,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -189,6 +203,7 @@ def _burst_report(
         "events": events,
         "commands_per_s": arrivals / result["commands_s"],
         "command_latency_ms": {q: result[f"{q}_ms"] for q in ("p50", "p95", "p99")},
+        "store_transactions": int(result["store_transactions"]),
         "live_events_per_s": live,
         "raw_write_events_per_s": raw,
         "live_to_raw": live / raw,
@@ -214,6 +229,12 @@ def _table(report: dict[str, Any]) -> str:
                 "commands accepted",
                 f"{report['commands_per_s']:.0f} arrivals/s",
                 f"{report['commands_per_s'] * EVENTS_PER_ARRIVAL:.0f} events/s",
+            ),
+            (
+                "event store transactions",
+                f"{report['store_transactions']}",
+                f"{report['arrivals'] / max(1, report['store_transactions']):.1f} arrivals"
+                " per transaction (group commit)",
             ),
             (
                 "command latency, saturated",
