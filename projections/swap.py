@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from services.runtime.database import quote_identifier
+
 #: how long the switch waits for the renamed tables' locks before it copies them instead:
 #: readers that come meanwhile queue behind the request, so it is kept short (a gateway read
 #: takes milliseconds), and below PostgreSQL's deadlock_timeout (1 s), so that in a deadlock
@@ -195,16 +197,12 @@ async def rename_in(conn: asyncpg.Connection, plan: Rename) -> None:
     for shadow_index, live_index in plan.indexes.items():
         if shadow_index != live_index:  # (a constraint's index renames the constraint too)
             await conn.execute(
-                f"ALTER INDEX {plan.schema}.{_quoted(shadow_index)} RENAME TO {_quoted(live_index)}"
+                f"ALTER INDEX {plan.schema}.{quote_identifier(shadow_index)}"
+                f" RENAME TO {quote_identifier(live_index)}"
             )
     for shadow_check, live_check in plan.checks.items():
         if shadow_check != live_check:
             await conn.execute(
-                f"ALTER TABLE {live_q} RENAME CONSTRAINT {_quoted(shadow_check)}"
-                f" TO {_quoted(live_check)}"
+                f"ALTER TABLE {live_q} RENAME CONSTRAINT {quote_identifier(shadow_check)}"
+                f" TO {quote_identifier(live_check)}"
             )
-
-
-def _quoted(name: str) -> str:
-    """A name from the catalogue as an SQL identifier (one made by hand may need quotes)."""
-    return '"' + name.replace('"', '""') + '"'

@@ -337,9 +337,9 @@ class CommandServer:
         self._jobs: list[tuple[float, Callable[[], object], CommandContext]] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._on_start: list[Callable[[], object]] = []
-        self._in_flight(in_flight)
+        self._answer_up_to(in_flight)
 
-    def _in_flight(self, limit: int) -> None:
+    def _answer_up_to(self, limit: int) -> None:
         """Answer up to ``limit`` requests at once."""
         self.in_flight = max(1, limit)
         self._slots = asyncio.Semaphore(self.in_flight)
@@ -364,7 +364,7 @@ class CommandServer:
                 max_workers=writers, thread_name_prefix=f"{self.service}-writer"
             )
             if answer_at_once:
-                self._in_flight(writers)
+                self._answer_up_to(writers)
         return self.committer
 
     def on_start(self, fn: Callable[[], object]) -> None:

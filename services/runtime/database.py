@@ -22,6 +22,11 @@ def check_identifier(name: str) -> str:
     return name
 
 
+def quote_identifier(name: str) -> str:
+    """Any name from the catalogue as an SQL identifier (one made by hand may need quotes)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def with_database(url: str, database: str) -> str:
     """The same server address, naming another database."""
     parts = urlsplit(url)

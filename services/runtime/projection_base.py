@@ -160,6 +160,11 @@ def stream_sequence(msg: Msg) -> int:
     return int(msg.metadata.sequence.stream)
 
 
+def _follows(seq: int, committed_seq: int) -> bool:
+    """Is stream message ``seq`` the next one after ``committed_seq`` (or the first ever)?"""
+    return seq == committed_seq + 1 or committed_seq == 0
+
+
 class ReadModelTracker:
     """A projection's effect and position: the handler's writes and its ``consumer_positions``
     row (stream sequence and source position) in one asyncpg transaction.
@@ -235,7 +240,7 @@ class ReadModelTracker:
 
     async def _in_order(self, seq: int, committed_seq: int) -> bool:
         """Is ``seq`` the next message? A gap is fine only where the stream lost messages."""
-        if committed_seq == 0 or seq == committed_seq + 1:
+        if _follows(seq, committed_seq):
             return True
         info = await self.js.stream_info(self.stream)
         return bool(info.state.first_seq > committed_seq + 1 or info.state.num_deleted)
@@ -244,7 +249,7 @@ class ReadModelTracker:
         async with self.pool.acquire() as conn, conn.transaction():
             position, committed_seq = await self._committed(conn)
             seq = msg.metadata.sequence.stream
-            if seq == committed_seq + 1 or committed_seq == 0:
+            if _follows(seq, committed_seq):
                 await self._save(conn, position, seq)
 
     async def _apply_run(
@@ -270,10 +275,8 @@ class ReadModelTracker:
                 committed_seq = max(committed_seq, seq)
                 handled += 1
                 continue
-            # (the next message, or the first: no coroutine for the usual case)
-            if not (seq == committed_seq + 1 or committed_seq == 0) and not await self._in_order(
-                seq, committed_seq
-            ):
+            # (the usual case, the next message, without a coroutine)
+            if not _follows(seq, committed_seq) and not await self._in_order(seq, committed_seq):
                 log.warning(
                     "%s: stream seq %s arrived after %s; resetting the cursor",
                     self.consumer,

@@ -40,7 +40,7 @@ from opentelemetry.context import Context
 
 from contracts import stream_name
 from services.runtime import telemetry
-from services.runtime.database import check_identifier
+from services.runtime.database import check_identifier, quote_identifier
 from services.runtime.eventstore import event_meta
 from services.runtime.messaging import wait_for_service_stream
 from services.runtime.outbox import IntegrationMapper, encode, to_cloud_event
@@ -193,9 +193,9 @@ class OutboxRelay:
     @functools.cached_property
     def _select(self) -> str:
         recorder: Any = self.app.recorder
-        table = _quoted(recorder.events_table_name)
+        table = quote_identifier(recorder.events_table_name)
         if recorder.datastore.schema:
-            table = f"{_quoted(recorder.datastore.schema)}.{table}"
+            table = f"{quote_identifier(recorder.datastore.schema)}.{table}"
         return (
             "SELECT notification_id, originator_id, originator_version, topic, state"
             f" FROM {table} WHERE notification_id > $1 ORDER BY notification_id LIMIT $2"
@@ -535,10 +535,6 @@ def fail_refused_publishes(js: JetStreamContext) -> JetStreamContext:
     js._handle_async_reply = handle  # type: ignore[method-assign]
     js._hub_fails_refused = True  # type: ignore[attr-defined]
     return js
-
-
-def _quoted(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 async def _wait_any(timeout: float, *events: asyncio.Event) -> None:
