@@ -452,9 +452,15 @@ class CommandServer:
     async def _answer(self, msg: Msg) -> None:
         try:
             reply = await self.dispatch(msg.subject.rsplit(".", 1)[-1], msg.data, msg.headers or {})
-        except Exception:  # dispatch answers every failure itself; this is a last resort
+        except Exception as error:  # dispatch answers every failure itself: a last resort
             reference = str(uuid.uuid4())
-            log.exception("%s: a command failed (reference %s)", self.service, reference)
+            # outside dispatch's redaction of the request's personal values: the kind only
+            log.error(
+                "%s: a command failed (%s, reference %s)",
+                self.service,
+                type(error).__name__,
+                reference,
+            )
             reply = _error("internal", f"internal error, reference {reference}")
         try:
             await msg.respond(json.dumps(reply, default=str).encode())
