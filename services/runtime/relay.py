@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import math
 import time
 import zlib
 from dataclasses import dataclass
@@ -178,7 +179,9 @@ class OutboxRelay:
         self.stats = RelayStats()
         self._acked = 0  # the last notification id the stream has acknowledged
         self._recorded = 0  # the last one written to relay_position by this relay
-        self._recorded_at = 0.0
+        # never yet, so the first batch is recorded at once (not 0.0: the monotonic clock
+        # may itself be near 0 shortly after the machine booted)
+        self._recorded_at = -math.inf
         self._seen = 0
         self._last_msg_id: str | None = None
         self._tracer = telemetry.tracer("hub.relay")
@@ -319,10 +322,19 @@ class OutboxRelay:
                         return
                     await lock.fetchval("SELECT 1")
             except Exception as error:
-                log.warning("%s relay: lost its lock (%s); stepping down", self.service, error)
+                if not leave.is_set():
+                    log.warning("%s relay: lost its lock (%s); stepping down", self.service, error)
             finally:
                 leave.set()
 
+        def session_ended(_conn: object) -> None:
+            # heard at once, so the relay never publishes on without its lock until the next
+            # periodic look (which remains for a session that hangs rather than ends)
+            if not leave.is_set():
+                log.warning("%s relay: its lock's session ended; stepping down", self.service)
+                leave.set()
+
+        lock.add_termination_listener(session_ended)
         watcher = asyncio.create_task(watch_lock())
         self.stats.leading = True
         backoff = 0.2
@@ -341,6 +353,8 @@ class OutboxRelay:
             self.stats.leading = False
             leave.set()
             await watcher
+            with contextlib.suppress(Exception):  # the pool may have taken it back already
+                lock.remove_termination_listener(session_ended)
 
     async def _run_once(self, listener: asyncpg.Connection, stop: asyncio.Event) -> None:
         """Publish from the resume position on, woken by the log's NOTIFY (heard on the

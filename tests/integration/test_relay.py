@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 from typing import Any, TypeVar, overload
 
 import asyncpg
@@ -19,6 +20,7 @@ import pytest
 
 from contracts import REGISTRY, stream_name
 from services.foreigners_authority import SPEC
+from services.runtime import relay as relay_module
 from services.runtime.relay import MSG_ID, OutboxRelay
 from services.runtime.settings import HubSettings
 from tests.helpers import arrival, close_app, foreigners_authority
@@ -387,6 +389,45 @@ async def test_a_relay_that_loses_its_lock_steps_down_and_the_other_takes_over(
             close_app(app)
 
 
+async def test_a_lone_relay_whose_lock_session_is_cut_leads_again_without_waiting_for_its_check(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The lock's connection ending is heard at once (not only at the next periodic check):
+    the relay steps down, takes the lock again on a new connection and publishes on."""
+    writer, app = foreigners_authority(settings), foreigners_authority(settings)
+    js = nats_client.jetstream()
+    relay = relay_of(app, js, pool, lock_retry=0.05, lock_check=600)
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        # Given the only relay, publishing
+        last = await asyncio.to_thread(register, writer, 3)
+        await eventually(lambda: relay.stats.position >= last, what="the relay")
+
+        # When its lock session is cut (as a PostgreSQL restart or a broken link cuts it)
+        holder = await lock_holder(pool, relay)
+        assert holder is not None
+        await pool.execute("SELECT pg_terminate_backend($1)", holder)
+
+        # Then it holds the lock again on a new session long before its periodic lock check
+        # would run (publishing without it would let a second relay publish beside it), and
+        # publishes what follows without stumbling over the connection the pool took back
+        deadline = time.monotonic() + 20
+        while await lock_holder(pool, relay) in (None, holder):
+            assert time.monotonic() < deadline, "the relay did not take its lock again"
+            await asyncio.sleep(0.05)
+        assert relay.stats.leading
+        last = await asyncio.to_thread(register, writer, 3)
+        await eventually(lambda: relay.stats.position >= last, what="the relay after the cut")
+        assert await stream_msg_ids(js) == expected_ids(18)
+        assert "released back to the pool" not in caplog.text
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        for each in (writer, app):
+            close_app(each)
+
+
 async def test_when_the_publishing_relay_process_dies_the_waiting_one_takes_over(
     settings: HubSettings, nats_client: Any, servers: Any, tmp_path: Any
 ) -> None:
@@ -443,8 +484,14 @@ async def test_when_the_publishing_relay_process_dies_the_waiting_one_takes_over
 
 
 async def test_the_position_is_recorded_lazily_and_when_the_relay_stops(
-    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # on a machine booted moments ago, whose monotonic clock is still below the interval
+    # (the first batch was once recorded only an interval after the boot)
+    booted = time.monotonic() - 1.0
+    monkeypatch.setattr(
+        relay_module, "time", SimpleNamespace(monotonic=lambda: time.monotonic() - booted)
+    )
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
     relay = relay_of(
