@@ -28,6 +28,8 @@ from collections.abc import Callable
 
 import asyncpg
 
+from services.runtime.database import CONNECTION_LOST
+
 log = logging.getLogger(__name__)
 
 #: a leased chunk's unspent tokens lapse after this long (a process holds no stale tokens)
@@ -203,7 +205,7 @@ class SharedTokenBuckets:
                 self.per_second,
             )
             await self._purge(pool, now)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        except (*CONNECTION_LOST, asyncpg.PostgresError) as error:
             if self._warned is None or now - self._warned >= 60.0:
                 self._warned = now
                 log.warning(

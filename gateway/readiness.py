@@ -17,6 +17,7 @@ import asyncpg
 from nats.aio.client import Client
 
 from contracts import REGISTRY, stream_name
+from services.runtime.database import CONNECTION_LOST
 
 TIMEOUT = 2.0
 
@@ -52,7 +53,7 @@ async def check(pool: asyncpg.Pool | None, nc: Client | None, max_lag: int) -> R
                 ),
                 TIMEOUT,
             )
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+        except (*CONNECTION_LOST, asyncpg.PostgresError) as error:
             found.failing["database"] = f"unavailable ({type(error).__name__})"
     if nc is None or not nc.is_connected:
         found.failing["nats"] = "not connected"

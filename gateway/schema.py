@@ -92,6 +92,20 @@ def _should_mask(error: GraphQLError) -> bool:
     return True
 
 
+def _unexpected_in_stream(error: GraphQLError) -> bool:
+    """Whether a live subscription's error is an unexpected failure, to mask and log (once).
+    Besides a resolver's (``_should_mask``), the subscription's own generator failing: that
+    error has neither a path nor a place in the document, and wraps a plain exception (a
+    request's own errors, a variable of the wrong type say, point at the document)."""
+    if _should_mask(error):
+        return True
+    original = error.original_error
+    if original is None or isinstance(original, HubError | GraphQLError) or error.nodes:
+        return False
+    log.error("unexpected error in a subscription", exc_info=original)
+    return True
+
+
 class HubSchema(strawberry.Schema):
     """Bounds a document's tokens, depth and aliases, caches parsing and validation (and runs
     them for large unseen documents off the event loop, gateway.documents), masks
@@ -147,6 +161,19 @@ class HubOperation(MaskErrors, ParseAndValidateOffLoop):
                 rules = (*rules, NoSchemaIntrospectionCustomRule)
         context.validation_rules = rules
         yield from super().on_operation()  # masks the unexpected errors of the result
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a live subscription, as :meth:`HubSchema.execute` answers a
+        query: unexpected failures masked (and logged), every error with a code."""
+        self._stream_result_processed = True
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = [
+                self.anonymise_error(error) if _unexpected_in_stream(error) else error
+                for error in errors
+            ]
+            add_codes(result.errors)
+        yield None
 
     def _process_result(self, result: object) -> None:
         """``MaskErrors._process_result`` without its ``isinstance`` against a runtime

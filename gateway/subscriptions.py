@@ -31,6 +31,7 @@ from gateway.context import HubContext, HubError, ctx
 from gateway.timeline import TimelineEntry, entry
 from projections.case_views.queries import inbox_version
 from projections.timeline.queries import new_rows
+from services.runtime.database import CONNECTION_LOST
 
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
@@ -38,13 +39,7 @@ RECHECK_SECONDS = 5.0  # also look without a notification (e.g. consents expirin
 PAGE = 500  # rows read at a time: a resumed subscription may have a long way to catch up
 #: the read models' database is away (restarting, connections cut): a subscription keeps its
 #: cursor and reads again at the next wake-up instead of ending
-TRANSIENT = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-)
+TRANSIENT = CONNECTION_LOST
 
 
 class Notifier:

@@ -56,7 +56,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from contracts import REGISTRY, CloudEvent, ContractError, Payload, dead_letter_subject
 from services.runtime import telemetry
-from services.runtime.database import check_identifier
+from services.runtime.database import CONNECTION_LOST, check_identifier
 from services.runtime.messaging import wait_for_dead_letter_stream, wait_for_service_stream
 from services.runtime.projection_base import (
     Handler,
@@ -100,17 +100,15 @@ class TransientFailure(Exception):
 #: poison, because the same event would fail the same way every time.
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     TransientFailure,
-    OSError,  # includes TimeoutError, asyncio.TimeoutError and nats.errors.TimeoutError
-    asyncpg.PostgresConnectionError,
+    # OSError (TimeoutError, asyncio.TimeoutError and nats.errors.TimeoutError among them),
+    # and the read models' connection or server going away mid-transaction: these say
+    # nothing about the event
+    *CONNECTION_LOST,
     asyncpg.exceptions.DeadlockDetectedError,
     asyncpg.exceptions.SerializationError,
     asyncpg.exceptions.TooManyConnectionsError,
-    # the server shutting down, crashing or terminating the session (57P01-57P03): these
-    # end the connection mid-transaction, they say nothing about the event
-    asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.QueryCanceledError,
     asyncpg.exceptions.LockNotAvailableError,
-    asyncpg.InterfaceError,
     # the event store (psycopg, wrapped by eventsourcing): connection lost or refused, pool
     # exhausted, deadlock, serialization failure, statement timeout
     eventsourcing.persistence.OperationalError,

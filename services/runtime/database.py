@@ -8,11 +8,26 @@ import zlib
 from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+#: asyncpg's failures that say the connection or the server went away (or is not there yet),
+#: not that the statement was wrong: the same work may be tried again on a new connection.
+#: ``InternalClientError`` belongs here: a session the server terminates between two steps
+#: of a query leaves asyncpg with "cannot switch to state N; another operation (M) is in
+#: progress" (MagicStack/asyncpg#1069), and it says nothing else.
+CONNECTION_LOST: tuple[type[BaseException], ...] = (
+    OSError,  # includes TimeoutError and ConnectionError
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    # the server shutting down, crashing or terminating the session (57P01-57P03)
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InternalClientError,
+)
 
 
 def check_identifier(name: str) -> str:

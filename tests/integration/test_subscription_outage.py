@@ -5,13 +5,16 @@ and delivers what followed instead of ending."""
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
 import asyncpg
 import pytest
 import uvicorn
 
+from gateway import subscriptions
 from gateway.subscriptions import Notifier
 from tests.integration.case_flow import CASE_MANAGER, consent_for_awo, open_case
 from tests.integration.conftest import InProcessHub
@@ -101,3 +104,77 @@ async def test_a_case_events_subscription_outlasts_cut_database_connections(
             event = await manager.next(timeout=30)
             delivered.append(event["caseEvents"]["eventType"].split(".")[2])
         assert delivered[-1] == "consent_granted"
+
+
+def failing_once(real: Any, error: BaseException) -> Any:
+    """``real`` (an async function), raising ``error`` on its first call only."""
+    calls = 0
+
+    async def once(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise error
+        return await real(*args, **kwargs)
+
+    return once
+
+
+async def test_a_case_events_subscription_outlasts_the_client_library_losing_track_of_a_cut_session(
+    hub: InProcessHub, ws_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A session the server terminates between two steps of a query leaves asyncpg with an
+    InternalClientError (not a connection error): it passes like any lost connection."""
+    opened = await open_case(hub)
+    async with Subscriber.connect(ws_url, token_for(hub, CASE_MANAGER)) as manager:
+        await manager.acked()
+        await manager.subscribe("events", EVENTS, {"person": opened["personId"]})
+        await asyncio.sleep(0.3)
+
+        # when the next read after a wake-up meets such a session
+        lost = asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 12; another operation (2) is in progress"
+        )
+        monkeypatch.setattr(subscriptions, "new_rows", failing_once(subscriptions.new_rows, lost))
+        await consent_for_awo(hub, opened["caseId"])
+
+        # then the subscription reads again and delivers, instead of ending with an error
+        delivered: list[str] = []
+        while "consent_granted" not in delivered:
+            event = await manager.next(timeout=30)
+            delivered.append(event["caseEvents"]["eventType"].split(".")[2])
+
+
+async def test_an_unexpected_failure_ends_a_subscription_masked_coded_and_logged(
+    hub: InProcessHub,
+    ws_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As a query's: the client learns "internal error" (code internal), never the failure's
+    own text, which may quote personal data; the operators find it in the log."""
+    opened = await open_case(hub)
+    async with Subscriber.connect(ws_url, token_for(hub, CASE_MANAGER)) as manager:
+        await manager.acked()
+        await manager.subscribe("events", EVENTS, {"person": opened["personId"]})
+        await asyncio.sleep(0.3)
+
+        # when the subscription fails in a way nobody foresaw
+        failure = RuntimeError("no file for Ayşe Öztürk, born 1990-01-01")
+        monkeypatch.setattr(
+            subscriptions, "new_rows", failing_once(subscriptions.new_rows, failure)
+        )
+        await consent_for_awo(hub, opened["caseId"])
+
+        # then the client is told so without the failure's text (after what was delivered
+        # before it)
+        message = json.loads(await asyncio.wait_for(manager.ws.recv(), 30))
+        while message["type"] == "next" and message["payload"].get("data"):
+            message = json.loads(await asyncio.wait_for(manager.ws.recv(), 30))
+        assert message["type"] == "next", message
+        assert message["payload"]["data"] is None
+        assert message["payload"]["errors"] == [
+            {"message": "internal error", "extensions": {"code": "internal"}}
+        ]
+    assert "Öztürk" not in json.dumps(message)
+    assert "unexpected error in a subscription" in caplog.text

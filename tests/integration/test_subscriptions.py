@@ -97,7 +97,7 @@ class Subscriber:
         message = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
         assert message["type"] == "next", message
         data = message["payload"]["data"]
-        assert isinstance(data, dict)
+        assert isinstance(data, dict), message
         return data
 
     async def nothing_for(self, seconds: float) -> bool:
