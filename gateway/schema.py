@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 from typing import Any
 from uuid import UUID
@@ -36,6 +36,7 @@ from gateway.steering.queries import SteeringQueries
 from gateway.subject_access.queries import SubjectAccessQueries
 from gateway.subscriptions import Subscription
 from gateway.timeline import Person
+from services.runtime.database import CONNECTION_LOST
 from services.runtime.logs import redacting
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,26 @@ def _should_mask(error: GraphQLError) -> bool:
         return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
+
+
+#: the answer to a read whose database went away meanwhile (a restart, a cut connection)
+UNAVAILABLE = "the read models cannot be reached at the moment; try again shortly"
+
+
+def _unavailable(error: GraphQLError) -> GraphQLError | None:
+    """A read that failed because its database connection was lost: ``unavailable``, as
+    a command whose service does not answer (the client may try again), logged as a
+    warning without a traceback; None for any other error."""
+    original = error.original_error
+    if not isinstance(original, CONNECTION_LOST):
+        return None
+    log.warning("a read found the database unavailable (%s)", type(original).__name__)
+    return GraphQLError(
+        UNAVAILABLE,
+        nodes=error.nodes,
+        path=error.path,
+        extensions={"code": "unavailable"},
+    )
 
 
 def _unexpected_in_stream(error: GraphQLError) -> bool:
@@ -168,12 +189,28 @@ class HubOperation(MaskErrors, ParseAndValidateOffLoop):
         self._stream_result_processed = True
         errors = getattr(result, "errors", None)
         if errors:
-            result.errors = [
-                self.anonymise_error(error) if _unexpected_in_stream(error) else error
-                for error in errors
-            ]
+            result.errors = self._answers(errors, _unexpected_in_stream)
             add_codes(result.errors)
         yield None
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        return self._answers(errors, self.should_mask_error)
+
+    def _answers(
+        self, errors: list[GraphQLError], unexpected: Callable[[GraphQLError], bool]
+    ) -> list[GraphQLError]:
+        """What the client is told of each error: a lost database as ``unavailable``, an
+        unexpected failure masked (logged by ``unexpected``), the rest as they are."""
+        answers = []
+        for error in errors:
+            unavailable = _unavailable(error)
+            if unavailable is not None:
+                answers.append(unavailable)
+            elif unexpected(error):
+                answers.append(self.anonymise_error(error))
+            else:
+                answers.append(error)
+        return answers
 
     def _process_result(self, result: object) -> None:
         """``MaskErrors._process_result`` without its ``isinstance`` against a runtime
