@@ -21,9 +21,12 @@ import pytest
 from contracts import REGISTRY, stream_name
 from services.foreigners_authority import SPEC
 from services.runtime import relay as relay_module
+from services.runtime.context import SYSTEM_CONTEXT, use_context
 from services.runtime.relay import MSG_ID, OutboxRelay
 from services.runtime.settings import HubSettings
+from services.runtime.telemetry import setup_tracing
 from tests.helpers import arrival, close_app, foreigners_authority
+from tests.integration.conftest import EXPORTER
 
 STREAM = stream_name("foreigners_authority")
 
@@ -387,6 +390,39 @@ async def test_a_relay_that_loses_its_lock_steps_down_and_the_other_takes_over(
             await asyncio.wait_for(task, 10)
         for app in (writer, first_app, second_app):
             close_app(app)
+
+
+async def test_the_events_of_one_command_share_one_publish_span_and_each_message_points_at_it(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    setup_tracing("hub-tests", EXPORTER)
+    EXPORTER.clear()
+    app = foreigners_authority(settings)
+    traces = ["0af7651916cd43dd8448eb211c80319c", "4bf92f3577b34da6a3ce929d0e0e4736"]
+    try:
+        # Given two commands, each with its caller's trace context (three events each)
+        for trace_id in traces:
+            context = SYSTEM_CONTEXT.with_traceparent(f"00-{trace_id}-b7ad6b7169203331-01")
+            with use_context(context):
+                last = await asyncio.to_thread(register, app, 1)
+        js = nats_client.jetstream()
+
+        # When the relay publishes them (in one batch)
+        await run_until(relay_of(app, js, pool), last)
+
+        # Then there is one publish span per command, in the command's trace
+        spans = [s for s in EXPORTER.get_finished_spans() if s.name == "relay publish"]
+        assert [format(s.context.trace_id, "032x") for s in spans] == traces
+        assert [s.attributes["messaging.batch.message_count"] for s in spans] == [3, 3]
+        # and every message carries its command's span as the parent of what consumes it
+        info = await js.stream_info(STREAM)
+        parents = [
+            (await js.get_msg(STREAM, seq=seq)).headers["traceparent"].split("-")[2]
+            for seq in range(info.state.first_seq, info.state.last_seq + 1)
+        ]
+        assert parents == [format(s.context.span_id, "016x") for s in spans for _ in range(3)]
+    finally:
+        close_app(app)
 
 
 async def test_a_lone_relay_whose_lock_session_is_cut_leads_again_without_waiting_for_its_check(
