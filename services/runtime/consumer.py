@@ -264,28 +264,71 @@ class SharedDecodes:
 DECODES = SharedDecodes()
 
 
-class CurrentSpan:
-    """``span`` current while the block runs, then ended: what ``start_as_current_span``
-    does (an exception is recorded on the span and sets its status to error), without the
-    two generator-based context managers it wraps around every span."""
+class RunSpans:
+    """The consumer spans of one batch (a ``SpanFactory``): one span per run of consecutive
+    events that carry the same trace context (the events of one command, or of one inbound
+    batch), current while each of them is applied, so what a handler does (a policy's
+    command) continues that trace. A run ends when the next event carries another trace
+    context, when an event of it fails (recorded on its span, with error status: what
+    ``start_as_current_span`` does) or at :meth:`end`, once the batch is applied. A span per
+    event cost a fifth of the projector's CPU on a bulk import."""
 
-    __slots__ = ("_span", "_token")
+    __slots__ = ("_count", "_last", "_name", "_span", "_token", "_traceparent", "_tracer")
 
-    def __init__(self, span: trace.Span) -> None:
-        self._span = span
+    def __init__(self, tracer: trace.Tracer, name: str) -> None:
+        self._tracer = tracer
+        self._name = name
+        self._span: trace.Span | None = None
+        self._traceparent: str | None = None
         self._token: object = None
+        self._count = 0
+        self._last = 0
+
+    def __call__(self, msg: Msg, event: CloudEvent) -> RunSpans:
+        headers = msg.headers
+        traceparent = headers.get("traceparent") if headers else None
+        if self._span is None or traceparent != self._traceparent:
+            self.end()
+            self._span = self._tracer.start_span(
+                self._name,
+                context=telemetry.extract(headers),
+                kind=trace.SpanKind.CONSUMER,
+                attributes={
+                    "messaging.system": "nats",
+                    "messaging.destination.name": event.type,
+                    "hub.source_position": event.sourceposition,
+                },
+            )
+            self._traceparent = traceparent
+            self._count = 0
+        self._count += 1
+        self._last = event.sourceposition
+        return self
 
     def __enter__(self) -> trace.Span:
+        assert self._span is not None
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
         return self._span
 
     def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> None:
         otel_context.detach(self._token)  # type: ignore[arg-type]
         span = self._span
-        if isinstance(error, Exception) and span.is_recording():
-            span.record_exception(error)
-            span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+        if isinstance(error, Exception) and span is not None:
+            if span.is_recording():
+                span.record_exception(error)
+                span.set_status(Status(StatusCode.ERROR, f"{type(error).__name__}: {error}"))
+            self.end()
+
+    def end(self) -> None:
+        """End the open run's span (a batch's last run, once the batch is applied)."""
+        span = self._span
+        if span is None:
+            return
+        if self._count > 1:
+            span.set_attribute("messaging.batch.message_count", self._count)
+            span.set_attribute("hub.source_position_last", self._last)
         span.end()
+        self._span = None
 
 
 class ConsumerLoop:
@@ -645,26 +688,14 @@ class ConsumerLoop:
 
     async def _apply_batch(self, batch: list[Delivery]) -> int:
         """Apply the batch through the tracker; returns how many leading items were handled."""
-        handled, applied = await self.tracker.apply(batch, self._span)
+        spans = RunSpans(self._tracer, self._span_name)
+        try:
+            handled, applied = await self.tracker.apply(batch, spans)
+        finally:
+            spans.end()
         self.stats.applied += applied
         self.stats.duplicates += handled - applied
         return handled
-
-    def _span(self, msg: Msg, event: CloudEvent) -> AbstractContextManager[object]:
-        """The event's consumer span, current while it is applied (this runs for every
-        event: the SDK's span, made current and ended by :class:`CurrentSpan`)."""
-        return CurrentSpan(
-            self._tracer.start_span(
-                self._span_name,
-                context=telemetry.extract(msg.headers),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.destination.name": event.type,
-                    "hub.source_position": event.sourceposition,
-                },
-            )
-        )
 
     async def dead_letter(self, msg: Msg, reason: str) -> None:
         """Dead-letter ``msg`` (see :func:`dead_letter`) and count it."""
