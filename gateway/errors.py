@@ -15,6 +15,8 @@ from collections.abc import Iterable
 
 from graphql import GraphQLError
 
+#: the answer to a request whose database went away meanwhile (a restart, a cut connection)
+UNAVAILABLE = "the read models cannot be reached at the moment; try again shortly"
 _VARIABLE = re.compile(r"^Variable '\$(\w+)' has invalid value(?: at \.?([\w.\[\]]+))?")
 _REQUIRED = re.compile(r"required field '(\w+)'")
 #: the limits of gateway/schema.py (tokens, depth, aliases) a document exceeds

@@ -27,7 +27,7 @@ from gateway.conflicts.queries import ConflictQueries
 from gateway.context import GatewaySettings, HubContext, HubError, ctx
 from gateway.documents import ParseAndValidateOffLoop
 from gateway.erasure import ErasureMutations
-from gateway.errors import add_codes
+from gateway.errors import UNAVAILABLE, add_codes
 from gateway.execution import PlainObjectsExecutionContext
 from gateway.mutations import mutation_type
 from gateway.pathway.queries import PathwayQueries
@@ -91,10 +91,6 @@ def _should_mask(error: GraphQLError) -> bool:
         return False
     log.error("unexpected error in %s", error.path, exc_info=original)
     return True
-
-
-#: the answer to a read whose database went away meanwhile (a restart, a cut connection)
-UNAVAILABLE = "the read models cannot be reached at the moment; try again shortly"
 
 
 def _unavailable(error: GraphQLError) -> GraphQLError | None:

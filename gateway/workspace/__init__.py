@@ -4,12 +4,14 @@ executed in-process as the signed-in user (docs/workspace.md)."""
 
 from __future__ import annotations
 
+import logging
 import math
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from gateway.errors import UNAVAILABLE
 from gateway.workspace import (
     authority,
     cases,
@@ -23,8 +25,13 @@ from gateway.workspace import (
     steering,
 )
 from gateway.workspace.web import HERE, RateLimited, Workspace
+from services.runtime.database import DATABASE_AWAY
 
 __all__ = ["Workspace", "graphiql_page", "install"]
+
+log = logging.getLogger(__name__)
+#: how long a client is asked to wait when the database is away
+RETRY_AFTER_SECONDS = 5
 
 
 def install(app: FastAPI, workspace: Workspace) -> None:
@@ -45,6 +52,25 @@ def install(app: FastAPI, workspace: Workspace) -> None:
         gaps_board,
     ):
         app.include_router(module.router(workspace), dependencies=[Depends(workspace.load)])
+
+    async def database_away(request: Request, error: Exception) -> Response:
+        """A route whose database connection was lost meanwhile (a restart, a cut session):
+        503, a page asking to try again for a browser, the API's error style otherwise. (The
+        GraphQL routes answer ``unavailable`` themselves: gateway/schema.py.)"""
+        log.warning("a request found the database unavailable (%s)", type(error).__name__)
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        if "text/html" in request.headers.get("accept", ""):
+            response: Response = workspace.page(request, "unavailable.html", None, 503)
+            response.headers.update(headers)
+            return response
+        return JSONResponse(
+            {"errors": [{"message": UNAVAILABLE, "extensions": {"code": "unavailable"}}]},
+            status_code=503,
+            headers=headers,
+        )
+
+    for lost in DATABASE_AWAY:
+        app.add_exception_handler(lost, database_away)
 
     @app.exception_handler(RateLimited)
     async def too_many(request: Request, error: Exception) -> Response:

@@ -28,6 +28,15 @@ CONNECTION_LOST: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InternalClientError,
 )
+#: the same for an exception handler, which is chosen by class: instead of any OSError (a
+#: file's, say), the connection errors among them
+DATABASE_AWAY: tuple[type[Exception], ...] = (
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InternalClientError,
+)
 
 
 def check_identifier(name: str) -> str:

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from gateway import timeline
-from gateway.schema import UNAVAILABLE
+from gateway.errors import UNAVAILABLE
 from tests.integration.conftest import InProcessHub
 
 TIMELINE = """query($id: ID!) { person(id: $id) { timeline { eventType } } }"""
