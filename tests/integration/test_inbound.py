@@ -13,7 +13,9 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
+import eventsourcing.persistence
 import httpx
+import psycopg
 import pytest
 import uvicorn
 from hypothesis import HealthCheck, given, settings
@@ -294,6 +296,37 @@ def test_only_authenticated_senders_for_their_own_authority(
     assert client(new_person(), headers={"Authorization": "Bearer nope"}).status_code == 401
     assert client(new_person(), headers={"Authorization": f"Bearer {other}"}).status_code == 403
     assert client(new_person(), headers={"Authorization": f"Bearer {partner}"}).status_code == 403
+
+
+@pytest.mark.parametrize(
+    "down",
+    [
+        psycopg.OperationalError("connection refused"),
+        eventsourcing.persistence.OperationalError("server closed the connection"),
+        eventsourcing.persistence.InterfaceError("connection already closed"),
+    ],
+)
+def test_while_the_database_is_away_a_message_is_refused_503_and_sent_again_later(
+    client: Any, app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch, down: Exception
+) -> None:
+    # Given an event store that cannot be reached (a restart)
+    def unreachable(form: Any) -> Any:
+        raise down
+
+    monkeypatch.setattr(app, "receive", unreachable)
+    notice = new_person()
+
+    # When a message arrives, it is refused as unavailable, to be sent again
+    refused = client(notice)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert refused.json()["status"] == "rejected"
+    assert [error["code"] for error in refused.json()["errors"]] == ["unavailable"]
+    assert "Ahmad" not in refused.text
+
+    # and once the database is back, the same message is applied
+    monkeypatch.undo()
+    assert client(notice).json()["status"] == "accepted"
 
 
 def test_the_message_schemas_are_published(client: Any) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import psycopg
 import pytest
 
 from services.foreigners_authority.application import ForeignersAuthority
@@ -514,3 +515,27 @@ def test_messages_that_keep_losing_races_are_refused_as_conflicts_to_send_again(
     assert answer[0]["errors"][0]["code"] == "conflict"
     assert answer[1]["errors"][0]["field"] == "body.azrNumber"  # refused before, as ever
     assert events(app) == 0
+
+
+def test_a_batch_refused_while_the_database_is_away_is_sent_again_in_full(
+    post_for: Callable[..., Any], app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    post = post_for()
+    batch = [new_person(message_id="away-1"), new_person(message_id="away-2")]
+    real = app.receive_batch
+
+    def fails_after_the_first_message(forms: Any) -> Any:
+        real(forms[:1])  # the first message's transaction commits, then the database goes
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(app, "receive_batch", fails_after_the_first_message)
+
+    # the batch is refused as unavailable (its first message was stored all the same)
+    refused = post(batch)
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    assert [error["code"] for error in refused.json()["errors"]] == ["unavailable"]
+
+    # sent again in full once the database is back: the first is a duplicate, the second new
+    monkeypatch.setattr(app, "receive_batch", real)
+    assert [r["status"] for r in receipts(post(batch))] == ["duplicate", "accepted"]

@@ -14,6 +14,7 @@ GET  /inbound/healthz
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -29,10 +30,12 @@ from contracts.roles import Role
 from services.foreigners_authority.application import SERVICE, ForeignersAuthority, Receipt
 from services.foreigners_authority.inbound.limits import MAX_BYTES
 from services.foreigners_authority.inbound.messages import InboundMessageForm
-from services.runtime.commands import CommandRejected
+from services.runtime.commands import DATABASE_DOWN, CommandRejected
 from services.runtime.context import CommandContext
 from services.runtime.logs import redacting
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from services.foreigners_authority.inbound import batch
@@ -99,6 +102,18 @@ def refusal(message_id: str | None, errors: list[dict[str, str]], status: int) -
         },
         status,
     )
+
+
+#: the refusal while the database is away, and how long the sender is asked to wait
+UNAVAILABLE = {
+    "field": "message",
+    "code": "unavailable",
+    "message": "the foreigners authority's database is unavailable; send the message again"
+    " shortly (a message applied already is answered as a duplicate)",
+    "messageDe": "Die Datenbank der Ausländerbehörde ist gerade nicht erreichbar; bitte die"
+    " Nachricht gleich erneut senden (eine schon übernommene wird als Duplikat beantwortet).",
+}
+RETRY_AFTER_SECONDS = 5
 
 
 def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
@@ -241,6 +256,18 @@ def create_inbound_app(
             return verify_token(jwt_secret, token, issuer=issuer)
 
     api = FastAPI(title="Foreigners authority inbound interface", docs_url=None, redoc_url=None)
+
+    async def database_away(_: Request, error: Exception) -> JSONResponse:
+        """The event store or the vault could not be reached (a restart): nothing of the
+        message is stored, or, in a batch, the messages before it are, and sending it all
+        again is safe (a message applied already is answered as a duplicate)."""
+        log.warning("inbound: the database is unavailable (%s)", type(error).__name__)
+        response = _rejected(None, [UNAVAILABLE], 503)
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return response
+
+    for down in DATABASE_DOWN:
+        api.add_exception_handler(down, database_away)
 
     @api.get("/inbound/healthz")
     async def healthz() -> dict[str, str]:
