@@ -36,9 +36,10 @@ from services.runtime.database import CONNECTION_LOST
 log = logging.getLogger(__name__)
 CHANNELS = ("hub_timeline", "hub_case_views")
 RECHECK_SECONDS = 5.0  # also look without a notification (e.g. consents expiring by date)
+FIRST_RETRY_SECONDS = 0.2  # after the read model or the audit was unavailable (_Retry)
 PAGE = 500  # rows read at a time: a resumed subscription may have a long way to catch up
 #: the read models' database is away (restarting, connections cut): a subscription keeps its
-#: cursor and reads again at the next wake-up instead of ending
+#: cursor and reads again shortly (``_Retry``) instead of ending
 TRANSIENT = CONNECTION_LOST
 
 
@@ -103,6 +104,25 @@ class Notifier:
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
+
+
+class _Retry:
+    """The pause before reading again after the read model or the audit was unavailable (a
+    restart, a cut connection): 0.2 s, doubling up to ``RECHECK_SECONDS``, and 0.2 s again
+    after a read that worked. The subscription then reads at once, without waiting for a
+    notification (one sent meanwhile may be lost with the connection)."""
+
+    __slots__ = ("delay",)
+
+    def __init__(self) -> None:
+        self.delay = FIRST_RETRY_SECONDS
+
+    async def pause(self) -> None:
+        await asyncio.sleep(self.delay)
+        self.delay = min(self.delay * 2, RECHECK_SECONDS)
+
+    def reset(self) -> None:
+        self.delay = FIRST_RETRY_SECONDS
 
 
 async def _wait(waiter: asyncio.Event) -> None:
@@ -223,6 +243,7 @@ class Subscription:
         async with notifier.subscribe("hub_timeline") as waiter:
             cursor = resumed if resumed is not None else await _positions(context.pool, "timeline")
             catch_up = resumed is not None  # read at once what followed the token
+            retry = _Retry()
             while True:
                 if not catch_up:
                     await _wait(waiter)
@@ -241,6 +262,8 @@ class Subscription:
                     log.warning(
                         "case events: the read model is unavailable (%s)", type(error).__name__
                     )
+                    await retry.pause()
+                    catch_up = True
                     continue
                 # the page's entries in one group commit; each row is delivered only once its
                 # own entry is stored, in order
@@ -259,10 +282,13 @@ class Subscription:
                         log.warning(
                             "case events: the audit is unavailable (%s)", type(error).__name__
                         )
-                        break  # deliver the rest from here at the next wake-up
+                        await retry.pause()
+                        catch_up = True
+                        break  # deliver the rest from here at the next read
                     cursor = {**cursor, row["source"]: row["position"]}
                     yield case_event(row, cursor)
                 else:
+                    retry.reset()
                     if len(rows) == PAGE:
                         catch_up = True  # more to read before waiting again
                     else:  # past what this reader may not see, up to what is committed
@@ -289,6 +315,7 @@ class Subscription:
                 else await inbox_version(context.pool, principal.agency)
             )
             catch_up = resumed is not None
+            retry = _Retry()
             while True:
                 if not catch_up:
                     await _wait(waiter)
@@ -309,6 +336,8 @@ class Subscription:
                     log.warning(
                         "referral inbox: the read model is unavailable (%s)", type(error).__name__
                     )
+                    await retry.pause()
+                    catch_up = True
                     continue
                 delivered = list(reversed(changed))  # oldest first
                 # the batch's entries (case data shared) in one group commit; each referral is
@@ -332,14 +361,17 @@ class Subscription:
                         try:
                             await stored[id(referral)]
                         except TRANSIENT as error:
-                            # the next wake-up delivers this batch again: once more rather
+                            # the next read delivers this batch again: once more rather
                             # than never
                             log.warning(
                                 "referral inbox: the audit is unavailable (%s)",
                                 type(error).__name__,
                             )
+                            await retry.pause()
+                            catch_up = True
                             break
                     # a batch is not in version order: only its last delivery moves the token
                     yield inbox_referral(referral, horizon if n == len(changed) else seen)
                 else:
+                    retry.reset()
                     seen = max(seen, horizon)

@@ -131,14 +131,17 @@ async def test_a_case_events_subscription_outlasts_the_client_library_losing_tra
         await manager.subscribe("events", EVENTS, {"person": opened["personId"]})
         await asyncio.sleep(0.3)
 
-        # when the next read after a wake-up meets such a session
+        # when the next read after a wake-up meets such a session (and no periodic look
+        # would come for ten minutes: only reading again at once delivers in time)
+        monkeypatch.setattr(subscriptions, "RECHECK_SECONDS", 600.0)
         lost = asyncpg.exceptions.InternalClientError(
             "cannot switch to state 12; another operation (2) is in progress"
         )
         monkeypatch.setattr(subscriptions, "new_rows", failing_once(subscriptions.new_rows, lost))
         await consent_for_awo(hub, opened["caseId"])
 
-        # then the subscription reads again and delivers, instead of ending with an error
+        # then the subscription reads again shortly and delivers, instead of ending with an
+        # error or waiting for the next notification
         delivered: list[str] = []
         while "consent_granted" not in delivered:
             event = await manager.next(timeout=30)
