@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import asyncpg
@@ -364,28 +365,34 @@ def _closed_port() -> int:
 
 
 def test_operator_commands_name_the_server_they_cannot_reach(settings: HubSettings) -> None:
+    bus_down = settings.model_copy(update={"nats_url": f"tls://127.0.0.1:{_closed_port()}"})
+    db_down = settings.model_copy(
+        update={"postgres_url": f"postgresql://postgres@127.0.0.1:{_closed_port()}/x"}
+    )
+    calls = [
+        (bus_down, ("status", "--no-health")),
+        (bus_down, ("status", "--json", "--no-health")),
+        (bus_down, ("dlq", "list")),
+        *((db_down, command) for command in (("status",), ("dlq", "list"), ("audit", "verify"))),
+    ]
+    # each command is a process of its own that waits for its server: run them side by side
+    with ThreadPoolExecutor(len(calls)) as pool:
+        results = list(pool.map(lambda call: hub_cli(call[0], *call[1]), calls))
+    status, status_json, dlq, *db_results = results
+
     # a bus that does not answer (the database does): status shows what it can, and why not
     # the rest; the dead letters cannot be listed at all
-    bus_down = settings.model_copy(update={"nats_url": f"tls://127.0.0.1:{_closed_port()}"})
-    result = hub_cli(bus_down, "status", "--no-health")
-    assert result.returncode == 1
-    assert result.stdout.startswith("Bus: cannot be reached"), result.stdout + result.stderr
-    assert "Relays" in result.stdout
-    result = hub_cli(bus_down, "status", "--json", "--no-health")
-    assert result.returncode == 1
-    assert json.loads(result.stdout)["bus"]["reachable"] is False
-    result = hub_cli(bus_down, "dlq", "list")
-    assert result.returncode == 1
-    assert "cannot reach the bus (HUB_NATS_URL)" in result.stderr, result.stderr
-    assert "Traceback" not in result.stderr
+    assert status.returncode == 1
+    assert status.stdout.startswith("Bus: cannot be reached"), status.stdout + status.stderr
+    assert "Relays" in status.stdout
+    assert status_json.returncode == 1
+    assert json.loads(status_json.stdout)["bus"]["reachable"] is False
+    assert dlq.returncode == 1
+    assert "cannot reach the bus (HUB_NATS_URL)" in dlq.stderr, dlq.stderr
+    assert "Traceback" not in dlq.stderr
 
     # a database that does not answer
-    port = _closed_port()
-    db_down = settings.model_copy(
-        update={"postgres_url": f"postgresql://postgres@127.0.0.1:{port}/x"}
-    )
-    for command in (["status"], ["dlq", "list"], ["audit", "verify"]):
-        result = hub_cli(db_down, *command)
+    for (_, command), result in zip(calls[3:], db_results, strict=True):
         assert result.returncode == 1, command
         assert "cannot reach a server" in result.stderr, (command, result.stderr)
         assert "Traceback" not in result.stderr
