@@ -729,15 +729,11 @@ def _unreachable(error: BaseException) -> str | None:
     import nats.errors
     import psycopg
 
+    from services.runtime.database import ASYNCPG_LOST
+
     if isinstance(error, nats.errors.Error):
         return f"cannot reach the bus (HUB_NATS_URL): {error or type(error).__name__}"
-    if isinstance(
-        error,
-        asyncpg.PostgresError
-        | asyncpg.InterfaceError
-        | asyncpg.exceptions.InternalClientError
-        | psycopg.Error,
-    ):
+    if isinstance(error, (*ASYNCPG_LOST, asyncpg.PostgresError, psycopg.Error)):
         return f"the database refused (HUB_POSTGRES_URL): {error}"
     if isinstance(error, OSError):
         return f"cannot reach a server (HUB_POSTGRES_URL, HUB_NATS_URL): {error}"

@@ -25,13 +25,11 @@ from gateway.workspace import (
     steering,
 )
 from gateway.workspace.web import HERE, RateLimited, Workspace
-from services.runtime.database import DATABASE_AWAY
+from services.runtime.database import DATABASE_AWAY, RETRY_AFTER_SECONDS
 
 __all__ = ["Workspace", "graphiql_page", "install"]
 
 log = logging.getLogger(__name__)
-#: how long a client is asked to wait when the database is away
-RETRY_AFTER_SECONDS = 5
 
 
 def install(app: FastAPI, workspace: Workspace) -> None:

@@ -289,15 +289,13 @@ class RunSpans:
         traceparent = headers.get("traceparent") if headers else None
         if self._span is None or traceparent != self._traceparent:
             self.end()
-            self._span = self._tracer.start_span(
+            self._span = telemetry.start_run_span(
+                self._tracer,
                 self._name,
-                context=telemetry.extract(headers),
-                kind=trace.SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.destination.name": event.type,
-                    "hub.source_position": event.sourceposition,
-                },
+                trace.SpanKind.CONSUMER,
+                telemetry.extract(headers),
+                event.type,
+                event.sourceposition,
             )
             self._traceparent = traceparent
             self._count = 0
@@ -321,14 +319,9 @@ class RunSpans:
 
     def end(self) -> None:
         """End the open run's span (a batch's last run, once the batch is applied)."""
-        span = self._span
-        if span is None:
-            return
-        if self._count > 1:
-            span.set_attribute("messaging.batch.message_count", self._count)
-            span.set_attribute("hub.source_position_last", self._last)
-        span.end()
-        self._span = None
+        if self._span is not None:
+            telemetry.end_run_span(self._span, self._count, self._last)
+            self._span = None
 
 
 class ConsumerLoop:

@@ -20,23 +20,20 @@ _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: ``InternalClientError`` belongs here: a session the server terminates between two steps
 #: of a query leaves asyncpg with "cannot switch to state N; another operation (M) is in
 #: progress" (MagicStack/asyncpg#1069), and it says nothing else.
-CONNECTION_LOST: tuple[type[BaseException], ...] = (
-    OSError,  # includes TimeoutError and ConnectionError
+ASYNCPG_LOST: tuple[type[Exception], ...] = (
     asyncpg.PostgresConnectionError,
     asyncpg.InterfaceError,
     # the server shutting down, crashing or terminating the session (57P01-57P03)
     asyncpg.exceptions.OperatorInterventionError,
     asyncpg.exceptions.InternalClientError,
 )
+#: those and the socket's own failures (OSError includes TimeoutError and ConnectionError)
+CONNECTION_LOST: tuple[type[BaseException], ...] = (OSError, *ASYNCPG_LOST)
 #: the same for an exception handler, which is chosen by class: instead of any OSError (a
 #: file's, say), the connection errors among them
-DATABASE_AWAY: tuple[type[Exception], ...] = (
-    ConnectionError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.OperatorInterventionError,
-    asyncpg.exceptions.InternalClientError,
-)
+DATABASE_AWAY: tuple[type[Exception], ...] = (ConnectionError, *ASYNCPG_LOST)
+#: how long a client is asked to wait before it tries again while the database is away
+RETRY_AFTER_SECONDS = 5
 
 
 def check_identifier(name: str) -> str:

@@ -99,28 +99,22 @@ class _Run:
         self.last_position = 0
 
     def start(self, tracer: trace.Tracer, parent: Context, first: Any) -> None:
-        self.span = tracer.start_span(
+        self.span = telemetry.start_run_span(
+            tracer,
             "relay publish",
-            context=parent,
-            kind=trace.SpanKind.PRODUCER,
-            attributes={
-                "messaging.system": "nats",
-                "messaging.destination.name": first.type,
-                "hub.source_position": first.sourceposition,
-            },
+            trace.SpanKind.PRODUCER,
+            parent,
+            first.type,
+            first.sourceposition,
         )
         self.traceparent = first.traceparent
         self.headers = telemetry.inject({}, trace.set_span_in_context(self.span))
         self.count = 0
 
     def end(self) -> None:
-        if self.span is None:
-            return
-        if self.count > 1:
-            self.span.set_attribute("messaging.batch.message_count", self.count)
-            self.span.set_attribute("hub.source_position_last", self.last_position)
-        self.span.end()
-        self.span = None
+        if self.span is not None:
+            telemetry.end_run_span(self.span, self.count, self.last_position)
+            self.span = None
 
 
 @dataclass

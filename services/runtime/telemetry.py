@@ -48,6 +48,36 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
+def start_run_span(
+    tracer: trace.Tracer,
+    name: str,
+    kind: trace.SpanKind,
+    parent: Context,
+    event_type: str,
+    position: int,
+) -> trace.Span:
+    """The span of a run of consecutive events with one trace context (the relay's publish,
+    a consumer's apply), named after the run's first event; :func:`end_run_span` ends it."""
+    return tracer.start_span(
+        name,
+        context=parent,
+        kind=kind,
+        attributes={
+            "messaging.system": "nats",
+            "messaging.destination.name": event_type,
+            "hub.source_position": position,
+        },
+    )
+
+
+def end_run_span(span: trace.Span, count: int, last_position: int) -> None:
+    """End a run's span; a run of more than one event records how many and the last one."""
+    if count > 1:
+        span.set_attribute("messaging.batch.message_count", count)
+        span.set_attribute("hub.source_position_last", last_position)
+    span.end()
+
+
 def inject(headers: dict[str, str] | None = None, context: Context | None = None) -> dict[str, str]:
     """Add ``traceparent`` (and ``tracestate``) of the current span to ``headers``."""
     carrier = headers if headers is not None else {}

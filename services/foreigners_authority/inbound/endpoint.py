@@ -32,6 +32,7 @@ from services.foreigners_authority.inbound.limits import MAX_BYTES
 from services.foreigners_authority.inbound.messages import InboundMessageForm
 from services.runtime.commands import DATABASE_DOWN, CommandRejected
 from services.runtime.context import CommandContext
+from services.runtime.database import RETRY_AFTER_SECONDS
 from services.runtime.logs import redacting
 from services.runtime.tokens import AuthError, Principal, verify_off_loop, verify_token
 
@@ -104,7 +105,7 @@ def refusal(message_id: str | None, errors: list[dict[str, str]], status: int) -
     )
 
 
-#: the refusal while the database is away, and how long the sender is asked to wait
+#: the refusal while the database is away
 UNAVAILABLE = {
     "field": "message",
     "code": "unavailable",
@@ -113,7 +114,6 @@ UNAVAILABLE = {
     "messageDe": "Die Datenbank der Ausländerbehörde ist gerade nicht erreichbar; bitte die"
     " Nachricht gleich erneut senden (eine schon übernommene wird als Duplikat beantwortet).",
 }
-RETRY_AFTER_SECONDS = 5
 
 
 def _rejected(message_id: str | None, errors: list[dict[str, str]], status: int) -> JSONResponse:
