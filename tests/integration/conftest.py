@@ -108,16 +108,20 @@ async def settle(hub: InProcessHub, timeout: float = 30) -> None:
 async def hub(
     settings: HubSettings, database_url: str, nats_client: Any
 ) -> AsyncIterator[InProcessHub]:
-    async with running_hub(settings, database_url, nats_client) as running:
+    # the database is a copy of the provisioned template (tests/conftest.py ``database``)
+    async with running_hub(settings, database_url, nats_client, provisioned=True) as running:
         yield running
 
 
 @contextlib.asynccontextmanager
 async def running_hub(
-    settings: HubSettings, database_url: str, admin: Any
+    settings: HubSettings, database_url: str, admin: Any, *, provisioned: bool = False
 ) -> AsyncIterator[InProcessHub]:
     """Command servers, policies, relays, projectors and the gateway in this process, each
-    connected as its own NATS user; ``admin`` is the admin connection, for diagnostics."""
+    connected as its own NATS user; ``admin`` is the admin connection, for diagnostics.
+
+    ``provisioned``: the database already has the services' tables (as under ``hub up``,
+    after ``hub provision``), so the services use them without creating them first."""
     setup_tracing("hub-tests", EXPORTER)
     EXPORTER.clear()
     js = admin.jetstream()  # the admin's view, for diagnostics
@@ -138,7 +142,7 @@ async def running_hub(
     services: dict[str, Any] = {}
 
     def built(spec: Any) -> tuple[Any, Any]:
-        service_app = build_application(spec, settings, pool_size=3)
+        service_app = build_application(spec, settings, pool_size=3, provision=not provisioned)
         # as ``hub run relay`` builds it: on what the service's provisioning just created,
         # without the vault's key (and without running the DDL a second time)
         relay_app = build_application(spec, settings, pool_size=2, provision=False, vault_key=False)
