@@ -345,26 +345,54 @@ def generate(
     prefix: str | None = None,
 ) -> int:
     """Write ``persons`` synthetic paths as NDJSON, with ``personRef``; returns the lines."""
+    lines = 0
+    with path.open("w", encoding="utf-8") as out:
+        for text in synthetic_lines(persons, today=today, sender=sender, seed=seed, prefix=prefix):
+            out.write(text + "\n")
+            lines += 1
+    return lines
+
+
+def synthetic_lines(
+    persons: int,
+    *,
+    today: date,
+    sender: str = "abh-05315",
+    seed: int = 20261121,
+    prefix: str | None = None,
+) -> Iterator[str]:
+    """``persons`` synthetic paths (the demo's archetypes), a message a line, each person's
+    messages naming the person by ``personRef``; message ids begin with ``prefix``."""
     from services.foreigners_authority.inbound.synthetic import synthetic_paths
 
     prefix = prefix or f"import-{seed}"
-    lines = 0
-    with path.open("w", encoding="utf-8") as out:
-        for synthetic in synthetic_paths(persons, seed=seed, today=today, sender=sender):
-            first: str | None = None
-            for message in synthetic.messages:
-                message = {
-                    **message,
-                    "messageId": message["messageId"].replace("demo-", f"{prefix}-", 1),
-                }
-                if first is None:
-                    first = message["messageId"]
-                if message.get("personId") == "{person}":
-                    del message["personId"]
-                    message["personRef"] = first
-                out.write(json.dumps(message, ensure_ascii=False) + "\n")
-                lines += 1
-    return lines
+    for synthetic in synthetic_paths(persons, seed=seed, today=today, sender=sender):
+        first: str | None = None
+        for message in synthetic.messages:
+            message = {
+                **message,
+                "messageId": message["messageId"].replace("demo-", f"{prefix}-", 1),
+            }
+            if first is None:
+                first = message["messageId"]
+            if message.get("personId") == "{person}":
+                del message["personId"]
+                message["personRef"] = first
+            yield json.dumps(message, ensure_ascii=False)
+
+
+def import_texts(
+    texts: Iterable[str], base_url: str, token: str, *, batch_size: int = 2000
+) -> ImportResult:
+    """Import messages held in memory (each a JSON text), as ``hub import`` a file's lines,
+    without a progress bar."""
+    from services.foreigners_authority.inbound.limits import MAX_BYTES
+
+    lines = [_parse(number, text.encode(), MAX_BYTES) for number, text in enumerate(texts, 1)]
+    with httpx.Client(
+        base_url=base_url, headers={"Authorization": f"Bearer {token}"}, timeout=300
+    ) as client:
+        return Importer(client, batch_size).run(lines, Progress(len(lines), enabled=False))
 
 
 def add_import_parser(sub: Any, bench: Any) -> None:

@@ -420,24 +420,3 @@ def synthetic_paths(
         builder = _Builder(random.Random(rng.random()), today, sender, index)  # noqa: S311
         BUILD[archetype](builder)
         yield Path(archetype, index, builder.messages)
-
-
-def load_paths(base_url: str, token: str, paths: list[Path]) -> dict[str, int]:
-    """Send every path's messages to the inbound endpoint; returns receipts by status."""
-    import httpx
-
-    counts: dict[str, int] = {}
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
-        for path in paths:
-            person: str | None = None
-            for message in path.messages:
-                if message.get("personId") == "{person}":
-                    if person is None:
-                        break
-                    message = {**message, "personId": person}
-                receipt = client.post("/inbound/messages", json=message).json()
-                status = str(receipt.get("status"))
-                counts[status] = counts.get(status, 0) + 1
-                person = person or receipt.get("personId")
-    return counts
