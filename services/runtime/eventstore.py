@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Sequence
 from datetime import date
 from enum import Enum
@@ -17,6 +18,7 @@ import orjson
 from eventsourcing.application import Application, ProcessingEvent
 from eventsourcing.domain import BaseAggregate, DomainEvent
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     JSONTranscoder,
     Mapper,
@@ -26,7 +28,6 @@ from eventsourcing.persistence import (
     Transcoding,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
-from eventsourcing.utils import retry
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
 from psycopg.sql import SQL, Identifier
@@ -34,6 +35,10 @@ from psycopg.sql import SQL, Identifier
 from services.runtime.context import current_context
 
 META_ATTRIBUTE = "hub_meta"
+#: how often an insert is tried while the database is away, and the pause between the tries
+#: (the library's own retry of ``insert_events``: 10 tries, 0.2 s apart)
+INSERT_ATTEMPTS = 10
+INSERT_PAUSE = 0.2
 
 
 class DateAsISO(Transcoding):
@@ -240,9 +245,75 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
         # the same, rendered once: psycopg would compose the identifiers again at each insert
         self._invoke_locked_insert = self.sql_invoke_pg_function_insert_events.as_bytes(None)
         self._rows_dumper: type[Dumper] | None = None
+        #: the stored events at the given originators' versions (``stored_ids``)
+        self._select_stored = SQL(
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state, e.notification_id"
+            " FROM {schema}.{table} e"
+            " JOIN unnest(%s::uuid[], %s::integer[]) AS k(originator_id, originator_version)"
+            " USING (originator_id, originator_version)"
+        ).format(schema=Identifier(self.datastore.schema), table=Identifier(self.events_table_name))
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Insert the events in one transaction; while the database is away, try again (as
+        the library does: up to ``INSERT_ATTEMPTS`` times, ``INSERT_PAUSE`` apart).
+
+        A try whose connection broke may have committed: the server can commit and then lose
+        the connection before its answer arrives (a crash, a restart, a terminated session).
+        So before trying again the recorder looks whether exactly these events are stored
+        (:meth:`stored_ids`). If they are, the first try committed and their notification
+        ids are the answer. The library's retry inserted them again instead: that conflicted
+        with the events themselves, and the command, retried on the fresh aggregate as after
+        any conflict, was stored twice."""
+        for attempt in range(1, INSERT_ATTEMPTS + 1):
+            try:
+                if attempt > 1 and (ids := self.stored_ids(stored_events)) is not None:
+                    return ids
+                return self._insert_once(stored_events, **kwargs)
+            except (InterfaceError, OperationalError):
+                if attempt == INSERT_ATTEMPTS:
+                    raise
+                time.sleep(INSERT_PAUSE)
+            except IntegrityError:
+                # a later try that conflicts: with these very events, committed by the try
+                # whose answer was lost after this one looked (its session outlived its
+                # connection), or with another writer's
+                if attempt == 1 or (ids := self.stored_ids(stored_events)) is None:
+                    raise
+                return ids
+        raise AssertionError("unreachable")
+
+    def stored_ids(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:
+        """The notification ids of ``stored_events`` if exactly these are stored (each
+        originator's version with the same topic and state), ``None`` if none of them is;
+        a conflict (:class:`IntegrityError`) if others hold their versions."""
+        if not stored_events:
+            return []
+        wanted = {(e.originator_id, e.originator_version): e for e in stored_events}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                self._select_stored,
+                (
+                    [e.originator_id for e in stored_events],
+                    [e.originator_version for e in stored_events],
+                ),
+            )
+            rows = curs.fetchall()
+        if not rows:
+            return None
+        found = {(row["originator_id"], row["originator_version"]): row for row in rows}
+        if len(found) != len(wanted) or any(
+            (row["topic"], bytes(row["state"])) != (wanted[key].topic, bytes(wanted[key].state))
+            for key, row in found.items()
+        ):
+            raise IntegrityError("other events hold the versions of the events to insert")
+        return [
+            int(found[(e.originator_id, e.originator_version)]["notification_id"])
+            for e in stored_events
+        ]
+
+    def _insert_once(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         info = self.datastore.psycopg_type_adapters.get(self.stored_event_type_name)
@@ -252,7 +323,9 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
             or info is None
             or not all(isinstance(e.originator_id, UUID) for e in stored_events)
         ):
-            ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+            # the library's insert without its retry (``insert_events`` above retries)
+            unretried = super().insert_events.__wrapped__
+            ids: Sequence[int] | None = unretried(self, stored_events, **kwargs)
             return ids
         if self._rows_dumper is None:
             self._rows_dumper = type("RowsDumper", (_EventRowsDumper,), {"oid": info.array_oid})

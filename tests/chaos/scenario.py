@@ -715,6 +715,13 @@ def judge(client: Client, evidence: Evidence, recovery: dict[str, float], seed: 
         arrived = outcome.kind in ("arrival", "probe") and outcome.accepted
         if arrived and outcome.ids.get("personId") not in evidence.pathway:
             phase.pathway_missing += 1
+        if duplicated:
+            phase.unclear.append(
+                f"duplicated {outcome.kind} {outcome.trace_id} ({outcome.code or 'accepted'}):"
+                f" stored {stored} (a command records {expected[outcome.kind]}), published"
+                f" {[evidence.on_stream[key] for key in stored]} times, on the stream"
+                f" {on_stream}, on the timeline {on_timeline}"
+            )
         if outcome.accepted:
             phase.accepted += 1
             if duplicated:

@@ -225,3 +225,98 @@ def test_an_insert_overlapping_an_uncommitted_one_commits_after_it_so_no_id_is_p
     ids = _visible_ids(app, database_url)
     assert ids == list(range(ids[0], ids[0] + len(ids)))
     assert recordings[-1].notification.id == ids[-1]
+
+
+class AnswerLost:
+    """The database commits an insert and the connection breaks before its answer arrives
+    (a crash, a restart, a terminated session): the first ``fetchall`` after the insert
+    function ran, on a real connection, raises as psycopg does then. ``before`` breaks it
+    before the statement instead (nothing committed)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, times: int = 1, before: bool = False):
+        self.left = times
+        self.inserts = 0
+        inserting_cursors: set[int] = set()  # ids of the cursors that just ran the insert
+        real_execute, real_fetchall = psycopg.Cursor.execute, psycopg.Cursor.fetchall
+        lost = self
+
+        def execute(cursor: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+            inserting = b"hub_locked_" in (query if isinstance(query, bytes) else b"")
+            if inserting:
+                lost.inserts += 1
+                if before and lost.left:
+                    lost.left -= 1
+                    raise psycopg.OperationalError("server closed the connection unexpectedly")
+            if inserting and not before:
+                inserting_cursors.add(id(cursor))
+            else:
+                inserting_cursors.discard(id(cursor))
+            return real_execute(cursor, query, *args, **kwargs)
+
+        def fetchall(cursor: Any) -> Any:
+            rows = real_fetchall(cursor)
+            if id(cursor) in inserting_cursors and lost.left:
+                lost.left -= 1
+                raise psycopg.OperationalError("server closed the connection unexpectedly")
+            return rows
+
+        monkeypatch.setattr(psycopg.Cursor, "execute", execute)
+        monkeypatch.setattr(psycopg.Cursor, "fetchall", fetchall)
+
+
+def test_a_save_whose_answer_was_lost_after_the_commit_is_stored_once(
+    app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a note saved, then changed again, and the database answering the next insert
+    # only after committing it, on a connection that then breaks
+    note = Note(text="first")
+    app.save(note)
+    note.note("appended once")
+    lost = AnswerLost(monkeypatch)
+
+    # when the change is saved
+    recordings = app.save(note)
+
+    # then it is inserted once, answered with the ids it was stored under, and the
+    # aggregate's history holds it once (the library's retry inserted it again, which
+    # conflicted with itself: a command retried on that conflict was stored twice)
+    assert lost.inserts == 1
+    stored = list(app.recorder.select_notifications(start=1, limit=10))
+    assert [r.notification.id for r in recordings] == [stored[-1].id]
+    assert [e.originator_version for e in app.events.get(note.id)] == [1, 2]
+    assert app.repository.get(note.id).states == ["appended once"]
+
+
+def test_a_save_whose_connection_broke_before_the_insert_is_inserted_again(
+    app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given the connection breaking twice before the insert reaches the database
+    note = Note(text="first")
+    lost = AnswerLost(monkeypatch, times=2, before=True)
+
+    # when the note is saved
+    recordings = app.save(note)
+
+    # then the third try stores it, once
+    assert lost.inserts == 3
+    assert len(recordings) == 1
+    assert [e.originator_version for e in app.events.get(note.id)] == [1]
+
+
+def test_a_retried_insert_that_finds_other_events_at_its_versions_is_a_conflict(
+    app: ForeignersAuthority, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a stale copy of a note, the note changed meanwhile, and the stale save's first
+    # try losing its connection before the insert
+    note = Note(text="first")
+    app.save(note)
+    stale = app.repository.get(note.id)
+    note.note("theirs")
+    app.save(note)
+    stale.note("ours")
+    AnswerLost(monkeypatch, before=True)
+
+    # when the stale change is saved, it is the conflict it is, and nothing of it is stored
+    with pytest.raises(RecordConflictError):
+        app.save(stale)
+    assert app.repository.get(note.id).states == ["theirs"]
