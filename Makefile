@@ -4,6 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+# The suite in a process per core (at most 4), each with its own PostgreSQL and NATS; a test
+# module stays in one process (its module-wide hub is started once). PARALLEL= runs it in one.
+PARALLEL ?= --numprocesses=auto --maxprocesses=4 --dist=loadfile
+
 .PHONY: up test lint typecheck check bench chaos export clean-data install vendor browser
 
 $(STAMP): pyproject.toml
@@ -38,7 +42,7 @@ test: $(STAMP) browser
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy contracts services projections gateway hub kernel
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PARALLEL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

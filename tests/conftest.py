@@ -82,6 +82,10 @@ class Servers:
 def servers() -> Iterator[Servers]:
     pg_url = os.environ.get("HUB_POSTGRES_URL")
     nats_url = os.environ.get("HUB_NATS_URL")
+    if nats_url and int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        # every test empties the bus's streams: processes sharing one server would empty
+        # each other's
+        pytest.exit("HUB_NATS_URL serves one test process at a time: run make test PARALLEL=", 2)
     root = scratch_directory("hubtest-")
     nats_secrets = Path(os.environ.get("HUB_NATS_DEV_SECRETS") or root / "bus")
     postgres = nats = None
