@@ -4,7 +4,9 @@ The embedded servers from PyPI wheels are used unless ``HUB_POSTGRES_URL`` / ``H
 point at real ones. NATS is locked as in a deployment (deploy/nats/hub.conf, TLS): the tests
 inspect it as the admin user, and components built from ``settings`` connect as their own
 users, with the passwords and CA in ``Servers.nats_secrets`` (``HUB_NATS_DEV_SECRETS`` for a
-real server). Each test gets a fresh database and empty, provisioned streams.
+real server). Each test gets a fresh database (a test with a running hub: a copy of a
+provisioned template) and empty, provisioned streams. Under pytest-xdist (``make test``) each
+test process starts servers of its own, their files in memory when there is room.
 """
 
 from __future__ import annotations
@@ -143,7 +145,8 @@ def copy_database(postgres_url: str, template: str, name: str) -> None:
 def provisioned_template(servers: Servers) -> Iterator[str]:
     """A database with every table a hub creates (``hub provision`` without the roles), for
     the hubs of the tests to start from: copying it is quicker than creating the tables
-    again. The hub still runs its provisioning on the copy, which then finds them there."""
+    again. On the copy the services use the tables as under ``hub up`` (they create
+    nothing), and the projections' and the gateway's checks find them current."""
     import asyncio
 
     import asyncpg
