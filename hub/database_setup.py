@@ -55,14 +55,10 @@ def create_roles(settings: HubSettings, admin_url: str) -> dict[str, str]:
     return passwords
 
 
-def provision(settings: HubSettings, admin_url: str) -> list[str]:
-    """The whole database side of the provisioning (``hub provision``); returns the roles."""
+def create_tables(settings: HubSettings, admin_url: str) -> None:
+    """Every table of the hub in ``settings.database``: the shared ones and each service's
+    event store (the roles aside)."""
     import asyncio
-
-    from hub.catalog import SERVICES
-    from services.runtime.database import ensure_database
-
-    ensure_database(admin_url, settings.database)
 
     async def shared() -> None:
         conn = await asyncpg.connect(with_database(admin_url, settings.database))
@@ -73,6 +69,15 @@ def provision(settings: HubSettings, admin_url: str) -> list[str]:
 
     asyncio.run(shared())
     create_event_stores(settings.model_copy(update={"postgres_url": admin_url}))
+
+
+def provision(settings: HubSettings, admin_url: str) -> list[str]:
+    """The whole database side of the provisioning (``hub provision``); returns the roles."""
+    from hub.catalog import SERVICES
+    from services.runtime.database import ensure_database
+
+    ensure_database(admin_url, settings.database)
+    create_tables(settings, admin_url)
     create_roles(settings, admin_url)
     return [role.name(settings.database) for role in database_roles.database_roles(SERVICES)]
 

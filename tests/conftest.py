@@ -147,30 +147,14 @@ def provisioned_template(servers: Servers) -> Iterator[str]:
     the hubs of the tests to start from: copying it is quicker than creating the tables
     again. On the copy the services use the tables as under ``hub up`` (they create
     nothing), and the projections' and the gateway's checks find them current."""
-    import asyncio
-
-    import asyncpg
-
-    from hub.database_setup import create_event_stores, create_shared_tables
+    from hub.database_setup import create_tables
 
     name = f"template_{uuid.uuid4().hex[:12]}"
     ensure_database(servers.postgres_url, name)
-
-    async def shared() -> None:
-        conn = await asyncpg.connect(with_database(servers.postgres_url, name))
-        try:
-            await create_shared_tables(conn)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(shared())
-        create_event_stores(
-            HubSettings(
-                postgres_url=servers.postgres_url,
-                database=name,
-                vault_master_key=TEST_VAULT_KEY,  # type: ignore[arg-type]
-            )
+        create_tables(
+            HubSettings(database=name, vault_master_key=TEST_VAULT_KEY),  # type: ignore[arg-type]
+            servers.postgres_url,
         )
         yield name
     finally:
