@@ -146,7 +146,10 @@ async def execute(info: Info[HubContext, None], command: Command, value: Any) ->
     except CommandRejected as error:
         raise HubError(error.message, error.code, error.field, error.missing) from None
     except ServiceUnavailable as error:
-        raise HubError(str(error), "unavailable") from None
+        refusal = HubError(str(error), "unavailable")
+        # whether the command may have been recorded: a client must not send it blindly again
+        refusal.extensions["outcome"] = "not_recorded" if error.recorded is False else "unknown"
+        raise refusal from None
     ids = {
         name: strawberry.ID(str(result[name])) for name in command.result_ids if result.get(name)
     }

@@ -72,6 +72,13 @@ CODE_MESSAGES = {
     "erased": "Die Daten dieser Person wurden gelöscht.",
 }
 
+#: a command the service took and did not answer in time (``outcome: unknown``): it may be
+#: recorded, so sending the form again could record it twice
+OUTCOME_UNKNOWN = (
+    "Der zuständige Dienst hat nicht rechtzeitig geantwortet. Die Eingabe ist möglicherweise"
+    " trotzdem gespeichert worden: Bitte prüfen Sie das, bevor Sie sie erneut absenden."
+)
+
 _MISSING = [
     (re.compile(r"the consent was withdrawn"), "die Einwilligung wurde widerrufen"),
     (re.compile(r"the consent expired on (\S+)"), "die Einwilligung ist am {0} abgelaufen"),
@@ -413,6 +420,8 @@ def problem(error: Any) -> Problem:
     code = str(extensions.get("code", "internal"))
     missing = [missing_de(str(m)) for m in extensions.get("missing", []) or []]
     message = CODE_MESSAGES.get(code, "Ein unerwarteter Fehler ist aufgetreten.")
+    if code == "unavailable" and extensions.get("outcome") == "unknown":
+        message = OUTCOME_UNKNOWN
     return Problem(message, code, extensions.get("field"), missing)
 
 

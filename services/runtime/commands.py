@@ -80,7 +80,15 @@ class CommandRejected(DomainError):
 
 
 class ServiceUnavailable(Exception):
-    """No instance of the owning service answered in time."""
+    """No instance of the owning service answered in time.
+
+    ``recorded`` is ``False`` when no instance was there to take the command (nothing was
+    recorded: sending it again is safe), ``None`` when one took it and did not answer in
+    time (it may have recorded the command: look before sending it again)."""
+
+    def __init__(self, message: str, *, recorded: bool | None = False) -> None:
+        super().__init__(message)
+        self.recorded = recorded
 
 
 def context_headers(context: CommandContext) -> dict[str, str]:
@@ -582,9 +590,17 @@ class CommandClient:
                     timeout=self.timeout,
                     headers=headers,
                 )
-            except (TimeoutError, NoRespondersError, NatsTimeoutError):
+            except NoRespondersError:
                 raise ServiceUnavailable(
-                    f"the {service.replace('_', ' ')} service did not answer; try again shortly"
+                    f"the {service.replace('_', ' ')} service is not running: nothing was"
+                    " recorded; try again shortly"
+                ) from None
+            except (TimeoutError, NatsTimeoutError):
+                raise ServiceUnavailable(
+                    f"the {service.replace('_', ' ')} service did not answer within"
+                    f" {self.timeout:g} s: it may have recorded the command all the same;"
+                    " look before sending it again",
+                    recorded=None,
                 ) from None
         reply = json.loads(msg.data)
         if not reply.get("ok"):

@@ -11,9 +11,17 @@ import pytest
 from nats.aio.client import Client
 from pydantic import BaseModel
 
+from contracts import command_subject
+from gateway.context import HubError
+from gateway.workspace.web import CODE_MESSAGES, OUTCOME_UNKNOWN, problem
 from kernel.errors import DomainError, InvalidValue
 from services.case_management.domain import SharingRefused
-from services.runtime.commands import CommandClient, CommandRejected, CommandServer
+from services.runtime.commands import (
+    CommandClient,
+    CommandRejected,
+    CommandServer,
+    ServiceUnavailable,
+)
 from services.runtime.context import CommandContext
 
 SERVICE = "error_test"
@@ -100,3 +108,40 @@ async def test_an_exception_that_only_looks_coded_is_an_internal_failure(
     assert error.message.startswith("internal error, reference ")
     assert "server closed the connection" not in error.message
     assert any("command coded failed" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_command_no_instance_takes_was_not_recorded(nats_client: Client) -> None:
+    # given no instance of the service running
+    client = CommandClient(nats_client, timeout=5)
+
+    # when a command is sent to it, it is refused at once, saying nothing was recorded
+    with pytest.raises(ServiceUnavailable) as refused:
+        await client.send("nobody_runs", "open_case", {}, CONTEXT)
+    assert refused.value.recorded is False
+    assert "nothing was recorded" in str(refused.value)
+
+
+async def test_a_command_taken_and_not_answered_in_time_may_have_been_recorded(
+    nats_client: Client,
+) -> None:
+    # given an instance that takes the command and does not answer (stopped mid-command)
+    taken: list[Any] = []
+
+    async def take(msg: Any) -> None:
+        taken.append(msg)
+
+    silent = await nats_client.subscribe(command_subject(SERVICE, "slow"), cb=take)
+    client = CommandClient(nats_client, timeout=0.3)
+
+    # when a command is sent, the refusal says it may have been recorded: a client must look
+    # before sending it again (the workspace says so in German)
+    with pytest.raises(ServiceUnavailable) as refused:
+        await client.send(SERVICE, "slow", {}, CONTEXT)
+    await silent.unsubscribe()
+    assert len(taken) == 1
+    assert refused.value.recorded is None
+    assert "may have recorded the command" in str(refused.value)
+    refusal = HubError(str(refused.value), "unavailable")
+    refusal.extensions["outcome"] = "unknown"
+    assert problem(refusal).message == OUTCOME_UNKNOWN
+    assert problem(HubError("away", "unavailable")).message == CODE_MESSAGES["unavailable"]

@@ -237,3 +237,18 @@ async def test_healthz_answers(hub: InProcessHub) -> None:
     response = await hub.client.get("/healthz")
 
     assert response.json() == {"status": "ok"}
+
+
+async def test_a_mutation_no_service_instance_takes_says_nothing_was_recorded(
+    hub: InProcessHub,
+) -> None:
+    # given the foreigners authority's command server stopped (no instance running)
+    await hub.services["foreigners_authority"][1].stop()
+
+    # when an arrival is registered, it is refused as unavailable, and the refusal says the
+    # command was not recorded (sending it again is safe); a command taken and not answered
+    # in time says "outcome": "unknown" instead (tests/integration/test_command_errors.py)
+    body = await hub.graphql(REGISTER, {"input": arrival_input()})
+    assert body["data"] is None
+    assert body["errors"][0]["extensions"] == {"code": "unavailable", "outcome": "not_recorded"}
+    assert "nothing was recorded" in body["errors"][0]["message"]
