@@ -598,7 +598,7 @@ class CommandClient:
             except (TimeoutError, NatsTimeoutError):
                 raise ServiceUnavailable(
                     f"the {service.replace('_', ' ')} service did not answer within"
-                    f" {self.timeout:g} s: it may have recorded the command all the same;"
+                    f" {self.timeout:g} s: a change may have been recorded all the same;"
                     " look before sending it again",
                     recorded=None,
                 ) from None
