@@ -18,6 +18,7 @@ from psycopg.adapt import PyFormat, Transformer
 from psycopg.sql import SQL, Identifier
 
 from services.foreigners_authority.application import ForeignersAuthority
+from services.runtime.commands import CommandServer
 from services.runtime.context import CommandContext, use_context
 from services.runtime.eventstore import (
     HubApplicationRecorder,
@@ -320,3 +321,34 @@ def test_a_retried_insert_that_finds_other_events_at_its_versions_is_a_conflict(
     with pytest.raises(RecordConflictError):
         app.save(stale)
     assert app.repository.get(note.id).states == ["theirs"]
+
+
+@pytest.mark.parametrize("writers", [1, 4], ids=["one writer", "group commit"])
+async def test_a_command_whose_answer_was_lost_after_the_commit_runs_once(
+    app: ForeignersAuthority, nats_client: Any, monkeypatch: pytest.MonkeyPatch, writers: int
+) -> None:
+    # given a command server on the application (one writer, or group commit) and a note
+    # whose next change the database commits and then does not answer
+    server = CommandServer(nats_client, "foreigners_authority")
+    server.group_commit(app, writers)
+    note = Note(text="first")
+    app.save(note)
+
+    def append() -> None:
+        current = app.repository.get(note.id)
+        current.note("appended once")
+        app.save(current)
+
+    lost = AnswerLost(monkeypatch)
+
+    # when the command appending to it runs
+    context = CommandContext(
+        agency="abh-05315", role="abh_officer", legal_basis="§ 86 AufenthG", purpose="test"
+    )
+    await server.execute(append, context)
+
+    # then it ran once: before, the insert's retry conflicted with its own events and the
+    # server ran the command again on the fresh note, which appended it a second time
+    assert lost.inserts == 1
+    assert app.repository.get(note.id).states == ["appended once"]
+    await server.stop()
