@@ -268,20 +268,22 @@ class HubApplicationRecorder(PostgresApplicationRecorder):
         any conflict, was stored twice."""
         for attempt in range(1, INSERT_ATTEMPTS + 1):
             try:
-                if attempt > 1 and (ids := self.stored_ids(stored_events)) is not None:
+                if attempt == 1:
+                    return self._insert_once(stored_events, **kwargs)
+                if (ids := self.stored_ids(stored_events)) is not None:
                     return ids
-                return self._insert_once(stored_events, **kwargs)
+                try:
+                    return self._insert_once(stored_events, **kwargs)
+                except IntegrityError:
+                    # these very events, committed by the try whose answer was lost after
+                    # the look (its session outlived its connection), or another writer's
+                    if (ids := self.stored_ids(stored_events)) is None:
+                        raise
+                    return ids
             except (InterfaceError, OperationalError):
                 if attempt == INSERT_ATTEMPTS:
                     raise
                 time.sleep(INSERT_PAUSE)
-            except IntegrityError:
-                # a later try that conflicts: with these very events, committed by the try
-                # whose answer was lost after this one looked (its session outlived its
-                # connection), or with another writer's
-                if attempt == 1 or (ids := self.stored_ids(stored_events)) is None:
-                    raise
-                return ids
         raise AssertionError("unreachable")
 
     def stored_ids(self, stored_events: Sequence[StoredEvent]) -> Sequence[int] | None:

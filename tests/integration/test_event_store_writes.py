@@ -112,14 +112,20 @@ def test_the_one_pass_rows_are_the_bytes_of_psycopgs_own_binary_dumpers(
     assert bytes(ours) == bytes(theirs)
 
 
-def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
-    app: ForeignersAuthority,
-) -> None:
+def _changed_behind_a_stale_copy(app: ForeignersAuthority, change: str) -> tuple[Note, Note]:
+    """A saved note, a copy of it read then, and the note changed and saved after that."""
     note = Note(text="first")
     app.save(note)
     stale = app.repository.get(note.id)
-    note.note("one")
+    note.note(change)
     app.save(note)
+    return note, stale
+
+
+def test_a_conflicting_save_stores_nothing_and_raises_the_conflict(
+    app: ForeignersAuthority,
+) -> None:
+    note, stale = _changed_behind_a_stale_copy(app, "one")
     other = Note(text="other")
 
     stale.note("two")  # the same version again
@@ -309,11 +315,7 @@ def test_a_retried_insert_that_finds_other_events_at_its_versions_is_a_conflict(
 ) -> None:
     # given a stale copy of a note, the note changed meanwhile, and the stale save's first
     # try losing its connection before the insert
-    note = Note(text="first")
-    app.save(note)
-    stale = app.repository.get(note.id)
-    note.note("theirs")
-    app.save(note)
+    note, stale = _changed_behind_a_stale_copy(app, "theirs")
     stale.note("ours")
     AnswerLost(monkeypatch, before=True)
 
