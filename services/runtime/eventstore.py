@@ -11,7 +11,7 @@ import time
 from collections.abc import Sequence
 from datetime import date
 from enum import Enum
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 import orjson
@@ -33,12 +33,16 @@ from psycopg.pq import Format
 from psycopg.sql import SQL, Identifier
 
 from services.runtime.context import current_context
+from services.runtime.database import check_idle_connection
 
 META_ATTRIBUTE = "hub_meta"
 #: how often an insert is tried while the database is away, and the pause between the tries
 #: (the library's own retry of ``insert_events``: 10 tries, 0.2 s apart)
 INSERT_ATTEMPTS = 10
 INSERT_PAUSE = 0.2
+
+#: an application (whatever its aggregates)
+AppT = TypeVar("AppT", bound=Application[Any])
 
 
 class DateAsISO(Transcoding):
@@ -392,3 +396,16 @@ class HubApplication(Application[UUID]):
         return ContextMapper(
             transcoder=base.transcoder, compressor=base.compressor, cipher=base.cipher
         )
+
+
+def check_connections_when_spoken_to(app: AppT) -> AppT:
+    """Let ``app``'s event store pool check a connection with a round trip only when the server
+    has sent it something since its last use (:func:`~services.runtime.database.
+    check_idle_connection`), instead of before every use (``POSTGRES_PRE_PING``, which it
+    keeps as the switch: a pool built without a check stays without one). psycopg_pool keeps
+    the check in ``_check``; ``tests/integration/test_connection_check.py`` fails if that
+    changes."""
+    pool = getattr(getattr(app.recorder, "datastore", None), "pool", None)
+    if pool is not None and getattr(pool, "_check", None) is not None:
+        pool._check = check_idle_connection
+    return app

@@ -21,6 +21,7 @@ from services.runtime.database import (
     with_database,
 )
 from services.runtime.erasure import with_erasures
+from services.runtime.eventstore import check_connections_when_spoken_to
 from services.runtime.memory import freeze_startup_objects
 from services.runtime.messaging import close, connect
 from services.runtime.outbox import IntegrationMapper
@@ -78,7 +79,7 @@ def build_application(
     vault = PersonalDataVault(url, spec.name, master_key)
     if not provision:
         env = eventsourcing_env(url, spec.name, pool_size=pool_size)
-        return spec.build({**env, "CREATE_TABLE": "n"}, vault)
+        return check_connections_when_spoken_to(spec.build({**env, "CREATE_TABLE": "n"}, vault))
     # DDL (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe to run
     # concurrently in PostgreSQL.
     with schema_lock(url, spec.name):
@@ -86,7 +87,7 @@ def build_application(
         vault.setup()
         app = spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
         ensure_relay_position_table(url, spec.name)
-        return app
+        return check_connections_when_spoken_to(app)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
