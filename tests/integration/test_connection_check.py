@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from services.foreigners_authority.application import ForeignersAuthority
-from services.runtime.database import check_idle_connection, with_database
+from services.runtime.database import check_idle_connection
 from services.runtime.settings import HubSettings
 from tests.helpers import arrival, close_app, foreigners_authority
 
@@ -84,9 +84,12 @@ def test_a_connection_the_server_has_spoken_to_is_pinged(
         time.sleep(0.1)  # the notification reaches the idle listener's socket
         pinged: list[object] = []
         real = listener.execute
-        monkeypatch.setattr(
-            listener, "execute", lambda *args, **kwargs: pinged.append(args) or real(*args)
-        )
+
+        def execute(*args: Any, **kwargs: Any) -> Any:
+            pinged.append(args)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(listener, "execute", execute)
         check_idle_connection(listener)  # a live session: the ping succeeds
         assert pinged == [("",)]
 
@@ -99,27 +102,28 @@ def test_a_closed_connection_fails_the_check(database_url: str) -> None:
 
 
 def test_a_pooled_connection_whose_session_the_server_ended_is_replaced(
-    app: ForeignersAuthority, settings: HubSettings
+    app: ForeignersAuthority, database_url: str
 ) -> None:
     app.register_arrival(arrival())
     pool = _pool(app)
     before = _backends(pool)
-    _terminate(with_database(settings.postgres_url, settings.database), before)
+    _terminate(database_url, before)
 
     result = app.register_arrival(arrival())  # no error: the dead connections were replaced
 
+    assert result.person_id is not None
     assert app.repository.get(result.person_id).version >= 1
     assert _backends(pool).isdisjoint(before)
 
 
 def test_without_a_check_the_pool_would_hand_out_the_dead_connection(
-    app: ForeignersAuthority, settings: HubSettings
+    app: ForeignersAuthority, database_url: str
 ) -> None:
     """The control of the test above: the sessions' end is what the check finds."""
     pool = _pool(app)
     pool._check = None
     before = _backends(pool)
-    _terminate(with_database(settings.postgres_url, settings.database), before)
+    _terminate(database_url, before)
     conn = pool.getconn()
     try:
         with pytest.raises(psycopg.OperationalError):
