@@ -3,7 +3,8 @@
 The relay follows the service's application sequence: it LISTENs for the event store's
 NOTIFY on its lock's connection and, woken, reads every stored event after the last one it saw
 (asyncpg, in the event loop: no reader threads, no polling; the notifications that arrive while
-it publishes, or within ``coalesce`` seconds of the first, are served by one read), maps each
+it publishes, or, while events are flowing, within ``coalesce`` seconds of the first, are
+served by one read; after a quiet spell the first one is read at once), maps each
 domain event to its contract event and publishes it with
 ``Nats-Msg-Id = <service>:<notification id>``. Every publish also names the message id it
 must follow (``Nats-Expected-Last-Msg-Id``), so the stream holds the service's events in log
@@ -190,6 +191,7 @@ class OutboxRelay:
         lock_check: float = 5.0,
         position_interval: float = 1.0,
         coalesce: float = 0.002,
+        coalesce_within: float = 0.01,
     ) -> None:
         self.service = service
         self.app = app
@@ -206,6 +208,10 @@ class OutboxRelay:
         self.lock_key = relay_lock_key(service)
         self.position_interval = position_interval
         self.coalesce = coalesce
+        #: the coalescing wait only applies to a notification heard within this many seconds
+        #: of the last publish (events are flowing); after a quieter spell the waiting buys
+        #: nothing but the delay
+        self.coalesce_within = coalesce_within
         self.stats = RelayStats()
         self._acked = 0  # the last notification id the stream has acknowledged
         self._recorded = 0  # the last one written to relay_position by this relay
@@ -408,6 +414,7 @@ class OutboxRelay:
         stopping.add_done_callback(wakeup.set)
         await listener.add_listener(self.channel, wakeup.set)
         in_flight: InFlight | None = None
+        last_published = -math.inf  # monotonic time of the last read that found events
         try:
             while not stop.is_set():
                 if not wakeup.flag:
@@ -434,14 +441,19 @@ class OutboxRelay:
                             self.stats.missed += 1
                             wakeup.flag = True  # read on at once: more may follow
                         continue
-                    if self.coalesce > 0:
-                        # let the notifications that follow closely join this read
+                    if (
+                        self.coalesce > 0
+                        and time.monotonic() - last_published < self.coalesce_within
+                    ):
+                        # events are flowing: let the notifications that follow closely join
+                        # this read (after a quiet spell the first is read at once)
                         await asyncio.sleep(self.coalesce)
                         if stop.is_set():
                             break
                 published = await self._read_and_publish(wakeup)
                 if published is None:
                     continue
+                last_published = time.monotonic()
                 if in_flight is not None:
                     await self.settle(in_flight)
                 in_flight = published

@@ -616,6 +616,7 @@ async def test_a_burst_arriving_while_the_relay_waits_is_published_once_in_order
         pool,
         kind=CountingRelay,
         coalesce=0.3,  # long, so that the whole burst arrives within the first wait
+        coalesce_within=3600,  # and it waits after a quiet spell too
         idle_check=3600,  # only notifications wake it
     )
     stop = asyncio.Event()
@@ -646,7 +647,7 @@ async def test_a_stop_during_the_coalescing_wait_loses_and_duplicates_nothing(
 ) -> None:
     app = foreigners_authority(settings)
     js = nats_client.jetstream()
-    options: dict[str, Any] = {"coalesce": 1.0, "idle_check": 3600}
+    options: dict[str, Any] = {"coalesce": 1.0, "coalesce_within": 3600, "idle_check": 3600}
     relay = relay_of(
         app,
         js,
@@ -681,4 +682,31 @@ async def test_a_stop_during_the_coalescing_wait_loses_and_duplicates_nothing(
         stop.set()
         if not task.done():
             await asyncio.wait_for(task, 10)
+        close_app(app)
+
+
+async def test_after_a_quiet_spell_the_first_notification_is_read_at_once(
+    settings: HubSettings, nats_client: Any, pool: asyncpg.Pool
+) -> None:
+    """The coalescing wait is for events that flow: an arrival after a quiet spell is
+    published without it (the wait is long here, so that it would show)."""
+    app = foreigners_authority(settings)
+    js = nats_client.jetstream()
+    relay = relay_of(
+        app, js, pool, kind=CountingRelay, coalesce=2.0, coalesce_within=0.05, idle_check=3600
+    )
+    stop = asyncio.Event()
+    task = asyncio.create_task(relay.run(stop))
+    try:
+        await eventually(lambda: relay.stats.leading, what="the relay to lead")
+        await asyncio.sleep(0.2)  # quiet: longer than coalesce_within
+        last = await asyncio.to_thread(register, app, 1)
+        heard = time.monotonic()
+        await eventually(lambda: relay.stats.position >= last, timeout=10, what="the arrival")
+
+        assert time.monotonic() - heard < 1.5  # not behind the 2 s wait
+        assert await stream_msg_ids(js) == expected_ids(last)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
         close_app(app)
