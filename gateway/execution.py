@@ -20,6 +20,7 @@ that errors look the same as before. The hub's schema extensions have no per-fie
 
 from __future__ import annotations
 
+import datetime as dt
 import inspect
 from dataclasses import dataclass
 from functools import cached_property
@@ -44,6 +45,7 @@ from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.types.base_scalars import isoformat as strawberry_isoformat
 from strawberry.types.field import StrawberryField
 
 #: the directives collect_subfields has already applied (others: the ordinary path)
@@ -65,6 +67,9 @@ class _Leaf:
     #: the Python type whose values the leaf's coercion returns unchanged (String and ID:
     #: str, Boolean: bool, Int: int within 32 bits)
     plain: type | None = None
+    #: the leaf's coercion is ``value.isoformat()`` (strawberry's DateTime): a datetime is
+    #: formatted here, without the scalar's wrapper around the same call
+    iso: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,20 +80,25 @@ class PlainPlan:
     leaves: tuple[_Leaf, ...]
 
     @cached_property
-    def _steps(self) -> tuple[tuple[str, str | None, GraphQLLeafType | None, bool, Any], ...]:
-        return tuple((f.key, f.attribute, f.leaf, f.nullable, f.plain) for f in self.leaves)
+    def _steps(
+        self,
+    ) -> tuple[tuple[str, str | None, GraphQLLeafType | None, bool, Any, bool], ...]:
+        return tuple((f.key, f.attribute, f.leaf, f.nullable, f.plain, f.iso) for f in self.leaves)
 
     def complete(self, source: Any) -> dict[str, Any] | None:
         """The completed object, or ``None`` to let the ordinary path do it (and raise the
         error it raises)."""
         out: dict[str, Any] = {}
-        for key, attribute, leaf, nullable, plain in self._steps:
+        for key, attribute, leaf, nullable, plain, iso in self._steps:
             if attribute is None:
                 out[key] = self.type_name
                 continue
             value: Any = getattr(source, attribute, _MISSING)
             if type(value) is plain and (plain is not int or _INT_MIN <= value <= _INT_MAX):
                 out[key] = value  # a str for String or ID, an int within 32 bits: as it is
+                continue
+            if iso and type(value) is dt.datetime:
+                out[key] = value.isoformat()  # what the DateTime scalar's coercion returns
                 continue
             if value is None or value is Undefined:
                 if not nullable:
@@ -141,7 +151,10 @@ def plain_plan(
             return None
         nullable = not is_non_null_type(field.type)
         plain = _PLAIN.get(named.name) if named is _BUILT_IN.get(named.name) else None
-        leaves.append(_Leaf(key, definition.python_name, named, nullable, plain))
+        iso = named.name == "DateTime" and (
+            getattr(named, "coerce_output_value", None) is strawberry_isoformat
+        )
+        leaves.append(_Leaf(key, definition.python_name, named, nullable, plain, iso))
     return PlainPlan(return_type.name, tuple(leaves))
 
 

@@ -73,12 +73,25 @@ def broken() -> list[Row]:
     return bad
 
 
+class Stamp(dt.datetime):
+    """A datetime of another class: its own isoformat, which the shortcut must not bypass."""
+
+    def isoformat(self, sep: str = "T", timespec: str = "auto") -> str:
+        return "stamp " + super().isoformat(sep, timespec)
+
+
 def edges() -> list[Row]:
-    """Ints at and beyond the 32-bit bounds of GraphQL's Int, an empty ID, a big one."""
-    edge = rows()[:4]
+    """Ints at and beyond the 32-bit bounds of GraphQL's Int, an empty ID, a big one; times
+    with microseconds, another offset, none, a date and a datetime subclass."""
+    edge = rows()[:9]
     edge[0].count, edge[1].count, edge[2].count = 2**31 - 1, -(2**31), -(2**31) - 1
     edge[3].big = 2**31
     edge[0].ref = strawberry.ID("")
+    edge[4].at = NOW.replace(microsecond=120)
+    edge[5].at = NOW.astimezone(dt.timezone(dt.timedelta(hours=2, minutes=30)))
+    edge[6].at = NOW.replace(tzinfo=None)
+    edge[7].at = NOW.date()  # type: ignore[assignment]
+    edge[8].at = Stamp(2026, 1, 2, tzinfo=dt.UTC)
     return edge
 
 
@@ -121,6 +134,7 @@ DOCUMENTS = [
     "{ gaps { name count } }",
     "{ edges { count ref } }",
     "{ edges { name big } }",
+    "{ edges { at } }",
     "{ nested { name at } }",
     "{ rows { name } broken { required } }",
 ]
@@ -236,4 +250,4 @@ def test_a_list_of_plain_rows_is_completed_in_one_loop_and_anything_else_the_ord
     assert objects == ["Row", "Row"]  # a null item: the ordinary path, item by item
     objects.clear()
     run(plain, "{ edges { name big } }")
-    assert objects == ["Row"] * 4  # an Int beyond 32 bits: the ordinary path raises it
+    assert objects == ["Row"] * len(edges())  # an Int beyond 32 bits: the ordinary path
