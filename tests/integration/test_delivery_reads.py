@@ -1,0 +1,85 @@
+"""A live delivery's read (``new_rows``: what a ``caseEvents`` subscriber gets next) reads the
+rows after its cursor, not the whole timeline: with thousands of rows before the cursor it
+still fetches only those in the window, and answers them in (source, position) order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from projections.schema import ensure
+from projections.timeline.queries import new_rows
+from projections.timeline.visibility import Reader
+
+AUTHORITY = "abh-05315"
+FA, CM = "foreigners_authority", "case_management"
+BEFORE = 3000  # rows of the authority before the cursor
+READER = Reader(agency=AUTHORITY, role="abh_officer", today=dt.date(2026, 6, 1))
+
+
+@pytest.fixture
+async def conn(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    connection = await asyncpg.connect(database_url)
+    await ensure(connection)
+    persons = [uuid.uuid4() for _ in range(BEFORE + 10)]
+    rows = [(FA, n, persons[n - 1], AUTHORITY) for n in range(1, BEFORE + 11)]
+    rows += [(CM, n, persons[n - 1], "awo") for n in range(1, 11)]
+    await connection.executemany(
+        "INSERT INTO projections.timeline_events (source, position, event_id, person_id,"
+        " event_type, occurred_at, recorded_at, summary, categories, owner_agency)"
+        " VALUES ($1, $2, 'e', $3, 't', now(), now(), 's', '{residence}', $4)",
+        rows,
+    )
+    await connection.executemany(
+        "INSERT INTO projections.timeline_events_holders (person_id, authority) VALUES ($1, $2)",
+        [(p, AUTHORITY) for p in persons],
+    )
+    await connection.execute("ANALYZE projections.timeline_events")
+    yield connection
+    await connection.close()
+
+
+async def _read(
+    conn: asyncpg.Connection, limit: int | None, reader: Reader = READER
+) -> tuple[list[tuple[str, int]], int]:
+    """The delivered (source, position)s, and the timeline rows the read fetched (this
+    transaction's table statistics: index fetches and sequential reads)."""
+    async with conn.transaction():
+        rows = await new_rows(
+            conn,
+            reader,
+            after={FA: BEFORE, CM: 0},
+            upto={FA: BEFORE + 10, CM: 10},
+            limit=limit,
+        )
+        fetched = await conn.fetchval(
+            "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)"
+            " FROM pg_stat_xact_user_tables"
+            " WHERE schemaname = 'projections' AND relname = 'timeline_events'"
+        )
+    return [(r["source"], r["position"]) for r in rows], int(fetched)
+
+
+async def test_a_delivery_reads_only_the_rows_after_its_cursor(conn: asyncpg.Connection) -> None:
+    delivered, fetched = await _read(conn, limit=500)
+
+    # the authority's own rows in its window; case management's rows are the AWO's
+    assert delivered == [(FA, n) for n in range(BEFORE + 1, BEFORE + 11)]
+    # before, every row of each source was read to find the window (3,010 here)
+    assert fetched <= 20
+
+
+async def test_a_page_is_the_first_rows_in_source_and_position_order(
+    conn: asyncpg.Connection,
+) -> None:
+    admin = Reader(agency=AUTHORITY, role="admin", today=READER.today)  # sees every row
+    everything, _ = await _read(conn, limit=None, reader=admin)
+    page, _ = await _read(conn, limit=4, reader=admin)
+
+    assert len(everything) == 20  # both windows, case management's first
+    assert everything == sorted(everything)
+    assert page == everything[:4]
