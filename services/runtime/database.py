@@ -140,9 +140,10 @@ def check_idle_connection(conn: psycopg.Connection[Any]) -> None:
     the idle connection's socket readable. Then the connection is pinged as the pool's own
     check does, which raises for a dead one, and the pool replaces it. A silent socket is a
     live session, handed out as it is: the pool's own check pinged every connection every
-    time, a round trip each time a command, a read or a save took one (2-3 ms of a command's
-    10 at light load). A session that dies after the look fails its statement, as it could
-    after the ping; the callers' retries cover both."""
+    time, a round trip each time a command, a read or a save took one (209 µs each, two a
+    command: about 0.4 ms of its 10 at light load, and PostgreSQL's CPU for both). A session
+    that dies after the look fails its statement, as it could after the ping; the callers'
+    retries cover both."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
     socket = select.poll()  # not select.select: it refuses descriptors above 1023
