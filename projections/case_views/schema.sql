@@ -1,4 +1,4 @@
--- version: 4
+-- version: 5
 -- Read models of KIM case management: cases, consents, referrals, mediation, gaps.
 CREATE TABLE IF NOT EXISTS projections.cv_cases (
     case_id           uuid PRIMARY KEY,
@@ -66,6 +66,9 @@ CREATE TABLE IF NOT EXISTS projections.cv_referrals (
 -- Position of the last event that changed the referral or its consent (for subscriptions).
 ALTER TABLE projections.cv_referrals ADD COLUMN IF NOT EXISTS version bigint NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS cv_referrals_to_idx ON projections.cv_referrals (to_agency, sent_at);
+-- An agency's referral inbox: its latest version, and what changed after a subscriber's
+-- cursor, read as a range (not every referral the agency ever received).
+CREATE INDEX IF NOT EXISTS cv_referrals_to_version_idx ON projections.cv_referrals (to_agency, version);
 CREATE INDEX IF NOT EXISTS cv_referrals_case_idx ON projections.cv_referrals (case_id);
 
 CREATE TABLE IF NOT EXISTS projections.cv_pools (

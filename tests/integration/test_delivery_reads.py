@@ -1,6 +1,7 @@
-"""A live delivery's read (``new_rows``: what a ``caseEvents`` subscriber gets next) reads the
-rows after its cursor, not the whole timeline: with thousands of rows before the cursor it
-still fetches only those in the window, and answers them in (source, position) order."""
+"""A live delivery's read reads what follows its cursor, not the whole history: ``new_rows``
+(what a ``caseEvents`` subscriber gets next) with thousands of timeline rows before the
+cursor, and an agency's referral inbox (``referralInbox``) with thousands of referrals before
+it, each fetch only the rows in the window."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
+from projections.case_views.queries import inbox_version, referrals
 from projections.schema import ensure
 from projections.timeline.queries import new_rows
 from projections.timeline.visibility import Reader
@@ -86,3 +88,64 @@ async def test_a_page_is_the_first_rows_in_source_and_position_order(
     assert len(everything) == 20  # both windows, case management's first
     assert everything == sorted(everything)
     assert page == everything[:4]
+
+
+PARTNER = "awo"
+REFERRALS = 3000
+
+
+async def _referrals(conn: asyncpg.Connection) -> None:
+    """``REFERRALS`` referrals to the partner, versions 1.. in the order they were sent, each
+    on a case of its own under one consent."""
+    consent = uuid.uuid4()
+    await conn.execute(
+        "INSERT INTO projections.cv_consents (consent_id, person_id, recipients, categories,"
+        " purposes, special_explicit, valid_until, status, case_id, valid_from, language, mutual)"
+        " VALUES ($1, $1, $2, '{case_basic}', '{counselling}', false, $3, 'active', $1, $4,"
+        " 'de', false)",
+        consent,
+        [PARTNER],
+        dt.date(2030, 1, 1),
+        dt.date(2026, 1, 1),
+    )
+    cases = [uuid.uuid4() for _ in range(REFERRALS)]
+    await conn.executemany(
+        "INSERT INTO projections.cv_cases (case_id, person_id, agency, case_manager,"
+        " target_group, legal_spheres, intake_source, interpreter_needed, opened_on, status)"
+        " VALUES ($1, $1, 'kim', 'cm', 'other', '{}', 'other', false, $2, 'open')",
+        [(case, dt.date(2026, 1, 1)) for case in cases],
+    )
+    await conn.executemany(
+        "INSERT INTO projections.cv_referrals (referral_id, case_id, person_id, from_agency,"
+        " to_agency, service, consent_id, shared_categories, purpose, status, sent_at,"
+        " version) VALUES ($1, $2, $2, 'kim', $3, 'advice', $4, '{case_basic}', 'counselling',"
+        " 'sent', now(), $5)",
+        [(uuid.uuid4(), case, PARTNER, consent, n) for n, case in enumerate(cases, start=1)],
+    )
+    await conn.execute("ANALYZE projections.cv_referrals")
+
+
+async def test_a_referral_inbox_reads_only_what_changed_after_its_cursor(
+    conn: asyncpg.Connection,
+) -> None:
+    await _referrals(conn)
+    async with conn.transaction():
+        latest = await inbox_version(conn, PARTNER)
+        changed = await referrals(
+            conn,
+            READER.today,
+            to_agency=PARTNER,
+            after_version=REFERRALS - 5,
+            upto_version=latest,
+            purpose="counselling",
+        )
+        fetched = await conn.fetchval(
+            "SELECT coalesce(idx_tup_fetch, 0) + coalesce(seq_tup_read, 0)"
+            " FROM pg_stat_xact_user_tables"
+            " WHERE schemaname = 'projections' AND relname = 'cv_referrals'"
+        )
+
+    assert latest == REFERRALS
+    assert sorted(r["version"] for r in changed) == list(range(REFERRALS - 4, REFERRALS + 1))
+    # before, the inbox's latest version and its changes each read all 3,000 referrals
+    assert fetched <= 20
