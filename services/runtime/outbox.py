@@ -9,10 +9,12 @@ from datetime import datetime
 from typing import Any
 
 from contracts import REGISTRY, CloudEvent, Payload, encode_event
+from kernel.ids import uuid5_text
 from services.runtime.context import SYSTEM_CONTEXT
 from services.runtime.eventstore import event_meta
 
 _EVENT_ID_NAMESPACE = uuid.UUID("5d0c8f2e-7c1a-4a77-9a53-0d3b1c8e2f10")
+_EVENT_ID_NAMESPACE_BYTES = _EVENT_ID_NAMESPACE.bytes
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,11 @@ IntegrationMapper = Callable[[Any], OutgoingEvent | None]
 
 
 def event_id(domain_event: Any) -> str:
-    """A stable id: the same stored event always yields the same contract event id."""
-    return str(
-        uuid.uuid5(
-            _EVENT_ID_NAMESPACE,
-            f"{domain_event.originator_id}:{domain_event.originator_version}",
-        )
+    """A stable id: the same stored event always yields the same contract event id
+    (``uuid5`` in the event id namespace of ``<originator id>:<version>``, made directly: the
+    relay makes one for every event it publishes)."""
+    return uuid5_text(
+        _EVENT_ID_NAMESPACE_BYTES, f"{domain_event.originator_id}:{domain_event.originator_version}"
     )
 
 

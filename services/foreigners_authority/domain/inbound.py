@@ -3,32 +3,18 @@
 from __future__ import annotations
 
 import json
-from hashlib import sha1
 from json.encoder import encode_basestring_ascii
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, SafeUUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
+
+from kernel.ids import uuid5_of as _uuid5  # a batch computes two for every message
 
 _NAMESPACE = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound")
 _PER_SENDER = uuid5(NAMESPACE_URL, "urn:hub:foreigners_authority:inbound:per-sender")
 _NAMESPACE_BYTES = _NAMESPACE.bytes
 _PER_SENDER_BYTES = _PER_SENDER.bytes
-#: the bits ``uuid5`` clears and sets: the variant (RFC 4122) and the version (5)
-_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
-_SET = (0x8000 << 48) | (5 << 76)
-_UNKNOWN = SafeUUID.unknown
-
-
-def _uuid5(namespace: bytes, name: str) -> UUID:
-    """``uuid5`` of a namespace's bytes, without the checks of ``UUID.__init__`` (a batch
-    computes two for every message)."""
-    digest = sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
-    value = (int.from_bytes(digest[:16], "big") & _CLEAR) | _SET
-    made = object.__new__(UUID)
-    object.__setattr__(made, "int", value)
-    object.__setattr__(made, "is_safe", _UNKNOWN)
-    return made
 
 
 def inbound_id(sender: str, message_id: str) -> UUID:
