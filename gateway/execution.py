@@ -67,8 +67,8 @@ class _Leaf:
     #: the Python type whose values the leaf's coercion returns unchanged (String and ID:
     #: str, Boolean: bool, Int: int within 32 bits)
     plain: type | None = None
-    #: the leaf's coercion is ``value.isoformat()`` (strawberry's DateTime): a datetime is
-    #: formatted here, without the scalar's wrapper around the same call
+    #: the leaf's coercion is ``value.isoformat()`` (strawberry's DateTime, Date, Time): a
+    #: datetime is formatted here, without the scalar's wrapper around the same call
     iso: bool = False
 
 
@@ -151,9 +151,7 @@ def plain_plan(
             return None
         nullable = not is_non_null_type(field.type)
         plain = _PLAIN.get(named.name) if named is _BUILT_IN.get(named.name) else None
-        iso = named.name == "DateTime" and (
-            getattr(named, "coerce_output_value", None) is strawberry_isoformat
-        )
+        iso = getattr(named, "coerce_output_value", None) is strawberry_isoformat
         leaves.append(_Leaf(key, definition.python_name, named, nullable, plain, iso))
     return PlainPlan(return_type.name, tuple(leaves))
 

@@ -18,13 +18,10 @@ _SET = (0x8000 << 48) | (5 << 76)
 _UNKNOWN = SafeUUID.unknown
 
 
-def _digest(namespace: bytes, name: str) -> bytes:
-    return sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
-
-
 def uuid5_of(namespace: bytes, name: str) -> UUID:
     """``uuid.uuid5(UUID(bytes=namespace), name)``."""
-    value = (int.from_bytes(_digest(namespace, name)[:16], "big") & _CLEAR) | _SET
+    digest = sha1(namespace + name.encode("utf-8"), usedforsecurity=False).digest()
+    value = (int.from_bytes(digest[:16], "big") & _CLEAR) | _SET
     made = object.__new__(UUID)
     object.__setattr__(made, "int", value)
     object.__setattr__(made, "is_safe", _UNKNOWN)
@@ -33,8 +30,4 @@ def uuid5_of(namespace: bytes, name: str) -> UUID:
 
 def uuid5_text(namespace: bytes, name: str) -> str:
     """``str(uuid.uuid5(UUID(bytes=namespace), name))``."""
-    raw = bytearray(_digest(namespace, name)[:16])
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # the RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return str(uuid5_of(namespace, name))

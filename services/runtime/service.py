@@ -79,15 +79,16 @@ def build_application(
     vault = PersonalDataVault(url, spec.name, master_key)
     if not provision:
         env = eventsourcing_env(url, spec.name, pool_size=pool_size)
-        return check_connections_when_spoken_to(spec.build({**env, "CREATE_TABLE": "n"}, vault))
-    # DDL (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe to run
-    # concurrently in PostgreSQL.
-    with schema_lock(url, spec.name):
-        ensure_schema(url, spec.name)
-        vault.setup()
-        app = spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
-        ensure_relay_position_table(url, spec.name)
-        return check_connections_when_spoken_to(app)
+        app = spec.build({**env, "CREATE_TABLE": "n"}, vault)
+    else:
+        # DDL (CREATE ... IF NOT EXISTS, CREATE OR REPLACE FUNCTION) is not safe to run
+        # concurrently in PostgreSQL.
+        with schema_lock(url, spec.name):
+            ensure_schema(url, spec.name)
+            vault.setup()
+            app = spec.build(eventsourcing_env(url, spec.name, pool_size=pool_size), vault)
+            ensure_relay_position_table(url, spec.name)
+    return check_connections_when_spoken_to(app)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
