@@ -161,16 +161,19 @@ async def milestone_rows(db: Fetch, *, by_entry_year: bool = False) -> list[dict
     """Per milestone pair and group: persons, the sum of their digests, and the median and
     90th percentile of the days between (unrounded; not published)."""
     out: list[dict[str, Any]] = []
+    # over all years: the histogram kept for them (one row a distinct number of days), not
+    # the one by year summed here (every year's days of the pair)
+    query = (
+        "SELECT year::text AS grp, days, persons, persons_key"
+        " FROM projections.ind_milestone_days"
+        " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0 ORDER BY year, days"
+        if by_entry_year
+        else "SELECT 'all' AS grp, days, persons, persons_key"
+        " FROM projections.ind_milestone_days_all"
+        " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0 ORDER BY days"
+    )
     for start, end in MILESTONE_PAIRS:
-        rows = await db.fetch(
-            "SELECT " + ("year::text" if by_entry_year else "'all'") + " AS grp, days,"
-            " sum(persons) AS persons, sum(persons_key) AS persons_key"
-            " FROM projections.ind_milestone_days"
-            " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0"
-            " GROUP BY 1, 2 ORDER BY 1, 2",
-            start,
-            end,
-        )
+        rows = await db.fetch(query, start, end)
         groups: dict[str, list[Any]] = {}
         for r in rows:
             groups.setdefault(r["grp"], []).append(r)
