@@ -852,27 +852,7 @@ def run_reads(
         f" them), embedded PostgreSQL, {os.cpu_count()} cores, load average {load:.1f} at the"
         " start"
     )
-    header = (
-        "  "
-        + f"{'':44}"
-        + "".join(
-            f"  {f'{n:,} events, {w} gateway' + ('s' if w > 1 else ''):>40}" for n, w, _, _ in sizes
-        )
-    )
-    print(header)
-    lines = [
-        ("{ __typename } (wrk)", "typename"),
-        ("timeline (wrk)", "timeline"),
-        ("same SQL, bare asyncpg (32 clients)", "asyncpg"),
-        ("timeline, one client", "timeline_1"),
-        ("stageCounts(by municipality), one client", "stage_counts_1"),
-        ("stageCounts(by target_group), one client", "stage_counts_target_1"),
-        ("stageCounts(by month), one client", "stage_counts_month_1"),
-        ("milestoneDurations, one client", "milestones_1"),
-    ]
-    for label, key in lines:
-        cells = "".join(f"  {_cell(f[key]):>40}" for _, _, f, _ in sizes)
-        print(f"  {label:44}{cells}")
+    print_read_table(sizes)
     for n, _, _, rebuilt in sizes:
         if rebuilt:
             print(f"  read models built from {n:,} events: " + _rebuilt(rebuilt))
@@ -884,15 +864,44 @@ def run_reads(
                 f" commit ({replicated_s:.1f} s in all)"
             )
             break
+    print_plans(plans, verbose=million)
+    print(f"  audit log: {entries:,} entries in {commits:,} transactions (group commit)\n")
+    return 0
+
+
+#: the rows of the read table: label, key of read_figures
+READ_LINES = (
+    ("{ __typename } (wrk)", "typename"),
+    ("timeline (wrk)", "timeline"),
+    ("same SQL, bare asyncpg (32 clients)", "asyncpg"),
+    ("timeline, one client", "timeline_1"),
+    ("stageCounts(by municipality), one client", "stage_counts_1"),
+    ("stageCounts(by target_group), one client", "stage_counts_target_1"),
+    ("stageCounts(by month), one client", "stage_counts_month_1"),
+    ("milestoneDurations, one client", "milestones_1"),
+)
+
+
+def print_read_table(sizes: list[tuple[int, int, dict[str, Load], list[Rebuilt]]]) -> None:
+    """The read figures, a column per (stored events, gateway processes)."""
+    header = "".join(
+        f"  {f'{n:,} events, {w} gateway' + ('s' if w > 1 else ''):>40}" for n, w, _, _ in sizes
+    )
+    print(f"  {'':44}{header}")
+    for label, key in READ_LINES:
+        cells = "".join(f"  {_cell(f[key]):>40}" for _, _, f, _ in sizes)
+        print(f"  {label:44}{cells}")
+
+
+def print_plans(plans: list[tuple[int, dict[str, str]]], *, verbose: bool) -> None:
+    """The EXPLAIN ANALYZE time of each read at each size (``verbose``: and its plan)."""
     for n, found in plans:
         for name, plan in found.items():
             took = [float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", plan)]
             each = f" ({len(took)} statements)" if len(took) > 1 else ""
             print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {sum(took):.2f} ms{each}")
-            if million:
+            if verbose:
                 print("    " + plan.replace("\n", "\n    "))
-    print(f"  audit log: {entries:,} entries in {commits:,} transactions (group commit)\n")
-    return 0
 
 
 def _cell(load: Load) -> str:

@@ -545,6 +545,10 @@ def cmd_run(args: argparse.Namespace, settings: HubSettings) -> int:
 
 
 def cmd_bench(args: argparse.Namespace, settings: HubSettings) -> int:
+    if args.what == "scale":  # hub/bench_scale.py
+        from hub.bench_scale import run_scale
+
+        return run_scale(million=args.million, seconds=args.wrk_seconds, keep=args.keep)
     if args.what in ("reads", "rebuild"):  # hub/bench_reads.py
         from hub import bench_reads
 
@@ -658,13 +662,18 @@ def parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "what",
         nargs="?",
-        choices=["pipeline", "reads", "rebuild"],
+        choices=["pipeline", "reads", "rebuild", "scale"],
         default="pipeline",
-        help="reads: timeline and indicators under wrk; rebuild: replay into every read model",
+        help="reads: timeline and indicators under wrk; rebuild: replay into every read model;"
+        " scale: the reads on data brought in by the bulk import",
     )
     bench.add_argument("--arrivals", type=int, default=2000)
-    bench.add_argument("--million", action="store_true", help="reads: also at 1,000,000 events")
-    bench.add_argument("--wrk-seconds", type=int, default=10, help="reads: seconds per wrk run")
+    bench.add_argument(
+        "--million", action="store_true", help="reads, scale: also at 1,000,000 events"
+    )
+    bench.add_argument(
+        "--wrk-seconds", type=int, default=10, help="reads, scale: seconds per wrk run"
+    )
     bench.add_argument(
         "--gateway-workers",
         type=int,

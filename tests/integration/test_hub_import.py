@@ -210,3 +210,31 @@ def test_a_directory_or_an_unreachable_endpoint_stops_with_a_clear_reason(
     generate(path, 1, today=TODAY)
     assert hub_import(path, "http://127.0.0.1:9", token) == 2
     assert "cannot reach the inbound interface at http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_the_scale_benchmarks_long_path_stores_its_events_for_one_person(
+    app: ForeignersAuthority, inbound_url: str, token: str, tmp_path: Path
+) -> None:
+    """``hub bench scale`` reads the timeline of one imported person with PERSON_EVENTS
+    events: its file must be accepted whole, every message one event of that person."""
+    from hub.bench_import import _published_classes
+    from hub.bench_reads import PERSON_EVENTS
+    from hub.bench_scale import long_path, write_file
+
+    # given the benchmark's file of the one long path
+    path = tmp_path / "long.ndjson"
+    write_file(path, long_path(PERSON_EVENTS, TODAY))
+
+    # when it is imported
+    assert hub_import(path, inbound_url, token, "--batch-size", "20") == 0
+
+    # then exactly PERSON_EVENTS events are published (the timeline's), all of one person
+    published = _published_classes()
+    notifications = [
+        n
+        for n in app.recorder.select_notifications(start=1, limit=1_000_000)
+        if n.topic in published
+    ]
+    assert len(notifications) == PERSON_EVENTS
+    assert len({n.originator_id for n in notifications}) == 1
+    assert files(app) == 1
