@@ -134,6 +134,15 @@ async def stage_counts(
     return suppress(rows, key)
 
 
+def interpolated(first: float, second: float, fraction: float, total: int) -> float:
+    """``percentile_cont(fraction)`` of ``total`` values whose rows floor and ceil of
+    fraction * (total - 1) hold ``first`` and ``second``, as PostgreSQL interpolates."""
+    position = fraction * (total - 1)
+    if math.ceil(position) == math.floor(position):
+        return first
+    return first + (position - math.floor(position)) * (second - first)
+
+
 def percentile(histogram: list[tuple[int, int]], fraction: float) -> float:
     """``percentile_cont(fraction)`` over the values of ``histogram`` ((value, how many),
     ascending), computed as PostgreSQL does: the values at the rows floor and ceil of
@@ -151,29 +160,65 @@ def percentile(histogram: list[tuple[int, int]], fraction: float) -> float:
         raise IndexError(row)
 
     first = value_at(first_row)
-    if second_row == first_row:
-        return first
-    second = value_at(second_row)
-    return first + (position - first_row) * (second - first)
+    second = first if second_row == first_row else value_at(second_row)
+    return interpolated(first, second, fraction, total)
+
+
+#: The days at the rows floor and ceil of 0.5 * (n - 1) and of 0.9 * (n - 1) (``i`` 1 to 4)
+#: among a pair's persons over all years, and their count and digest sum. Each row is found
+#: in two steps: its 30-day bucket by the buckets' running count (a few hundred rows at most),
+#: then its days by the running count within that bucket (at most 30 rows), so the read does
+#: not grow with the persons or with the spread of their days.
+ALL_YEARS_PERCENTILES = (
+    "WITH b AS (SELECT bucket, persons, persons_key,"
+    "   sum(persons) OVER (ORDER BY bucket) AS upto FROM projections.ind_milestone_buckets"
+    "   WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0),"
+    " t AS (SELECT sum(persons) AS n, sum(persons_key) AS k FROM b),"
+    " ranks AS (SELECT r.i, r.rank FROM t, LATERAL (VALUES (1, floor(0.5 * (t.n - 1))),"
+    "   (2, ceil(0.5 * (t.n - 1))), (3, floor(0.9 * (t.n - 1))), (4, ceil(0.9 * (t.n - 1))))"
+    "   r(i, rank) WHERE t.n > 0),"
+    " found AS (SELECT ranks.i, x.bucket, ranks.rank - (x.upto - x.persons) AS within"
+    "   FROM ranks CROSS JOIN LATERAL (SELECT bucket, upto, persons FROM b"
+    "   WHERE b.upto > ranks.rank ORDER BY bucket LIMIT 1) x)"
+    " SELECT found.i, t.n, t.k, (SELECT d.days FROM (SELECT days,"
+    "   sum(persons) OVER (ORDER BY days) AS upto FROM projections.ind_milestone_days_all"
+    "   WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0"
+    "   AND days >= found.bucket * 30 AND days < found.bucket * 30 + 30) d"
+    "   WHERE d.upto > found.within ORDER BY d.days LIMIT 1) AS days"
+    " FROM found, t ORDER BY found.i"
+)
 
 
 async def milestone_rows(db: Fetch, *, by_entry_year: bool = False) -> list[dict[str, Any]]:
     """Per milestone pair and group: persons, the sum of their digests, and the median and
     90th percentile of the days between (unrounded; not published)."""
     out: list[dict[str, Any]] = []
-    # over all years: the histogram kept for them (one row a distinct number of days), not
-    # the one by year summed here (every year's days of the pair)
-    query = (
-        "SELECT year::text AS grp, days, persons, persons_key"
-        " FROM projections.ind_milestone_days"
-        " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0 ORDER BY year, days"
-        if by_entry_year
-        else "SELECT 'all' AS grp, days, persons, persons_key"
-        " FROM projections.ind_milestone_days_all"
-        " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0 ORDER BY days"
-    )
     for start, end in MILESTONE_PAIRS:
-        rows = await db.fetch(query, start, end)
+        if not by_entry_year:
+            ranked = await db.fetch(ALL_YEARS_PERCENTILES, start, end)
+            if ranked:
+                total = int(ranked[0]["n"])
+                days = [float(r["days"]) for r in ranked]
+                out.append(
+                    {
+                        "group": "all",
+                        "from_milestone": start,
+                        "to_milestone": end,
+                        "persons": total,
+                        "persons_key": int(ranked[0]["k"]) % KEY_SPACE,
+                        "p50": interpolated(days[0], days[1], 0.5, total),
+                        "p90": interpolated(days[2], days[3], 0.9, total),
+                    }
+                )
+            continue
+        rows = await db.fetch(
+            "SELECT year::text AS grp, days, persons, persons_key"
+            " FROM projections.ind_milestone_days"
+            " WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0"
+            " ORDER BY year, days",
+            start,
+            end,
+        )
         groups: dict[str, list[Any]] = {}
         for r in rows:
             groups.setdefault(r["grp"], []).append(r)

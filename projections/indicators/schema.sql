@@ -1,4 +1,4 @@
--- version: 3
+-- version: 4
 -- after: case_views, pathway
 -- The steering indicators' running aggregates (issue 13 item 6): each indicator reads a number
 -- of rows that grows with its groups, not with the persons. They are derived from the
@@ -11,7 +11,8 @@
 -- replaces whole tables (a rebuild's switch) sets hub.indicators_whole = 'on' for its
 -- transaction: its statements then mark only the families they feed, recomputed once at
 -- its commit, instead of every person (version 2). Milestone durations over all years read a
--- histogram of their own (version 3), not the one by year summed at query time.
+-- histogram of their own (version 3) and its 30-day buckets (version 4), not the one by year
+-- summed at query time.
 --
 -- Record digests: the first 32 bits of SHA-256 over the person's id, no secret. A group
 -- keeps the count and the plain sum of its persons' digests; the gateway turns (count, sum)
@@ -95,6 +96,17 @@ CREATE TABLE IF NOT EXISTS projections.ind_milestone_days_all (
     persons     bigint NOT NULL,
     persons_key bigint NOT NULL,
     PRIMARY KEY (from_milestone, to_milestone, days)
+);
+-- the same in buckets of 30 days (bucket = days / 30): a percentile finds its bucket among at
+-- most a few hundred of these, then its value among the bucket's at most 30 days, so the read
+-- costs the same for a thousand persons as for a hundred thousand
+CREATE TABLE IF NOT EXISTS projections.ind_milestone_buckets (
+    from_milestone text NOT NULL,
+    to_milestone   text NOT NULL,
+    bucket      integer NOT NULL,
+    persons     bigint NOT NULL,
+    persons_key bigint NOT NULL,
+    PRIMARY KEY (from_milestone, to_milestone, bucket)
 );
 
 -- the pairs of projections/indicators/queries.py MILESTONE_PAIRS (a test compares them)
@@ -274,12 +286,20 @@ BEGIN
             FROM gone GROUP BY 1, 2, 3, 4
             ON CONFLICT (from_milestone, to_milestone, year, days) DO UPDATE
             SET persons = a.persons + EXCLUDED.persons,
+                persons_key = a.persons_key + EXCLUDED.persons_key),
+    all_years AS (
+        INSERT INTO projections.ind_milestone_days_all AS a
+            (from_milestone, to_milestone, days, persons, persons_key)
+            SELECT from_milestone, to_milestone, days, -count(*), -sum(digest)
+            FROM gone GROUP BY 1, 2, 3
+            ON CONFLICT (from_milestone, to_milestone, days) DO UPDATE
+            SET persons = a.persons + EXCLUDED.persons,
                 persons_key = a.persons_key + EXCLUDED.persons_key)
-    INSERT INTO projections.ind_milestone_days_all AS a
-        (from_milestone, to_milestone, days, persons, persons_key)
-        SELECT from_milestone, to_milestone, days, -count(*), -sum(digest)
+    INSERT INTO projections.ind_milestone_buckets AS a
+        (from_milestone, to_milestone, bucket, persons, persons_key)
+        SELECT from_milestone, to_milestone, days / 30, -count(*), -sum(digest)
         FROM gone GROUP BY 1, 2, 3
-        ON CONFLICT (from_milestone, to_milestone, days) DO UPDATE
+        ON CONFLICT (from_milestone, to_milestone, bucket) DO UPDATE
         SET persons = a.persons + EXCLUDED.persons,
             persons_key = a.persons_key + EXCLUDED.persons_key;
     WITH fresh AS (INSERT INTO projections.ind_person_milestone
@@ -292,12 +312,20 @@ BEGIN
             FROM fresh GROUP BY 1, 2, 3, 4
             ON CONFLICT (from_milestone, to_milestone, year, days) DO UPDATE
             SET persons = a.persons + EXCLUDED.persons,
+                persons_key = a.persons_key + EXCLUDED.persons_key),
+    all_years AS (
+        INSERT INTO projections.ind_milestone_days_all AS a
+            (from_milestone, to_milestone, days, persons, persons_key)
+            SELECT from_milestone, to_milestone, days, count(*), sum(digest)
+            FROM fresh GROUP BY 1, 2, 3
+            ON CONFLICT (from_milestone, to_milestone, days) DO UPDATE
+            SET persons = a.persons + EXCLUDED.persons,
                 persons_key = a.persons_key + EXCLUDED.persons_key)
-    INSERT INTO projections.ind_milestone_days_all AS a
-        (from_milestone, to_milestone, days, persons, persons_key)
-        SELECT from_milestone, to_milestone, days, count(*), sum(digest)
+    INSERT INTO projections.ind_milestone_buckets AS a
+        (from_milestone, to_milestone, bucket, persons, persons_key)
+        SELECT from_milestone, to_milestone, days / 30, count(*), sum(digest)
         FROM fresh GROUP BY 1, 2, 3
-        ON CONFLICT (from_milestone, to_milestone, days) DO UPDATE
+        ON CONFLICT (from_milestone, to_milestone, bucket) DO UPDATE
         SET persons = a.persons + EXCLUDED.persons,
             persons_key = a.persons_key + EXCLUDED.persons_key;
 END $$;
@@ -308,6 +336,7 @@ BEGIN
     DELETE FROM projections.ind_person_milestone;
     DELETE FROM projections.ind_milestone_days;
     DELETE FROM projections.ind_milestone_days_all;
+    DELETE FROM projections.ind_milestone_buckets;
     INSERT INTO projections.ind_person_milestone
         SELECT * FROM projections.ind_milestone_spans;
     INSERT INTO projections.ind_milestone_days
@@ -316,6 +345,9 @@ BEGIN
     INSERT INTO projections.ind_milestone_days_all
         SELECT from_milestone, to_milestone, days, sum(persons), sum(persons_key)
         FROM projections.ind_milestone_days GROUP BY 1, 2, 3;
+    INSERT INTO projections.ind_milestone_buckets
+        SELECT from_milestone, to_milestone, days / 30, sum(persons), sum(persons_key)
+        FROM projections.ind_milestone_days_all GROUP BY 1, 2, 3;
 END $$;
 
 CREATE OR REPLACE FUNCTION projections.ind_recompute() RETURNS void
