@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import re
 import time
@@ -47,7 +48,7 @@ from hub.bench_reads import (
     print_read_table,
     read_figures,
 )
-from hub.importer import NEW_PERSON_EVENTS, ImportResult, import_file, synthetic_lines
+from hub.importer import NEW_PERSON_EVENTS, import_file, synthetic_lines
 
 #: messages a batch (the endpoint's limit is raised to it for the run)
 BATCH_SIZE = 5000
@@ -212,54 +213,63 @@ class Loader:
         self.token = hub.token("bench-scale-import")
         self.today = dt.date.today()
         self.files = 0
-        self.events_per_person = 9.0  # the archetypes' mean, refined by each import
+        self.events_per_person = 8.0  # the archetypes' mean, refined by each import
 
-    def _import(self, lines: Iterator[str]) -> tuple[ImportResult, int]:
-        self.files += 1
-        path = self.hub.home / f"scale-{self.files}.ndjson"
-        written = write_file(path, lines)
-        try:
-            result = import_file(path, self.url, self.token, batch_size=BATCH_SIZE, progress=None)
-        finally:
-            path.unlink(missing_ok=True)
-        return result, written
+    def _files(self, persons: int, *, with_long_person: bool) -> list[tuple[Path, int, int]]:
+        """Files of ``persons`` synthetic paths (the long person first, if asked), at most
+        PERSONS_PER_FILE each, written before any is sent: (path, persons, lines)."""
+        files = []
+        while persons > 0:
+            n = min(PERSONS_PER_FILE, persons)
+            self.files += 1
+            seed = 1000 + self.files
+            lines: Iterator[str] = synthetic_lines(
+                n, today=self.today, seed=seed, prefix=f"scale-{seed}"
+            )
+            if with_long_person:
+                lines = _chain(long_path(PERSON_EVENTS, self.today), lines)
+                with_long_person = False
+            path = self.hub.home / f"scale-{self.files}.ndjson"
+            files.append((path, n, write_file(path, lines)))
+            persons -= n
+        return files
 
     def up_to(self, events: int, *, with_long_person: bool) -> Loaded:
         """Import the long person (once) and synthetic persons until the timeline holds at
-        least ``events`` events, and wait until the read models have applied it all."""
+        least ``events`` events, and wait until the read models have applied it all. The
+        files are written before the first is sent (a top-up after, if the persons made fewer
+        events than estimated), so the time is the hub's, not the file generator's."""
         before = asyncio.run(_counts(self.hub.db_url))
-        started = time.perf_counter()
         messages = rejected = 0
-        accept_s = 0.0
+        accept_s = seconds = 0.0
         rows = before["timeline"]
-        first = True
         while rows < events:
-            missing = events - rows
-            persons = max(1, min(PERSONS_PER_FILE, int(missing / self.events_per_person) + 1))
-            seed = 1000 + self.files
-            lines: Iterator[str] = synthetic_lines(
-                persons, today=self.today, seed=seed, prefix=f"scale-{seed}"
-            )
-            if first and with_long_person:
-                lines = _chain(long_path(PERSON_EVENTS, self.today), lines)
-            first = False
-            sent = time.perf_counter()
-            result, written = self._import(lines)
-            accept_s += time.perf_counter() - sent
-            messages += written
-            rejected += result.counts.get("rejected", 0)
-            if result.rejections:
-                raise RuntimeError(f"the import rejected messages: {result.rejections[:3]}")
-            rows += result.events
-            self.events_per_person = max(1.0, result.events / max(1, persons))
-            print(
-                f"  imported {written:,} messages ({result.events:,} events) in"
-                f" {result.seconds:.1f} s; about {rows:,} events now",
-                flush=True,
-            )
-        after = asyncio.run(_counts(self.hub.db_url, before["newest"]))
-        asyncio.run(_settled(self.hub.db_url, after["last_published"]))
-        seconds = time.perf_counter() - started
+            persons = max(1, math.ceil((events - rows) / self.events_per_person))
+            files = self._files(persons, with_long_person=with_long_person)
+            with_long_person = False
+            started = time.perf_counter()
+            for path, n, written in files:
+                try:
+                    result = import_file(
+                        path, self.url, self.token, batch_size=BATCH_SIZE, progress=None
+                    )
+                finally:
+                    path.unlink(missing_ok=True)
+                messages += written
+                rejected += result.counts.get("rejected", 0)
+                if result.rejections:
+                    raise RuntimeError(f"the import rejected messages: {result.rejections[:3]}")
+                rows += result.events
+                self.events_per_person = max(1.0, result.events / n)
+                print(
+                    f"  imported {written:,} messages ({result.events:,} events) in"
+                    f" {result.seconds:.1f} s; about {rows:,} events now",
+                    flush=True,
+                )
+            accept_s += time.perf_counter() - started
+            after = asyncio.run(_counts(self.hub.db_url, before["newest"]))
+            asyncio.run(_settled(self.hub.db_url, after["last_published"]))
+            seconds += time.perf_counter() - started
         vacuumed = time.perf_counter()
         asyncio.run(_vacuum(self.hub.db_url))
         vacuum_s = time.perf_counter() - vacuumed
