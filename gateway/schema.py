@@ -16,6 +16,8 @@ from strawberry.extensions import (
     MaxAliasesLimiter,
     QueryDepthLimiter,
 )
+from strawberry.schema.config import StrawberryConfig
+from strawberry.schema.name_converter import NameConverter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionResult, Info
 
@@ -123,6 +125,27 @@ def _unexpected_in_stream(error: GraphQLError) -> bool:
     return True
 
 
+class RememberingNameConverter(NameConverter):
+    """Strawberry turns each argument's Python name into its GraphQL name (camel case) again
+    on every call of a resolver with arguments (``convert_arguments``): about 6 us a name,
+    several names a request. The names are the schema's own, so each is converted once."""
+
+    #: more names than any schema has: beyond it, names are converted without being kept
+    LIMIT = 10_000
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._converted: dict[str, str] = {}
+
+    def apply_naming_config(self, name: str) -> str:
+        converted = self._converted.get(name)
+        if converted is None:
+            converted = super().apply_naming_config(name)
+            if len(self._converted) < self.LIMIT:
+                self._converted[name] = converted
+        return converted
+
+
 class HubSchema(strawberry.Schema):
     """Bounds a document's tokens, depth and aliases, caches parsing and validation (and runs
     them for large unseen documents off the event loop, gateway.documents), masks
@@ -224,6 +247,7 @@ def build_schema(*, introspection_for_all: bool = True) -> HubSchema:
         mutation=Mutation,
         subscription=Subscription,
         introspection_for_all=introspection_for_all,
+        config=StrawberryConfig(name_converter=RememberingNameConverter()),
     )
 
 
