@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import json
 import math
 import os
@@ -227,7 +228,7 @@ class Loader:
                 n, today=self.today, seed=seed, prefix=f"scale-{seed}"
             )
             if with_long_person:
-                lines = _chain(long_path(PERSON_EVENTS, self.today), lines)
+                lines = itertools.chain(long_path(PERSON_EVENTS, self.today), lines)
                 with_long_person = False
             path = self.hub.home / f"scale-{self.files}.ndjson"
             files.append((path, n, write_file(path, lines)))
@@ -277,11 +278,6 @@ class Loader:
         return Loaded(
             total, total - before["timeline"], messages, seconds, accept_s, rejected, vacuum_s
         )
-
-
-def _chain(*parts: Iterator[str]) -> Iterator[str]:
-    for part in parts:
-        yield from part
 
 
 def _latency_change(small: dict[str, Load], large: dict[str, Load]) -> list[str]:

@@ -164,6 +164,9 @@ def percentile(histogram: list[tuple[int, int]], fraction: float) -> float:
     return interpolated(first, second, fraction, total)
 
 
+#: the width of the buckets of ``ind_milestone_buckets`` (``days / 30`` in schema.sql)
+BUCKET_DAYS = 30
+
 #: The days at the rows floor and ceil of 0.5 * (n - 1) and of 0.9 * (n - 1) (``i`` 1 to 4)
 #: among a pair's persons over all years, and their count and digest sum. Each row is found
 #: in two steps: its 30-day bucket by the buckets' running count (a few hundred rows at most),
@@ -183,7 +186,7 @@ ALL_YEARS_PERCENTILES = (
     " SELECT found.i, t.n, t.k, (SELECT d.days FROM (SELECT days,"
     "   sum(persons) OVER (ORDER BY days) AS upto FROM projections.ind_milestone_days_all"
     "   WHERE from_milestone = $1 AND to_milestone = $2 AND persons > 0"
-    "   AND days >= found.bucket * 30 AND days < found.bucket * 30 + 30) d"
+    f"   AND days >= found.bucket * {BUCKET_DAYS} AND days < (found.bucket + 1) * {BUCKET_DAYS}) d"
     "   WHERE d.upto > found.within ORDER BY d.days LIMIT 1) AS days"
     " FROM found, t ORDER BY found.i"
 )

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import uuid
 from collections.abc import AsyncIterator
+from importlib import resources
 
 import asyncpg
 import pytest
@@ -116,3 +118,9 @@ def test_the_bucketed_percentiles_are_percentile_cont(
             await conn.close()
 
     asyncio.run(check())
+
+
+def test_the_buckets_of_the_sql_are_as_wide_as_the_queries_read_them() -> None:
+    sql = resources.files("projections.indicators").joinpath("schema.sql").read_text()
+    widths = {int(n) for n in re.findall(r"days / (\d+)", sql)}
+    assert widths == {queries.BUCKET_DAYS}
