@@ -893,11 +893,16 @@ def print_read_table(sizes: list[tuple[int, int, dict[str, Load], list[Rebuilt]]
         print(f"  {label:44}{cells}")
 
 
+def execution_times(plan: str) -> list[float]:
+    """The ``Execution Time`` of each statement in an EXPLAIN ANALYZE output, in ms."""
+    return [float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", plan)]
+
+
 def print_plans(plans: list[tuple[int, dict[str, str]]], *, verbose: bool) -> None:
     """The EXPLAIN ANALYZE time of each read at each size (``verbose``: and its plan)."""
     for n, found in plans:
         for name, plan in found.items():
-            took = [float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", plan)]
+            took = execution_times(plan)
             each = f" ({len(took)} statements)" if len(took) > 1 else ""
             print(f"  EXPLAIN ANALYZE {name} at {n:,} events: {sum(took):.2f} ms{each}")
             if verbose:

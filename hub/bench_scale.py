@@ -24,7 +24,6 @@ import itertools
 import json
 import math
 import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,11 +38,13 @@ from hub.bench_reads import (
     AGENCY,
     LARGE,
     PERSON_EVENTS,
+    READ_LINES,
     SMALL,
     Bench,
     Load,
     _wrk_missing,
     audit_stats,
+    execution_times,
     explain,
     print_plans,
     print_read_table,
@@ -283,15 +284,11 @@ class Loader:
 def _latency_change(small: dict[str, Load], large: dict[str, Load]) -> list[str]:
     """Each one-client read's median latency at the larger size against the smaller."""
     lines = []
-    for key, label in (
-        ("timeline_1", "timeline"),
-        ("stage_counts_1", "stageCounts(by municipality)"),
-        ("stage_counts_target_1", "stageCounts(by target_group)"),
-        ("stage_counts_month_1", "stageCounts(by month)"),
-        ("milestones_1", "milestoneDurations"),
-    ):
-        a, b = small[key].p50_ms, large[key].p50_ms
-        lines.append(f"    {label:44}{a:7.1f} -> {b:7.1f} ms ({(b / a - 1) * 100:+.0f} %)")
+    for label, key in READ_LINES:
+        if key.endswith("_1"):  # the one-client rows
+            a, b = small[key].p50_ms, large[key].p50_ms
+            name = label.removesuffix(", one client")
+            lines.append(f"    {name:44}{a:7.1f} -> {b:7.1f} ms ({(b / a - 1) * 100:+.0f} %)")
     return lines
 
 
@@ -299,8 +296,7 @@ def _plan_change(plans: list[tuple[int, dict[str, str]]]) -> list[str]:
     (_, small), (_, large) = plans[0], plans[-1]
     lines = []
     for name in small:
-        a = sum(float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", small[name]))
-        b = sum(float(t) for t in re.findall(r"Execution Time: ([\d.]+) ms", large[name]))
+        a, b = sum(execution_times(small[name])), sum(execution_times(large[name]))
         if a > 0 and "(before)" not in name:
             lines.append(f"    {name:44}{a:7.2f} -> {b:7.2f} ms ({(b / a - 1) * 100:+.0f} %)")
     return lines
