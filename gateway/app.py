@@ -26,7 +26,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
-from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import (
+    ConnectionInitMessage,
+    Message,
+)
 
 from contracts import REGISTRY
 from gateway import audit, erasure, ratelimit, readiness, retention
@@ -76,10 +79,44 @@ class RateLimited(Exception):
         self.retry_after = retry_after
 
 
+def malformed(message: object) -> str | None:
+    """Why a graphql-transport-ws message is not one the protocol defines, or ``None``.
+
+    Strawberry's handler indexes each message as the protocol shapes it: a message that is
+    JSON but no object (a list, a string), or a ``subscribe`` whose ``payload`` is no object
+    or whose ``id`` or ``query`` is no string, failed inside it with a traceback and a socket
+    closed without a reason. The protocol asks for 4400 with the reason instead."""
+    if not isinstance(message, dict):
+        return "WebSocket message must be a JSON object"
+    kind = message.get("type")
+    if kind in ("subscribe", "complete") and not isinstance(message.get("id"), str):
+        return f"a {kind} message needs an id that is a string"
+    if kind != "subscribe":
+        return None
+    payload = message.get("payload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
+        return "a subscribe message needs a payload with a query that is a string"
+    for name, shape in (("variables", dict), ("operationName", str), ("extensions", dict)):
+        if payload.get(name) is not None and not isinstance(payload[name], shape):
+            return f"the subscribe payload's {name} must be a JSON {_JSON_NAMES[shape]}"
+    return None
+
+
+_JSON_NAMES = {dict: "object", str: "string"}
+
+
 class ExpiringTransportWSHandler(BaseGraphQLTransportWSHandler[HubContext, None]):
-    """Closes an acknowledged connection with 4401 when its bearer token expires."""
+    """Closes an acknowledged connection with 4401 when its bearer token expires, and one that
+    sends a message the protocol does not define with 4400 (:func:`malformed`)."""
 
     expiry: asyncio.Task[None] | None = None
+
+    async def handle_message(self, message: Message) -> None:
+        reason = malformed(message)
+        if reason is not None:
+            await self.handle_invalid_message(reason)
+            return
+        await super().handle_message(message)
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)

@@ -66,11 +66,19 @@ def dumps(data: Any) -> bytes:
 
 def loads(data: str | bytes) -> Any:
     """JSON as strawberry's view reads it; orjson first, the standard library for what orjson
-    is stricter about (``NaN``, lone surrogates, huge integers), with its errors."""
+    is stricter about (``NaN``, lone surrogates, huge integers), with its errors. Bytes that
+    are no text in any encoding it reads (UTF-8, or UTF-16 or -32 with their byte order) are
+    a ``JSONDecodeError`` like any other body that is not JSON (the view answers 400), not the
+    ``UnicodeDecodeError`` it raises for them (which would end the request with a 500)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except UnicodeDecodeError as error:
+            raise json.JSONDecodeError(
+                f"the body is not UTF-8 text ({error.reason})", "", error.start
+            ) from None
 
 
 def _security_headers(prod: bool) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
@@ -187,3 +188,100 @@ async def test_no_arbitrary_document_gets_a_5xx(
 
     with httpx.Client(base_url=base_url, timeout=30) as http:
         await asyncio.to_thread(fuzz)
+
+
+#: any JSON value (bodies and WebSocket messages that parse but have any shape)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+def _with_a_byte(data: tuple[bytes, int, int]) -> bytes:
+    """``body`` with one byte replaced: often no UTF-8 any more."""
+    body, at, byte = data
+    at %= max(1, len(body))
+    return body[:at] + bytes([byte]) + body[at + 1 :]
+
+
+#: bodies of every kind: bytes, JSON of any shape, a valid request with one byte changed
+BODIES = (
+    st.binary(max_size=200)
+    | JSON_VALUES.map(lambda value: json.dumps(value).encode())
+    | st.tuples(
+        st.just(json.dumps({"query": "{ __typename }", "variables": {"id": "x"}}).encode()),
+        st.integers(0, 60),
+        st.integers(0, 255),
+    ).map(_with_a_byte)
+)
+
+
+async def test_no_arbitrary_body_gets_a_5xx(hub: InProcessHub, base_url: str) -> None:
+    """Invalid UTF-8 in a body ended in a 500 (the standard library's JSON reader raised a
+    ``UnicodeDecodeError``, not the ``JSONDecodeError`` strawberry's view answers with 400)."""
+    credential = credentials(hub.settings, AGENCIES)["abh_officer"]
+
+    @settings(max_examples=examples(60), deadline=None, database=None)
+    @given(body=BODIES)
+    @example(body=b'{"query": "{ __typename }\xff"}')
+    def fuzz(body: bytes) -> None:
+        headers = {**credential.headers(), "Content-Type": "application/json"}
+        response = http.post("/graphql", content=body, headers=headers)
+        assert response.status_code < 500, (body, response.text)
+
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        await asyncio.to_thread(fuzz)
+
+
+#: graphql-transport-ws messages: any JSON, and the protocol's types with any id and payload
+WS_MESSAGES = JSON_VALUES | st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["subscribe", "complete", "ping", "pong", "connection_init"]),
+        "id": JSON_VALUES,
+        "payload": JSON_VALUES
+        | st.fixed_dictionaries(
+            {"query": JSON_VALUES | st.just("subscription { caseEvents { eventType } }")},
+            optional={"variables": JSON_VALUES, "operationName": JSON_VALUES},
+        ),
+    }
+)
+#: how the gateway may end a socket after a message it refuses: never 1011 (a failure)
+PROTOCOL_CLOSES = {4400, 4409, 4429}
+
+
+async def test_no_arbitrary_websocket_message_fails_the_socket(
+    hub: InProcessHub, base_url: str
+) -> None:
+    """A message that was JSON but no object (a list, a string), or a ``subscribe`` whose
+    payload was no object, failed inside strawberry's handler: a traceback, and the socket
+    closed without the protocol's 4400."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    credential = credentials(hub.settings, AGENCIES)["case_manager"]
+    url = base_url.replace("http", "ws", 1) + "/graphql"
+    init = json.dumps({"type": "connection_init", "payload": {"Authorization": credential.header}})
+
+    @settings(max_examples=examples(40), deadline=None, database=None)
+    @given(message=WS_MESSAGES)
+    @example(message=[1, 2])
+    @example(message={"id": "1", "type": "subscribe", "payload": "x"})
+    def fuzz(message: Any) -> None:
+        with connect(url, subprotocols=["graphql-transport-ws"], open_timeout=10) as ws:  # type: ignore[list-item]
+            ws.send(init)
+            assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+            ws.send(json.dumps(message))
+            try:
+                answer = json.loads(ws.recv(timeout=0.3))
+            except TimeoutError:
+                return  # a subscription that runs, or a message needing no answer
+            except ConnectionClosed as closed:
+                assert closed.rcvd is not None, message
+                assert closed.rcvd.code in PROTOCOL_CLOSES, (message, closed.rcvd)
+                return
+            assert answer["type"] in {"next", "error", "complete", "pong"}, (message, answer)
+
+    await asyncio.to_thread(fuzz)

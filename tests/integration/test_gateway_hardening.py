@@ -291,3 +291,45 @@ async def test_an_unexpected_failure_answer_carries_the_security_headers(
 
     assert response.status_code == 500
     assert_security_headers(response)
+
+
+MALFORMED_BODIES = {
+    "invalid UTF-8": b'{"query": "{ __typename }\xff"}',
+    "a lone continuation byte": b"\x80",
+    "truncated JSON": b'{"query": "{ __typename }"',
+    "not JSON at all": b"query { __typename }",
+    "a JSON string": b'"{ __typename }"',
+    "a JSON number": b"42",
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("body", MALFORMED_BODIES.values(), ids=MALFORMED_BODIES.keys())
+async def test_a_body_that_is_not_a_json_object_is_refused_with_400_not_a_failure(
+    client: httpx.AsyncClient, settings: HubSettings, body: bytes
+) -> None:
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": "application/json", **bearer(settings)},
+    )
+
+    assert response.status_code == 400, response.text
+    assert "Internal Server Error" not in response.text
+
+
+async def test_a_body_in_utf_16_with_its_byte_order_mark_is_read_as_before(
+    client: httpx.AsyncClient, settings: HubSettings
+) -> None:
+    """RFC 8259 asks for UTF-8, but the standard library's reader also takes UTF-16 and -32
+    with a byte order mark, and the gateway keeps answering those as before."""
+    body = '{"query": "{ __typename }"}'.encode("utf-16")
+
+    response = await client.post(
+        "/graphql",
+        content=body,
+        headers={"Content-Type": "application/json", **bearer(settings)},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"__typename": "Query"}}

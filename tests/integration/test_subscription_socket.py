@@ -1,0 +1,132 @@
+"""A subscription's WebSocket: it lives no longer than the bearer token that opened it (4401
+at its expiry), and a message the protocol does not define closes it with 4400 and a reason."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import uvicorn
+import websockets
+
+from services.runtime.settings import HubSettings
+from tests.integration.gateway_only import bearer, running_gateway
+
+EVENTS = "subscription { caseEvents { eventType } }"
+
+
+@pytest.fixture
+async def ws_url(settings: HubSettings, database_url: str, nats_client: Any) -> AsyncIterator[str]:
+    async with running_gateway(settings, database_url, nats_client) as (app, _):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        yield f"ws://127.0.0.1:{port}/graphql"
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
+async def subscribed(url: str, authorization: str) -> Any:
+    ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
+    init = {"type": "connection_init", "payload": {"Authorization": authorization}}
+    await ws.send(json.dumps(init))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+    subscribe = {"id": "events", "type": "subscribe", "payload": {"query": EVENTS}}
+    await ws.send(json.dumps(subscribe))
+    return ws
+
+
+async def test_a_subscription_is_closed_with_4401_when_its_token_expires(
+    ws_url: str, settings: HubSettings
+) -> None:
+    short = bearer(settings, "case_manager", ttl_seconds=2)["Authorization"]
+    long = bearer(settings, "case_manager", ttl_seconds=3600)["Authorization"]
+    expiring, lasting = await subscribed(ws_url, short), await subscribed(ws_url, long)
+    try:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(expiring.recv(), 6)
+
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == 4401
+        await lasting.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(lasting.recv(), 5))["type"] == "pong"
+    finally:
+        await expiring.close()
+        await lasting.close()
+
+
+MALFORMED = {
+    "a list": [1, 2],
+    "a string": "subscribe",
+    "a number": 42,
+    "a subscribe whose payload is a string": {"id": "1", "type": "subscribe", "payload": "x"},
+    "a subscribe without a query": {"id": "1", "type": "subscribe", "payload": {}},
+    "a subscribe whose query is a number": {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": 5},
+    },
+    "a subscribe whose variables are a list": {
+        "id": "1",
+        "type": "subscribe",
+        "payload": {"query": EVENTS, "variables": [1]},
+    },
+    "a subscribe whose id is a number": {
+        "id": 1,
+        "type": "subscribe",
+        "payload": {"query": EVENTS},
+    },
+    "a subscribe without an id": {"type": "subscribe", "payload": {"query": EVENTS}},
+    "a complete whose id is a list": {"id": ["1"], "type": "complete"},
+}
+
+
+async def closed_with(ws: Any) -> Any:
+    """The close frame the server sent after the last message."""
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None
+    return closed.value.rcvd
+
+
+@pytest.mark.parametrize("message", MALFORMED.values(), ids=MALFORMED.keys())
+async def test_a_message_the_protocol_does_not_define_closes_the_socket_with_4400(
+    ws_url: str, settings: HubSettings, message: Any
+) -> None:
+    authorization = bearer(settings, "case_manager")["Authorization"]
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        init = {"type": "connection_init", "payload": {"Authorization": authorization}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await ws.send(json.dumps(message))
+        close = await closed_with(ws)
+
+    assert close.code == 4400
+    assert close.reason
+    # the gateway serves the next subscriber as before
+    ws = await subscribed(ws_url, authorization)
+    try:
+        await ws.send(json.dumps({"type": "ping"}))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
+    finally:
+        await ws.close()
+
+
+async def test_a_message_that_is_no_object_before_the_init_closes_the_socket_with_4400(
+    ws_url: str,
+) -> None:
+    async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
+        await ws.send("[]")
+        close = await closed_with(ws)
+
+    assert close.code == 4400
