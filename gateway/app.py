@@ -286,7 +286,10 @@ def create_app(
         await workspace_sessions.ensure_tables(pool)
         await ratelimit.ensure_tables(pool)
         await read_models.ensure(pool)
-        notifier = Notifier(database_url(settings) if resources is None else resources.url)
+        notifier = Notifier(
+            database_url(settings) if resources is None else resources.url,
+            per_subject=settings.subscriptions_per_subject,
+        )
         await notifier.start()
         state["pool"] = pool
         state["nc"] = nc

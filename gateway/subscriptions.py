@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import contextlib
 import dataclasses
 import logging
@@ -44,10 +45,18 @@ TRANSIENT = CONNECTION_LOST
 
 
 class Notifier:
-    """Wakes subscribers when a read model has committed something new."""
+    """Wakes subscribers when a read model has committed something new, and holds each token
+    subject to ``per_subject`` live subscriptions in this gateway process (0: no limit).
 
-    def __init__(self, url: str) -> None:
+    Every subscriber reads the read model at each notification and every
+    ``RECHECK_SECONDS``, so subscriptions cost the gateway and the database in proportion to
+    their number: one token holding 2,000 of them (20 sockets of strawberry's 100 each) took
+    half a core of the gateway at 5 arrivals a second, and slowed every other reader."""
+
+    def __init__(self, url: str, *, per_subject: int = 0) -> None:
         self.url = url
+        self.per_subject = per_subject
+        self._held: collections.Counter[str] = collections.Counter()
         self._conn: asyncpg.Connection | None = None
         self._closing = False
         self._reconnecting: asyncio.Task[None] | None = None
@@ -89,13 +98,29 @@ class Notifier:
             waiter.set()
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, channel: str):  # type: ignore[no-untyped-def]
+    async def subscribe(self, channel: str, subject: str):  # type: ignore[no-untyped-def]
+        """A waiter set at each notification on ``channel``, for a subscription of the token
+        subject ``subject``; ``too_many_subscriptions`` when it holds its limit already."""
+        if self.per_subject and self._held[subject] >= self.per_subject:
+            raise HubError(
+                f"at most {self.per_subject} live subscriptions per user at once;"
+                " end one before starting another",
+                "too_many_subscriptions",
+            )
         waiter = asyncio.Event()
         self._waiters[channel].add(waiter)
+        self._held[subject] += 1
         try:
             yield waiter
         finally:
             self._waiters[channel].discard(waiter)
+            self._held[subject] -= 1
+            if not self._held[subject]:
+                del self._held[subject]
+
+    def held(self, subject: str) -> int:
+        """The live subscriptions ``subject`` holds in this process."""
+        return self._held[subject]
 
     async def close(self) -> None:
         self._closing = True
@@ -240,7 +265,7 @@ class Subscription:
                 raise HubError("personId is not a person id", "invalid_input", "personId") from None
         resumed = parse_resume_token(after) if after is not None else None
         notifier: Notifier = context.notifier
-        async with notifier.subscribe("hub_timeline") as waiter:
+        async with notifier.subscribe("hub_timeline", principal.subject) as waiter:
             cursor = resumed if resumed is not None else await _positions(context.pool, "timeline")
             catch_up = resumed is not None  # read at once what followed the token
             retry = _Retry()
@@ -308,7 +333,7 @@ class Subscription:
         principal = context.require(PARTNERS, "subscribe to a referral inbox")
         resumed = parse_inbox_token(after) if after is not None else None
         notifier: Notifier = context.notifier
-        async with notifier.subscribe("hub_case_views") as waiter:
+        async with notifier.subscribe("hub_case_views", principal.subject) as waiter:
             seen = (
                 resumed
                 if resumed is not None

@@ -127,6 +127,12 @@ class HubSettings(BaseSettings):
     rate_limit_burst: int = Field(
         default=200, gt=0, description="requests a token subject may send at once"
     )
+    subscriptions_per_subject: int = Field(
+        default=20,
+        ge=0,
+        description="live subscriptions one token subject may hold at once in a gateway"
+        " process (0: no limit)",
+    )
     rate_limit_chunk: int = Field(
         default=10,
         gt=0,

@@ -48,7 +48,7 @@ async def test_the_notifier_listens_again_after_its_connection_was_cut(
                 break
 
         # when the timeline notifies
-        async with notifier.subscribe("hub_timeline") as waiter:
+        async with notifier.subscribe("hub_timeline", "tester") as waiter:
             waiter.clear()
             conn = await asyncpg.connect(database_url)
             try:

@@ -4,6 +4,8 @@ at its expiry), and a message the protocol does not define closes it with 4400 a
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import json
 import socket
 from collections.abc import AsyncIterator
@@ -21,6 +23,13 @@ EVENTS = "subscription { caseEvents { eventType } }"
 
 @pytest.fixture
 async def ws_url(settings: HubSettings, database_url: str, nats_client: Any) -> AsyncIterator[str]:
+    async with serving(settings, database_url, nats_client) as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: HubSettings, database_url: str, nats_client: Any) -> AsyncIterator[str]:
+    """The gateway of ``settings`` on a real port: its WebSocket URL."""
     async with running_gateway(settings, database_url, nats_client) as (app, _):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
@@ -130,3 +139,60 @@ async def test_a_message_that_is_no_object_before_the_init_closes_the_socket_wit
         close = await closed_with(ws)
 
     assert close.code == 4400
+
+
+async def started(ws: Any, authorization: str) -> None:
+    init = {"type": "connection_init", "payload": {"Authorization": authorization}}
+    await ws.send(json.dumps(init))
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+
+
+async def subscribe(ws: Any, id_: str) -> list[str]:
+    """Starts subscription ``id_``; the error codes the gateway answers it with within a
+    second, up to its end (none: it runs)."""
+    await ws.send(json.dumps({"id": id_, "type": "subscribe", "payload": {"query": EVENTS}}))
+    codes: list[str] = []
+    with contextlib.suppress(TimeoutError):
+        while True:
+            answer = json.loads(await asyncio.wait_for(ws.recv(), 1.0))
+            if answer.get("id") != id_:
+                continue
+            if answer["type"] == "complete":
+                break
+            payload = answer["payload"]
+            errors = payload if answer["type"] == "error" else payload.get("errors") or []
+            codes += [error["extensions"]["code"] for error in errors]
+            if answer["type"] == "error":
+                break
+    return codes
+
+
+async def test_a_user_holds_a_limited_number_of_live_subscriptions_across_sockets(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    """Each subscriber reads the read model at every commit: 2,000 subscriptions of one token
+    took half a core of the gateway at 5 arrivals a second before there was a limit."""
+    limited = settings.model_copy(update={"subscriptions_per_subject": 3})
+    manager = bearer(settings, "case_manager")["Authorization"]
+    officer = bearer(settings, "abh_officer")["Authorization"]
+    async with serving(limited, database_url, nats_client) as url:
+        connect = functools.partial(websockets.connect, url, subprotocols=["graphql-transport-ws"])
+        async with connect() as first, connect() as second, connect() as other:
+            await started(first, manager)
+            await started(second, manager)
+            await started(other, officer)
+            assert await subscribe(first, "a") == []
+            assert await subscribe(first, "b") == []
+            assert await subscribe(second, "c") == []
+
+            assert await subscribe(first, "d") == ["too_many_subscriptions"]
+            assert await subscribe(second, "e") == ["too_many_subscriptions"]
+            assert await subscribe(other, "f") == []  # another user is not affected
+
+            await first.send(json.dumps({"id": "a", "type": "complete"}))
+            await asyncio.sleep(0.3)
+            assert await subscribe(second, "g") == []
+            assert await subscribe(second, "h") == ["too_many_subscriptions"]
+            await first.close()
+            await asyncio.sleep(0.3)  # a closed socket gives its subscriptions back
+            assert await subscribe(second, "i") == []
