@@ -73,6 +73,9 @@ class Unauthenticated(Exception):
         self.message = message
 
 
+RATE_LIMITED_MESSAGE = "too many requests for this token; retry after the given seconds"
+
+
 class RateLimited(Exception):
     def __init__(self, retry_after: float) -> None:
         super().__init__("rate limited")
@@ -116,7 +119,36 @@ class ExpiringTransportWSHandler(BaseGraphQLTransportWSHandler[HubContext, None]
         if reason is not None:
             await self.handle_invalid_message(reason)
             return
+        if message["type"] == "subscribe" and not await self._admitted(message["id"]):
+            return
         await super().handle_message(message)
+
+    async def _admitted(self, operation_id: str) -> bool:
+        """An operation a socket starts (a subscription, or a query or mutation sent over the
+        socket) takes a token of the subject's rate limit, as an HTTP request does; refused,
+        it gets an ``error`` with ``rate_limited`` and ``retryAfter``, and the socket stays."""
+        principal, take = self.context.principal, self.context.rate_limit
+        if principal is None or take is None:
+            return True  # not acknowledged yet: strawberry refuses it (4401)
+        wait = await take(principal.subject)
+        if wait <= 0:
+            return True
+        await self.send_message(
+            {
+                "id": operation_id,
+                "type": "error",
+                "payload": [
+                    {
+                        "message": RATE_LIMITED_MESSAGE,
+                        "extensions": {
+                            "code": "rate_limited",
+                            "retryAfter": max(1, math.ceil(wait)),
+                        },
+                    }
+                ],
+            }
+        )
+        return False
 
     async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
         await super().handle_connection_init(message)
@@ -349,6 +381,7 @@ def create_app(
             authenticate=authenticate,
             notifier=state.get("notifier"),
             purpose=purpose,
+            rate_limit=buckets.take,
         )
 
     async def http_context(headers: Mapping[str, str]) -> HubContext:
@@ -437,9 +470,8 @@ def create_app(
 
     @app.exception_handler(RateLimited)
     async def rate_limited(_: Request, error: RateLimited) -> JSONResponse:
-        message = "too many requests for this token; retry after the given seconds"
         return JSONResponse(
-            {"errors": [{"message": message, "extensions": {"code": "rate_limited"}}]},
+            {"errors": [{"message": RATE_LIMITED_MESSAGE, "extensions": {"code": "rate_limited"}}]},
             status_code=429,
             headers={"Retry-After": str(max(1, math.ceil(error.retry_after)))},
         )

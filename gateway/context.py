@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,6 +112,7 @@ class HubContext(BaseContext):
         authenticate: Callable[[str | None], Principal] | None = None,
         notifier: Any = None,
         purpose: str | None = None,
+        rate_limit: Callable[[str], Awaitable[float]] | None = None,
     ) -> None:
         super().__init__()
         self.principal = principal
@@ -121,6 +122,9 @@ class HubContext(BaseContext):
         self.authenticate = authenticate
         self.notifier = notifier
         self.purpose = purpose
+        #: the API's rate limit (a subject -> seconds to wait, 0 when admitted): what a
+        #: WebSocket takes for each operation it starts (an HTTP request takes it on arrival)
+        self.rate_limit = rate_limit
         #: shown to the client in ``extensions.notices`` (by code, once each)
         self.notices: dict[str, dict[str, str]] = {}
 

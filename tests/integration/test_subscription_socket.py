@@ -196,3 +196,32 @@ async def test_a_user_holds_a_limited_number_of_live_subscriptions_across_socket
             await first.close()
             await asyncio.sleep(0.3)  # a closed socket gives its subscriptions back
             assert await subscribe(second, "i") == []
+
+
+async def test_operations_over_a_socket_take_the_token_subjects_rate_limit(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    """graphql-transport-ws runs queries and mutations too: they took nothing from the rate
+    limit of ``/graphql``, so a socket sent any number of them."""
+    limited = settings.model_copy(update={"rate_limit_per_second": 1.0, "rate_limit_burst": 5})
+    manager = bearer(settings, "case_manager")["Authorization"]
+    async with (
+        serving(limited, database_url, nats_client) as url,
+        websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await started(ws, manager)
+        answers = []
+        for n in range(12):
+            query = {"query": "{ __typename }"}
+            await ws.send(json.dumps({"id": f"q{n}", "type": "subscribe", "payload": query}))
+            answers.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+            if answers[-1]["type"] == "next":
+                assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "complete"
+
+    ran = [a for a in answers if a["type"] == "next"]
+    refused = [a for a in answers if a["type"] == "error"]
+    assert 5 <= len(ran) <= 7  # the burst, and what a second or two of the rate adds
+    assert len(refused) == 12 - len(ran)
+    (error,) = refused[0]["payload"]
+    assert error["extensions"]["code"] == "rate_limited"
+    assert error["extensions"]["retryAfter"] >= 1
