@@ -73,6 +73,24 @@ class Unauthenticated(Exception):
         self.message = message
 
 
+async def open_pool(
+    url: str, settings: HubSettings, *, min_size: int = 2, max_size: int = 16
+) -> asyncpg.Pool:
+    """The gateway's database connections. Each statement may run at most
+    ``HUB_GATEWAY_STATEMENT_TIMEOUT_SECONDS``: a read held up by a lock (a stuck migration, a
+    rebuild's switch that does not finish) or by a stalled server answers ``unavailable``
+    then, and gives its connection back. Without a limit it waited as long as the lock was
+    held, and once every pooled connection waited, so did every other request."""
+    timeout_ms = round(settings.gateway_statement_timeout_seconds * 1000)
+    return await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        reset=keep_session,
+        server_settings={"statement_timeout": str(timeout_ms)} if timeout_ms > 0 else {},
+    )
+
+
 RATE_LIMITED_MESSAGE = "too many requests for this token; retry after the given seconds"
 
 
@@ -307,9 +325,7 @@ def create_app(
         telemetry.setup_tracing("hub-gateway")
         owned = resources is None
         if resources is None:
-            pool = await asyncpg.create_pool(
-                database_url(settings), min_size=2, max_size=16, reset=keep_session
-            )
+            pool = await open_pool(database_url(settings), settings)
             nc = await connect(settings, "gateway")
         else:
             pool, nc = resources.pool, resources.nc

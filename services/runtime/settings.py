@@ -118,6 +118,13 @@ class HubSettings(BaseSettings):
         default=5000, ge=0, description="events a read model may lag before /readyz says 503"
     )
     command_timeout_seconds: float = 10.0
+    gateway_statement_timeout_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="the longest one statement of the gateway may run (a read model or the"
+        " audit held up by a lock or a stalled server); past it the read answers unavailable"
+        " (0: no limit)",
+    )
     max_body_bytes: int = Field(
         default=256 * 1024, gt=0, description="largest HTTP request body the gateway reads"
     )

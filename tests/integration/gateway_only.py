@@ -7,11 +7,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
 import httpx
 from fastapi import FastAPI
 
-from gateway.app import GatewayResources, create_app
+from gateway.app import GatewayResources, create_app, open_pool
 from gateway.auth import issue_token
 from services.runtime.messaging import close, connect
 from services.runtime.settings import HubSettings
@@ -37,7 +36,7 @@ async def running_gateway(
     connection whose fixture provisioned the streams; the gateway does not use it)."""
     assert provisioned is not None
     nc = await connect(settings, "test-gateway", user="gateway")
-    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=4)
+    pool = await open_pool(database_url, settings, min_size=1, max_size=4)
     try:
         app = create_app(settings, GatewayResources(pool=pool, nc=nc, url=database_url))
         transport = httpx.ASGITransport(app=app)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -333,3 +336,33 @@ async def test_a_body_in_utf_16_with_its_byte_order_mark_is_read_as_before(
 
     assert response.status_code == 200
     assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_a_read_held_up_by_a_lock_answers_unavailable_after_the_statement_timeout(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    """A read model locked by a stuck migration (or a rebuild's switch that does not finish)
+    kept each read waiting as long as the lock was held; with every pooled connection
+    waiting, every other request waited too."""
+    quick = settings.model_copy(update={"gateway_statement_timeout_seconds": 1.0})
+    query = '{ person(id: "00000000-0000-0000-0000-000000000001") { timeline { summary } } }'
+    async with running_gateway(quick, database_url, nats_client) as (_, client):
+        locker = await asyncpg.connect(database_url)
+        try:
+            async with locker.transaction():
+                await locker.execute(
+                    "LOCK TABLE projections.timeline_events IN ACCESS EXCLUSIVE MODE"
+                )
+                started = time.monotonic()
+                held = await asyncio.wait_for(
+                    client.post("/graphql", json={"query": query}, headers=bearer(quick)), 20
+                )
+                waited = time.monotonic() - started
+            free = await client.post("/graphql", json={"query": query}, headers=bearer(quick))
+        finally:
+            await locker.close()
+
+    assert waited < 10
+    (error,) = held.json()["errors"]
+    assert error["extensions"]["code"] == "unavailable"
+    assert free.json() == {"data": {"person": {"timeline": []}}}
