@@ -10,8 +10,12 @@ import asyncio
 import os
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from services.runtime.settings import HubSettings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 
 def gateway_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -47,15 +51,15 @@ def listening_socket(host: str, port: int, *, shared: bool) -> socket.socket:
     return sock
 
 
-async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
-    """The gateway (uvicorn): one of ``settings.gateway_workers`` processes on the port."""
+def gateway_server_config(app: Any, settings: HubSettings) -> uvicorn.Config:
+    """uvicorn's settings for the gateway ``app``. A WebSocket message may be as large as an
+    HTTP body (``HUB_MAX_BODY_BYTES``); beyond, uvicorn closes the socket with 1009 before
+    the message is decoded (its default, 16 MiB, let one message cost a JSON decoding of
+    16 MiB, which the body limit spares the HTTP route)."""
     import uvicorn
 
-    from gateway.app import create_app
-    from services.runtime.memory import freeze_startup_objects
-
-    config = uvicorn.Config(
-        create_app(settings, background=settings.gateway_worker == 0),
+    return uvicorn.Config(
+        app,
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_level=settings.log_level.lower(),
@@ -63,6 +67,19 @@ async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
         http="httptools",  # uvicorn[standard]; "auto" would pick it too, this says so
         log_config=None,  # uvicorn logs through the hub's handler: one format, redacted
         lifespan="on",
+        ws_max_size=settings.max_body_bytes,
+    )
+
+
+async def serve(settings: HubSettings, stop: asyncio.Event) -> None:
+    """The gateway (uvicorn): one of ``settings.gateway_workers`` processes on the port."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from services.runtime.memory import freeze_startup_objects
+
+    config = gateway_server_config(
+        create_app(settings, background=settings.gateway_worker == 0), settings
     )
     server = uvicorn.Server(config)
     sock = listening_socket(

@@ -15,6 +15,7 @@ import pytest
 import uvicorn
 import websockets
 
+from hub.processes import gateway_server_config
 from services.runtime.settings import HubSettings
 from tests.integration.gateway_only import bearer, running_gateway
 
@@ -29,14 +30,16 @@ async def ws_url(settings: HubSettings, database_url: str, nats_client: Any) -> 
 
 @contextlib.asynccontextmanager
 async def serving(settings: HubSettings, database_url: str, nats_client: Any) -> AsyncIterator[str]:
-    """The gateway of ``settings`` on a real port: its WebSocket URL."""
+    """The gateway of ``settings`` on a real port, served as ``hub up`` serves it (its
+    lifespan already running): its WebSocket URL."""
     async with running_gateway(settings, database_url, nats_client) as (app, _):
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]
-        server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-        )
+        served = settings.model_copy(update={"gateway_host": "127.0.0.1", "gateway_port": port})
+        config = gateway_server_config(app, served)
+        config.lifespan = "off"
+        server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.02)
@@ -225,3 +228,24 @@ async def test_operations_over_a_socket_take_the_token_subjects_rate_limit(
     (error,) = refused[0]["payload"]
     assert error["extensions"]["code"] == "rate_limited"
     assert error["extensions"]["retryAfter"] >= 1
+
+
+async def test_a_websocket_message_larger_than_the_body_limit_closes_the_socket_with_1009(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    """uvicorn's default let one message be 16 MiB, all of it decoded as JSON; an HTTP body
+    stops at ``HUB_MAX_BODY_BYTES``, and a message now does too."""
+    small = settings.model_copy(update={"max_body_bytes": 64 * 1024})
+    authorization = bearer(settings, "case_manager")["Authorization"]
+    async with (
+        serving(small, database_url, nats_client) as url,
+        websockets.connect(url, subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await started(ws, authorization)
+        within = {"type": "ping", "payload": {"note": "x" * (60 * 1024)}}
+        await ws.send(json.dumps(within))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "pong"
+        await ws.send(json.dumps({"type": "ping", "payload": {"note": "x" * (65 * 1024)}}))
+        close = await closed_with(ws)
+
+    assert close.code == 1009
