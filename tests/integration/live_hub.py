@@ -16,6 +16,7 @@ from typing import Any
 
 import uvicorn
 
+from hub.processes import gateway_server_config
 from services.runtime.database import drop_database, ensure_database, with_database
 from services.runtime.messaging import close, connect_admin
 from services.runtime.settings import HubSettings
@@ -54,15 +55,22 @@ async def module_hub(servers: Servers, **changes: Any) -> AsyncIterator[InProces
 
 
 @contextlib.asynccontextmanager
-async def served(app: Any) -> AsyncIterator[str]:
-    """``app`` on a real HTTP port of this event loop (lifespan already running): its base
-    URL, e.g. for WebSocket clients or HTTP clients in another thread."""
+async def served(app: Any, settings: HubSettings | None = None) -> AsyncIterator[str]:
+    """``app`` on a real HTTP port of this event loop (lifespan already running): its
+    address, e.g. for WebSocket clients or HTTP clients in another thread. With
+    ``settings``, ``app`` is the gateway, served with ``hub up``'s uvicorn settings."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
+    if settings is None:
+        config = uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"
+        )
+    else:
+        address = {"gateway_host": "127.0.0.1", "gateway_port": port}
+        config = gateway_server_config(app, settings.model_copy(update=address))
+        config.lifespan = "off"
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.02)

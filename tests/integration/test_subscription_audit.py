@@ -6,14 +6,12 @@ at the next wake-up, each once and in order, with one entry each."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import pytest
-import uvicorn
 
 from contracts.positions import Position
 from gateway import audit, subscriptions
@@ -28,6 +26,7 @@ from tests.integration.case_flow import (
     refer_to_awo,
 )
 from tests.integration.conftest import InProcessHub
+from tests.integration.live_hub import served
 from tests.integration.test_subscription_resume import RESUMABLE, agree_goal, on_timeline
 from tests.integration.test_subscriptions import Subscriber, token_for
 
@@ -36,18 +35,8 @@ GOALS = ("Sprachkurs", "Bewerbungstraining", "Fahrschule", "Wohnungssuche", "Pra
 
 @pytest.fixture
 async def ws_url(hub: InProcessHub) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(hub.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with served(hub.app, hub.settings) as address:
+        yield f"ws://{address}/graphql"
 
 
 async def a_person_with_a_burst(hub: InProcessHub) -> tuple[str, int]:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import pytest
-import uvicorn
 
 from gateway import subscriptions
 from gateway.subscriptions import Notifier
 from tests.integration.case_flow import CASE_MANAGER, consent_for_awo, open_case
 from tests.integration.conftest import InProcessHub
+from tests.integration.live_hub import served
 from tests.integration.test_subscriptions import EVENTS, Subscriber, token_for
 
 
@@ -65,18 +64,8 @@ async def test_the_notifier_listens_again_after_its_connection_was_cut(
 
 @pytest.fixture
 async def ws_url(hub: InProcessHub) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(hub.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with served(hub.app, hub.settings) as address:
+        yield f"ws://{address}/graphql"
 
 
 async def test_a_case_events_subscription_outlasts_cut_database_connections(

@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 
 from contracts.positions import Position
 from gateway import subscriptions
@@ -33,23 +31,14 @@ from tests.integration.case_flow import (
     INBOX as INBOX_QUERY,
 )
 from tests.integration.conftest import InProcessHub
+from tests.integration.live_hub import served
 from tests.integration.test_subscriptions import Subscriber, token_for
 
 
 @pytest.fixture
 async def ws_url(hub: InProcessHub) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(hub.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with served(hub.app, hub.settings) as address:
+        yield f"ws://{address}/graphql"
 
 
 RESUMABLE = """subscription($person: ID, $after: String) {

@@ -7,17 +7,15 @@ import asyncio
 import contextlib
 import functools
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
-from hub.processes import gateway_server_config
 from services.runtime.settings import HubSettings
 from tests.integration.gateway_only import bearer, running_gateway
+from tests.integration.live_hub import served
 
 EVENTS = "subscription { caseEvents { eventType } }"
 
@@ -32,20 +30,11 @@ async def ws_url(settings: HubSettings, database_url: str, nats_client: Any) -> 
 async def serving(settings: HubSettings, database_url: str, nats_client: Any) -> AsyncIterator[str]:
     """The gateway of ``settings`` on a real port, served as ``hub up`` serves it (its
     lifespan already running): its WebSocket URL."""
-    async with running_gateway(settings, database_url, nats_client) as (app, _):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        served = settings.model_copy(update={"gateway_host": "127.0.0.1", "gateway_port": port})
-        config = gateway_server_config(app, served)
-        config.lifespan = "off"
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve())
-        while not server.started:
-            await asyncio.sleep(0.02)
-        yield f"ws://127.0.0.1:{port}/graphql"
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)
+    async with (
+        running_gateway(settings, database_url, nats_client) as (app, _),
+        served(app, settings) as address,
+    ):
+        yield f"ws://{address}/graphql"
 
 
 async def subscribed(url: str, authorization: str) -> Any:
@@ -100,6 +89,7 @@ MALFORMED = {
     },
     "a subscribe without an id": {"type": "subscribe", "payload": {"query": EVENTS}},
     "a complete whose id is a list": {"id": ["1"], "type": "complete"},
+    "an object without a type": {},
 }
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 
 from gateway.auth import issue_token
@@ -25,6 +23,7 @@ from tests.integration.case_flow import (
     refer_to_awo,
 )
 from tests.integration.conftest import InProcessHub
+from tests.integration.live_hub import served
 
 INBOX = """subscription { referralInbox { id status consentStatus
   sharedCase { targetGroup } } }"""
@@ -33,18 +32,8 @@ EVENTS = """subscription($person: ID) { caseEvents(personId: $person) { eventTyp
 
 @pytest.fixture
 async def ws_url(hub: InProcessHub) -> AsyncIterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(hub.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"ws://127.0.0.1:{port}/graphql"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with served(hub.app, hub.settings) as address:
+        yield f"ws://{address}/graphql"
 
 
 def token_for(hub: InProcessHub, who: dict[str, str]) -> str:
