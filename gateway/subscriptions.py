@@ -118,10 +118,6 @@ class Notifier:
             if not self._held[subject]:
                 del self._held[subject]
 
-    def held(self, subject: str) -> int:
-        """The live subscriptions ``subject`` holds in this process."""
-        return self._held[subject]
-
     async def close(self) -> None:
         self._closing = True
         if self._reconnecting is not None:
