@@ -32,7 +32,9 @@ def _http(app: Any, server: Any, settings: Any) -> Any:
     from services.runtime.tokens import token_verifier
 
     limits = BatchLimits(
-        messages=settings.inbound_batch_max, bytes=settings.inbound_batch_max_bytes
+        messages=settings.inbound_batch_max,
+        bytes=settings.inbound_batch_max_bytes,
+        at_once=settings.inbound_batches_at_once,
     )
     return create_inbound_app(app, server.execute, verify=token_verifier(settings), limits=limits)
 

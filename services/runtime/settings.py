@@ -104,6 +104,9 @@ class HubSettings(BaseSettings):
     # POST /inbound/batches (bulk import): at most this many messages and bytes a request
     inbound_batch_max: int = Field(default=5000, ge=1)
     inbound_batch_max_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    inbound_batches_at_once: int = Field(
+        default=2, ge=1, description="batches the inbound interface reads and imports at once"
+    )
     log_level: str = "INFO"
     demo: bool = True
     # -- retention (docs/data-protection.md "Retention"): the rules, how often the gateway runs them

@@ -20,6 +20,7 @@ stored, and the retried batch gets ``duplicate`` for them and stores the rest.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -57,11 +58,15 @@ NDJSON_TYPES = frozenset({NDJSON, "application/jsonl", "application/jsonlines"})
 @dataclass(frozen=True)
 class BatchLimits:
     """How much one batch may hold (``HUB_INBOUND_BATCH_MAX``, ``HUB_INBOUND_BATCH_MAX_BYTES``),
-    and how many of its messages are saved in one transaction."""
+    how many of its messages are saved in one transaction, and how many batches the service
+    reads and imports at once (``HUB_INBOUND_BATCHES_AT_ONCE``): the others wait, their bodies
+    unread, so that the memory a batch takes (about four times its size) is not multiplied
+    by the senders' concurrency."""
 
     messages: int = 5000
     bytes: int = 32 * 1024 * 1024
     per_transaction: int = 1000
+    at_once: int = 2
 
 
 def _refused(status: int, code: str, message: str, message_de: str) -> JSONResponse:
@@ -104,6 +109,8 @@ def add_batch_route(
     verify: Callable[[str], Principal],
     limits: BatchLimits,
 ) -> None:
+    turns = asyncio.Semaphore(limits.at_once)
+
     @api.post("/inbound/batches")
     async def receive_batch(request: Request) -> Response:
         principal = await authorised(request, verify)
@@ -117,6 +124,10 @@ def add_batch_route(
                 f"a batch is sent as {NDJSON}: one message (JSON) a line",
                 f"Ein Stapel wird als {NDJSON} gesendet: eine Nachricht (JSON) je Zeile",
             )
+        async with turns:  # its body is read only in its turn (BatchLimits.at_once)
+            return await _import(request, principal)
+
+    async def _import(request: Request, principal: Principal) -> Response:
         raw = await _read(request, limits.bytes)
         if raw is None:
             return _refused(
