@@ -101,7 +101,7 @@ class Notifier:
     async def subscribe(self, channel: str, subject: str):  # type: ignore[no-untyped-def]
         """A waiter set at each notification on ``channel``, for a subscription of the token
         subject ``subject``; ``too_many_subscriptions`` when it holds its limit already."""
-        if self.per_subject and self._held[subject] >= self.per_subject:
+        if not self.has_room(subject):
             raise HubError(
                 f"at most {self.per_subject} live subscriptions per user at once;"
                 " end one before starting another",
@@ -117,6 +117,10 @@ class Notifier:
             self._held[subject] -= 1
             if not self._held[subject]:
                 del self._held[subject]
+
+    def has_room(self, subject: str) -> bool:
+        """Whether ``subject`` may start another live subscription in this process now."""
+        return not self.per_subject or self._held[subject] < self.per_subject
 
     async def close(self) -> None:
         self._closing = True

@@ -66,6 +66,10 @@ def router(ws: Workspace) -> APIRouter:
         session = ws.guard(request, PARTNERS)
         if not isinstance(session, Session):
             return session
+        if not ws.may_subscribe(session):
+            # an EventSource gives up on any answer but 200: without this, a refused stream
+            # ended at once, and the page reconnected (and read its list again) every second
+            return Response(status_code=429, headers={"Retry-After": str(int(STREAM_SECONDS))})
         purpose = request.query_params.get("zweck") or None
         stream = await ws.subscribe(session, LIVE, purpose=purpose)
         if stream is None:

@@ -401,6 +401,12 @@ class Workspace:
         notices = list((result.extensions or {}).get("notices", []))
         return Answer(result.data or {}, problems, notices)
 
+    def may_subscribe(self, session: Session) -> bool:
+        """Whether the session's principal has room for another live subscription in this
+        gateway process (``HUB_SUBSCRIPTIONS_PER_SUBJECT``)."""
+        notifier = self.contexts(session.principal, None).notifier
+        return notifier is None or bool(notifier.has_room(session.principal.subject))
+
     async def subscribe(
         self, session: Session, document: str, *, purpose: str | None = None
     ) -> Any:

@@ -14,6 +14,7 @@ import pytest
 import websockets
 
 from services.runtime.settings import HubSettings
+from services.runtime.tokens import issue_token
 from tests.integration.gateway_only import bearer, running_gateway
 from tests.integration.live_hub import served
 
@@ -239,3 +240,33 @@ async def test_a_websocket_message_larger_than_the_body_limit_closes_the_socket_
         close = await closed_with(ws)
 
     assert close.code == 1009
+
+
+async def test_the_workspaces_live_inbox_answers_429_when_its_user_has_no_room_left(
+    settings: HubSettings, database_url: str, nats_client: Any
+) -> None:
+    """The live inbox's stream was answered 200 and ended at once when its subscription was
+    refused, so the page reconnected, and read its list again, every second."""
+    limited = settings.model_copy(update={"subscriptions_per_subject": 1})
+    awo = issue_token(
+        settings.resolved_jwt_secret(),
+        subject="demo-awo",  # the workspace's demo user of the AWO
+        agency="awo-05315",
+        role="partner_agency",
+        issuer=settings.jwt_issuer,
+    )
+    inbox = "subscription { referralInbox { id } }"
+    async with (
+        running_gateway(limited, database_url, nats_client) as (app, client),
+        served(app, limited) as address,
+        websockets.connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as ws,
+    ):
+        await started(ws, f"Bearer {awo}")
+        await ws.send(json.dumps({"id": "a", "type": "subscribe", "payload": {"query": inbox}}))
+        await asyncio.sleep(0.3)  # it runs: the user's one place is taken
+        assert (await client.post("/anmelden", data={"benutzer": "awo"})).status_code == 303
+
+        live = await client.get("/eingang/live")
+
+    assert live.status_code == 429
+    assert int(live.headers["retry-after"]) > 0

@@ -29,4 +29,11 @@
   var source = new EventSource(list.getAttribute("data-live-src"));
   source.onopen = function () { refresh(true); };
   source.onmessage = function () { refresh(true); };
+  source.onerror = function () {
+    // closed for good (not reconnecting): the server said no, e.g. too many open windows
+    if (source.readyState === EventSource.CLOSED && status) {
+      status.textContent = "Die Live-Aktualisierung ist in diesem Fenster aus, weil zu viele " +
+        "Fenster geöffnet sind. Laden Sie die Seite neu, um sie wieder einzuschalten.";
+    }
+  };
 })();
