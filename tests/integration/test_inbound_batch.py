@@ -58,6 +58,17 @@ def ndjson(messages: list[Any]) -> bytes:
     return "".join(json.dumps(m) + "\n" for m in messages).encode()
 
 
+def sender_token(settings: HubSettings, agency: str = SENDER, role: str = "abh_officer") -> str:
+    """A bearer token of an authority's system sending batches."""
+    return issue_token(
+        settings.resolved_jwt_secret(),
+        subject="advis",
+        agency=agency,
+        role=role,
+        issuer=settings.jwt_issuer,
+    )
+
+
 @pytest.fixture
 def post_for(app: ForeignersAuthority, settings: HubSettings) -> Callable[..., Any]:
     """``post_for(agency, limits=...)`` gives a sender posting batches with its token."""
@@ -70,13 +81,7 @@ def post_for(app: ForeignersAuthority, settings: HubSettings) -> Callable[..., A
             issuer=settings.jwt_issuer,
             limits=limits,
         )
-        token = issue_token(
-            settings.resolved_jwt_secret(),
-            subject="advis",
-            agency=agency,
-            role=role,
-            issuer=settings.jwt_issuer,
-        )
+        token = sender_token(settings, agency, role)
 
         def post(
             body: list[Any] | bytes, content_type: str = "application/x-ndjson"
@@ -488,13 +493,7 @@ def test_messages_that_keep_losing_races_are_refused_as_conflicts_to_send_again(
         jwt_secret=settings.resolved_jwt_secret(),
         issuer=settings.jwt_issuer,
     )
-    token = issue_token(
-        settings.resolved_jwt_secret(),
-        subject="advis",
-        agency=SENDER,
-        role="abh_officer",
-        issuer=settings.jwt_issuer,
-    )
+    token = sender_token(settings)
 
     async def call() -> httpx.Response:
         async with httpx.AsyncClient(
@@ -568,13 +567,7 @@ async def test_batches_beyond_the_limit_at_once_wait_with_their_bodies_unread(
         issuer=settings.jwt_issuer,
         limits=BatchLimits(at_once=1),
     )
-    token = issue_token(
-        settings.resolved_jwt_secret(),
-        subject="advis",
-        agency=SENDER,
-        role="abh_officer",
-        issuer=settings.jwt_issuer,
-    )
+    token = sender_token(settings)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/x-ndjson"}
     first = HeldBody(ndjson([new_person(message_id="held-1", azrNumber="700000000001")]))
     second = HeldBody(ndjson([new_person(message_id="held-2", azrNumber="700000000002")]))
