@@ -30,10 +30,12 @@
   source.onopen = function () { refresh(true); };
   source.onmessage = function () { refresh(true); };
   source.onerror = function () {
-    // closed for good (not reconnecting): the server said no, e.g. too many open windows
+    // closed for good (not reconnecting): the server said no (429: too many open windows;
+    // an ended session answers with the sign-in page instead of the stream)
     if (source.readyState === EventSource.CLOSED && status) {
-      status.textContent = "Die Live-Aktualisierung ist in diesem Fenster aus, weil zu viele " +
-        "Fenster geöffnet sind. Laden Sie die Seite neu, um sie wieder einzuschalten.";
+      status.textContent = "Die Live-Aktualisierung ist in diesem Fenster aus (zu viele " +
+        "offene Fenster, oder die Sitzung ist abgelaufen). Laden Sie die Seite neu, um sie " +
+        "wieder einzuschalten.";
     }
   };
 })();
