@@ -9,7 +9,6 @@ end (every published event on the timeline), each from the import's start.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import os
 import threading
@@ -21,6 +20,7 @@ import asyncpg
 from hub.bench_hub import start_bench_hub
 from hub.importer import generate, import_file, report
 from hub.supervisor import Supervisor
+from kernel.clock import today_in_germany
 from services.runtime.settings import HubSettings
 
 SCHEMA = "foreigners_authority"
@@ -146,7 +146,7 @@ def run_import_benchmark(persons: int, keep: bool = False, batch_size: int = BAT
     )
     supervisor, db_url = hub.supervisor, hub.db_url
     try:
-        today = dt.date.today()
+        today = today_in_germany()
         warm_up, data = hub.home / "warm-up.ndjson", hub.home / "import.ndjson"
         generate(warm_up, 20, today=today, seed=1, prefix="warm")
         lines = generate(data, persons, today=today, seed=2, prefix="bench")

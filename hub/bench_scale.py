@@ -51,6 +51,7 @@ from hub.bench_reads import (
     read_figures,
 )
 from hub.importer import NEW_PERSON_EVENTS, import_file, synthetic_lines
+from kernel.clock import today_in_germany
 
 #: messages a batch (the endpoint's limit is raised to it for the run)
 BATCH_SIZE = 5000
@@ -213,7 +214,7 @@ class Loader:
         self.hub = hub
         self.url = f"http://127.0.0.1:{hub.inbound_port}"
         self.token = hub.token("bench-scale-import")
-        self.today = dt.date.today()
+        self.today = today_in_germany()
         self.files = 0
         self.events_per_person = 8.0  # the archetypes' mean, refined by each import
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from kernel.clock import today_in_germany
+
 pytestmark = pytest.mark.e2e
 
 Open = Callable[[str], Any]
@@ -53,7 +55,7 @@ def test_a_case_manager_takes_a_person_from_intake_to_referral_and_the_partner_a
     page.locator("#kategorien-case_basic").check()
     page.locator("#kategorien-work").check()
     page.locator("#zwecke-referral").check()
-    until = (dt.date.today() + dt.timedelta(days=180)).strftime("%d.%m.%Y")
+    until = (today_in_germany() + dt.timedelta(days=180)).strftime("%d.%m.%Y")
     page.get_by_label("Gültig bis").fill(until)
     page.get_by_role("button", name="Einwilligung speichern").click()
     assert page.get_by_text("Die Einwilligung wurde erfasst.").is_visible()
@@ -173,7 +175,9 @@ def test_the_board_intervenes_records_the_outcome_and_corrects_its_log(pages: Op
     assert page.locator("#termin-fehler").is_visible()
     board.check("intervention-fehler")
     page.get_by_label("Art der Intervention").select_option("moderation")
-    page.get_by_label("Termin").fill((dt.date.today() + dt.timedelta(days=14)).strftime("%d.%m.%Y"))
+    page.get_by_label("Termin").fill(
+        (today_in_germany() + dt.timedelta(days=14)).strftime("%d.%m.%Y")
+    )
     page.get_by_label("Moderierende Organisation").fill("Schulsozialarbeit Chorweiler")
     page.get_by_role("button", name="Intervention planen").click()
     assert page.get_by_text("Die Intervention wurde geplant.").is_visible()
@@ -218,7 +222,7 @@ def test_the_steering_group_triages_a_gap_and_decides_a_measure(pages: Open) -> 
     page.get_by_label("Maßnahme", exact=True).fill("Zusätzliche B1-Kurse")
     page.get_by_label("Verantwortliche Stelle").fill("Volkshochschule")
     page.get_by_label("Fällig am").fill(
-        (dt.date.today() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
+        (today_in_germany() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
     )
     page.get_by_role("button", name="Maßnahme beschließen").click()
     assert page.get_by_text("Die Maßnahme wurde beschlossen.").is_visible()

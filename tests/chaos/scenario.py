@@ -15,7 +15,6 @@ again by the run. A phase of poison messages publishes bad messages onto a servi
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import random
 import secrets
@@ -29,6 +28,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from kernel.clock import today_in_germany
 from tests.chaos.hub import ChaosHub, retry
 from tests.helpers import arrival_input
 
@@ -346,7 +346,7 @@ class Load:
                     variables = {
                         "input": {
                             "caseId": case_id,
-                            "heldOn": dt.date.today().isoformat(),
+                            "heldOn": today_in_germany().isoformat(),
                             "participants": [KIM["agency"]],
                         }
                     }

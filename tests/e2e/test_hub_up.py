@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -391,7 +391,7 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
                 "recipients": ["awo-05315"],
                 "categories": ["case_basic", "work"],
                 "purposes": ["referral"],
-                "validUntil": (date.today() + timedelta(days=365)).isoformat(),
+                "validUntil": (today_in_germany() + timedelta(days=365)).isoformat(),
             }
         },
         manager,
@@ -424,7 +424,7 @@ def test_a_case_runs_from_intake_to_withdrawal_across_processes(
                 "caseId": opened["caseId"],
                 "domain": "work",
                 "description": "Praktikum finden",
-                "targetDate": (date.today() + timedelta(days=400)).isoformat(),
+                "targetDate": (today_in_germany() + timedelta(days=400)).isoformat(),
             }
         },
         manager,
@@ -511,7 +511,7 @@ def test_gaps_and_escalations_reach_the_steering_group_across_processes(
                 "gapId": gap["gapId"],
                 "title": "Familienberatung in Porz",
                 "owner": "Jugendamt",
-                "due": (date.today() + timedelta(days=90)).isoformat(),
+                "due": (today_in_germany() + timedelta(days=90)).isoformat(),
             }
         },
         steering,
@@ -526,7 +526,7 @@ def test_gaps_and_escalations_reach_the_steering_group_across_processes(
                 "unit": "Familien",
                 "baseline": 20,
                 "target": 50,
-                "due": (date.today() + timedelta(days=365)).isoformat(),
+                "due": (today_in_germany() + timedelta(days=365)).isoformat(),
             }
         },
         steering,
@@ -586,7 +586,7 @@ def test_gaps_and_escalations_reach_the_steering_group_across_processes(
             "input": {
                 "conflictId": conflict,
                 "format": "moderation",
-                "scheduledFor": date.today().isoformat(),
+                "scheduledFor": today_in_germany().isoformat(),
                 "facilitator": "Quartiersbüro Porz",
             }
         },

@@ -53,6 +53,7 @@ from pydantic import BaseModel
 
 from contracts.commands import CATALOGUE, Command
 from gateway.auth import issue_token
+from kernel.clock import today_in_germany
 from services.foreigners_authority.inbound.messages import MESSAGE_TYPES
 from tests.conftest import TEST_JWT_SECRET, Servers
 from tests.e2e.test_hub_up import RunningHub, start_hub
@@ -61,7 +62,7 @@ pytestmark = pytest.mark.e2e
 
 CANARY_DIR = Path(__file__).parent / "leak_canary"
 CANARY = "Kanarienvogel Quellbrunn-Ostrowitz"
-TODAY = date.today()
+TODAY = today_in_germany()
 BATCH_MAX = 30  # messages in a batch to the inbound interface (HUB_INBOUND_BATCH_MAX)
 
 

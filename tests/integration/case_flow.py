@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.context import PURPOSE_HEADER
+from kernel.clock import today_in_germany
 from tests.integration.conftest import InProcessHub
 
 KIM = "kim-05315"
@@ -117,7 +118,7 @@ async def consent_for_awo(hub: InProcessHub, case_id: str, **changes: Any) -> di
                     "recipients": [AWO],
                     "categories": ["case_basic", "work"],
                     "purposes": ["referral"],
-                    "validUntil": (dt.date.today() + dt.timedelta(days=180)).isoformat(),
+                    "validUntil": (today_in_germany() + dt.timedelta(days=180)).isoformat(),
                     "language": "ar",
                     **changes,
                 }

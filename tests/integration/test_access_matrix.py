@@ -27,6 +27,7 @@ from graphql import (
 
 from gateway.auth import issue_token
 from gateway.schema import schema
+from kernel.clock import today_in_germany
 from tests.access_matrix import Entry, read
 from tests.conftest import Servers
 from tests.helpers import arrival_input
@@ -152,7 +153,7 @@ async def seed(hub: InProcessHub) -> Seed:
             "recipients": [AWO, KIM],
             "categories": ["case_basic", "work", "residence"],
             "purposes": ["referral", "counselling"],
-            "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+            "validUntil": (today_in_germany() + dt.timedelta(days=90)).isoformat(),
         },
     )
     s.consent = granted["grantConsent"]["consentId"]

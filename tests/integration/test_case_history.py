@@ -20,6 +20,7 @@ from contracts.privacy import (
     ErasureGround,
     RestrictionGround,
 )
+from kernel.clock import today_in_germany
 from projections.case_views.projector import CaseViewsProjection
 from projections.case_views.queries import cases, conferences_of_cases, sphere_changes_of_cases
 from projections.rebuild import rebuild
@@ -200,7 +201,7 @@ HISTORY = """query($id: ID!, $atLeast: String) { case(id: $id, atLeast: $atLeast
 
 async def case_with_history(hub: InProcessHub) -> tuple[dict[str, Any], str]:
     opened = await open_case(hub)
-    today = dt.date.today().isoformat()
+    today = today_in_germany().isoformat()
     await ok(
         hub,
         CHANGE_SPHERE,
@@ -225,7 +226,7 @@ async def test_the_case_manager_reads_the_cases_legal_sphere_changes_and_confere
     hub: InProcessHub,
 ) -> None:
     opened, position = await case_with_history(hub)
-    today = dt.date.today().isoformat()
+    today = today_in_germany().isoformat()
 
     case = (await ok(hub, HISTORY, {"id": opened["caseId"], "atLeast": position}))["case"]
 

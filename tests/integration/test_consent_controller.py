@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from kernel.clock import today_in_germany
 from tests.integration.case_flow import ASSESS, CASE_MANAGER, GRANT, OPEN_CASE, TIMELINE, ok
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_pathway import PATHWAY, refugee_path
@@ -101,7 +102,7 @@ async def test_a_consent_recorded_by_another_agency_releases_none_of_the_case_ho
                     "categories": EVERYTHING,
                     "specialCategoriesExplicit": True,
                     "purposes": ["counselling"],
-                    "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+                    "validUntil": (today_in_germany() + dt.timedelta(days=90)).isoformat(),
                 }
             },
             OTHER_KIM,

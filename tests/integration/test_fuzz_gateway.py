@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
 from gateway.schema import schema
+from kernel.clock import today_in_germany
 from tests.conftest import Servers
 from tests.helpers import arrival_input
 from tests.integration.conftest import InProcessHub
@@ -103,7 +104,7 @@ async def known_ids(hub: InProcessHub) -> list[str]:
             "recipients": [AGENCIES["partner_agency"]],
             "categories": ["case_basic"],
             "purposes": ["referral"],
-            "validUntil": (dt.date.today() + dt.timedelta(days=180)).isoformat(),
+            "validUntil": (today_in_germany() + dt.timedelta(days=180)).isoformat(),
         },
     )
     conflict = await run(

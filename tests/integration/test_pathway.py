@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from gateway.consistency import Position
+from kernel.clock import today_in_germany
 from services.foreigners_authority.inbound.endpoint import create_inbound_app
 from services.runtime.tokens import issue_token
 from tests.integration.case_flow import CASE_MANAGER as MANAGER
@@ -230,7 +231,7 @@ async def consent_of(
             "recipients": ["kim-05315"],
             "categories": list(categories),
             "purposes": ["counselling"],
-            "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+            "validUntil": (today_in_germany() + dt.timedelta(days=90)).isoformat(),
         }
     }
     return (await ok(hub, GRANT, variables, manager))["grantConsent"]

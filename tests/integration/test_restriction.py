@@ -6,13 +6,13 @@ person can still be erased."""
 from __future__ import annotations
 
 import asyncio
-from datetime import date
 from typing import Any
 from uuid import UUID
 
 from contracts.privacy import SERVICES
 from gateway import retention
 from gateway.erasure import ErasureCoordinator
+from kernel.clock import today_in_germany
 from services.runtime.commands import CommandClient
 from services.runtime.messaging import close, connect
 from tests.integration.case_flow import CASE, CASE_MANAGER, call, ok
@@ -158,7 +158,7 @@ async def test_a_retention_rule_may_restrict_instead_of_erasing(hub: InProcessHu
     nc = await connect(hub.settings, "test-restrict", user="gateway")
     try:
         coordinator = ErasureCoordinator(hub.pool, CommandClient(nc, timeout=5))
-        later = date.today().replace(year=date.today().year + 2)
+        later = today_in_germany().replace(year=today_in_germany().year + 2)
         (outcome,) = await retention.run(hub.pool, rules, coordinator=coordinator, today=later)
         (again,) = await retention.run(hub.pool, rules, coordinator=coordinator, today=later)
     finally:

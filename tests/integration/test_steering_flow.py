@@ -8,6 +8,7 @@ import datetime as dt
 import time
 from typing import Any
 
+from kernel.clock import today_in_germany
 from tests.integration.case_flow import CASE_MANAGER, call, ok
 from tests.integration.conftest import InProcessHub
 from tests.integration.test_conflicts_gateway import (
@@ -76,7 +77,7 @@ async def test_a_gap_travels_from_case_management_to_triage_measure_and_indicato
         },
         STEERING,
     )
-    due = (dt.date.today() + dt.timedelta(days=120)).isoformat()
+    due = (today_in_germany() + dt.timedelta(days=120)).isoformat()
     measure = (
         await ok(
             hub,
@@ -106,7 +107,7 @@ async def test_a_gap_travels_from_case_management_to_triage_measure_and_indicato
                     "unit": "%",
                     "baseline": 40,
                     "target": 60,
-                    "due": (dt.date.today() + dt.timedelta(days=730)).isoformat(),
+                    "due": (today_in_germany() + dt.timedelta(days=730)).isoformat(),
                 }
             },
             STEERING,

@@ -17,6 +17,7 @@ from nats.aio.msg import Msg
 from pypdf import PdfReader
 
 from gateway.auth import issue_token
+from kernel.clock import today_in_germany
 from tests.integration.case_flow import AWO, GOAL, GRANT, KIM, OPEN_CASE, REFER, ok
 from tests.integration.conftest import InProcessHub
 
@@ -99,7 +100,7 @@ async def person_with_a_history(hub: InProcessHub) -> dict[str, str]:
                 "caseId": case,
                 "domain": "language",
                 "description": GOAL_TEXT,
-                "targetDate": (dt.date.today() + dt.timedelta(days=200)).isoformat(),
+                "targetDate": (today_in_germany() + dt.timedelta(days=200)).isoformat(),
             }
         },
         MANAGER,
@@ -113,7 +114,7 @@ async def person_with_a_history(hub: InProcessHub) -> dict[str, str]:
                 "recipients": [AWO],
                 "categories": ["case_basic", "work", "residence"],
                 "purposes": ["referral"],
-                "validUntil": (dt.date.today() + dt.timedelta(days=90)).isoformat(),
+                "validUntil": (today_in_germany() + dt.timedelta(days=90)).isoformat(),
             }
         },
         MANAGER,

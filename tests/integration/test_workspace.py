@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from kernel.clock import today_in_germany
 from tests.conftest import Servers
 from tests.helpers import arrival_input
 from tests.integration.conftest import InProcessHub
@@ -214,7 +215,7 @@ async def test_consent_then_a_referral_it_does_not_cover_shows_what_it_lacks_the
         case_id = await open_case(manager)
         consent_form = await manager.get(f"/faelle/{case_id}/einwilligung")
         assert "Die Empfänger dürfen die Daten nutzen" in consent_form.text  # explanations
-        until = (dt.date.today() + dt.timedelta(days=200)).strftime("%d.%m.%Y")
+        until = (today_in_germany() + dt.timedelta(days=200)).strftime("%d.%m.%Y")
         data = {
             **await form_of(manager, f"/faelle/{case_id}/einwilligung"),
             "empfaenger": "awo-05315",
@@ -328,7 +329,7 @@ async def test_the_steering_dashboard_draws_charts_with_tables(hub: InProcessHub
         "unit": "%",
         "baseline": 40,
         "target": 60,
-        "due": (dt.date.today() + dt.timedelta(days=900)).isoformat(),
+        "due": (today_in_germany() + dt.timedelta(days=900)).isoformat(),
     }
     defined = await hub.graphql(DEFINE_GOAL, {"input": goal}, role="steering")
     goal_id = defined["data"]["defineIntegrationGoal"]["goalId"]
@@ -489,7 +490,7 @@ async def test_a_case_manager_asks_for_a_mediator_beside_the_calendar(hub: InPro
         assert refused.status_code == 400
         for field in ("sprache", "tag", "uhrzeit"):
             assert f'id="{field}-fehler"' in refused.text
-        monday = dt.date.today() + dt.timedelta(days=7 - dt.date.today().weekday())
+        monday = today_in_germany() + dt.timedelta(days=7 - today_in_germany().weekday())
         sent = await client.post(
             f"/faelle/{case_id}/sprachmittlung",
             data={

@@ -17,6 +17,7 @@ import httpx
 import pytest
 
 from gateway.auth import issue_token
+from kernel.clock import today_in_germany
 from tests.conftest import Servers
 from tests.helpers import arrival_input
 from tests.integration.conftest import InProcessHub
@@ -83,7 +84,7 @@ async def test_the_case_file_shows_legal_sphere_changes_conferences_and_a_german
         await sign_in(client, "fallmanagement")
         case_id = await open_case(client)
         manager = as_demo_user(hub, "demo-case-manager", "case_manager", "kim-05315")
-        day = dt.date.today()
+        day = today_in_germany()
         german = day.strftime("%d.%m.%Y")
         changed = await hub.graphql(
             CHANGE_SPHERE,
@@ -304,7 +305,7 @@ async def test_the_steering_group_triages_a_gap_decides_and_completes_a_measure_
         assert "hoch" in page.text
 
         action = f"{path}/massnahme"
-        due = (dt.date.today() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
+        due = (today_in_germany() + dt.timedelta(days=90)).strftime("%d.%m.%Y")
         decided = await client.post(
             action,
             data={
@@ -334,7 +335,7 @@ async def test_the_steering_group_triages_a_gap_decides_and_completes_a_measure_
             data={
                 **tokens_of(early.text, action),
                 "massnahme": measure.group(1),
-                "erledigt_am": dt.date.today().strftime("%d.%m.%Y"),
+                "erledigt_am": today_in_germany().strftime("%d.%m.%Y"),
             },
         )
         assert completed.status_code == 303, completed.text

@@ -7,6 +7,7 @@ import datetime as dt
 from typing import Any
 
 from gateway.workspace import authority, cases, conflicts, gaps_board, labels, privacy
+from kernel.clock import today_in_germany
 
 
 def test_timeline_rows_are_german_with_their_dates() -> None:
@@ -155,7 +156,7 @@ def test_a_gap_closes_only_when_its_measures_are_done() -> None:
     gap = {"measures": [{"id": "m1", "completedOn": None}]}
     _, errors = gaps_board.check_closing({"ergebnis": ["Erledigt"]}, gap)
     assert "ergebnis" in errors
-    future = (dt.date.today() + dt.timedelta(days=2)).strftime("%d.%m.%Y")
+    future = (today_in_germany() + dt.timedelta(days=2)).strftime("%d.%m.%Y")
     _, errors = gaps_board.check_completion({"massnahme": ["m1"], "erledigt_am": [future]}, gap)
     assert set(errors) == {"erledigt_am"}
 
