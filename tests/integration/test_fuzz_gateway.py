@@ -26,6 +26,7 @@ from tests.helpers import arrival_input
 from tests.integration.conftest import InProcessHub
 from tests.integration.fuzz_tokens import INVALID, Credential, credentials, examples
 from tests.integration.live_hub import module_hub, served
+from tests.integration.test_inbound import json_values  # any JSON value, of any shape
 
 #: schemathesis draws from ``random`` inside its strategies (its own affair, not ours)
 pytestmark = pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
@@ -191,16 +192,6 @@ async def test_no_arbitrary_document_gets_a_5xx(
         await asyncio.to_thread(fuzz)
 
 
-#: any JSON value (bodies and WebSocket messages that parse but have any shape)
-JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4)
-    ),
-    max_leaves=20,
-)
-
-
 def _with_a_byte(data: tuple[bytes, int, int]) -> bytes:
     """``body`` with one byte replaced: often no UTF-8 any more."""
     body, at, byte = data
@@ -211,7 +202,7 @@ def _with_a_byte(data: tuple[bytes, int, int]) -> bytes:
 #: bodies of every kind: bytes, JSON of any shape, a valid request with one byte changed
 BODIES = (
     st.binary(max_size=200)
-    | JSON_VALUES.map(lambda value: json.dumps(value).encode())
+    | json_values.map(lambda value: json.dumps(value).encode())
     | st.tuples(
         st.just(json.dumps({"query": "{ __typename }", "variables": {"id": "x"}}).encode()),
         st.integers(0, 60),
@@ -238,14 +229,14 @@ async def test_no_arbitrary_body_gets_a_5xx(hub: InProcessHub, base_url: str) ->
 
 
 #: graphql-transport-ws messages: any JSON, and the protocol's types with any id and payload
-WS_MESSAGES = JSON_VALUES | st.fixed_dictionaries(
+WS_MESSAGES = json_values | st.fixed_dictionaries(
     {
         "type": st.sampled_from(["subscribe", "complete", "ping", "pong", "connection_init"]),
-        "id": JSON_VALUES,
-        "payload": JSON_VALUES
+        "id": json_values,
+        "payload": json_values
         | st.fixed_dictionaries(
-            {"query": JSON_VALUES | st.just("subscription { caseEvents { eventType } }")},
-            optional={"variables": JSON_VALUES, "operationName": JSON_VALUES},
+            {"query": json_values | st.just("subscription { caseEvents { eventType } }")},
+            optional={"variables": json_values, "operationName": json_values},
         ),
     }
 )

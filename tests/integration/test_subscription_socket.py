@@ -40,9 +40,7 @@ async def serving(settings: HubSettings, database_url: str, nats_client: Any) ->
 
 async def subscribed(url: str, authorization: str) -> Any:
     ws = await websockets.connect(url, subprotocols=["graphql-transport-ws"])
-    init = {"type": "connection_init", "payload": {"Authorization": authorization}}
-    await ws.send(json.dumps(init))
-    assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+    await started(ws, authorization)
     subscribe = {"id": "events", "type": "subscribe", "payload": {"query": EVENTS}}
     await ws.send(json.dumps(subscribe))
     return ws
@@ -108,9 +106,7 @@ async def test_a_message_the_protocol_does_not_define_closes_the_socket_with_440
 ) -> None:
     authorization = bearer(settings, "case_manager")["Authorization"]
     async with websockets.connect(ws_url, subprotocols=["graphql-transport-ws"]) as ws:
-        init = {"type": "connection_init", "payload": {"Authorization": authorization}}
-        await ws.send(json.dumps(init))
-        assert json.loads(await asyncio.wait_for(ws.recv(), 5))["type"] == "connection_ack"
+        await started(ws, authorization)
         await ws.send(json.dumps(message))
         close = await closed_with(ws)
 
